@@ -1,0 +1,189 @@
+"""Shared hardening: the one place the secure pod/container defaults are written.
+
+Every component builds its pods from these helpers, so a fix here reaches all of
+them. The defaults pass Pod Security Admission "restricted" and checkov's
+Kubernetes checks:
+
+* non-root, UID/GID >= 10000, ``seccompProfile: RuntimeDefault``;
+* ``allowPrivilegeEscalation: false``, read-only root filesystem, ``capabilities.drop: [ALL]``;
+* no service-account token in the pod (``automountServiceAccountToken: false``);
+* CPU and memory requests *and* limits;
+* writable paths only as size-limited ``emptyDir`` volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pulumi_kubernetes.core.v1 import (
+    CapabilitiesArgs,
+    EmptyDirVolumeSourceArgs,
+    HTTPGetActionArgs,
+    PodSecurityContextArgs,
+    ProbeArgs,
+    ResourceRequirementsArgs,
+    SeccompProfileArgs,
+    SecretVolumeSourceArgs,
+    SecurityContextArgs,
+    VolumeArgs,
+    VolumeMountArgs,
+)
+from pulumi_kubernetes.networking.v1 import (
+    NetworkPolicyEgressRuleArgs,
+    NetworkPolicyIngressRuleArgs,
+    NetworkPolicyPeerArgs,
+    NetworkPolicyPortArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
+
+__all__ = [
+    "DEFAULT_UID",
+    "pod_security_context",
+    "container_security_context",
+    "resources",
+    "scratch_volume",
+    "secret_file_volume",
+    "http_probe",
+    "dns_egress",
+    "ingress_from_pods",
+    "egress_to_pods",
+    "egress_https_anywhere",
+]
+
+DEFAULT_UID = 10001
+"""UID/GID for every container unless an image needs another one (>= 10000: CKV_K8S_40)."""
+
+_RUNTIME_DEFAULT = SeccompProfileArgs(type="RuntimeDefault")
+
+
+def pod_security_context(uid: int = DEFAULT_UID) -> PodSecurityContextArgs:
+    """Pod-level: non-root, fixed UID/GID, fsGroup for volume ownership, RuntimeDefault seccomp."""
+    return PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        seccomp_profile=_RUNTIME_DEFAULT,
+    )
+
+
+def container_security_context(*, read_only: bool = True, uid: int = DEFAULT_UID) -> SecurityContextArgs:
+    """Container-level: no escalation, no capabilities, read-only root unless opted out."""
+    return SecurityContextArgs(
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=read_only,
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        capabilities=CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=_RUNTIME_DEFAULT,
+    )
+
+
+def resources(
+    cpu_request: str,
+    memory_request: str,
+    *,
+    cpu_limit: str | None = None,
+    memory_limit: str | None = None,
+    extended: dict[str, str] | None = None,
+) -> ResourceRequirementsArgs:
+    """Requests and limits. Limits default to the requests (Guaranteed QoS).
+
+    ``extended`` holds device resources such as ``{"nvidia.com/gpu": "1"}``; Kubernetes
+    requires them to be equal in requests and limits, so they are set on both.
+    """
+    extended = extended or {}
+    return ResourceRequirementsArgs(
+        requests={"cpu": cpu_request, "memory": memory_request, **extended},
+        limits={"cpu": cpu_limit or cpu_request, "memory": memory_limit or memory_request, **extended},
+    )
+
+
+def scratch_volume(
+    name: str, mount_path: str, *, size_limit: str = "1Gi", memory: bool = False, read_only: bool = False
+) -> tuple[VolumeArgs, VolumeMountArgs]:
+    """A size-limited ``emptyDir`` (``medium: Memory`` when ``memory``) and its mount."""
+    source = EmptyDirVolumeSourceArgs(size_limit=size_limit, medium="Memory" if memory else None)
+    return (
+        VolumeArgs(name=name, empty_dir=source),
+        VolumeMountArgs(name=name, mount_path=mount_path, read_only=read_only or None),
+    )
+
+
+def secret_file_volume(
+    name: str, secret_name: str, mount_path: str, *, items: dict[str, str] | None = None
+) -> tuple[VolumeArgs, VolumeMountArgs]:
+    """Mount a Secret as read-only files (mode 0440), never as environment variables."""
+    source = SecretVolumeSourceArgs(
+        secret_name=secret_name,
+        default_mode=0o440,
+        items=[{"key": k, "path": p} for k, p in (items or {}).items()] or None,
+    )
+    return VolumeArgs(name=name, secret=source), VolumeMountArgs(name=name, mount_path=mount_path, read_only=True)
+
+
+def http_probe(
+    path: str,
+    port: int | str,
+    *,
+    period_seconds: int = 10,
+    failure_threshold: int = 3,
+    timeout_seconds: int = 5,
+    initial_delay_seconds: int | None = None,
+) -> ProbeArgs:
+    """An HTTP GET probe. For start-up, size ``period_seconds * failure_threshold`` to the load time."""
+    return ProbeArgs(
+        http_get=HTTPGetActionArgs(path=path, port=port),
+        period_seconds=period_seconds,
+        failure_threshold=failure_threshold,
+        timeout_seconds=timeout_seconds,
+        initial_delay_seconds=initial_delay_seconds,
+    )
+
+
+def dns_egress() -> NetworkPolicyEgressRuleArgs:
+    """Egress to cluster DNS (kube-dns / CoreDNS in kube-system), UDP and TCP 53."""
+    return NetworkPolicyEgressRuleArgs(
+        to=[
+            NetworkPolicyPeerArgs(
+                namespace_selector=LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
+                pod_selector=LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+            )
+        ],
+        ports=[NetworkPolicyPortArgs(protocol="UDP", port=53), NetworkPolicyPortArgs(protocol="TCP", port=53)],
+    )
+
+
+def _peers(selectors: Sequence[dict[str, str]], namespace_labels: dict[str, str] | None) -> list[NetworkPolicyPeerArgs]:
+    ns = LabelSelectorArgs(match_labels=namespace_labels) if namespace_labels else None
+    return [
+        NetworkPolicyPeerArgs(pod_selector=LabelSelectorArgs(match_labels=dict(s)), namespace_selector=ns)
+        for s in selectors
+    ]
+
+
+def ingress_from_pods(
+    selectors: Sequence[dict[str, str]], ports: Sequence[int | str], *, namespace_labels: dict[str, str] | None = None
+) -> NetworkPolicyIngressRuleArgs:
+    """Allow ingress on ``ports`` from pods matching any of ``selectors`` (same namespace unless given)."""
+    return NetworkPolicyIngressRuleArgs(
+        _from=_peers(selectors, namespace_labels),
+        ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
+    )
+
+
+def egress_to_pods(
+    selectors: Sequence[dict[str, str]], ports: Sequence[int | str], *, namespace_labels: dict[str, str] | None = None
+) -> NetworkPolicyEgressRuleArgs:
+    """Allow egress on ``ports`` to pods matching any of ``selectors``."""
+    return NetworkPolicyEgressRuleArgs(
+        to=_peers(selectors, namespace_labels),
+        ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
+    )
+
+
+def egress_https_anywhere() -> NetworkPolicyEgressRuleArgs:
+    """Egress on TCP 443 to any address: only for model downloads (the hub's CDN has no stable CIDR)."""
+    return NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=443)])

@@ -1,0 +1,25 @@
+"""The ``app.kubernetes.io/*`` labels every object carries; monitoring selects on them."""
+
+from __future__ import annotations
+
+__all__ = ["MANAGED_BY", "standard_labels", "selector_labels"]
+
+MANAGED_BY = "slm-deploy"
+
+
+def selector_labels(name: str, instance: str) -> dict[str, str]:
+    """The immutable subset used in selectors (Deployment selectors cannot change later)."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
+
+
+def standard_labels(
+    name: str, instance: str, component: str, version: str, part_of: str = "slm-deploy"
+) -> dict[str, str]:
+    """All six recommended labels: name, instance, component, part-of, version, managed-by."""
+    return {
+        **selector_labels(name, instance),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": part_of,
+        "app.kubernetes.io/version": version,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }

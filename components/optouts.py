@@ -1,0 +1,61 @@
+"""Typed, reasoned opt-outs from secure defaults.
+
+A component never drops a hardening default silently. Turning one off takes a
+:class:`SecurityOptOut` naming the setting and the reason; the component lists
+its opt-outs in its resource inputs (``securityOptOuts``) so the offline synth
+records them and the gate reports them beside the reviewed waivers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["OptOutSetting", "SecurityOptOut", "OPT_OUT_CHECKS", "opt_out_records"]
+
+OptOutSetting = Literal[
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "highUid",
+    "networkPolicy",
+    "imageDigest",
+    "authProxy",
+]
+
+# Which checks an opt-out is expected to trip, so the gate can match it to findings.
+OPT_OUT_CHECKS: dict[str, list[str]] = {
+    "readOnlyRootFilesystem": ["CKV_K8S_22"],
+    "runAsNonRoot": ["CKV_K8S_23", "CKV_K8S_40"],
+    "highUid": ["CKV_K8S_40"],
+    "networkPolicy": ["CKV2_K8S_6"],
+    "imageDigest": ["CKV_K8S_43"],
+    "authProxy": [],
+}
+
+
+class SecurityOptOut(BaseModel):
+    """Turn off one secure default, with a reason a reviewer can read."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    setting: OptOutSetting = Field(description="The secure default to turn off. Required.")
+    reason: str = Field(min_length=15, description="Why, for the security review (at least 15 characters). Required.")
+    container: str | None = Field(
+        default=None, description="Limit the opt-out to one container. Default None: the whole workload."
+    )
+
+
+def opt_out_records(component: str, resource: str, opt_outs: list[SecurityOptOut]) -> list[dict]:
+    """Plain records for a component's inputs; the gate turns them into waiver-report rows."""
+    return [
+        {
+            "component": component,
+            "resource": resource,
+            "setting": o.setting,
+            "checks": OPT_OUT_CHECKS[o.setting],
+            "container": o.container,
+            "reason": o.reason,
+        }
+        for o in opt_outs
+    ]

@@ -1,0 +1,1 @@
+"""One compose check per module; each ends with `check = TheCheck()`."""

@@ -1,0 +1,18 @@
+from policies.compose._base import ComposeCheck, compose_meta, env, secret_paths
+from policies.rules import webui_auth as rule
+from policies.rules._types import NA, Result
+
+
+class ComposeWebuiAuth(ComposeCheck):
+    META = compose_meta(id="CKV_SLM_019", name=rule.META.name, severity=rule.META.severity,
+                        rationale=rule.META.rationale + " In compose: a secret with target: /app/backend/.webui_secret_key.",
+                        reference=rule.META.reference)
+
+    def evaluate(self, name, service, compose):
+        variables = env(service)
+        if not rule.is_chat_ui(service.get("image"), variables):
+            return NA
+        return Result.judge(True, rule.webui_problems(variables, secret_paths(service)))
+
+
+check = ComposeWebuiAuth()

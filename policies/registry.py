@@ -1,0 +1,18 @@
+"""Catalog of every SLM check (no checkov import): used for the reviewer catalog and the gate."""
+from __future__ import annotations
+
+from policies.rules import (
+    exposure, gpu_scheduling, model_revision, secret_literals, vllm_shm, vllm_startup_probe, webui_auth,
+)
+from policies.rules._types import CheckMeta
+from policies.rules.manifest_set import METAS as MANIFEST_SET_METAS
+
+# Kubernetes rules run by checkov through the adapters in policies/checks (one module per rule).
+KUBERNETES_RULES = (gpu_scheduling, exposure, model_revision, secret_literals, webui_auth, vllm_shm, vllm_startup_probe)
+
+
+def list_slm_checks() -> list[CheckMeta]:
+    from policies.compose.runner import load_compose_checks
+
+    metas = [r.META for r in KUBERNETES_RULES] + list(MANIFEST_SET_METAS) + [c.META for c in load_compose_checks()]
+    return sorted(metas, key=lambda m: m.id)

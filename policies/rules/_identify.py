@@ -1,0 +1,51 @@
+"""Recognise engines and UIs by image reference (primary) and labels (secondary)."""
+from __future__ import annotations
+
+import re
+
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MODEL_SERVER = "model-server"
+AUTH_PROXY_CONTAINER = "auth-proxy"
+AUTH_PORT_NAME = "http-auth"
+COMPOSE_ROLE_LABEL = "slm-deploy.io/role"
+WEBUI_KEY_PATH = "/app/backend/.webui_secret_key"  # what upstream start.sh reads (cwd /app/backend)
+
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def image_repo(image: object) -> str:
+    """`ghcr.io/x/y:tag@sha256:..` -> `ghcr.io/x/y` (lower case)."""
+    ref = str(image or "").strip().lower().split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        ref = ref[:colon]
+    return ref
+
+
+def is_digest_pinned(image: object) -> bool:
+    return bool(_DIGEST.search(str(image or "").strip().lower()))
+
+
+def is_vllm_image(image: object) -> bool:
+    return "vllm" in image_repo(image)
+
+
+def is_cuda_vllm_image(image: object) -> bool:
+    return bool(re.search(r"(^|/)vllm/vllm-openai$", image_repo(image)))
+
+
+def is_ollama_image(image: object) -> bool:
+    return bool(re.search(r"(^|/)ollama/ollama$", image_repo(image)))
+
+
+def is_model_server_image(image: object) -> bool:
+    return is_vllm_image(image) or is_ollama_image(image)
+
+
+def is_chat_ui_image(image: object) -> bool:
+    return "open-webui" in image_repo(image)
+
+
+def has_model_server_label(labels: object) -> bool:
+    return isinstance(labels, dict) and labels.get(COMPONENT_LABEL) == MODEL_SERVER

@@ -1,0 +1,45 @@
+"""CKV_SLM_007: vLLM containers have a startup probe that allows >= 600 s for the model load."""
+from __future__ import annotations
+
+from policies.rules._identify import is_vllm_image
+from policies.rules._k8s import WORKLOAD_KINDS, as_dict, containers, pod_template
+from policies.rules._types import NA, CheckMeta, Result
+
+META = CheckMeta(
+    id="CKV_SLM_007",
+    name="Ensure vLLM containers have a startup probe allowing at least 600 seconds for the model load",
+    severity="LOW",
+    rationale=(
+        "Loading weights, compiling CUDA graphs and profiling memory takes minutes; without a startup probe "
+        "budget (initialDelaySeconds + periodSeconds x failureThreshold) of at least 600 s the liveness "
+        "probe kills the pod while it is still loading, and it never becomes ready."
+    ),
+    reference="https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/",
+    framework="kubernetes",
+    kinds=WORKLOAD_KINDS,
+)
+
+MIN_BUDGET_SECONDS = 600
+
+
+def probe_budget(probe: dict) -> float:
+    """Kubernetes defaults: initialDelaySeconds 0, periodSeconds 10, failureThreshold 3."""
+    return float(probe.get("initialDelaySeconds", 0) or 0) + float(probe.get("periodSeconds", 10) or 10) * float(
+        probe.get("failureThreshold", 3) or 3)
+
+
+def evaluate(obj: dict) -> Result:
+    tpl = pod_template(obj)
+    if not tpl:
+        return NA
+    applicable, problems = False, []
+    for c in containers(tpl[1], init=False):
+        if not is_vllm_image(c.get("image")):
+            continue
+        applicable = True
+        probe = as_dict(c.get("startupProbe"))
+        if not probe:
+            problems.append(f"container {c.get('name')!r} has no startupProbe")
+        elif probe_budget(probe) < MIN_BUDGET_SECONDS:
+            problems.append(f"container {c.get('name')!r} startupProbe budget {probe_budget(probe):.0f}s < 600s")
+    return Result.judge(applicable, problems)

@@ -1,0 +1,63 @@
+"""CKV_SLM_005: Open WebUI keeps auth on and reads WEBUI_SECRET_KEY from a mounted secret file."""
+from __future__ import annotations
+
+from policies.rules._identify import WEBUI_KEY_PATH, is_chat_ui_image
+from policies.rules._k8s import (
+    WORKLOAD_KINDS, EnvVar, container_env, containers, literal_env, path_covered, pod_template, secret_mount_paths,
+)
+from policies.rules._types import NA, CheckMeta, Result
+
+META = CheckMeta(
+    id="CKV_SLM_005",
+    name="Ensure Open WebUI keeps authentication on and reads its secret key from a mounted secret file",
+    severity="HIGH",
+    rationale=(
+        "WEBUI_AUTH=false turns the chat UI (and the models behind it) into an open endpoint. The session "
+        "signing key must not sit in env: upstream backend/start.sh only reads it from "
+        "/app/backend/.webui_secret_key when WEBUI_SECRET_KEY is unset, and otherwise generates a random key "
+        "per container (breaking sessions across replicas, and failing on a read-only root filesystem). "
+        "Mount the Secret at that path (and at WEBUI_SECRET_KEY_FILE if set)."
+    ),
+    reference="https://github.com/open-webui/open-webui/blob/main/backend/start.sh",
+    framework="kubernetes",
+    kinds=WORKLOAD_KINDS,
+)
+
+FALSE_VALUES = {"false", "0", "no", "off"}
+KEY_VARS = ("WEBUI_SECRET_KEY", "WEBUI_JWT_SECRET_KEY")
+
+
+def is_chat_ui(image: object, env: list[EnvVar]) -> bool:
+    return is_chat_ui_image(image) or any(v.name in ("WEBUI_AUTH",) + KEY_VARS for v in env)
+
+
+def webui_problems(env: list[EnvVar], secret_paths: list[str]) -> list[str]:
+    """Shared by the Kubernetes and compose checks."""
+    problems = []
+    auth = literal_env(env, "WEBUI_AUTH")
+    if auth is not None and auth.strip().lower() in FALSE_VALUES:
+        problems.append(f"WEBUI_AUTH={auth!r} disables authentication")
+    for var in env:
+        if var.name in KEY_VARS:
+            problems.append(f"{var.name} is set in env ({var.source}); mount the key as a file instead")
+    wanted = [WEBUI_KEY_PATH]
+    custom = literal_env(env, "WEBUI_SECRET_KEY_FILE")
+    if custom:
+        wanted.append(custom)
+    for path in wanted:
+        if not path_covered(path, secret_paths):
+            problems.append(f"the secret key file {path} is not mounted from a secret")
+    return problems
+
+
+def evaluate(obj: dict) -> Result:
+    tpl = pod_template(obj)
+    if not tpl:
+        return NA
+    applicable, problems = False, []
+    for c in containers(tpl[1], init=False):
+        env = container_env(c)
+        if is_chat_ui(c.get("image"), env):
+            applicable = True
+            problems += [f"container {c.get('name')!r}: {p}" for p in webui_problems(env, secret_mount_paths(c, tpl[1]))]
+    return Result.judge(applicable, problems)

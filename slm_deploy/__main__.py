@@ -1,0 +1,3 @@
+from slm_deploy.cli import main
+
+main()

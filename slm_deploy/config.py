@@ -1,0 +1,277 @@
+"""Offline stack configuration: Pulumi.yaml defaults + stacks/Pulumi.<stack>.yaml -> StackConfig.
+
+The Pulumi CLI merges project defaults into stack config; the SDK does not, so the
+offline path does it here, the same way. ``secure:`` values are never decrypted:
+offline they become opaque placeholders and are only ever handled as secrets.
+
+Every problem is reported as one located line (file:line: key = value: what is
+allowed); nothing is built while any problem remains.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from slm_deploy.errors import ConfigError, Problem
+from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
+
+__all__ = [
+    "LoadedStack",
+    "project_root",
+    "list_stacks",
+    "load_stack",
+    "validate_values",
+    "secret_placeholder",
+    "runtime_config",
+]
+
+_PY_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+def project_root() -> Path:
+    """The directory holding Pulumi.yaml (the repository root)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def secret_placeholder(key: str) -> str:
+    """What a secret config value is offline: a marker, never the (encrypted) value."""
+    return f"[secret:{key}]"
+
+
+@dataclass
+class LoadedStack:
+    """A stack's configuration, validated, plus what the runtime needs to replay it."""
+
+    name: str
+    file: Path
+    config: StackConfig
+    values: dict[str, Any]
+    """``slm-deploy`` keys (unqualified) -> values, defaults merged in."""
+    secret_keys: set[str] = field(default_factory=set)
+    """Unqualified keys whose values are secrets (placeholders offline)."""
+    foreign: dict[str, Any] = field(default_factory=dict)
+    """Other namespaces' keys (``kubernetes:context`` ...), passed through unchanged."""
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def _read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
+    """Parse YAML and map every key path (``a.b[0].c``) to its line number."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError([Problem(display, "", "file not found", has_value=False)]) from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(display, "", f"invalid YAML: {reason}", line=line, has_value=False)]) from None
+    lines: dict[str, int] = {}
+    _index_lines(node, "", lines)
+    return data, lines
+
+
+def _index_lines(node: Any, path: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = f"{path}.{key_node.value}" if path else str(key_node.value)
+            lines[child] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            child = f"{path}[{i}]"
+            lines[child] = item.start_mark.line + 1
+            _index_lines(item, child, lines)
+
+
+# --------------------------------------------------------------------------- project defaults
+
+
+def _qualify(key: str) -> str:
+    return key if ":" in key else f"{PROJECT}:{key}"
+
+
+def _project_schema(root: Path) -> dict[str, dict[str, Any]]:
+    """Pulumi.yaml ``config:`` declarations, keyed by unqualified slm-deploy key."""
+    data, _ = _read_yaml(root / "Pulumi.yaml", "Pulumi.yaml")
+    schema: dict[str, dict[str, Any]] = {}
+    for key, decl in ((data or {}).get("config") or {}).items():
+        namespace, _, name = _qualify(key).partition(":")
+        if namespace == PROJECT:
+            schema[name] = decl if isinstance(decl, dict) else {"default": decl}
+    return schema
+
+
+# --------------------------------------------------------------------------- stack file
+
+
+def list_stacks(root: Path | None = None) -> list[str]:
+    root = root or project_root()
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+
+
+def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
+    """Read, merge and validate one stack. Raises :class:`ConfigError` listing every problem."""
+    root = root or project_root()
+    display = f"stacks/Pulumi.{stack}.yaml"
+    path = root / display
+    if not path.exists():
+        known = ", ".join(list_stacks(root)) or "none"
+        raise ConfigError([Problem(display, "", f"no such stack file (stacks: {known})", has_value=False)])
+    data, lines = _read_yaml(path, display)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
+        raise ConfigError([Problem(display, "config", "must be a mapping of 'namespace:key: value'", has_value=False)])
+
+    schema = _project_schema(root)
+    problems: list[Problem] = []
+    values: dict[str, Any] = {k: d["default"] for k, d in schema.items() if "default" in d}
+    secret_keys: set[str] = set()
+    foreign: dict[str, Any] = {}
+    known_keys = sorted(set(_field_aliases(StackConfig)) | set(SECRET_KEYS))
+
+    for full_key, value in (data.get("config") or {}).items():
+        namespace, _, name = _qualify(str(full_key)).partition(":")
+        line = lines.get(f"config.{full_key}")
+        if namespace != PROJECT:
+            foreign[f"{namespace}:{name}"] = value
+            continue
+        if name not in known_keys:
+            problems.append(Problem(display, f"{PROJECT}:{name}", _unknown(name, known_keys), value, line))
+            continue
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            if name not in SECRET_KEYS:
+                problems.append(Problem(display, f"{PROJECT}:{name}", "is not a secret key; set it in plain text", has_value=False, line=line))
+                continue
+            secret_keys.add(name)
+            values[name] = secret_placeholder(name)
+            continue
+        if name in SECRET_KEYS:
+            problems.append(
+                Problem(display, f"{PROJECT}:{name}", f"must be a secret: run `pulumi config set --secret {name} ...` (stack {stack})", has_value=False, line=line)
+            )
+            continue
+        declared = schema.get(name, {}).get("type")
+        if declared in _PY_TYPES and not _is_type(value, _PY_TYPES[declared]):
+            problems.append(Problem(display, f"{PROJECT}:{name}", f"must be {declared} (Pulumi.yaml declares type {declared})", value, line))
+            continue
+        values[name] = value
+
+    if problems:
+        raise ConfigError(problems)
+    config = validate_values({k: v for k, v in values.items() if k not in SECRET_KEYS}, display, lines)
+    return LoadedStack(stack, path, config, values, secret_keys, foreign)
+
+
+def _is_type(value: Any, expected: type) -> bool:
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _unknown(name: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown key; {hint}allowed: {', '.join(allowed)}"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _field_aliases(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Walk a pydantic model class along an error location to the model that holds the last key."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        fields = {f.alias or n: f for n, f in current.model_fields.items()} | dict(current.model_fields)
+        if part not in fields:
+            return current
+        annotation = fields[part].annotation
+        # Unwrap Optional[...] / list[...] / dict[str, ...] to the model inside.
+        while typing.get_args(annotation):
+            inner = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if inner:
+                annotation = inner[0]
+                break
+            annotation = typing.get_args(annotation)[-1]
+        current = annotation
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] | None = None) -> StackConfig:
+    """Build StackConfig; map each pydantic error to a located, one-line :class:`Problem`."""
+    lines = lines or {}
+    try:
+        return StackConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+            # Drop pydantic's union/tag segments (e.g. 'list[...]', 'tagged-union[...]').
+            loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+            path = _loc_path(loc)
+            key = f"{PROJECT}:{path}" if path else f"{PROJECT}"
+            line = lines.get(f"config.{key}") or _nearest_line(lines, f"config.{key}")
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                owner = _model_at(StackConfig, loc[:-1])
+                allowed = sorted(_field_aliases(owner)) if owner else []
+                message = _unknown(str(loc[-1]), allowed)
+            if err["type"] == "missing":
+                problems.append(Problem(display, key, "required key is missing", has_value=False, line=line))
+                continue
+            has_value = err["type"] != "model_type" or not isinstance(err.get("input"), dict)
+            problems.append(Problem(display, key, message, err.get("input"), line, has_value=has_value))
+        raise ConfigError(problems) from None
+
+
+def _nearest_line(lines: dict[str, int], path: str) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            return None
+        path = path[:cut]
+    return None
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def runtime_config(stack: LoadedStack) -> tuple[dict[str, str], list[str]]:
+    """The config map the Pulumi runtime sees (as the CLI would pass it), plus the secret keys."""
+    encoded: dict[str, str] = {}
+    for name, value in stack.values.items():
+        encoded[f"{PROJECT}:{name}"] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in stack.foreign.items():
+        encoded[key] = value if isinstance(value, str) else json.dumps(value)
+    return encoded, [f"{PROJECT}:{k}" for k in sorted(stack.secret_keys)]

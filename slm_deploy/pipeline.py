@@ -1,0 +1,39 @@
+"""One stack through the one path: config -> synth (the real program, mock engine) -> render -> gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slm_deploy.config import LoadedStack, runtime_config
+from slm_deploy.gate import GateResult, run_gate
+from slm_deploy.render import render
+from slm_deploy.synth import SynthResult, synthesize
+from stacks.schema import PROJECT
+
+__all__ = ["Build", "synth_stack", "build_stack"]
+
+
+@dataclass
+class Build:
+    stack: str
+    out_dir: Path
+    synth: SynthResult
+    summary: dict[str, Any]
+    gate: GateResult
+
+
+def synth_stack(stack: LoadedStack) -> SynthResult:
+    """Run ``stacks.program.main`` (what ``__main__.py`` runs) under the mock runtime."""
+    from stacks.program import main
+
+    config, secret_keys = runtime_config(stack)
+    return synthesize(lambda: main(gate=None), project=PROJECT, stack=stack.name, config=config, secret_keys=secret_keys)
+
+
+def build_stack(stack: LoadedStack, out_dir: Path) -> Build:
+    """Synthesize, render to ``out_dir`` and gate. Config errors surface before anything is written."""
+    synth = synth_stack(stack)
+    summary = render(synth, out_dir)
+    return Build(stack.name, out_dir, synth, summary, run_gate(out_dir, stack.name))

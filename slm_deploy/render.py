@@ -1,0 +1,268 @@
+"""Render a synth result into ``build/<stack>/``: what the gate scans and what Pulumi applies.
+
+* ``manifests/``   one YAML file per Kubernetes object, ``<namespace>.<kind>.<name>.yaml``, keys sorted;
+* ``compose.yaml`` the Docker-target resources as an equivalent compose file;
+* ``files/``       generated files carried inside resources (ConfigMap data, container uploads);
+* ``resources.json`` every resource with type, name and parent.
+
+Nothing here knows a component: it reads Kubernetes objects and pulumi-docker
+resources the way their providers would apply them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slm_deploy.synth import ResourceRecord, SynthResult
+
+__all__ = ["render", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename"]
+
+_CONTAINER = "docker:index/container:Container"
+_NETWORK = "docker:index/network:Network"
+_VOLUME = "docker:index/volume:Volume"
+_IMAGE = "docker:index/remoteImage:RemoteImage"
+# File-like ConfigMap keys (dashboards, rule files, Modelfiles, configs) are also written to files/.
+_FILE_KEY = re.compile(r"(\.[A-Za-z0-9]+$)|(^Modelfile)|(^Dockerfile)")
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_yaml(data: Any) -> str:
+    """Deterministic YAML: sorted keys, block literals for multi-line strings."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=120)
+
+
+# --------------------------------------------------------------------------- kubernetes
+
+
+def manifest_objects(result: SynthResult) -> list[dict[str, Any]]:
+    """The Kubernetes objects Pulumi would apply, in registration order."""
+    return [
+        r.inputs
+        for r in result.resources
+        if r.custom and r.type.startswith("kubernetes:") and not r.is_provider and "kind" in r.inputs
+    ]
+
+
+def manifest_filename(obj: dict[str, Any]) -> str:
+    metadata = obj.get("metadata", {})
+    namespace = metadata.get("namespace", "_cluster")
+    return f"{namespace}.{obj['kind'].lower()}.{metadata['name']}.yaml"
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def _by_key(result: SynthResult) -> dict[str, ResourceRecord]:
+    return {r.key: r for r in result.resources}
+
+
+def _service_name(rec: ResourceRecord) -> str:
+    return rec.inputs.get("name") or rec.name
+
+
+def _compose_ports(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for p in ports:
+        entry = {"target": p["internal"], "protocol": p.get("protocol", "tcp")}
+        if p.get("external") is not None:
+            entry["published"] = str(p["external"])
+        entry["host_ip"] = p.get("ip", "0.0.0.0")
+        out.append(entry)
+    return out
+
+
+def _compose_volumes(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for v in inputs.get("volumes", []):
+        kind = "bind" if v.get("hostPath") else "volume"
+        entry = {"type": kind, "source": v.get("hostPath") or v.get("volumeName"), "target": v["containerPath"]}
+        if v.get("readOnly"):
+            entry["read_only"] = True
+        out.append(entry)
+    for m in inputs.get("mounts", []):
+        entry = {"type": m["type"], "target": m["target"]}
+        if m.get("source"):
+            entry["source"] = m["source"]
+        if m.get("readOnly"):
+            entry["read_only"] = True
+        if m["type"] == "tmpfs" and m.get("tmpfsOptions", {}).get("sizeBytes"):
+            entry["tmpfs"] = {"size": m["tmpfsOptions"]["sizeBytes"]}
+        out.append(entry)
+    return out
+
+
+def _compose_healthcheck(hc: dict[str, Any]) -> dict[str, Any]:
+    mapping = {"tests": "test", "interval": "interval", "timeout": "timeout", "retries": "retries", "startPeriod": "start_period"}
+    return {mapping[k]: v for k, v in hc.items() if k in mapping}
+
+
+def _compose_service(rec: ResourceRecord, records: dict[str, ResourceRecord]) -> tuple[dict[str, Any], dict[str, str]]:
+    i = rec.inputs
+    service: dict[str, Any] = {"container_name": _service_name(rec), "image": i.get("image")}
+    simple = {
+        "command": "command", "entrypoints": "entrypoint", "user": "user", "restart": "restart",
+        "readOnly": "read_only", "privileged": "privileged", "securityOpts": "security_opt",
+        "workingDir": "working_dir", "init": "init", "pidMode": "pid", "ipcMode": "ipc",
+    }
+    for src, dst in simple.items():
+        if src in i:
+            service[dst] = i[src]
+    if i.get("networkMode") and i["networkMode"] not in ("bridge", "default"):
+        service["network_mode"] = i["networkMode"]
+    if i.get("envs"):
+        service["environment"] = dict(e.split("=", 1) for e in i["envs"])
+    if i.get("ports"):
+        service["ports"] = _compose_ports(i["ports"])
+    volumes = _compose_volumes(i)
+    if volumes:
+        service["volumes"] = volumes
+    if i.get("tmpfs"):
+        service["tmpfs"] = [f"{path}:{opts}" if opts else path for path, opts in sorted(i["tmpfs"].items())]
+    caps = i.get("capabilities") or {}
+    if caps.get("drops"):
+        service["cap_drop"] = caps["drops"]
+    if caps.get("adds"):
+        service["cap_add"] = caps["adds"]
+    if i.get("memory"):
+        service["mem_limit"] = f"{i['memory']}m"
+    if i.get("memorySwap"):
+        service["memswap_limit"] = f"{i['memorySwap']}m"
+    if i.get("shmSize"):
+        service["shm_size"] = f"{i['shmSize']}m"
+    if i.get("healthcheck"):
+        service["healthcheck"] = _compose_healthcheck(i["healthcheck"])
+    if i.get("labels"):
+        service["labels"] = {lab["label"]: lab["value"] for lab in i["labels"]}
+    if i.get("networksAdvanced"):
+        service["networks"] = {
+            n["name"]: ({"aliases": n["aliases"]} if n.get("aliases") else {})
+            for n in i["networksAdvanced"]
+        }
+    if i.get("gpus"):
+        count = "all" if i["gpus"] == "all" else None
+        device: dict[str, Any] = {"driver": "nvidia", "capabilities": ["gpu"]}
+        if count:
+            device["count"] = "all"
+        else:
+            device["device_ids"] = i["gpus"].removeprefix("device=").split(",")
+        service.setdefault("deploy", {})["resources"] = {"reservations": {"devices": [device]}}
+    configs: dict[str, str] = {}
+    if i.get("uploads"):
+        service["configs"] = []
+        for n, up in enumerate(i["uploads"]):
+            config_name = f"{_service_name(rec)}-{n}-{Path(up['file']).name}".replace(".", "-")
+            configs[config_name] = up.get("content", "")
+            service["configs"].append({"source": config_name, "target": up["file"], "mode": 0o444})
+    depends = {}
+    for dep in rec.depends_on:
+        target = records.get(dep)
+        if target is None or target.type != _CONTAINER:
+            continue
+        if target.inputs.get("healthcheck"):
+            condition = "service_healthy"
+        elif target.inputs.get("restart") == "no":
+            condition = "service_completed_successfully"
+        else:
+            condition = "service_started"
+        depends[_service_name(target)] = {"condition": condition}
+    if depends:
+        service["depends_on"] = depends
+    return service, configs
+
+
+def compose_document(result: SynthResult) -> dict[str, Any] | None:
+    """The compose file equivalent to the stack's pulumi-docker resources (None when there are none)."""
+    records = _by_key(result)
+    containers = [r for r in result.resources if r.type == _CONTAINER]
+    if not containers:
+        return None
+    doc: dict[str, Any] = {"name": result.stack, "services": {}}
+    all_configs: dict[str, str] = {}
+    for rec in containers:
+        service, configs = _compose_service(rec, records)
+        doc["services"][_service_name(rec)] = service
+        all_configs.update(configs)
+    networks = {
+        r.inputs.get("name", r.name): {k: v for k, v in {"internal": r.inputs.get("internal"), "driver": r.inputs.get("driver")}.items() if v is not None}
+        for r in result.resources
+        if r.type == _NETWORK
+    }
+    volumes = {r.inputs.get("name", r.name): {"name": r.inputs.get("name", r.name)} for r in result.resources if r.type == _VOLUME}
+    if networks:
+        doc["networks"] = networks
+    if volumes:
+        doc["volumes"] = volumes
+    if all_configs:
+        doc["configs"] = {name: {"content": content} for name, content in all_configs.items()}
+    return doc
+
+
+# --------------------------------------------------------------------------- generated files
+
+
+def generated_files(result: SynthResult) -> dict[str, str]:
+    """Files carried inside resources: file-like ConfigMap keys and container uploads."""
+    files: dict[str, str] = {}
+    for rec in result.resources:
+        if rec.type == "kubernetes:core/v1:ConfigMap":
+            for key, content in (rec.inputs.get("data") or {}).items():
+                if _FILE_KEY.search(key):
+                    files[f"{rec.inputs['metadata']['name']}/{key}"] = content
+        elif rec.type == _CONTAINER:
+            for up in rec.inputs.get("uploads") or []:
+                if "content" in up:
+                    files[f"{_service_name(rec)}/{Path(up['file']).name}"] = up["content"]
+        elif rec.custom is False and isinstance(rec.inputs.get("generatedFiles"), dict):
+            for path, content in rec.inputs["generatedFiles"].items():
+                files[f"{rec.name}/{path}"] = content
+    return files
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
+    """Write the build directory afresh; returns a summary of what was written."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    manifests_dir = out_dir / "manifests"
+    manifests_dir.mkdir(parents=True)
+    objects = manifest_objects(result)
+    for obj in objects:
+        (manifests_dir / manifest_filename(obj)).write_text(dump_yaml(obj))
+
+    compose = compose_document(result)
+    if compose is not None:
+        (out_dir / "compose.yaml").write_text(dump_yaml(compose))
+
+    files = generated_files(result)
+    for rel, content in files.items():
+        path = out_dir / "files" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+
+    resources = [
+        {"type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom}
+        for r in result.resources
+    ]
+    (out_dir / "resources.json").write_text(json.dumps(resources, indent=2, sort_keys=True) + "\n")
+    opt_outs = [o for r in result.resources if not r.custom for o in r.inputs.get("securityOptOuts", [])]
+    (out_dir / "opt-outs.json").write_text(json.dumps(opt_outs, indent=2, sort_keys=True) + "\n")
+    return {"manifests": len(objects), "compose": compose is not None, "files": len(files), "resources": len(resources)}

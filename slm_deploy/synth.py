@@ -1,0 +1,217 @@
+"""Offline synth: run a Pulumi program under the SDK's in-process mock runtime.
+
+This is the *same* program a real ``pulumi preview`` runs; only the engine is
+swapped for :class:`pulumi.runtime.Mocks`. Every registration is recorded with its
+type, name, parent and inputs. The engine knows no specific component: it
+mimics provider behaviour only where a program reads outputs back (Kubernetes
+``metadata.name``, image ids, random results).
+
+Each synth gets a fresh event loop and freshly reset runtime settings, so one
+process can synthesize several stacks in turn without leaking registrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks, set_mocks
+from pulumi.runtime.stack import run_pulumi_func
+
+__all__ = ["ResourceRecord", "SynthResult", "SynthError", "synthesize", "normalize", "SECRET_PLACEHOLDER"]
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_PLACEHOLDER = "[secret]"
+
+# Kinds that live outside namespaces; every other Kubernetes object gets a namespace.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
+        "CustomResourceDefinition", "PriorityClass", "RuntimeClass", "IngressClass",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    }
+)
+
+
+@dataclass
+class ResourceRecord:
+    """One registered resource, as the engine would see it."""
+
+    type: str
+    name: str
+    custom: bool
+    inputs: dict[str, Any]
+    parent: str | None = None
+    """``type::name`` of the parent resource (None for the stack itself)."""
+    depends_on: list[str] = field(default_factory=list)
+    """``type::name`` of explicit ``depends_on`` resources (ordering the compose export needs)."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}::{self.name}"
+
+    @property
+    def is_provider(self) -> bool:
+        return self.type.startswith("pulumi:providers:")
+
+
+@dataclass
+class SynthResult:
+    project: str
+    stack: str
+    resources: list[ResourceRecord] = field(default_factory=list)
+
+    def of_type(self, prefix: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.type.startswith(prefix)]
+
+
+class SynthError(Exception):
+    """The program failed (raised, or logged an error) under the mock runtime."""
+
+
+class _RecordingMocks(Mocks):
+    def __init__(self) -> None:
+        self.records: list[ResourceRecord] = []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = dict(args.inputs)
+        self.records.append(ResourceRecord(args.typ, args.name, bool(args.custom), inputs))
+        return f"{args.name}-id", _mock_outputs(args.typ, args.name, inputs)
+
+    def call(self, args: MockCallArgs) -> tuple[dict, list | None]:
+        return {}, None
+
+
+def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs a provider would return that programs commonly read back."""
+    outputs = dict(inputs)
+    if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:helm"):
+        metadata = dict(outputs.get("metadata") or {})
+        metadata.setdefault("name", name)
+        metadata.setdefault("uid", f"00000000-0000-0000-0000-{abs(hash(name)) % 10**12:012d}")
+        outputs["metadata"] = metadata
+    elif typ == "docker:index/remoteImage:RemoteImage":
+        outputs.setdefault("imageId", inputs.get("name"))
+        outputs.setdefault("repoDigest", inputs.get("name"))
+    elif typ.startswith("random:index/"):
+        outputs.setdefault("result", f"[generated:{name}]")
+    return outputs
+
+
+class _ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def synthesize(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> SynthResult:
+    """Run ``program`` under mocks with ``config`` and return every registered resource, normalized."""
+    mocks = _RecordingMocks()
+    parents: dict[str, str] = {}
+    depends: dict[str, list[str]] = {}
+    errors = _ErrorLog()
+    logger = logging.getLogger(f"slm_deploy.synth.{stack}")
+    logger.propagate = False
+    logger.addHandler(errors)
+
+    def record_parent(args: pulumi.ResourceTransformationArgs) -> None:
+        parent = args.opts.parent if args.opts else None
+        if parent is not None and parent.pulumi_resource_type != "pulumi:pulumi:Stack":
+            parents[f"{args.type_}::{args.name}"] = f"{parent.pulumi_resource_type}::{parent.pulumi_resource_name}"
+        deps = (args.opts.depends_on if args.opts else None) or []
+        if isinstance(deps, pulumi.Resource):
+            deps = [deps]
+        if isinstance(deps, list):
+            depends[f"{args.type_}::{args.name}"] = [
+                f"{d.pulumi_resource_type}::{d.pulumi_resource_name}" for d in deps if isinstance(d, pulumi.Resource)
+            ]
+        return None
+
+    loop = asyncio.new_event_loop()
+    previous_loop = _current_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        runtime_settings.reset_options(project=project, stack=stack, preview=True)
+        pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys or []))
+        set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger)
+        runtime_settings.SETTINGS.rpc_manager.clear()
+        runtime_settings.SETTINGS.outputs.clear()
+        pulumi.runtime.register_stack_transformation(record_parent)
+        try:
+            loop.run_until_complete(run_pulumi_func(program))
+        except SynthError:
+            raise
+        except Exception as exc:
+            raise SynthError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        logger.removeHandler(errors)
+        loop.close()
+        asyncio.set_event_loop(previous_loop)
+        runtime_settings.reset_options()
+        pulumi.runtime.set_all_config({}, [])
+    if errors.messages:
+        raise SynthError("; ".join(errors.messages))
+
+    result = SynthResult(project, stack)
+    for rec in mocks.records:
+        if rec.type == "pulumi:pulumi:Stack":
+            continue
+        rec.parent = parents.get(rec.key)
+        rec.depends_on = depends.get(rec.key, [])
+        rec.inputs = normalize(rec.inputs)
+        if rec.custom and rec.type.startswith("kubernetes:"):
+            _default_metadata(rec)
+        result.resources.append(rec)
+    return result
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return None
+
+
+def normalize(value: Any) -> Any:
+    """Integral floats -> ints; secret values -> placeholders (structure kept, plaintext never)."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return _redact(value.get("value"))
+        return {k: normalize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items() if k != SECRET_SIG}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return SECRET_PLACEHOLDER
+
+
+def _default_metadata(rec: ResourceRecord) -> None:
+    """Fill what the provider would: a name when auto-named, ``default`` namespace when unset."""
+    metadata = rec.inputs.setdefault("metadata", {})
+    metadata.setdefault("name", rec.name)
+    if rec.inputs.get("kind") not in CLUSTER_SCOPED_KINDS:
+        metadata.setdefault("namespace", "default")

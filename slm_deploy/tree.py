@@ -1,0 +1,32 @@
+"""The resource tree, printed the way ``pulumi preview`` shows it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.tree import Tree
+
+from slm_deploy.synth import SynthResult
+
+__all__ = ["resource_tree", "kind_counts"]
+
+
+def _label(type_: str, name: str) -> str:
+    return f"[green]+[/green] {type_} [bold]{name}[/bold]"
+
+
+def resource_tree(result: SynthResult) -> Tree:
+    """Stack -> components -> children, each line ``+ type name`` as in a preview of creates."""
+    root = Tree(f"[green]+[/green] pulumi:pulumi:Stack [bold]{result.project}-{result.stack}[/bold]")
+    nodes = {}
+    pending = list(result.resources)
+    # Parents are registered before children, so one pass in registration order suffices.
+    for rec in pending:
+        parent = nodes.get(rec.parent, root) if rec.parent else root
+        nodes[rec.key] = parent.add(_label(rec.type, rec.name))
+    return root
+
+
+def kind_counts(result: SynthResult) -> Counter[str]:
+    """Resources by kind (the type's last segment), providers excluded."""
+    return Counter(r.type.rsplit(":", 1)[-1] for r in result.resources if not r.is_provider)

@@ -1,0 +1,87 @@
+"""StackConfig: one environment's configuration, validated before anything is built.
+
+The same model is filled from two places:
+
+* under the real engine, from Pulumi config (``pulumi.Config("slm-deploy")``);
+* offline, from ``stacks/Pulumi.<stack>.yaml`` merged with the defaults declared in
+  ``Pulumi.yaml`` (the Pulumi SDK does not apply those; the CLI does).
+
+Keys are the camelCase names used in the stack files (``slm-deploy:<key>``).
+Secrets are *not* fields here: they are separate secret config keys (see
+:data:`SECRET_KEYS`) read as Pulumi secret outputs by the program.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "PROJECT",
+    "SECRET_KEYS",
+    "ClusterCapabilities",
+    "DockerHost",
+    "StackConfig",
+    "Model",
+]
+
+PROJECT = "slm-deploy"
+
+SECRET_KEYS: dict[str, str] = {
+    "apiKey": "API key clients present to the model servers' authenticating proxy. Generated when unset.",
+    "hfToken": "Hugging Face token for gated models, mounted into download steps as a file.",
+    "grafanaAdminPassword": "Grafana admin password. Generated when unset.",
+    "webuiSecretKey": "Open WebUI session-signing key (WEBUI_SECRET_KEY). Generated when unset.",
+    "alertmanagerWebhookUrl": "Alertmanager receiver URL (webhook / Slack incoming webhook).",
+}
+"""Secret config keys: set with ``pulumi config set --secret``; never fields of StackConfig."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class Model(BaseModel):
+    """Base for every config model: unknown keys are errors, camelCase aliases accepted."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ClusterCapabilities(Model):
+    """What the target Kubernetes cluster offers; components adapt to it."""
+
+    keda: bool = Field(default=False, description="KEDA is installed: autoscale with ScaledObjects. Default false: HPA v2 on a pods metric.")
+    prometheus_operator: bool = Field(default=False, alias="prometheusOperator", description="The Prometheus Operator CRDs exist (ServiceMonitor, PrometheusRule). Default false.")
+    storage_class: str | None = Field(default=None, alias="storageClass", description="StorageClass for ReadWriteOnce volumes. Default None: the cluster default.")
+    rwx_storage_class: str | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: one cache per replica group is not possible, so multi-replica services download per pod (emptyDir).")
+    gpu_node_label: str = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
+    gpu_taint_key: str = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
+    kube_context: str | None = Field(default=None, alias="kubeContext", description="kubeconfig context for the real engine. Default None: the current context.")
+
+
+class DockerHost(Model):
+    """The Docker engine a docker-target stack deploys to."""
+
+    host: str = Field(default="unix:///var/run/docker.sock", description="Docker engine address (unix://, tcp://, or ssh://user@box). Default: the local socket.")
+    memory_gb: float = Field(default=16, gt=0, alias="memoryGb", description="Host memory in GB, for the fit check. Default 16 (a common laptop).")
+
+
+class StackConfig(Model):
+    """One environment (dev, edge, staging, prod, or a team's own)."""
+
+    target: Literal["kubernetes", "docker"] = Field(default="kubernetes", description="Where the stack deploys: a Kubernetes cluster or one Docker host. Default kubernetes.")
+    namespace: str = Field(default="slm", description="Kubernetes namespace for the stack's workloads (created with Pod Security 'restricted'). Default slm.")
+    part_of: str = Field(default="slm-deploy", alias="partOf", description="Value of app.kubernetes.io/part-of on every object. Default slm-deploy.")
+    cluster: ClusterCapabilities = Field(default_factory=ClusterCapabilities, description="Cluster capabilities (KEDA, Prometheus Operator, storage, GPU labels).")
+    docker: DockerHost = Field(default_factory=DockerHost, description="Docker host, for target docker.")
+
+    @field_validator("namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError("must be a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _target_matches_components(self) -> "StackConfig":
+        return self
