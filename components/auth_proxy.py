@@ -1,0 +1,149 @@
+"""API-key authentication in front of a model server (nginx, in the same pod or compose project).
+
+vLLM's ``--api-key`` guards only ``/v1`` routes and Ollama has no auth at all, so
+the model server listens on localhost and an nginx sidecar is the only way in:
+
+* ``/healthz`` (proxy) and the engine's health path are open, for probes;
+* everything else needs ``Authorization: Bearer <key>``; keys come from a Secret
+  mounted as a file (``keys.map``), never from env or the command line;
+* an optional metrics listener forwards only the metrics path, for Prometheus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, VolumeArgs, VolumeMountArgs
+
+from components.hardening import (
+    container_security_context,
+    http_probe,
+    resources,
+    scratch_volume,
+    secret_file_volume,
+)
+from components.templating import render_template
+from components.versions import image
+
+__all__ = [
+    "PROXY_PORT",
+    "PROXY_PORT_NAME",
+    "METRICS_PORT",
+    "METRICS_PORT_NAME",
+    "KEYS_FILE",
+    "AuthProxy",
+    "nginx_conf",
+    "keys_map",
+    "auth_proxy_sidecar",
+]
+
+PROXY_PORT, PROXY_PORT_NAME = 8080, "http-auth"
+METRICS_PORT, METRICS_PORT_NAME = 9090, "metrics"
+KEYS_DIR = "/etc/auth-proxy"
+KEYS_FILE = f"{KEYS_DIR}/keys.map"
+
+
+def nginx_conf(
+    upstream: str,
+    *,
+    listen_port: int = PROXY_PORT,
+    health_path: str = "/health",
+    metrics_port: int | None = METRICS_PORT,
+    metrics_path: str = "/metrics",
+    read_timeout_seconds: int = 600,
+    max_body: str = "16m",
+) -> str:
+    """The proxy's nginx.conf (no secrets in it: keys are included from :data:`KEYS_FILE`)."""
+    return render_template(
+        "auth-proxy-nginx.conf.j2",
+        upstream=upstream,
+        listen_port=listen_port,
+        health_path=health_path,
+        metrics_port=metrics_port,
+        metrics_path=metrics_path,
+        read_timeout=read_timeout_seconds,
+        max_body=max_body,
+        keys_file=KEYS_FILE,
+    )
+
+
+def _key_line(key: str) -> str:
+    if not key or any(c in key for c in "\"'\\; \t\n"):
+        raise ValueError("API keys must be non-empty and contain no quotes, backslashes, ';' or whitespace")
+    return f'"Bearer {key}" 1;\n'
+
+
+def keys_map(api_key: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The nginx map include accepting ``api_key``; stays a secret output."""
+    return pulumi.Output.secret(api_key).apply(_key_line)
+
+
+@dataclass(frozen=True)
+class AuthProxy:
+    """What a workload adds to its pod to sit behind the proxy."""
+
+    container: ContainerArgs
+    volumes: list[VolumeArgs]
+    keys_secret: k8s.core.v1.Secret
+    config_map: k8s.core.v1.ConfigMap
+
+
+def auth_proxy_sidecar(
+    name: str,
+    *,
+    namespace: str,
+    labels: dict[str, str],
+    upstream_port: int,
+    api_key: pulumi.Input[str],
+    health_path: str = "/health",
+    metrics_path: str | None = "/metrics",
+    read_timeout_seconds: int = 600,
+    opts: pulumi.ResourceOptions,
+) -> AuthProxy:
+    """Create the proxy's ConfigMap and keys Secret; return the sidecar container and its volumes."""
+    conf = nginx_conf(
+        f"127.0.0.1:{upstream_port}",
+        health_path=health_path,
+        metrics_port=METRICS_PORT if metrics_path else None,
+        metrics_path=metrics_path or "/metrics",
+        read_timeout_seconds=read_timeout_seconds,
+    )
+    config_map = k8s.core.v1.ConfigMap(
+        f"{name}-auth-proxy",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
+        data={"nginx.conf": conf},
+        opts=opts,
+    )
+    keys_secret = k8s.core.v1.Secret(
+        f"{name}-auth-proxy-keys",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy-keys", namespace=namespace, labels=labels),
+        type="Opaque",
+        string_data={"keys.map": keys_map(api_key)},
+        opts=opts,
+    )
+    conf_volume = VolumeArgs(name="auth-proxy-conf", config_map={"name": f"{name}-auth-proxy", "default_mode": 0o444})
+    keys_volume, keys_mount = secret_file_volume("auth-proxy-keys", f"{name}-auth-proxy-keys", KEYS_DIR)
+    tmp_volume, tmp_mount = scratch_volume("auth-proxy-tmp", "/tmp", size_limit="256Mi")
+    ports = [ContainerPortArgs(name=PROXY_PORT_NAME, container_port=PROXY_PORT, protocol="TCP")]
+    if metrics_path:
+        ports.append(ContainerPortArgs(name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"))
+    container = ContainerArgs(
+        name="auth-proxy",
+        image=image("nginx-unprivileged").ref,
+        image_pull_policy="IfNotPresent",
+        command=["nginx"],
+        args=["-c", "/etc/nginx/nginx.conf", "-g", "daemon off;"],
+        ports=ports,
+        volume_mounts=[
+            VolumeMountArgs(name="auth-proxy-conf", mount_path="/etc/nginx/nginx.conf", sub_path="nginx.conf", read_only=True),
+            keys_mount,
+            tmp_mount,
+        ],
+        resources=resources("100m", "64Mi", cpu_limit="500m", memory_limit="128Mi"),
+        security_context=container_security_context(),
+        liveness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=10),
+        readiness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=5),
+    )
+    return AuthProxy(container, [conf_volume, keys_volume, tmp_volume], keys_secret, config_map)

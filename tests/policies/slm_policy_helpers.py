@@ -1,0 +1,24 @@
+"""Shared paths and loaders for the SLM policy tests (tests/policies has no __init__.py on purpose:
+as a package it would be importable as `policies` and shadow the real policies package)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CHECKS_DIR = REPO / "policies" / "checks"
+K8S_CHECK_IDS = [f"CKV_SLM_00{i}" for i in range(1, 8)]
+
+
+def fixture_files(check_id: str, outcome: str) -> list[Path]:
+    return sorted((FIXTURES / check_id / outcome).glob("*.yaml"))
+
+
+def load_docs(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+MANIFEST_SET_CHECK_IDS = ["CKV_SLM_008", "CKV_SLM_009"]
+COMPOSE_CHECK_IDS = [f"CKV_SLM_0{i}" for i in range(10, 20)]

@@ -1,0 +1,104 @@
+"""Every kind of bad stack input gives one located line: file, key, value, what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from slm_deploy.config import load_stack
+from slm_deploy.errors import ConfigError
+from tests.conftest import write_stack
+
+
+def _problems(root, text: str) -> list[str]:
+    write_stack(root, "t", text)
+    with pytest.raises(ConfigError) as info:
+        load_stack("t", root)
+    return [str(p) for p in info.value.problems]
+
+
+def test_unknown_top_level_key_suggests_the_close_one(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:namespce: x\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:2: slm-deploy:namespce = 'x':")
+    assert "did you mean 'namespace'?" in line
+
+
+def test_unknown_nested_key_suggests_the_close_one(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:cluster:\n    kedaa: true\n")
+    assert "stacks/Pulumi.t.yaml:3: slm-deploy:cluster.kedaa = True:" in line
+    assert "did you mean 'keda'?" in line
+    assert "allowed:" in line and "prometheusOperator" in line
+
+
+def test_wrong_type_against_pulumi_yaml_schema(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:namespace: 12\n")
+    assert "slm-deploy:namespace = 12: must be string" in line
+
+
+def test_wrong_type_nested(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:cluster:\n    keda: maybe\n")
+    assert "slm-deploy:cluster.keda = 'maybe'" in line and "valid boolean" in line
+
+
+def test_out_of_range_value(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:docker:\n    memoryGb: -4\n")
+    assert "stacks/Pulumi.t.yaml:3: slm-deploy:docker.memoryGb = -4: Input should be greater than 0" in line
+
+
+def test_value_not_in_allowed_set(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:target: nomad\n")
+    assert "slm-deploy:target = 'nomad'" in line and "'kubernetes' or 'docker'" in line
+
+
+def test_invalid_namespace_says_what_is_allowed(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:namespace: Bad_NS\n")
+    assert "slm-deploy:namespace = 'Bad_NS': must be a DNS-1123 label" in line
+
+
+def test_yaml_syntax_error_names_the_line(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:target: kubernetes\n   bad: [\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:")
+    assert "invalid YAML" in line
+    assert line.split(":")[1].isdigit()
+
+
+def test_missing_stack_file_lists_the_stacks(scratch_project):
+    write_stack(scratch_project, "other", "config: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_stack("nope", scratch_project)
+    assert str(info.value) == "stacks/Pulumi.nope.yaml: no such stack file (stacks: other)"
+
+
+def test_secret_key_in_plain_text_is_refused(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:apiKey: hunter2hunter2\n")
+    assert "slm-deploy:apiKey: must be a secret" in line
+    assert "hunter2" not in line
+
+
+def test_secure_value_on_a_plain_key_is_refused(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:namespace:\n    secure: v1:abc\n")
+    assert "is not a secret key" in line
+
+
+def test_several_problems_are_all_reported(scratch_project):
+    lines = _problems(scratch_project, "config:\n  slm-deploy:targt: x\n  slm-deploy:namespce: y\n")
+    assert len(lines) == 2
+
+
+def test_defaults_come_from_pulumi_yaml(scratch_project):
+    write_stack(scratch_project, "t", "config: {}\n")
+    loaded = load_stack("t", scratch_project)
+    assert loaded.config.target == "kubernetes"
+    assert loaded.config.namespace == "slm"
+    assert loaded.values["partOf"] == "slm-deploy"
+
+
+def test_secure_values_become_placeholders_never_plaintext(scratch_project):
+    write_stack(scratch_project, "t", "config:\n  slm-deploy:apiKey:\n    secure: v1:ZW5jcnlwdGVk\n")
+    loaded = load_stack("t", scratch_project)
+    assert loaded.secret_keys == {"apiKey"}
+    assert loaded.values["apiKey"] == "[secret:apiKey]"
+
+
+def test_foreign_namespaces_pass_through(scratch_project):
+    write_stack(scratch_project, "t", "config:\n  kubernetes:context: kind-dev\n")
+    assert load_stack("t", scratch_project).foreign == {"kubernetes:context": "kind-dev"}

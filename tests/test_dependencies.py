@@ -1,0 +1,23 @@
+"""The locked environment is the one FACTS.md says works (not the 3.1.47 fallback)."""
+
+from importlib.metadata import version
+
+from packaging.version import Version
+
+
+def test_checkov_is_current_3_3():
+    assert Version(version("checkov")) >= Version("3.3")
+
+
+def test_pulumi_and_packaging_override():
+    assert Version(version("pulumi")) >= Version("3.224")
+    assert Version(version("packaging")) >= Version("26")
+
+
+def test_no_openai_028_pulled_in_by_old_checkov():
+    from importlib.metadata import PackageNotFoundError
+
+    try:
+        assert not version("openai").startswith("0.28")
+    except PackageNotFoundError:
+        pass

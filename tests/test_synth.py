@@ -1,0 +1,98 @@
+"""The offline synth: records, normalization, and isolation between runs."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from slm_deploy.synth import SECRET_PLACEHOLDER, normalize, synthesize
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+class _Box(pulumi.ComponentResource):
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("slm:test:Box", name, {"securityOptOuts": []}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        key = pulumi.Config("slm-deploy").require_secret("apiKey")
+        secret = k8s.core.v1.Secret(f"{name}-key", metadata={"name": f"{name}-key", "namespace": "ns"}, string_data={"api-key": key}, opts=child)
+        k8s.apps.v1.Deployment(
+            f"{name}-app",
+            spec={
+                "replicas": 2,
+                "selector": {"match_labels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "img@sha256:" + "0" * 64, "resources": {"limits": {"cpu": "1.5"}}}]},
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
+        )
+        self.register_outputs({})
+
+
+def _program(name: str):
+    return lambda: _Box(name)
+
+
+def _run(name: str, stack: str = "t"):
+    return synthesize(
+        _program(name), project="slm-deploy", stack=stack,
+        config={"slm-deploy:apiKey": "plaintext-must-not-leak"}, secret_keys=["slm-deploy:apiKey"],
+    )
+
+
+def test_records_type_name_parent_and_inputs():
+    result = _run("box")
+    by_name = {r.name: r for r in result.resources}
+    assert by_name["box"].type == "slm:test:Box" and by_name["box"].custom is False
+    assert by_name["box-app"].parent == "slm:test:Box::box"
+    assert by_name["box-app"].inputs["kind"] == "Deployment"
+    assert by_name["box-app"].depends_on == ["kubernetes:core/v1:Secret::box-key"]
+
+
+def test_integral_floats_become_ints_and_others_stay():
+    deployment = next(r for r in _run("box").resources if r.name == "box-app")
+    assert deployment.inputs["spec"]["replicas"] == 2
+    assert isinstance(deployment.inputs["spec"]["replicas"], int)
+    assert normalize({"a": 2.0, "b": 1.5, "c": [3.0]}) == {"a": 2, "b": 1.5, "c": [3]}
+
+
+def test_secret_values_are_placeholders():
+    result = _run("box")
+    secret = next(r for r in result.resources if r.name == "box-key")
+    assert secret.inputs["stringData"] == {"api-key": SECRET_PLACEHOLDER}
+    assert "plaintext-must-not-leak" not in repr([r.inputs for r in result.resources])
+
+
+def test_secret_wrapper_keeps_structure_but_not_values():
+    wrapped = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": {"k": "v", "l": ["x"]}}
+    assert normalize({"data": wrapped}) == {"data": {"k": SECRET_PLACEHOLDER, "l": [SECRET_PLACEHOLDER]}}
+
+
+def test_default_name_and_namespace_are_filled():
+    deployment = next(r for r in _run("box").resources if r.name == "box-app")
+    assert deployment.inputs["metadata"] == {"name": "box-app", "namespace": "default"}
+
+
+def test_two_stacks_in_one_process_do_not_leak():
+    first = _run("alpha", stack="one")
+    second = _run("beta", stack="two")
+    assert {r.name for r in first.resources} == {"alpha", "alpha-key", "alpha-app"}
+    assert {r.name for r in second.resources} == {"beta", "beta-key", "beta-app"}
+    again = _run("alpha", stack="one")
+    assert [r.inputs for r in again.resources] == [r.inputs for r in first.resources]
+
+
+def test_program_exception_is_a_synth_error():
+    import pytest
+
+    from slm_deploy.synth import SynthError
+
+    def boom():
+        raise ValueError("bad thing")
+
+    with pytest.raises(SynthError, match="bad thing"):
+        synthesize(boom, project="slm-deploy", stack="t")
+    # and the runtime is usable again afterwards
+    assert {r.name for r in _run("after").resources} == {"after", "after-key", "after-app"}
