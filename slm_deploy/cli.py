@@ -39,6 +39,7 @@ PULUMI_MISSING = (
 
 class _State:
     debug = False
+    project_dir: Path | None = None
 
 
 def _fail_input(message: str) -> typer.Exit:
@@ -50,7 +51,7 @@ def _load(stack: str):
     from slm_deploy.config import load_stack
 
     try:
-        return load_stack(stack)
+        return load_stack(stack, _State.project_dir)
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True, markup=True)
@@ -60,8 +61,14 @@ def _load(stack: str):
 
 
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    project_dir: Annotated[
+        Optional[Path], typer.Option("--project-dir", "-C", help="Directory holding Pulumi.yaml and stacks/. Default: this checkout.")
+    ] = None,
+) -> None:
     _State.debug = debug
+    _State.project_dir = project_dir
 
 
 @app.command()
@@ -70,7 +77,7 @@ def stacks() -> None:
     from slm_deploy.config import list_stacks
 
     table = Table("stack", "target", "namespace", "file")
-    for name in list_stacks():
+    for name in list_stacks(_State.project_dir):
         loaded = _load(name)
         table.add_row(name, loaded.config.target, loaded.config.namespace, f"stacks/Pulumi.{name}.yaml")
     out.print(table)
@@ -82,7 +89,7 @@ def _build(stack: str, out_dir: Path | None):
     from slm_deploy.synth import SynthError
 
     loaded = _load(stack)
-    target = out_dir or project_root() / "build" / stack
+    target = out_dir or (_State.project_dir or project_root()) / "build" / stack
     try:
         return build_stack(loaded, target)
     except SynthError as exc:

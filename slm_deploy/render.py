@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from slm_deploy.synth import ResourceRecord, SynthResult
+from slm_deploy.synth import SECRET_PLACEHOLDER, ResourceRecord, SynthResult
 
 __all__ = ["render", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename"]
 
@@ -113,7 +113,9 @@ def _compose_healthcheck(hc: dict[str, Any]) -> dict[str, Any]:
     return {mapping[k]: v for k, v in hc.items() if k in mapping}
 
 
-def _compose_service(rec: ResourceRecord, records: dict[str, ResourceRecord]) -> tuple[dict[str, Any], dict[str, str]]:
+def _compose_service(
+    rec: ResourceRecord, records: dict[str, ResourceRecord]
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     i = rec.inputs
     service: dict[str, Any] = {"container_name": _service_name(rec), "image": i.get("image")}
     simple = {
@@ -164,12 +166,16 @@ def _compose_service(rec: ResourceRecord, records: dict[str, ResourceRecord]) ->
             device["device_ids"] = i["gpus"].removeprefix("device=").split(",")
         service.setdefault("deploy", {})["resources"] = {"reservations": {"devices": [device]}}
     configs: dict[str, str] = {}
-    if i.get("uploads"):
-        service["configs"] = []
-        for n, up in enumerate(i["uploads"]):
-            config_name = f"{_service_name(rec)}-{n}-{Path(up['file']).name}".replace(".", "-")
-            configs[config_name] = up.get("content", "")
-            service["configs"].append({"source": config_name, "target": up["file"], "mode": 0o444})
+    secrets: list[str] = []
+    for n, up in enumerate(i.get("uploads") or []):
+        item_name = f"{_service_name(rec)}-{Path(up['file']).name}".replace(".", "-").strip("-")
+        if up.get("content") == SECRET_PLACEHOLDER:
+            # A secret upload becomes a compose secret read from ./secrets/<name> (never inlined).
+            secrets.append(item_name)
+            service.setdefault("secrets", []).append({"source": item_name, "target": up["file"], "mode": 0o440})
+        else:
+            configs[item_name] = up.get("content", "")
+            service.setdefault("configs", []).append({"source": item_name, "target": up["file"], "mode": 0o444})
     depends = {}
     for dep in rec.depends_on:
         target = records.get(dep)
@@ -184,7 +190,7 @@ def _compose_service(rec: ResourceRecord, records: dict[str, ResourceRecord]) ->
         depends[_service_name(target)] = {"condition": condition}
     if depends:
         service["depends_on"] = depends
-    return service, configs
+    return service, configs, secrets
 
 
 def compose_document(result: SynthResult) -> dict[str, Any] | None:
@@ -195,10 +201,12 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
         return None
     doc: dict[str, Any] = {"name": result.stack, "services": {}}
     all_configs: dict[str, str] = {}
+    all_secrets: list[str] = []
     for rec in containers:
-        service, configs = _compose_service(rec, records)
+        service, configs, secrets = _compose_service(rec, records)
         doc["services"][_service_name(rec)] = service
         all_configs.update(configs)
+        all_secrets.extend(secrets)
     networks = {
         r.inputs.get("name", r.name): {k: v for k, v in {"internal": r.inputs.get("internal"), "driver": r.inputs.get("driver")}.items() if v is not None}
         for r in result.resources
@@ -211,6 +219,8 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
         doc["volumes"] = volumes
     if all_configs:
         doc["configs"] = {name: {"content": content} for name, content in all_configs.items()}
+    if all_secrets:
+        doc["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(set(all_secrets))}
     return doc
 
 
@@ -227,7 +237,7 @@ def generated_files(result: SynthResult) -> dict[str, str]:
                     files[f"{rec.inputs['metadata']['name']}/{key}"] = content
         elif rec.type == _CONTAINER:
             for up in rec.inputs.get("uploads") or []:
-                if "content" in up:
+                if "content" in up and up["content"] != SECRET_PLACEHOLDER:
                     files[f"{_service_name(rec)}/{Path(up['file']).name}"] = up["content"]
         elif rec.custom is False and isinstance(rec.inputs.get("generatedFiles"), dict):
             for path, content in rec.inputs["generatedFiles"].items():

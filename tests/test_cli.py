@@ -1,0 +1,68 @@
+"""CLI exit codes and behaviour on bad input: 0 ok, 1 gate failed, 2 bad input; no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, write_stack
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slm_deploy", *args],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}, check=False,
+    )
+
+
+def test_preview_ok_writes_build_dir_and_json(tmp_path: Path):
+    stack = "staging"
+    proc = _cli("preview", stack, "--out", str(tmp_path / "out"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["stack"] == stack and payload["gate"]["ok"] is True
+    assert (tmp_path / "out" / "resources.json").exists()
+    assert any((tmp_path / "out" / "manifests").iterdir())
+
+
+def test_bad_config_exits_2_one_line_no_traceback_nothing_written(scratch_project: Path):
+    write_stack(scratch_project, "broken", "config:\n  slm-deploy:namespce: x\n")
+    out = scratch_project / "out"
+    proc = _cli("-C", str(scratch_project), "preview", "broken", "--out", str(out))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "stacks/Pulumi.broken.yaml:2: slm-deploy:namespce" in lines[0]
+    assert not out.exists()
+
+
+def test_debug_flag_shows_the_traceback(scratch_project: Path):
+    write_stack(scratch_project, "broken", "config:\n  slm-deploy:namespce: x\n")
+    proc = _cli("--debug", "-C", str(scratch_project), "preview", "broken", "--out", str(scratch_project / "o"))
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_missing_stack_exits_2(scratch_project: Path):
+    proc = _cli("-C", str(scratch_project), "preview", "nope")
+    assert proc.returncode == 2 and "no such stack file" in proc.stderr
+
+
+def test_engine_pulumi_without_cli_explains_in_one_line(tmp_path: Path):
+    proc = _cli("preview", "staging", "--engine", "pulumi", env={"PATH": str(tmp_path)})
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "pulumi CLI is not on PATH" in lines[0]
+
+
+def test_up_without_cli_explains_in_one_line(tmp_path: Path):
+    proc = _cli("up", "staging", env={"PATH": str(tmp_path)})
+    assert proc.returncode == 2 and "pulumi CLI is not on PATH" in proc.stderr
+
+
+def test_stacks_lists_targets():
+    proc = _cli("stacks")
+    assert proc.returncode == 0
+    assert "staging" in proc.stdout and "kubernetes" in proc.stdout
