@@ -1,0 +1,138 @@
+"""The known metric names, per engine, tied to the pinned image versions in versions.yaml.
+
+Every metric a rule or a dashboard queries must be listed here; tests parse the
+rendered PromQL and fail on any name that is not (no invented names). When an
+engine image is bumped, re-check its /metrics and update the list in the same
+review: that is where renames (``vllm:gpu_cache_usage_perc`` ->
+``vllm:kv_cache_usage_perc``, ``vllm:time_per_output_token_seconds`` ->
+``vllm:inter_token_latency_seconds``) are caught.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = [
+    "VLLM_VERSION",
+    "VLLM_METRICS",
+    "VLLM_DEPRECATED",
+    "HTTP_METRICS",
+    "DCGM_METRICS",
+    "BLACKBOX_METRICS",
+    "KUBE_STATE_METRICS",
+    "CADVISOR_METRICS",
+    "PROMETHEUS_METRICS",
+    "known_series",
+    "metric_names_in",
+]
+
+VLLM_VERSION = "v0.11.0"
+"""The vLLM release the names below were checked against (versions.yaml ``vllm-openai``)."""
+
+# name -> type ("gauge", "counter", "histogram"); counters are exposed with a _total suffix.
+VLLM_METRICS: dict[str, str] = {
+    "vllm:num_requests_running": "gauge",
+    "vllm:num_requests_waiting": "gauge",
+    "vllm:kv_cache_usage_perc": "gauge",  # 0-1; replaces vllm:gpu_cache_usage_perc
+    "vllm:prefix_cache_queries": "counter",
+    "vllm:prefix_cache_hits": "counter",
+    "vllm:num_preemptions": "counter",
+    "vllm:prompt_tokens": "counter",
+    "vllm:generation_tokens": "counter",
+    "vllm:request_success": "counter",  # label finished_reason: stop | length | abort
+    "vllm:request_prompt_tokens": "histogram",
+    "vllm:request_generation_tokens": "histogram",
+    "vllm:time_to_first_token_seconds": "histogram",
+    "vllm:inter_token_latency_seconds": "histogram",  # new in 0.11 (ITL)
+    "vllm:e2e_request_latency_seconds": "histogram",
+    "vllm:request_queue_time_seconds": "histogram",
+    "vllm:request_inference_time_seconds": "histogram",
+    "vllm:request_prefill_time_seconds": "histogram",
+    "vllm:request_decode_time_seconds": "histogram",
+}
+
+VLLM_DEPRECATED: dict[str, str] = {
+    "vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc",
+    "vllm:time_per_output_token_seconds": "vllm:inter_token_latency_seconds",
+    "vllm:gpu_prefix_cache_queries": "vllm:prefix_cache_queries",
+    "vllm:gpu_prefix_cache_hits": "vllm:prefix_cache_hits",
+}
+"""Names still exposed (or hidden) in v0.11 but deprecated; rules and dashboards must not use them."""
+
+HTTP_METRICS: dict[str, str] = {
+    # prometheus-fastapi-instrumentator on vLLM's API server; status grouped as 2xx/4xx/5xx.
+    "http_requests_total": "plain",
+    "http_request_duration_seconds": "histogram",
+}
+
+DCGM_METRICS: dict[str, str] = {
+    # NVIDIA dcgm-exporter default counters (labels gpu, UUID, modelName, Hostname, ...).
+    "DCGM_FI_DEV_FB_USED": "gauge",  # MiB
+    "DCGM_FI_DEV_FB_FREE": "gauge",  # MiB
+    "DCGM_FI_DEV_GPU_TEMP": "gauge",  # degrees C
+    "DCGM_FI_DEV_GPU_UTIL": "gauge",  # percent
+    "DCGM_FI_DEV_POWER_USAGE": "gauge",  # W
+}
+
+BLACKBOX_METRICS: dict[str, str] = {
+    "probe_success": "gauge",
+    "probe_duration_seconds": "gauge",
+    "probe_http_status_code": "gauge",
+}
+
+KUBE_STATE_METRICS: dict[str, str] = {
+    "kube_pod_container_status_restarts_total": "plain",
+    "kube_pod_container_status_last_terminated_reason": "gauge",
+}
+
+CADVISOR_METRICS: dict[str, str] = {
+    "container_cpu_usage_seconds_total": "plain",
+    "container_memory_working_set_bytes": "gauge",
+}
+
+PROMETHEUS_METRICS: dict[str, str] = {"up": "gauge"}
+
+
+def _expand(name: str, kind: str) -> set[str]:
+    if kind == "counter":
+        return {f"{name}_total"}
+    if kind == "histogram":
+        return {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return {name}
+
+
+@lru_cache(maxsize=1)
+def known_series() -> frozenset[str]:
+    """Every series name a rule or panel may query."""
+    names: set[str] = set()
+    for table in (VLLM_METRICS, HTTP_METRICS, DCGM_METRICS, BLACKBOX_METRICS, KUBE_STATE_METRICS, CADVISOR_METRICS, PROMETHEUS_METRICS):
+        for name, kind in table.items():
+            names |= _expand(name, kind)
+    return frozenset(names)
+
+
+_KEYWORDS = {
+    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+    "offset", "bool", "inf", "nan", "atan2",
+}
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_RANGE = re.compile(r"\[[^\]]*\]")
+_GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_IDENT = re.compile(r"(?<![\w:.$])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?")
+
+
+def metric_names_in(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (functions, keywords, labels and strings excluded)."""
+    text = _STRING.sub('""', expr)
+    text = _BRACES.sub(" ", text)
+    text = _RANGE.sub(" ", text)
+    text = _GROUPING.sub(" ", text)
+    names = set()
+    for match in _IDENT.finditer(text):
+        ident, call = match.group(1), match.group(2)
+        if call or ident.lower() in _KEYWORDS:
+            continue
+        names.add(ident)
+    return names

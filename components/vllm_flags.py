@@ -1,0 +1,170 @@
+"""The ``vllm serve`` flag list of the pinned vLLM version, and the extra-args validator.
+
+Source: vLLM v0.11 ``vllm/engine/arg_utils.py`` (``EngineArgs.add_cli_args`` +
+``AsyncEngineArgs.add_cli_args``) and ``vllm/entrypoints/openai/cli_args.py``
+(``FrontendArgs`` fields become ``--field-name``; ``make_arg_parser`` adds
+``--headless``, ``--api-server-count``, ``--config``). Flags that appeared only in
+later releases (``--max-cudagraph-capture-size``, ``--video-pruning-rate``,
+``--ssl-ciphers``, ``--default-chat-template-kwargs``, ``--tokens-only`` ...) are
+deliberately absent. Bump this list together with the ``vllm-openai`` tag in
+``components/versions.yaml``.
+
+Boolean flags are argparse ``BooleanOptionalAction``s, so ``--no-<flag>`` is accepted
+for every flag here; JSON config flags accept dotted sub-keys
+(``--compilation-config.level 3``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+__all__ = ["VLLM_VERSION", "VLLM_FLAGS", "SHORT_ALIASES", "COMPONENT_OWNED", "validate_extra_args"]
+
+VLLM_VERSION = "v0.11.0"
+
+_ENGINE = """
+model runner convert task tokenizer tokenizer-mode trust-remote-code dtype seed hf-config-path
+allowed-local-media-path allowed-media-domains revision code-revision rope-scaling rope-theta
+tokenizer-revision max-model-len quantization enforce-eager max-logprobs logprobs-mode
+disable-sliding-window disable-cascade-attn skip-tokenizer-init enable-prompt-embeds
+served-model-name config-format hf-token hf-overrides pooler-config override-pooler-config
+logits-processor-pattern generation-config override-generation-config enable-sleep-mode model-impl
+override-attention-dtype logits-processors io-processor-plugin
+load-format download-dir safetensors-load-strategy model-loader-extra-config ignore-patterns
+use-tqdm-on-load pt-load-map-location
+reasoning-parser guided-decoding-backend guided-decoding-disable-fallback
+guided-decoding-disable-any-whitespace guided-decoding-disable-additional-properties
+distributed-executor-backend pipeline-parallel-size tensor-parallel-size decode-context-parallel-size
+data-parallel-size data-parallel-rank data-parallel-start-rank data-parallel-size-local
+data-parallel-address data-parallel-rpc-port data-parallel-backend data-parallel-hybrid-lb
+enable-expert-parallel all2all-backend enable-dbo dbo-decode-token-threshold dbo-prefill-token-threshold
+disable-nccl-for-dp-synchronization enable-eplb eplb-config expert-placement-strategy
+num-redundant-experts eplb-window-size eplb-step-interval eplb-log-balancedness
+max-parallel-loading-workers ray-workers-use-nsight disable-custom-all-reduce worker-cls
+worker-extension-cls enable-multimodal-encoder-data-parallel
+block-size gpu-memory-utilization kv-cache-memory-bytes swap-space kv-cache-dtype num-gpu-blocks-override
+enable-prefix-caching prefix-caching-hash-algo cpu-offload-gb calculate-kv-scales kv-sharing-fast-prefill
+mamba-cache-dtype mamba-ssm-cache-dtype
+limit-mm-per-prompt enable-mm-embeds media-io-kwargs mm-processor-kwargs mm-processor-cache-gb
+disable-mm-preprocessor-cache mm-processor-cache-type mm-shm-cache-max-object-size-mb mm-encoder-tp-mode
+interleave-mm-strings skip-mm-profiling
+enable-lora max-loras max-lora-rank lora-extra-vocab-size lora-dtype max-cpu-loras fully-sharded-loras
+default-mm-loras
+show-hidden-metrics-for-version otlp-traces-endpoint collect-detailed-traces
+max-num-batched-tokens max-num-seqs max-num-partial-prefills max-long-partial-prefills
+long-prefill-token-threshold num-lookahead-slots scheduling-policy enable-chunked-prefill
+disable-chunked-mm-input scheduler-cls disable-hybrid-kv-cache-manager async-scheduling
+cudagraph-capture-sizes cuda-graph-sizes
+speculative-config kv-transfer-config kv-events-config compilation-config additional-config
+structured-outputs-config
+disable-log-stats aggregate-engine-logging enable-log-requests disable-log-requests
+"""
+
+_FRONTEND = """
+headless api-server-count config
+host port uds uvicorn-log-level disable-uvicorn-access-log allow-credentials allowed-origins
+allowed-methods allowed-headers api-key lora-modules chat-template chat-template-content-format
+trust-request-chat-template response-role ssl-keyfile ssl-certfile ssl-ca-certs enable-ssl-refresh
+ssl-cert-reqs root-path middleware return-tokens-as-token-ids disable-frontend-multiprocessing
+enable-request-id-headers enable-auto-tool-choice exclude-tools-when-tool-choice-none tool-call-parser
+tool-parser-plugin tool-server log-config-file max-log-len disable-fastapi-docs
+enable-prompt-tokens-details enable-server-load-tracking enable-force-include-usage
+enable-tokenizer-info-endpoint enable-log-outputs h11-max-incomplete-event-size h11-max-header-count
+log-error-stack
+"""
+
+VLLM_FLAGS: frozenset[str] = frozenset(f"--{name}" for name in (_ENGINE + _FRONTEND).split())
+"""Every long flag ``vllm serve`` accepts in :data:`VLLM_VERSION`."""
+
+SHORT_ALIASES: dict[str, str] = {
+    "-q": "--quantization",
+    "-pp": "--pipeline-parallel-size",
+    "-tp": "--tensor-parallel-size",
+    "-dcp": "--decode-context-parallel-size",
+    "-dp": "--data-parallel-size",
+    "-dpn": "--data-parallel-rank",
+    "-dpr": "--data-parallel-start-rank",
+    "-dpl": "--data-parallel-size-local",
+    "-dpa": "--data-parallel-address",
+    "-dpp": "--data-parallel-rpc-port",
+    "-dpb": "--data-parallel-backend",
+    "-O": "--compilation-config",
+    "-asc": "--api-server-count",
+}
+
+COMPONENT_OWNED: dict[str, str] = {
+    "--model": "the `model` Arg (a catalog id), with `hfRepo` for a checkpoint override",
+    "--revision": "the `revision` Arg (the catalog pins it; a 40-hex sha with `hfRepo`)",
+    "--code-revision": "the `revision` Arg (code is loaded from the same pinned commit)",
+    "--tokenizer-revision": "the `revision` Arg (the tokenizer comes from the pinned commit)",
+    "--served-model-name": "the `servedModelName` Arg",
+    "--host": "nothing: vLLM binds 127.0.0.1 and is reached only through the auth proxy",
+    "--port": "nothing: vLLM listens on 127.0.0.1:8000 behind the auth proxy",
+    "--uds": "nothing: vLLM listens on 127.0.0.1:8000 behind the auth proxy",
+    "--api-key": "the stack's `apiKey` secret (the auth proxy enforces it on every route)",
+    "--hf-token": "the stack's `hfToken` secret (mounted as a file into the download step)",
+    "--download-dir": "nothing: the model cache is mounted and managed by the component",
+    "--max-model-len": "the `maxModelLen` Arg (checked for fit by the sizing model)",
+    "--max-num-seqs": "the `concurrency` Arg (the sizing model derives --max-num-seqs)",
+    "--gpu-memory-utilization": "the `gpuMemoryUtilization` Arg",
+    "--tensor-parallel-size": "the `tensorParallelSize` Arg",
+    "--pipeline-parallel-size": "the `gpuCount` and `tensorParallelSize` Args",
+    "--quantization": "the `quantization` Arg",
+    "--kv-cache-dtype": "the `kvCacheDtype` Arg",
+    "--dtype": "the `dtype` Arg",
+    "--enable-lora": "the `loraAdapters` Arg",
+    "--lora-modules": "the `loraAdapters` Arg",
+    "--max-loras": "the `loraAdapters` Arg",
+    "--max-lora-rank": "the `maxLoraRank` Arg",
+    "--enable-auto-tool-choice": "the `toolCalling` Arg",
+    "--tool-call-parser": "the `toolCalling` Arg (the parser comes from the model's catalog entry)",
+    "--config": "the component's Args (a config file would bypass validation)",
+    "--headless": "nothing: multi-node serving is not supported",
+    "--ssl-keyfile": "nothing: TLS terminates outside the pod; vLLM listens on localhost",
+    "--ssl-certfile": "nothing: TLS terminates outside the pod; vLLM listens on localhost",
+}
+"""Flags the component sets (or forbids) itself, and the Arg to use instead."""
+
+
+def _canonical(token: str) -> str:
+    """``--flag=value`` / ``--flag.key`` / ``-tp`` / ``--no-flag`` -> the canonical long flag."""
+    flag = token.split("=", 1)[0]
+    if flag in SHORT_ALIASES:
+        return SHORT_ALIASES[flag]
+    if flag.startswith("--"):
+        flag = flag.split(".", 1)[0]
+        if flag.startswith("--no-") and flag not in VLLM_FLAGS and f"--{flag[5:]}" in VLLM_FLAGS:
+            return f"--{flag[5:]}"
+    return flag
+
+
+def validate_extra_args(args: Sequence[str]) -> list[str]:
+    """Return ``args`` unchanged, or raise ValueError naming the first bad flag.
+
+    A flag must exist in :data:`VLLM_VERSION` (with a "did you mean" suggestion when
+    not) and must not be one the component sets itself (the message names the Arg).
+    Values may follow their flag as separate tokens; the first token must be a flag.
+    """
+    args = list(args)
+    if args and not args[0].startswith("-"):
+        raise ValueError(f"extra args must start with a flag, got {args[0]!r} (vLLM {VLLM_VERSION} flags look like --max-num-batched-tokens)")
+    for token in args:
+        if not token.startswith("-") or _is_number(token):
+            continue
+        flag = _canonical(token)
+        if flag in COMPONENT_OWNED:
+            raise ValueError(f"{token} is set by the component; use {COMPONENT_OWNED[flag]}")
+        if flag not in VLLM_FLAGS:
+            close = difflib.get_close_matches(flag, sorted(VLLM_FLAGS), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(f"unknown vLLM {VLLM_VERSION} flag {token}{hint} ({len(VLLM_FLAGS)} flags known, see components/vllm_flags.py)")
+    return args
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,104 @@
+"""The gate's verdict types: plain dataclasses (no checkov import), JSON round-trippable for the cache."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["Finding", "Waived", "WaiverRef", "GateResult", "GATE_CHECKS"]
+
+# Checks the gate itself enforces (besides checkov's, ours and the schemas).
+GATE_CHECKS: dict[str, tuple[str, str]] = {
+    "K8S_SCHEMA": (
+        "Ensure every manifest is valid against the strict Kubernetes schemas (oldest and newest supported)",
+        "A typo'd or unknown field is silently dropped by the API server; strict schemas catch it before apply.",
+    ),
+    "SLM_GATE_SELF_WAIVER": (
+        "Ensure rendered output carries no inline checkov suppression that policies/waivers.yaml does not back",
+        "A generated file must not be able to waive itself: every exception goes through the reviewed waiver file.",
+    ),
+    "SLM_GATE_EXPIRED_WAIVER": (
+        "Ensure no waiver that applies to the stack has expired",
+        "Exceptions are temporary by design: an expired waiver must be renewed (re-reviewed) or the finding fixed.",
+    ),
+    "SLM_GATE_WAIVER_FILE": (
+        "Ensure policies/waivers.yaml is well-formed (check, resource, stacks, reason, approver, expires)",
+        "A waiver nobody can attribute, explain or expire is not a reviewed exception.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check on one resource. ``resource`` is ``Kind.namespace.name`` (Kubernetes),
+    ``service.<name>`` (compose) or ``Dockerfile.<path>``; ``file`` is relative to the build dir."""
+
+    check_id: str
+    check_name: str
+    resource: str
+    file: str
+    message: str = ""
+    severity: str = ""  # ours carry one; checkov built-ins carry none offline
+    source: str = "checkov"  # checkov | schema | compose | manifest-set | gate
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    line: int = 0
+    guideline: str = ""
+
+
+@dataclass(frozen=True)
+class WaiverRef:
+    """What backed a waived finding: a reviewed waiver or a component opt-out."""
+
+    source: str  # "waiver" | "component opt-out (stack config)"
+    ident: str  # waiver id, or "<component>:<setting>"
+    reason: str
+    approver: str = ""
+    expires: str = ""
+
+
+@dataclass(frozen=True)
+class Waived:
+    finding: Finding
+    by: WaiverRef
+    inline: bool = False  # an inline suppression in the rendered output, backed by this waiver
+
+
+@dataclass
+class GateResult:
+    stack: str
+    passed: list[Finding] = field(default_factory=list)
+    failed: list[Finding] = field(default_factory=list)
+    waived: list[Waived] = field(default_factory=list)
+    stale_waivers: list[dict[str, Any]] = field(default_factory=list)
+    expired_waivers: list[dict[str, Any]] = field(default_factory=list)
+    self_waivers: list[Finding] = field(default_factory=list)
+    opt_outs: list[dict[str, Any]] = field(default_factory=list)
+    checks: dict[str, dict[str, str]] = field(default_factory=dict)  # every check that ran: id -> name, severity, ...
+    scanned: list[str] = field(default_factory=list)
+    cache_key: str = ""
+    cached: bool = False
+    reports: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("cached", "reports")}
+        data["passed"] = [asdict(x) for x in self.passed]
+        data["failed"] = [asdict(x) for x in self.failed]
+        data["self_waivers"] = [asdict(x) for x in self.self_waivers]
+        data["waived"] = [asdict(w) for w in self.waived]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "GateResult":
+        data = dict(data)
+        for key in ("passed", "failed", "self_waivers"):
+            data[key] = [Finding(**x) for x in data.get(key, [])]
+        data["waived"] = [
+            Waived(Finding(**w["finding"]), WaiverRef(**w["by"]), w.get("inline", False)) for w in data.get("waived", [])
+        ]
+        return cls(**data)

@@ -1,0 +1,58 @@
+"""The Pulumi program gates itself: under a real preview a failing gate stops it before any registration."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from slm_deploy.config import load_stack, runtime_config
+from slm_deploy.program_gate import require_gate
+from slm_deploy.synth import SynthError, synthesize
+from stacks.program import main
+from stacks.schema import PROJECT
+
+
+def _synth_with_gate(stack: str, gate, recorded: list):
+    loaded = load_stack(stack)
+    config, secret_keys = runtime_config(loaded)
+
+    def program():
+        main(gate=gate)
+
+    try:
+        result = synthesize(program, project=PROJECT, stack=stack, config=config, secret_keys=secret_keys)
+    except SynthError:
+        raise
+    recorded.extend(result.resources)
+    return result
+
+
+def test_failing_gate_registers_nothing():
+    calls = []
+
+    def failing_gate(stack, values, secret_keys):
+        calls.append((stack, values, secret_keys))
+        raise pulumi.RunError("gate failed: CKV_K8S_1 on Deployment/x")
+
+    recorded: list = []
+    with pytest.raises(SynthError, match="gate failed"):
+        _synth_with_gate("staging", failing_gate, recorded)
+    assert calls and calls[0][0] == "staging"
+    assert recorded == []
+
+
+def test_gate_receives_the_validated_config_without_secret_values():
+    seen = {}
+
+    def spy(stack, values, secret_keys):
+        seen.update(values=values, secret_keys=secret_keys)
+
+    result = _synth_with_gate("staging", spy, [])
+    assert seen["values"]["namespace"] == load_stack("staging").config.namespace
+    assert all(":" in k for k in seen["secret_keys"])
+    assert result.resources, "a passing gate lets the program register its resources"
+
+
+def test_real_gate_passes_for_a_reference_stack_and_program_proceeds():
+    result = _synth_with_gate("staging", require_gate, [])
+    assert any(r.type == "kubernetes:core/v1:Namespace" for r in result.resources)

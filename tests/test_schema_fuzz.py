@@ -1,0 +1,74 @@
+"""hypothesis fuzzing of the stack schema: valid input renders valid manifests; invalid input
+gives located errors (never a traceback, never another exception type)."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slm_deploy.config import load_stack
+from slm_deploy.errors import ConfigError
+from slm_deploy.gate.schema_validation import validate_manifests
+from slm_deploy.pipeline import synth_stack
+from slm_deploy.render import render
+
+dns_label = st.from_regex(r"[a-z]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+label_value = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?", fullmatch=True)
+
+valid_stack = st.fixed_dictionaries(
+    {
+        "slm-deploy:target": st.just("kubernetes"),
+        "slm-deploy:namespace": dns_label,
+        "slm-deploy:partOf": label_value,
+        "slm-deploy:cluster": st.fixed_dictionaries(
+            {},
+            optional={
+                "keda": st.booleans(),
+                "prometheusOperator": st.booleans(),
+                "storageClass": dns_label,
+            },
+        ),
+    }
+)
+
+junk_value = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(string.printable, max_size=12), st.booleans(), st.none(), st.lists(st.integers(), max_size=2))
+invalid_stack = st.one_of(
+    st.dictionaries(st.from_regex(r"slm-deploy:[a-zA-Z]{1,12}", fullmatch=True), junk_value, min_size=1, max_size=4),
+    st.fixed_dictionaries({"slm-deploy:namespace": st.text(string.ascii_uppercase + "_", min_size=1, max_size=10)}),
+    st.fixed_dictionaries({"slm-deploy:cluster": st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=8), junk_value, min_size=1, max_size=3)}),
+)
+
+FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _write(root: Path, config: dict) -> None:
+    (root / "stacks" / "Pulumi.fuzz.yaml").write_text(yaml.safe_dump({"config": config}))
+
+
+@FUZZ
+@given(config=valid_stack)
+def test_valid_config_renders_schema_valid_manifests(scratch_project: Path, config: dict):
+    _write(scratch_project, config)
+    loaded = load_stack("fuzz", scratch_project)
+    out = scratch_project / "build"
+    render(synth_stack(loaded), out)
+    assert validate_manifests(out / "manifests") == []
+
+
+@FUZZ
+@given(config=invalid_stack)
+def test_invalid_config_gives_located_errors(scratch_project: Path, config: dict):
+    _write(scratch_project, config)
+    try:
+        load_stack("fuzz", scratch_project)
+    except ConfigError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            text = str(problem)
+            assert text.startswith("stacks/Pulumi.fuzz.yaml")
+            assert "\n" not in text
+            assert problem.key.startswith("slm-deploy")
