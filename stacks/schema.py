@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from components.vllm_service import VllmServiceArgs
+
 __all__ = [
     "PROJECT",
     "SECRET_KEYS",
@@ -74,6 +76,7 @@ class StackConfig(Model):
     part_of: str = Field(default="slm-deploy", alias="partOf", description="Value of app.kubernetes.io/part-of on every object. Default slm-deploy.")
     cluster: ClusterCapabilities = Field(default_factory=ClusterCapabilities, description="Cluster capabilities (KEDA, Prometheus Operator, storage, GPU labels).")
     docker: DockerHost = Field(default_factory=DockerHost, description="Docker host, for target docker.")
+    vllm: list[VllmServiceArgs] = Field(default_factory=list, description="vLLM services (components/vllm_service.py), one per model; Kubernetes targets only. Default none.")
 
     @field_validator("namespace")
     @classmethod
@@ -84,4 +87,18 @@ class StackConfig(Model):
 
     @model_validator(mode="after")
     def _target_matches_components(self) -> "StackConfig":
+        self._check_vllm()
         return self
+
+    def _check_vllm(self) -> None:
+        if self.vllm and self.target != "kubernetes":
+            raise ValueError(f"vllm services need target kubernetes (GPU pods); target is {self.target}: use ollama for a Docker host")
+        names = [v.name for v in self.vllm]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"vllm names must be unique; {', '.join(dupes)} appears more than once")
+        for i, v in enumerate(self.vllm):
+            if v.model_cache == "shared" and v.max_replicas_resolved > 1 and not self.cluster.rwx_storage_class:
+                raise ValueError(f"vllm[{i}] ({v.name}): modelCache shared with maxReplicas {v.max_replicas_resolved} needs cluster.rwxStorageClass (a ReadWriteOnce volume cannot follow replicas onto other nodes); set it or use modelCache per-pod")
+            if v.scale_to_zero and not self.cluster.keda:
+                raise ValueError(f"vllm[{i}] ({v.name}): scaleToZero needs cluster.keda true; an HPA cannot scale to 0 replicas")

@@ -1,0 +1,211 @@
+"""Modelfile variants: a typed model, validation against Ollama's real syntax, jinja2 rendering.
+
+Instructions are FROM, PARAMETER, TEMPLATE, SYSTEM, ADAPTER, LICENSE and MESSAGE; there is no
+``FILE`` instruction, and the context parameter is ``num_ctx`` (not ``context_length``).
+PARAMETER names are those of Ollama's Modelfile reference ("Valid Parameters and Values") plus the
+runtime options the pinned server also accepts (num_gpu, num_thread, num_batch, ...).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from components.templating import render_template
+
+__all__ = [
+    "INSTRUCTIONS",
+    "PARAMETERS",
+    "ModelfileMessage",
+    "ModelfileVariant",
+    "check_parameter",
+    "check_instruction",
+    "render_modelfile",
+]
+
+INSTRUCTIONS = ("FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE")
+
+PARAMETERS: dict[str, type] = {
+    # Modelfile reference, "Valid Parameters and Values"
+    "num_ctx": int, "repeat_last_n": int, "repeat_penalty": float, "temperature": float, "seed": int,
+    "stop": str, "num_predict": int, "top_k": int, "top_p": float, "min_p": float,
+    # runtime options the server accepts as PARAMETER too (api.Options)
+    "num_keep": int, "typical_p": float, "presence_penalty": float, "frequency_penalty": float,
+    "mirostat": int, "mirostat_eta": float, "mirostat_tau": float,
+    "num_batch": int, "num_gpu": int, "main_gpu": int, "num_thread": int, "use_mmap": bool,
+}
+"""PARAMETER name -> value type."""
+
+_WRONG_NAMES = {
+    "context_length": "num_ctx", "context": "num_ctx", "ctx": "num_ctx", "n_ctx": "num_ctx",
+    "max_tokens": "num_predict", "repetition_penalty": "repeat_penalty", "gpu_layers": "num_gpu",
+    "n_gpu_layers": "num_gpu", "threads": "num_thread",
+}
+_RANGES: dict[str, tuple[float, float]] = {
+    "num_ctx": (256, 1_048_576), "temperature": (0, 5), "top_p": (0, 1), "min_p": (0, 1), "typical_p": (0, 1),
+    "top_k": (0, 10_000), "repeat_penalty": (0, 10), "repeat_last_n": (-1, 1_048_576), "num_predict": (-2, 1_048_576),
+    "mirostat": (0, 2), "num_gpu": (-1, 1000), "num_thread": (1, 1024), "num_batch": (1, 65536),
+}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ParamValue = Union[bool, int, float, str, list[str]]
+
+
+def check_parameter(name: str, value: object) -> None:
+    """Raise ValueError when ``PARAMETER name value`` is not valid Ollama syntax."""
+    if name not in PARAMETERS:
+        meant = _WRONG_NAMES.get(name) or next(iter(difflib.get_close_matches(name, list(PARAMETERS), n=1)), None)
+        hint = f"did you mean {meant}? " if meant else ""
+        raise ValueError(f"PARAMETER {name} is not an Ollama Modelfile parameter; {hint}valid: {', '.join(PARAMETERS)}")
+    kind = PARAMETERS[name]
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and name != "stop":
+        raise ValueError(f"PARAMETER {name} takes one value, got a list; only stop may repeat")
+    for v in values:
+        if kind is bool:
+            ok = isinstance(v, bool)
+        elif kind is int:
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif kind is float:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        else:
+            ok = isinstance(v, str) and v != "" and "\n" not in v
+        if not ok:
+            raise ValueError(f"PARAMETER {name} {v!r} must be a {kind.__name__}")
+        if name in _RANGES and not isinstance(v, bool):
+            lo, hi = _RANGES[name]
+            if not lo <= float(v) <= hi:  # type: ignore[arg-type]
+                raise ValueError(f"PARAMETER {name} {v} is outside {lo:g}..{hi:g}")
+
+
+def check_instruction(line: str) -> None:
+    """Validate one raw Modelfile line (used for ``instructions``)."""
+    word, _, rest = line.strip().partition(" ")
+    keyword = word.upper()
+    if keyword not in INSTRUCTIONS:
+        raise ValueError(f"{word} is not a Modelfile instruction (valid: {', '.join(INSTRUCTIONS)})"
+                         + ("; files are referenced by FROM/ADAPTER paths, there is no FILE instruction" if keyword == "FILE" else ""))
+    if keyword == "FROM":
+        raise ValueError("FROM is set by `base`; do not repeat it in instructions")
+    if keyword == "ADAPTER":
+        raise ValueError("ADAPTER needs a local adapter file that the stack does not ship; build that variant outside the stack")
+    if keyword in ("TEMPLATE", "SYSTEM"):
+        raise ValueError(f"use the `{keyword.lower()}` field instead of a raw {keyword} line")
+    if not rest.strip():
+        raise ValueError(f"{keyword} needs an argument")
+    if keyword == "PARAMETER":
+        name, _, raw = rest.strip().partition(" ")
+        check_parameter(name, _parse_scalar(name, raw.strip()))
+    if keyword == "MESSAGE":
+        role = rest.strip().split(" ", 1)[0]
+        if role not in ("system", "user", "assistant"):
+            raise ValueError(f"MESSAGE role {role!r} must be system, user or assistant")
+
+
+def _parse_scalar(name: str, raw: str) -> object:
+    kind = PARAMETERS.get(name, str)
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is bool:
+            return {"true": True, "false": False}[raw.lower()]
+    except (ValueError, KeyError):
+        return raw
+    return raw.strip('"')
+
+
+def _no_triple_quotes(text: str | None, what: str) -> str | None:
+    if text is not None and '"""' in text:
+        raise ValueError(f'{what} must not contain """ (it is written as a triple-quoted Modelfile string)')
+    return text
+
+
+class ModelfileMessage(BaseModel):
+    """A MESSAGE line: example conversation turn baked into the variant."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    role: Literal["system", "user", "assistant"] = Field(description="Message role. Required.")
+    content: str = Field(min_length=1, description="Message text. Required.")
+
+    @field_validator("content")
+    @classmethod
+    def _quotes(cls, value: str) -> str:
+        return _no_triple_quotes(value, "MESSAGE content") or value
+
+
+class ModelfileVariant(BaseModel):
+    """A named model built with ``ollama create`` from one of the pulled models."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    name: str = Field(description="Name of the created model (what clients put in `model`). Required; lowercase letters, digits, '.', '_' and '-'.")
+    base: str = Field(description="The model it is built FROM: one of `models` (catalog id or pinned tag). Required.")
+    parameters: dict[str, ParamValue] = Field(default_factory=dict, description="PARAMETER lines (temperature, num_ctx, top_p, stop, ...). Only Ollama's real parameter names. Default none: the base model's own parameters.")
+    system: str | None = Field(default=None, description="SYSTEM prompt. Default None: the base model's system prompt.")
+    template: str | None = Field(default=None, description="TEMPLATE (Go template). Default None: keep the base model's chat template, which is almost always right.")
+    messages: list[ModelfileMessage] = Field(default_factory=list, description="MESSAGE lines (few-shot turns). Default none.")
+    license: str | None = Field(default=None, description="LICENSE text. Default None: inherited from the base model.")
+    instructions: list[str] = Field(default_factory=list, description="Extra raw Modelfile lines, each checked (PARAMETER/MESSAGE/LICENSE only). Default none.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"variant name {value!r} must be lowercase letters, digits, '.', '_' or '-' (at most 64)")
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        for name, value in params.items():
+            check_parameter(name, value)
+        return params
+
+    @field_validator("system", "template", "license")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _no_triple_quotes(value, "text")
+
+    @field_validator("instructions")
+    @classmethod
+    def _instructions(cls, lines: list[str]) -> list[str]:
+        for line in lines:
+            check_instruction(line)
+        return lines
+
+    @property
+    def num_ctx(self) -> int | None:
+        value = self.parameters.get("num_ctx")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _format_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def render_modelfile(variant: ModelfileVariant, base_tag: str) -> str:
+    """The Modelfile text for ``ollama create <variant.name> -f <file>``."""
+    params: list[tuple[str, str]] = []
+    for name, value in sorted(variant.parameters.items()):
+        for v in value if isinstance(value, list) else [value]:
+            params.append((name, _format_value(v)))
+    return render_template(
+        "Modelfile.j2",
+        variant=variant.name,
+        base=base_tag,
+        parameters=params,
+        system=variant.system,
+        template=variant.template,
+        messages=[(m.role, m.content) for m in variant.messages],
+        license=variant.license,
+        instructions=variant.instructions,
+    )

@@ -1,0 +1,321 @@
+"""VllmService: one model served by vLLM on Kubernetes GPUs, behind an API-key proxy.
+
+Settings come from the sizing model (``components.sizing.size_vllm``): GPU count,
+tensor-parallel size, ``--max-model-len``, ``--max-num-seqs``,
+``--gpu-memory-utilization`` and the pod's CPU/memory. Explicit values are allowed
+and still checked for fit. Every bad input is a ``ValueError`` raised by
+:class:`VllmServiceArgs`, which the config loader turns into one located line.
+
+Children: ServiceAccount (no token), model-cache PVC (shared) or emptyDir (per pod),
+API-key Secret, auth-proxy ConfigMap + keys Secret, HF-token Secret (when set),
+Deployment, ClusterIP Service, NetworkPolicy, PodDisruptionBudget and a KEDA
+ScaledObject or HPA v2 on ``vllm:num_requests_waiting``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.catalog import ModelSpec, get_model
+from components.observability import MonitoringContribution, ScrapeTarget
+from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
+from components.versions import image as pinned_image
+from components.vllm_flags import validate_extra_args
+
+__all__ = ["VllmServiceArgs", "VllmService", "LoraAdapter", "ClientSelector", "VLLM_PORT"]
+
+VLLM_PORT = 8000
+GPU_COUNTS_ONE_NODE = 8
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_CUDA_IMAGES = {"vllm-openai"}
+_GiB = 1024**3
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class LoraAdapter(_Model):
+    """A LoRA adapter served beside the base model (downloaded by its own init step)."""
+
+    name: str = Field(description="Served name of the adapter (clients pass it as `model`). Required.")
+    hf_repo: str = Field(alias="hfRepo", description="Hugging Face repo of the adapter. Required.")
+    revision: str = Field(description="40-hex commit sha of the adapter. Required: adapters are pinned like models.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _DNS_LABEL.match(v):
+            raise ValueError(f"adapter name {v!r} must be a DNS label (lowercase letters, digits, '-', at most 42 characters)")
+        return v
+
+    @field_validator("revision")
+    @classmethod
+    def _sha(cls, v: str) -> str:
+        if not _SHA.match(v):
+            raise ValueError(f"revision {v!r} is not a 40-hex commit sha; branches and tags float")
+        return v
+
+
+class ClientSelector(_Model):
+    """Pods allowed to call the API (NetworkPolicy ingress to the auth proxy's port)."""
+
+    pod_labels: dict[str, str] = Field(alias="podLabels", min_length=1, description="Labels of the client pods. Required, at least one.")
+    namespace_labels: dict[str, str] | None = Field(default=None, alias="namespaceLabels", description="Labels of the clients' namespace. Default None: the service's own namespace.")
+
+
+_DEFAULT_CLIENT = ClientSelector(pod_labels={"slm-deploy.io/vllm-client": "true"})
+
+
+class VllmServiceArgs(_Model):
+    """Inputs of :class:`VllmService`; every default is derived or documented here."""
+
+    name: str = Field(description="Instance name: prefix of every object (DNS label, at most 42 characters). Required.")
+    model: str = Field(description="Catalog model id (e.g. phi-4-mini-instruct, qwen3-8b); it gives the architecture for sizing, the pinned checkpoint and the tool parser. Required.")
+    hf_repo: str | None = Field(default=None, alias="hfRepo", description="Checkpoint override: a Hugging Face repo with the catalog model's architecture (a fine-tune, or an AWQ/GPTQ export). Default None: the catalog checkpoint. Needs `revision`.")
+    revision: str | None = Field(default=None, description="40-hex commit sha of `hfRepo` (or of the catalog checkpoint when the catalog pins none). Default None: the catalog's pinned revision.")
+    served_model_name: str | None = Field(default=None, alias="servedModelName", description="Name clients pass as `model`. Default None: the catalog id.")
+    quantization: Literal["bf16", "fp16", "fp8", "awq", "gptq"] = Field(default="bf16", description="Weight format. Default bf16 (the published dtype of every catalog checkpoint). fp8 is dynamic (Ada/Hopper GPUs); awq/gptq need a checkpoint quantized that way.")
+    dtype: Literal["auto", "bfloat16", "float16"] = Field(default="auto", description="Activation dtype (--dtype). Default auto: the checkpoint's dtype (float16 with quantization fp16).")
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(default="auto", alias="kvCacheDtype", description="KV-cache dtype (--kv-cache-dtype). Default auto: the model dtype; fp8 halves the KV cache.")
+    max_model_len: int | None = Field(default=None, ge=256, alias="maxModelLen", description="Context length (--max-model-len). Default None: min(model maximum, 8192), which keeps KV cache for concurrency on small GPUs.")
+    concurrency: int = Field(default=4, ge=1, le=256, description="Sequences of full context that must fit at once; the sizing model derives --max-num-seqs from the free KV cache. Default 4.")
+    gpu: Literal["l4", "a10g", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200"] = Field(default="l4", description="GPU type (catalog id); selects nodes by its product label. Default l4 (24 GB, the smallest common datacenter GPU).")
+    gpu_count: int | None = Field(default=None, ge=1, alias="gpuCount", description="GPUs per pod. Default None: the smallest of 1, 2, 4, 8 that fits.")
+    tensor_parallel_size: int | None = Field(default=None, ge=1, alias="tensorParallelSize", description="--tensor-parallel-size. Default None: equal to gpuCount.")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98, alias="gpuMemoryUtilization", description="Share of GPU memory vLLM may use (--gpu-memory-utilization). Default 0.9 (vLLM's default).")
+    replicas: int = Field(default=1, ge=1, description="Minimum (and initial) replicas. Default 1.")
+    max_replicas: int | None = Field(default=None, ge=1, alias="maxReplicas", description="Maximum replicas for autoscaling on queue depth. Default None: equal to replicas (no autoscaler).")
+    scale_to_zero: bool = Field(default=False, alias="scaleToZero", description="Let KEDA scale to 0 replicas when idle (needs cluster.keda and activationQuery). Default false: GPU pods cold-start in minutes.")
+    activation_query: str | None = Field(default=None, alias="activationQuery", description="PromQL that is > 0 when requests arrive while at 0 replicas (e.g. a gateway's request rate). Default None; required with scaleToZero, since at 0 replicas vLLM exports no metrics.")
+    queue_target: int = Field(default=5, ge=1, alias="queueTarget", description="Waiting requests per replica (vllm:num_requests_waiting) the autoscaler aims for. Default 5.")
+    prometheus_url: str | None = Field(default=None, alias="prometheusUrl", description="Prometheus the KEDA trigger queries. Default None: http://prometheus.<namespace>.svc.cluster.local:9090 (the MonitoringStack's standalone Prometheus).")
+    tool_calling: bool = Field(default=False, alias="toolCalling", description="Enable OpenAI tool calling (--enable-auto-tool-choice with the catalog's --tool-call-parser). Default false.")
+    lora_adapters: list[LoraAdapter] = Field(default_factory=list, alias="loraAdapters", description="LoRA adapters to serve (--enable-lora --lora-modules). Default none.")
+    max_lora_rank: int = Field(default=16, ge=1, le=512, alias="maxLoraRank", description="--max-lora-rank when adapters are set. Default 16 (vLLM's default).")
+    extra_args: list[str] = Field(default_factory=list, alias="extraArgs", description="Extra vllm serve flags, validated against the pinned version's flag list. Default none.")
+    device: Literal["cuda", "cpu"] = Field(default="cuda", description="Accelerator. Default cuda; cpu needs a vLLM CPU image, which versions.yaml does not pin yet.")
+    image: str = Field(default="vllm-openai", description="Image key in components/versions.yaml (pinned by digest). Default vllm-openai (the CUDA build).")
+    clients: list[ClientSelector] = Field(default_factory=lambda: [_DEFAULT_CLIENT], description="Pods allowed to call the API. Default: pods labelled slm-deploy.io/vllm-client=true in the same namespace.")
+    prometheus_pod_labels: dict[str, str] = Field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}, alias="prometheusPodLabels", description="Labels of the Prometheus pods allowed to scrape /metrics. Default app.kubernetes.io/name=prometheus (the MonitoringStack).")
+    prometheus_namespace_labels: dict[str, str] | None = Field(default=None, alias="prometheusNamespaceLabels", description="Namespace labels of Prometheus. Default None: the service's own namespace.")
+    model_cache: Literal["shared", "per-pod"] | None = Field(default=None, alias="modelCache", description="Model cache: 'shared' PVC (RWX when maxReplicas > 1, needs cluster.rwxStorageClass) or 'per-pod' emptyDir (each pod downloads). Default None: shared when one replica or RWX is available, else per-pod.")
+    cache_size_gb: int | None = Field(default=None, ge=1, alias="cacheSizeGb", description="Model cache size in GiB. Default None: 1.5 × the checkpoint (plus adapters) rounded up, room for a revision bump.")
+    shm_size_gb: int | None = Field(default=None, ge=1, le=64, alias="shmSizeGb", description="/dev/shm (memory emptyDir) in GiB, added to the memory request/limit. Default None: 2 GiB per GPU (NCCL buffers for tensor parallelism).")
+    startup_seconds: int | None = Field(default=None, ge=600, le=7200, alias="startupSeconds", description="Startup-probe budget for download-free model load. Default None: 600 s + 30 s per GiB of weights.")
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector", description="Extra node labels to require, beside the GPU product label. Default none.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _DNS_LABEL.match(v):
+            raise ValueError(f"{v!r} must be a DNS label: lowercase letters, digits and '-', at most 42 characters (object names get suffixes)")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _catalog(cls, v: str) -> str:
+        get_model(v)  # UnknownCatalogId lists the ids and the closest match
+        return v
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA.match(v):
+            raise ValueError(f"revision {v!r} is not a 40-hex commit sha; branches and tags float")
+        return v
+
+    @field_validator("extra_args")
+    @classmethod
+    def _flags(cls, v: list[str]) -> list[str]:
+        return validate_extra_args(v)
+
+    @model_validator(mode="after")
+    def _rules(self) -> "VllmServiceArgs":
+        spec = self.spec
+        self._check_device()
+        self._check_checkpoint(spec)
+        if self.max_model_len is not None and self.max_model_len > spec.max_position_embeddings:
+            raise ValueError(f"maxModelLen {self.max_model_len} is above {spec.id}'s maximum context of {spec.max_position_embeddings} tokens")
+        if self.tool_calling and not spec.tool_call_parser:
+            raise ValueError(f"toolCalling is on but vLLM has no known tool-call parser for {spec.id} (catalog tool_call_parser is empty); set toolCalling false or pick a model with a parser (phi-4-mini-instruct, qwen3-*, llama-3.2-*)")
+        count, tp = self.gpu_count, self.tensor_parallel_size
+        if count is not None and tp is not None and count % tp:
+            raise ValueError(f"gpuCount {count} is not divisible by tensorParallelSize {tp}; use a tensorParallelSize that divides {count} (e.g. {', '.join(str(d) for d in range(1, count + 1) if count % d == 0)})")
+        if (count or tp or 1) > GPU_COUNTS_ONE_NODE:
+            raise ValueError(f"{count or tp} GPUs is more than one node ({GPU_COUNTS_ONE_NODE}); multi-node serving (LeaderWorkerSet) is not supported yet")
+        if self.quantization == "fp16" and self.dtype == "bfloat16":
+            raise ValueError("dtype bfloat16 contradicts quantization fp16; use dtype auto or float16")
+        if self.max_replicas is not None and self.max_replicas < self.replicas:
+            raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}")
+        if self.scale_to_zero and not self.activation_query:
+            raise ValueError("scaleToZero needs activationQuery: at 0 replicas vLLM exports no vllm:num_requests_waiting, so nothing would scale it back up")
+        names = [self.served_name] + [a.name for a in self.lora_adapters]
+        if len(set(names)) != len(names):
+            raise ValueError(f"served model names must be unique, got {', '.join(names)}")
+        try:
+            _ = self.plan
+        except FitError as exc:
+            raise ValueError(f"does not fit: {exc}") from None
+        return self
+
+    def _check_device(self) -> None:
+        if self.device == "cpu":
+            if self.image in _CUDA_IMAGES:
+                raise ValueError(f"image {self.image} ({pinned_image(self.image).repository}) is a CUDA build and cannot serve device cpu; vLLM's CPU image is separate")
+            raise ValueError("device cpu is not supported yet: components/versions.yaml pins no vLLM CPU image; use device cuda, or OllamaStack/OnnxEdgeNode for CPU serving")
+        pinned_image(self.image)
+
+    def _check_checkpoint(self, spec: ModelSpec) -> None:
+        if self.hf_repo and not self.revision:
+            raise ValueError(f"hfRepo {self.hf_repo} needs revision: a 40-hex commit sha")
+        if self.quantization in ("awq", "gptq"):
+            fmt = self.quantization.upper()
+            if self.hf_repo:
+                if self.quantization not in self.hf_repo.lower():
+                    raise ValueError(f"quantization {self.quantization} needs a {fmt} checkpoint; hfRepo {self.hf_repo} is not named as one (expected '{fmt}' in the repo name)")
+            elif self.quantization not in spec.prequantized:
+                raise ValueError(f"quantization {self.quantization} needs a {fmt} checkpoint; {spec.hf_repo} is not quantized that way and the catalog has no {fmt} checkpoint for {spec.id} (offered: {', '.join(spec.vllm_quantizations)}); set hfRepo + revision to a {fmt} export")
+        elif self.hf_repo and re.search(r"(awq|gptq)", self.hf_repo.lower()):
+            raise ValueError(f"hfRepo {self.hf_repo} looks pre-quantized; set quantization to match it")
+        if not self.checkpoint[1]:
+            raise ValueError(f"the catalog pins no revision for {self.checkpoint[0]}; set revision to a 40-hex commit sha")
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def spec(self) -> ModelSpec:
+        return get_model(self.model)
+
+    @property
+    def served_name(self) -> str:
+        return self.served_model_name or self.model
+
+    @property
+    def max_replicas_resolved(self) -> int:
+        return self.max_replicas or self.replicas
+
+    @cached_property
+    def plan(self) -> VllmPlan:
+        """The sizing verdict (raises FitError with numbers and what would fit)."""
+        return size_vllm(
+            self.model, quantization=self.quantization, kv_cache_dtype=self.kv_cache_dtype,
+            max_model_len=self.max_model_len, concurrency=self.concurrency, gpu=self.gpu,
+            gpu_count=self.gpu_count, tensor_parallel_size=self.tensor_parallel_size,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+        )
+
+    @property
+    def checkpoint(self) -> tuple[str, str | None]:
+        """(repo, revision) the pod downloads and serves."""
+        if self.hf_repo:
+            return self.hf_repo, self.revision
+        pre = self.spec.prequantized.get(self.quantization)
+        if pre is not None:
+            return pre.repo, self.revision or pre.revision
+        return self.spec.hf_repo, self.revision or self.spec.hf_revision
+
+    def engine_args(self) -> list[str]:
+        """The full ``vllm serve`` argument list (flags derived by sizing + Args)."""
+        from components.vllm_pod import LORA_DIR
+
+        repo, rev = self.checkpoint
+        args = ["--model", repo, "--revision", str(rev), "--served-model-name", self.served_name,
+                "--host", "127.0.0.1", "--port", str(VLLM_PORT)]
+        args += self.plan.engine_args()
+        if self.dtype != "auto" and "--dtype" not in args:
+            args += ["--dtype", self.dtype]
+        if self.tool_calling:
+            args += ["--enable-auto-tool-choice", "--tool-call-parser", str(self.spec.tool_call_parser)]
+        if self.lora_adapters:
+            args += ["--enable-lora", "--max-loras", str(len(self.lora_adapters)), "--max-lora-rank", str(self.max_lora_rank),
+                     "--lora-modules", *[f"{a.name}={LORA_DIR}/{a.name}" for a in self.lora_adapters]]
+        return args + list(self.extra_args)
+
+    @property
+    def gpus(self) -> int:
+        return self.plan.gpu_count
+
+    @property
+    def shm_gib(self) -> int:
+        return self.shm_size_gb or 2 * self.gpus
+
+    @property
+    def cache_gib(self) -> int:
+        if self.cache_size_gb:
+            return self.cache_size_gb
+        size = checkpoint_bytes(self.spec) if self.quantization not in ("awq", "gptq") else self.plan.weights_bytes
+        size += len(self.lora_adapters) * _GiB
+        return max(1, -(-int(size * 1.5) // _GiB))
+
+    @property
+    def startup_budget(self) -> int:
+        return self.startup_seconds or 600 + 30 * -(-self.plan.weights_bytes // _GiB)
+
+
+class VllmService(pulumi.ComponentResource):
+    """vLLM on Kubernetes GPUs behind an authenticating proxy; see the module docstring."""
+
+    base_url: pulumi.Output[str]
+    served_model_names: pulumi.Output[list[str]]
+    api_key_secret_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    monitoring: MonitoringContribution
+
+    def __init__(
+        self,
+        name: str,
+        args: VllmServiceArgs,
+        *,
+        cluster: "ClusterCapabilities",  # noqa: F821 - stacks.schema, not imported (layering)
+        namespace: str,
+        part_of: str = "slm-deploy",
+        api_key: pulumi.Input[str] | None = None,
+        hf_token: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("slm:serving:VllmService", name, {"securityOptOuts": []}, opts)
+        from components.vllm_autoscaling import autoscaling
+        from components.vllm_pod import build_workload
+
+        if args.spec.gated and hf_token is None:
+            raise ValueError(f"{args.spec.id} is gated on Hugging Face: set the hfToken secret (pulumi config set --secret hfToken ...)")
+        if args.scale_to_zero and not cluster.keda:
+            raise ValueError("scaleToZero needs KEDA (cluster.keda true); an HPA cannot scale to 0")
+        child = pulumi.ResourceOptions(parent=self)
+        workload = build_workload(args, cluster=cluster, namespace=namespace, part_of=part_of,
+                                  api_key=api_key, hf_token=hf_token, opts=child)
+        autoscaling(args, cluster=cluster, namespace=namespace, labels=workload.labels,
+                    selector=workload.selector, deployment_name=workload.deployment_name, opts=child)
+
+        self.service_name = pulumi.Output.from_input(workload.service_name)
+        self.base_url = pulumi.Output.from_input(f"http://{workload.service_name}.{namespace}.svc.cluster.local:8080/v1")
+        self.served_model_names = pulumi.Output.from_input([args.served_name] + [a.name for a in args.lora_adapters])
+        self.api_key_secret_name = pulumi.Output.from_input(workload.api_key_secret_name)
+        self.monitoring = _monitoring(args, namespace, workload.selector)
+        self.register_outputs({
+            "baseUrl": self.base_url,
+            "servedModelNames": self.served_model_names,
+            "apiKeySecretName": self.api_key_secret_name,
+            "serviceName": self.service_name,
+        })
+
+
+def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
+    names = [args.served_name] + [a.name for a in args.lora_adapters]
+    try:
+        from components.vllm_monitoring import vllm_contribution
+    except ImportError:
+        return _minimal_contribution(args.name, namespace, selector, names)
+    return vllm_contribution(args.name, namespace, selector, "metrics", names)
+
+
+def _minimal_contribution(source: str, namespace: str, selector: dict[str, str], names: list[str]) -> MonitoringContribution:
+    """Fallback while components.vllm_monitoring is absent: the scrape target only."""
+    del names
+    return MonitoringContribution(source, "vllm", scrape_targets=(ScrapeTarget(f"vllm-{source}", namespace, dict(selector), "metrics"),))

@@ -1,0 +1,247 @@
+"""checkov in-process (imported once per process, lazily) plus the gate's own inline-suppression scan.
+
+Nothing here runs checkov's CLI. ``--skip-download`` semantics: ``BC_SKIP_MAPPING=TRUE`` and
+``bc_integration.skip_download = True`` before any scan, and no API key is ever configured, so the
+platform integrations (policy metadata, suppressions, custom policies) never make a network call.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slm_deploy.gate.result import Finding
+
+__all__ = [
+    "checkov_loaded", "scan_kubernetes", "scan_dockerfiles", "find_dockerfiles", "k8s_resource_id",
+    "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks",
+]
+
+_STATE: dict[str, Any] = {"ready": False, "external": set()}
+
+
+def _prepare() -> None:
+    if _STATE["ready"]:
+        return
+    os.environ.setdefault("BC_SKIP_MAPPING", "TRUE")
+    from checkov.common.bridgecrew.platform_integration import bc_integration
+
+    bc_integration.skip_download = True  # the CLI's --skip-download
+    _STATE["ready"] = True
+
+
+def checkov_loaded() -> bool:
+    return _STATE["ready"]
+
+
+def _external(directory: Path | None) -> list[str] | None:
+    """External checks live in process-global registries: load each directory once per process."""
+    if directory is None or not directory.is_dir():
+        return None
+    key = str(directory.resolve())
+    if key in _STATE["external"]:
+        return None
+    _STATE["external"].add(key)
+    return [key]
+
+
+def split_k8s_resource(resource: str) -> tuple[str, str, str]:
+    """``Kind.namespace.name`` -> parts (names may contain dots; kinds and namespaces cannot)."""
+    parts = resource.split(".", 2)
+    while len(parts) < 3:
+        parts.insert(1, "")
+    return parts[0], parts[1], parts[2]
+
+
+def k8s_resource_id(obj: dict[str, Any]) -> str:
+    """The id checkov gives a Kubernetes object (namespace ``default`` when unset)."""
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}.{meta.get('namespace') or 'default'}.{meta.get('name')}"
+
+
+def _rel(path: str, build_dir: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(build_dir.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def _record_finding(rec: Any, build_dir: Path, source: str, severities: dict[str, str]) -> Finding:
+    file = _rel(getattr(rec, "file_abs_path", None) or rec.file_path, build_dir)
+    details = [str(d) for d in (getattr(rec, "details", None) or [])]
+    comment = ""
+    if isinstance(rec.check_result, dict) and rec.check_result.get("suppress_comment"):
+        comment = f"inline suppression: {rec.check_result['suppress_comment']}"
+    message = "; ".join(details) or comment
+    lines = getattr(rec, "file_line_range", None) or [0]
+    if source == "dockerfile":
+        instruction = rec.resource.rsplit(".", 1)[-1] if "." in rec.resource else ""
+        resource, kind, namespace, name = f"Dockerfile.{file}", "Dockerfile", "", file
+        if instruction:
+            message = (message + "; " if message else "") + f"instruction {instruction}"
+    else:
+        resource = rec.resource
+        kind, namespace, name = split_k8s_resource(resource)
+    return Finding(
+        rec.check_id, rec.check_name, resource, file, message,
+        severity=severities.get(rec.check_id, ""), source="checkov", kind=kind, namespace=namespace, name=name,
+        line=int(lines[0] or 0), guideline=getattr(rec, "guideline", None) or "",
+    )
+
+
+@dataclass
+class ScanOutput:
+    passed: list[Finding]
+    failed: list[Finding]
+    skipped: list[Finding]
+    ran: set[str]
+
+
+def _collect(reports: Any, build_dir: Path, source: str, severities: dict[str, str]) -> ScanOutput:
+    out = ScanOutput([], [], [], set())
+    for report in reports if isinstance(reports, list) else [reports]:
+        if report is None:
+            continue
+        for attr, bucket in (("passed_checks", out.passed), ("failed_checks", out.failed), ("skipped_checks", out.skipped)):
+            for rec in getattr(report, attr):
+                bucket.append(_record_finding(rec, build_dir, source, severities))
+                out.ran.add(rec.check_id)
+        if getattr(report, "parsing_errors", None):
+            for path in report.parsing_errors:
+                rel = _rel(path, build_dir)
+                out.failed.append(Finding("CKV_PARSE", "Ensure checkov can parse every rendered file", rel, rel,
+                                          "checkov could not parse this file", source="gate", kind="File", name=rel))
+    return out
+
+
+def scan_kubernetes(files: list[Path], build_dir: Path, external_dir: Path | None, severities: dict[str, str]) -> ScanOutput:
+    if not files:
+        return ScanOutput([], [], [], set())
+    _prepare()
+    from checkov.kubernetes.runner import Runner
+    from checkov.runner_filter import RunnerFilter
+
+    report = Runner().run(
+        root_folder=None, files=[str(f) for f in files], external_checks_dir=_external(external_dir),
+        runner_filter=RunnerFilter(framework=["kubernetes"], show_progress_bar=False),
+    )
+    return _collect(report, build_dir, "kubernetes", severities)
+
+
+def scan_dockerfiles(files: list[Path], build_dir: Path, severities: dict[str, str]) -> ScanOutput:
+    if not files:
+        return ScanOutput([], [], [], set())
+    _prepare()
+    from checkov.dockerfile.runner import Runner
+    from checkov.runner_filter import RunnerFilter
+
+    report = Runner().run(
+        root_folder=None, files=[str(f) for f in files],
+        runner_filter=RunnerFilter(framework=["dockerfile"], show_progress_bar=False),
+    )
+    return _collect(report, build_dir, "dockerfile", severities)
+
+
+def builtin_checks() -> list[dict[str, str]]:
+    """Every built-in kubernetes and dockerfile check (resource and graph checks) checkov ships."""
+    _prepare()
+    from checkov.common.checks_infra.registry import get_graph_checks_registry
+    from checkov.dockerfile.registry import registry as docker_registry
+    from checkov.kubernetes.checks.resource.registry import registry as k8s_registry
+
+    found: dict[str, dict[str, str]] = {}
+    for framework, registry in (("kubernetes", k8s_registry), ("dockerfile", docker_registry)):
+        groups = list(registry.checks.values()) + list(registry.wildcard_checks.values())
+        for check in (c for group in groups for c in group):
+            if type(check).__module__.startswith("checkov."):
+                found[check.id] = {"id": check.id, "name": check.name, "framework": framework,
+                                   "guideline": check.guideline or ""}
+        graph = get_graph_checks_registry(framework)
+        if not graph.checks:
+            graph.load_checks()
+        for check in graph.checks:
+            if check.id.startswith("CKV2_"):
+                found[check.id] = {"id": check.id, "name": check.name, "framework": framework,
+                                   "guideline": getattr(check, "guideline", None) or ""}
+    return sorted(found.values(), key=lambda c: c["id"])
+
+
+# --------------------------------------------------------------------------- inline suppressions
+
+_ANNOTATION = re.compile(r"checkov\.io/skip[\w-]*['\"]?\s*:\s*['\"]?([A-Za-z0-9_]+)")
+_COMMENT = re.compile(r"checkov:skip\s*=\s*([A-Za-z0-9_]+)")
+_DOCKERFILE = re.compile(r"^(Dockerfile(\..+)?|.+\.[Dd]ockerfile)$")
+
+
+def find_dockerfiles(build_dir: Path) -> list[Path]:
+    return sorted(
+        p for p in build_dir.rglob("*")
+        if p.is_file() and _DOCKERFILE.match(p.name) and "gate" not in p.relative_to(build_dir).parts[:1]
+    )
+
+
+@dataclass(frozen=True)
+class InlineHit:
+    check_id: str
+    file: str
+    line: int
+    text: str
+
+
+def _compose_service_at(lines: list[str], index: int) -> str | None:
+    """Name of the compose service whose block holds line ``index`` (top-level `services:` map)."""
+    in_services, current = False, None
+    for i, line in enumerate(lines[: index + 1]):
+        if re.match(r"^services:\s*$", line):
+            in_services, current = True, None
+        elif re.match(r"^\S", line) and not line.startswith("#"):
+            in_services, current = False, None
+        elif in_services and (m := re.match(r"^  ([^\s#][^:]*):\s*$", line)):
+            current = m.group(1).strip("'\"")
+    return current
+
+
+def scan_inline_suppressions(build_dir: Path, skip_dirs: tuple[str, ...] = ("gate",)) -> list[Finding]:
+    """Every checkov suppression (annotation or comment) written anywhere in the rendered output."""
+    hits: list[Finding] = []
+    for path in sorted(build_dir.rglob("*")):
+        if not path.is_file() or path.relative_to(build_dir).parts[0] in skip_dirs:
+            continue
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        if "checkov" not in text:
+            continue
+        rel = path.relative_to(build_dir).as_posix()
+        lines = text.splitlines()
+        obj: dict[str, Any] | None = None
+        if rel.startswith("manifests/"):
+            try:
+                obj = yaml.safe_load(text)
+            except yaml.YAMLError:
+                obj = None
+        for n, line in enumerate(lines):
+            for pattern in (_ANNOTATION, _COMMENT):
+                for m in pattern.finditer(line):
+                    check_id = m.group(1)
+                    if isinstance(obj, dict):
+                        resource = k8s_resource_id(obj)
+                        kind, ns, name = split_k8s_resource(resource)
+                    elif _DOCKERFILE.match(path.name):
+                        resource, kind, ns, name = f"Dockerfile.{rel}", "Dockerfile", "", rel
+                    elif rel == "compose.yaml" and (svc := _compose_service_at(lines, n)):
+                        resource, kind, ns, name = f"service.{svc}", "service", "", svc
+                    else:
+                        resource, kind, ns, name = f"File.{rel}", "File", "", rel
+                    hits.append(Finding(
+                        check_id, f"inline suppression of {check_id}", resource, rel,
+                        f"line {n + 1}: {line.strip()[:160]}", source="gate", kind=kind, namespace=ns, name=name,
+                        line=n + 1,
+                    ))
+    return hits
