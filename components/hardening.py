@@ -169,7 +169,7 @@ def ingress_from_pods(
 ) -> NetworkPolicyIngressRuleArgs:
     """Allow ingress on ``ports`` from pods matching any of ``selectors`` (same namespace unless given)."""
     return NetworkPolicyIngressRuleArgs(
-        _from=_peers(selectors, namespace_labels),
+        from_=_peers(selectors, namespace_labels),
         ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
     )
 

@@ -93,7 +93,7 @@ class MonitoringContribution:
     """What one serving component adds to the stack's monitoring."""
 
     source: str
-    engine: Literal["vllm", "ollama", "onnx", "gpu"]
+    engine: Literal["vllm", "ollama", "onnx", "gpu", "kubernetes"]
     scrape_targets: tuple[ScrapeTarget, ...] = ()
     probe_targets: tuple[ProbeTarget, ...] = ()
     alert_rules: Callable[[AlertThresholds], list[AlertRule]] = lambda _t: []

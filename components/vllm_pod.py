@@ -100,7 +100,11 @@ def _download_env(with_token: bool) -> list[EnvVarArgs]:
     return [EnvVarArgs(name=k, value=v) for k, v in env.items()]
 
 
-def _init_container(name: str, ref: str, argv: list[str], mounts: list[VolumeMountArgs], with_token: bool) -> ContainerArgs:
+def _init_container(name: str, ref: str, argv: list[str], mounts: list[VolumeMountArgs], with_token: bool,
+                    gpu: dict[str, str]) -> ContainerArgs:
+    """A download step. It runs the CUDA image, so it carries the pod's GPU limit (CKV_SLM_001):
+    a pod's effective extended-resource request is max(init containers, sum of app containers), and
+    the kubelet hands the init container's devices on to the app containers, so this costs no GPU."""
     return ContainerArgs(
         name=name,
         image=ref,
@@ -109,7 +113,7 @@ def _init_container(name: str, ref: str, argv: list[str], mounts: list[VolumeMou
         args=argv[2:],
         env=_download_env(with_token),
         volume_mounts=mounts,
-        resources=resources("500m", "1Gi", cpu_limit="2", memory_limit="2Gi"),
+        resources=resources("500m", "1Gi", cpu_limit="2", memory_limit="2Gi", extended=gpu),
         security_context=container_security_context(),
     )
 
@@ -183,20 +187,20 @@ def build_workload(
 
     # --- init: downloads ---------------------------------------------------------------
     repo, rev = args.checkpoint
+    plan = args.plan
+    gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
     download_mounts = [rw_cache, dl_tmp_mount, *token_mounts]
-    inits = [_init_container("model-download", img.ref, ["hf", "download", repo, "--revision", str(rev)], download_mounts, with_token)]
+    inits = [_init_container("model-download", img.ref, ["hf", "download", repo, "--revision", str(rev)], download_mounts, with_token, gpu)]
     for adapter in args.lora_adapters:
         inits.append(_init_container(
             f"lora-{adapter.name}", img.ref,
             ["hf", "download", adapter.hf_repo, "--revision", adapter.revision, "--local-dir", f"/models/lora/{adapter.name}"],
-            download_mounts, with_token,
+            download_mounts, with_token, gpu,
         ))
 
     # --- server -------------------------------------------------------------------------
-    plan = args.plan
     shm = args.shm_gib
     budget = args.startup_budget
-    gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
     server = ContainerArgs(
         name="vllm",
         image=img.ref,

@@ -172,7 +172,7 @@ def _register_plugins() -> None:
     """Commands that live in their own modules (sizing, policies)."""
     import importlib
 
-    for module in ("slm_deploy.commands.sizing", "slm_deploy.commands.policies"):
+    for module in ("slm_deploy.commands.sizing", "slm_deploy.commands.policies", "slm_deploy.commands.gate"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

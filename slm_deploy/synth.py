@@ -177,7 +177,11 @@ def synthesize(
         rec.inputs = normalize(rec.inputs)
         if rec.custom and rec.type.startswith("kubernetes:"):
             _default_metadata(rec)
+        if rec.type == "kubernetes:core/v1:Secret":
+            _redact_secret_object(rec.inputs)
         result.resources.append(rec)
+    # Registration order depends on when outputs resolve; sort for stable output.
+    result.resources.sort(key=lambda r: (r.type, r.name))
     return result
 
 
@@ -188,25 +192,37 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+SECRET_MARKERS = ("[secret:", "[generated:")
+"""Offline, every secret is a marker: config secrets are ``[secret:<key>]`` and generated ones
+(random resources) ``[generated:<name>]``. Any string carrying one is secret material."""
+
+
 def normalize(value: Any) -> Any:
-    """Integral floats -> ints; secret values -> placeholders (structure kept, plaintext never)."""
+    """Integral floats -> ints; secret material -> :data:`SECRET_PLACEHOLDER`.
+
+    The SDK marks a whole top-level input as secret when any value inside it is, so a
+    secret wrapper is unwrapped and only the strings that carry secret material (see
+    :data:`SECRET_MARKERS`) are replaced: structure and non-secret siblings (file paths,
+    names) stay visible to the gate, plaintext never appears.
+    """
     if isinstance(value, dict):
         if SECRET_SIG in value:
-            return _redact(value.get("value"))
+            return normalize(value.get("value"))
         return {k: normalize(v) for k, v in value.items()}
     if isinstance(value, list):
         return [normalize(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str) and any(marker in value for marker in SECRET_MARKERS):
+        return SECRET_PLACEHOLDER
     return value
 
 
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items() if k != SECRET_SIG}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return SECRET_PLACEHOLDER
+def _redact_secret_object(inputs: dict[str, Any]) -> None:
+    """A Kubernetes Secret's data is secret whatever its source: every value becomes the placeholder."""
+    for key in ("data", "stringData"):
+        if isinstance(inputs.get(key), dict):
+            inputs[key] = {k: SECRET_PLACEHOLDER for k in inputs[key]}
 
 
 def _default_metadata(rec: ResourceRecord) -> None:

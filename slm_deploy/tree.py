@@ -18,12 +18,15 @@ def _label(type_: str, name: str) -> str:
 def resource_tree(result: SynthResult) -> Tree:
     """Stack -> components -> children, each line ``+ type name`` as in a preview of creates."""
     root = Tree(f"[green]+[/green] pulumi:pulumi:Stack [bold]{result.project}-{result.stack}[/bold]")
-    nodes = {}
-    pending = list(result.resources)
-    # Parents are registered before children, so one pass in registration order suffices.
-    for rec in pending:
-        parent = nodes.get(rec.parent, root) if rec.parent else root
-        nodes[rec.key] = parent.add(_label(rec.type, rec.name))
+    children: dict[str | None, list] = {}
+    for rec in result.resources:
+        children.setdefault(rec.parent, []).append(rec)
+
+    def attach(branch: Tree, parent: str | None) -> None:
+        for rec in children.get(parent, []):
+            attach(branch.add(_label(rec.type, rec.name)), rec.key)
+
+    attach(root, None)
     return root
 
 

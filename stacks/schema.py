@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from components.vllm_service import VllmServiceArgs
+from components.ollama_stack import OllamaStackArgs
+from components.monitoring_stack import MonitoringStackArgs
+from components.onnx_edge_node import OnnxEdgeNodeArgs
 
 __all__ = [
     "PROJECT",
@@ -77,6 +80,20 @@ class StackConfig(Model):
     cluster: ClusterCapabilities = Field(default_factory=ClusterCapabilities, description="Cluster capabilities (KEDA, Prometheus Operator, storage, GPU labels).")
     docker: DockerHost = Field(default_factory=DockerHost, description="Docker host, for target docker.")
     vllm: list[VllmServiceArgs] = Field(default_factory=list, description="vLLM services (components/vllm_service.py), one per model; Kubernetes targets only. Default none.")
+    ollama: OllamaStackArgs | None = Field(default=None, description="Ollama + Open WebUI (components/ollama_stack.py), on the Docker host or the cluster. Default None: no Ollama.")
+    onnx_edge: list[OnnxEdgeNodeArgs] = Field(default_factory=list, alias="onnxEdge", description="ONNX Runtime GenAI edge servers (components/onnx_edge_node.py), each on the Docker host (target docker) or k3s edge nodes (target kubernetes); every entry's target must match the stack target. Default none.")
+    monitoring: MonitoringStackArgs | None = Field(default=None, description="MonitoringStack (components/monitoring_stack.py): standalone Prometheus/Alertmanager/Grafana or objects for the cluster's Prometheus Operator; Kubernetes targets only. Default None: no monitoring.")
+
+    @field_validator("ollama")
+    @classmethod
+    def _ollama_fits(cls, value: OllamaStackArgs | None, info: ValidationInfo) -> OllamaStackArgs | None:
+        if value is not None:
+            target = info.data.get("target")
+            if value.target is not None and value.target != target:
+                raise ValueError(f"ollama.target {value.target} does not match the stack target {target}")
+            if target == "docker" and "docker" in info.data:
+                value.check_fits(info.data["docker"].memory_gb)
+        return value
 
     @field_validator("namespace")
     @classmethod
@@ -88,7 +105,26 @@ class StackConfig(Model):
     @model_validator(mode="after")
     def _target_matches_components(self) -> "StackConfig":
         self._check_vllm()
+        self._check_onnx_edge()
+        self._check_monitoring()
         return self
+
+    def _check_monitoring(self) -> None:
+        if self.monitoring is None:
+            return
+        if self.target != "kubernetes":
+            raise ValueError(f"monitoring needs target kubernetes; target is {self.target}")
+        if self.monitoring.mode == "operator" and not self.cluster.prometheus_operator:
+            raise ValueError("monitoring.mode operator needs cluster.prometheusOperator true (PodMonitor/PrometheusRule CRDs); set it or use mode standalone")
+
+    def _check_onnx_edge(self) -> None:
+        for i, node in enumerate(self.onnx_edge):
+            if node.target != self.target:
+                raise ValueError(f"onnxEdge[{i}] ({node.name}): target {node.target} does not match the stack target {self.target}")
+        names = [n.name for n in self.onnx_edge]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"onnxEdge names must be unique; {', '.join(dupes)} appears more than once")
 
     def _check_vllm(self) -> None:
         if self.vllm and self.target != "kubernetes":

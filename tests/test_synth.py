@@ -38,7 +38,7 @@ def _program(name: str):
 def _run(name: str, stack: str = "t"):
     return synthesize(
         _program(name), project="slm-deploy", stack=stack,
-        config={"slm-deploy:apiKey": "plaintext-must-not-leak"}, secret_keys=["slm-deploy:apiKey"],
+        config={"slm-deploy:apiKey": "[secret:apiKey]"}, secret_keys=["slm-deploy:apiKey"],
     )
 
 
@@ -62,12 +62,21 @@ def test_secret_values_are_placeholders():
     result = _run("box")
     secret = next(r for r in result.resources if r.name == "box-key")
     assert secret.inputs["stringData"] == {"api-key": SECRET_PLACEHOLDER}
-    assert "plaintext-must-not-leak" not in repr([r.inputs for r in result.resources])
+    assert "[secret:apiKey]" not in repr([r.inputs for r in result.resources])
 
 
-def test_secret_wrapper_keeps_structure_but_not_values():
-    wrapped = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": {"k": "v", "l": ["x"]}}
-    assert normalize({"data": wrapped}) == {"data": {"k": SECRET_PLACEHOLDER, "l": [SECRET_PLACEHOLDER]}}
+def test_secret_wrapper_keeps_structure_and_redacts_secret_material():
+    wrapped = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": [{"file": "/etc/key", "content": "Bearer [secret:apiKey]"}]}
+    assert normalize({"uploads": wrapped}) == {"uploads": [{"file": "/etc/key", "content": SECRET_PLACEHOLDER}]}
+    assert normalize({"x": "[generated:webui-key]"}) == {"x": SECRET_PLACEHOLDER}
+
+
+def test_kubernetes_secret_data_is_always_redacted():
+    def program():
+        k8s.core.v1.Secret("s", metadata={"name": "s", "namespace": "n"}, string_data={"literal": "not-from-config"})
+
+    [secret] = synthesize(program, project="slm-deploy", stack="t").resources
+    assert secret.inputs["stringData"] == {"literal": SECRET_PLACEHOLDER}
 
 
 def test_default_name_and_namespace_are_filled():

@@ -116,9 +116,10 @@ def kube_state_contribution(
             ),
         ]
 
+    pod = 'pod=~"$pod"'
     panels = (
-        Panel("Container restarts (15m)", ((f"sum by (pod, container) (increase(kube_pod_container_status_restarts_total{{{ns}}}[15m]))", "{{pod}}/{{container}}"),)),
-        Panel("Last termination reason", ((f"max by (pod, container, reason) (kube_pod_container_status_last_terminated_reason{{{ns}}})", "{{pod}}/{{container}} {{reason}}"),), kind="stat"),
+        Panel("Container restarts (15m)", ((f"sum by (pod, container) (increase(kube_pod_container_status_restarts_total{{{ns}, {pod}}}[15m]))", "{{pod}}/{{container}}"),)),
+        Panel("Last termination reason", ((f"max by (pod, container, reason) (kube_pod_container_status_last_terminated_reason{{{ns}, {pod}}})", "{{pod}}/{{container}} {{reason}}"),), kind="stat"),
     )
     targets = (ScrapeTarget(job=job, namespace=namespace, pod_selector=dict(pod_selector), port_name=port_name),) if scrape else ()
     return MonitoringContribution(

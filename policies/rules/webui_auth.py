@@ -31,8 +31,13 @@ def is_chat_ui(image: object, env: list[EnvVar]) -> bool:
     return is_chat_ui_image(image) or any(v.name in ("WEBUI_AUTH",) + KEY_VARS for v in env)
 
 
-def webui_problems(env: list[EnvVar], secret_paths: list[str]) -> list[str]:
-    """Shared by the Kubernetes and compose checks."""
+def webui_problems(env: list[EnvVar], secret_paths: list[str], start_command: str = "") -> list[str]:
+    """Shared by the Kubernetes and compose checks.
+
+    The key must come from a secret file: mounted where upstream start.sh reads it, or
+    at a secret path that the container's own start command reads (a wrapper that
+    exports the key from the file before exec'ing start.sh).
+    """
     problems = []
     auth = literal_env(env, "WEBUI_AUTH")
     if auth is not None and auth.strip().lower() in FALSE_VALUES:
@@ -44,6 +49,8 @@ def webui_problems(env: list[EnvVar], secret_paths: list[str]) -> list[str]:
     custom = literal_env(env, "WEBUI_SECRET_KEY_FILE")
     if custom:
         wanted.append(custom)
+    if any(path in start_command for path in secret_paths):
+        return problems
     for path in wanted:
         if not path_covered(path, secret_paths):
             problems.append(f"the secret key file {path} is not mounted from a secret")
@@ -59,5 +66,6 @@ def evaluate(obj: dict) -> Result:
         env = container_env(c)
         if is_chat_ui(c.get("image"), env):
             applicable = True
-            problems += [f"container {c.get('name')!r}: {p}" for p in webui_problems(env, secret_mount_paths(c, tpl[1]))]
+            start = " ".join(str(a) for a in (c.get("command") or []) + (c.get("args") or []))
+            problems += [f"container {c.get('name')!r}: {p}" for p in webui_problems(env, secret_mount_paths(c, tpl[1]), start)]
     return Result.judge(applicable, problems)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Finding", "Waived", "WaiverRef", "GateResult", "GATE_CHECKS"]
+__all__ = ["Finding", "Waived", "WaiverRef", "GateResult", "GATE_CHECKS", "project_root"]
+
+
+def project_root() -> Path:
+    """The repository root (same as slm_deploy.config.project_root, without importing the config stack)."""
+    return Path(__file__).resolve().parents[2]
 
 # Checks the gate itself enforces (besides checkov's, ours and the schemas).
 GATE_CHECKS: dict[str, tuple[str, str]] = {

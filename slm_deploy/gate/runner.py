@@ -1,38 +1,235 @@
-"""Gate runner: validates a rendered build directory and returns a verdict."""
+"""Gate runner: scans exactly what Pulumi would apply (the rendered build dir) and returns a verdict.
+
+One run, in-process:
+1. kubernetes-validate strict on every manifest (oldest and newest supported Kubernetes);
+2. checkov's built-in kubernetes checks (ALL) + our checkov adapters (policies/checks) on manifests/;
+3. checkov's built-in dockerfile checks (ALL) on every generated Dockerfile;
+4. our compose checks on compose.yaml and our cross-resource rules on the manifest set;
+5. inline suppressions anywhere in the rendered output, which only a reviewed waiver can back;
+6. waivers (policies/waivers.yaml) and component opt-outs (opt-outs.json), expiry, staleness;
+7. reports in build/<stack>/gate/ (SARIF, JUnit, Markdown, verdict.json).
+
+The verdict is cached by content hash (see :mod:`slm_deploy.gate.cache`): an unchanged stack
+re-gates without importing checkov.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+from datetime import date
 from pathlib import Path
 
-from slm_deploy.gate.schema_validation import validate_manifests
+import yaml
 
-__all__ = ["Finding", "GateResult", "run_gate"]
+from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached, store_cached
+from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, WaiverRef
 
-
-@dataclass(frozen=True)
-class Finding:
-    check_id: str
-    check_name: str
-    resource: str
-    file: str
-    message: str = ""
+__all__ = ["Finding", "GateResult", "Waived", "WaiverRef", "run_gate", "default_policies_dir", "default_waivers_path"]
 
 
-@dataclass
-class GateResult:
-    stack: str
-    passed: list[Finding] = field(default_factory=list)
-    failed: list[Finding] = field(default_factory=list)
+def default_policies_dir() -> Path:
+    from slm_deploy.gate.result import project_root
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
+    return project_root() / "policies"
 
 
-def run_gate(build_dir: Path, stack: str) -> GateResult:
-    """Gate one rendered stack."""
-    result = GateResult(stack)
-    for file, version, error in validate_manifests(build_dir / "manifests"):
-        result.failed.append(Finding("K8S_SCHEMA", f"valid for Kubernetes {version} (strict)", file, file, error))
+def default_waivers_path() -> Path:
+    env = os.environ.get("SLM_DEPLOY_WAIVERS")
+    return Path(env) if env else default_policies_dir() / "waivers.yaml"
+
+
+def run_gate(
+    build_dir: Path,
+    stack: str,
+    *,
+    use_cache: bool | None = None,
+    waivers_path: Path | None = None,
+    today: date | None = None,
+    write_reports: bool = True,
+) -> GateResult:
+    """Gate one rendered stack. ``use_cache`` defaults to on unless ``SLM_DEPLOY_NO_CACHE=1``."""
+    build_dir = Path(build_dir)
+    today = today or date.today()
+    policies_dir = default_policies_dir()
+    waivers_path = waivers_path or default_waivers_path()
+    use_cache = (not cache_disabled()) if use_cache is None else use_cache
+
+    key = cache_key(build_dir, stack, policies_dir, waivers_path, today)
+    result = load_cached(stack, key) if use_cache else None
+    if result is None:
+        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today)
+        result.cache_key = key
+        if use_cache:
+            store_cached(result)
+    if write_reports:
+        from slm_deploy.gate.reports import write_reports as _write
+
+        result.reports = _write(result, build_dir)
     return result
+
+
+def _gate_finding(check_id: str, resource: str, file: str, message: str, *, kind: str = "", name: str = "",
+                  namespace: str = "", line: int = 0) -> Finding:
+    return Finding(check_id, GATE_CHECKS[check_id][0], resource, file, message, severity="HIGH", source="gate",
+                   kind=kind or "File", namespace=namespace, name=name or resource, line=line)
+
+
+def _schema(build_dir: Path, manifests: list[Path]) -> tuple[list[Finding], list[Finding]]:
+    from slm_deploy.gate.scan import k8s_resource_id, split_k8s_resource
+    from slm_deploy.gate.schema_validation import validate_manifests
+
+    name = GATE_CHECKS["K8S_SCHEMA"][0]
+    errors: dict[str, list[str]] = {}
+    for file, version, error in validate_manifests(build_dir / "manifests"):
+        errors.setdefault(file, []).append(f"Kubernetes {version}: {error}")
+    passed, failed = [], []
+    for path in manifests:
+        obj = yaml.safe_load(path.read_text()) or {}
+        resource = k8s_resource_id(obj)
+        kind, ns, obj_name = split_k8s_resource(resource)
+        rel = path.relative_to(build_dir).as_posix()
+        problems = errors.get(path.name)
+        finding = Finding("K8S_SCHEMA", name, resource, rel, "; ".join(problems or []), source="schema",
+                          kind=kind, namespace=ns, name=obj_name)
+        (failed if problems else passed).append(finding)
+    return passed, failed
+
+
+def _policy_finding(f, source: str) -> Finding:
+    """policies.rules._types.Finding -> gate Finding."""
+    from slm_deploy.gate.scan import split_k8s_resource
+
+    if f.resource.startswith("service."):
+        kind, ns, name = "service", "", f.resource[len("service."):]
+    else:
+        kind, ns, name = split_k8s_resource(f.resource)
+    return Finding(f.check_id, f.check_name, f.resource, f.file_path, "; ".join(f.reasons), severity=f.severity,
+                   source=source, kind=kind, namespace=ns, name=name)
+
+
+def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Path, today: date) -> GateResult:
+    from slm_deploy.gate.scan import find_dockerfiles, scan_dockerfiles, scan_inline_suppressions, scan_kubernetes
+    from slm_deploy.gate.waivers import InlineSkip, WaiverFileError, apply_exceptions, load_waivers
+
+    result = GateResult(stack)
+    manifests = sorted((build_dir / "manifests").glob("*.yaml")) if (build_dir / "manifests").is_dir() else []
+    dockerfiles = find_dockerfiles(build_dir)
+    compose_path = build_dir / "compose.yaml"
+    result.scanned = [p.relative_to(build_dir).as_posix() for p in manifests + dockerfiles] + (
+        ["compose.yaml"] if compose_path.exists() else [])
+
+    severities: dict[str, str] = {}
+    slm_metas = []
+    try:
+        from policies.registry import list_slm_checks
+
+        slm_metas = list_slm_checks()
+        severities = {m.id: m.severity for m in slm_metas}
+    except ImportError:  # pragma: no cover - policies/ is part of the repo
+        pass
+
+    passed, failed, skipped = [], [], []
+    ran: set[str] = set()
+
+    p, f = _schema(build_dir, manifests)
+    passed += p
+    failed += f
+    if manifests:
+        ran.add("K8S_SCHEMA")
+
+    checks_dir = policies_dir / "checks"
+    k8s = scan_kubernetes(manifests, build_dir, checks_dir if checks_dir.is_dir() else None, severities)
+    docker = scan_dockerfiles(dockerfiles, build_dir, severities)
+    for out in (k8s, docker):
+        passed += out.passed
+        failed += out.failed
+        skipped += out.skipped
+        ran |= out.ran
+
+    if compose_path.exists():
+        from policies.compose import run_compose_checks
+
+        report = run_compose_checks(yaml.safe_load(compose_path.read_text()) or {}, "compose.yaml")
+        passed += [_policy_finding(x, "compose") for x in report.passed_checks]
+        failed += [_policy_finding(x, "compose") for x in report.failed_checks]
+        ran |= {x.check_id for x in report.passed_checks + report.failed_checks}
+
+    if manifests:
+        from policies.rules.manifest_set import check_manifest_set
+        from slm_deploy.gate.scan import k8s_resource_id
+
+        objects, paths = [], {}
+        for path in manifests:
+            obj = yaml.safe_load(path.read_text())
+            if isinstance(obj, dict):
+                objects.append(obj)
+                paths[k8s_resource_id(obj)] = path.relative_to(build_dir).as_posix()
+        for x in check_manifest_set(objects, paths):
+            (passed if x.passed else failed).append(_policy_finding(x, "manifest-set"))
+            ran.add(x.check_id)
+
+    # Inline suppressions: checkov's own skip records plus the gate's text scan of all rendered output.
+    inline: dict[tuple[str, str], Finding] = {}
+    for s in skipped:
+        inline.setdefault((s.check_id, s.resource), s)
+    for hit in scan_inline_suppressions(build_dir):
+        inline.setdefault((hit.check_id, hit.resource), hit)
+
+    problems: list[Finding] = []
+    try:
+        waivers = load_waivers(waivers_path)
+    except WaiverFileError as exc:
+        waivers = []
+        rel = "policies/waivers.yaml"
+        problems += [_gate_finding("SLM_GATE_WAIVER_FILE", rel, rel, msg) for msg in exc.problems]
+
+    opt_outs = _opt_outs(build_dir)
+    still, waived, self_waivers, stale, expired, opt_rows = apply_exceptions(
+        failed, [InlineSkip(f) for f in inline.values()], waivers, opt_outs, stack, today)
+
+    for f in self_waivers:
+        problems.append(_gate_finding(
+            "SLM_GATE_SELF_WAIVER", f.resource, f.file,
+            f"inline suppression of {f.check_id} with no waiver in policies/waivers.yaml backing it"
+            + (f" ({f.message})" if f.message else ""),
+            kind=f.kind, namespace=f.namespace, name=f.name, line=f.line))
+    for w in expired:
+        problems.append(_gate_finding(
+            "SLM_GATE_EXPIRED_WAIVER", f"waiver {w['id']}", "policies/waivers.yaml",
+            f"waiver {w['id']} ({w['check']} on {w['resource']}) expired on {w['expires']}: renew it after review "
+            "or fix the finding", kind="Waiver", name=w["id"]))
+
+    result.passed = passed
+    result.failed = still + problems
+    result.waived = waived
+    result.self_waivers = self_waivers
+    result.stale_waivers = stale
+    result.expired_waivers = expired
+    result.opt_outs = opt_rows
+    result.checks = _check_table(ran, slm_metas)
+    return result
+
+
+def _opt_outs(build_dir: Path) -> list[dict]:
+    path = build_dir / "opt-outs.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text() or "[]")
+    return data if isinstance(data, list) else []
+
+
+def _check_table(ran: set[str], slm_metas: list) -> dict[str, dict[str, str]]:
+    """Every enforced check (the full catalog), so reports can show not-applicable ones too."""
+    from slm_deploy.gate.scan import builtin_checks
+
+    table: dict[str, dict[str, str]] = {}
+    for c in builtin_checks():
+        table[c["id"]] = {"name": c["name"], "severity": "", "framework": c["framework"], "guideline": c["guideline"]}
+    for m in slm_metas:
+        table[m.id] = {"name": m.name, "severity": m.severity, "framework": m.framework, "guideline": m.reference}
+    for cid, (name, _) in GATE_CHECKS.items():
+        table[cid] = {"name": name, "severity": "HIGH", "framework": "gate", "guideline": ""}
+    for cid in ran:
+        table.setdefault(cid, {"name": cid, "severity": "", "framework": "", "guideline": ""})
+    return dict(sorted(table.items()))

@@ -1,21 +1,39 @@
-"""Terminal summary of a gate verdict."""
+"""Terminal summary of a gate verdict (rich)."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
 
-from slm_deploy.gate.runner import GateResult
+from slm_deploy.gate.result import GateResult
 
 __all__ = ["print_summary"]
 
 
 def print_summary(result: GateResult, console: Console) -> None:
+    checks_run = len({f.check_id for f in result.passed + result.failed} | {w.finding.check_id for w in result.waived})
+    cached = " [dim](cached verdict)[/dim]" if result.cached else ""
     if result.failed:
-        table = Table("check", "resource", "file", "problem", title=f"Gate: {len(result.failed)} failed")
+        table = Table("check", "resource", "file", "problem", title=f"Gate: {len(result.failed)} failed", title_justify="left")
         for f in result.failed:
-            table.add_row(f.check_id, f.resource, f.file, f.check_name + (f": {f.message}" if f.message else ""))
+            table.add_row(f.check_id, f.resource, f.file + (f":{f.line}" if f.line else ""),
+                          f.check_name + (f": {f.message}" if f.message else ""))
         console.print(table)
-        console.print(f"[red bold]Gate FAILED[/red bold] for stack {result.stack}")
-    else:
-        console.print(f"[green bold]Gate passed[/green bold] for stack {result.stack}: {len(result.passed)} checks passed, 0 failed")
+    if result.waived:
+        counts = Counter((w.finding.check_id, w.by.source, w.by.ident) for w in result.waived)
+        table = Table("check", "waived by", "id", "resources", title="Waived", title_justify="left")
+        for (cid, source, ident), n in sorted(counts.items()):
+            table.add_row(cid, source, ident, str(n))
+        console.print(table)
+    for w in result.stale_waivers:
+        console.print(f"[yellow]stale waiver[/yellow] {w['id']}: {w['check']} on {w['resource']} matches nothing in stack {result.stack}")
+    verdict = "[green bold]Gate passed[/green bold]" if result.ok else "[red bold]Gate FAILED[/red bold]"
+    console.print(
+        f"{verdict} for stack {result.stack}: {len(result.passed)} passed, {len(result.failed)} failed, "
+        f"{len(result.waived)} waived, {len(result.stale_waivers)} stale waivers, {checks_run} checks with results"
+        f"{cached}"
+    )
+    if result.reports:
+        console.print("Reports: " + ", ".join(result.reports[k] for k in ("markdown", "sarif", "junit") if k in result.reports))

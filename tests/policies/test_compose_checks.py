@@ -18,7 +18,7 @@ EXPECTED = {  # (passed, failed) service records of the check on its pass/ and f
     "CKV_SLM_016": (2, 2),
     "CKV_SLM_017": (1, 2),
     "CKV_SLM_018": (2, 1),
-    "CKV_SLM_019": (1, 3),
+    "CKV_SLM_019": (2, 3),
 }
 
 

@@ -5,14 +5,22 @@ from policies.rules._types import NA, Result
 
 class ComposeWebuiAuth(ComposeCheck):
     META = compose_meta(id="CKV_SLM_019", name=rule.META.name, severity=rule.META.severity,
-                        rationale=rule.META.rationale + " In compose: a secret with target: /app/backend/.webui_secret_key.",
+                        rationale=rule.META.rationale + " In compose: a secret with target: /app/backend/.webui_secret_key, "
+                        "or a secret file that the service's own entrypoint reads.",
                         reference=rule.META.reference)
 
     def evaluate(self, name, service, compose):
         variables = env(service)
         if not rule.is_chat_ui(service.get("image"), variables):
             return NA
-        return Result.judge(True, rule.webui_problems(variables, secret_paths(service)))
+        start = " ".join(_argv(service.get("entrypoint")) + _argv(service.get("command")))
+        return Result.judge(True, rule.webui_problems(variables, secret_paths(service), start))
+
+
+def _argv(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 check = ComposeWebuiAuth()

@@ -1,0 +1,125 @@
+"""Operator mode: objects for the cluster's Prometheus Operator and Grafana dashboard sidecar.
+
+* a PodMonitor per scrape target (selects pods by labels and port name, so serving
+  components need no extra Service); the ``job`` label is set to the contribution's
+  job, so rules and dashboards read the same in both modes;
+* a Probe per blackbox target (the stack's own blackbox exporter unless an address is given);
+* one PrometheusRule with the same rule groups the standalone rule file holds;
+* one ConfigMap per dashboard, labelled for the Grafana sidecar.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+
+from components.labels import standard_labels
+from components.monitoring.standalone import _Builder, deploy_blackbox
+from components.observability import MonitoringContribution
+
+if TYPE_CHECKING:
+    from components.monitoring_stack import MonitoringStackArgs
+
+__all__ = ["deploy_operator", "MONITORING_API"]
+
+MONITORING_API = "monitoring.coreos.com/v1"
+
+
+def deploy_operator(
+    *,
+    parent: pulumi.Resource,
+    name: str,
+    args: "MonitoringStackArgs",
+    namespace: str,
+    part_of: str,
+    contributions: list[MonitoringContribution],
+    rules_yaml: str,
+    rule_groups: list[dict[str, Any]],
+    dashboards: dict[str, str],
+) -> dict[str, Any]:
+    op = args.operator
+    opts = pulumi.ResourceOptions(parent=parent)
+    labels = {**standard_labels("monitoring", name, "monitoring", "v1", part_of), **op.selector_labels}
+
+    def meta(obj: str, extra: dict[str, str] | None = None) -> ObjectMetaArgs:
+        return ObjectMetaArgs(name=obj, namespace=namespace, labels={**labels, **(extra or {})})
+
+    pod_monitors, probes = [], []
+    for c in contributions:
+        for t in c.scrape_targets:
+            obj = f"{name}-{t.job}"
+            k8s.apiextensions.CustomResource(
+                obj,
+                api_version=MONITORING_API,
+                kind="PodMonitor",
+                metadata=meta(obj),
+                spec={
+                    "selector": {"matchLabels": dict(t.pod_selector)},
+                    "namespaceSelector": {"matchNames": [t.namespace]},
+                    "podMetricsEndpoints": [
+                        {
+                            "port": t.port_name,
+                            "path": t.path,
+                            "interval": args.scrape_interval,
+                            "honorLabels": t.namespace != namespace,
+                            "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": t.job}],
+                        }
+                    ],
+                },
+                opts=opts,
+            )
+            pod_monitors.append(obj)
+
+    probe_targets = [p for c in contributions for p in c.probe_targets]
+    blackbox = op.blackbox_exporter_address
+    if probe_targets and blackbox is None:
+        b = _Builder(parent, name, namespace, part_of)
+        blackbox = deploy_blackbox(
+            b, contributions=contributions,
+            scraper_selectors=[{"app.kubernetes.io/name": "prometheus"}],
+            scraper_namespace={"kubernetes.io/metadata.name": op.prometheus_namespace},
+        )
+    for p in probe_targets:
+        obj = f"{name}-{p.job}"
+        static: dict[str, Any] = {"static": [p.url]}
+        if p.labels:
+            static["labels"] = dict(sorted(p.labels.items()))
+        k8s.apiextensions.CustomResource(
+            obj,
+            api_version=MONITORING_API,
+            kind="Probe",
+            metadata=meta(obj),
+            spec={
+                "jobName": p.job,
+                "interval": args.scrape_interval,
+                "module": p.module,
+                "prober": {"url": blackbox, "path": "/probe", "scheme": "http"},
+                "targets": {"staticConfig": static},
+            },
+            opts=opts,
+        )
+        probes.append(obj)
+
+    rule_obj = f"{name}-alerts"
+    k8s.apiextensions.CustomResource(
+        rule_obj, api_version=MONITORING_API, kind="PrometheusRule", metadata=meta(rule_obj),
+        spec={"groups": rule_groups}, opts=opts,
+    )
+
+    dashboard_maps = []
+    for file, content in sorted(dashboards.items()):
+        obj = f"{name}-dashboard-{file.removesuffix('.json')}"
+        k8s.core.v1.ConfigMap(obj, metadata=meta(obj, op.dashboard_label), data={file: content}, opts=opts)
+        dashboard_maps.append(obj)
+
+    return {
+        "mode": "operator",
+        "podMonitors": pod_monitors,
+        "probes": probes,
+        "prometheusRule": rule_obj,
+        "dashboardConfigMaps": dashboard_maps,
+        "ruleGroups": [g["name"] for g in rule_groups],
+    }

@@ -1,0 +1,497 @@
+"""Standalone mode: hardened Prometheus, Alertmanager, Grafana and blackbox exporter in the stack namespace.
+
+Every pod is built from :mod:`components.hardening` (non-root UID 10001, read-only
+root, no capabilities, RuntimeDefault seccomp, requests and limits, probes), pinned
+by digest from versions.yaml, and fenced by its own NetworkPolicy.
+
+Prometheus needs a Kubernetes API token for pod discovery. Rather than turning on
+``automountServiceAccountToken`` it mounts a short-lived projected token
+(1 h, rotated by the kubelet) bound to a ServiceAccount whose Roles allow only
+get/list/watch on pods in the namespaces it scrapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pulumi_kubernetes.core.v1 import (
+    ConfigMapVolumeSourceArgs,
+    ContainerArgs,
+    ContainerPortArgs,
+    EnvVarArgs,
+    PersistentVolumeClaimVolumeSourceArgs,
+    PodSpecArgs,
+    PodTemplateSpecArgs,
+    VolumeArgs,
+    VolumeMountArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs, NetworkPolicyPortArgs
+
+from components.hardening import (
+    container_security_context,
+    dns_egress,
+    egress_to_pods,
+    http_probe,
+    ingress_from_pods,
+    pod_security_context,
+    resources,
+    scratch_volume,
+    secret_file_volume,
+)
+from components.labels import selector_labels, standard_labels
+from components.monitoring.prometheus_config import prometheus_config, scrape_configs, to_yaml
+from components.observability import MonitoringContribution
+from components.versions import image
+
+if TYPE_CHECKING:
+    from components.monitoring_stack import MonitoringStackArgs
+
+__all__ = ["deploy_standalone", "blackbox_config", "alertmanager_config", "grafana_provisioning", "BLACKBOX_PORT"]
+
+PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT, BLACKBOX_PORT = 9090, 9093, 3000, 9115
+_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+_RECEIVER_DIR = "/etc/alertmanager/secrets"
+
+
+def _ns_labels(ns: str) -> dict[str, str]:
+    return {"kubernetes.io/metadata.name": ns}
+
+
+def blackbox_config() -> str:
+    """blackbox.yml: one HTTP module expecting 2xx, IPv4, no redirects."""
+    return to_yaml(
+        {
+            "modules": {
+                "http_2xx": {
+                    "prober": "http",
+                    "timeout": "5s",
+                    "http": {"preferred_ip_protocol": "ip4", "valid_status_codes": [], "follow_redirects": False},
+                }
+            }
+        }
+    )
+
+
+def alertmanager_config(args: "MonitoringStackArgs", *, has_receiver: bool) -> str:
+    """alertmanager.yml without secrets: the receiver URL is read from a mounted file (url_file / api_url_file)."""
+    am = args.alertmanager
+    receiver: dict[str, Any] = {"name": "default"}
+    if has_receiver and am.receiver == "webhook":
+        receiver["webhook_configs"] = [{"url_file": f"{_RECEIVER_DIR}/url", "send_resolved": True}]
+    elif has_receiver:
+        slack: dict[str, Any] = {
+            "api_url_file": f"{_RECEIVER_DIR}/url",
+            "send_resolved": True,
+            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})',
+            "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook }}\n{{ end }}",
+        }
+        if am.slack_channel:
+            slack["channel"] = am.slack_channel
+        receiver["slack_configs"] = [slack]
+    return to_yaml(
+        {
+            "route": {
+                "receiver": "default",
+                "group_by": am.group_by,
+                "group_wait": am.group_wait,
+                "group_interval": am.group_interval,
+                "repeat_interval": am.repeat_interval,
+                "routes": [
+                    {"matchers": ['severity="critical"'], "receiver": "default", "repeat_interval": am.critical_repeat_interval},
+                    {"matchers": ['severity="info"'], "receiver": "null"},
+                ],
+            },
+            "inhibit_rules": [
+                {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["job", "namespace"]}
+            ],
+            "receivers": [receiver, {"name": "null"}],
+        }
+    )
+
+
+def grafana_provisioning(prometheus_url: str, dashboards_dir: str) -> dict[str, str]:
+    """Grafana provisioning files: the Prometheus datasource and the dashboard provider."""
+    datasources = {
+        "apiVersion": 1,
+        "datasources": [
+            {"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy", "url": prometheus_url, "isDefault": True, "editable": False}
+        ],
+    }
+    providers = {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "slm-deploy",
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 60,
+                "options": {"path": dashboards_dir},
+            }
+        ],
+    }
+    return {"datasources.yaml": to_yaml(datasources), "dashboards.yaml": to_yaml(providers)}
+
+
+class _Builder:
+    def __init__(self, parent: pulumi.Resource, name: str, namespace: str, part_of: str) -> None:
+        self.parent, self.name, self.namespace, self.part_of = parent, name, namespace, part_of
+        self.opts = pulumi.ResourceOptions(parent=parent)
+
+    def labels(self, app: str, version: str) -> dict[str, str]:
+        return standard_labels(app, self.name, "monitoring", version, self.part_of)
+
+    def selector(self, app: str) -> dict[str, str]:
+        return selector_labels(app, self.name)
+
+    def meta(self, obj: str, app: str, version: str, annotations: dict[str, str] | None = None) -> ObjectMetaArgs:
+        return ObjectMetaArgs(name=obj, namespace=self.namespace, labels=self.labels(app, version), annotations=annotations)
+
+    def config_map(self, obj: str, app: str, version: str, data: dict[str, str]) -> k8s.core.v1.ConfigMap:
+        return k8s.core.v1.ConfigMap(obj, metadata=self.meta(obj, app, version), data=data, opts=self.opts)
+
+    def deployment(
+        self, obj: str, app: str, version: str, container: ContainerArgs, volumes: list[VolumeArgs], *,
+        checksum: str, service_account: str | None = None, recreate: bool = False,
+    ) -> k8s.apps.v1.Deployment:
+        labels = self.labels(app, version)
+        return k8s.apps.v1.Deployment(
+            obj,
+            metadata=self.meta(obj, app, version),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=LabelSelectorArgs(match_labels=self.selector(app)),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if recreate else None,
+                template=PodTemplateSpecArgs(
+                    metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
+                    spec=PodSpecArgs(
+                        service_account_name=service_account,
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pod_security_context(),
+                        containers=[container],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=self.opts,
+        )
+
+    def service(self, obj: str, app: str, version: str, port: int, port_name: str) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            obj,
+            metadata=self.meta(obj, app, version),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self.selector(app),
+                ports=[k8s.core.v1.ServicePortArgs(name=port_name, port=port, target_port=port_name, protocol="TCP")],
+            ),
+            opts=self.opts,
+        )
+
+    def network_policy(self, obj: str, app: str, version: str, ingress: list, egress: list) -> k8s.networking.v1.NetworkPolicy:
+        return k8s.networking.v1.NetworkPolicy(
+            obj,
+            metadata=self.meta(obj, app, version),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=LabelSelectorArgs(match_labels=self.selector(app)),
+                policy_types=["Ingress", "Egress"],
+                ingress=ingress,
+                egress=egress,
+            ),
+            opts=self.opts,
+        )
+
+
+def _checksum(*parts: str) -> str:
+    return hashlib.sha256("\n---\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _container(name: str, img: str, args: list[str], port: int, port_name: str, mounts: list[VolumeMountArgs], *,
+               ready: str, live: str, res, env: list[EnvVarArgs] | None = None, startup_failures: int = 30) -> ContainerArgs:
+    return ContainerArgs(
+        name=name,
+        image=img,
+        image_pull_policy="IfNotPresent",
+        args=args,
+        env=env,
+        ports=[ContainerPortArgs(name=port_name, container_port=port, protocol="TCP")],
+        volume_mounts=mounts,
+        resources=res,
+        security_context=container_security_context(),
+        startup_probe=http_probe(ready, port_name, period_seconds=10, failure_threshold=startup_failures),
+        readiness_probe=http_probe(ready, port_name, period_seconds=10),
+        liveness_probe=http_probe(live, port_name, period_seconds=20, failure_threshold=3),
+    )
+
+
+def _probe_ports(contributions: list[MonitoringContribution]) -> list[int]:
+    ports = set()
+    for c in contributions:
+        for p in c.probe_targets:
+            url = urlparse(p.url)
+            ports.add(url.port or (443 if url.scheme == "https" else 80))
+    return sorted(ports)
+
+
+def deploy_blackbox(b: _Builder, *, contributions: list[MonitoringContribution], scraper_selectors: list[dict[str, str]],
+                    scraper_namespace: dict[str, str] | None) -> str:
+    """The blackbox exporter (Deployment, Service, NetworkPolicy); returns its in-cluster address."""
+    img = image("blackbox-exporter")
+    obj, app = f"{b.name}-blackbox-exporter", "blackbox-exporter"
+    conf = blackbox_config()
+    b.config_map(obj, app, img.tag, {"blackbox.yml": conf})
+    container = _container(
+        "blackbox-exporter", img.ref,
+        ["--config.file=/etc/blackbox/blackbox.yml", f"--web.listen-address=:{BLACKBOX_PORT}", "--log.format=json"],
+        BLACKBOX_PORT, "http", [VolumeMountArgs(name="config", mount_path="/etc/blackbox", read_only=True)],
+        ready="/-/healthy", live="/-/healthy", res=resources("50m", "64Mi", cpu_limit="200m", memory_limit="128Mi"), startup_failures=6,
+    )
+    volumes = [VolumeArgs(name="config", config_map=ConfigMapVolumeSourceArgs(name=obj, default_mode=0o444))]
+    b.deployment(obj, app, img.tag, container, volumes, checksum=_checksum(conf))
+    b.service(obj, app, img.tag, BLACKBOX_PORT, "http")
+    egress = [dns_egress()]
+    ports = _probe_ports(contributions)
+    if ports:
+        egress.append(NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]))
+    b.network_policy(obj, app, img.tag, [ingress_from_pods(scraper_selectors, [BLACKBOX_PORT], namespace_labels=scraper_namespace)], egress)
+    return f"{obj}.{b.namespace}.svc:{BLACKBOX_PORT}"
+
+
+def deploy_standalone(
+    *,
+    parent: pulumi.Resource,
+    name: str,
+    args: "MonitoringStackArgs",
+    namespace: str,
+    part_of: str,
+    contributions: list[MonitoringContribution],
+    rules_yaml: str,
+    rule_groups: list[dict[str, Any]],
+    dashboards: dict[str, str],
+    storage_class: str | None,
+    grafana_admin_password: pulumi.Input[str] | None,
+    alert_webhook_url: pulumi.Input[str] | None,
+) -> dict[str, Any]:
+    b = _Builder(parent, name, namespace, part_of)
+    prom_img, am_img, graf_img = image("prometheus"), image("alertmanager"), image("grafana")
+    prom, am, graf = f"{name}-prometheus", f"{name}-alertmanager", f"{name}-grafana"
+    prom_sel, graf_sel = b.selector("prometheus"), b.selector("grafana")
+    has_probes = any(c.probe_targets for c in contributions)
+
+    # --- blackbox exporter (only when something is probed)
+    blackbox_address = deploy_blackbox(b, contributions=contributions, scraper_selectors=[prom_sel], scraper_namespace=None) if has_probes else None
+
+    # --- Prometheus
+    jobs = scrape_configs(contributions, stack_namespace=namespace, part_of=part_of, scrape_interval=args.scrape_interval, blackbox_address=blackbox_address)
+    prom_yaml = to_yaml(
+        prometheus_config(
+            jobs,
+            scrape_interval=args.scrape_interval,
+            evaluation_interval=args.evaluation_interval,
+            rule_files=["/etc/prometheus/rules/*.rules.yaml"],
+            alertmanager_address=f"{am}.{namespace}.svc:{ALERTMANAGER_PORT}",
+            external_labels={"namespace_stack": namespace},
+        )
+    )
+    b.config_map(prom, "prometheus", prom_img.tag, {"prometheus.yml": prom_yaml})
+    b.config_map(f"{prom}-rules", "prometheus", prom_img.tag, {"slm.rules.yaml": rules_yaml})
+
+    sa = k8s.core.v1.ServiceAccount(prom, metadata=b.meta(prom, "prometheus", prom_img.tag), automount_service_account_token=False, opts=b.opts)
+    discovery_namespaces = sorted({t.namespace for c in contributions for t in c.scrape_targets})
+    for ns in discovery_namespaces:
+        role = f"{prom}-discovery" if ns == namespace else f"{prom}-discovery-{ns}"
+        meta = ObjectMetaArgs(name=role, namespace=ns, labels=b.labels("prometheus", prom_img.tag))
+        k8s.rbac.v1.Role(role, metadata=meta, rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"])], opts=b.opts)
+        k8s.rbac.v1.RoleBinding(
+            role, metadata=meta,
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name=role),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=prom, namespace=namespace)],
+            opts=b.opts,
+        )
+    k8s.core.v1.PersistentVolumeClaim(
+        f"{prom}-data",
+        metadata=b.meta(f"{prom}-data", "prometheus", prom_img.tag),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": args.prometheus.storage_size}),
+        ),
+        opts=b.opts,
+    )
+    token_volume = VolumeArgs(
+        name="discovery-token",
+        projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+            default_mode=0o444,
+            sources=[
+                k8s.core.v1.VolumeProjectionArgs(service_account_token=k8s.core.v1.ServiceAccountTokenProjectionArgs(path="token", expiration_seconds=3600)),
+                k8s.core.v1.VolumeProjectionArgs(config_map=k8s.core.v1.ConfigMapProjectionArgs(name="kube-root-ca.crt", items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")])),
+                k8s.core.v1.VolumeProjectionArgs(downward_api=k8s.core.v1.DownwardAPIProjectionArgs(items=[
+                    k8s.core.v1.DownwardAPIVolumeFileArgs(path="namespace", field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.namespace"))
+                ])),
+            ],
+        ),
+    )
+    p = args.prometheus
+    prom_container = _container(
+        "prometheus", prom_img.ref,
+        [
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            f"--storage.tsdb.retention.time={p.retention_time}",
+            f"--storage.tsdb.retention.size={p.retention_size}",
+            f"--web.listen-address=:{PROMETHEUS_PORT}",
+            "--log.format=json",
+        ],
+        PROMETHEUS_PORT, "http",
+        [
+            VolumeMountArgs(name="config", mount_path="/etc/prometheus/prometheus.yml", sub_path="prometheus.yml", read_only=True),
+            VolumeMountArgs(name="rules", mount_path="/etc/prometheus/rules", read_only=True),
+            VolumeMountArgs(name="data", mount_path="/prometheus"),
+            VolumeMountArgs(name="discovery-token", mount_path=_SA_DIR, read_only=True),
+        ],
+        ready="/-/ready", live="/-/healthy",
+        res=resources(p.cpu_request, p.memory_request, cpu_limit=p.cpu_limit, memory_limit=p.memory_limit),
+        startup_failures=60,  # WAL replay after a restart can take minutes
+    )
+    b.deployment(
+        prom, "prometheus", prom_img.tag, prom_container,
+        [
+            VolumeArgs(name="config", config_map=ConfigMapVolumeSourceArgs(name=prom, default_mode=0o444)),
+            VolumeArgs(name="rules", config_map=ConfigMapVolumeSourceArgs(name=f"{prom}-rules", default_mode=0o444)),
+            VolumeArgs(name="data", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(claim_name=f"{prom}-data")),
+            token_volume,
+        ],
+        checksum=_checksum(prom_yaml, rules_yaml), service_account=prom, recreate=True,
+    )
+    b.service(prom, "prometheus", prom_img.tag, PROMETHEUS_PORT, "http")
+    prom_egress = [
+        dns_egress(),
+        # Kubernetes API for pod discovery (the API server has no pod labels to select on).
+        NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=443), NetworkPolicyPortArgs(protocol="TCP", port=6443)]),
+        egress_to_pods([b.selector("alertmanager")], [ALERTMANAGER_PORT]),
+    ]
+    for c in contributions:
+        for t in c.scrape_targets:
+            ns_labels = None if t.namespace == namespace else _ns_labels(t.namespace)
+            prom_egress.append(egress_to_pods([t.pod_selector], [t.port_name], namespace_labels=ns_labels))
+    if has_probes:
+        prom_egress.append(egress_to_pods([b.selector("blackbox-exporter")], [BLACKBOX_PORT]))
+    b.network_policy(prom, "prometheus", prom_img.tag, [ingress_from_pods([graf_sel], [PROMETHEUS_PORT])], prom_egress)
+
+    # --- Alertmanager
+    has_receiver = alert_webhook_url is not None
+    am_yaml = alertmanager_config(args, has_receiver=has_receiver)
+    b.config_map(am, "alertmanager", am_img.tag, {"alertmanager.yml": am_yaml})
+    am_mounts = [
+        VolumeMountArgs(name="config", mount_path="/etc/alertmanager/alertmanager.yml", sub_path="alertmanager.yml", read_only=True),
+    ]
+    am_volumes = [VolumeArgs(name="config", config_map=ConfigMapVolumeSourceArgs(name=am, default_mode=0o444))]
+    data_vol, data_mount = scratch_volume("data", "/alertmanager", size_limit="256Mi")
+    am_volumes.append(data_vol)
+    am_mounts.append(data_mount)
+    if has_receiver:
+        k8s.core.v1.Secret(
+            f"{am}-receiver", metadata=b.meta(f"{am}-receiver", "alertmanager", am_img.tag),
+            type="Opaque", string_data={"url": pulumi.Output.secret(alert_webhook_url)}, opts=b.opts,
+        )
+        vol, mount = secret_file_volume("receiver", f"{am}-receiver", _RECEIVER_DIR)
+        am_volumes.append(vol)
+        am_mounts.append(mount)
+    am_container = _container(
+        "alertmanager", am_img.ref,
+        [
+            "--config.file=/etc/alertmanager/alertmanager.yml",
+            "--storage.path=/alertmanager",
+            f"--web.listen-address=:{ALERTMANAGER_PORT}",
+            "--cluster.listen-address=",  # single replica: no gossip port
+            "--log.format=json",
+        ],
+        ALERTMANAGER_PORT, "http", am_mounts, ready="/-/ready", live="/-/healthy",
+        res=resources("50m", "64Mi", cpu_limit="200m", memory_limit="256Mi"), startup_failures=6,
+    )
+    b.deployment(am, "alertmanager", am_img.tag, am_container, am_volumes, checksum=_checksum(am_yaml))
+    b.service(am, "alertmanager", am_img.tag, ALERTMANAGER_PORT, "http")
+    b.network_policy(
+        am, "alertmanager", am_img.tag,
+        [ingress_from_pods([prom_sel], [ALERTMANAGER_PORT])],
+        [dns_egress(), NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=port) for port in args.alertmanager.receiver_ports])],
+    )
+
+    # --- Grafana
+    if grafana_admin_password is None:
+        grafana_admin_password = random.RandomPassword(f"{graf}-admin-password", length=32, special=False, opts=b.opts).result
+    secret_key = random.RandomPassword(f"{graf}-secret-key", length=40, special=False, opts=b.opts).result
+    k8s.core.v1.Secret(
+        graf, metadata=b.meta(graf, "grafana", graf_img.tag), type="Opaque",
+        string_data={"admin-password": pulumi.Output.secret(grafana_admin_password), "secret-key": pulumi.Output.secret(secret_key)},
+        opts=b.opts,
+    )
+    dashboards_dir = "/var/lib/grafana-dashboards"
+    provisioning = grafana_provisioning(f"http://{prom}.{namespace}.svc:{PROMETHEUS_PORT}", dashboards_dir)
+    b.config_map(f"{graf}-provisioning", "grafana", graf_img.tag, provisioning)
+    b.config_map(f"{graf}-dashboards", "grafana", graf_img.tag, dict(sorted(dashboards.items())))
+    secret_vol, secret_mount = secret_file_volume("secrets", graf, "/etc/grafana/secrets")
+    graf_volumes = [
+        secret_vol,
+        VolumeArgs(name="provisioning", config_map=ConfigMapVolumeSourceArgs(
+            name=f"{graf}-provisioning", default_mode=0o444,
+            items=[k8s.core.v1.KeyToPathArgs(key="datasources.yaml", path="datasources/datasources.yaml"),
+                   k8s.core.v1.KeyToPathArgs(key="dashboards.yaml", path="dashboards/dashboards.yaml")],
+        )),
+        VolumeArgs(name="dashboards", config_map=ConfigMapVolumeSourceArgs(name=f"{graf}-dashboards", default_mode=0o444)),
+    ]
+    graf_mounts = [
+        secret_mount,
+        VolumeMountArgs(name="provisioning", mount_path="/etc/grafana/provisioning", read_only=True),
+        VolumeMountArgs(name="dashboards", mount_path=dashboards_dir, read_only=True),
+    ]
+    for vol_name, path, size in (("data", "/var/lib/grafana", "1Gi"), ("logs", "/var/log/grafana", "128Mi"), ("tmp", "/tmp", "128Mi")):
+        vol, mount = scratch_volume(vol_name, path, size_limit=size)
+        graf_volumes.append(vol)
+        graf_mounts.append(mount)
+    env = {
+        "GF_SECURITY_ADMIN_USER": args.grafana.admin_user,
+        "GF_SECURITY_ADMIN_PASSWORD__FILE": "/etc/grafana/secrets/admin-password",
+        "GF_SECURITY_SECRET_KEY__FILE": "/etc/grafana/secrets/secret-key",
+        "GF_SECURITY_DISABLE_GRAVATAR": "true",
+        "GF_SECURITY_COOKIE_SECURE": "true",
+        "GF_AUTH_ANONYMOUS_ENABLED": "false",
+        "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+        "GF_PLUGINS_PREINSTALL_DISABLED": "true",
+        "GF_PATHS_DATA": "/var/lib/grafana",
+        "GF_PATHS_LOGS": "/var/log/grafana",
+        "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning",
+        "GF_LOG_MODE": "console",
+        "GF_LOG_CONSOLE_FORMAT": "json",
+    }
+    graf_container = _container(
+        "grafana", graf_img.ref, [], GRAFANA_PORT, "http", graf_mounts, ready="/api/health", live="/api/health",
+        res=resources("100m", "256Mi", cpu_limit="500m", memory_limit="512Mi"),
+        env=[EnvVarArgs(name=k, value=v) for k, v in env.items()], startup_failures=30,
+    )
+    b.deployment(graf, "grafana", graf_img.tag, graf_container, graf_volumes, checksum=_checksum(*provisioning.values(), *dashboards.values()))
+    b.service(graf, "grafana", graf_img.tag, GRAFANA_PORT, "http")
+    graf_ingress = [ingress_from_pods([{}], [GRAFANA_PORT], namespace_labels=_ns_labels(ns)) for ns in args.grafana.ingress_namespaces]
+    b.network_policy(graf, "grafana", graf_img.tag, graf_ingress, [dns_egress(), egress_to_pods([prom_sel], [PROMETHEUS_PORT])])
+
+    return {
+        "mode": "standalone",
+        "prometheusUrl": f"http://{prom}.{namespace}.svc:{PROMETHEUS_PORT}",
+        "alertmanagerUrl": f"http://{am}.{namespace}.svc:{ALERTMANAGER_PORT}",
+        "grafanaUrl": f"http://{graf}.{namespace}.svc:{GRAFANA_PORT}",
+        "grafanaAdminSecret": graf,
+        "scrapeJobs": [j["job_name"] for j in jobs],
+        "ruleGroups": [g["name"] for g in rule_groups],
+        "dashboards": sorted(dashboards),
+        "alertReceiver": args.alertmanager.receiver if has_receiver else "none (set the alertmanagerWebhookUrl secret)",
+    }

@@ -1,0 +1,292 @@
+"""MonitoringStack: Prometheus, Alertmanager, Grafana, alert rules and dashboards for one stack.
+
+Two modes, chosen per stack:
+
+* ``standalone`` deploys its own hardened Prometheus (PVC, retention), Alertmanager
+  (receiver URL from a Pulumi secret, mounted as a file), Grafana (admin password
+  from a Pulumi secret, datasource and dashboards provisioned) and, when anything
+  is probed, a blackbox exporter;
+* ``operator`` uses the cluster's Prometheus Operator and Grafana: PodMonitors,
+  Probes, a PrometheusRule and dashboard ConfigMaps carrying the Grafana sidecar label.
+
+Scrape jobs, rules and dashboards are built from the stack's
+:class:`~components.observability.MonitoringContribution` list, never from a list
+of known components.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.monitoring.cluster import dcgm_contribution, kube_state_contribution
+from components.monitoring.dashboards import build_dashboards, dashboard_json
+from components.monitoring.prometheus_config import DURATION, check_unique, rule_groups, to_yaml
+from components.observability import AlertThresholds, MonitoringContribution
+
+__all__ = [
+    "TYPE",
+    "RULES_FILE",
+    "PrometheusArgs",
+    "AlertmanagerArgs",
+    "GrafanaArgs",
+    "DcgmExporterArgs",
+    "KubeStateMetricsArgs",
+    "OperatorArgs",
+    "MonitoringStackArgs",
+    "MonitoringStack",
+]
+
+TYPE = "slm:observability:MonitoringStack"
+RULES_FILE = "slm.rules.yaml"
+
+_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
+_QUANTITY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
+
+
+def _duration(value: str) -> str:
+    if not value or not DURATION.match(value):
+        raise ValueError(f"{value!r} is not a Prometheus duration; use e.g. 30s, 5m, 4h, 15d")
+    return value
+
+
+def _prom_size(value: str) -> int:
+    m = re.fullmatch(r"(\d+)(B|KB|MB|GB|TB|PB)", value)
+    if not m:
+        raise ValueError(f"{value!r} is not a Prometheus size; use a whole number with B, KB, MB, GB, TB or PB (e.g. 8GB)")
+    return int(m.group(1)) * _SIZE_UNITS[m.group(2)]
+
+
+def _quantity(value: str) -> int:
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|K|M|G|T|)", value)
+    if not m:
+        raise ValueError(f"{value!r} is not a storage quantity; use e.g. 10Gi or 500Mi")
+    return int(m.group(1)) * _QUANTITY_UNITS[m.group(2)]
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PrometheusArgs(_Args):
+    """The standalone Prometheus server."""
+
+    retention_time: str = Field(default="15d", alias="retentionTime", description="TSDB retention time (--storage.tsdb.retention.time). Default 15d: two weeks of history for capacity trends.")
+    retention_size: str = Field(default="8GB", alias="retentionSize", description="TSDB size cap (--storage.tsdb.retention.size), below the volume size. Default 8GB on the 10Gi default volume, leaving WAL headroom.")
+    storage_size: str = Field(default="10Gi", alias="storageSize", description="PersistentVolumeClaim size for /prometheus. Default 10Gi: a few serving jobs at 30s for 15d fit well below it.")
+    cpu_request: str = Field(default="250m", alias="cpuRequest", description="CPU request. Default 250m (tens of targets).")
+    cpu_limit: str = Field(default="1", alias="cpuLimit", description="CPU limit. Default 1 (rule evaluation and compaction bursts).")
+    memory_request: str = Field(default="1Gi", alias="memoryRequest", description="Memory request. Default 1Gi.")
+    memory_limit: str = Field(default="2Gi", alias="memoryLimit", description="Memory limit. Default 2Gi: head block of a small stack with room for WAL replay.")
+
+    @field_validator("retention_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("retention_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        _prom_size(value)
+        return value
+
+    @field_validator("storage_size")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        _quantity(value)
+        return value
+
+    @model_validator(mode="after")
+    def _retention_fits_volume(self) -> "PrometheusArgs":
+        size, volume = _prom_size(self.retention_size), _quantity(self.storage_size)
+        if size >= volume:
+            raise ValueError(
+                f"retentionSize {self.retention_size} must be smaller than storageSize {self.storage_size} "
+                "(the WAL and compaction need headroom); lower retentionSize or raise storageSize"
+            )
+        return self
+
+
+class AlertmanagerArgs(_Args):
+    """Alert routing. The receiver URL is the Pulumi secret ``alertmanagerWebhookUrl``, mounted as a file."""
+
+    receiver: Literal["webhook", "slack"] = Field(default="webhook", description="Receiver type for the secret URL: a generic webhook or a Slack incoming webhook. Default webhook.")
+    slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (receiver slack). Default None: the incoming webhook's own channel.")
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "job", "severity"], alias="groupBy", description="Labels alerts are grouped by. Default alertname, job, severity: one notification per alert per server.")
+    group_wait: str = Field(default="30s", alias="groupWait", description="Wait before the first notification of a group. Default 30s.")
+    group_interval: str = Field(default="5m", alias="groupInterval", description="Wait before notifying about new alerts in a group. Default 5m.")
+    repeat_interval: str = Field(default="4h", alias="repeatInterval", description="Re-notify interval for warnings. Default 4h.")
+    critical_repeat_interval: str = Field(default="1h", alias="criticalRepeatInterval", description="Re-notify interval for severity=critical. Default 1h.")
+    receiver_ports: list[int] = Field(default_factory=lambda: [443], alias="receiverPorts", description="TCP ports Alertmanager may connect out to (NetworkPolicy egress). Default [443]: HTTPS webhooks and Slack.")
+
+    @field_validator("group_wait", "group_interval", "repeat_interval", "critical_repeat_interval")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("receiver_ports")
+    @classmethod
+    def _ports(cls, ports: list[int]) -> list[int]:
+        bad = [p for p in ports if not 1 <= p <= 65535]
+        if bad or not ports:
+            raise ValueError(f"receiverPorts {ports} must be a non-empty list of TCP ports 1-65535")
+        return ports
+
+    @model_validator(mode="after")
+    def _slack_channel_needs_slack(self) -> "AlertmanagerArgs":
+        if self.slack_channel and self.receiver != "slack":
+            raise ValueError(f"slackChannel {self.slack_channel!r} is set but receiver is {self.receiver!r}; set receiver: slack or drop slackChannel")
+        return self
+
+
+class GrafanaArgs(_Args):
+    """The standalone Grafana."""
+
+    ingress_namespaces: list[str] = Field(default_factory=list, alias="ingressNamespaces", description="Namespaces (e.g. your ingress controller's) allowed to reach Grafana on port 3000. Default []: no in-cluster access, use kubectl port-forward.")
+    admin_user: str = Field(default="admin", alias="adminUser", description="Grafana admin login; the password is the Pulumi secret grafanaAdminPassword (generated when unset). Default admin.")
+
+
+class _ScrapeSource(_Args):
+    namespace: str = Field(description="Namespace of the exporter pods.")
+    pod_selector: dict[str, str] = Field(alias="podSelector", description="Labels of the exporter pods.")
+    port_name: str = Field(alias="portName", description="Name of the exporter's metrics container port.")
+
+    @field_validator("pod_selector")
+    @classmethod
+    def _non_empty(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("podSelector must name at least one label, or every pod in the namespace would be scraped")
+        return value
+
+
+class DcgmExporterArgs(_ScrapeSource):
+    """NVIDIA dcgm-exporter, as the GPU operator deploys it: GPU panels and GPU alerts."""
+
+    namespace: str = Field(default="gpu-operator", description="Namespace of dcgm-exporter. Default gpu-operator (NVIDIA GPU operator).")
+    pod_selector: dict[str, str] = Field(default_factory=lambda: {"app": "nvidia-dcgm-exporter"}, alias="podSelector", description="dcgm-exporter pod labels. Default app=nvidia-dcgm-exporter (GPU operator).")
+    port_name: str = Field(default="metrics", alias="portName", description="Metrics port name. Default metrics (port 9400).")
+
+
+class KubeStateMetricsArgs(_ScrapeSource):
+    """kube-state-metrics, for the restart-loop and OOMKilled alerts."""
+
+    namespace: str = Field(default="kube-system", description="Namespace of kube-state-metrics. Default kube-system.")
+    pod_selector: dict[str, str] = Field(default_factory=lambda: {"app.kubernetes.io/name": "kube-state-metrics"}, alias="podSelector", description="Its pod labels. Default app.kubernetes.io/name=kube-state-metrics (upstream manifests and chart).")
+    port_name: str = Field(default="http-metrics", alias="portName", description="Metrics port name. Default http-metrics (upstream manifests; the chart uses http).")
+
+
+class OperatorArgs(_Args):
+    """How the cluster's Prometheus Operator and Grafana find our objects (operator mode)."""
+
+    selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"}, alias="selectorLabels", description="Labels the operator's podMonitorSelector/probeSelector/ruleSelector match. Default release=kube-prometheus-stack (the chart's default).")
+    prometheus_namespace: str = Field(default="monitoring", alias="prometheusNamespace", description="Namespace of the cluster's Prometheus, allowed into the blackbox exporter. Default monitoring.")
+    dashboard_label: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"}, alias="dashboardLabel", description="Label the Grafana dashboard sidecar watches. Default grafana_dashboard=1 (kube-prometheus-stack).")
+    blackbox_exporter_address: str | None = Field(default=None, alias="blackboxExporterAddress", description="host:port of an existing blackbox exporter for Probe objects. Default None: the stack deploys its own when anything is probed.")
+
+    @field_validator("blackbox_exporter_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.-]+:\d{1,5}", value):
+            raise ValueError(f"{value!r} must be host:port, e.g. blackbox-exporter.monitoring.svc:9115")
+        return value
+
+
+class MonitoringStackArgs(_Args):
+    """Stack config key ``monitoring``."""
+
+    mode: Literal["standalone", "operator"] = Field(description="standalone: deploy Prometheus, Alertmanager and Grafana; operator: emit PodMonitor/Probe/PrometheusRule and dashboard ConfigMaps for the cluster's Prometheus Operator. Required.")
+    scrape_interval: str = Field(default="30s", alias="scrapeInterval", description="Scrape interval of every job. Default 30s.")
+    evaluation_interval: str = Field(default="30s", alias="evaluationInterval", description="Rule evaluation interval. Default 30s.")
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert thresholds; override any field per stack. Defaults in AlertThresholds.")
+    prometheus: PrometheusArgs = Field(default_factory=PrometheusArgs, description="Standalone Prometheus settings.")
+    alertmanager: AlertmanagerArgs = Field(default_factory=AlertmanagerArgs, description="Alert routing (standalone).")
+    grafana: GrafanaArgs = Field(default_factory=GrafanaArgs, description="Standalone Grafana settings.")
+    operator: OperatorArgs = Field(default_factory=OperatorArgs, description="Operator-mode selectors.")
+    dcgm: DcgmExporterArgs | None = Field(default=None, description="Scrape NVIDIA dcgm-exporter and add GPU alerts/dashboard. Default None: off (CPU-only clusters have no DCGM).")
+    kube_state_metrics: KubeStateMetricsArgs | None = Field(default_factory=KubeStateMetricsArgs, alias="kubeStateMetrics", description="kube-state-metrics for restart-loop/OOMKilled alerts. Default on (kube-system); null turns those alerts off.")
+
+    @field_validator("scrape_interval", "evaluation_interval")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _threshold_durations(cls, t: AlertThresholds) -> AlertThresholds:
+        for key in ("down_for", "queue_for", "probe_for"):
+            value = getattr(t, key)
+            if not value or not DURATION.match(value) or value in ("0s", "0m"):
+                raise ValueError(f"{AlertThresholds.model_fields[key].alias} = {value!r} is not a non-zero Prometheus duration; use e.g. 2m or 5m")
+        return t
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    """Monitoring for every serving component of a stack (see module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MonitoringStackArgs,
+        *,
+        contributions: list[MonitoringContribution],
+        namespace: str,
+        part_of: str,
+        cluster: object,
+        grafana_admin_password: pulumi.Input[str] | None,
+        alert_webhook_url: pulumi.Input[str] | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        self.contributions = self.gather(args, contributions, namespace=namespace)
+        groups = rule_groups(self.contributions, args.thresholds, args.evaluation_interval)
+        self.rules_yaml = to_yaml({"groups": groups})
+        self.dashboards = build_dashboards(self.contributions, uid_prefix=f"slm-{namespace}", tags=["slm-deploy", namespace])
+        generated = {f"rules/{RULES_FILE}": self.rules_yaml}
+        generated.update({f"dashboards/{f}": dashboard_json(d) for f, d in self.dashboards.items()})
+        super().__init__(TYPE, name, {"mode": args.mode, "securityOptOuts": [], "generatedFiles": generated}, opts)
+
+        common = dict(
+            parent=self,
+            name=name,
+            args=args,
+            namespace=namespace,
+            part_of=part_of,
+            contributions=self.contributions,
+            rules_yaml=self.rules_yaml,
+            rule_groups=groups,
+            dashboards={f: dashboard_json(d) for f, d in self.dashboards.items()},
+        )
+        if args.mode == "standalone":
+            from components.monitoring.standalone import deploy_standalone
+
+            outputs = deploy_standalone(
+                **common,
+                storage_class=getattr(cluster, "storage_class", None),
+                grafana_admin_password=grafana_admin_password,
+                alert_webhook_url=alert_webhook_url,
+            )
+        else:
+            from components.monitoring.operator import deploy_operator
+
+            outputs = deploy_operator(**common)
+        self.outputs = outputs
+        self.register_outputs(outputs)
+
+    @staticmethod
+    def gather(args: MonitoringStackArgs, contributions: list[MonitoringContribution], *, namespace: str) -> list[MonitoringContribution]:
+        """The serving components' contributions plus the stack-level ones (GPU, pod health)."""
+        gathered = list(contributions)
+        if args.dcgm is not None:
+            gathered.append(dcgm_contribution(job="dcgm-exporter", namespace=args.dcgm.namespace, pod_selector=args.dcgm.pod_selector, port_name=args.dcgm.port_name))
+        if args.kube_state_metrics is not None:
+            ksm = args.kube_state_metrics
+            gathered.append(
+                kube_state_contribution(
+                    stack_namespace=namespace, job="kube-state-metrics", namespace=ksm.namespace,
+                    pod_selector=ksm.pod_selector, port_name=ksm.port_name, scrape=args.mode == "standalone",
+                )
+            )
+        check_unique(gathered)
+        return gathered

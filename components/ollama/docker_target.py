@@ -1,0 +1,224 @@
+"""Docker target (pulumi-docker): what the dev stack runs on a laptop or workstation.
+
+Networks:
+* ``<name>-internal`` (internal, no route out): Ollama (alias ``ollama``), Open WebUI, the pull step and the
+  proxy talk here; the pull step is on this network only.
+* ``<name>-edge`` (bridge): the containers that publish a port (Docker publishes nothing from an internal
+  network) or download: Ollama (pulls from registry.ollama.ai), Open WebUI, the proxy.
+
+Hardening: read-only root, ``cap_drop: ALL``, ``no-new-privileges``, memory limits from sizing, no host
+network, not privileged, tmpfs where the process writes scratch files. Docker refuses to copy files into a
+read-only root filesystem, so generated files (Modelfiles, the Open WebUI key, the proxy config) are uploaded
+into small named volumes mounted where the process reads them.
+
+Ordering: Pulumi waits for Ollama to be healthy (``wait``), then runs the one-shot pull step attached
+(``attach``) and fails the deployment when it exits non-zero (its ``exit_code`` is checked).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pulumi
+import pulumi_docker as docker
+
+from components.auth_proxy import KEYS_DIR, keys_map, nginx_conf
+from components.ollama import TargetOutputs, monitoring_for
+from components.ollama.settings import OLLAMA_PORT
+from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_PORT, webui_environment
+from components.versions import image
+
+__all__ = ["build_docker", "OLLAMA_HOME", "MODELFILE_DIR", "WEBUI_SECRET_DIR"]
+
+OLLAMA_HOME = "/var/lib/ollama"
+MODELFILE_DIR = "/modelfiles"
+WEBUI_SECRET_DIR = "/run/secrets/open-webui"
+_HARDENING = {
+    "read_only": True,
+    "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+    "security_opts": ["no-new-privileges:true"],
+    "privileged": False,
+}
+
+
+def _labels(role: str, part_of: str) -> list[docker.ContainerLabelArgs]:
+    values = {"slm-deploy.io/role": role, "app.kubernetes.io/part-of": part_of, "app.kubernetes.io/managed-by": "slm-deploy"}
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in values.items()]
+
+
+def _env(values: dict[str, str]) -> list[str]:
+    return [f"{k}={v}" for k, v in values.items()]
+
+
+def _fail_on_exit(code: int | None, name: str) -> int | None:
+    if code not in (None, 0):
+        raise pulumi.RunError(f"{name} exited with status {code}: a model pull or `ollama create` failed (see its logs)")
+    return code
+
+
+def build_docker(name, args, *, webui_secret_key, api_key, part_of: str, opts: pulumi.ResourceOptions) -> TargetOutputs:
+    """Create the Docker resources of an OllamaStack as children of ``opts.parent``."""
+    mem = args.memory()
+    ollama_ref, webui_ref = image("ollama"), image("open-webui")
+
+    internal = docker.Network(f"{name}-internal", name=f"{name}-internal", internal=True, driver="bridge", opts=opts)
+    edge = docker.Network(f"{name}-edge", name=f"{name}-edge", driver="bridge", opts=opts)
+    models_volume = docker.Volume(f"{name}-models", name=f"{name}-models", opts=opts)
+    modelfiles_volume = docker.Volume(f"{name}-modelfiles", name=f"{name}-modelfiles", opts=opts)
+    ollama_image = docker.RemoteImage(f"{name}-image", name=ollama_ref.ref, keep_locally=True, opts=opts)
+
+    server_env = {
+        **args.server.environment(),
+        "OLLAMA_HOST": f"0.0.0.0:{OLLAMA_PORT}",  # inside the container; published on publishAddress only
+        "OLLAMA_MODELS": f"{OLLAMA_HOME}/models",
+        "HOME": OLLAMA_HOME,
+    }
+    ports = []
+    if not args.auth_proxy:
+        ports = [docker.ContainerPortArgs(internal=OLLAMA_PORT, external=args.ollama_port, ip=args.publish_address)]
+    gpus = None
+    if args.gpu == "all":
+        gpus = "all"
+    elif isinstance(args.gpu, list):
+        gpus = "device=" + ",".join(args.gpu)
+    server = docker.Container(
+        name,
+        name=name,
+        image=ollama_image.image_id,
+        envs=_env(server_env),
+        ports=ports,
+        volumes=[docker.ContainerVolumeArgs(volume_name=models_volume.name, container_path=OLLAMA_HOME)],
+        tmpfs={"/tmp": "rw,nosuid,nodev,size=512m"},
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=internal.name, aliases=["ollama"]),
+            docker.ContainerNetworksAdvancedArgs(name=edge.name),
+        ],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=["CMD", "ollama", "list"], interval="10s", timeout="5s", retries=6, start_period="20s"),
+        wait=True,
+        wait_timeout=180,
+        memory=mem.limit_mb,
+        memory_swap=mem.limit_mb,
+        gpus=gpus,
+        user=args.docker_user,
+        restart="unless-stopped",
+        labels=_labels("model-server", part_of),
+        **_HARDENING,
+        opts=opts,
+    )
+
+    # One-shot pull + create, after the server is healthy; a failure fails `pulumi up`.
+    modelfiles = args.modelfile_texts()
+    steps = [f"ollama pull {shlex.quote(r.tag)}" for r in args.resolved()]
+    steps += [f"ollama create {shlex.quote(v)} -f {MODELFILE_DIR}/{v}.Modelfile" for v in modelfiles]
+    pull = docker.Container(
+        f"{name}-pull",
+        name=f"{name}-pull",
+        image=ollama_image.image_id,
+        entrypoints=["/bin/sh", "-c"],
+        command=["set -eu; " + "; ".join(steps)],
+        envs=_env({"OLLAMA_HOST": f"http://ollama:{OLLAMA_PORT}", "HOME": "/tmp"}),
+        volumes=[docker.ContainerVolumeArgs(volume_name=modelfiles_volume.name, container_path=MODELFILE_DIR)],
+        uploads=[docker.ContainerUploadArgs(file=f"{MODELFILE_DIR}/{v}.Modelfile", content=text, permissions="0444")
+                 for v, text in modelfiles.items()],
+        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=internal.name)],
+        user="10001:10001",
+        memory=256,
+        memory_swap=256,
+        restart="no",
+        must_run=False,
+        attach=True,
+        logs=True,
+        labels=_labels("model-pull", part_of),
+        **_HARDENING,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
+    )
+    served = pull.exit_code.apply(lambda code: (_fail_on_exit(code, f"{name}-pull"), args.served_models())[1])
+
+    api_host, api_port = "127.0.0.1", args.ollama_port
+    if args.auth_proxy:
+        api_host = args.publish_address if args.publish_address not in ("0.0.0.0", "::") else "<host>"
+        api_port = args.proxy_port
+        _proxy(name, args, api_key, internal, edge, server, part_of, opts)
+    base_url = f"http://{api_host}:{api_port}/v1"
+
+    webui_url = None
+    if args.webui.enabled:
+        webui_url = _webui(name, args, webui_secret_key, internal, edge, server, part_of, opts)
+    return TargetOutputs(base_url, webui_url, served,
+                         monitoring_for(name, f"{name}-ollama", f"http://ollama:{OLLAMA_PORT}/api/version"))
+
+
+def _webui(name, args, secret_key, internal, edge, server, part_of, opts) -> str:
+    s = args.webui
+    data = docker.Volume(f"{name}-webui-data", name=f"{name}-webui-data", opts=opts)
+    secrets = docker.Volume(f"{name}-webui-secrets", name=f"{name}-webui-secrets", opts=opts)
+    webui_image = docker.RemoteImage(f"{name}-webui-image", name=image("open-webui").ref, keep_locally=True, opts=opts)
+    key_file = f"{WEBUI_SECRET_DIR}/webui_secret_key"
+    # start.sh reads WEBUI_SECRET_KEY from the environment, else from /app/backend/.webui_secret_key, which a
+    # read-only root cannot receive; export it from the uploaded file right before exec'ing start.sh.
+    start = f'WEBUI_SECRET_KEY="$(cat {key_file})"; export WEBUI_SECRET_KEY; exec bash /app/backend/start.sh'
+    docker.Container(
+        f"{name}-webui",
+        name=f"{name}-webui",
+        image=webui_image.image_id,
+        entrypoints=["bash", "-c"],
+        command=[start],
+        envs=_env(webui_environment(s, f"http://ollama:{OLLAMA_PORT}")),
+        ports=[docker.ContainerPortArgs(internal=WEBUI_PORT, external=s.host_port, ip=args.publish_address)],
+        volumes=[
+            docker.ContainerVolumeArgs(volume_name=data.name, container_path=WEBUI_DATA_DIR),
+            docker.ContainerVolumeArgs(volume_name=secrets.name, container_path=WEBUI_SECRET_DIR),
+        ],
+        uploads=[docker.ContainerUploadArgs(file=key_file, content=pulumi.Output.secret(secret_key), permissions="0400")],
+        tmpfs={"/tmp": "rw,nosuid,nodev,size=512m"},
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=internal.name, aliases=["open-webui"]),
+            docker.ContainerNetworksAdvancedArgs(name=edge.name),
+        ],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=["CMD-SHELL", f"curl --silent --fail http://127.0.0.1:{WEBUI_PORT}/health || exit 1"],
+            interval="15s", timeout="5s", retries=5, start_period="60s"),
+        memory=s.memory_mb,
+        memory_swap=s.memory_mb,
+        user=args.docker_user,
+        restart="unless-stopped",
+        labels=_labels("chat-ui", part_of),
+        **_HARDENING,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
+    )
+    host = "127.0.0.1" if args.publish_address in ("127.0.0.1", "0.0.0.0") else args.publish_address
+    return f"http://{host}:{s.host_port}"
+
+
+def _proxy(name, args, api_key, internal, edge, server, part_of, opts) -> None:
+    conf_volume = docker.Volume(f"{name}-auth-proxy-conf", name=f"{name}-auth-proxy-conf", opts=opts)
+    proxy_image = docker.RemoteImage(f"{name}-auth-proxy-image", name=image("nginx-unprivileged").ref,
+                                     keep_locally=True, opts=opts)
+    conf = nginx_conf(f"ollama:{OLLAMA_PORT}", health_path="/api/version", metrics_port=None)
+    docker.Container(
+        f"{name}-auth-proxy",
+        name=f"{name}-auth-proxy",
+        image=proxy_image.image_id,
+        command=["nginx", "-c", f"{KEYS_DIR}/nginx.conf", "-g", "daemon off;"],
+        ports=[docker.ContainerPortArgs(internal=8080, external=args.proxy_port, ip=args.publish_address)],
+        volumes=[docker.ContainerVolumeArgs(volume_name=conf_volume.name, container_path=KEYS_DIR)],
+        uploads=[
+            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", content=conf, permissions="0444"),
+            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys_map(api_key), permissions="0440"),
+        ],
+        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=internal.name),
+                           docker.ContainerNetworksAdvancedArgs(name=edge.name)],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1"],
+            interval="10s", timeout="3s", retries=3, start_period="5s"),
+        memory=128,
+        memory_swap=128,
+        user="101:101",
+        restart="unless-stopped",
+        labels=_labels("auth-proxy", part_of),
+        **_HARDENING,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
+    )

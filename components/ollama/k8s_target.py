@@ -1,0 +1,245 @@
+"""Kubernetes target: Ollama Deployment + PVC + blocking pull Job, Open WebUI, ClusterIP Services, NetworkPolicies.
+
+* Ollama: one replica with ``strategy: Recreate`` (the model PVC is ReadWriteOnce, so two pods must never
+  overlap), non-root 10001, read-only root, HOME and /tmp on emptyDirs, models on the PVC.
+* The pull step is a Job (backoffLimit 2) that runs ``ollama pull`` / ``ollama create`` against the Service;
+  pulumi-kubernetes waits for Job completion and fails the update when it fails, so nothing reports ready
+  with a missing model. Probes never kill a pull: the server is not the one downloading synchronously.
+* NetworkPolicies: Ollama admits only Open WebUI, the pull Job and ``clients``; egress HTTPS (registry
+  downloads) + DNS. Open WebUI admits any in-cluster caller on 8080 and may reach Ollama and DNS.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.core.v1 import (
+    ContainerArgs,
+    ContainerPortArgs,
+    EnvVarArgs,
+    PersistentVolumeClaimVolumeSourceArgs,
+    PodSpecArgs,
+    PodTemplateSpecArgs,
+    VolumeArgs,
+    VolumeMountArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+
+from components.hardening import (
+    container_security_context,
+    dns_egress,
+    egress_https_anywhere,
+    egress_to_pods,
+    http_probe,
+    ingress_from_pods,
+    pod_security_context,
+    resources,
+    scratch_volume,
+    secret_file_volume,
+)
+from components.labels import selector_labels, standard_labels
+from components.ollama import TargetOutputs, monitoring_for
+from components.ollama.settings import OLLAMA_PORT
+from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_KEY_PATH, WEBUI_PORT, webui_environment
+from components.versions import image
+
+__all__ = ["build_kubernetes"]
+
+
+def _meta(name: str, namespace: str, labels: dict[str, str]) -> ObjectMetaArgs:
+    return ObjectMetaArgs(name=name, namespace=namespace, labels=labels)
+
+
+def _env(values: dict[str, str]) -> list[EnvVarArgs]:
+    return [EnvVarArgs(name=k, value=v) for k, v in values.items()]
+
+
+def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: str, storage_class: str | None,
+                     gpu_taint_key: str, opts: pulumi.ResourceOptions) -> TargetOutputs:
+    mem = args.memory()
+    ref = image("ollama")
+    labels = standard_labels("ollama", name, "model-server", ref.tag, part_of)
+    selector = selector_labels("ollama", name)
+    pull_labels = standard_labels("ollama-pull", name, "model-pull", ref.tag, part_of)
+    webui_selector = selector_labels("open-webui", name)
+    service = f"{name}"
+    url = f"http://{service}.{namespace}.svc.cluster.local:{OLLAMA_PORT}"
+
+    modelfiles = args.modelfile_texts()
+    config_map = k8s.core.v1.ConfigMap(
+        f"{name}-modelfiles", metadata=_meta(f"{name}-modelfiles", namespace, labels),
+        data={f"{v}.Modelfile": text for v, text in modelfiles.items()}, opts=opts)
+    pvc = k8s.core.v1.PersistentVolumeClaim(
+        f"{name}-models", metadata=_meta(f"{name}-models", namespace, labels),
+        spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": storage_class,
+              "resources": {"requests": {"storage": args.storage_size}}}, opts=opts)
+
+    home_volume, home_mount = scratch_volume("home", "/home/ollama", size_limit="256Mi")
+    tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="1Gi")
+    extended = {"nvidia.com/gpu": "1"} if args.gpu == "all" else None
+    server_env = {**args.server.environment(), "OLLAMA_HOST": f"0.0.0.0:{OLLAMA_PORT}",
+                  "OLLAMA_MODELS": "/models", "HOME": "/home/ollama"}
+    container = ContainerArgs(
+        name="ollama",
+        image=ref.ref,
+        image_pull_policy="IfNotPresent",
+        args=["serve"],
+        env=_env(server_env),
+        ports=[ContainerPortArgs(name="http", container_port=OLLAMA_PORT, protocol="TCP")],
+        volume_mounts=[VolumeMountArgs(name="models", mount_path="/models"), home_mount, tmp_mount],
+        resources=resources(mem.cpu_request, mem.request, cpu_limit=mem.cpu_request, memory_limit=mem.limit,
+                            extended=extended),
+        security_context=container_security_context(),
+        startup_probe=http_probe("/api/version", "http", period_seconds=5, failure_threshold=60),
+        liveness_probe=http_probe("/", "http", period_seconds=15),
+        readiness_probe=http_probe("/api/version", "http", period_seconds=10),
+    )
+    tolerations = [{"key": gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
+    deployment = k8s.apps.v1.Deployment(
+        name,
+        metadata=_meta(name, namespace, labels),
+        spec={
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": LabelSelectorArgs(match_labels=selector),
+            "template": PodTemplateSpecArgs(
+                metadata=ObjectMetaArgs(labels=labels),
+                spec=PodSpecArgs(
+                    automount_service_account_token=False,
+                    security_context=pod_security_context(),
+                    containers=[container],
+                    tolerations=tolerations,
+                    volumes=[VolumeArgs(name="models", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
+                        claim_name=f"{name}-models")), home_volume, tmp_volume],
+                ),
+            ),
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc])),
+    )
+    svc = k8s.core.v1.Service(
+        service, metadata=_meta(service, namespace, labels),
+        spec={"type": "ClusterIP", "selector": selector,
+              "ports": [{"name": "http", "port": OLLAMA_PORT, "target_port": "http", "protocol": "TCP"}]},
+        opts=opts)
+    allowed = [webui_selector, selector_labels("ollama-pull", name), *args.clients]
+    k8s.networking.v1.NetworkPolicy(
+        name, metadata=_meta(name, namespace, labels),
+        spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
+              "ingress": [ingress_from_pods(allowed, ["http"])],
+              "egress": [dns_egress(), egress_https_anywhere()]},
+        opts=opts)
+
+    # Blocking pull step: a Job against the Service; Pulumi waits for it and fails the update if it fails.
+    steps = [f"ollama pull {shlex.quote(r.tag)}" for r in args.resolved()]
+    steps += [f"ollama create {shlex.quote(v)} -f /modelfiles/{v}.Modelfile" for v in modelfiles]
+    job_tmp, job_tmp_mount = scratch_volume("tmp", "/tmp", size_limit="64Mi")
+    job = k8s.batch.v1.Job(
+        f"{name}-pull",
+        metadata=_meta(f"{name}-pull", namespace, pull_labels),
+        spec={
+            "backoff_limit": 2,
+            "active_deadline_seconds": 3600,
+            "template": PodTemplateSpecArgs(
+                metadata=ObjectMetaArgs(labels=pull_labels),
+                spec=PodSpecArgs(
+                    restart_policy="Never",
+                    automount_service_account_token=False,
+                    security_context=pod_security_context(),
+                    containers=[ContainerArgs(
+                        name="pull",
+                        image=ref.ref,
+                        image_pull_policy="IfNotPresent",
+                        command=["/bin/sh", "-c", "set -eu; " + "; ".join(steps)],
+                        env=_env({"OLLAMA_HOST": url, "HOME": "/tmp"}),
+                        volume_mounts=[VolumeMountArgs(name="modelfiles", mount_path="/modelfiles", read_only=True),
+                                       job_tmp_mount],
+                        resources=resources("100m", "128Mi", cpu_limit="500m", memory_limit="256Mi"),
+                        security_context=container_security_context(),
+                    )],
+                    volumes=[VolumeArgs(name="modelfiles", config_map={"name": f"{name}-modelfiles", "default_mode": 0o444}),
+                             job_tmp],
+                ),
+            ),
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment, svc, config_map])),
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-pull", metadata=_meta(f"{name}-pull", namespace, pull_labels),
+        spec={"pod_selector": LabelSelectorArgs(match_labels=selector_labels("ollama-pull", name)),
+              "policy_types": ["Ingress", "Egress"], "ingress": [],
+              "egress": [dns_egress(), egress_to_pods([selector], ["http"])]},
+        opts=opts)
+    served = job.metadata.apply(lambda _m: args.served_models())
+
+    webui_url = None
+    if args.webui.enabled:
+        webui_url = _webui(name, args, webui_secret_key, namespace, part_of, selector, url, opts)
+    return TargetOutputs(f"{url}/v1", webui_url, served, monitoring_for(name, f"{name}-ollama", f"{url}/api/version"))
+
+
+def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_url, opts) -> str:
+    s = args.webui
+    ref = image("open-webui")
+    wname = f"{name}-webui"
+    labels = standard_labels("open-webui", name, "chat-ui", ref.tag, part_of)
+    selector = selector_labels("open-webui", name)
+    secret = k8s.core.v1.Secret(
+        f"{wname}-secret-key", metadata=_meta(f"{wname}-secret-key", namespace, labels), type="Opaque",
+        string_data={"webui_secret_key": pulumi.Output.secret(secret_key)}, opts=opts)
+    pvc = k8s.core.v1.PersistentVolumeClaim(
+        f"{wname}-data", metadata=_meta(f"{wname}-data", namespace, labels),
+        spec={"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": s.storage_size}}}, opts=opts)
+    key_volume, _ = secret_file_volume("secret-key", f"{wname}-secret-key", "/run/secrets/open-webui")
+    tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="1Gi")
+    home_volume, home_mount = scratch_volume("home", "/home/webui", size_limit="512Mi")
+    memory = f"{s.memory_mb}Mi"
+    container = ContainerArgs(
+        name="open-webui",
+        image=ref.ref,
+        image_pull_policy="IfNotPresent",
+        env=_env({**webui_environment(s, ollama_url), "HOME": "/home/webui"}),
+        ports=[ContainerPortArgs(name="http", container_port=WEBUI_PORT, protocol="TCP")],
+        volume_mounts=[
+            VolumeMountArgs(name="data", mount_path=WEBUI_DATA_DIR),
+            VolumeMountArgs(name="secret-key", mount_path=WEBUI_KEY_PATH, sub_path="webui_secret_key", read_only=True),
+            tmp_mount, home_mount,
+        ],
+        resources=resources(s.cpu, memory, cpu_limit=s.cpu, memory_limit=memory),
+        security_context=container_security_context(),
+        startup_probe=http_probe("/health", "http", period_seconds=10, failure_threshold=30),
+        liveness_probe=http_probe("/health", "http", period_seconds=20),
+        readiness_probe=http_probe("/health", "http", period_seconds=10),
+    )
+    k8s.apps.v1.Deployment(
+        wname, metadata=_meta(wname, namespace, labels),
+        spec={
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": LabelSelectorArgs(match_labels=selector),
+            "template": PodTemplateSpecArgs(
+                metadata=ObjectMetaArgs(labels=labels),
+                spec=PodSpecArgs(
+                    automount_service_account_token=False,
+                    security_context=pod_security_context(),
+                    containers=[container],
+                    volumes=[VolumeArgs(name="data", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
+                        claim_name=f"{wname}-data")), key_volume, tmp_volume, home_volume],
+                ),
+            ),
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc, secret])),
+    )
+    k8s.core.v1.Service(
+        wname, metadata=_meta(wname, namespace, labels),
+        spec={"type": "ClusterIP", "selector": selector,
+              "ports": [{"name": "http", "port": WEBUI_PORT, "target_port": "http", "protocol": "TCP"}]},
+        opts=opts)
+    k8s.networking.v1.NetworkPolicy(
+        wname, metadata=_meta(wname, namespace, labels),
+        spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
+              "ingress": [{"ports": [{"protocol": "TCP", "port": "http"}]}],
+              "egress": [dns_egress(), egress_to_pods([ollama_selector], ["http"])]},
+        opts=opts)
+    return f"http://{wname}.{namespace}.svc.cluster.local:{WEBUI_PORT}"

@@ -1,0 +1,62 @@
+"""Open WebUI settings and environment, shared by the Docker and Kubernetes targets.
+
+Authentication stays on, sign-up is off, telemetry is off. The session-signing key
+(WEBUI_SECRET_KEY) never appears in the environment: upstream ``backend/start.sh`` (v0.6.x)
+reads ``/app/backend/.webui_secret_key`` when WEBUI_SECRET_KEY is unset, so Kubernetes mounts
+the Secret at exactly that path; Docker cannot copy a file into a read-only root filesystem, so
+there the key is uploaded into a small secrets volume and the entrypoint exports it from that
+file before exec'ing the upstream start.sh.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "WEBUI_PORT",
+    "WEBUI_DATA_DIR",
+    "WEBUI_KEY_PATH",
+    "WebUiSettings",
+    "webui_environment",
+]
+
+WEBUI_PORT = 8080
+WEBUI_DATA_DIR = "/app/backend/data"
+WEBUI_KEY_PATH = "/app/backend/.webui_secret_key"
+"""The only key file upstream start.sh reads (it runs in /app/backend)."""
+
+
+class WebUiSettings(BaseModel):
+    """Open WebUI, the chat UI in front of Ollama."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    enabled: bool = Field(default=True, description="Deploy Open WebUI. Default true: the dev path is a chat UI on a laptop.")
+    host_port: int = Field(default=3000, ge=1024, le=65535, alias="hostPort", description="Docker target: host port the UI is published on (on publishAddress). Default 3000, Open WebUI's documented port.")
+    enable_signup: bool = Field(default=False, alias="enableSignup", description="ENABLE_SIGNUP: let visitors create accounts. Default false: the first account (created on first visit) is the admin; the admin invites others.")
+    default_user_role: Literal["pending", "user"] = Field(default="pending", alias="defaultUserRole", description="DEFAULT_USER_ROLE for accounts created when sign-up is on. Default pending: an admin approves each one.")
+    name: str = Field(default="slm-deploy chat", min_length=1, max_length=64, description="WEBUI_NAME shown in the browser. Default 'slm-deploy chat'.")
+    memory_mb: int = Field(default=2048, ge=512, alias="memoryMb", description="Memory limit in MiB. Default 2048: Open WebUI idles near 1 GiB and loads an embedding model for RAG.")
+    cpu: str = Field(default="1", description="Kubernetes CPU request/limit. Default 1 core.")
+    storage_size: str = Field(default="5Gi", alias="storageSize", description="Kubernetes PVC size for /app/backend/data (SQLite, uploads, vector store). Default 5Gi.")
+
+
+def webui_environment(settings: WebUiSettings, ollama_url: str) -> dict[str, str]:
+    """Environment for the Open WebUI container: no secrets, only settings."""
+    return {
+        "OLLAMA_BASE_URL": ollama_url,
+        "WEBUI_AUTH": "True",
+        "ENABLE_SIGNUP": str(settings.enable_signup),
+        "DEFAULT_USER_ROLE": settings.default_user_role,
+        "WEBUI_NAME": settings.name,
+        "ENABLE_OPENAI_API": "False",
+        "ANONYMIZED_TELEMETRY": "false",
+        "DO_NOT_TRACK": "true",
+        "SCARF_NO_ANALYTICS": "true",
+        "ENABLE_VERSION_UPDATE_CHECK": "False",
+        "DATA_DIR": WEBUI_DATA_DIR,
+        "PORT": str(WEBUI_PORT),
+    }
+

@@ -1,0 +1,236 @@
+"""OllamaStack: Ollama + Open WebUI + blocking model pulls + Modelfile variants, on Docker or Kubernetes.
+
+Type token ``slm:serving:OllamaStack``. The target modules do the work:
+
+* :mod:`components.ollama.docker_target`  pulumi-docker (one host; the compose export mirrors it);
+* :mod:`components.ollama.k8s_target`     pulumi-kubernetes (Deployment + PVC + pull Job).
+
+Outputs: ``base_url`` (OpenAI-compatible, ``.../v1``), ``webui_url``, ``models`` (served names).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.ollama.modelfile import ModelfileVariant, render_modelfile
+from components.ollama.models import ResolvedModel, resolve_model
+from components.ollama.settings import OllamaServerSettings
+from components.ollama.webui import WebUiSettings
+from components.observability import MonitoringContribution
+from components.optouts import SecurityOptOut, opt_out_records
+from components.sizing import MemoryPlan, report_ollama
+
+__all__ = ["OllamaStackArgs", "OllamaStack", "OllamaMemory", "TYPE"]
+
+TYPE = "slm:serving:OllamaStack"
+MiB = 1024**2
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class OllamaMemory:
+    """Memory for the Ollama server: the ``maxLoadedModels`` largest models loaded at once."""
+
+    plans: tuple[MemoryPlan, ...]
+    total_bytes: int
+    limit_bytes: int
+    cpu_request: str
+
+    @property
+    def limit_mb(self) -> int:
+        return self.limit_bytes // MiB
+
+    @property
+    def request(self) -> str:
+        return f"{max(1, math.ceil(self.total_bytes / GiB))}Gi"
+
+    @property
+    def limit(self) -> str:
+        return f"{self.limit_bytes // GiB}Gi"
+
+
+class OllamaStackArgs(BaseModel):
+    """Inputs of :class:`OllamaStack` (stack key ``ollama``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    target: Literal["docker", "kubernetes"] | None = Field(default=None, description="Where to deploy. Default None: the stack's `target`. Set it only to assert it; a mismatch is an error.")
+    models: list[str] = Field(min_length=1, description="Models to pull: catalog ids (resolved to their explicit-quantization Ollama tag) or pinned Ollama tags with a size (qwen3:0.6b, phi4-mini:3.8b-q4_K_M). Required.")
+    modelfiles: list[ModelfileVariant] = Field(default_factory=list, description="Modelfile variants built with `ollama create` after the pulls. Default none.")
+    server: OllamaServerSettings = Field(default_factory=OllamaServerSettings, description="Ollama server settings (real OLLAMA_* variables only). Defaults: Ollama's own.")
+    gpu: Literal["none", "all"] | list[str] = Field(default="none", description="GPU access: none, all, or a list of device ids (Docker). Kubernetes: `all` requests one nvidia.com/gpu. Default none: CPU inference, works on any laptop.")
+    webui: WebUiSettings = Field(default_factory=WebUiSettings, description="Open WebUI settings. Default: enabled, auth on, sign-up off.")
+    publish_address: str = Field(default="127.0.0.1", alias="publishAddress", description="Docker target: host address ports are published on. Default 127.0.0.1: Ollama has no authentication, so nothing leaves the host unless authProxy is on.")
+    ollama_port: int = Field(default=11434, ge=1024, le=65535, alias="ollamaPort", description="Docker target: host port for the Ollama API (without the proxy). Default 11434, Ollama's port.")
+    auth_proxy: bool = Field(default=False, alias="authProxy", description="Put an API-key proxy (nginx, key = the stack's apiKey secret) in front of Ollama; Ollama itself is then not published. Required to publish beyond loopback. Default false.")
+    proxy_port: int = Field(default=8080, ge=1024, le=65535, alias="proxyPort", description="Docker target: host port of the auth proxy. Default 8080.")
+    docker_user: str | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; set e.g. '10001:10001' after chowning the volumes. Recorded as a typed opt-out when unset.")
+    clients: list[dict[str, str]] = Field(default_factory=list, description="Kubernetes target: pod label selectors (same namespace) that may call Ollama besides the web UI. Default none: only Open WebUI.")
+    storage_size: str = Field(default="30Gi", alias="storageSize", description="Kubernetes target: PVC size for the model store. Default 30Gi: room for a few 4-bit small models and re-pulls.")
+    opt_outs: list[SecurityOptOut] = Field(default_factory=list, alias="optOuts", description="Extra typed opt-outs from secure defaults, each with a reason. Default none.")
+
+    @field_validator("models")
+    @classmethod
+    def _pinned(cls, models: list[str]) -> list[str]:
+        tags = [resolve_model(m).tag for m in models]
+        dupes = sorted({t for t in tags if tags.count(t) > 1})
+        if dupes:
+            raise ValueError(f"models list {', '.join(dupes)} more than once")
+        return models
+
+    @field_validator("publish_address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"publishAddress {value!r} is not an IP address (e.g. 127.0.0.1, or 0.0.0.0 with authProxy)") from None
+        return value
+
+    @field_validator("docker_user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        if value is not None:
+            uid, _, gid = value.partition(":")
+            if not uid.isdigit() or (gid and not gid.isdigit()) or int(uid) < 10000:
+                raise ValueError(f"dockerUser {value!r} must be numeric uid[:gid] with uid >= 10000")
+        return value
+
+    @model_validator(mode="after")
+    def _cross(self) -> "OllamaStackArgs":
+        if not self.auth_proxy and not ipaddress.ip_address(self.publish_address).is_loopback:
+            raise ValueError(
+                f"publishAddress {self.publish_address} exposes Ollama, which has no authentication, beyond this "
+                "host; set authProxy: true (API-key proxy, Ollama itself unpublished) or keep 127.0.0.1"
+            )
+        resolved = {m: resolve_model(m) for m in self.models}
+        names = {r.tag for r in resolved.values()}
+        for v in self.modelfiles:
+            if v.base not in resolved and v.base not in names:
+                raise ValueError(f"modelfiles {v.name}: base {v.base!r} is not one of models ({', '.join(self.models)})")
+            spec = self._resolve_base(v.base).spec
+            if v.num_ctx and v.num_ctx > spec.max_position_embeddings:
+                raise ValueError(f"modelfiles {v.name}: num_ctx {v.num_ctx} is above {spec.id}'s maximum "
+                                 f"context of {spec.max_position_embeddings}")
+            if v.name in names:
+                raise ValueError(f"modelfiles {v.name}: the name clashes with a pulled model")
+        variant_names = [v.name for v in self.modelfiles]
+        if len(set(variant_names)) != len(variant_names):
+            raise ValueError("modelfiles names must be unique")
+        if self.server.max_loaded_models > len(self.models):
+            raise ValueError(f"server.maxLoadedModels {self.server.max_loaded_models} is more than the "
+                             f"{len(self.models)} pulled models; sizing would over-reserve memory")
+        return self
+
+    # ------------------------------------------------------------------ derived
+    def resolved(self) -> list[ResolvedModel]:
+        return [resolve_model(m) for m in self.models]
+
+    def _resolve_base(self, base: str) -> ResolvedModel:
+        for r in self.resolved():
+            if base in (r.ref, r.tag):
+                return r
+        raise KeyError(base)
+
+    def served_models(self) -> list[str]:
+        """What clients can put in ``model``: the pulled tags and the variant names."""
+        return [r.tag for r in self.resolved()] + [v.name for v in self.modelfiles]
+
+    def modelfile_texts(self) -> dict[str, str]:
+        return {v.name: render_modelfile(v, self._resolve_base(v.base).tag) for v in self.modelfiles}
+
+    def memory(self) -> OllamaMemory:
+        """Size each model at its largest context (server default or a variant's num_ctx) × numParallel."""
+        s = self.server
+        plans = []
+        for r in self.resolved():
+            ctx = max([s.context_length] + [v.num_ctx or 0 for v in self.modelfiles
+                                            if self._resolve_base(v.base).tag == r.tag])
+            plans.append(report_ollama(r.spec, quantization=r.quantization, num_ctx=ctx,
+                                       num_parallel=s.num_parallel, kv_cache_type=s.kv_cache_type))
+        largest = sorted(plans, key=lambda p: p.total_bytes, reverse=True)[: s.max_loaded_models]
+        total = sum(p.total_bytes for p in largest)
+        limit = math.ceil(total * 1.25 / GiB) * GiB
+        cpu = max((p.cpu_request for p in largest), key=lambda c: float(c.rstrip("m")) / (1000 if c.endswith("m") else 1))
+        return OllamaMemory(tuple(plans), total, limit, cpu)
+
+    def check_fits(self, host_memory_gb: float) -> None:
+        """Docker target: the server's models + Open WebUI + the proxy must fit the host's memory."""
+        mem = self.memory()
+        host = int(host_memory_gb * GiB)
+        others = (self.webui.memory_mb * MiB if self.webui.enabled else 0) + (128 * MiB if self.auth_proxy else 0)
+        needed = mem.total_bytes + others
+        if needed <= host:
+            return
+        parts = " + ".join(f"{p.model} {p.quantization} {p.total_bytes / GiB:.1f} GiB" for p in
+                           sorted(mem.plans, key=lambda p: p.total_bytes, reverse=True)[: self.server.max_loaded_models])
+        hints = []
+        if self.server.max_loaded_models > 1:
+            hints.append("server.maxLoadedModels: 1 (models are swapped instead of kept loaded)")
+        biggest = max(mem.plans, key=lambda p: p.total_bytes)
+        fit = report_ollama(biggest.model, quantization=biggest.quantization, num_ctx=biggest.num_ctx or 4096,
+                            num_parallel=self.server.num_parallel, kv_cache_type=self.server.kv_cache_type,
+                            host_memory_bytes=max(0, host - others))
+        hints += list(fit.suggestions)
+        raise ValueError(
+            f"the models do not fit the Docker host: {parts} (num_ctx × numParallel {self.server.num_parallel}, "
+            f"maxLoadedModels {self.server.max_loaded_models}) + {others / GiB:.1f} GiB for Open WebUI/proxy = "
+            f"{needed / GiB:.1f} GiB, but docker.memoryGb is {host_memory_gb:g} ({host / GiB:.1f} GiB). "
+            f"What would fit: {'; '.join(hints) or 'a smaller model or a bigger host'}"
+        )
+
+
+class OllamaStack(pulumi.ComponentResource):
+    """Ollama + Open WebUI on one Docker host or on Kubernetes."""
+
+    base_url: pulumi.Output[str]
+    webui_url: pulumi.Output[str | None]
+    models: pulumi.Output[list[str]]
+    monitoring: MonitoringContribution
+
+    def __init__(
+        self,
+        name: str,
+        args: OllamaStackArgs,
+        *,
+        target: Literal["docker", "kubernetes"],
+        webui_secret_key: pulumi.Input[str],
+        api_key: pulumi.Input[str] | None = None,
+        namespace: str = "slm",
+        part_of: str = "slm-deploy",
+        storage_class: str | None = None,
+        gpu_taint_key: str = "nvidia.com/gpu",
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if args.target is not None and args.target != target:
+            raise ValueError(f"ollama.target {args.target} does not match the stack target {target}")
+        opt_outs = list(args.opt_outs)
+        if target == "docker" and args.docker_user is None:
+            reason = ("Docker creates named volumes root-owned, so the images' default user (root) keeps its model "
+                      "store and data writable; every capability is dropped, no-new-privileges is set and the root "
+                      "filesystem is read-only. Set ollama.dockerUser after chowning the volumes to run non-root.")
+            opt_outs += [SecurityOptOut(setting="runAsNonRoot", reason=reason, container=c)
+                         for c in (["ollama", "open-webui"] if args.webui.enabled else ["ollama"])]
+        super().__init__(TYPE, name, {"securityOptOuts": opt_out_records(TYPE, name, opt_outs)}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if target == "docker":
+            from components.ollama.docker_target import build_docker
+
+            out = build_docker(name, args, webui_secret_key=webui_secret_key, api_key=api_key, part_of=part_of, opts=child)
+        else:
+            from components.ollama.k8s_target import build_kubernetes
+
+            out = build_kubernetes(name, args, webui_secret_key=webui_secret_key, namespace=namespace, part_of=part_of,
+                                   storage_class=storage_class, gpu_taint_key=gpu_taint_key, opts=child)
+        self.base_url = pulumi.Output.from_input(out.base_url)
+        self.webui_url = pulumi.Output.from_input(out.webui_url)
+        self.models = out.models
+        self.monitoring = out.monitoring
+        self.register_outputs({"baseUrl": self.base_url, "webuiUrl": self.webui_url, "models": self.models})
+

@@ -1,0 +1,234 @@
+"""Gate reports in build/<stack>/gate/: SARIF 2.1.0, JUnit XML, Markdown for reviewers, verdict.json.
+
+Pure Python (no checkov import), so a cached verdict can be re-reported instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+from slm_deploy.gate.result import Finding, GateResult
+
+__all__ = ["write_reports", "sarif", "junit_xml", "markdown", "SARIF_SCHEMA_URI"]
+
+SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+_SECURITY_SEVERITY = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "3.0"}
+_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "error", "LOW": "warning"}
+
+
+def _artifact_uri(build_dir: Path, rel: str) -> str:
+    """Repository-relative when the build dir is inside the project (what code scanning expects)."""
+    from slm_deploy.gate.result import project_root
+
+    try:
+        base = build_dir.resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return rel
+    return f"{base}/{rel}" if rel else base
+
+
+def _tool_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("slm-deploy")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _rule(check_id: str, info: dict[str, str]) -> dict:
+    name = info.get("name") or check_id
+    rule: dict = {
+        "id": check_id,
+        "shortDescription": {"text": name},
+        "fullDescription": {"text": name},
+        "properties": {"tags": ["security", info.get("framework") or "iac"]},
+    }
+    if info.get("guideline", "").startswith("http"):
+        rule["helpUri"] = info["guideline"]
+    sev = info.get("severity", "")
+    if sev:
+        rule["properties"]["security-severity"] = _SECURITY_SEVERITY.get(sev, "5.5")
+        rule["properties"]["problem.severity"] = "warning" if sev == "LOW" else "error"
+    return rule
+
+
+def _location(build_dir: Path, f: Finding) -> dict:
+    physical: dict = {"artifactLocation": {"uri": _artifact_uri(build_dir, f.file)}}
+    if f.line > 0:
+        physical["region"] = {"startLine": f.line}
+    return {"physicalLocation": physical, "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}]}
+
+
+def sarif(result: GateResult, build_dir: Path) -> dict:
+    results_in = [(f, None) for f in result.failed] + [(w.finding, w) for w in result.waived]
+    rule_ids = sorted({f.check_id for f, _ in results_in})
+    rules = [_rule(cid, result.checks.get(cid, {})) for cid in rule_ids]
+    index = {cid: i for i, cid in enumerate(rule_ids)}
+    results = []
+    for f, waived in results_in:
+        sev = f.severity or result.checks.get(f.check_id, {}).get("severity", "")
+        entry: dict = {
+            "ruleId": f.check_id,
+            "ruleIndex": index[f.check_id],
+            "level": _LEVEL.get(sev, "error"),
+            "message": {"text": f"{f.check_name} ({f.resource})" + (f": {f.message}" if f.message else "")},
+            "locations": [_location(build_dir, f)],
+            "partialFingerprints": {"slmDeployResource/v1": f"{result.stack}:{f.check_id}:{f.resource}"},
+        }
+        if waived is not None:
+            justification = f"{waived.by.source} {waived.by.ident}: {waived.by.reason}"
+            if waived.by.expires:
+                justification += f" (approved by {waived.by.approver}, expires {waived.by.expires})"
+            entry["suppressions"] = [{"kind": "inSource" if waived.inline else "external", "status": "accepted",
+                                      "justification": justification}]
+        results.append(entry)
+    return {
+        "$schema": SARIF_SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "slm-deploy-gate",
+                "fullName": "slm-deploy gate (checkov built-in kubernetes/dockerfile checks + SLM checks)",
+                "version": _tool_version(),
+                "informationUri": "https://www.checkov.io/",
+                "rules": rules,
+            }},
+            "automationDetails": {"id": f"slm-deploy/{result.stack}/"},
+            "invocations": [{"executionSuccessful": True, "properties": {"gateOk": result.ok, "cached": result.cached}}],
+            "results": results,
+            "properties": {"stack": result.stack, "passed": len(result.passed), "failed": len(result.failed),
+                           "waived": len(result.waived)},
+        }],
+    }
+
+
+def junit_xml(result: GateResult) -> str:
+    cases: dict[str, list[tuple[Finding, str, str]]] = defaultdict(list)
+    for f in result.passed:
+        cases[f.check_id].append((f, "passed", ""))
+    for f in result.failed:
+        cases[f.check_id].append((f, "failed", f.message))
+    for w in result.waived:
+        cases[w.finding.check_id].append((w.finding, "skipped", f"waived ({w.by.source} {w.by.ident}): {w.by.reason}"))
+    root = ET.Element("testsuites", name=f"slm-deploy gate: {result.stack}")
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    for check_id in sorted(cases):
+        rows = cases[check_id]
+        failures = sum(1 for _, s, _ in rows if s == "failed")
+        skipped = sum(1 for _, s, _ in rows if s == "skipped")
+        suite = ET.SubElement(root, "testsuite", name=check_id, tests=str(len(rows)), failures=str(failures),
+                              errors="0", skipped=str(skipped))
+        for f, status, text in sorted(rows, key=lambda r: (r[0].resource, r[0].file)):
+            case = ET.SubElement(suite, "testcase", classname=f"{result.stack}.{check_id}",
+                                 name=f"{f.resource} [{f.file}]", file=f.file)
+            if status == "failed":
+                failure = ET.SubElement(case, "failure", message=f.check_name, type=check_id)
+                failure.text = text or f.check_name
+            elif status == "skipped":
+                ET.SubElement(case, "skipped", message=text)
+        totals["tests"] += len(rows)
+        totals["failures"] += failures
+        totals["skipped"] += skipped
+    for k, v in totals.items():
+        root.set(k, str(v))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(result: GateResult) -> str:
+    verdict = "PASSED" if result.ok else "FAILED"
+    lines = [
+        f"# Gate report: stack `{result.stack}` — {verdict}",
+        "",
+        f"- passed: {len(result.passed)}, failed: {len(result.failed)}, waived: {len(result.waived)} "
+        f"(of which inline suppressions backed by a waiver: {sum(w.inline for w in result.waived)})",
+        f"- stale waivers: {len(result.stale_waivers)}, expired waivers: {len(result.expired_waivers)}, "
+        f"self-waiving suppressions: {len(result.self_waivers)}",
+        f"- scanned: {len(result.scanned)} files; verdict cache key `{result.cache_key[:16]}`",
+        "",
+    ]
+    if result.failed:
+        lines += ["## Failures", "", "| check | resource | file | problem |", "|---|---|---|---|"]
+        for f in result.failed:
+            lines.append(f"| {f.check_id} | {_md(f.resource)} | {_md(f.file)} | {_md(f.check_name)}"
+                         + (f": {_md(f.message)}" if f.message else "") + " |")
+        lines.append("")
+    lines += ["## Waivers and opt-outs applied", ""]
+    if result.waived:
+        lines += ["| check | resource | source | id | reason | approver | expires | inline |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for w in result.waived:
+            lines.append(f"| {w.finding.check_id} | {_md(w.finding.resource)} | {w.by.source} | {_md(w.by.ident)} | "
+                         f"{_md(w.by.reason)} | {_md(w.by.approver or '-')} | {w.by.expires or '-'} | "
+                         f"{'yes' if w.inline else 'no'} |")
+    else:
+        lines.append("None.")
+    lines.append("")
+    if result.opt_outs:
+        lines += ["## Component opt-outs (stack config)", "",
+                  "| component | resource | setting | checks | container | reason | findings waived |",
+                  "|---|---|---|---|---|---|---|"]
+        for o in result.opt_outs:
+            lines.append(f"| {_md(o.get('component', ''))} | {_md(o.get('resource', ''))} | {o.get('setting', '')} | "
+                         f"{', '.join(o.get('checks') or []) or '-'} | {o.get('container') or '-'} | "
+                         f"{_md(o.get('reason', ''))} | {o.get('matched', 0)} |")
+        lines.append("")
+    for title, rows in (("Stale waivers (match nothing in this stack)", result.stale_waivers),
+                        ("Expired waivers (fail the gate)", result.expired_waivers)):
+        if rows:
+            lines += [f"## {title}", "", "| id | check | resource | reason | approver | expires |",
+                      "|---|---|---|---|---|---|"]
+            for w in rows:
+                lines.append(f"| {_md(w['id'])} | {w['check']} | {_md(w['resource'])} | {_md(w['reason'])} | "
+                             f"{_md(w['approver'])} | {w['expires']} |")
+            lines.append("")
+    lines += ["## Every check", "", "| check | severity | status | resources |", "|---|---|---|---|"]
+    by_check: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for f in result.passed:
+        by_check[f.check_id]["passed"].append(f.resource)
+    for f in result.failed:
+        by_check[f.check_id]["failed"].append(f.resource)
+    for w in result.waived:
+        by_check[w.finding.check_id]["waived"].append(w.finding.resource)
+    for cid, info in result.checks.items():
+        seen = by_check.get(cid, {})
+        if not seen:
+            status, resources = "not applicable", "-"
+        else:
+            status = ", ".join(f"{k} {len(v)}" for k, v in sorted(seen.items()))
+            if seen.get("failed"):
+                status = "**FAILED** — " + status
+            shown = sorted({r for v in seen.values() for r in v})
+            resources = ", ".join(_md(r) for r in shown[:12]) + (f" (+{len(shown) - 12} more)" if len(shown) > 12 else "")
+        lines.append(f"| {cid}: {_md(info.get('name', ''))} | {info.get('severity') or '-'} | {status} | {resources} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_reports(result: GateResult, build_dir: Path) -> dict[str, str]:
+    out = build_dir / "gate"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "sarif": out / "report.sarif",
+        "junit": out / "junit.xml",
+        "markdown": out / "report.md",
+        "verdict": out / "verdict.json",
+    }
+    paths["sarif"].write_text(json.dumps(sarif(result, build_dir), indent=2) + "\n")
+    paths["junit"].write_text(junit_xml(result))
+    paths["markdown"].write_text(markdown(result))
+    verdict = {"stack": result.stack, "ok": result.ok, "cached": result.cached, "cacheKey": result.cache_key,
+               "passed": len(result.passed), "failed": len(result.failed), "waived": len(result.waived),
+               "staleWaivers": result.stale_waivers, "expiredWaivers": result.expired_waivers,
+               "selfWaivers": [f.resource + " " + f.check_id for f in result.self_waivers]}
+    paths["verdict"].write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
+    return {k: str(v) for k, v in paths.items()}

@@ -1,0 +1,87 @@
+"""Reports parse in their standard consumers: SARIF 2.1.0 schema, JUnit XML, Markdown for reviewers."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import pytest
+
+from gate_helpers import DATA, PLAIN_DEPLOYMENT, waiver, write_build, write_waivers
+from slm_deploy.gate import run_gate
+
+
+@pytest.fixture
+def gated(tmp_path):
+    build = write_build(tmp_path / "b", [PLAIN_DEPLOYMENT])
+    path = write_waivers(tmp_path / "w.yaml", [
+        waiver("CKV_K8S_43", "Deployment/plain", id="W-DIGEST", expires="2099-01-31"),
+        waiver("CKV_K8S_8", "Deployment/nothing-here", id="W-STALE"),
+    ])
+    return build, run_gate(build, "t", use_cache=False, waivers_path=path)
+
+
+def test_sarif_validates_against_the_2_1_0_schema(gated):
+    build, result = gated
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    doc = json.loads((build / "gate" / "report.sarif").read_text())
+    jsonschema.Draft4Validator.check_schema(schema)
+    errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(doc), key=str)
+    assert not errors, [e.message for e in errors[:5]]
+    run = doc["runs"][0]
+    assert doc["version"] == "2.1.0"
+    results = run["results"]
+    assert len(results) == len(result.failed) + len(result.waived)
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
+    waived = [r for r in results if r.get("suppressions")]
+    assert [r["ruleId"] for r in waived] == ["CKV_K8S_43"]
+    assert "W-DIGEST" in waived[0]["suppressions"][0]["justification"]
+    failing = next(r for r in results if r["ruleId"] == "CKV_K8S_20")
+    assert failing["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "manifests/demo.deployment.plain.yaml")
+
+
+def test_sarif_schema_catches_a_broken_document():
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    bad = {"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": []}]}  # driver.name is required
+    assert list(jsonschema.Draft4Validator(schema).iter_errors(bad))
+
+
+def test_junit_parses_with_counts(gated):
+    build, result = gated
+    root = ET.parse(build / "gate" / "junit.xml").getroot()
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == len(result.passed) + len(result.failed) + len(result.waived) == int(root.get("tests"))
+    assert len(root.findall("./testsuite/testcase/failure")) == len(result.failed) == int(root.get("failures"))
+    assert len(root.findall("./testsuite/testcase/skipped")) == len(result.waived) == int(root.get("skipped"))
+    for suite in root.findall("testsuite"):
+        assert int(suite.get("tests")) == len(suite.findall("testcase"))
+
+
+def test_junit_parses_with_junitparser(gated):
+    junitparser = pytest.importorskip("junitparser")
+    build, result = gated
+    xml = junitparser.JUnitXml.fromfile(str(build / "gate" / "junit.xml"))
+    assert sum(s.failures for s in xml) == len(result.failed)
+
+
+def test_markdown_report_for_reviewers(gated):
+    build, result = gated
+    md = (build / "gate" / "report.md").read_text()
+    assert md.startswith("# Gate report: stack `t` — FAILED")
+    assert "| CKV_K8S_20 | Deployment.demo.plain |" in md  # failure with resource
+    assert "W-DIGEST" in md and "2099-01-31" in md and "reviewer@example.com" in md  # waiver, approver, expiry
+    assert "## Stale waivers" in md and "W-STALE" in md
+    # every enforced check has a status row, including not-applicable ones
+    for check_id in ("CKV_K8S_20", "CKV_DOCKER_2", "CKV_SLM_014", "SLM_GATE_SELF_WAIVER"):
+        assert f"| {check_id}: " in md
+    assert "| CKV_DOCKER_2: " in md and "not applicable" in md
+
+
+def test_verdict_json(gated):
+    build, result = gated
+    verdict = json.loads((build / "gate" / "verdict.json").read_text())
+    assert verdict["ok"] is False and verdict["failed"] == len(result.failed)
+    assert [w["id"] for w in verdict["staleWaivers"]] == ["W-STALE"]

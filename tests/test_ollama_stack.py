@@ -1,0 +1,239 @@
+"""OllamaStack: validation rules, Modelfiles, Docker hardening + compose parity, Kubernetes target, gate."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from components.ollama.modelfile import ModelfileVariant, render_modelfile
+from components.ollama.settings import OllamaServerSettings
+from components.ollama_stack import OllamaStackArgs
+from slm_deploy.config import load_stack, validate_values
+from slm_deploy.errors import ConfigError
+from slm_deploy.pipeline import build_stack, synth_stack
+
+DOCKER = {"target": "docker", "docker": {"memoryGb": 16}, "ollama": {"models": ["qwen3:0.6b"]}}
+
+
+def _error(values: dict) -> str:
+    with pytest.raises(ConfigError) as exc:
+        validate_values(values, "stacks/Pulumi.t.yaml")
+    return str(exc.value)
+
+
+def _with(**ollama) -> dict:
+    values = copy.deepcopy(DOCKER)
+    values["ollama"].update(ollama)
+    return values
+
+
+# --------------------------------------------------------------------------- validation rules
+def test_invented_env_var_names_the_real_setting():
+    msg = _error(_with(server={"env": {"OLLAMA_NUM_GPU": "1"}}))
+    assert "stacks/Pulumi.t.yaml" in msg and "OLLAMA_NUM_GPU is not an Ollama environment variable" in msg
+    assert "num_gpu" in msg
+
+
+def test_unknown_env_var_did_you_mean():
+    msg = _error(_with(server={"env": {"OLLAMA_ORIGIN": "*"}}))
+    assert "did you mean OLLAMA_ORIGINS" in msg
+
+
+def test_managed_env_var_points_to_field():
+    assert "server.keepAlive" in _error(_with(server={"env": {"OLLAMA_KEEP_ALIVE": "1h"}}))
+
+
+def test_quantized_kv_needs_flash_attention():
+    assert "needs flashAttention" in _error(_with(server={"kvCacheType": "q8_0"}))
+
+
+@pytest.mark.parametrize("ref", ["qwen3", "qwen3:latest", "phi4-mini:instruct"])
+def test_unpinned_model_tag(ref):
+    assert "is not pinned" in _error(_with(models=[ref]))
+
+
+def test_uncatalogued_tag_cannot_be_sized():
+    assert "not in the model catalog" in _error(_with(models=["mistral:7b"]))
+
+
+def test_invalid_modelfile_instruction():
+    msg = _error(_with(modelfiles=[{"name": "x", "base": "qwen3:0.6b", "instructions": ["FILE model.gguf"]}]))
+    assert "FILE is not a Modelfile instruction" in msg
+
+
+def test_invalid_modelfile_parameter():
+    msg = _error(_with(modelfiles=[{"name": "x", "base": "qwen3:0.6b", "parameters": {"context_length": 8192}}]))
+    assert "context_length is not an Ollama Modelfile parameter; did you mean num_ctx?" in msg
+
+
+def test_variant_base_must_be_pulled():
+    assert "is not one of models" in _error(_with(modelfiles=[{"name": "x", "base": "qwen3:4b"}]))
+
+
+def test_publish_all_interfaces_needs_proxy():
+    msg = _error(_with(publishAddress="0.0.0.0"))
+    assert "publishAddress 0.0.0.0" in msg and "authProxy" in msg
+    validate_values(_with(publishAddress="0.0.0.0", authProxy=True), "t")  # allowed with the proxy
+
+
+def test_model_that_does_not_fit_the_host():
+    values = _with(models=["qwen3:14b"])
+    values["docker"]["memoryGb"] = 4
+    msg = _error(values)
+    assert "do not fit the Docker host" in msg and "docker.memoryGb is 4" in msg and "What would fit" in msg
+
+
+def test_target_mismatch():
+    assert "does not match the stack target" in _error(_with(target="kubernetes"))
+
+
+# --------------------------------------------------------------------------- Modelfile rendering
+def test_modelfile_render_only_valid_instructions():
+    v = ModelfileVariant(name="r", base="qwen3:0.6b", parameters={"temperature": 0.2, "num_ctx": 8192, "stop": ["<|im_end|>"]},
+                         system="Think.", messages=[{"role": "user", "content": "hi"}])
+    text = render_modelfile(v, "qwen3:0.6b")
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert lines[0] == "FROM qwen3:0.6b"
+    assert {ln.split()[0] for ln in lines} <= {"FROM", "PARAMETER", "SYSTEM", "MESSAGE"}
+    assert "PARAMETER num_ctx 8192" in lines and 'PARAMETER stop "<|im_end|>"' in lines
+    assert 'SYSTEM """Think."""' in lines
+
+
+def test_server_settings_environment_is_real_vars_only():
+    env = OllamaServerSettings(numParallel=2, flashAttention=True, kvCacheType="q8_0").environment()
+    assert env["OLLAMA_NUM_PARALLEL"] == "2" and env["OLLAMA_KV_CACHE_TYPE"] == "q8_0"
+    assert all(k.startswith("OLLAMA_") for k in env)
+
+
+def test_memory_covers_max_loaded_models_and_variant_context():
+    one = OllamaStackArgs(models=["phi4-mini:3.8b-q4_K_M", "qwen3:0.6b"]).memory()
+    two = OllamaStackArgs(models=["phi4-mini:3.8b-q4_K_M", "qwen3:0.6b"], server={"maxLoadedModels": 2}).memory()
+    assert two.total_bytes > one.total_bytes
+    longer = OllamaStackArgs(models=["qwen3:0.6b"], modelfiles=[{"name": "x", "base": "qwen3:0.6b", "parameters": {"num_ctx": 16384}}])
+    assert longer.memory().total_bytes > OllamaStackArgs(models=["qwen3:0.6b"]).memory().total_bytes
+
+
+# --------------------------------------------------------------------------- docker target (dev stack)
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dev")
+    build = build_stack(load_stack("dev"), out)
+    return build, yaml.safe_load((out / "compose.yaml").read_text())
+
+
+def _containers(synth):
+    return {r.inputs["name"]: r.inputs for r in synth.resources if r.type == "docker:index/container:Container"}
+
+
+def test_docker_hardening(dev):
+    build, _ = dev
+    containers = _containers(build.synth)
+    assert set(containers) == {"ollama", "ollama-pull", "ollama-webui"}
+    for name, c in containers.items():
+        assert c["readOnly"] is True, name
+        assert c["capabilities"]["drops"] == ["ALL"], name
+        assert "no-new-privileges:true" in c["securityOpts"], name
+        assert c.get("privileged") is False and "networkMode" not in c, name
+        assert c["memory"] > 0 and "@sha256:" in c["image"], name
+        for port in c.get("ports", []):
+            assert port["ip"] == "127.0.0.1", name
+    server = containers["ollama"]
+    assert server["healthcheck"]["tests"] == ["CMD", "ollama", "list"] and server["wait"] is True
+    assert server["memory"] <= 16 * 1024
+    pull = containers["ollama-pull"]
+    assert pull["attach"] is True and pull["mustRun"] is False and pull["restart"] == "no"
+    assert pull["user"] == "10001:10001"
+    assert "ollama pull phi4-mini:3.8b-q4_K_M" in pull["command"][0] and "ollama create coder" in pull["command"][0]
+    assert [n["name"] for n in pull["networksAdvanced"]] == ["ollama-internal"]
+    webui = containers["ollama-webui"]
+    env = dict(e.split("=", 1) for e in webui["envs"])
+    assert env["WEBUI_AUTH"] == "True" and env["ENABLE_SIGNUP"] == "False"
+    assert env["OLLAMA_BASE_URL"] == "http://ollama:11434"
+    assert not any(k.startswith("WEBUI_SECRET_KEY") for k in env)
+    assert webui["uploads"][0]["content"] == "[secret]"
+
+
+def test_docker_pull_runs_after_healthy_server(dev):
+    _, compose = dev
+    assert compose["services"]["ollama-pull"]["depends_on"] == {"ollama": {"condition": "service_healthy"}}
+    assert compose["networks"]["ollama-internal"]["internal"] is True
+
+
+def test_compose_parity(dev):
+    build, compose = dev
+    containers = _containers(build.synth)
+    assert set(compose["services"]) == set(containers)
+    for name, c in containers.items():
+        svc = compose["services"][name]
+        assert svc["image"] == c["image"]
+        assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"]
+        assert svc["security_opt"] == c["securityOpts"]
+        assert svc["mem_limit"] == f"{c['memory']}m"
+        assert svc.get("environment", {}) == dict(e.split("=", 1) for e in c.get("envs", []))
+
+
+def test_dev_outputs_models_and_modelfiles(dev):
+    build, _ = dev
+    files = {p.name for p in (build.out_dir / "files").rglob("*.Modelfile")}
+    assert files == {"reasoning.Modelfile", "coder.Modelfile"}
+
+
+# --------------------------------------------------------------------------- kubernetes target (cpu stack)
+@pytest.fixture(scope="module")
+def cpu(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cpu")
+    return build_stack(load_stack("cpu"), out)
+
+
+def _objects(build):
+    return {(o["kind"], o["metadata"]["name"]): o for o in
+            (yaml.safe_load(p.read_text()) for p in (build.out_dir / "manifests").glob("*.yaml"))}
+
+
+def test_k8s_security(cpu):
+    objs = _objects(cpu)
+    for key in [("Deployment", "ollama"), ("Deployment", "ollama-webui"), ("Job", "ollama-pull")]:
+        pod = objs[key]["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] >= 10000
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"] and "@sha256:" in c["image"]
+            assert c["resources"]["limits"]["memory"]
+            assert not any("WEBUI_SECRET_KEY" in e["name"] for e in c.get("env", []))
+    server = objs[("Deployment", "ollama")]
+    assert server["spec"]["strategy"]["type"] == "Recreate" and server["spec"]["replicas"] == 1
+    assert server["metadata"]["labels"]["app.kubernetes.io/component"] == "model-server"
+    assert objs[("Service", "ollama")]["spec"]["type"] == "ClusterIP"
+    webui = objs[("Deployment", "ollama-webui")]["spec"]["template"]["spec"]["containers"][0]
+    mounts = {m["mountPath"]: m for m in webui["volumeMounts"]}
+    assert mounts["/app/backend/.webui_secret_key"]["subPath"] == "webui_secret_key"
+    assert objs[("Job", "ollama-pull")]["spec"]["backoffLimit"] == 2
+
+
+def test_k8s_network_policy_admits_only_webui_pull_and_clients(cpu):
+    policy = _objects(cpu)[("NetworkPolicy", "ollama")]
+    peers = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policy["spec"]["ingress"][0]["from"]]
+    assert peers == ["open-webui", "ollama-pull", "rag-api"]
+
+
+def test_gate_passes_on_cpu_and_schema_valid(cpu):
+    from slm_deploy.gate.schema_validation import validate_manifests
+
+    assert validate_manifests(cpu.out_dir / "manifests") == []
+    assert cpu.gate.ok, [f.check_id for f in cpu.gate.failed]
+
+
+def test_gate_on_dev_only_known_finding(dev):
+    build, _ = dev
+    assert {f.check_id for f in build.gate.failed} <= {"CKV_SLM_019"}
+
+
+def test_synth_records_opt_outs_for_docker_root():
+    synth = synth_stack(load_stack("dev"))
+    comp = next(r for r in synth.resources if r.type == "slm:serving:OllamaStack")
+    assert {(o["setting"], o["container"]) for o in comp.inputs["securityOptOuts"]} == {
+        ("runAsNonRoot", "ollama"), ("runAsNonRoot", "open-webui")}

@@ -1,0 +1,58 @@
+"""Shared builders for the monitoring tests (not a test module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.probe_monitoring import probe_contribution
+from components.vllm_monitoring import vllm_contribution
+from slm_deploy.config import load_stack
+from slm_deploy.pipeline import synth_stack
+from slm_deploy.render import render
+from slm_deploy.synth import SynthResult, synthesize
+from stacks.schema import ClusterCapabilities
+
+NS = "slm-test"
+
+
+def build_reference(stack: str, out: Path) -> Path:
+    render(synth_stack(load_stack(stack)), out)
+    return out
+
+
+def custom_contributions(n_vllm: int = 2) -> list:
+    contributions = [
+        vllm_contribution(f"llm-{i}", NS, {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": f"llm-{i}"}, "metrics", [f"model-{i}"])
+        for i in range(n_vllm)
+    ]
+    contributions.append(probe_contribution("ollama", "ollama", "ollama-probe", f"http://ollama.{NS}.svc:8080/api/version"))
+    contributions.append(
+        probe_contribution("edge-1", "onnx", "edge-1-probe", "http://edge-1.example.internal:8000/health", namespace=NS, pod_regex="edge-1-.*")
+    )
+    return contributions
+
+
+def synth_custom(mode: str, *, contributions: list | None = None, args: dict | None = None, webhook: bool = True) -> SynthResult:
+    contributions = custom_contributions() if contributions is None else contributions
+
+    def program() -> None:
+        MonitoringStack(
+            "monitoring",
+            MonitoringStackArgs.model_validate({"mode": mode, "dcgm": {}, **(args or {})}),
+            contributions=contributions,
+            namespace=NS,
+            part_of="slm-deploy",
+            cluster=ClusterCapabilities(prometheusOperator=mode == "operator"),
+            grafana_admin_password=None,
+            alert_webhook_url=pulumi.Output.secret("https://hooks.example.com/alert") if webhook else None,
+        )
+
+    return synthesize(program, project="slm-deploy", stack="t", config={})
+
+
+def build_custom(out: Path, *, mode: str, **kw) -> Path:
+    render(synth_custom(mode, **kw), out)
+    return out
