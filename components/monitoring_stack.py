@@ -26,6 +26,7 @@ from components.monitoring.cluster import dcgm_contribution, kube_state_contribu
 from components.monitoring.dashboards import build_dashboards, dashboard_json
 from components.monitoring.prometheus_config import DURATION, check_unique, rule_groups, to_yaml
 from components.observability import AlertThresholds, MonitoringContribution
+from components.monitoring.standalone import PROMETHEUS_PORT
 
 __all__ = [
     "TYPE",
@@ -212,6 +213,18 @@ class MonitoringStackArgs(_Args):
     @classmethod
     def _durations(cls, value: str) -> str:
         return _duration(value)
+
+    def prometheus_endpoint(self, name: str, namespace: str) -> tuple[str, dict[str, str] | None]:
+        """Where this stack's Prometheus answers, and its namespace labels (None: the stack namespace).
+
+        Serving components use it for KEDA queries and to let Prometheus through their
+        NetworkPolicies: the standalone server in the stack namespace, or the operator's
+        ``prometheus-operated`` Service in ``operator.prometheusNamespace``.
+        """
+        if self.mode == "standalone":
+            return f"http://{name}-prometheus.{namespace}.svc.cluster.local:{PROMETHEUS_PORT}", None
+        ns = self.operator.prometheus_namespace
+        return f"http://prometheus-operated.{ns}.svc.cluster.local:{PROMETHEUS_PORT}", {"kubernetes.io/metadata.name": ns}
 
     @field_validator("thresholds")
     @classmethod

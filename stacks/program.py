@@ -16,12 +16,17 @@ import pulumi_kubernetes as k8s
 
 from components.namespace import restricted_namespace
 from components.observability import MonitoringContribution
-from components.vllm_service import VllmService
+from components.monitoring_stack import MonitoringStack
+from components.ollama_stack import OllamaStack
+from components.onnx_edge_node import OnnxEdgeNode
+from components.vllm_service import VllmService, VllmServiceArgs
 from slm_deploy.config import validate_values
 from slm_deploy.errors import ConfigError
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
 __all__ = ["read_config", "read_secrets", "compose", "main", "Gate"]
+
+MONITORING_NAME = "monitoring"
 
 Gate = Callable[[str, dict[str, Any], list[str]], None]
 """``gate(stack, config_values, secret_keys)``: raises pulumi.RunError when the stack must not deploy."""
@@ -62,101 +67,113 @@ def read_secrets() -> dict[str, pulumi.Output[str] | None]:
     return {key: config.get_secret(key) for key in SECRET_KEYS}
 
 
-def compose(cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]) -> dict[str, Any]:
-    """Compose the stack's components. Returns the stack outputs."""
-    outputs: dict[str, Any] = {"target": cfg.target}
-    contributions: list[MonitoringContribution] = []
-    component_opts = pulumi.ResourceOptions()
-    _DOCKER_PROVIDERS.clear()
+class _Composition:
+    """What the components of one stack share: providers, namespace ordering, secrets, monitoring."""
 
-    if cfg.target == "kubernetes":
-        provider = k8s.Provider("kubernetes", context=cfg.cluster.kube_context, enable_server_side_apply=True)
-        namespace = restricted_namespace(cfg.namespace, cfg.part_of, pulumi.ResourceOptions(provider=provider))
-        component_opts = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[namespace])
-        outputs["namespace"] = cfg.namespace
+    def __init__(self, cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]):
+        self.cfg = cfg
+        self.secrets = secrets
+        self.contributions: list[MonitoringContribution] = []
+        self.outputs: dict[str, Any] = {"target": cfg.target}
+        self.k8s_opts = pulumi.ResourceOptions()
+        self._docker_provider: pulumi.ProviderResource | None = None
+        if cfg.target == "kubernetes":
+            provider = k8s.Provider("kubernetes", context=cfg.cluster.kube_context, enable_server_side_apply=True)
+            namespace = restricted_namespace(cfg.namespace, cfg.part_of, pulumi.ResourceOptions(provider=provider))
+            self.k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[namespace])
+            self.outputs["namespace"] = cfg.namespace
 
-    # Serving components register here, each adding its monitoring contribution.
-    for args in cfg.vllm:
+    def opts_for(self, target: str) -> pulumi.ResourceOptions:
+        """Options for a component on ``target``: the cluster, or the stack's one Docker host."""
+        if target == "kubernetes":
+            return self.k8s_opts
+        if self._docker_provider is None:
+            import pulumi_docker as docker
+
+            self._docker_provider = docker.Provider("docker", host=self.cfg.docker.host)
+        return pulumi.ResourceOptions(providers={"docker": self._docker_provider})
+
+    def secret_or_generated(self, key: str, name: str, length: int = 48) -> pulumi.Output[str]:
+        """The stack's secret ``key``, or a generated one (kept in state as a secret)."""
+        import pulumi_random as random
+
+        return self.secrets.get(key) or random.RandomPassword(name, length=length, special=False).result
+
+
+def _with_monitoring_defaults(args: VllmServiceArgs, cfg: StackConfig) -> VllmServiceArgs:
+    """Point a VllmService at the stack's Prometheus unless its Args say otherwise."""
+    if cfg.monitoring is None:
+        return args
+    url, namespace_labels = cfg.monitoring.prometheus_endpoint(MONITORING_NAME, cfg.namespace)
+    update = {}
+    if "prometheus_url" not in args.model_fields_set:
+        update["prometheus_url"] = url
+    if "prometheus_namespace_labels" not in args.model_fields_set:
+        update["prometheus_namespace_labels"] = namespace_labels
+    return args.model_copy(update=update)
+
+
+def _compose_vllm(c: _Composition) -> None:
+    for args in c.cfg.vllm:
         vllm = VllmService(
-            args.name, args, cluster=cfg.cluster, namespace=cfg.namespace, part_of=cfg.part_of,
-            api_key=secrets.get("apiKey"), hf_token=secrets.get("hfToken"), opts=component_opts,
+            args.name, _with_monitoring_defaults(args, c.cfg), cluster=c.cfg.cluster, namespace=c.cfg.namespace,
+            part_of=c.cfg.part_of, api_key=c.secrets.get("apiKey"), hf_token=c.secrets.get("hfToken"),
+            opts=c.opts_for("kubernetes"),
         )
-        contributions.append(vllm.monitoring)
-        outputs[f"vllm.{args.name}"] = {
+        c.contributions.append(vllm.monitoring)
+        c.outputs[f"vllm.{args.name}"] = {
             "baseUrl": vllm.base_url, "servedModelNames": vllm.served_model_names,
             "apiKeySecretName": vllm.api_key_secret_name, "serviceName": vllm.service_name,
         }
-    if cfg.ollama is not None:
-        outputs["ollama"] = _compose_ollama(cfg, secrets, component_opts, contributions)
-    for args in cfg.onnx_edge:
-        outputs[f"onnxEdge.{args.name}"] = _compose_onnx_edge(cfg, args, secrets, component_opts, contributions)
-    if cfg.monitoring is not None:
-        from components.monitoring_stack import MonitoringStack
-
-        monitoring = MonitoringStack(
-            "monitoring", cfg.monitoring, contributions=contributions, namespace=cfg.namespace, part_of=cfg.part_of,
-            cluster=cfg.cluster, grafana_admin_password=secrets.get("grafanaAdminPassword"),
-            alert_webhook_url=secrets.get("alertmanagerWebhookUrl"), opts=component_opts,
-        )
-        outputs["monitoring"] = monitoring.outputs
-    return outputs
 
 
-_DOCKER_PROVIDERS: dict[str, Any] = {}
-
-
-def _docker_provider(cfg: StackConfig) -> Any:
-    """The stack's one docker Provider (shared by OllamaStack and OnnxEdgeNode on a docker target)."""
-    import pulumi_docker as docker
-
-    if "docker" not in _DOCKER_PROVIDERS:  # emptied at the start of every compose()
-        _DOCKER_PROVIDERS["docker"] = docker.Provider("docker", host=cfg.docker.host)
-    return _DOCKER_PROVIDERS["docker"]
-
-
-def _compose_onnx_edge(cfg: StackConfig, args: Any, secrets: dict[str, pulumi.Output[str] | None],
-                       component_opts: pulumi.ResourceOptions, contributions: list[MonitoringContribution]) -> dict[str, Any]:
-    """One OnnxEdgeNode on the Docker host (shared docker Provider) or k3s edge nodes (component_opts)."""
-    import pulumi_random as random
-
-    from components.onnx_edge_node import OnnxEdgeNode
-
-    opts = component_opts
-    if args.target == "docker":
-        opts = pulumi.ResourceOptions(providers={"docker": _docker_provider(cfg)})
-    api_key = secrets.get("apiKey") or random.RandomPassword(f"{args.name}-api-key", length=40, special=False).result
-    node = OnnxEdgeNode(
-        args.name, args, api_key=api_key, hf_token=secrets.get("hfToken"), namespace=cfg.namespace,
-        part_of=cfg.part_of, storage_class=cfg.cluster.storage_class, opts=opts,
-    )
-    contributions.append(node.monitoring)
-    return {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length}
-
-
-def _compose_ollama(cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None],
-                    component_opts: pulumi.ResourceOptions, contributions: list[MonitoringContribution]) -> dict[str, Any]:
-    """OllamaStack on the Docker host (its own docker Provider) or the cluster (component_opts)."""
-    import pulumi_random as random
-
-    from components.ollama_stack import OllamaStack
-
-    args = cfg.ollama
-    assert args is not None
-    opts = component_opts
-    if cfg.target == "docker":
-        import pulumi_docker as docker
-
-        opts = pulumi.ResourceOptions(providers={"docker": _docker_provider(cfg)})
-    webui_key = secrets.get("webuiSecretKey") or random.RandomPassword("webui-secret-key", length=48, special=False).result
-    api_key = secrets.get("apiKey")
-    if args.auth_proxy and api_key is None:
-        api_key = random.RandomPassword("ollama-api-key", length=40, special=False).result
+def _compose_ollama(c: _Composition) -> None:
+    """OllamaStack on the Docker host or the cluster."""
+    args = c.cfg.ollama
+    if args is None:
+        return
+    api_key = c.secret_or_generated("apiKey", "ollama-api-key", 40) if args.auth_proxy else c.secrets.get("apiKey")
     stack = OllamaStack(
-        "ollama", args, target=cfg.target, webui_secret_key=webui_key, api_key=api_key, namespace=cfg.namespace,
-        part_of=cfg.part_of, storage_class=cfg.cluster.storage_class, gpu_taint_key=cfg.cluster.gpu_taint_key, opts=opts,
+        "ollama", args, target=c.cfg.target, webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"),
+        api_key=api_key, namespace=c.cfg.namespace, part_of=c.cfg.part_of, storage_class=c.cfg.cluster.storage_class,
+        gpu_taint_key=c.cfg.cluster.gpu_taint_key, opts=c.opts_for(c.cfg.target),
     )
-    contributions.append(stack.monitoring)
-    return {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models}
+    c.contributions.append(stack.monitoring)
+    c.outputs["ollama"] = {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models}
+
+
+def _compose_onnx_edge(c: _Composition) -> None:
+    """OnnxEdgeNodes on the Docker host (ssh://) or k3s edge nodes."""
+    for args in c.cfg.onnx_edge:
+        node = OnnxEdgeNode(
+            args.name, args, api_key=c.secret_or_generated("apiKey", f"{args.name}-api-key", 40),
+            hf_token=c.secrets.get("hfToken"), namespace=c.cfg.namespace, part_of=c.cfg.part_of,
+            storage_class=c.cfg.cluster.storage_class, opts=c.opts_for(args.target),
+        )
+        c.contributions.append(node.monitoring)
+        c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length}
+
+
+def _compose_monitoring(c: _Composition) -> None:
+    """MonitoringStack last: it gathers every contribution the serving components made."""
+    if c.cfg.monitoring is None:
+        return
+    monitoring = MonitoringStack(
+        MONITORING_NAME, c.cfg.monitoring, contributions=c.contributions, namespace=c.cfg.namespace,
+        part_of=c.cfg.part_of, cluster=c.cfg.cluster, grafana_admin_password=c.secrets.get("grafanaAdminPassword"),
+        alert_webhook_url=c.secrets.get("alertmanagerWebhookUrl"), opts=c.opts_for("kubernetes"),
+    )
+    c.outputs["monitoring"] = monitoring.outputs
+
+
+def compose(cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]) -> dict[str, Any]:
+    """Compose the stack's components (serving first, monitoring last). Returns the stack outputs."""
+    c = _Composition(cfg, secrets)
+    _compose_vllm(c)
+    _compose_ollama(c)
+    _compose_onnx_edge(c)
+    _compose_monitoring(c)
+    return c.outputs
 
 
 def main(gate: Gate | None = None) -> None:

@@ -26,7 +26,7 @@ from slm_deploy.errors import ConfigError
 from slm_deploy.gate.schema_validation import validate_manifests
 from tests_monitoring_helpers import NS, build_custom, build_reference, custom_contributions
 
-from conftest import write_stack
+from tests.conftest import write_stack
 
 
 @pytest.fixture(scope="module")

@@ -176,7 +176,8 @@ def test_edge_compose_export(edge, tmp_path):
     assert server["ports"][0]["host_ip"] == "127.0.0.1"
     assert server["mem_limit"].endswith("m")
     assert "environment" in server and not any("API_KEY=" in f"{k}={v}" for k, v in server["environment"].items())
-    assert server["secrets"] and doc["secrets"]
+    assert server["secrets"] == [{"source": "edge-phi4-api-key", "target": "/run/slm-secrets/api-key", "mode": 0o440}]
+    assert doc["secrets"] == {"edge-phi4-api-key": {"file": "./secrets/edge-phi4-api-key"}}
     assert doc["services"]["edge-phi4-model-download"]["restart"] == "no"
     for rel in ("Dockerfile", "server.py", "requirements.txt"):
         assert (tmp_path / "files" / "edge-phi4" / rel).is_file()

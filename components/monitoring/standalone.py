@@ -52,7 +52,7 @@ from components.versions import image
 if TYPE_CHECKING:
     from components.monitoring_stack import MonitoringStackArgs
 
-__all__ = ["deploy_standalone", "blackbox_config", "alertmanager_config", "grafana_provisioning", "BLACKBOX_PORT"]
+__all__ = ["deploy_standalone", "blackbox_config", "alertmanager_config", "grafana_provisioning", "BLACKBOX_PORT", "PROMETHEUS_PORT"]
 
 PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT, BLACKBOX_PORT = 9090, 9093, 3000, 9115
 _SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

@@ -20,8 +20,7 @@ def _type(obj: dict) -> str:
 
 def _opts() -> PolicyResourceOptions:
     return PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
-                                 additional_secret_outputs=[], custom_timeouts=None, provider=None, parent=None,
-                                 depends_on=[], property_dependencies={})
+                                 custom_timeouts=None, additional_secret_outputs=[])
 
 
 def _args(resource_type: str, props: dict, name: str = "r") -> ResourceValidationArgs:
