@@ -149,12 +149,25 @@ def test_prod_derived_flags_and_autoscaling(built):
         assert so["apiVersion"] == "keda.sh/v1alpha1"
         assert (so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]) == (2, 8)
         assert so["spec"]["triggers"][0]["metadata"]["query"] == f'sum(vllm:num_requests_waiting{{model_name="{model}"}})'
+        # prod monitors in operator mode: KEDA asks the operator's Prometheus, not a per-stack one
+        assert so["spec"]["triggers"][0]["metadata"]["serverAddress"] == "http://prometheus-operated.monitoring.svc.cluster.local:9090"
         pdb = _one(built["prod"], "PodDisruptionBudget", name)
         assert pdb["spec"]["maxUnavailable"] == 1
         pvc = _one(built["prod"], "PersistentVolumeClaim", f"{name}-model-cache")
         assert pvc["spec"]["accessModes"] == ["ReadWriteMany"] and pvc["spec"]["storageClassName"] == "standard-rwx"
         pod = _one(built["prod"], "Deployment", name)["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L40S"}
+
+
+PROMETHEUS_PEER = {
+    # staging: the standalone MonitoringStack's Prometheus, in the stack namespace
+    "staging": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}},
+    # prod: the cluster's Prometheus Operator in its own namespace (monitoring.operator.prometheusNamespace)
+    "prod": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    },
+}
 
 
 @pytest.mark.parametrize("stack,name", [("staging", "phi4-mini"), ("prod", "qwen3-8b")])
@@ -164,7 +177,7 @@ def test_network_policy_default_deny_and_named_peers(built, stack, name):
     assert np_["podSelector"]["matchLabels"] == {"app.kubernetes.io/instance": name, "app.kubernetes.io/name": "vllm"}
     ports = [[p["port"] for p in rule["ports"]] for rule in np_["ingress"]]
     assert ports[:-1] == [[8080]] * (len(ports) - 1) and ports[-1] == [9090]
-    assert np_["ingress"][-1]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
+    assert np_["ingress"][-1]["from"] == [PROMETHEUS_PEER[stack]]
     assert all(rule.get("from") for rule in np_["ingress"]), "no ingress rule open to everyone"
     egress_ports = sorted(p["port"] for rule in np_["egress"] for p in rule["ports"])
     assert egress_ports == [53, 53, 443]
