@@ -172,7 +172,8 @@ def _register_plugins() -> None:
     """Commands that live in their own modules (sizing, policies)."""
     import importlib
 
-    for module in ("slm_deploy.commands.sizing", "slm_deploy.commands.policies", "slm_deploy.commands.gate"):
+    for module in ("slm_deploy.commands.sizing", "slm_deploy.commands.policies", "slm_deploy.commands.gate",
+                   "slm_deploy.commands.new_stack"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -26,7 +26,8 @@ __all__ = ["render", "manifest_objects", "compose_document", "generated_files", 
 _CONTAINER = "docker:index/container:Container"
 _NETWORK = "docker:index/network:Network"
 _VOLUME = "docker:index/volume:Volume"
-_IMAGE = "docker:index/remoteImage:RemoteImage"
+_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+_BUILT_IMAGE = "docker:index/image:Image"
 # File-like ConfigMap keys (dashboards, rule files, Modelfiles, configs) are also written to files/.
 _FILE_KEY = re.compile(r"(\.[A-Za-z0-9]+$)|(^Modelfile)|(^Dockerfile)")
 
@@ -118,6 +119,9 @@ def _compose_service(
 ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     i = rec.inputs
     service: dict[str, Any] = {"container_name": _service_name(rec), "image": i.get("image")}
+    build = _build_of(i.get("image"), records)
+    if build:
+        service["build"] = build
     simple = {
         "command": "command", "entrypoints": "entrypoint", "user": "user", "restart": "restart",
         "readOnly": "read_only", "privileged": "privileged", "securityOpts": "security_opt",
@@ -191,6 +195,26 @@ def _compose_service(
     if depends:
         service["depends_on"] = depends
     return service, configs, secrets
+
+
+def _build_of(image: Any, records: dict[str, ResourceRecord]) -> dict[str, Any] | None:
+    """Compose ``build:`` for a container running an image the stack builds (docker.Image).
+
+    The context is the building component's generated files (``files/<component>/``), the
+    same bytes the gate scans; without generated files there is nothing to point compose at.
+    """
+    for rec in records.values():
+        if rec.type != _BUILT_IMAGE or rec.inputs.get("imageName") != image or not rec.parent:
+            continue
+        parent = records.get(rec.parent)
+        files = (parent.inputs.get("generatedFiles") or {}) if parent else {}
+        if "Dockerfile" in files:
+            build = {"context": f"./files/{parent.name}", "dockerfile": "Dockerfile"}
+            platform = (rec.inputs.get("build") or {}).get("platform")
+            if platform:
+                build["platforms"] = [platform]
+            return build
+    return None
 
 
 def compose_document(result: SynthResult) -> dict[str, Any] | None:

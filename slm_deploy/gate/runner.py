@@ -75,18 +75,17 @@ def _gate_finding(check_id: str, resource: str, file: str, message: str, *, kind
                    kind=kind or "File", namespace=namespace, name=name or resource, line=line)
 
 
-def _schema(build_dir: Path, manifests: list[Path]) -> tuple[list[Finding], list[Finding]]:
+def _schema(build_dir: Path, manifests: dict[Path, dict]) -> tuple[list[Finding], list[Finding]]:
     from slm_deploy.gate.scan import k8s_resource_id, split_k8s_resource
-    from slm_deploy.gate.schema_validation import validate_manifests
+    from slm_deploy.gate.schema_validation import validate_objects
 
     name = GATE_CHECKS["K8S_SCHEMA"][0]
     errors: dict[str, list[str]] = {}
-    for file, version, error in validate_manifests(build_dir / "manifests"):
+    for file, version, error in validate_objects({p.name: obj for p, obj in manifests.items()}):
         errors.setdefault(file, []).append(f"Kubernetes {version}: {error}")
     passed, failed = [], []
-    for path in manifests:
-        obj = yaml.safe_load(path.read_text()) or {}
-        resource = k8s_resource_id(obj)
+    for path, obj in manifests.items():
+        resource = k8s_resource_id(obj if isinstance(obj, dict) else {})
         kind, ns, obj_name = split_k8s_resource(resource)
         rel = path.relative_to(build_dir).as_posix()
         problems = errors.get(path.name)
@@ -132,7 +131,9 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     passed, failed, skipped = [], [], []
     ran: set[str] = set()
 
-    p, f = _schema(build_dir, manifests)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    parsed = {path: yaml.load(path.read_text(), Loader=loader) for path in manifests}
+    p, f = _schema(build_dir, parsed)
     passed += p
     failed += f
     if manifests:
@@ -160,8 +161,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         from slm_deploy.gate.scan import k8s_resource_id
 
         objects, paths = [], {}
-        for path in manifests:
-            obj = yaml.safe_load(path.read_text())
+        for path, obj in parsed.items():
             if isinstance(obj, dict):
                 objects.append(obj)
                 paths[k8s_resource_id(obj)] = path.relative_to(build_dir).as_posix()

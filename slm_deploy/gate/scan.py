@@ -23,12 +23,15 @@ __all__ = [
 ]
 
 _STATE: dict[str, Any] = {"ready": False, "external": set()}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on manifests
 
 
 def _prepare() -> None:
     if _STATE["ready"]:
         return
     os.environ.setdefault("BC_SKIP_MAPPING", "TRUE")
+    # A stack is tens of small files: forking the (large) process per file group costs more than it saves.
+    os.environ.setdefault("CHECKOV_PARALLELIZATION_TYPE", "none")
     from checkov.common.bridgecrew.platform_integration import bc_integration
 
     bc_integration.skip_download = True  # the CLI's --skip-download
@@ -223,7 +226,7 @@ def scan_inline_suppressions(build_dir: Path, skip_dirs: tuple[str, ...] = ("gat
         obj: dict[str, Any] | None = None
         if rel.startswith("manifests/"):
             try:
-                obj = yaml.safe_load(text)
+                obj = yaml.load(text, Loader=_LOADER)
             except yaml.YAMLError:
                 obj = None
         for n, line in enumerate(lines):

@@ -15,8 +15,8 @@ class ImageDigest(ComposeCheck):
 
     def evaluate(self, name, service, compose):
         image = service.get("image")
-        if not image:
-            return NA  # build-only service: its Dockerfile is gated separately
+        if not image or service.get("build"):
+            return NA  # built from a Dockerfile: the Dockerfile (its FROM digest) is gated instead
         return Result.judge(True, [] if is_digest_pinned(image) else [f"image {image} is not pinned by digest"])
 
 

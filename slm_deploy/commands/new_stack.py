@@ -1,0 +1,99 @@
+"""``slm-deploy new-stack``: scaffold stacks/Pulumi.<name>.yaml from the cookiecutter template."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+__all__ = ["register", "bake"]
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "stack"
+err = Console(stderr=True)
+
+
+class BakeError(Exception):
+    """The template refused the answers (its pre-generation hook printed why)."""
+
+
+@contextlib.contextmanager
+def _stderr_captured(path: Path) -> Iterator[Path]:
+    """Send file descriptor 2 (the hook subprocess's stderr) to ``path`` for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def bake(answers: dict[str, str], project_dir: Path, *, no_input: bool = True) -> Path:
+    """Render the template with ``answers`` into ``project_dir/stacks``; return the new stack file.
+
+    Refuses to overwrite an existing stack. The caller validates (and gates) the result.
+    """
+    from cookiecutter.exceptions import FailedHookException
+    from cookiecutter.main import cookiecutter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            with _stderr_captured(Path(tmp) / "hook.err") as hook_err:
+                generated = Path(cookiecutter(str(TEMPLATE), no_input=no_input, extra_context=answers, output_dir=tmp))
+        except FailedHookException:
+            # Only the hook's own "error: ..." lines; cookiecutter logs its traceback to stderr as well.
+            lines = hook_err.read_text().splitlines()
+            reasons = "; ".join(line.removeprefix("error: ") for line in lines if line.startswith("error: "))
+            raise BakeError(f"the template refused the answers: {reasons}") from None
+        [stack_file] = generated.glob("Pulumi.*.yaml")
+        target = project_dir / "stacks" / stack_file.name
+        if target.exists():
+            raise BakeError(f"{target.relative_to(project_dir)} exists already; choose another stack_name")
+        shutil.copyfile(stack_file, target)
+    return target
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("new-stack")
+    def new_stack(
+        values: Annotated[Optional[list[str]], typer.Option("--set", help="Answer a template question: key=value (repeatable).")] = None,
+        no_input: Annotated[bool, typer.Option("--no-input", help="Do not prompt; use defaults and --set values.")] = False,
+    ) -> None:
+        """Scaffold a new stack from templates/stack (cookiecutter), validate it, and say how to preview it."""
+        from slm_deploy.cli import EXIT_BAD_INPUT, _State
+        from slm_deploy.config import load_stack, project_root
+        from slm_deploy.errors import ConfigError
+
+        answers = {}
+        for item in values or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                err.print(f"[red]error:[/red] --set {item!r}: expected key=value")
+                raise typer.Exit(EXIT_BAD_INPUT)
+            answers[key] = value
+        root = _State.project_dir or project_root()
+        try:
+            path = bake(answers, root, no_input=no_input)
+        except BakeError as exc:
+            err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        stack = path.name[len("Pulumi.") : -len(".yaml")]
+        try:
+            load_stack(stack, root)
+        except ConfigError as exc:
+            path.unlink()
+            for problem in exc.problems:
+                err.print(f"[red]error:[/red] {problem}", soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        Console().print(f"Wrote {path.relative_to(root)}. Next: slm-deploy preview {stack}")
