@@ -168,22 +168,15 @@ def _automation(stack: str, action: str) -> None:
     run(on_output=print)
 
 
-def _register_plugins() -> None:
-    """Commands that live in their own modules (sizing, policies)."""
-    import importlib
+def _register_commands() -> None:
+    """Commands that live in their own modules; each keeps heavy imports inside its command body."""
+    from slm_deploy.commands import gate, new_stack, policies, sizing
 
-    for module in ("slm_deploy.commands.sizing", "slm_deploy.commands.policies", "slm_deploy.commands.gate",
-                   "slm_deploy.commands.new_stack"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(app)
+    for module in (sizing, policies, gate, new_stack):
+        module.register(app)
 
 
-_register_plugins()
+_register_commands()
 
 
 def main() -> None:

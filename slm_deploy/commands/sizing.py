@@ -8,14 +8,18 @@ hardware, invalid settings), with one line on stderr and no traceback.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from components.catalog import get_cpu_tier, get_gpu, list_cpu_tiers, list_gpus, list_models
-from components.sizing import GiB, MemoryPlan, VllmPlan, checkpoint_bytes, report
+# The catalog and sizing model are imported inside the commands, so that other commands
+# (a warm `slm-deploy gate`, `--help`) do not pay for loading them.
+if TYPE_CHECKING:
+    from components.sizing import MemoryPlan, VllmPlan
+
+GiB = 1024**3
 
 __all__ = ["register"]
 
@@ -36,6 +40,8 @@ def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the model catalog with parameter classes and checkpoint sizes."""
+    from components.catalog import list_models
+    from components.sizing import checkpoint_bytes
     rows = [
         {
             "id": m.id, "display_name": m.display_name, "params": m.params, "param_class": m.param_class,
@@ -62,11 +68,14 @@ def models_command(
 
 
 def _host_memory(hardware: str | None) -> int | None:
+    from components.catalog import get_cpu_tier
     return None if hardware is None else get_cpu_tier(hardware).allocatable_bytes
 
 
 def _plan(model: str, engine: str, quant: str | None, ctx: int | None, concurrency: int,
           hardware: str | None) -> VllmPlan | MemoryPlan:
+    from components.catalog import get_gpu
+    from components.sizing import report
     q = quant or DEFAULT_QUANT[engine]
     if engine == "vllm":
         gpu = get_gpu(hardware or "l4").id
@@ -81,6 +90,7 @@ def _plan(model: str, engine: str, quant: str | None, ctx: int | None, concurren
 
 def _where_it_fits(model: str, engine: str, quant: str | None, ctx: int | None, concurrency: int) -> list[str]:
     """Hardware ids of the catalog on which this configuration fits (vLLM: with its GPU count)."""
+    from components.catalog import list_cpu_tiers, list_gpus
     out = []
     if engine == "vllm":
         for gpu in list_gpus():
@@ -98,6 +108,7 @@ def _where_it_fits(model: str, engine: str, quant: str | None, ctx: int | None, 
 
 
 def _settings(plan: VllmPlan | MemoryPlan) -> dict[str, object]:
+    from components.sizing import VllmPlan
     if isinstance(plan, VllmPlan):
         return {
             "gpu": plan.gpu, "gpu_count": plan.gpu_count, "node_label_value": plan.node_label_value,
