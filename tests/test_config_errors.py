@@ -102,3 +102,35 @@ def test_secure_values_become_placeholders_never_plaintext(scratch_project):
 def test_foreign_namespaces_pass_through(scratch_project):
     write_stack(scratch_project, "t", "config:\n  kubernetes:context: kind-dev\n")
     assert load_stack("t", scratch_project).foreign == {"kubernetes:context": "kind-dev"}
+
+
+def test_missing_required_key_in_a_component(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:vllm:\n    - name: phi4\n      gpu: l4\n")
+    assert line == "stacks/Pulumi.t.yaml:3: slm-deploy:vllm[0].model: required key is missing"
+
+
+def test_invalid_combination_component_on_the_wrong_target(scratch_project):
+    lines = _problems(
+        scratch_project,
+        "config:\n  slm-deploy:target: docker\n  slm-deploy:vllm:\n    - name: phi4\n      model: phi-4-mini-instruct\n",
+    )
+    assert len(lines) == 1 and "stacks/Pulumi.t.yaml" in lines[0]
+    assert "docker" in lines[0] and "vllm" in lines[0].lower()
+
+
+def test_invalid_combination_gpu_count_and_tensor_parallel(scratch_project):
+    [line] = _problems(
+        scratch_project,
+        "config:\n  slm-deploy:vllm:\n    - name: phi4\n      model: phi-4-mini-instruct\n"
+        "      gpuCount: 3\n      tensorParallelSize: 2\n",
+    )
+    assert line.startswith("stacks/Pulumi.t.yaml:3: slm-deploy:vllm[0]")
+    assert "3" in line and "2" in line and "divisible" in line
+
+
+def test_a_model_that_does_not_fit_says_numbers_and_what_would(scratch_project):
+    [line] = _problems(
+        scratch_project,
+        "config:\n  slm-deploy:vllm:\n    - name: big\n      model: qwen3-14b\n      gpu: l4\n      gpuCount: 1\n",
+    )
+    assert "GiB" in line and "would fit" in line.lower()

@@ -19,10 +19,7 @@ def _synth_with_gate(stack: str, gate, recorded: list):
     def program():
         main(gate=gate)
 
-    try:
-        result = synthesize(program, project=PROJECT, stack=stack, config=config, secret_keys=secret_keys)
-    except SynthError:
-        raise
+    result = synthesize(program, project=PROJECT, stack=stack, config=config, secret_keys=secret_keys)
     recorded.extend(result.resources)
     return result
 
@@ -51,6 +48,27 @@ def test_gate_receives_the_validated_config_without_secret_values():
     assert seen["values"]["namespace"] == load_stack("staging").config.namespace
     assert all(":" in k for k in seen["secret_keys"])
     assert result.resources, "a passing gate lets the program register its resources"
+
+
+def test_real_gate_failure_stops_the_program_before_any_registration(tmp_path, monkeypatch):
+    """The real gate (child process: synth + render + checkov) fails on an expired waiver."""
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "waivers:\n"
+        "  - id: W-TEST-EXPIRED\n"
+        "    check: CKV_K8S_43\n"
+        "    resource: {kind: Deployment, name: phi4-mini}\n"
+        "    stacks: [staging]\n"
+        "    reason: an exception that was only ever meant to be temporary\n"
+        "    approver: security-review\n"
+        "    expires: 2020-01-01\n"
+    )
+    monkeypatch.setenv("SLM_DEPLOY_WAIVERS", str(waivers))
+    monkeypatch.setenv("SLM_DEPLOY_CACHE_DIR", str(tmp_path / "cache"))
+    recorded: list = []
+    with pytest.raises(SynthError, match=r"(?s)gate failed for stack 'staging'; nothing was registered.*SLM_GATE_EXPIRED_WAIVER.*W-TEST-EXPIRED"):
+        _synth_with_gate("staging", require_gate, recorded)
+    assert recorded == []
 
 
 def test_real_gate_passes_for_a_reference_stack_and_program_proceeds():
