@@ -170,9 +170,9 @@ def _automation(stack: str, action: str) -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules; each keeps heavy imports inside its command body."""
-    from slm_deploy.commands import gate, new_stack, policies, sizing
+    from slm_deploy.commands import gate, new_stack, policies, schema, sizing
 
-    for module in (sizing, policies, gate, new_stack):
+    for module in (sizing, policies, gate, new_stack, schema):
         module.register(app)
 
 

@@ -248,7 +248,8 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
             if err["type"] == "missing":
                 problems.append(Problem(display, key, "required key is missing", has_value=False, line=line))
                 continue
-            has_value = err["type"] != "model_type" or not isinstance(err.get("input"), dict)
+            # A whole mapping (a model-level rule) is not shown: its message names the fields involved.
+            has_value = not isinstance(err.get("input"), dict)
             problems.append(Problem(display, key, message, err.get("input"), line, has_value=has_value))
         raise ConfigError(problems) from None
 
