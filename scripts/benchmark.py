@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+HAND_WRITTEN = "<!-- hand-written analysis below; kept by scripts/benchmark.py -->"
 BIN = Path(sys.executable).parent
 
 
@@ -134,8 +135,12 @@ def main() -> None:
         print(row, flush=True)
         rows.append(row)
     text = _write(rows, _machine())
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Keep the hand-written analysis below the marker across re-runs.
+    if out.exists() and HAND_WRITTEN in out.read_text():
+        text += "\n" + HAND_WRITTEN + out.read_text().split(HAND_WRITTEN, 1)[1]
+    out.write_text(text)
     print(text)
 
 

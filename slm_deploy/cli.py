@@ -84,18 +84,23 @@ def stacks() -> None:
 
 
 def _build(stack: str, out_dir: Path | None):
-    from slm_deploy.config import project_root
-    from slm_deploy.pipeline import build_stack
-    from slm_deploy.synth import SynthError
+    # Fork the checkov worker first, before this process loads Pulumi or starts any thread:
+    # it imports checkov on the second core while this one loads and synthesizes the program.
+    from slm_deploy.gate.worker import ScanWorker
 
-    loaded = _load(stack)
-    target = out_dir or (_State.project_dir or project_root()) / "build" / stack
-    try:
-        return build_stack(loaded, target)
-    except SynthError as exc:
-        if _State.debug:
-            traceback.print_exc()
-        raise _fail_input(f"stacks/Pulumi.{stack}.yaml: the program failed: {exc}") from None
+    with ScanWorker() as worker:
+        from slm_deploy.config import project_root
+        from slm_deploy.pipeline import build_stack
+        from slm_deploy.synth import SynthError
+
+        loaded = _load(stack)
+        target = out_dir or (_State.project_dir or project_root()) / "build" / stack
+        try:
+            return build_stack(loaded, target, worker=worker)
+        except SynthError as exc:
+            if _State.debug:
+                traceback.print_exc()
+            raise _fail_input(f"stacks/Pulumi.{stack}.yaml: the program failed: {exc}") from None
 
 
 def _print_build(build, as_json: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from slm_deploy.config import LoadedStack, runtime_config
 from slm_deploy.gate import GateResult, run_gate
+from slm_deploy.gate.worker import ScanWorker
 from slm_deploy.render import render
 from slm_deploy.synth import SynthResult, synthesize
 from stacks.schema import PROJECT
@@ -32,8 +33,11 @@ def synth_stack(stack: LoadedStack) -> SynthResult:
     return synthesize(lambda: main(gate=None), project=PROJECT, stack=stack.name, config=config, secret_keys=secret_keys)
 
 
-def build_stack(stack: LoadedStack, out_dir: Path) -> Build:
-    """Synthesize, render to ``out_dir`` and gate. Config errors surface before anything is written."""
+def build_stack(stack: LoadedStack, out_dir: Path, *, worker: ScanWorker | None = None) -> Build:
+    """Synthesize, render to ``out_dir`` and gate. Config errors surface before anything is written.
+
+    ``worker``: a prewarmed checkov worker started before the synth (see slm_deploy.gate.worker).
+    """
     synth = synth_stack(stack)
     summary = render(synth, out_dir)
-    return Build(stack.name, out_dir, synth, summary, run_gate(out_dir, stack.name))
+    return Build(stack.name, out_dir, synth, summary, run_gate(out_dir, stack.name, worker=worker))

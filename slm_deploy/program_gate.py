@@ -33,7 +33,7 @@ def require_gate(stack: str, values: dict[str, Any], secret_keys: list[str]) -> 
     raise pulumi.RunError(f"slm-deploy gate failed for stack '{stack}'; nothing was registered:\n{detail}")
 
 
-def gate_config(stack: str, payload: dict[str, Any], root: Path) -> int:
+def gate_config(stack: str, payload: dict[str, Any], root: Path, worker: Any = None) -> int:
     """Child-process side: build and gate; print failures one per line. Exit 0 ok, 1 failed, 2 bad config."""
     from slm_deploy.config import LoadedStack, secret_placeholder, validate_values
     from slm_deploy.errors import ConfigError
@@ -48,13 +48,17 @@ def gate_config(stack: str, payload: dict[str, Any], root: Path) -> int:
     secret_keys = set(k.split(":", 1)[-1] for k in payload.get("secretKeys", []))
     values = dict(payload["values"]) | {k: secret_placeholder(k) for k in secret_keys}
     loaded = LoadedStack(stack, root / display, config, values, secret_keys)
-    build = build_stack(loaded, root / "build" / stack)
+    build = build_stack(loaded, root / "build" / stack, worker=worker)
     for f in build.gate.failed:
         print(f"FAILED {f.check_id} {f.resource} ({f.file}): {f.check_name} {f.message}".rstrip())
     return 0 if build.gate.ok else 1
 
 
 if __name__ == "__main__":
-    from slm_deploy.config import project_root
+    from slm_deploy.gate.worker import ScanWorker
 
-    sys.exit(gate_config(sys.argv[1], json.loads(sys.stdin.read()), project_root()))
+    with ScanWorker() as scan_worker:  # imports checkov on the other core while the stack is synthesized
+        from slm_deploy.config import project_root
+
+        code = gate_config(sys.argv[1], json.loads(sys.stdin.read()), project_root(), scan_worker)
+    sys.exit(code)

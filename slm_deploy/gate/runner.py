@@ -19,11 +19,15 @@ import json
 import os
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached, store_cached
 from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, WaiverRef
+
+if TYPE_CHECKING:
+    from slm_deploy.gate.worker import ScanWorker
 
 __all__ = ["Finding", "GateResult", "Waived", "WaiverRef", "run_gate", "default_policies_dir", "default_waivers_path"]
 
@@ -47,8 +51,13 @@ def run_gate(
     waivers_path: Path | None = None,
     today: date | None = None,
     write_reports: bool = True,
+    worker: "ScanWorker | None" = None,
 ) -> GateResult:
-    """Gate one rendered stack. ``use_cache`` defaults to on unless ``SLM_DEPLOY_NO_CACHE=1``."""
+    """Gate one rendered stack. ``use_cache`` defaults to on unless ``SLM_DEPLOY_NO_CACHE=1``.
+
+    ``worker`` (a prewarmed :class:`~slm_deploy.gate.worker.ScanWorker`) runs the checkov scans
+    in a child process that imported checkov while the stack was being synthesized.
+    """
     build_dir = Path(build_dir)
     today = today or date.today()
     policies_dir = default_policies_dir()
@@ -58,7 +67,7 @@ def run_gate(
     key = cache_key(build_dir, stack, policies_dir, waivers_path, today)
     result = load_cached(stack, key) if use_cache else None
     if result is None:
-        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today)
+        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker)
         result.cache_key = key
         if use_cache:
             store_cached(result)
@@ -107,8 +116,24 @@ def _policy_finding(f, source: str) -> Finding:
                    source=source, kind=kind, namespace=ns, name=name)
 
 
-def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Path, today: date) -> GateResult:
-    from slm_deploy.gate.scan import find_dockerfiles, scan_dockerfiles, scan_inline_suppressions, scan_kubernetes
+def _scans(worker: "ScanWorker | None", manifests: list[Path], dockerfiles: list[Path], build_dir: Path,
+           checks_dir: Path | None, severities: dict[str, str]) -> list:
+    """Start the checkov work (both scans, and the built-in check list for the reports): in the
+    prewarmed worker, collected later, or right here."""
+    from slm_deploy.gate import scan
+    from slm_deploy.gate.worker import Done
+
+    calls = [("scan_kubernetes", (manifests, build_dir, checks_dir, severities)),
+             ("scan_dockerfiles", (dockerfiles, build_dir, severities)),
+             ("builtin_checks", ())]
+    if worker is None:
+        return [Done(getattr(scan, name)(*args)) for name, args in calls]
+    return [worker.submit(name, *args) for name, args in calls]
+
+
+def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Path, today: date,
+              worker: "ScanWorker | None" = None) -> GateResult:
+    from slm_deploy.gate.scan import find_dockerfiles, scan_inline_suppressions
     from slm_deploy.gate.waivers import InlineSkip, WaiverFileError, apply_exceptions, load_waivers
 
     result = GateResult(stack)
@@ -131,6 +156,9 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     passed, failed, skipped = [], [], []
     ran: set[str] = set()
 
+    checks_dir = policies_dir / "checks"
+    pending = _scans(worker, manifests, dockerfiles, build_dir, checks_dir if checks_dir.is_dir() else None, severities)
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     parsed = {path: yaml.load(path.read_text(), Loader=loader) for path in manifests}
     p, f = _schema(build_dir, parsed)
@@ -138,15 +166,6 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     failed += f
     if manifests:
         ran.add("K8S_SCHEMA")
-
-    checks_dir = policies_dir / "checks"
-    k8s = scan_kubernetes(manifests, build_dir, checks_dir if checks_dir.is_dir() else None, severities)
-    docker = scan_dockerfiles(dockerfiles, build_dir, severities)
-    for out in (k8s, docker):
-        passed += out.passed
-        failed += out.failed
-        skipped += out.skipped
-        ran |= out.ran
 
     if compose_path.exists():
         from policies.compose import run_compose_checks
@@ -168,6 +187,13 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         for x in check_manifest_set(objects, paths):
             (passed if x.passed else failed).append(_policy_finding(x, "manifest-set"))
             ran.add(x.check_id)
+
+    k8s_job, docker_job, builtins_job = pending
+    for out in (k8s_job.result(), docker_job.result()):
+        passed += out.passed
+        failed += out.failed
+        skipped += out.skipped
+        ran |= out.ran
 
     # Inline suppressions: checkov's own skip records plus the gate's text scan of all rendered output.
     inline: dict[tuple[str, str], Finding] = {}
@@ -207,7 +233,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     result.stale_waivers = stale
     result.expired_waivers = expired
     result.opt_outs = opt_rows
-    result.checks = _check_table(ran, slm_metas)
+    result.checks = _check_table(ran, slm_metas, builtins_job.result())
     return result
 
 
@@ -219,12 +245,10 @@ def _opt_outs(build_dir: Path) -> list[dict]:
     return data if isinstance(data, list) else []
 
 
-def _check_table(ran: set[str], slm_metas: list) -> dict[str, dict[str, str]]:
+def _check_table(ran: set[str], slm_metas: list, builtins: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     """Every enforced check (the full catalog), so reports can show not-applicable ones too."""
-    from slm_deploy.gate.scan import builtin_checks
-
     table: dict[str, dict[str, str]] = {}
-    for c in builtin_checks():
+    for c in builtins:
         table[c["id"]] = {"name": c["name"], "severity": "", "framework": c["framework"], "guideline": c["guideline"]}
     for m in slm_metas:
         table[m.id] = {"name": m.name, "severity": m.severity, "framework": m.framework, "guideline": m.reference}

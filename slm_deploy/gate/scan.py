@@ -18,7 +18,7 @@ import yaml
 from slm_deploy.gate.result import Finding
 
 __all__ = [
-    "checkov_loaded", "scan_kubernetes", "scan_dockerfiles", "find_dockerfiles", "k8s_resource_id",
+    "checkov_loaded", "preload", "scan_kubernetes", "scan_dockerfiles", "find_dockerfiles", "k8s_resource_id",
     "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks",
 ]
 
@@ -36,6 +36,14 @@ def _prepare() -> None:
 
     bc_integration.skip_download = True  # the CLI's --skip-download
     _STATE["ready"] = True
+
+
+def preload() -> None:
+    """Import checkov's kubernetes and dockerfile runners now (the prewarmed worker calls this)."""
+    _prepare()
+    import checkov.dockerfile.runner  # noqa: F401
+    import checkov.kubernetes.runner  # noqa: F401
+    import checkov.runner_filter  # noqa: F401
 
 
 def checkov_loaded() -> bool:
