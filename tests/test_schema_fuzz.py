@@ -72,3 +72,37 @@ def test_invalid_config_gives_located_errors(scratch_project: Path, config: dict
             assert text.startswith("stacks/Pulumi.fuzz.yaml")
             assert "\n" not in text
             assert problem.key.startswith("slm-deploy")
+
+
+vllm_entry = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["phi4", "qwen", "chat-a"]),
+        "model": st.sampled_from(["phi-4-mini-instruct", "qwen3-0.6b", "qwen3-8b", "qwen3-14b", "smollm2-1.7b-instruct"]),
+    },
+    optional={
+        "gpu": st.sampled_from(["l4", "a10g", "l40s", "a100-80gb", "h100-80gb"]),
+        "concurrency": st.integers(min_value=1, max_value=64),
+        "maxModelLen": st.sampled_from([2048, 4096, 8192, 32768, 200000]),
+        "quantization": st.sampled_from(["bf16", "fp8", "awq"]),
+        "gpuCount": st.sampled_from([1, 2, 3, 4]),
+        "toolCalling": st.booleans(),
+        "replicas": st.integers(min_value=1, max_value=3),
+    },
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entry=vllm_entry)
+def test_vllm_config_either_renders_valid_manifests_or_says_why(scratch_project: Path, entry: dict):
+    """Random vLLM settings: a fitting one renders schema-valid manifests; any other is a located error."""
+    _write(scratch_project, {"slm-deploy:namespace": "fuzz", "slm-deploy:vllm": [entry]})
+    try:
+        loaded = load_stack("fuzz", scratch_project)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            assert str(problem).startswith("stacks/Pulumi.fuzz.yaml")
+            assert problem.key.startswith("slm-deploy:vllm[0]") and problem.message
+        return
+    out = scratch_project / "build"
+    render(synth_stack(loaded), out)
+    assert validate_manifests(out / "manifests") == []
