@@ -66,3 +66,20 @@ def test_stacks_lists_targets():
     proc = _cli("stacks")
     assert proc.returncode == 0
     assert "staging" in proc.stdout and "kubernetes" in proc.stdout
+
+
+def test_gate_failure_exits_1_and_still_writes_the_reports(tmp_path: Path):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "waivers:\n  - id: W-OLD\n    check: CKV_K8S_43\n    resource: {kind: Deployment, name: phi4-mini}\n"
+        "    stacks: [staging]\n    reason: temporary exception that has run out\n    approver: security\n"
+        "    expires: 2020-01-01\n"
+    )
+    out = tmp_path / "out"
+    proc = _cli("preview", "staging", "--out", str(out), "--json",
+                env={"SLM_DEPLOY_WAIVERS": str(waivers), "SLM_DEPLOY_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 1, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["gate"]["ok"] is False
+    assert [f["check_id"] for f in payload["gate"]["failed"]] == ["SLM_GATE_EXPIRED_WAIVER"]
+    assert (out / "gate" / "report.sarif").exists() and (out / "gate" / "junit.xml").exists()
