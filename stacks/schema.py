@@ -71,6 +71,12 @@ class DockerHost(Model):
     memory_gb: float = Field(default=16, gt=0, alias="memoryGb", description="Host memory in GB, for the fit check. Default 16 (a common laptop).")
 
 
+def _require_unique(key: str, names: list[str]) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{key} names must be unique; {', '.join(dupes)} appears more than once")
+
+
 class StackConfig(Model):
     """One environment (dev, edge, staging, prod, or a team's own)."""
 
@@ -121,18 +127,12 @@ class StackConfig(Model):
         for i, node in enumerate(self.onnx_edge):
             if node.target != self.target:
                 raise ValueError(f"onnxEdge[{i}] ({node.name}): target {node.target} does not match the stack target {self.target}")
-        names = [n.name for n in self.onnx_edge]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"onnxEdge names must be unique; {', '.join(dupes)} appears more than once")
+        _require_unique("onnxEdge", [n.name for n in self.onnx_edge])
 
     def _check_vllm(self) -> None:
         if self.vllm and self.target != "kubernetes":
             raise ValueError(f"vllm services need target kubernetes (GPU pods); target is {self.target}: use ollama for a Docker host")
-        names = [v.name for v in self.vllm]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"vllm names must be unique; {', '.join(dupes)} appears more than once")
+        _require_unique("vllm", [v.name for v in self.vllm])
         for i, v in enumerate(self.vllm):
             if v.model_cache == "shared" and v.max_replicas_resolved > 1 and not self.cluster.rwx_storage_class:
                 raise ValueError(f"vllm[{i}] ({v.name}): modelCache shared with maxReplicas {v.max_replicas_resolved} needs cluster.rwxStorageClass (a ReadWriteOnce volume cannot follow replicas onto other nodes); set it or use modelCache per-pod")
