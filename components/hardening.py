@@ -20,6 +20,7 @@ from pulumi_kubernetes.core.v1 import (
     EmptyDirVolumeSourceArgs,
     HTTPGetActionArgs,
     PodSecurityContextArgs,
+    PodSpecArgs,
     ProbeArgs,
     ResourceRequirementsArgs,
     SeccompProfileArgs,
@@ -39,6 +40,7 @@ from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
 __all__ = [
     "DEFAULT_UID",
     "pod_security_context",
+    "restricted_pod_spec",
     "container_security_context",
     "resources",
     "scratch_volume",
@@ -65,6 +67,12 @@ def pod_security_context(uid: int = DEFAULT_UID) -> PodSecurityContextArgs:
         fs_group=uid,
         seccomp_profile=_RUNTIME_DEFAULT,
     )
+
+
+def restricted_pod_spec(*, uid: int = DEFAULT_UID, **spec: object) -> PodSpecArgs:
+    """A pod spec with the pod-level defaults every workload gets: no service-account token in the
+    pod and :func:`pod_security_context`. Everything else (containers, volumes, placement) is passed on."""
+    return PodSpecArgs(automount_service_account_token=False, security_context=pod_security_context(uid), **spec)
 
 
 def container_security_context(*, read_only: bool = True, uid: int = DEFAULT_UID) -> SecurityContextArgs:

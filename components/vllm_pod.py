@@ -24,7 +24,6 @@ from pulumi_kubernetes.core.v1 import (
     ContainerArgs,
     EnvVarArgs,
     PersistentVolumeClaimVolumeSourceArgs,
-    PodSpecArgs,
     PodTemplateSpecArgs,
     TolerationArgs,
     TopologySpreadConstraintArgs,
@@ -40,7 +39,7 @@ from components.hardening import (
     egress_https_anywhere,
     http_probe,
     ingress_from_pods,
-    pod_security_context,
+    restricted_pod_spec,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -231,10 +230,8 @@ def build_workload(
             strategy=strategy,
             template=PodTemplateSpecArgs(
                 metadata=ObjectMetaArgs(labels=labels),
-                spec=PodSpecArgs(
+                spec=restricted_pod_spec(
                     service_account_name=name,
-                    automount_service_account_token=False,
-                    security_context=pod_security_context(),
                     init_containers=inits,
                     containers=[server, proxy.container],
                     volumes=volumes,

@@ -25,7 +25,6 @@ from pulumi_kubernetes.core.v1 import (
     ContainerPortArgs,
     EnvVarArgs,
     PersistentVolumeClaimVolumeSourceArgs,
-    PodSpecArgs,
     PodTemplateSpecArgs,
     VolumeArgs,
     VolumeMountArgs,
@@ -39,7 +38,7 @@ from components.hardening import (
     egress_to_pods,
     http_probe,
     ingress_from_pods,
-    pod_security_context,
+    restricted_pod_spec,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -170,11 +169,9 @@ class _Builder:
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if recreate else None,
                 template=PodTemplateSpecArgs(
                     metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
-                    spec=PodSpecArgs(
+                    spec=restricted_pod_spec(
                         service_account_name=service_account,
-                        automount_service_account_token=False,
                         enable_service_links=False,
-                        security_context=pod_security_context(),
                         containers=[container],
                         volumes=volumes,
                     ),
@@ -303,7 +300,7 @@ def deploy_standalone(
     b.config_map(prom, "prometheus", prom_img.tag, {"prometheus.yml": prom_yaml})
     b.config_map(f"{prom}-rules", "prometheus", prom_img.tag, {"slm.rules.yaml": rules_yaml})
 
-    sa = k8s.core.v1.ServiceAccount(prom, metadata=b.meta(prom, "prometheus", prom_img.tag), automount_service_account_token=False, opts=b.opts)
+    k8s.core.v1.ServiceAccount(prom, metadata=b.meta(prom, "prometheus", prom_img.tag), automount_service_account_token=False, opts=b.opts)
     discovery_namespaces = sorted({t.namespace for c in contributions for t in c.scrape_targets})
     for ns in discovery_namespaces:
         role = f"{prom}-discovery" if ns == namespace else f"{prom}-discovery-{ns}"

@@ -59,7 +59,7 @@ def _fail_on_exit(code: int | None, name: str) -> int | None:
 def build_docker(name, args, *, webui_secret_key, api_key, part_of: str, opts: pulumi.ResourceOptions) -> TargetOutputs:
     """Create the Docker resources of an OllamaStack as children of ``opts.parent``."""
     mem = args.memory()
-    ollama_ref, webui_ref = image("ollama"), image("open-webui")
+    ollama_ref = image("ollama")
 
     internal = docker.Network(f"{name}-internal", name=f"{name}-internal", internal=True, driver="bridge", opts=opts)
     edge = docker.Network(f"{name}-edge", name=f"{name}-edge", driver="bridge", opts=opts)

@@ -20,7 +20,6 @@ from pulumi_kubernetes.core.v1 import (
     ContainerPortArgs,
     EnvVarArgs,
     PersistentVolumeClaimVolumeSourceArgs,
-    PodSpecArgs,
     PodTemplateSpecArgs,
     VolumeArgs,
     VolumeMountArgs,
@@ -34,7 +33,7 @@ from components.hardening import (
     egress_to_pods,
     http_probe,
     ingress_from_pods,
-    pod_security_context,
+    restricted_pod_spec,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -106,9 +105,7 @@ def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: s
             "selector": LabelSelectorArgs(match_labels=selector),
             "template": PodTemplateSpecArgs(
                 metadata=ObjectMetaArgs(labels=labels),
-                spec=PodSpecArgs(
-                    automount_service_account_token=False,
-                    security_context=pod_security_context(),
+                spec=restricted_pod_spec(
                     containers=[container],
                     tolerations=tolerations,
                     volumes=[VolumeArgs(name="models", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
@@ -143,10 +140,8 @@ def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: s
             "active_deadline_seconds": 3600,
             "template": PodTemplateSpecArgs(
                 metadata=ObjectMetaArgs(labels=pull_labels),
-                spec=PodSpecArgs(
+                spec=restricted_pod_spec(
                     restart_policy="Never",
-                    automount_service_account_token=False,
-                    security_context=pod_security_context(),
                     containers=[ContainerArgs(
                         name="pull",
                         image=ref.ref,
@@ -220,9 +215,7 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
             "selector": LabelSelectorArgs(match_labels=selector),
             "template": PodTemplateSpecArgs(
                 metadata=ObjectMetaArgs(labels=labels),
-                spec=PodSpecArgs(
-                    automount_service_account_token=False,
-                    security_context=pod_security_context(),
+                spec=restricted_pod_spec(
                     containers=[container],
                     volumes=[VolumeArgs(name="data", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
                         claim_name=f"{wname}-data")), key_volume, tmp_volume, home_volume],

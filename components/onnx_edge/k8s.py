@@ -28,7 +28,7 @@ from components.hardening import (
     egress_https_anywhere,
     http_probe,
     ingress_from_pods,
-    pod_security_context,
+    restricted_pod_spec,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -121,9 +121,7 @@ def edge_workload(node: OnnxEdgeNode, args: OnnxEdgeNodeArgs, *, namespace: str,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                spec=k8s.core.v1.PodSpecArgs(
-                    automount_service_account_token=False,
-                    security_context=pod_security_context(),
+                spec=restricted_pod_spec(
                     node_selector={EDGE_POOL_LABEL: args.edge_pool},
                     tolerations=[TolerationArgs(key=EDGE_TAINT_KEY, operator="Exists", effect="NoSchedule")],
                     init_containers=[download],

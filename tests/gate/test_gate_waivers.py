@@ -5,7 +5,6 @@ import copy
 from datetime import date
 
 import pytest
-import yaml
 
 from gate_helpers import PLAIN_DEPLOYMENT, ids, waiver, write_build, write_waivers
 from slm_deploy.gate import run_gate

@@ -2,7 +2,6 @@
 as a package it would be importable as `policies` and shadow the real policies package)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml

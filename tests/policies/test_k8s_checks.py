@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from slm_policy_helpers import K8S_CHECK_IDS, fixture_files
+from slm_policy_helpers import K8S_CHECK_IDS
 
 # check id -> (passed, failed) records expected from its pass/ and fail/ fixtures
 EXPECTED = {

@@ -12,7 +12,6 @@ RULES_FILE THRESHOLDS_JSON`` writes the test YAML next to a rule file for manual
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys

@@ -51,7 +51,6 @@ import traceback
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
