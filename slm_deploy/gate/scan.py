@@ -33,8 +33,13 @@ def _prepare() -> None:
     # A stack is tens of small files: forking the (large) process per file group costs more than it saves.
     os.environ.setdefault("CHECKOV_PARALLELIZATION_TYPE", "none")
     from checkov.common.bridgecrew.platform_integration import bc_integration
+    from checkov.common.models.enums import ParallelizationType
+    from checkov.common.parallelizer.parallel_runner import parallel_runner
 
     bc_integration.skip_download = True  # the CLI's --skip-download
+    # The env var above only counts if checkov was not imported yet; set the shared runner too
+    # (the prewarmed worker is a daemonic process, which may not fork children of its own).
+    parallel_runner.type = ParallelizationType.NONE
     _STATE["ready"] = True
 
 
