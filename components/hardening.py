@@ -59,12 +59,17 @@ _RUNTIME_DEFAULT = SeccompProfileArgs(type="RuntimeDefault")
 
 
 def pod_security_context(uid: int = DEFAULT_UID) -> PodSecurityContextArgs:
-    """Pod-level: non-root, fixed UID/GID, fsGroup for volume ownership, RuntimeDefault seccomp."""
+    """Pod-level: non-root, fixed UID/GID, fsGroup for volume ownership, RuntimeDefault seccomp.
+
+    ``fsGroupChangePolicy: OnRootMismatch`` keeps the kubelet from re-chowning every file of a
+    large (shared) model cache on each pod start once the volume root is already right.
+    """
     return PodSecurityContextArgs(
         run_as_non_root=True,
         run_as_user=uid,
         run_as_group=uid,
         fs_group=uid,
+        fs_group_change_policy="OnRootMismatch",
         seccomp_profile=_RUNTIME_DEFAULT,
     )
 

@@ -1,0 +1,57 @@
+"""Direct assertions on the shared hardening defaults: every pod of every reference stack gets them.
+
+These do not go through golden files, so refreshing a snapshot cannot accept a regression here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from slm_deploy.config import list_stacks, load_stack
+from slm_deploy.pipeline import synth_stack
+from slm_deploy.render import manifest_objects
+
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+
+
+def _pods(stack: str):
+    for obj in manifest_objects(synth_stack(load_stack(stack))):
+        if obj["kind"] in WORKLOADS:
+            yield f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]
+
+
+K8S_STACKS = [s for s in list_stacks() if load_stack(s).config.target == "kubernetes"]
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_every_pod_is_restricted(stack: str):
+    pods = list(_pods(stack))
+    assert pods, f"{stack} has no workloads"
+    for name, pod in pods:
+        assert pod["automountServiceAccountToken"] is False, name
+        ctx = pod["securityContext"]
+        assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] >= 10000 and ctx["runAsGroup"] >= 10000, name
+        assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert ctx["fsGroupChangePolicy"] == "OnRootMismatch", name
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            where = f"{name}:{c['name']}"
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc.get("privileged") in (False, None), where
+            assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add"), where
+            assert sc["runAsNonRoot"] is True and sc["runAsUser"] >= 10000, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where} {kind}"
+            assert "@sha256:" in c["image"], where
+            for env in c.get("env", []):
+                assert "secretKeyRef" not in env.get("valueFrom", {}), f"{where} env {env['name']}"
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_long_running_containers_have_probes(stack: str):
+    for name, pod in _pods(stack):
+        if pod.get("restartPolicy") in ("Never", "OnFailure"):
+            continue  # Jobs
+        for c in pod["containers"]:
+            assert c.get("livenessProbe") and c.get("readinessProbe"), f"{name}:{c['name']}"
