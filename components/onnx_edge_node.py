@@ -15,7 +15,7 @@ The server authenticates every request itself (Bearer key from a mounted file): 
 authenticating sidecar, and only ``/health`` and ``/ready`` are open.
 
 The one side effect at program time: the docker target writes the image build context
-(Dockerfile, server.py, requirements.txt) to ``build/<stack>/image-context/<name>/`` because
+(Dockerfile, server.py, requirements.txt) to ``build/.image-context/<stack>/<name>/`` (outside the rendered build dir) because
 ``docker.Image`` needs the directory on disk. The bytes are deterministic and identical to the
 ``generatedFiles`` the renderer writes to ``build/<stack>/files/<name>/``, which the gate scans.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -257,8 +258,12 @@ class OnnxEdgeNode(pulumi.ComponentResource):
         part_of: str = "slm-deploy",
         storage_class: str | None = None,
         context_root: Path | None = None,
+        probers: Sequence[tuple[dict[str, str], dict[str, str] | None]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``probers`` (kubernetes target): the monitoring stack's probers as (pod labels, namespace labels or
+        None for the same namespace); the NetworkPolicy admits them on the server port they probe /ready on.
+        Default none (no monitoring)."""
         files = image_context_files(args)
         built = args.target == "docker" and args.image is None
         props = {
@@ -274,12 +279,12 @@ class OnnxEdgeNode(pulumi.ComponentResource):
         if args.target == "docker":
             context_dir = None
             if built:
-                root = context_root or Path(__file__).resolve().parent.parent / "build" / pulumi.get_stack() / "image-context"
+                root = context_root or Path(__file__).resolve().parent.parent / "build" / ".image-context" / pulumi.get_stack()
                 context_dir = root / args.name
                 _write_context(context_dir, files)
             self.endpoint = self._docker(args, context_dir, files, api_key, hf_token, child)
         else:
-            self.endpoint = self._kubernetes(args, namespace, storage_class, api_key, hf_token, child)
+            self.endpoint = self._kubernetes(args, namespace, storage_class, api_key, hf_token, list(probers), child)
         self.monitoring = probe_contribution(
             args.name, "onnx", job=f"onnx-edge-{args.name}",
             url=self._probe_url(args, namespace),
@@ -413,11 +418,12 @@ class OnnxEdgeNode(pulumi.ComponentResource):
     # ------------------------------------------------------------------------------ kubernetes
     def _kubernetes(self, args: OnnxEdgeNodeArgs, namespace: str, storage_class: str | None,
                     api_key: pulumi.Input[str], hf_token: pulumi.Input[str] | None,
+                    probers: list[tuple[dict[str, str], dict[str, str] | None]],
                     child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         from components.onnx_edge.k8s import edge_workload
 
         return edge_workload(self, args, namespace=namespace, storage_class=storage_class, api_key=api_key,
-                             hf_token=hf_token, opts=child)
+                             hf_token=hf_token, probers=probers, opts=child)
 
 
 def _label_value(value: str) -> str:

@@ -42,6 +42,13 @@ class _State:
     project_dir: Path | None = None
 
 
+def project_dir() -> Path:
+    """The project in use: ``--project-dir`` or this checkout."""
+    from slm_deploy.config import project_root
+
+    return _State.project_dir or project_root()
+
+
 def _fail_input(message: str) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
@@ -89,18 +96,20 @@ def _build(stack: str, out_dir: Path | None):
     from slm_deploy.gate.worker import ScanWorker
 
     with ScanWorker() as worker:
-        from slm_deploy.config import project_root
         from slm_deploy.pipeline import build_stack
+        from slm_deploy.render import OutDirError
         from slm_deploy.synth import SynthError
 
         loaded = _load(stack)
-        target = out_dir or (_State.project_dir or project_root()) / "build" / stack
+        target = out_dir or project_dir() / "build" / stack
         try:
             return build_stack(loaded, target, worker=worker)
         except SynthError as exc:
             if _State.debug:
                 traceback.print_exc()
             raise _fail_input(f"stacks/Pulumi.{stack}.yaml: the program failed: {exc}") from None
+        except OutDirError as exc:
+            raise _fail_input(f"--out: {exc}") from None
 
 
 def _print_build(build, as_json: bool) -> None:
@@ -166,9 +175,7 @@ def up(
 def _automation(stack: str, action: str) -> None:
     from pulumi import automation as auto
 
-    from slm_deploy.config import project_root
-
-    workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(project_root()))
+    workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(project_dir()))
     run = workspace_stack.preview if action == "preview" else workspace_stack.up
     run(on_output=print)
 

@@ -3,6 +3,7 @@
 * ``manifests/``   one YAML file per Kubernetes object, ``<namespace>.<kind>.<name>.yaml``, keys sorted;
 * ``compose.yaml`` the Docker-target resources as an equivalent compose file;
 * ``files/``       generated files carried inside resources (ConfigMap data, container uploads);
+* ``secrets/README.md`` the secret files compose.yaml reads (``./secrets/<name>``) and how to create them;
 * ``resources.json`` every resource with type, name and parent.
 
 Nothing here knows a component: it reads Kubernetes objects and pulumi-docker
@@ -21,7 +22,8 @@ import yaml
 
 from slm_deploy.synth import SECRET_PLACEHOLDER, ResourceRecord, SynthResult
 
-__all__ = ["render", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename"]
+__all__ = ["render", "OutDirError", "BUILD_MARKER", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename",
+           "secrets_readme"]
 
 _CONTAINER = "docker:index/container:Container"
 _NETWORK = "docker:index/network:Network"
@@ -248,6 +250,45 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
     return doc
 
 
+def secrets_readme(compose: dict[str, Any]) -> str | None:
+    """``secrets/README.md``: the secret files the compose export reads, and how to create them.
+
+    The synth never sees secret values, so the compose file refers to ``./secrets/<name>``; this lists
+    each such file with the services and in-container paths that read it. No value is ever written.
+    """
+    names = sorted(compose.get("secrets") or {})
+    if not names:
+        return None
+    users: dict[str, list[str]] = {n: [] for n in names}
+    for service_name, service in sorted(compose.get("services", {}).items()):
+        for ref in service.get("secrets", []):
+            users.setdefault(ref["source"], []).append(f"`{service_name}` reads it at `{ref['target']}`")
+    lines = [
+        "# Secret files for compose.yaml",
+        "",
+        "`compose.yaml` reads each secret below from a file in this directory. Nothing creates these files:",
+        "slm-deploy never writes secret values. Create them before `docker compose up` (from this directory's",
+        "parent, the one holding compose.yaml), readable only by you, and keep them out of version control.",
+        "",
+        "A generated key (API key, session-signing key) can be any random string, e.g.:",
+        "",
+        "```sh",
+        "umask 077",
+        "openssl rand -hex 32 > secrets/<name>",
+        "```",
+        "",
+        "Use the value your clients expect where one is shared (an API key clients already hold, an upstream",
+        "token such as a Hugging Face token): `printf '%s' \"$VALUE\" > secrets/<name>` (no trailing newline).",
+        "",
+        "| file | used by | create with |",
+        "| --- | --- | --- |",
+    ]
+    for name in names:
+        used = "; ".join(users.get(name, [])) or "-"
+        lines.append(f"| `secrets/{name}` | {used} | `openssl rand -hex 32 > secrets/{name}` |")
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------- generated files
 
 
@@ -272,12 +313,39 @@ def generated_files(result: SynthResult) -> dict[str, str]:
 # --------------------------------------------------------------------------- entry point
 
 
-def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
-    """Write the build directory afresh; returns a summary of what was written."""
+BUILD_MARKER = ".slm-deploy-build"
+"""Written into every build directory; only a directory carrying it (or an empty one) is ever replaced."""
+
+
+class OutDirError(Exception):
+    """The output directory holds something that is not a previous build: refuse to delete it."""
+
+
+def _claim(out_dir: Path) -> None:
     if out_dir.exists():
+        if not out_dir.is_dir():
+            raise OutDirError(f"{out_dir} exists and is not a directory")
+        previous_build = (out_dir / BUILD_MARKER).exists() or (
+            (out_dir / "resources.json").is_file() and (out_dir / "manifests").is_dir()  # builds from before the marker
+        )
+        if any(out_dir.iterdir()) and not previous_build:
+            raise OutDirError(
+                f"{out_dir} is not empty and is not a previous slm-deploy build (no {BUILD_MARKER}); "
+                "choose an empty or new directory"
+            )
         shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    (out_dir / BUILD_MARKER).write_text("Rendered by slm-deploy; replaced on every preview.\n")
+
+
+def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
+    """Write the build directory afresh; returns a summary of what was written.
+
+    Raises :class:`OutDirError` rather than delete a directory that is not a previous build.
+    """
+    _claim(out_dir)
     manifests_dir = out_dir / "manifests"
-    manifests_dir.mkdir(parents=True)
+    manifests_dir.mkdir()
     objects = manifest_objects(result)
     for obj in objects:
         (manifests_dir / manifest_filename(obj)).write_text(dump_yaml(obj))
@@ -285,6 +353,10 @@ def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
     compose = compose_document(result)
     if compose is not None:
         (out_dir / "compose.yaml").write_text(dump_yaml(compose))
+        readme = secrets_readme(compose)
+        if readme is not None:
+            (out_dir / "secrets").mkdir()
+            (out_dir / "secrets" / "README.md").write_text(readme)
 
     files = generated_files(result)
     for rel, content in files.items():

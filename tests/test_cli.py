@@ -83,3 +83,21 @@ def test_gate_failure_exits_1_and_still_writes_the_reports(tmp_path: Path):
     assert payload["gate"]["ok"] is False
     assert [f["check_id"] for f in payload["gate"]["failed"]] == ["SLM_GATE_EXPIRED_WAIVER"]
     assert (out / "gate" / "report.sarif").exists() and (out / "gate" / "junit.xml").exists()
+
+
+def test_out_never_deletes_a_directory_that_is_not_a_build(tmp_path: Path):
+    victim = tmp_path / "victim"
+    (victim / "important").mkdir(parents=True)
+    (victim / "important" / "thesis.txt").write_text("years of work")
+    proc = _cli("preview", "staging", "--out", str(victim))
+    assert proc.returncode == 2
+    assert "not a previous slm-deploy build" in proc.stderr
+    assert (victim / "important" / "thesis.txt").read_text() == "years of work"
+
+
+def test_out_replaces_a_previous_build(tmp_path: Path):
+    out = tmp_path / "out"
+    assert _cli("preview", "staging", "--out", str(out)).returncode == 0
+    (out / "manifests" / "stale.yaml").write_text("kind: Stale\n")
+    assert _cli("preview", "staging", "--out", str(out)).returncode == 0
+    assert not (out / "manifests" / "stale.yaml").exists()

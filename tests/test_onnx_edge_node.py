@@ -160,7 +160,7 @@ def test_edge_image_built_on_the_box(edge):
     assert img.inputs["skipPush"] is True
     assert img.inputs["build"]["platform"] == "linux/amd64"
     context = Path(img.inputs["build"]["context"])
-    assert context.parts[-3:] == ("edge", "image-context", "edge-phi4")
+    assert context.parts[-4:] == ("build", ".image-context", "edge", "edge-phi4")
     (prov,) = [r for r in edge.resources if r.type == "pulumi:providers:docker"]
     assert prov.inputs["host"] == "ssh://slm@edge-box-01"
     (node,) = [r for r in edge.resources if r.type == "slm:serving:OnnxEdgeNode"]

@@ -21,11 +21,11 @@ def gate(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore (and do not write) the verdict cache.")] = False,
 ) -> None:
     """Gate the rendered build directory of STACK and write its reports."""
-    from slm_deploy.gate.result import project_root
+    from slm_deploy.cli import project_dir
     from slm_deploy.gate import run_gate
     from slm_deploy.gate.summary import print_summary
 
-    build_dir = out_dir or project_root() / "build" / stack
+    build_dir = out_dir or project_dir() / "build" / stack
     if not (build_dir / "resources.json").exists():
         Console(stderr=True).print(f"[red]error:[/red] {build_dir} is not a rendered build: run `slm-deploy preview {stack}` first")
         raise typer.Exit(2)

@@ -71,8 +71,8 @@ def register(app: typer.Typer) -> None:
         no_input: Annotated[bool, typer.Option("--no-input", help="Do not prompt; use defaults and --set values.")] = False,
     ) -> None:
         """Scaffold a new stack from templates/stack (cookiecutter), validate it, and say how to preview it."""
-        from slm_deploy.cli import EXIT_BAD_INPUT, _State
-        from slm_deploy.config import load_stack, project_root
+        from slm_deploy.cli import EXIT_BAD_INPUT, project_dir
+        from slm_deploy.config import load_stack
         from slm_deploy.errors import ConfigError
 
         answers = {}
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
                 err.print(f"[red]error:[/red] --set {item!r}: expected key=value")
                 raise typer.Exit(EXIT_BAD_INPUT)
             answers[key] = value
-        root = _State.project_dir or project_root()
+        root = project_dir()
         try:
             path = bake(answers, root, no_input=no_input)
         except BakeError as exc:

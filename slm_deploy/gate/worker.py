@@ -66,6 +66,7 @@ class ScanWorker:
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
+        self._used = False
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child,), name="slm-deploy-checkov", daemon=True)
         self._process.start()
@@ -73,10 +74,16 @@ class ScanWorker:
 
     def submit(self, name: str, *args: Any) -> Pending:
         """Send ``scan.<name>(*args)`` to the child; collect it later with ``.result()``."""
+        self._used = True
         self._conn.send((name, args))
         return Pending(self._conn)
 
     def close(self) -> None:
+        """Stop the child. An unused worker (a cached verdict, a config error) is killed at once
+        rather than waited for, so the prewarm never delays a run that did not need checkov."""
+        if not self._used and self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=5)
         if self._process.is_alive():
             try:
                 self._conn.send(None)
