@@ -16,6 +16,7 @@ of known components.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Literal
 
@@ -23,15 +24,20 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.monitoring.cluster import dcgm_contribution, kube_state_contribution
+from components.labels import selector_labels
 from components.monitoring.dashboards import build_dashboards, dashboard_json
+from components.monitoring.metrics import CADVISOR_METRICS, metric_names_in
 from components.monitoring.prometheus_config import DURATION, check_unique, rule_groups, to_yaml
 from components.observability import AlertThresholds, MonitoringContribution
 from components.monitoring.standalone import PROMETHEUS_PORT
+from components.probe_monitoring import scoped
 
 __all__ = [
     "TYPE",
     "RULES_FILE",
     "PrometheusArgs",
+    "ReceiverArgs",
+    "RouteArgs",
     "AlertmanagerArgs",
     "GrafanaArgs",
     "DcgmExporterArgs",
@@ -111,8 +117,74 @@ class PrometheusArgs(_Args):
         return self
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*')
+RESERVED_RECEIVERS = ("default", "null")
+"""Receivers every standalone Alertmanager has: ``default`` (the alertmanagerWebhookUrl secret) and ``null`` (drop)."""
+
+
+class ReceiverArgs(_Args):
+    """An extra Alertmanager receiver whose URL is a key of a Secret you manage in the stack namespace, mounted as a file."""
+
+    name: str = Field(description="Receiver name routes refer to; a DNS label (it also names the Secret volume). Required.")
+    type: Literal["webhook", "slack"] = Field(description="webhook (generic, url_file) or slack (incoming webhook, api_url_file). Required.")
+    secret_name: str = Field(alias="secretName", description="Name of a Secret in the stack namespace holding the URL (you create it; pods can only mount Secrets of their own namespace). Required.")
+    secret_key: str = Field(default="url", alias="secretKey", description="Key of the URL in that Secret. Default url.")
+    slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (type slack). Default None: the incoming webhook's own channel.")
+    send_resolved: bool = Field(default=True, alias="sendResolved", description="Also notify when the alert resolves. Default true.")
+
+    @field_validator("name", "secret_name")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.fullmatch(value) or len(value) > 50:
+            raise ValueError(f"{value!r} must be a lowercase DNS label (a-z, 0-9, '-', at most 50 characters)")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not re.fullmatch(r"[-._a-zA-Z0-9]+", value):
+            raise ValueError(f"secretKey {value!r} is not a valid Secret key (letters, digits, '-', '_', '.')")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_channel_needs_slack(self) -> "ReceiverArgs":
+        if self.name in RESERVED_RECEIVERS:
+            raise ValueError(f"receiver name {self.name!r} is reserved (built-in receivers: {', '.join(RESERVED_RECEIVERS)}); pick another name")
+        if self.slack_channel and self.type != "slack":
+            raise ValueError(f"slackChannel {self.slack_channel!r} is set but receiver {self.name!r} has type {self.type!r}; use type slack or drop slackChannel")
+        return self
+
+
+class RouteArgs(_Args):
+    """One Alertmanager child route: alerts matching every matcher go to ``receiver``."""
+
+    matchers: list[str] = Field(description='Alertmanager matchers, each label OP "value" with OP one of = != =~ !~ (e.g. severity="critical", source=~"phi4.*"). Required, at least one.')
+    receiver: str = Field(description="Receiver name: default, null, or one of alertmanager.receivers. Required.")
+    continue_: bool = Field(default=False, alias="continue", description="Keep matching later routes after this one. Default false: the first matching route wins.")
+    group_by: list[str] | None = Field(default=None, alias="groupBy", description="Grouping labels for this route. Default None: inherit alertmanager.groupBy.")
+    group_wait: str | None = Field(default=None, alias="groupWait", description="Default None: inherit alertmanager.groupWait.")
+    group_interval: str | None = Field(default=None, alias="groupInterval", description="Default None: inherit alertmanager.groupInterval.")
+    repeat_interval: str | None = Field(default=None, alias="repeatInterval", description="Default None: inherit alertmanager.repeatInterval.")
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("matchers must name at least one matcher, e.g. severity=\"critical\" (a route without matchers catches everything)")
+        bad = [m for m in value if not _MATCHER.fullmatch(m)]
+        if bad:
+            raise ValueError(f'matchers {bad} are not Alertmanager matchers; write label OP "value" with OP one of = != =~ !~, e.g. severity="critical"')
+        return value
+
+    @field_validator("group_wait", "group_interval", "repeat_interval")
+    @classmethod
+    def _durations(cls, value: str | None) -> str | None:
+        return None if value is None else _duration(value)
+
+
 class AlertmanagerArgs(_Args):
-    """Alert routing. The receiver URL is the Pulumi secret ``alertmanagerWebhookUrl``, mounted as a file."""
+    """Alert routing. The default receiver's URL is the Pulumi secret ``alertmanagerWebhookUrl``, mounted as a file."""
 
     receiver: Literal["webhook", "slack"] = Field(default="webhook", description="Receiver type for the secret URL: a generic webhook or a Slack incoming webhook. Default webhook.")
     slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (receiver slack). Default None: the incoming webhook's own channel.")
@@ -122,6 +194,8 @@ class AlertmanagerArgs(_Args):
     repeat_interval: str = Field(default="4h", alias="repeatInterval", description="Re-notify interval for warnings. Default 4h.")
     critical_repeat_interval: str = Field(default="1h", alias="criticalRepeatInterval", description="Re-notify interval for severity=critical. Default 1h.")
     receiver_ports: list[int] = Field(default_factory=lambda: [443], alias="receiverPorts", description="TCP ports Alertmanager may connect out to (NetworkPolicy egress). Default [443]: HTTPS webhooks and Slack.")
+    receivers: list[ReceiverArgs] = Field(default_factory=list, description="Extra receivers (URL from a Secret you manage). Default []: only default (the alertmanagerWebhookUrl secret) and null.")
+    routes: list[RouteArgs] = Field(default_factory=list, description="Child routes, tried in order before the built-in ones (severity=critical -> default with criticalRepeatInterval, severity=info -> null). Default []: the built-in routes only.")
 
     @field_validator("group_wait", "group_interval", "repeat_interval", "critical_repeat_interval")
     @classmethod
@@ -140,6 +214,18 @@ class AlertmanagerArgs(_Args):
     def _slack_channel_needs_slack(self) -> "AlertmanagerArgs":
         if self.slack_channel and self.receiver != "slack":
             raise ValueError(f"slackChannel {self.slack_channel!r} is set but receiver is {self.receiver!r}; set receiver: slack or drop slackChannel")
+        return self
+
+    @model_validator(mode="after")
+    def _routes_reference_receivers(self) -> "AlertmanagerArgs":
+        names = [r.name for r in self.receivers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"receiver names {dupes} are used more than once; each receiver needs its own name")
+        known = [*RESERVED_RECEIVERS, *names]
+        for i, route in enumerate(self.routes):
+            if route.receiver not in known:
+                raise ValueError(f"routes[{i}].receiver {route.receiver!r} is not a receiver; allowed: {', '.join(known)}")
         return self
 
 
@@ -186,6 +272,19 @@ class OperatorArgs(_Args):
     prometheus_namespace: str = Field(default="monitoring", alias="prometheusNamespace", description="Namespace of the cluster's Prometheus, allowed into the blackbox exporter. Default monitoring.")
     dashboard_label: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"}, alias="dashboardLabel", description="Label the Grafana dashboard sidecar watches. Default grafana_dashboard=1 (kube-prometheus-stack).")
     blackbox_exporter_address: str | None = Field(default=None, alias="blackboxExporterAddress", description="host:port of an existing blackbox exporter for Probe objects. Default None: the stack deploys its own when anything is probed.")
+    blackbox_exporter_pod_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus-blackbox-exporter"}, alias="blackboxExporterPodLabels",
+        description="Pod labels of that existing blackbox exporter, which is assumed to run in prometheusNamespace; probed servers' "
+        "NetworkPolicies let these pods in (prober_peers). Default app.kubernetes.io/name=prometheus-blackbox-exporter "
+        "(the prometheus-community chart). Only used with blackboxExporterAddress.",
+    )
+
+    @field_validator("blackbox_exporter_pod_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("blackboxExporterPodLabels must name at least one label, or every pod of the namespace would be let in")
+        return value
 
     @field_validator("blackbox_exporter_address")
     @classmethod
@@ -226,6 +325,39 @@ class MonitoringStackArgs(_Args):
         ns = self.operator.prometheus_namespace
         return f"http://prometheus-operated.{ns}.svc.cluster.local:{PROMETHEUS_PORT}", {"kubernetes.io/metadata.name": ns}
 
+    def scraper_peers(self, name: str, namespace: str) -> list[tuple[dict[str, str], dict[str, str] | None]]:
+        """The pods that scrape metrics ports: (pod labels, namespace labels or None for ``namespace``).
+
+        Standalone: this stack's Prometheus (MonitoringStack ``name``) in the stack namespace;
+        operator: pods labelled app.kubernetes.io/name=prometheus (the operator's Prometheus
+        pods) in ``operator.prometheusNamespace``.
+        """
+        if self.mode == "standalone":
+            return [(selector_labels("prometheus", name), None)]
+        return [({"app.kubernetes.io/name": "prometheus"}, {"kubernetes.io/metadata.name": self.operator.prometheus_namespace})]
+
+    def prober_peers(self, name: str, namespace: str) -> list[tuple[dict[str, str], dict[str, str] | None]]:
+        """The pods that send blackbox probes to probe targets: (pod labels, namespace labels or None for ``namespace``).
+
+        Standalone, and operator without ``operator.blackboxExporterAddress``: this stack's own
+        blackbox exporter (MonitoringStack ``name``) in the stack namespace. Operator with an
+        address: the cluster's exporter, *assumed* to run in ``operator.prometheusNamespace``
+        with ``operator.blackboxExporterPodLabels`` (default: the prometheus-community chart's).
+        """
+        if self.mode == "operator" and self.operator.blackbox_exporter_address is not None:
+            return [(dict(self.operator.blackbox_exporter_pod_labels), {"kubernetes.io/metadata.name": self.operator.prometheus_namespace})]
+        return [(selector_labels("blackbox-exporter", name), None)]
+
+    @model_validator(mode="after")
+    def _routing_is_standalone(self) -> "MonitoringStackArgs":
+        am = self.alertmanager
+        if self.mode == "operator" and (am.routes or am.receivers):
+            raise ValueError(
+                "alertmanager.routes/receivers configure the standalone Alertmanager; mode is operator, where the cluster's "
+                "Alertmanager routes alerts (use an AlertmanagerConfig there) — drop them or use mode standalone"
+            )
+        return self
+
     @field_validator("thresholds")
     @classmethod
     def _threshold_durations(cls, t: AlertThresholds) -> AlertThresholds:
@@ -255,7 +387,7 @@ class MonitoringStack(pulumi.ComponentResource):
         self.contributions = self.gather(args, contributions, namespace=namespace)
         groups = rule_groups(self.contributions, args.thresholds, args.evaluation_interval)
         self.rules_yaml = to_yaml({"groups": groups})
-        self.dashboards = build_dashboards(self.contributions, uid_prefix=f"slm-{namespace}", tags=["slm-deploy", namespace])
+        self.dashboards = build_dashboards(self.contributions, uid_prefix=f"slm-{namespace}", tags=["slm-deploy", namespace], namespace=namespace)
         generated = {f"rules/{RULES_FILE}": self.rules_yaml}
         generated.update({f"dashboards/{f}": dashboard_json(d) for f, d in self.dashboards.items()})
         super().__init__(TYPE, name, {"mode": args.mode, "securityOptOuts": [], "generatedFiles": generated}, opts)
@@ -289,8 +421,16 @@ class MonitoringStack(pulumi.ComponentResource):
 
     @staticmethod
     def gather(args: MonitoringStackArgs, contributions: list[MonitoringContribution], *, namespace: str) -> list[MonitoringContribution]:
-        """The serving components' contributions plus the stack-level ones (GPU, pod health)."""
-        gathered = list(contributions)
+        """The serving components' contributions plus the stack-level ones (GPU, pod health).
+
+        Probe contributions built without a namespace are scoped to ``namespace``. In
+        standalone mode, panels querying cAdvisor metrics are dropped: the standalone
+        Prometheus has no kubelet/cAdvisor job (that would need a ClusterRole with
+        nodes/proxy), so they would always be empty; the operator's Prometheus has them.
+        """
+        gathered = [scoped(c, namespace) for c in contributions]
+        if args.mode == "standalone":
+            gathered = [_without_cadvisor_panels(c) for c in gathered]
         if args.dcgm is not None:
             gathered.append(dcgm_contribution(job="dcgm-exporter", namespace=args.dcgm.namespace, pod_selector=args.dcgm.pod_selector, port_name=args.dcgm.port_name))
         if args.kube_state_metrics is not None:
@@ -303,3 +443,22 @@ class MonitoringStack(pulumi.ComponentResource):
             )
         check_unique(gathered)
         return gathered
+
+
+_CADVISOR_SERIES = frozenset(CADVISOR_METRICS)
+
+
+def _without_cadvisor_panels(c: MonitoringContribution) -> MonitoringContribution:
+    def uses_cadvisor(panel) -> bool:
+        return any(metric_names_in(expr) & _CADVISOR_SERIES for expr, _ in panel.targets)
+
+    panels = tuple(p for p in c.panels if not uses_cadvisor(p))
+    if len(panels) == len(c.panels):
+        return c
+    names: set[str] = set()
+    for rule in c.alert_rules(AlertThresholds()):
+        names |= metric_names_in(rule.expr)
+    for panel in panels:
+        for expr, _ in panel.targets:
+            names |= metric_names_in(expr)
+    return dataclasses.replace(c, panels=panels, metric_names=frozenset(names))

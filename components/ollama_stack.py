@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from components.ollama import ProberPeer
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.models import ResolvedModel, resolve_model
 from components.ollama.settings import OllamaServerSettings
@@ -64,7 +66,7 @@ class OllamaStackArgs(BaseModel):
     models: list[str] = Field(min_length=1, description="Models to pull: catalog ids (resolved to their explicit-quantization Ollama tag) or pinned Ollama tags with a size (qwen3:0.6b, phi4-mini:3.8b-q4_K_M). Required.")
     modelfiles: list[ModelfileVariant] = Field(default_factory=list, description="Modelfile variants built with `ollama create` after the pulls. Default none.")
     server: OllamaServerSettings = Field(default_factory=OllamaServerSettings, description="Ollama server settings (real OLLAMA_* variables only). Defaults: Ollama's own.")
-    gpu: Literal["none", "all"] | list[str] = Field(default="none", description="GPU access: none, all, or a list of device ids (Docker). Kubernetes: `all` requests one nvidia.com/gpu. Default none: CPU inference, works on any laptop.")
+    gpu: Literal["none", "all"] | list[str] = Field(default="none", description="GPU access: none, all, or a list of device ids (Docker only: `--gpus device=0,1`). Kubernetes: `all` requests one nvidia.com/gpu; device ids are an error there (the scheduler picks the device). Default none: CPU inference, works on any laptop.")
     webui: WebUiSettings = Field(default_factory=WebUiSettings, description="Open WebUI settings. Default: enabled, auth on, sign-up off.")
     publish_address: str = Field(default="127.0.0.1", alias="publishAddress", description="Docker target: host address ports are published on. Default 127.0.0.1: Ollama has no authentication, so nothing leaves the host unless authProxy is on.")
     ollama_port: int = Field(default=11434, ge=1024, le=65535, alias="ollamaPort", description="Docker target: host port for the Ollama API (without the proxy). Default 11434, Ollama's port.")
@@ -83,6 +85,16 @@ class OllamaStackArgs(BaseModel):
         if dupes:
             raise ValueError(f"models list {', '.join(dupes)} more than once")
         return models
+
+    @field_validator("gpu")
+    @classmethod
+    def _device_ids(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            bad = [d for d in value if not d or "," in d or d.strip() != d]
+            if not value or bad:
+                raise ValueError(f"gpu {value!r} must be none, all, or a non-empty list of device ids (e.g. ['0', '1'] "
+                                 "or GPU UUIDs) without commas or spaces")
+        return value
 
     @field_validator("publish_address")
     @classmethod
@@ -104,6 +116,8 @@ class OllamaStackArgs(BaseModel):
 
     @model_validator(mode="after")
     def _cross(self) -> "OllamaStackArgs":
+        if self.target is not None:
+            self.check_target(self.target)
         if not self.auth_proxy and not ipaddress.ip_address(self.publish_address).is_loopback:
             raise ValueError(
                 f"publishAddress {self.publish_address} exposes Ollama, which has no authentication, beyond this "
@@ -127,6 +141,16 @@ class OllamaStackArgs(BaseModel):
             raise ValueError(f"server.maxLoadedModels {self.server.max_loaded_models} is more than the "
                              f"{len(self.models)} pulled models; sizing would over-reserve memory")
         return self
+
+    def check_target(self, target: str) -> None:
+        """Rules that depend on the deployment target (this Args' ``target`` or the stack's)."""
+        if self.target is not None and self.target != target:
+            raise ValueError(f"ollama.target {self.target} does not match the stack target {target}")
+        if target == "kubernetes" and isinstance(self.gpu, list):
+            raise ValueError(
+                f"ollama.gpu = {self.gpu!r}: device ids are Docker-only (`--gpus device=...`); on Kubernetes the scheduler "
+                "picks the device: use gpu: all (one nvidia.com/gpu) or none"
+            )
 
     # ------------------------------------------------------------------ derived
     def resolved(self) -> list[ResolvedModel]:
@@ -187,7 +211,12 @@ class OllamaStackArgs(BaseModel):
 
 
 class OllamaStack(pulumi.ComponentResource):
-    """Ollama + Open WebUI on one Docker host or on Kubernetes."""
+    """Ollama + Open WebUI on one Docker host or on Kubernetes.
+
+    ``probers`` (Kubernetes): the monitoring stack's probers as (pod labels, namespace labels or None for
+    the same namespace), admitted by Ollama's NetworkPolicy on the API port so the blackbox probe of
+    ``/api/version`` gets through. Default none (no monitoring).
+    """
 
     base_url: pulumi.Output[str]
     webui_url: pulumi.Output[str | None]
@@ -206,10 +235,10 @@ class OllamaStack(pulumi.ComponentResource):
         part_of: str = "slm-deploy",
         storage_class: str | None = None,
         gpu_taint_key: str = "nvidia.com/gpu",
+        probers: Sequence[ProberPeer] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        if args.target is not None and args.target != target:
-            raise ValueError(f"ollama.target {args.target} does not match the stack target {target}")
+        args.check_target(target)
         opt_outs = list(args.opt_outs)
         if target == "docker" and args.docker_user is None:
             reason = ("Docker creates named volumes root-owned, so the images' default user (root) keeps its model "
@@ -227,7 +256,8 @@ class OllamaStack(pulumi.ComponentResource):
             from components.ollama.k8s_target import build_kubernetes
 
             out = build_kubernetes(name, args, webui_secret_key=webui_secret_key, namespace=namespace, part_of=part_of,
-                                   storage_class=storage_class, gpu_taint_key=gpu_taint_key, opts=child)
+                                   storage_class=storage_class, gpu_taint_key=gpu_taint_key, probers=list(probers),
+                                   opts=child)
         self.base_url = pulumi.Output.from_input(out.base_url)
         self.webui_url = pulumi.Output.from_input(out.webui_url)
         self.models = out.models

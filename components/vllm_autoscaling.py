@@ -4,8 +4,14 @@ The signal is queue depth, ``vllm:num_requests_waiting`` (CPU utilization says l
 about a GPU server):
 
 * ``cluster.keda``: a KEDA ``ScaledObject`` with a prometheus trigger on
-  ``sum(vllm:num_requests_waiting{model_name="<served>"})``; optional scale to zero
-  with an activation query (at 0 replicas vLLM exports no metrics).
+  ``sum(vllm:num_requests_waiting{namespace="<ns>",model_name="<served>"})`` (the namespace
+  matcher keeps stacks that serve the same model name apart on a shared Prometheus);
+  optional scale to zero with an activation trigger. KEDA has two phases: *activation*
+  (0 <-> 1 replica, decided by KEDA itself when a trigger's value exceeds its
+  ``activationThreshold``) and *scaling* (1 <-> N, the HPA on ``value / threshold``). The
+  activation trigger only wakes the service: ``activationThreshold: 0`` (any request) and a
+  ``threshold`` so high that the HPA never asks it for more than one replica; the queue
+  depth drives everything above one.
 * otherwise: an ``autoscaling/v2`` HPA on the ``Pods`` metric
   ``vllm_num_requests_waiting``, which needs prometheus-adapter with the rule in
   docs/vllm.md (Prometheus metric names with ':' are renamed for the metrics API).
@@ -21,14 +27,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-__all__ = ["QUEUE_METRIC", "HPA_METRIC", "queue_query", "autoscaling"]
+__all__ = ["QUEUE_METRIC", "HPA_METRIC", "WAKE_ONLY_THRESHOLD", "queue_query", "autoscaling"]
 
 QUEUE_METRIC = "vllm:num_requests_waiting"
 HPA_METRIC = "vllm_num_requests_waiting"
+WAKE_ONLY_THRESHOLD = "1000000000"
+"""HPA target of the activation trigger: ceil(value / 1e9) is 1 for any realistic request rate, so the
+trigger contributes at most one replica in the scaling phase (the HPA takes the max over triggers)."""
 
 
-def queue_query(served_name: str) -> str:
-    return f'sum({QUEUE_METRIC}{{model_name="{served_name}"}})'
+def queue_query(served_name: str, namespace: str) -> str:
+    return f'sum({QUEUE_METRIC}{{namespace="{namespace}",model_name="{served_name}"}})'
 
 
 def autoscaling(
@@ -63,8 +72,9 @@ def autoscaling(
             "name": "queue-depth",
             "metadata": {
                 "serverAddress": server,
-                "query": queue_query(args.served_name),
+                "query": queue_query(args.served_name, namespace),
                 "threshold": str(args.queue_target),
+                "activationThreshold": "0",
                 "ignoreNullValues": "true",
             },
         }]
@@ -72,8 +82,10 @@ def autoscaling(
             triggers.append({
                 "type": "prometheus",
                 "name": "activation",
+                # wake from 0 when the query is > 0; never drive the replica count (see module docstring)
                 "metadata": {"serverAddress": server, "query": args.activation_query,
-                             "threshold": "1", "activationThreshold": "0"},
+                             "threshold": WAKE_ONLY_THRESHOLD, "activationThreshold": "0",
+                             "ignoreNullValues": "true"},
             })
         k8s.apiextensions.CustomResource(
             name,

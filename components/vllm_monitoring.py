@@ -3,7 +3,11 @@
 VllmService calls :func:`vllm_contribution`; MonitoringStack gathers every
 contribution, so a second VllmService adds a second scrape job, its own rule
 group and its own dashboard row, with no edit to monitoring code. Every query
-is scoped to the contribution's ``job`` (= ``source``). Metric names are the
+is scoped to the contribution's ``job`` (= ``source``) *and* ``namespace``: on a
+shared Prometheus (operator mode) two stacks may run a vLLM server of the same
+name, and their series must not mix. Both scrape paths attach ``namespace``: the
+standalone scrape config relabels it from ``__meta_kubernetes_namespace`` and the
+Prometheus Operator adds it to PodMonitor targets by default. Metric names are the
 ones vLLM v0.11.0 exposes (see :mod:`components.monitoring.metrics`).
 """
 
@@ -18,6 +22,7 @@ __all__ = ["vllm_contribution", "VLLM_ALERTS"]
 
 VLLM_ALERTS = (
     "VllmTargetDown",
+    "VllmNoTargetUp",
     "VllmQueueDepthHigh",
     "VllmTtftP95High",
     "VllmKvCacheHigh",
@@ -27,12 +32,19 @@ VLLM_ALERTS = (
 """Alert names every vLLM contribution defines (each has a promtool unit test)."""
 
 
+NO_TARGET_FOR = "15m"
+"""Default ``for`` of VllmNoTargetUp: a pod is Pending (so undiscovered) while its model-download
+init container runs, so a shorter wait would page on every fresh rollout of a large model."""
+
+
 def _fmt(value: float) -> str:
-    return f"{value:g}"
+    """A threshold as PromQL text, exactly (``%g`` would round 0.1234567 to 0.123457)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
-def _rules(job: str, models: str) -> Callable[[AlertThresholds], list[AlertRule]]:
-    sel = f'job="{job}"'
+def _rules(job: str, namespace: str, models: str, *, expect_targets: bool, no_target_for: str) -> Callable[[AlertThresholds], list[AlertRule]]:
+    sel = f'job="{job}", namespace="{namespace}"'
 
     def build(t: AlertThresholds) -> list[AlertRule]:
         return [
@@ -46,6 +58,20 @@ def _rules(job: str, models: str) -> Callable[[AlertThresholds], list[AlertRule]
                 runbook="kubectl describe pod / logs -c vllm: a pod still downloading or loading weights is not ready yet; "
                 "CrashLoopBackOff or OOMKilled points at sizing (max-model-len, gpu-memory-utilization).",
             ),
+            *([AlertRule(
+                name="VllmNoTargetUp",
+                # absent(): no target at all (Pending pods are dropped from discovery, e.g. no GPU node);
+                # sum == 0: targets exist but none answers. Both yield exactly {job, namespace}.
+                expr=f"absent(up{{{sel}}}) or sum by (job, namespace) (up{{{sel}}}) == 0",
+                for_=no_target_for,
+                severity="critical",
+                summary=f"No vLLM target of job {job} is up in {namespace}",
+                description=f"Prometheus has had no reachable vLLM pod of job {job} (serving {models}) for {no_target_for}: "
+                "none was discovered (pods Pending, e.g. unschedulable, or scaled to zero) or every one is down.",
+                runbook="kubectl get pods -l app.kubernetes.io/instance=" + job + " and kubectl describe pod: FailedScheduling "
+                "with Insufficient nvidia.com/gpu means no free GPU node (check the node label/taint settings and the "
+                "cluster autoscaler); a pod still in Init is downloading weights (kubectl logs -c model-download).",
+            )] if expect_targets else []),
             AlertRule(
                 name="VllmQueueDepthHigh",
                 expr=f"max by (job, model_name) (vllm:num_requests_waiting{{{sel}}}) > {t.queue_depth}",
@@ -107,8 +133,8 @@ def _rules(job: str, models: str) -> Callable[[AlertThresholds], list[AlertRule]
     return build
 
 
-def _panels(job: str) -> tuple[Panel, ...]:
-    sel = f'job="{job}", model_name=~"$model_name"'
+def _panels(job: str, namespace: str) -> tuple[Panel, ...]:
+    sel = f'job="{job}", namespace="{namespace}", model_name=~"$model_name"'
     rate = "[$__rate_interval]"
 
     def q(metric: str, quantile: float) -> str:
@@ -143,7 +169,8 @@ def _panels(job: str) -> tuple[Panel, ...]:
         ), unit="reqps"),
         Panel("HTTP error rate (5xx share)", (
             (
-                f'sum(rate(http_requests_total{{job="{job}", status="5xx"}}{rate})) / sum(rate(http_requests_total{{job="{job}"}}{rate}))',
+                f'sum(rate(http_requests_total{{job="{job}", namespace="{namespace}", status="5xx"}}{rate})) '
+                f'/ sum(rate(http_requests_total{{job="{job}", namespace="{namespace}"}}{rate}))',
                 "5xx share",
             ),
         ), unit="percentunit"),
@@ -151,18 +178,23 @@ def _panels(job: str) -> tuple[Panel, ...]:
 
 
 def vllm_contribution(
-    source: str, namespace: str, pod_selector: dict[str, str], port_name: str, model_names: list[str]
+    source: str, namespace: str, pod_selector: dict[str, str], port_name: str, model_names: list[str],
+    *, min_replicas: int = 1, no_target_for: str = NO_TARGET_FOR,
 ) -> MonitoringContribution:
     """Monitoring for one vLLM server: pods matching ``pod_selector`` in ``namespace``, metrics on ``port_name``.
 
     ``source`` names the serving component and becomes the Prometheus job name, so
-    it must be unique in the stack.
+    it must be unique in the stack. ``min_replicas=0`` (scale to zero) leaves out
+    VllmNoTargetUp, which would otherwise fire whenever the server is idle.
+    ``no_target_for`` is how long no target may be up before that alert fires.
     """
     if not source:
         raise ValueError("source must be a non-empty name (it becomes the Prometheus job)")
+    if not namespace:
+        raise ValueError("namespace must be the vLLM pods' namespace (every query is scoped to it)")
     models = ", ".join(model_names) if model_names else "its model"
-    rules = _rules(source, models)
-    panels = _panels(source)
+    rules = _rules(source, namespace, models, expect_targets=min_replicas > 0, no_target_for=no_target_for)
+    panels = _panels(source, namespace)
     names: set[str] = set()
     for rule in rules(AlertThresholds()):
         names |= metric_names_in(rule.expr)

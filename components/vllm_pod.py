@@ -3,12 +3,16 @@
 Pod layout (read-only root everywhere, UID 10001, no capabilities):
 
 * init ``model-download`` (one per checkpoint, + ``lora-<name>`` per adapter): the same
-  pinned vLLM image runs ``hf download <repo> --revision <sha>`` into the model cache
-  (``HF_HOME=/models``); the HF token, when set, is a Secret file (``HF_TOKEN_PATH``).
-  ``hf download`` skips files already present, so a shared cache is filled once.
+  pinned vLLM image runs ``hf download <repo> --revision <sha> --include <patterns>`` into
+  the model cache (``HF_HOME=/models``), fetching only what vLLM loads (safetensors, JSON
+  configs, tokenizer files); the HF token, when set, is a Secret file (``HF_TOKEN_PATH``).
+  ``hf download`` skips files already present, so a shared cache is filled once. With
+  ``download: false`` there is no download step and no internet egress.
 * ``vllm``: ``vllm serve --model <repo> --revision <sha> --host 127.0.0.1`` with
   ``HF_HUB_OFFLINE=1``, the cache mounted read-only, ``/dev/shm`` as a memory
-  emptyDir, and every path vLLM/torch/triton write to on an emptyDir under /tmp.
+  emptyDir, and every path vLLM/torch/triton write to on an emptyDir under /tmp. Startup
+  and readiness probes go through the proxy; liveness is an exec probe on 127.0.0.1:8000 so
+  a stuck proxy never restarts the GPU server.
 * ``auth-proxy``: nginx on 8080 (API, Bearer key) and 9090 (metrics only).
 """
 
@@ -21,22 +25,34 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random
 from pulumi_kubernetes.core.v1 import (
+    AffinityArgs,
     ContainerArgs,
     EnvVarArgs,
+    ExecActionArgs,
+    NodeAffinityArgs,
+    NodeSelectorArgs,
+    NodeSelectorRequirementArgs,
+    NodeSelectorTermArgs,
     PersistentVolumeClaimVolumeSourceArgs,
     PodTemplateSpecArgs,
+    ProbeArgs,
     TolerationArgs,
     TopologySpreadConstraintArgs,
     VolumeArgs,
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import (
+    IPBlockArgs,
+    NetworkPolicyEgressRuleArgs,
+    NetworkPolicyPeerArgs,
+    NetworkPolicyPortArgs,
+)
 
 from components.auth_proxy import METRICS_PORT, METRICS_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
 from components.hardening import (
     container_security_context,
     dns_egress,
-    egress_https_anywhere,
     http_probe,
     ingress_from_pods,
     restricted_pod_spec,
@@ -44,15 +60,57 @@ from components.hardening import (
     scratch_volume,
     secret_file_volume,
 )
+from components.catalog import get_gpu
 from components.labels import selector_labels, standard_labels
 from components.versions import image as pinned_image
 
-__all__ = ["MODEL_DIR", "LORA_DIR", "Workload", "build_workload", "vllm_env"]
+__all__ = ["MODEL_DIR", "LORA_DIR", "PRIVATE_CIDRS", "Workload", "build_workload", "vllm_env", "download_egress",
+           "gpu_node_affinity", "liveness_probe"]
 
 MODEL_DIR = "/models"
 LORA_DIR = f"{MODEL_DIR}/lora"
 HF_TOKEN_DIR = "/etc/hf-token"
 APP_NAME = "vllm"
+
+PRIVATE_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
+"""Blocked for the download egress: RFC 1918 (in-cluster Services, pods, the API server, private
+endpoints), link-local (cloud metadata 169.254.169.254) and carrier-grade NAT (RFC 6598)."""
+
+_LIVENESS_SCRIPT = (
+    "import sys, urllib.request\n"
+    "try:\n"
+    "    sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=8).status == 200 else 1)\n"
+    "except Exception:\n"
+    "    sys.exit(1)\n"
+)
+
+
+def download_egress() -> NetworkPolicyEgressRuleArgs:
+    """TCP 443 to public addresses only: the Hugging Face hub and its CDN (no stable CIDR)."""
+    return NetworkPolicyEgressRuleArgs(
+        to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_CIDRS)))],
+        ports=[NetworkPolicyPortArgs(protocol="TCP", port=443)],
+    )
+
+
+def gpu_node_affinity(label_key: str, gpu_id: str) -> AffinityArgs:
+    """Required node affinity on the GPU product label: the catalog value and its aliases (PCIe/NVL boards)."""
+    gpu = get_gpu(gpu_id)
+    return AffinityArgs(node_affinity=NodeAffinityArgs(
+        required_during_scheduling_ignored_during_execution=NodeSelectorArgs(node_selector_terms=[
+            NodeSelectorTermArgs(match_expressions=[NodeSelectorRequirementArgs(
+                key=label_key, operator="In", values=[gpu.node_label_value, *gpu.node_label_aliases])]),
+        ]),
+    ))
+
+
+def liveness_probe() -> ProbeArgs:
+    """Exec probe straight to vLLM on 127.0.0.1:8000 with the image's python3 (no curl in the image):
+    a stuck auth proxy fails readiness, never restarts the GPU server."""
+    return ProbeArgs(
+        exec_=ExecActionArgs(command=["python3", "-c", _LIVENESS_SCRIPT]),
+        period_seconds=10, timeout_seconds=10, failure_threshold=6, success_threshold=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +120,6 @@ class Workload:
     deployment_name: str
     service_name: str
     api_key_secret_name: str
-
-
-def _gi(quantity: str) -> int:
-    assert quantity.endswith("Gi"), quantity
-    return int(quantity[:-2])
 
 
 def vllm_env() -> list[EnvVarArgs]:
@@ -145,7 +198,7 @@ def build_workload(
                        string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts)
     proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=8000, api_key=api_key,
                                health_path="/health", metrics_path="/metrics", opts=opts)
-    with_token = hf_token is not None
+    with_token = hf_token is not None and args.download  # no download step: the token is not needed
     volumes: list[VolumeArgs] = list(proxy.volumes)
     token_mounts: list[VolumeMountArgs] = []
     if with_token:
@@ -189,17 +242,25 @@ def build_workload(
     plan = args.plan
     gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
     download_mounts = [rw_cache, dl_tmp_mount, *token_mounts]
-    inits = [_init_container("model-download", img.ref, ["hf", "download", repo, "--revision", str(rev)], download_mounts, with_token, gpu)]
-    for adapter in args.lora_adapters:
-        inits.append(_init_container(
-            f"lora-{adapter.name}", img.ref,
-            ["hf", "download", adapter.hf_repo, "--revision", adapter.revision, "--local-dir", f"/models/lora/{adapter.name}"],
-            download_mounts, with_token, gpu,
-        ))
+    # One --include with every pattern: huggingface_hub < 1.0 (the v0.11 image; transformers 4.5x pins
+    # it below 1.0) parses --include with nargs="*", where a repeated --include keeps only the last.
+    include = ["--include", *args.download_patterns]
+    inits = []
+    if args.download:
+        inits.append(_init_container("model-download", img.ref, ["hf", "download", repo, "--revision", str(rev), *include],
+                                     download_mounts, with_token, gpu))
+        for adapter in args.lora_adapters:
+            inits.append(_init_container(
+                f"lora-{adapter.name}", img.ref,
+                ["hf", "download", adapter.hf_repo, "--revision", adapter.revision, "--local-dir", f"/models/lora/{adapter.name}", *include],
+                download_mounts, with_token, gpu,
+            ))
+    else:
+        volumes = [v for v in volumes if v.name != "download-tmp"]
 
     # --- server -------------------------------------------------------------------------
-    shm = args.shm_gib
     budget = args.startup_budget
+    mem_request, mem_limit = args.container_memory
     server = ContainerArgs(
         name="vllm",
         image=img.ref,
@@ -208,16 +269,16 @@ def build_workload(
         args=args.engine_args(),
         env=vllm_env(),
         volume_mounts=[ro_cache, shm_mount, tmp_mount],
-        resources=resources(plan.cpu_request, f"{_gi(plan.memory_request) + shm}Gi",
-                            memory_limit=f"{_gi(plan.memory_limit) + shm}Gi", extended=gpu),
+        resources=resources(args.container_cpu, mem_request, memory_limit=mem_limit, extended=gpu),
         security_context=container_security_context(),
-        # Probes go to the pod IP: the proxy (8080) forwards /health to vLLM on localhost.
+        # Startup and readiness go to the pod IP through the proxy (8080 forwards /health to vLLM), so
+        # readiness reflects the path clients use; liveness checks vLLM itself (a stuck proxy is not a
+        # reason to restart a GPU server that took minutes to load).
         startup_probe=http_probe("/health", PROXY_PORT, period_seconds=10, failure_threshold=budget // 10),
         readiness_probe=http_probe("/health", PROXY_PORT, period_seconds=5, failure_threshold=3),
-        liveness_probe=http_probe("/health", PROXY_PORT, period_seconds=10, failure_threshold=6),
+        liveness_probe=liveness_probe(),
     )
 
-    gpu_label = plan.node_label_value
     deployment_name = name
     strategy = ({"type": "Recreate"} if mode == "shared" and max_replicas == 1
                 else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}})
@@ -232,10 +293,11 @@ def build_workload(
                 metadata=ObjectMetaArgs(labels=labels),
                 spec=restricted_pod_spec(
                     service_account_name=name,
-                    init_containers=inits,
+                    init_containers=inits or None,
                     containers=[server, proxy.container],
                     volumes=volumes,
-                    node_selector={cluster.gpu_node_label: gpu_label, **args.node_selector},
+                    affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu),
+                    node_selector=dict(args.node_selector) or None,
                     tolerations=[TolerationArgs(key=cluster.gpu_taint_key, operator="Exists", effect="NoSchedule")],
                     topology_spread_constraints=[TopologySpreadConstraintArgs(
                         max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable="ScheduleAnyway",
@@ -272,8 +334,9 @@ def build_workload(
             pod_selector=LabelSelectorArgs(match_labels=selector),
             policy_types=["Ingress", "Egress"],
             ingress=ingress,
-            # 443 is for the download step (the hub's CDN has no stable CIDR); NetworkPolicy is per pod.
-            egress=[dns_egress(), egress_https_anywhere()],
+            # 443 to public addresses is for the download steps (the hub's CDN has no stable CIDR).
+            # NetworkPolicy selects pods, not containers: the server and proxy share this rule.
+            egress=[dns_egress(), download_egress()] if args.download else [dns_egress()],
         ),
         opts=opts,
     )

@@ -22,12 +22,14 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.catalog import ModelSpec, get_model
-from components.observability import MonitoringContribution, ScrapeTarget
+from components.observability import MonitoringContribution
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
 from components.versions import image as pinned_image
 from components.vllm_flags import validate_extra_args
+from components.vllm_monitoring import vllm_contribution
 
-__all__ = ["VllmServiceArgs", "VllmService", "LoraAdapter", "ClientSelector", "VLLM_PORT"]
+__all__ = ["VllmServiceArgs", "VllmService", "LoraAdapter", "ClientSelector", "VLLM_PORT", "DEFAULT_DOWNLOAD_PATTERNS",
+           "VLLM_EXAMPLES_DIR", "parse_quantity"]
 
 VLLM_PORT = 8000
 GPU_COUNTS_ONE_NODE = 8
@@ -35,6 +37,34 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _CUDA_IMAGES = {"vllm-openai"}
 _GiB = 1024**3
+
+DEFAULT_DOWNLOAD_PATTERNS: tuple[str, ...] = (
+    "*.safetensors",  # weights (+ model.safetensors.index.json via *.json)
+    "*.json",  # config.json, generation_config.json, tokenizer_config.json, special_tokens_map.json, preprocessor configs
+    "tokenizer*",  # tokenizer.json, tokenizer.model, tokenizer_config.json
+    "*.model",  # sentencepiece models under other names (spiece.model)
+    "*.tiktoken",  # tiktoken vocabularies
+    "*.txt",  # merges.txt (BPE)
+    "*.jinja",  # chat_template.jinja (transformers >= 4.43 saves the chat template separately)
+)
+"""What vLLM loads from a Hugging Face checkpoint. Leaves out duplicate weight formats (Meta's
+``original/*.pth``, ``*.bin``, ``*.gguf``, ONNX folders) that would overflow the model cache."""
+
+VLLM_EXAMPLES_DIR = "/vllm-workspace/examples"
+"""Where the vllm-openai image keeps vLLM's ``examples/`` (docker/Dockerfile: ``WORKDIR /vllm-workspace``,
+``COPY examples examples``), including the tool chat templates."""
+
+_QUANTITY = re.compile(r"^(?P<num>\d+(\.\d+)?)(?P<unit>m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+_UNITS = {None: 1, "m": 0.001, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def parse_quantity(value: str) -> float:
+    """A Kubernetes quantity ("500m", "4", "16Gi", "1.5G") as a number; ValueError when malformed."""
+    match = _QUANTITY.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 4, 500m, 16Gi, 1.5G)")
+    return float(match["num"]) * _UNITS[match["unit"]]
 
 
 class _Model(BaseModel):
@@ -109,7 +139,11 @@ class VllmServiceArgs(_Model):
     cache_size_gb: int | None = Field(default=None, ge=1, alias="cacheSizeGb", description="Model cache size in GiB. Default None: 1.5 × the checkpoint (plus adapters) rounded up, room for a revision bump.")
     shm_size_gb: int | None = Field(default=None, ge=1, le=64, alias="shmSizeGb", description="/dev/shm (memory emptyDir) in GiB, added to the memory request/limit. Default None: 2 GiB per GPU (NCCL buffers for tensor parallelism).")
     startup_seconds: int | None = Field(default=None, ge=600, le=7200, alias="startupSeconds", description="Startup-probe budget for download-free model load. Default None: 600 s + 30 s per GiB of weights.")
-    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector", description="Extra node labels to require, beside the GPU product label. Default none.")
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector", description="Extra node labels to require, beside the GPU product label (a required node affinity on the GPU label and its PCIe/NVL aliases). Default none.")
+    download: bool = Field(default=True, description="Download the checkpoint (and adapters) in init steps, with TCP 443 egress to public addresses. Default true. false: the shared model cache is pre-populated (HF_HOME layout), no download step runs and the pod gets no internet egress; needs modelCache shared.")
+    cpu_request: str | None = Field(default=None, alias="cpuRequest", description="CPU request of the vllm container (Kubernetes quantity, e.g. 8 or 3500m). Default None: the sizing plan's (4 per GPU).")
+    memory_request: str | None = Field(default=None, alias="memoryRequest", description="Memory request of the vllm container, /dev/shm included (Kubernetes quantity, e.g. 24Gi). Default None: the sizing plan's host memory (4 GiB + half the weights) + shm.")
+    memory_limit: str | None = Field(default=None, alias="memoryLimit", description="Memory limit of the vllm container, /dev/shm included. Default None: the plan's limit (4 GiB + the weights) + shm. Must be >= the request and >= the plan's host-memory need + shm.")
 
     @field_validator("name")
     @classmethod
@@ -136,6 +170,20 @@ class VllmServiceArgs(_Model):
     def _flags(cls, v: list[str]) -> list[str]:
         return validate_extra_args(v)
 
+    @field_validator("cpu_request")
+    @classmethod
+    def _cpu(cls, v: str | None) -> str | None:
+        if v is not None and parse_quantity(v) <= 0:
+            raise ValueError(f"cpuRequest {v!r} must be above 0")
+        return v
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        if v is not None and (v.endswith("m") or parse_quantity(v) < _GiB):
+            raise ValueError(f"{v!r} is below 1 GiB (or in milli-bytes); a vLLM server needs several GiB of host memory, e.g. 16Gi")
+        return v
+
     @model_validator(mode="after")
     def _rules(self) -> "VllmServiceArgs":
         spec = self.spec
@@ -159,11 +207,26 @@ class VllmServiceArgs(_Model):
         names = [self.served_name] + [a.name for a in self.lora_adapters]
         if len(set(names)) != len(names):
             raise ValueError(f"served model names must be unique, got {', '.join(names)}")
+        if not self.download and self.model_cache == "per-pod":
+            raise ValueError("download false needs modelCache shared (a pre-populated volume); a per-pod cache is an empty emptyDir")
         try:
             _ = self.plan
         except FitError as exc:
             raise ValueError(f"does not fit: {exc}") from None
+        self._check_memory()
         return self
+
+    def _check_memory(self) -> None:
+        request, limit = self.container_memory
+        req_b, lim_b = parse_quantity(request), parse_quantity(limit)
+        if lim_b < req_b:
+            raise ValueError(f"memoryLimit {limit} is below the memory request {request}; set memoryLimit >= memoryRequest")
+        need = parse_quantity(self.plan.memory_request) + self.shm_gib * _GiB
+        if lim_b < need:
+            raise ValueError(
+                f"memoryLimit {limit} ({lim_b / _GiB:.1f} GiB) is below what the server needs on the host: "
+                f"{self.plan.memory_request} (4 GiB + half of {self.plan.weights_bytes / _GiB:.1f} GiB of weights) "
+                f"+ {self.shm_gib}Gi /dev/shm = {need / _GiB:.1f} GiB; raise memoryLimit or leave it unset")
 
     def _check_device(self) -> None:
         if self.device == "cpu":
@@ -177,11 +240,12 @@ class VllmServiceArgs(_Model):
             raise ValueError(f"hfRepo {self.hf_repo} needs revision: a 40-hex commit sha")
         if self.quantization in ("awq", "gptq"):
             fmt = self.quantization.upper()
+            an = "an" if fmt == "AWQ" else "a"
             if self.hf_repo:
                 if self.quantization not in self.hf_repo.lower():
-                    raise ValueError(f"quantization {self.quantization} needs a {fmt} checkpoint; hfRepo {self.hf_repo} is not named as one (expected '{fmt}' in the repo name)")
+                    raise ValueError(f"quantization {self.quantization} needs {an} {fmt} checkpoint; hfRepo {self.hf_repo} is not named as one (expected '{fmt}' in the repo name)")
             elif self.quantization not in spec.prequantized:
-                raise ValueError(f"quantization {self.quantization} needs a {fmt} checkpoint; {spec.hf_repo} is not quantized that way and the catalog has no {fmt} checkpoint for {spec.id} (offered: {', '.join(spec.vllm_quantizations)}); set hfRepo + revision to a {fmt} export")
+                raise ValueError(f"quantization {self.quantization} needs {an} {fmt} checkpoint; {spec.hf_repo} is not quantized that way and the catalog has no {fmt} checkpoint for {spec.id} (offered: {', '.join(spec.vllm_quantizations)}); set hfRepo + revision to {an} {fmt} export")
         elif self.hf_repo and re.search(r"(awq|gptq)", self.hf_repo.lower()):
             raise ValueError(f"hfRepo {self.hf_repo} looks pre-quantized; set quantization to match it")
         if not self.checkpoint[1]:
@@ -232,10 +296,32 @@ class VllmServiceArgs(_Model):
             args += ["--dtype", self.dtype]
         if self.tool_calling:
             args += ["--enable-auto-tool-choice", "--tool-call-parser", str(self.spec.tool_call_parser)]
+            if self.spec.tool_chat_template:
+                args += ["--chat-template", f"{VLLM_EXAMPLES_DIR}/{self.spec.tool_chat_template}"]
         if self.lora_adapters:
             args += ["--enable-lora", "--max-loras", str(len(self.lora_adapters)), "--max-lora-rank", str(self.max_lora_rank),
                      "--lora-modules", *[f"{a.name}={LORA_DIR}/{a.name}" for a in self.lora_adapters]]
         return args + list(self.extra_args)
+
+    @property
+    def download_patterns(self) -> list[str]:
+        """``hf download --include`` patterns: the catalog's, else the default; ``*.py`` only with remote code."""
+        patterns = list(self.spec.download_patterns or DEFAULT_DOWNLOAD_PATTERNS)
+        if "--trust-remote-code" in self.extra_args and "*.py" not in patterns:
+            patterns.append("*.py")
+        return patterns
+
+    @property
+    def container_cpu(self) -> str:
+        return self.cpu_request or self.plan.cpu_request
+
+    @property
+    def container_memory(self) -> tuple[str, str]:
+        """(request, limit) of the vllm container, /dev/shm included."""
+        shm = self.shm_gib * _GiB
+        request = self.memory_request or _gi_str(parse_quantity(self.plan.memory_request) + shm)
+        limit = self.memory_limit or _gi_str(parse_quantity(self.plan.memory_limit) + shm)
+        return request, limit
 
     @property
     def gpus(self) -> int:
@@ -247,6 +333,8 @@ class VllmServiceArgs(_Model):
 
     @property
     def cache_gib(self) -> int:
+        """1.5 × what the download step fetches: the safetensors (the --include patterns skip other weight
+        formats) + 1 GiB per adapter; the configs/tokenizer files are MiBs, inside the 0.5 × headroom."""
         if self.cache_size_gb:
             return self.cache_size_gb
         size = checkpoint_bytes(self.spec) if self.quantization not in ("awq", "gptq") else self.plan.weights_bytes
@@ -283,7 +371,7 @@ class VllmService(pulumi.ComponentResource):
         from components.vllm_autoscaling import autoscaling
         from components.vllm_pod import build_workload
 
-        if args.spec.gated and hf_token is None:
+        if args.spec.gated and args.download and hf_token is None:
             raise ValueError(f"{args.spec.id} is gated on Hugging Face: set the hfToken secret (pulumi config set --secret hfToken ...)")
         if args.scale_to_zero and not cluster.keda:
             raise ValueError("scaleToZero needs KEDA (cluster.keda true); an HPA cannot scale to 0")
@@ -308,14 +396,9 @@ class VllmService(pulumi.ComponentResource):
 
 def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
     names = [args.served_name] + [a.name for a in args.lora_adapters]
-    try:
-        from components.vllm_monitoring import vllm_contribution
-    except ImportError:
-        return _minimal_contribution(args.name, namespace, selector, names)
     return vllm_contribution(args.name, namespace, selector, "metrics", names)
 
 
-def _minimal_contribution(source: str, namespace: str, selector: dict[str, str], names: list[str]) -> MonitoringContribution:
-    """Fallback while components.vllm_monitoring is absent: the scrape target only."""
-    del names
-    return MonitoringContribution(source, "vllm", scrape_targets=(ScrapeTarget(f"vllm-{source}", namespace, dict(selector), "metrics"),))
+def _gi_str(n: float) -> str:
+    """Bytes rounded up to whole Gi ("14Gi")."""
+    return f"{max(1, -(-int(n) // _GiB))}Gi"

@@ -127,6 +127,13 @@ def _compose_vllm(c: _Composition) -> None:
         }
 
 
+def _probers(c: _Composition) -> list[tuple[dict[str, str], dict[str, str] | None]]:
+    """The monitoring stack's probers (pod labels, namespace labels or None), for probed servers' NetworkPolicies."""
+    if c.cfg.monitoring is None:
+        return []
+    return c.cfg.monitoring.prober_peers(MONITORING_NAME, c.cfg.namespace)
+
+
 def _compose_ollama(c: _Composition) -> None:
     """OllamaStack on the Docker host or the cluster."""
     args = c.cfg.ollama
@@ -136,7 +143,7 @@ def _compose_ollama(c: _Composition) -> None:
     stack = OllamaStack(
         "ollama", args, target=c.cfg.target, webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"),
         api_key=api_key, namespace=c.cfg.namespace, part_of=c.cfg.part_of, storage_class=c.cfg.cluster.storage_class,
-        gpu_taint_key=c.cfg.cluster.gpu_taint_key, opts=c.opts_for(c.cfg.target),
+        gpu_taint_key=c.cfg.cluster.gpu_taint_key, probers=_probers(c), opts=c.opts_for(c.cfg.target),
     )
     c.contributions.append(stack.monitoring)
     c.outputs["ollama"] = {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models}
@@ -148,7 +155,7 @@ def _compose_onnx_edge(c: _Composition) -> None:
         node = OnnxEdgeNode(
             args.name, args, api_key=c.secret_or_generated("apiKey", f"{args.name}-api-key", 40),
             hf_token=c.secrets.get("hfToken"), namespace=c.cfg.namespace, part_of=c.cfg.part_of,
-            storage_class=c.cfg.cluster.storage_class, opts=c.opts_for(args.target),
+            storage_class=c.cfg.cluster.storage_class, probers=_probers(c), opts=c.opts_for(args.target),
         )
         c.contributions.append(node.monitoring)
         c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length}

@@ -95,8 +95,7 @@ class StackConfig(Model):
     def _ollama_fits(cls, value: OllamaStackArgs | None, info: ValidationInfo) -> OllamaStackArgs | None:
         if value is not None:
             target = info.data.get("target")
-            if value.target is not None and value.target != target:
-                raise ValueError(f"ollama.target {value.target} does not match the stack target {target}")
+            value.check_target(target)
             if target == "docker" and "docker" in info.data:
                 value.check_fits(info.data["docker"].memory_gb)
         return value

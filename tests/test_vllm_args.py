@@ -56,7 +56,7 @@ def test_component_owned_flag_names_the_arg():
 
 def test_awq_on_a_checkpoint_not_quantized_that_way():
     msg = _err(quantization="awq")
-    assert "needs a AWQ checkpoint" in msg and "microsoft/Phi-4-mini-instruct is not quantized that way" in msg
+    assert "needs an AWQ checkpoint" in msg and "a AWQ" not in msg and "microsoft/Phi-4-mini-instruct is not quantized that way" in msg
 
 
 def test_awq_override_repo_must_be_awq():
@@ -142,3 +142,49 @@ def test_located_one_line_error(scratch_project):
 def test_catalog_without_pinned_revision_needs_one():
     assert "the catalog pins no revision for meta-llama" in _err(model="llama-3.2-1b-instruct")
     VllmServiceArgs.model_validate({**BASE, "model": "llama-3.2-1b-instruct", "revision": "c" * 40})
+
+
+def test_gptq_article():
+    msg = _err(quantization="gptq")
+    assert "needs a GPTQ checkpoint" in msg
+
+
+def test_memory_limit_below_request():
+    msg = _err(memoryRequest="20Gi", memoryLimit="16Gi")
+    assert "memoryLimit 16Gi is below the memory request 20Gi" in msg
+
+
+def test_memory_limit_below_plan_need_says_the_numbers():
+    # phi-4-mini bf16: plan request 8Gi (4 GiB + half of 7.1 GiB weights) + 2Gi shm = 10 GiB
+    msg = _err(memoryRequest="6Gi", memoryLimit="8Gi")
+    assert "memoryLimit 8Gi (8.0 GiB) is below what the server needs on the host" in msg
+    assert "8Gi (4 GiB + half of" in msg and "+ 2Gi /dev/shm = 10.0 GiB" in msg
+
+
+def test_memory_limit_alone_below_default_request():
+    assert "is below the memory request 10Gi" in _err(memoryLimit="9Gi")
+
+
+@pytest.mark.parametrize("field,value", [("cpuRequest", "lots"), ("memoryRequest", "16GB"), ("memoryLimit", "-1Gi")])
+def test_bad_quantity(field, value):
+    assert f"{value!r} is not a Kubernetes quantity" in _err(**{field: value})
+
+
+def test_memory_below_one_gib():
+    assert "below 1 GiB" in _err(memoryRequest="512Mi")
+
+
+def test_overrides_accepted_and_defaults_from_plan():
+    a = VllmServiceArgs.model_validate({**BASE, "cpuRequest": "3500m", "memoryLimit": "32Gi"})
+    assert a.container_cpu == "3500m" and a.container_memory == ("10Gi", "32Gi")
+    assert VllmServiceArgs.model_validate(BASE).container_memory == ("10Gi", "14Gi")
+
+
+def test_extra_args_stray_positional_is_located():
+    msg = _err(extraArgs=["--swap-space", "4", "oops"])
+    assert "extraArgs[2] 'oops': stray value; --swap-space takes a number" in msg
+
+
+def test_extra_args_wrong_type_is_located():
+    assert "extraArgs[0] '--max-num-batched-tokens': --max-num-batched-tokens takes an integer" in _err(
+        extraArgs=["--max-num-batched-tokens", "abc"])

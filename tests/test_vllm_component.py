@@ -66,6 +66,14 @@ def test_keda_scale_to_zero_has_activation_trigger():
     so = _by(res, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]
     assert so["minReplicaCount"] == 0 and so["maxReplicaCount"] == 3
     assert [t["name"] for t in so["triggers"]] == ["queue-depth", "activation"]
+    queue, wake = (t["metadata"] for t in so["triggers"])
+    assert queue["query"] == 'sum(vllm:num_requests_waiting{namespace="ns",model_name="qwen3-0.6b"})'
+    # activation: KEDA wakes 0 -> 1 when the query is > 0 ...
+    assert wake["activationThreshold"] == "0"
+    # ... and the HPA never gets more than ceil(value / threshold) = 1 replica from it (threshold 1
+    # made a gateway rate of 40 req/s demand 40 GPU pods); the queue depth drives scaling above 1.
+    assert float(wake["threshold"]) >= 1e9
+    assert queue["threshold"] == "5" and queue["activationThreshold"] == "0"
 
 
 def test_scale_to_zero_without_keda_fails_in_component():
@@ -80,7 +88,8 @@ def test_hf_token_is_a_secret_file_and_lora_adapters_download_pinned():
     assert secret["stringData"] == {"token": "[secret]"}
     pod = _pod(res)
     inits = {c["name"]: c for c in pod["initContainers"]}
-    assert inits["lora-sql"]["args"] == ["me/qwen3-4b-sql-lora", "--revision", SHA, "--local-dir", "/models/lora/sql"]
+    assert inits["lora-sql"]["args"][:5] == ["me/qwen3-4b-sql-lora", "--revision", SHA, "--local-dir", "/models/lora/sql"]
+    assert inits["lora-sql"]["args"][5] == "--include" and "*.safetensors" in inits["lora-sql"]["args"][6:]
     for c in inits.values():
         env = {e["name"]: e["value"] for e in c["env"]}
         assert env["HF_TOKEN_PATH"] == "/etc/hf-token/token"
@@ -128,3 +137,128 @@ def test_tensor_parallel_sets_gpus_and_shm():
 def test_gated_model_without_hf_token_fails():
     with pytest.raises(SynthError, match="is gated on Hugging Face: set the hfToken secret"):
         _synth({"name": "svc", "model": "gemma-3-4b-it"})
+
+
+# ----------------------------------------------------------------------------- audit fixes (issue 4)
+def _containers(res, name="svc"):
+    pod = _pod(res, name)
+    return {c["name"]: c for c in pod["containers"] + pod.get("initContainers", [])}
+
+
+def test_download_fetches_only_what_vllm_loads():
+    """Meta's repos ship original/*.pth (a second copy of the weights): the cache would overflow."""
+    import fnmatch
+
+    res = _synth({"name": "svc", "model": "llama-3.2-1b-instruct", "revision": SHA}, hf_token=True)
+    argv = _containers(res)["model-download"]["args"]
+    assert argv[argv.index("--include") - 2:argv.index("--include")] == ["--revision", argv[2]]
+    patterns = argv[argv.index("--include") + 1:]
+    assert patterns and not any(p.startswith("-") for p in patterns)
+    assert "*.py" not in patterns, "no remote code without --trust-remote-code"
+
+    def fetched(path: str) -> bool:  # huggingface_hub filter_repo_objects: fnmatch, '*' crosses '/'
+        return any(fnmatch.fnmatch(path, p) for p in patterns)
+
+    for needed in ("model.safetensors", "model-00001-of-00002.safetensors", "model.safetensors.index.json",
+                   "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json", "tokenizer.model", "merges.txt", "vocab.json", "chat_template.jinja"):
+        assert fetched(needed), needed
+    for skipped in ("original/consolidated.00.pth", "pytorch_model.bin", "model.gguf", "onnx/model.onnx", "README.md"):
+        assert not fetched(skipped), skipped
+    # cache = 1.5 x the safetensors, which is now all that is downloaded
+    from components.sizing import checkpoint_bytes
+    pvc = _by(res, "kubernetes:core/v1:PersistentVolumeClaim").inputs["spec"]
+    assert pvc["resources"]["requests"]["storage"] == f"{-(-int(checkpoint_bytes('llama-3.2-1b-instruct') * 1.5) // 1024**3)}Gi"
+
+
+def test_remote_code_downloads_python_files():
+    res = _synth({"name": "svc", "model": "qwen3-0.6b", "extraArgs": ["--trust-remote-code"]})
+    argv = _containers(res)["model-download"]["args"]
+    assert "*.py" in argv[argv.index("--include") + 1:]
+
+
+def test_download_patterns_from_catalog_field(monkeypatch):
+    from components.catalog import get_model
+    from components.vllm_service import VllmServiceArgs as A
+
+    spec = get_model("qwen3-0.6b").model_copy(update={"download_patterns": ["*.safetensors", "config.json"]})
+    monkeypatch.setattr(A, "spec", property(lambda self: spec))
+    assert A.model_validate({"name": "svc", "model": "qwen3-0.6b"}).download_patterns == ["*.safetensors", "config.json"]
+
+
+def test_egress_443_only_to_public_addresses():
+    np_ = _by(_synth({"name": "svc", "model": "qwen3-0.6b"}), "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+    https = [r for r in np_["egress"] if any(p.get("port") == 443 for p in r["ports"])]
+    assert len(https) == 1 and "to" in https[0], "443 never open to any address"
+    [peer] = https[0]["to"]
+    assert peer == {"ipBlock": {"cidr": "0.0.0.0/0", "except": [
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]}}
+
+
+def test_download_false_no_egress_no_init_no_token():
+    res = _synth({"name": "svc", "model": "gemma-3-4b-it", "download": False, "modelCache": "shared"}, hf_token=True)
+    pod = _pod(res)
+    assert not pod.get("initContainers"), "no download step"
+    np_ = _by(res, "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+    assert [p["port"] for r in np_["egress"] for p in r["ports"]] == [53, 53], "DNS only"
+    assert not [r for r in res.resources if r.name == "svc-hf-token"]
+    assert "download-tmp" not in [v["name"] for v in pod["volumes"]]
+
+
+def test_download_false_needs_shared_cache():
+    with pytest.raises(ValueError, match="download false needs modelCache shared"):
+        VllmServiceArgs.model_validate({"name": "svc", "model": "qwen3-0.6b", "download": False, "modelCache": "per-pod"})
+
+
+@pytest.mark.parametrize("gpu,values", [
+    ("a100-80gb", ["NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"]),
+    ("h100-80gb", ["NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe", "NVIDIA-H100-NVL"]),
+    ("l4", ["NVIDIA-L4"]),
+])
+def test_gpu_affinity_accepts_label_aliases(gpu, values):
+    res = _synth({"name": "svc", "model": "qwen3-0.6b", "gpu": gpu, "nodeSelector": {"pool": "gpu"}})
+    pod = _pod(res)
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": values}]}]
+    assert pod["nodeSelector"] == {"pool": "gpu"}, "user extras kept, GPU label moved to the affinity"
+
+
+def test_liveness_is_exec_on_localhost_readiness_through_proxy():
+    vllm = _containers(_synth({"name": "svc", "model": "qwen3-0.6b"}))["vllm"]
+    live = vllm["livenessProbe"]
+    assert "httpGet" not in live
+    cmd = live["exec"]["command"]
+    assert cmd[:2] == ["python3", "-c"] and "http://127.0.0.1:8000/health" in cmd[2]
+    assert "curl" not in " ".join(cmd)
+    compile(cmd[2], "<liveness>", "exec")
+    assert live["timeoutSeconds"] >= 5 and live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert vllm["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+    assert vllm["startupProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+
+
+def test_liveness_script_exits_by_health_status():
+    import subprocess
+    import sys
+
+    from components.vllm_pod import liveness_probe
+
+    script = liveness_probe().exec_.command[2]
+    # nothing listens on 127.0.0.1:8000 here: the probe must fail, not hang or succeed
+    assert subprocess.run([sys.executable, "-c", script], timeout=30).returncode == 1
+
+
+def test_resource_overrides_replace_the_plan():
+    vllm = _containers(_synth({"name": "svc", "model": "qwen3-0.6b", "cpuRequest": "6", "memoryRequest": "12Gi",
+                               "memoryLimit": "20Gi"}))["vllm"]
+    assert vllm["resources"]["requests"]["cpu"] == "6"
+    assert vllm["resources"]["requests"]["memory"] == "12Gi" and vllm["resources"]["limits"]["memory"] == "20Gi"
+
+
+def test_tool_calling_phi4_mini_uses_vllm_tool_template():
+    vllm = _containers(_synth({"name": "svc", "model": "phi-4-mini-instruct", "toolCalling": True}))["vllm"]
+    args = vllm["args"]
+    assert args[args.index("--chat-template") + 1] == "/vllm-workspace/examples/tool_chat_template_phi4_mini.jinja"
+    plain = _containers(_synth({"name": "svc", "model": "phi-4-mini-instruct"}))["vllm"]["args"]
+    assert "--chat-template" not in plain
+    qwen = _containers(_synth({"name": "svc", "model": "qwen3-0.6b", "toolCalling": True}))["vllm"]["args"]
+    assert "--chat-template" not in qwen, "hermes works with Qwen3's own template"

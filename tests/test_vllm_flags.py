@@ -35,8 +35,42 @@ def test_short_alias_of_owned_flag_is_rejected():
 
 
 def test_first_token_must_be_a_flag():
-    with pytest.raises(ValueError, match="must start with a flag"):
+    with pytest.raises(ValueError, match=r"extraArgs\[0\] '8192': extra args must start with a flag"):
         validate_extra_args(["8192"])
+
+
+@pytest.mark.parametrize("args,index,message", [
+    (["--swap-space", "4", "oops"], 2, "stray value; --swap-space takes a number"),
+    (["--swap-space=4", "oops"], 1, "stray value; --swap-space takes a number"),
+    (["--enforce-eager", "true"], 0, "--enforce-eager is a switch and takes no value, got 'true'"),
+    (["--enable-prefix-caching=1"], 0, "--enable-prefix-caching is a switch and takes no value"),
+    (["--max-num-batched-tokens", "abc"], 0, "--max-num-batched-tokens takes an integer"),
+    (["--max-num-batched-tokens"], 0, "--max-num-batched-tokens takes an integer .* got none"),
+    (["--swap-space", "lots"], 0, "--swap-space takes a number, got 'lots'"),
+    (["--seed", "1.5"], 0, "--seed takes an integer, got '1.5'"),
+    (["--block-size", "7"], 0, "--block-size takes one of 1, 8, 16, 32, 64, 128, got '7'"),
+    (["--scheduling-policy", "lifo"], 0, "--scheduling-policy takes one of fcfs, priority"),
+    (["--enable-chunked-prefill", "--no-swap-space"], 1, "--no-swap-space is not a switch"),
+    (["--cuda-graph-sizes", "1", "x"], 0, r"--cuda-graph-sizes takes one or more values \(integers\), got 'x'"),
+    (["--chat-template"], 0, "--chat-template takes one value, got none"),
+])
+def test_value_counts_and_types(args, index, message):
+    with pytest.raises(ValueError, match=rf"^extraArgs\[{index}\] {args[index]!r}: {message}"):
+        validate_extra_args(args)
+
+
+def test_values_of_the_right_type_pass():
+    args = ["--max-num-batched-tokens", "8k", "--swap-space", "4.5", "--seed", "-1", "--block-size", "32",
+            "--cuda-graph-sizes", "1", "2", "4", "--logits-processors", "a.B", "c.D", "--hf-overrides", '{"a": 1}',
+            "--scheduling-policy=priority", "--compilation-config", '{"level": 3}', "--no-enable-chunked-prefill"]
+    assert validate_extra_args(args) == args
+
+
+def test_every_flag_has_a_kind_and_switches_are_known_flags():
+    from components.vllm_flags import FLAG_KINDS
+
+    assert set(FLAG_KINDS) == VLLM_FLAGS
+    assert {k for k, v in FLAG_KINDS.items() if v == "switch"} >= {"--enforce-eager", "--enable-prefix-caching", "--trust-remote-code"}
 
 
 def test_flag_list_has_the_documented_essentials():

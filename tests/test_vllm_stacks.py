@@ -51,8 +51,8 @@ def test_security_fields(built, stack, name):
     pod = dep["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == name
-    assert pod["securityContext"] == {"fsGroup": 10001, "runAsGroup": 10001, "runAsNonRoot": True,
-                                      "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["securityContext"] == {"fsGroup": 10001, "fsGroupChangePolicy": "OnRootMismatch", "runAsGroup": 10001,
+                                      "runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
     for c in _containers(dep).values():
         sc = c["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
@@ -82,8 +82,11 @@ def test_vllm_container_behind_proxy_on_localhost(built, stack, name):
     assert svc["spec"]["type"] == "ClusterIP"
     assert {p["name"]: p["targetPort"] for p in svc["spec"]["ports"]} == {"http-auth": "http-auth", "metrics": "metrics"}
     assert svc["metadata"]["labels"]["app.kubernetes.io/component"] == "model-server"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "readinessProbe"):
         assert vllm[probe]["httpGet"] == {"path": "/health", "port": 8080}
+    # liveness bypasses the proxy: a stuck nginx must not restart the GPU server
+    assert vllm["livenessProbe"]["exec"]["command"][:2] == ["python3", "-c"]
+    assert "http://127.0.0.1:8000/health" in vllm["livenessProbe"]["exec"]["command"][2]
     start = vllm["startupProbe"]
     assert start["periodSeconds"] * start["failureThreshold"] >= 600
 
@@ -111,7 +114,9 @@ def test_download_step_is_pinned_and_writable(built):
     dep = _one(built["staging"], "Deployment", "phi4-mini")
     init = dep["spec"]["template"]["spec"]["initContainers"][0]
     assert init["name"] == "model-download"
-    assert init["command"] + init["args"] == ["hf", "download", "microsoft/Phi-4-mini-instruct", "--revision", SHA]
+    argv = init["command"] + init["args"]
+    assert argv[:5] == ["hf", "download", "microsoft/Phi-4-mini-instruct", "--revision", SHA]
+    assert argv[5:] == ["--include", "*.safetensors", "*.json", "tokenizer*", "*.model", "*.tiktoken", "*.txt", "*.jinja"]
     assert {m["mountPath"]: m.get("readOnly") for m in init["volumeMounts"]}["/models"] is None
     assert init["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
@@ -126,11 +131,14 @@ def test_staging_derived_flags(built):
     assert _flag(args, "--gpu-memory-utilization") == "0.9"
     assert _flag(args, "--tensor-parallel-size") == "1"
     assert _flag(args, "--tool-call-parser") == "phi4_mini_json" and "--enable-auto-tool-choice" in args
+    assert _flag(args, "--chat-template") == "/vllm-workspace/examples/tool_chat_template_phi4_mini.jinja"
     res = _containers(dep)["vllm"]["resources"]
     assert res["limits"]["nvidia.com/gpu"] == "1" and res["requests"]["nvidia.com/gpu"] == "1"
     assert res["requests"]["memory"] == "10Gi" and res["limits"]["memory"] == "14Gi"
     pod = dep["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4"}
+    assert "nodeSelector" not in pod
+    assert pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
+        {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}]}]
     assert pod["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
     assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
     assert dep["spec"]["replicas"] == 1
@@ -148,7 +156,9 @@ def test_prod_derived_flags_and_autoscaling(built):
         so = _one(built["prod"], "ScaledObject", name)
         assert so["apiVersion"] == "keda.sh/v1alpha1"
         assert (so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]) == (2, 8)
-        assert so["spec"]["triggers"][0]["metadata"]["query"] == f'sum(vllm:num_requests_waiting{{model_name="{model}"}})'
+        # namespace matcher: staging and prod serve the same model names; a shared Prometheus would mix them
+        assert so["spec"]["triggers"][0]["metadata"]["query"] == (
+            f'sum(vllm:num_requests_waiting{{namespace="slm-prod",model_name="{model}"}})')
         # prod monitors in operator mode: KEDA asks the operator's Prometheus, not a per-stack one
         assert so["spec"]["triggers"][0]["metadata"]["serverAddress"] == "http://prometheus-operated.monitoring.svc.cluster.local:9090"
         pdb = _one(built["prod"], "PodDisruptionBudget", name)
@@ -156,7 +166,8 @@ def test_prod_derived_flags_and_autoscaling(built):
         pvc = _one(built["prod"], "PersistentVolumeClaim", f"{name}-model-cache")
         assert pvc["spec"]["accessModes"] == ["ReadWriteMany"] and pvc["spec"]["storageClassName"] == "standard-rwx"
         pod = _one(built["prod"], "Deployment", name)["spec"]["template"]["spec"]
-        assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L40S"}
+        [term] = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert term == {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L40S"]}]}
 
 
 PROMETHEUS_PEER = {
@@ -181,6 +192,9 @@ def test_network_policy_default_deny_and_named_peers(built, stack, name):
     assert all(rule.get("from") for rule in np_["ingress"]), "no ingress rule open to everyone"
     egress_ports = sorted(p["port"] for rule in np_["egress"] for p in rule["ports"])
     assert egress_ports == [53, 53, 443]
+    [https] = [r for r in np_["egress"] if r["ports"] == [{"port": 443, "protocol": "TCP"}]]
+    assert https["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]}}]
 
 
 def test_prod_clients_from_gateway_namespace(built):

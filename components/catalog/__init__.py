@@ -117,6 +117,12 @@ class ModelSpec(_Frozen):
     prequantized: dict[str, Checkpoint] = {}
     onnx: OnnxSpec | None = None
     tool_call_parser: str | None = None
+    tool_chat_template: str | None = Field(default=None, description=(
+        "File name of the vLLM tool chat template in the vllm-openai image's examples directory "
+        "(/vllm-workspace/examples), passed as --chat-template with tool calling. None: the checkpoint's own template."))
+    download_patterns: list[str] = Field(default=[], description=(
+        "hf download --include patterns for the vLLM checkpoint. Empty: the component default (safetensors, "
+        "JSON configs, tokenizer files), which skips e.g. Meta's original/*.pth duplicates."))
     gated: bool
     license: str
     source: str

@@ -1,7 +1,10 @@
 """Grafana dashboards as data: one dashboard per engine, one row per contribution.
 
 Each dashboard has a ``datasource`` variable (so it works against the cluster's
-own Grafana in operator mode) and a query variable for the model or instance.
+own Grafana in operator mode) and a query variable for the model or instance,
+scoped to the stack namespace (``{namespace}`` in the query) so that a shared
+Prometheus holding several stacks lists only this stack's models and pods. The GPU
+variable lists nodes, which are cluster-wide, so it is not namespace-scoped.
 Panels come from the contributions; nothing here knows a component.
 """
 
@@ -27,13 +30,13 @@ class DashboardKind:
 
 
 DASHBOARD_KINDS: dict[str, DashboardKind] = {
-    "vllm": DashboardKind("vllm", "vLLM serving", "model_name", "Model", "label_values(vllm:num_requests_running, model_name)"),
+    "vllm": DashboardKind("vllm", "vLLM serving", "model_name", "Model", 'label_values(vllm:num_requests_running{{namespace="{namespace}"}}, model_name)'),
     "gpu": DashboardKind("gpu", "GPUs (DCGM)", "instance", "Node", "label_values(DCGM_FI_DEV_GPU_TEMP, Hostname)"),
-    "ollama": DashboardKind("ollama", "Ollama (probes)", "instance", "Instance", 'label_values(probe_success{engine="ollama"}, instance)'),
-    "onnx": DashboardKind("edge", "Edge / ONNX nodes", "instance", "Instance", 'label_values(probe_success{engine="onnx"}, instance)'),
-    "kubernetes": DashboardKind("pods", "Pods (restarts, OOM)", "pod", "Pod", "label_values(kube_pod_container_status_restarts_total, pod)"),
+    "ollama": DashboardKind("ollama", "Ollama (probes)", "instance", "Instance", 'label_values(probe_success{{engine="ollama", namespace="{namespace}"}}, instance)'),
+    "onnx": DashboardKind("edge", "Edge / ONNX nodes", "instance", "Instance", 'label_values(probe_success{{engine="onnx", namespace="{namespace}"}}, instance)'),
+    "kubernetes": DashboardKind("pods", "Pods (restarts, OOM)", "pod", "Pod", 'label_values(kube_pod_container_status_restarts_total{{namespace="{namespace}"}}, pod)'),
 }
-"""Which dashboard an engine's panels go to, and its model/instance variable."""
+"""Which dashboard an engine's panels go to, and its model/instance variable (``{namespace}``: the stack namespace)."""
 
 _DS = {"type": "prometheus", "uid": "${datasource}"}
 _WIDTH, _HEIGHT = 12, 8
@@ -55,7 +58,8 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     }
 
 
-def _variables(kind: DashboardKind) -> list[dict[str, Any]]:
+def _variables(kind: DashboardKind, namespace: str) -> list[dict[str, Any]]:
+    query = kind.variable_query.format(namespace=namespace)
     return [
         {
             "name": "datasource",
@@ -71,8 +75,8 @@ def _variables(kind: DashboardKind) -> list[dict[str, Any]]:
             "label": kind.variable_label,
             "type": "query",
             "datasource": _DS,
-            "query": {"query": kind.variable_query, "refId": "variable"},
-            "definition": kind.variable_query,
+            "query": {"query": query, "refId": "variable"},
+            "definition": query,
             "refresh": 2,
             "includeAll": True,
             "allValue": ".*",
@@ -84,7 +88,7 @@ def _variables(kind: DashboardKind) -> list[dict[str, Any]]:
     ]
 
 
-def _dashboard(uid: str, kind: DashboardKind, contributions: list[MonitoringContribution], tags: list[str]) -> dict[str, Any]:
+def _dashboard(uid: str, kind: DashboardKind, contributions: list[MonitoringContribution], tags: list[str], namespace: str) -> dict[str, Any]:
     panels: list[dict[str, Any]] = []
     panel_id, y = 1, 0
     for c in contributions:
@@ -106,13 +110,15 @@ def _dashboard(uid: str, kind: DashboardKind, contributions: list[MonitoringCont
         "time": {"from": "now-6h", "to": "now"},
         "annotations": {"list": []},
         "links": [],
-        "templating": {"list": _variables(kind)},
+        "templating": {"list": _variables(kind, namespace)},
         "panels": panels,
     }
 
 
-def build_dashboards(contributions: Sequence[MonitoringContribution], *, uid_prefix: str, tags: list[str]) -> dict[str, dict[str, Any]]:
-    """``{file name: dashboard}``, one dashboard per engine present, rows in contribution order."""
+def build_dashboards(
+    contributions: Sequence[MonitoringContribution], *, uid_prefix: str, tags: list[str], namespace: str
+) -> dict[str, dict[str, Any]]:
+    """``{file name: dashboard}``, one dashboard per engine present, rows in contribution order; variables scoped to ``namespace``."""
     by_engine: dict[str, list[MonitoringContribution]] = {}
     for c in contributions:
         if c.panels:
@@ -121,7 +127,7 @@ def build_dashboards(contributions: Sequence[MonitoringContribution], *, uid_pre
     for engine, group in by_engine.items():
         kind = DASHBOARD_KINDS[engine]
         uid = f"{uid_prefix}-{kind.slug}"[:40]
-        out[f"{kind.slug}.json"] = _dashboard(uid, kind, group, tags)
+        out[f"{kind.slug}.json"] = _dashboard(uid, kind, group, tags, namespace)
     return out
 
 

@@ -3,7 +3,10 @@
 * a PodMonitor per scrape target (selects pods by labels and port name, so serving
   components need no extra Service); the ``job`` label is set to the contribution's
   job, so rules and dashboards read the same in both modes;
-* a Probe per blackbox target (the stack's own blackbox exporter unless an address is given);
+* a Probe per blackbox target (the stack's own blackbox exporter unless an address is given),
+  its static labels carrying ``namespace`` like the standalone probe jobs (the operator would
+  add the Probe's namespace anyway; PodMonitor targets get ``namespace`` from the operator's
+  default ``__meta_kubernetes_namespace`` relabeling), so namespace-scoped rules match;
 * one PrometheusRule with the same rule groups the standalone rule file holds;
 * one ConfigMap per dashboard, labelled for the Grafana sidecar.
 """
@@ -17,6 +20,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components.labels import standard_labels
+from components.monitoring.prometheus_config import probe_labels
 from components.monitoring.standalone import _Builder, deploy_blackbox
 from components.observability import MonitoringContribution
 
@@ -77,16 +81,11 @@ def deploy_operator(
     blackbox = op.blackbox_exporter_address
     if probe_targets and blackbox is None:
         b = _Builder(parent, name, namespace, part_of)
-        blackbox = deploy_blackbox(
-            b, contributions=contributions,
-            scraper_selectors=[{"app.kubernetes.io/name": "prometheus"}],
-            scraper_namespace={"kubernetes.io/metadata.name": op.prometheus_namespace},
-        )
+        [(scraper, scraper_ns)] = args.scraper_peers(name, namespace)
+        blackbox = deploy_blackbox(b, contributions=contributions, scraper_selectors=[scraper], scraper_namespace=scraper_ns)
     for p in probe_targets:
         obj = f"{name}-{p.job}"
-        static: dict[str, Any] = {"static": [p.url]}
-        if p.labels:
-            static["labels"] = dict(sorted(p.labels.items()))
+        static: dict[str, Any] = {"static": [p.url], "labels": probe_labels(p, namespace)}
         k8s.apiextensions.CustomResource(
             obj,
             api_version=MONITORING_API,

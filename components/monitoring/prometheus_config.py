@@ -21,6 +21,7 @@ __all__ = [
     "DURATION",
     "pod_scrape_config",
     "probe_scrape_config",
+    "probe_labels",
     "scrape_configs",
     "prometheus_config",
     "rule_groups",
@@ -65,7 +66,9 @@ def pod_scrape_config(
         "relabel_configs": [
             *keep,
             {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": re.escape(target.port_name), "action": "keep"},
+            # Pending pods are not scraped, so they have no `up` series: VllmNoTargetUp (absent(up)) covers them.
             {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Pending|Succeeded|Failed", "action": "drop"},
+            # Every rule and panel selects namespace="<ns>"; honor_labels keeps an exporter's own namespace label.
             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
             {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
@@ -73,11 +76,14 @@ def pod_scrape_config(
     }
 
 
-def probe_scrape_config(target: ProbeTarget, *, blackbox_address: str, scrape_interval: str) -> dict[str, Any]:
+def probe_labels(target: ProbeTarget, stack_namespace: str) -> dict[str, str]:
+    """The target labels of a probe: its own, plus ``namespace`` (the stack's) so namespace-scoped rules match."""
+    return dict(sorted({"namespace": stack_namespace, **target.labels}.items()))
+
+
+def probe_scrape_config(target: ProbeTarget, *, blackbox_address: str, scrape_interval: str, stack_namespace: str) -> dict[str, Any]:
     """A blackbox-exporter job probing ``target.url`` with ``target.module``."""
-    static: dict[str, Any] = {"targets": [target.url]}
-    if target.labels:
-        static["labels"] = dict(sorted(target.labels.items()))
+    static: dict[str, Any] = {"targets": [target.url], "labels": probe_labels(target, stack_namespace)}
     return {
         "job_name": target.job,
         "scrape_interval": scrape_interval,
@@ -122,7 +128,7 @@ def scrape_configs(
         for p in c.probe_targets:
             if blackbox_address is None:
                 raise ValueError(f"contribution {c.source!r} has probe targets but no blackbox exporter is configured")
-            jobs.append(probe_scrape_config(p, blackbox_address=blackbox_address, scrape_interval=scrape_interval))
+            jobs.append(probe_scrape_config(p, blackbox_address=blackbox_address, scrape_interval=scrape_interval, stack_namespace=stack_namespace))
     return jobs
 
 

@@ -51,11 +51,28 @@ from components.versions import image
 if TYPE_CHECKING:
     from components.monitoring_stack import MonitoringStackArgs
 
-__all__ = ["deploy_standalone", "blackbox_config", "alertmanager_config", "grafana_provisioning", "BLACKBOX_PORT", "PROMETHEUS_PORT"]
+__all__ = ["deploy_standalone", "blackbox_config", "alertmanager_config", "receiver_url_file", "grafana_provisioning", "BLACKBOX_PORT", "PROMETHEUS_PORT"]
 
 PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT, BLACKBOX_PORT = 9090, 9093, 3000, 9115
 _SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _RECEIVER_DIR = "/etc/alertmanager/secrets"
+_EXTRA_RECEIVERS_DIR = "/etc/alertmanager/receivers"
+_SLACK_TITLE = '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})'
+_SLACK_TEXT = "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook }}\n{{ end }}"
+
+
+def receiver_url_file(receiver: str, key: str) -> str:
+    """Where an extra receiver's Secret key is mounted in the Alertmanager pod."""
+    return f"{_EXTRA_RECEIVERS_DIR}/{receiver}/{key}"
+
+
+def _notifier(kind: str, url_file: str, *, send_resolved: bool = True, slack_channel: str | None = None) -> dict[str, Any]:
+    if kind == "webhook":
+        return {"webhook_configs": [{"url_file": url_file, "send_resolved": send_resolved}]}
+    slack: dict[str, Any] = {"api_url_file": url_file, "send_resolved": send_resolved, "title": _SLACK_TITLE, "text": _SLACK_TEXT}
+    if slack_channel:
+        slack["channel"] = slack_channel
+    return {"slack_configs": [slack]}
 
 
 def _ns_labels(ns: str) -> dict[str, str]:
@@ -78,21 +95,31 @@ def blackbox_config() -> str:
 
 
 def alertmanager_config(args: "MonitoringStackArgs", *, has_receiver: bool) -> str:
-    """alertmanager.yml without secrets: the receiver URL is read from a mounted file (url_file / api_url_file)."""
+    """alertmanager.yml without secrets: every receiver URL is read from a mounted file (url_file / api_url_file).
+
+    Routes: the user's ``alertmanager.routes`` in order, then the built-in ones
+    (critical -> default at criticalRepeatInterval, info -> null).
+    """
     am = args.alertmanager
-    receiver: dict[str, Any] = {"name": "default"}
-    if has_receiver and am.receiver == "webhook":
-        receiver["webhook_configs"] = [{"url_file": f"{_RECEIVER_DIR}/url", "send_resolved": True}]
-    elif has_receiver:
-        slack: dict[str, Any] = {
-            "api_url_file": f"{_RECEIVER_DIR}/url",
-            "send_resolved": True,
-            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})',
-            "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook }}\n{{ end }}",
-        }
-        if am.slack_channel:
-            slack["channel"] = am.slack_channel
-        receiver["slack_configs"] = [slack]
+    default: dict[str, Any] = {"name": "default"}
+    if has_receiver:
+        default.update(_notifier(am.receiver, f"{_RECEIVER_DIR}/url", slack_channel=am.slack_channel))
+    receivers = [default, {"name": "null"}]
+    for r in am.receivers:
+        receivers.append({"name": r.name, **_notifier(r.type, receiver_url_file(r.name, r.secret_key), send_resolved=r.send_resolved, slack_channel=r.slack_channel)})
+    routes: list[dict[str, Any]] = []
+    for r in am.routes:
+        route: dict[str, Any] = {"matchers": list(r.matchers), "receiver": r.receiver}
+        for key, value in (("group_by", r.group_by), ("group_wait", r.group_wait), ("group_interval", r.group_interval), ("repeat_interval", r.repeat_interval)):
+            if value is not None:
+                route[key] = value
+        if r.continue_:
+            route["continue"] = True
+        routes.append(route)
+    routes += [
+        {"matchers": ['severity="critical"'], "receiver": "default", "repeat_interval": am.critical_repeat_interval},
+        {"matchers": ['severity="info"'], "receiver": "null"},
+    ]
     return to_yaml(
         {
             "route": {
@@ -101,15 +128,14 @@ def alertmanager_config(args: "MonitoringStackArgs", *, has_receiver: bool) -> s
                 "group_wait": am.group_wait,
                 "group_interval": am.group_interval,
                 "repeat_interval": am.repeat_interval,
-                "routes": [
-                    {"matchers": ['severity="critical"'], "receiver": "default", "repeat_interval": am.critical_repeat_interval},
-                    {"matchers": ['severity="info"'], "receiver": "null"},
-                ],
+                "routes": routes,
             },
             "inhibit_rules": [
-                {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["job", "namespace"]}
+                {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["job", "namespace"]},
+                # No vLLM target up at all: the per-pod VllmTargetDown alerts add nothing.
+                {"source_matchers": ['alertname="VllmNoTargetUp"'], "target_matchers": ['alertname="VllmTargetDown"'], "equal": ["job", "namespace"]},
             ],
-            "receivers": [receiver, {"name": "null"}],
+            "receivers": receivers,
         }
     )
 
@@ -283,7 +309,8 @@ def deploy_standalone(
     has_probes = any(c.probe_targets for c in contributions)
 
     # --- blackbox exporter (only when something is probed)
-    blackbox_address = deploy_blackbox(b, contributions=contributions, scraper_selectors=[prom_sel], scraper_namespace=None) if has_probes else None
+    [(scraper, scraper_ns)] = args.scraper_peers(name, namespace)
+    blackbox_address = deploy_blackbox(b, contributions=contributions, scraper_selectors=[scraper], scraper_namespace=scraper_ns) if has_probes else None
 
     # --- Prometheus
     jobs = scrape_configs(contributions, stack_namespace=namespace, part_of=part_of, scrape_interval=args.scrape_interval, blackbox_address=blackbox_address)
@@ -401,6 +428,11 @@ def deploy_standalone(
         vol, mount = secret_file_volume("receiver", f"{am}-receiver", _RECEIVER_DIR)
         am_volumes.append(vol)
         am_mounts.append(mount)
+    for r in args.alertmanager.receivers:
+        # Secrets the user manages (not created here); only the URL key is projected.
+        vol, mount = secret_file_volume(f"receiver-{r.name}", r.secret_name, f"{_EXTRA_RECEIVERS_DIR}/{r.name}", items={r.secret_key: r.secret_key})
+        am_volumes.append(vol)
+        am_mounts.append(mount)
     am_container = _container(
         "alertmanager", am_img.ref,
         [
@@ -491,4 +523,5 @@ def deploy_standalone(
         "ruleGroups": [g["name"] for g in rule_groups],
         "dashboards": sorted(dashboards),
         "alertReceiver": args.alertmanager.receiver if has_receiver else "none (set the alertmanagerWebhookUrl secret)",
+        "alertReceivers": ["default", *(r.name for r in args.alertmanager.receivers)],
     }

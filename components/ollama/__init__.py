@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 
-from components.observability import MonitoringContribution, ProbeTarget
+from components.observability import MonitoringContribution
+from components.probe_monitoring import probe_contribution
 
-__all__ = ["TargetOutputs", "monitoring_for"]
+__all__ = ["TargetOutputs", "monitoring_for", "ProberPeer"]
+
+ProberPeer = tuple[dict[str, str], dict[str, str] | None]
+"""A monitoring prober's pod labels and its namespace labels (None: the stack namespace)."""
 
 
 @dataclass(frozen=True)
@@ -21,13 +24,5 @@ class TargetOutputs:
 
 
 def monitoring_for(source: str, job: str, url: str) -> MonitoringContribution:
-    """Ollama has no /metrics: a blackbox probe of /api/version (probe_monitoring if present)."""
-    try:
-        from components.probe_monitoring import probe_contribution  # type: ignore[import-not-found]
-    except ImportError:
-        probe_contribution = None
-    if probe_contribution is not None:
-        result: Any = probe_contribution(source, engine="ollama", job=job, url=url)
-        return result
-    return MonitoringContribution(source=source, engine="ollama",
-                                  probe_targets=(ProbeTarget(job=job, url=url, labels={"engine": "ollama"}),))
+    """Ollama has no /metrics: a blackbox probe of /api/version, its alert and dashboard panels."""
+    return probe_contribution(source, engine="ollama", job=job, url=url)

@@ -1,10 +1,16 @@
 """Docker target (pulumi-docker): what the dev stack runs on a laptop or workstation.
 
-Networks:
-* ``<name>-internal`` (internal, no route out): Ollama (alias ``ollama``), Open WebUI, the pull step and the
-  proxy talk here; the pull step is on this network only.
-* ``<name>-edge`` (bridge): the containers that publish a port (Docker publishes nothing from an internal
-  network) or download: Ollama (pulls from registry.ollama.ai), Open WebUI, the proxy.
+Networks (each container gets only the networks it needs):
+
+* ``<name>-internal`` (internal: no route out, nothing publishable): the only path between containers.
+  Ollama (alias ``ollama``), Open WebUI, the pull step and the auth proxy. The pull step is on this one only.
+* ``<name>-egress`` (bridge, Ollama alone): Ollama downloads from registry.ollama.ai and, without the auth
+  proxy, publishes its API port (Docker publishes nothing from an internal network).
+* ``<name>-webui-edge`` (bridge, Open WebUI alone): the published UI port.
+* ``<name>-proxy-edge`` (bridge, the auth proxy alone, only with ``authProxy``): the published API port.
+
+No two containers share a non-internal network, so Open WebUI and the proxy reach Ollama only over
+``<name>-internal`` (Docker's DNS answers a container name only on the networks both containers are on).
 
 Hardening: read-only root, ``cap_drop: ALL``, ``no-new-privileges``, memory limits from sizing, no host
 network, not privileged, tmpfs where the process writes scratch files. Docker refuses to copy files into a
@@ -12,7 +18,10 @@ read-only root filesystem, so generated files (Modelfiles, the Open WebUI key, t
 into small named volumes mounted where the process reads them.
 
 Ordering: Pulumi waits for Ollama to be healthy (``wait``), then runs the one-shot pull step attached
-(``attach``) and fails the deployment when it exits non-zero (its ``exit_code`` is checked).
+(``attach``: its create step ends only when the container has exited) and fails the deployment when it
+exits non-zero (its ``exit_code`` is checked). Open WebUI ``depends_on`` the pull step, so Pulumi creates it
+only after the pull container finished; in the compose export that is ``condition:
+service_completed_successfully``, so ``docker compose up`` does not start the web UI after a failed pull.
 """
 
 from __future__ import annotations
@@ -62,7 +71,7 @@ def build_docker(name, args, *, webui_secret_key, api_key, part_of: str, opts: p
     ollama_ref = image("ollama")
 
     internal = docker.Network(f"{name}-internal", name=f"{name}-internal", internal=True, driver="bridge", opts=opts)
-    edge = docker.Network(f"{name}-edge", name=f"{name}-edge", driver="bridge", opts=opts)
+    egress = docker.Network(f"{name}-egress", name=f"{name}-egress", driver="bridge", opts=opts)
     models_volume = docker.Volume(f"{name}-models", name=f"{name}-models", opts=opts)
     modelfiles_volume = docker.Volume(f"{name}-modelfiles", name=f"{name}-modelfiles", opts=opts)
     ollama_image = docker.RemoteImage(f"{name}-image", name=ollama_ref.ref, keep_locally=True, opts=opts)
@@ -91,7 +100,7 @@ def build_docker(name, args, *, webui_secret_key, api_key, part_of: str, opts: p
         tmpfs={"/tmp": "rw,nosuid,nodev,size=512m"},
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(name=internal.name, aliases=["ollama"]),
-            docker.ContainerNetworksAdvancedArgs(name=edge.name),
+            docker.ContainerNetworksAdvancedArgs(name=egress.name),
         ],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=["CMD", "ollama", "list"], interval="10s", timeout="5s", retries=6, start_period="20s"),
@@ -140,18 +149,19 @@ def build_docker(name, args, *, webui_secret_key, api_key, part_of: str, opts: p
     if args.auth_proxy:
         api_host = args.publish_address if args.publish_address not in ("0.0.0.0", "::") else "<host>"
         api_port = args.proxy_port
-        _proxy(name, args, api_key, internal, edge, server, part_of, opts)
+        _proxy(name, args, api_key, internal, server, part_of, opts)
     base_url = f"http://{api_host}:{api_port}/v1"
 
     webui_url = None
     if args.webui.enabled:
-        webui_url = _webui(name, args, webui_secret_key, internal, edge, server, part_of, opts)
+        webui_url = _webui(name, args, webui_secret_key, internal, server, pull, part_of, opts)
     return TargetOutputs(base_url, webui_url, served,
                          monitoring_for(name, f"{name}-ollama", f"http://ollama:{OLLAMA_PORT}/api/version"))
 
 
-def _webui(name, args, secret_key, internal, edge, server, part_of, opts) -> str:
+def _webui(name, args, secret_key, internal, server, pull, part_of, opts) -> str:
     s = args.webui
+    edge = docker.Network(f"{name}-webui-edge", name=f"{name}-webui-edge", driver="bridge", opts=opts)
     data = docker.Volume(f"{name}-webui-data", name=f"{name}-webui-data", opts=opts)
     secrets = docker.Volume(f"{name}-webui-secrets", name=f"{name}-webui-secrets", opts=opts)
     webui_image = docker.RemoteImage(f"{name}-webui-image", name=image("open-webui").ref, keep_locally=True, opts=opts)
@@ -186,13 +196,14 @@ def _webui(name, args, secret_key, internal, edge, server, part_of, opts) -> str
         restart="unless-stopped",
         labels=_labels("chat-ui", part_of),
         **_HARDENING,
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server, pull])),
     )
     host = "127.0.0.1" if args.publish_address in ("127.0.0.1", "0.0.0.0") else args.publish_address
     return f"http://{host}:{s.host_port}"
 
 
-def _proxy(name, args, api_key, internal, edge, server, part_of, opts) -> None:
+def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
+    edge = docker.Network(f"{name}-proxy-edge", name=f"{name}-proxy-edge", driver="bridge", opts=opts)
     conf_volume = docker.Volume(f"{name}-auth-proxy-conf", name=f"{name}-auth-proxy-conf", opts=opts)
     proxy_image = docker.RemoteImage(f"{name}-auth-proxy-image", name=image("nginx-unprivileged").ref,
                                      keep_locally=True, opts=opts)

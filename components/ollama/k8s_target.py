@@ -5,8 +5,9 @@
 * The pull step is a Job (backoffLimit 2) that runs ``ollama pull`` / ``ollama create`` against the Service;
   pulumi-kubernetes waits for Job completion and fails the update when it fails, so nothing reports ready
   with a missing model. Probes never kill a pull: the server is not the one downloading synchronously.
-* NetworkPolicies: Ollama admits only Open WebUI, the pull Job and ``clients``; egress HTTPS (registry
-  downloads) + DNS. Open WebUI admits any in-cluster caller on 8080 and may reach Ollama and DNS.
+* NetworkPolicies: Ollama admits only Open WebUI, the pull Job, ``clients`` and the monitoring ``probers``
+  (the blackbox exporter, possibly in another namespace; a NetworkPolicy filters ports, not paths, so the
+  prober is admitted on the API port it probes ``/api/version`` on); egress HTTPS (registry downloads) + DNS. Open WebUI admits any in-cluster caller on 8080 and may reach Ollama and DNS.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
-from components.ollama import TargetOutputs, monitoring_for
+from components.ollama import ProberPeer, TargetOutputs, monitoring_for
 from components.ollama.settings import OLLAMA_PORT
 from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_KEY_PATH, WEBUI_PORT, webui_environment
 from components.versions import image
@@ -56,7 +57,7 @@ def _env(values: dict[str, str]) -> list[EnvVarArgs]:
 
 
 def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: str, storage_class: str | None,
-                     gpu_taint_key: str, opts: pulumi.ResourceOptions) -> TargetOutputs:
+                     gpu_taint_key: str, probers: list[ProberPeer], opts: pulumi.ResourceOptions) -> TargetOutputs:
     mem = args.memory()
     ref = image("ollama")
     labels = standard_labels("ollama", name, "model-server", ref.tag, part_of)
@@ -124,7 +125,8 @@ def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: s
     k8s.networking.v1.NetworkPolicy(
         name, metadata=_meta(name, namespace, labels),
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
-              "ingress": [ingress_from_pods(allowed, ["http"])],
+              "ingress": [ingress_from_pods(allowed, ["http"]),
+                          *(ingress_from_pods([pods], ["http"], namespace_labels=ns) for pods, ns in probers)],
               "egress": [dns_egress(), egress_https_anywhere()]},
         opts=opts)
 

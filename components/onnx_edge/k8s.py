@@ -9,7 +9,9 @@ Not a component of its own: :class:`components.onnx_edge_node.OnnxEdgeNode` call
   the service is down anyway.
 * The model download is a blocking initContainer (pinned revision), never a postStart hook.
 * The server authenticates itself (Bearer key from the mounted Secret), so there is no auth-proxy
-  sidecar; the NetworkPolicy still admits only pods of the namespace on the API port.
+  sidecar; the NetworkPolicy still admits only pods of the namespace on the API port, plus the monitoring
+  stack's probers (``probers``: pod + namespace labels, e.g. a blackbox exporter in another namespace) on
+  that port, where they probe ``/ready`` (a NetworkPolicy filters ports, not paths).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ GiB = 1024**3
 
 def edge_workload(node: OnnxEdgeNode, args: OnnxEdgeNodeArgs, *, namespace: str, storage_class: str | None,
                   api_key: pulumi.Input[str], hf_token: pulumi.Input[str] | None,
-                  opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+                  opts: pulumi.ResourceOptions,
+                  probers: list[tuple[dict[str, str], dict[str, str] | None]] | None = None) -> pulumi.Output[str]:
     from components.onnx_edge_node import (
         _DEVICE_RESOURCE, API_KEY_FILE, EDGE_POOL_LABEL, EDGE_TAINT_KEY, HF_TOKEN_FILE, MODELS_DIR, SECRETS_DIR,
         SERVER_PORT, START_BUDGET_SECONDS,
@@ -145,7 +148,8 @@ def edge_workload(node: OnnxEdgeNode, args: OnnxEdgeNodeArgs, *, namespace: str,
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             policy_types=["Ingress", "Egress"],
-            ingress=[ingress_from_pods([{}], ["http"])],
+            ingress=[ingress_from_pods([{}], ["http"]),
+                     *(ingress_from_pods([pods], ["http"], namespace_labels=ns) for pods, ns in probers or [])],
             egress=[dns_egress(), egress_https_anywhere()],
         ),
         opts=opts,

@@ -13,9 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-_REPO = Path(__file__).resolve().parents[2]
-if str(_REPO) not in sys.path:  # the engine runs the pack from policies/crossguard
-    sys.path.insert(0, str(_REPO))
+_HERE = Path(__file__).resolve().parent
+# An assembled pack (`slm-deploy policies --pack DIR`) vendors the `policies` package beside this file;
+# in the repository the pack sits in policies/crossguard, two directories below the package's root.
+_ROOT = _HERE if (_HERE / "policies" / "rules").is_dir() else _HERE.parents[1]
+if not sys.path or sys.path[0] != str(_ROOT):  # first, so a vendored copy wins over any installed one
+    sys.path.insert(0, str(_ROOT))
 
 from policies.compose.runner import load_compose_checks  # noqa: E402
 from policies.registry import KUBERNETES_RULES  # noqa: E402

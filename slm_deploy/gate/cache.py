@@ -57,6 +57,7 @@ def _version(dist: str) -> str:
 def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, today: date) -> str:
     h = hashlib.sha256()
     h.update(f"stack={stack}\ntoday={today.isoformat()}\n".encode())
+    h.update(f"waivers-file={Path(waivers).resolve()}\n".encode())  # findings name the file it came from
     h.update(f"checkov={_version('checkov')}\nkubernetes-validate={_version('kubernetes-validate')}\n".encode())
     gate_code = Path(__file__).resolve().parent
     for label, root, skip in (

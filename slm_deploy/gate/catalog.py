@@ -25,9 +25,34 @@ class CatalogEntry:
     reference: str
 
 
-def _builtin_rationale(name: str, framework: str, guideline: str) -> str:
-    text = f"checkov built-in {framework} check: {name.rstrip('.')}."
-    return text + (f" See {guideline}" if guideline else "")
+# checkov's own per-framework policy index (every built-in check, one row each): the reference for a
+# built-in check when checkov ships no guideline URL for it (offline, it ships none: guidelines come from
+# the platform download the gate turns off).
+CHECKOV_POLICY_INDEX = {
+    "kubernetes": "https://www.checkov.io/5.Policy%20Index/kubernetes.html",
+    "dockerfile": "https://www.checkov.io/5.Policy%20Index/dockerfile.html",
+}
+
+
+def _builtin_rationale(check: dict[str, str]) -> str:
+    """checkov's own words: its description and guideline where the check object carries them; otherwise
+    say plainly that checkov ships none and point at its policy index (instead of repeating the name)."""
+    parts = []
+    description = (check.get("description") or "").strip()
+    if description and description.rstrip(".") != check["name"].rstrip("."):
+        parts.append(description.rstrip(".") + ".")
+    if check.get("guideline", "").startswith("http"):
+        parts.append(f"checkov guideline: {check['guideline']}")
+    if not parts:
+        parts.append(f"checkov ships no description or guideline for this {check['framework']} check offline; "
+                     f"see the checkov policy index {CHECKOV_POLICY_INDEX.get(check['framework'], 'https://www.checkov.io/')}")
+    return " ".join(parts)
+
+
+def _builtin_reference(check: dict[str, str]) -> str:
+    if check.get("guideline", "").startswith("http"):
+        return check["guideline"]
+    return CHECKOV_POLICY_INDEX.get(check["framework"], "https://www.checkov.io/")
 
 
 def enforced_checks() -> list[CatalogEntry]:
@@ -37,8 +62,8 @@ def enforced_checks() -> list[CatalogEntry]:
     from slm_deploy.gate.scan import builtin_checks
 
     entries = [
-        CatalogEntry(c["id"], c["name"], c["framework"], "checkov built-in", "",
-                     _builtin_rationale(c["name"], c["framework"], c["guideline"]), c["guideline"])
+        CatalogEntry(c["id"], c["name"], c["framework"], "checkov built-in", "", _builtin_rationale(c),
+                     _builtin_reference(c))
         for c in builtin_checks()
     ]
     entries += [
@@ -77,9 +102,14 @@ def catalog_markdown(entries: list[CatalogEntry]) -> str:
         "",
         "Every check the gate enforces on every stack: "
         + ", ".join(f"{n} {src}" for src, n in sorted(counts.items()))
-        + ". All built-in checks are enabled; a built-in check that does not apply to a stack is waived "
-        "by name, with its reason, in `policies/waivers.yaml`. Built-in checks carry no severity offline; "
-        "the gate fails on any unwaived failure regardless of severity.",
+        + ". All built-in checks are enabled on every stack. A check runs on the resources it covers: one "
+        "that finds no matching resource in a stack (e.g. Dockerfile checks on a stack without Dockerfiles, "
+        "Ingress checks without an Ingress) produces no result and is reported as \"not applicable\" in "
+        "build/<stack>/gate/report.md; nothing waives it. Every check that produces a FAILED result fails the "
+        "gate unless it is fixed, or waived by a reviewed entry in `policies/waivers.yaml` (reason, approver, "
+        "expiry) or by a component opt-out recorded from the stack config (typed setting + reason, listed in "
+        "the report's waiver table). Built-in checks carry no severity offline; the gate fails on any "
+        "unwaived failure regardless of severity.",
         "",
     ]
     sections = (

@@ -10,24 +10,41 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from slm_deploy.gate.result import Finding, GateResult
+from slm_deploy.gate.result import Finding, GateResult, Waived
 
-__all__ = ["write_reports", "sarif", "junit_xml", "markdown", "SARIF_SCHEMA_URI"]
+__all__ = ["write_reports", "sarif", "junit_xml", "markdown", "SARIF_SCHEMA_URI", "SRCROOT"]
 
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _SECURITY_SEVERITY = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "3.0"}
 _LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "error", "LOW": "warning"}
 
 
-def _artifact_uri(build_dir: Path, rel: str) -> str:
-    """Repository-relative when the build dir is inside the project (what code scanning expects)."""
+SRCROOT = "%SRCROOT%"  # the repository root: code scanning resolves artifact URIs against the checkout
+BUILDROOT = "BUILDROOT"  # a build dir outside the repository (tests, --out /tmp/...)
+
+
+def _artifact_base(build_dir: Path) -> tuple[str, str, str]:
+    """(uriBaseId, prefix of every artifact URI, absolute file URI of the base).
+
+    Inside the repository (the default build/<stack>/), URIs are repository-relative
+    (``build/<stack>/manifests/...``) against ``%SRCROOT%``, which is what GitHub code scanning and
+    other SARIF viewers resolve against the checkout. Outside it, they are relative to the build dir
+    against ``BUILDROOT``, whose absolute location is given in ``originalUriBaseIds``.
+    """
     from slm_deploy.gate.result import project_root
 
+    build = build_dir.resolve()
+    root = project_root().resolve()
     try:
-        base = build_dir.resolve().relative_to(project_root().resolve()).as_posix()
+        base = build.relative_to(root).as_posix()
     except ValueError:
-        return rel
-    return f"{base}/{rel}" if rel else base
+        return BUILDROOT, "", build.as_uri() + "/"
+    return SRCROOT, f"{base}/" if base != "." else "", root.as_uri() + "/"
+
+
+def _artifact_location(build_dir: Path, rel: str) -> dict:
+    base_id, prefix, _ = _artifact_base(build_dir)
+    return {"uri": f"{prefix}{rel}" if rel else prefix.rstrip("/") or ".", "uriBaseId": base_id}
 
 
 def _tool_version() -> str:
@@ -57,10 +74,23 @@ def _rule(check_id: str, info: dict[str, str]) -> dict:
 
 
 def _location(build_dir: Path, f: Finding) -> dict:
-    physical: dict = {"artifactLocation": {"uri": _artifact_uri(build_dir, f.file)}}
+    physical: dict = {"artifactLocation": _artifact_location(build_dir, f.file)}
     if f.line > 0:
         physical["region"] = {"startLine": f.line}
     return {"physicalLocation": physical, "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}]}
+
+
+def _suppression(waived: Waived) -> dict:
+    """A waived finding stays in the report, suppressed: code scanning shows it as dismissed with the reason."""
+    by = waived.by
+    props = {"source": by.source, "id": by.ident}
+    if by.approver:
+        props["approver"] = by.approver
+    if by.expires:
+        props["expires"] = by.expires
+    props["inlineSuppression"] = waived.inline
+    return {"kind": "inSource" if waived.inline else "external", "status": "accepted",
+            "justification": by.reason or f"{by.source} {by.ident}", "properties": props}
 
 
 def sarif(result: GateResult, build_dir: Path) -> dict:
@@ -68,6 +98,9 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
     rule_ids = sorted({f.check_id for f, _ in results_in})
     rules = [_rule(cid, result.checks.get(cid, {})) for cid in rule_ids]
     index = {cid: i for i, cid in enumerate(rule_ids)}
+    base_id, _, base_uri = _artifact_base(build_dir)
+    base_text = ("The repository root (artifact URIs are repository-relative: build/<stack>/...)" if base_id == SRCROOT
+                 else "The rendered build directory (outside the repository)")
     results = []
     for f, waived in results_in:
         sev = f.severity or result.checks.get(f.check_id, {}).get("severity", "")
@@ -80,11 +113,7 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
             "partialFingerprints": {"slmDeployResource/v1": f"{result.stack}:{f.check_id}:{f.resource}"},
         }
         if waived is not None:
-            justification = f"{waived.by.source} {waived.by.ident}: {waived.by.reason}"
-            if waived.by.expires:
-                justification += f" (approved by {waived.by.approver}, expires {waived.by.expires})"
-            entry["suppressions"] = [{"kind": "inSource" if waived.inline else "external", "status": "accepted",
-                                      "justification": justification}]
+            entry["suppressions"] = [_suppression(waived)]
         results.append(entry)
     return {
         "$schema": SARIF_SCHEMA_URI,
@@ -98,6 +127,7 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
                 "rules": rules,
             }},
             "automationDetails": {"id": f"slm-deploy/{result.stack}/"},
+            "originalUriBaseIds": {base_id: {"uri": base_uri, "description": {"text": base_text}}},
             "invocations": [{"executionSuccessful": True, "properties": {"gateOk": result.ok, "cached": result.cached}}],
             "results": results,
             "properties": {"stack": result.stack, "passed": len(result.passed), "failed": len(result.failed),

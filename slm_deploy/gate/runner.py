@@ -29,7 +29,10 @@ from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, Wai
 if TYPE_CHECKING:
     from slm_deploy.gate.worker import ScanWorker
 
-__all__ = ["Finding", "GateResult", "Waived", "WaiverRef", "run_gate", "default_policies_dir", "default_waivers_path"]
+__all__ = [
+    "Finding", "GateResult", "Waived", "WaiverRef", "run_gate", "default_policies_dir", "default_waivers_path",
+    "waivers_display_path",
+]
 
 
 def default_policies_dir() -> Path:
@@ -41,6 +44,16 @@ def default_policies_dir() -> Path:
 def default_waivers_path() -> Path:
     env = os.environ.get("SLM_DEPLOY_WAIVERS")
     return Path(env) if env else default_policies_dir() / "waivers.yaml"
+
+
+def waivers_display_path(path: Path) -> str:
+    """How findings and messages name the waiver file: repo-relative inside the repo, else absolute."""
+    from slm_deploy.gate.result import project_root
+
+    try:
+        return Path(path).resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
 
 
 def run_gate(
@@ -134,7 +147,9 @@ def _scans(worker: "ScanWorker | None", manifests: list[Path], dockerfiles: list
 def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Path, today: date,
               worker: "ScanWorker | None" = None) -> GateResult:
     from slm_deploy.gate.scan import find_dockerfiles, scan_inline_suppressions
-    from slm_deploy.gate.waivers import InlineSkip, WaiverFileError, apply_exceptions, load_waivers
+    from slm_deploy.gate.waivers import (
+        InlineSkip, WaiverFileError, apply_exceptions, compose_service_names, load_waivers,
+    )
 
     result = GateResult(stack)
     manifests = sorted((build_dir / "manifests").glob("*.yaml")) if (build_dir / "manifests").is_dir() else []
@@ -167,10 +182,12 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     if manifests:
         ran.add("K8S_SCHEMA")
 
+    compose_doc: dict | None = None
     if compose_path.exists():
         from policies.compose import run_compose_checks
 
-        report = run_compose_checks(yaml.safe_load(compose_path.read_text()) or {}, "compose.yaml")
+        compose_doc = yaml.safe_load(compose_path.read_text()) or {}
+        report = run_compose_checks(compose_doc, "compose.yaml")
         passed += [_policy_finding(x, "compose") for x in report.passed_checks]
         failed += [_policy_finding(x, "compose") for x in report.failed_checks]
         ran |= {x.check_id for x in report.passed_checks + report.failed_checks}
@@ -203,26 +220,27 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         inline.setdefault((hit.check_id, hit.resource), hit)
 
     problems: list[Finding] = []
+    waivers_file = waivers_display_path(waivers_path)
     try:
-        waivers = load_waivers(waivers_path)
+        waivers = load_waivers(waivers_path, waivers_file)
     except WaiverFileError as exc:
         waivers = []
-        rel = "policies/waivers.yaml"
-        problems += [_gate_finding("SLM_GATE_WAIVER_FILE", rel, rel, msg) for msg in exc.problems]
+        problems += [_gate_finding("SLM_GATE_WAIVER_FILE", waivers_file, waivers_file, msg) for msg in exc.problems]
 
     opt_outs = _opt_outs(build_dir)
     still, waived, self_waivers, stale, expired, opt_rows = apply_exceptions(
-        failed, [InlineSkip(f) for f in inline.values()], waivers, opt_outs, stack, today)
+        failed, [InlineSkip(f) for f in inline.values()], waivers, opt_outs, stack, today,
+        compose_names=compose_service_names(compose_doc))
 
     for f in self_waivers:
         problems.append(_gate_finding(
             "SLM_GATE_SELF_WAIVER", f.resource, f.file,
-            f"inline suppression of {f.check_id} with no waiver in policies/waivers.yaml backing it"
+            f"inline suppression of {f.check_id} with no waiver in {waivers_file} backing it"
             + (f" ({f.message})" if f.message else ""),
             kind=f.kind, namespace=f.namespace, name=f.name, line=f.line))
     for w in expired:
         problems.append(_gate_finding(
-            "SLM_GATE_EXPIRED_WAIVER", f"waiver {w['id']}", "policies/waivers.yaml",
+            "SLM_GATE_EXPIRED_WAIVER", f"waiver {w['id']}", waivers_file,
             f"waiver {w['id']} ({w['check']} on {w['resource']}) expired on {w['expires']}: renew it after review "
             "or fix the finding", kind="Waiver", name=w["id"]))
 

@@ -163,6 +163,15 @@ def scan_dockerfiles(files: list[Path], build_dir: Path, severities: dict[str, s
     return _collect(report, build_dir, "dockerfile", severities)
 
 
+def _description(check: Any) -> str:
+    """checkov's description of a check where the object carries one (``description`` or ``details``)."""
+    text = getattr(check, "description", None)
+    if not text:
+        details = getattr(check, "details", None) or []
+        text = " ".join(str(d) for d in details) if isinstance(details, (list, tuple)) else str(details)
+    return str(text or "").strip()
+
+
 def builtin_checks() -> list[dict[str, str]]:
     """Every built-in kubernetes and dockerfile check (resource and graph checks) checkov ships."""
     _prepare()
@@ -176,14 +185,15 @@ def builtin_checks() -> list[dict[str, str]]:
         for check in (c for group in groups for c in group):
             if type(check).__module__.startswith("checkov."):
                 found[check.id] = {"id": check.id, "name": check.name, "framework": framework,
-                                   "guideline": check.guideline or ""}
+                                   "guideline": check.guideline or "", "description": _description(check)}
         graph = get_graph_checks_registry(framework)
         if not graph.checks:
             graph.load_checks()
         for check in graph.checks:
             if check.id.startswith("CKV2_"):
                 found[check.id] = {"id": check.id, "name": check.name, "framework": framework,
-                                   "guideline": getattr(check, "guideline", None) or ""}
+                                   "guideline": getattr(check, "guideline", None) or "",
+                                   "description": _description(check)}
     return sorted(found.values(), key=lambda c: c["id"])
 
 

@@ -32,7 +32,7 @@ from slm_deploy.gate.result import Finding, Waived, WaiverRef
 
 __all__ = [
     "ResourceSelector", "Waiver", "WaiverFile", "WaiverFileError", "load_waivers", "InlineSkip", "apply_exceptions",
-    "OPT_OUT_SOURCE",
+    "OPT_OUT_SOURCE", "compose_service_names",
 ]
 
 OPT_OUT_SOURCE = "component opt-out (stack config)"
@@ -156,13 +156,47 @@ class InlineSkip:
     finding: Finding  # check id + resource it claims to skip; message carries the inline comment
 
 
-def _opt_out_matches(opt: dict[str, Any], finding: Finding) -> bool:
+def _opt_out_matches(opt: dict[str, Any], finding: Finding, compose_names: dict[str, set[str]] | None = None) -> bool:
+    """Does a component opt-out record cover this finding?
+
+    Kubernetes (and Dockerfile) findings: the record's ``resource`` (the component instance name, or a
+    glob) is the finding's name, ``Kind/name`` or resource id. Compose findings (``service.<name>``): the
+    service belongs to the instance (its name is ``resource`` or starts with ``resource-``, the naming
+    every docker target uses) and, when the opt-out names a ``container``, that container is the service:
+    its service name, ``container_name`` or one of its network aliases (how the same container is known
+    on the Kubernetes target, e.g. Open WebUI's ``open-webui``).
+    """
     if finding.check_id not in (opt.get("checks") or []):
         return False
     target = str(opt.get("resource") or "")
+    if finding.kind == "service":
+        service = finding.name
+        if not target or not (service == target or service.startswith(f"{target}-") or fnmatchcase(service, target)):
+            return False
+        container = opt.get("container")
+        if not container:
+            return True
+        return container in ({service} | (compose_names or {}).get(service, set()))
     return target in (finding.name, finding.resource, f"{finding.kind}/{finding.name}") or (
         bool(target) and fnmatchcase(finding.name, target)
     )
+
+
+def compose_service_names(compose: dict[str, Any] | None) -> dict[str, set[str]]:
+    """service -> every name the container answers to: service name, container_name, network aliases."""
+    out: dict[str, set[str]] = {}
+    services = (compose or {}).get("services") if isinstance(compose, dict) else None
+    for name, svc in (services or {}).items() if isinstance(services, dict) else ():
+        svc = svc if isinstance(svc, dict) else {}
+        names = {str(name)}
+        if svc.get("container_name"):
+            names.add(str(svc["container_name"]))
+        networks = svc.get("networks")
+        for net in (networks.values() if isinstance(networks, dict) else ()):
+            if isinstance(net, dict):
+                names |= {str(a) for a in net.get("aliases") or []}
+        out[str(name)] = names
+    return out
 
 
 def _opt_out_ref(opt: dict[str, Any]) -> WaiverRef:
@@ -179,11 +213,13 @@ def apply_exceptions(
     opt_outs: list[dict[str, Any]],
     stack: str,
     today: date,
+    compose_names: dict[str, set[str]] | None = None,
 ) -> tuple[list[Finding], list[Waived], list[Finding], list[dict], list[dict], list[dict]]:
     """Returns (still failed, waived, self-waivers, stale waivers, expired waivers, opt-out rows).
 
     Expired waivers back nothing (their findings stay failed) and each one fails the gate itself.
     Inline suppressions count only when a live waiver backs them; otherwise they fail the gate.
+    ``compose_names`` (:func:`compose_service_names`) lets a compose opt-out match its container by alias.
     """
     live = [w for w in waivers if w.applies_to(stack) and not w.expired(today)]
     expired = [w for w in waivers if w.applies_to(stack) and w.expired(today)]
@@ -198,7 +234,7 @@ def apply_exceptions(
             used.add(waiver.id or "")
             waived.append(Waived(f, waiver.ref()))
             continue
-        row = next((o for o in opt_rows if _opt_out_matches(o, f)), None)
+        row = next((o for o in opt_rows if _opt_out_matches(o, f, compose_names)), None)
         if row is not None:
             row["matched"] += 1
             waived.append(Waived(f, _opt_out_ref(row)))

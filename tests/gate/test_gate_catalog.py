@@ -34,3 +34,38 @@ def test_policies_json_lists_builtins_and_ours():
 def test_policies_markdown_matches_module():
     result = CliRunner().invoke(app, ["policies", "--markdown"])
     assert result.exit_code == 0 and result.stdout == catalog_markdown(enforced_checks())
+
+
+def test_catalog_says_what_really_happens_to_checks_that_do_not_apply():
+    md = catalog_markdown(enforced_checks())
+    intro = md.split("## ", 1)[0]
+    assert "waived by name" not in intro
+    assert "produces no result" in intro and "not applicable" in intro
+    assert "fixed, or waived" in intro and "component opt-out" in intro
+
+
+def test_builtin_rationale_uses_checkov_text_not_the_name():
+    from slm_deploy.gate.catalog import _builtin_rationale, _builtin_reference
+
+    base = {"id": "CKV_K8S_43", "name": "Image should use digest", "framework": "kubernetes"}
+    with_guideline = dict(base, guideline="https://docs.example.org/ckv-k8s-43", description="")
+    assert "https://docs.example.org/ckv-k8s-43" in _builtin_rationale(with_guideline)
+    assert _builtin_reference(with_guideline) == "https://docs.example.org/ckv-k8s-43"
+    described = dict(base, guideline="", description="Tags move; a digest pins the exact image.")
+    assert _builtin_rationale(described).startswith("Tags move; a digest pins the exact image.")
+    bare = dict(base, guideline="", description="")
+    assert "Image should use digest" not in _builtin_rationale(bare)
+    assert "policy index" in _builtin_rationale(bare) and _builtin_reference(bare).startswith("https://www.checkov.io/")
+    for e in enforced_checks():
+        if e.source == "checkov built-in":
+            assert e.name.rstrip(".") not in e.rationale and e.reference.startswith("https://"), e.id
+
+
+def test_builtin_description_comes_from_the_check_object():
+    from types import SimpleNamespace
+
+    from slm_deploy.gate.scan import _description
+
+    assert _description(SimpleNamespace(details=["Uses a digest."])) == "Uses a digest."
+    assert _description(SimpleNamespace(description="Pinned images.", details=[])) == "Pinned images."
+    assert _description(SimpleNamespace(details=[])) == ""

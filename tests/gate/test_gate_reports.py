@@ -36,7 +36,7 @@ def test_sarif_validates_against_the_2_1_0_schema(gated):
     assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
     waived = [r for r in results if r.get("suppressions")]
     assert [r["ruleId"] for r in waived] == ["CKV_K8S_43"]
-    assert "W-DIGEST" in waived[0]["suppressions"][0]["justification"]
+    assert waived[0]["suppressions"][0]["properties"]["id"] == "W-DIGEST"
     failing = next(r for r in results if r["ruleId"] == "CKV_K8S_20")
     assert failing["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
         "manifests/demo.deployment.plain.yaml")
@@ -85,3 +85,54 @@ def test_verdict_json(gated):
     verdict = json.loads((build / "gate" / "verdict.json").read_text())
     assert verdict["ok"] is False and verdict["failed"] == len(result.failed)
     assert [w["id"] for w in verdict["staleWaivers"]] == ["W-STALE"]
+
+
+def _sarif_errors(doc) -> list[str]:
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    return [e.message for e in jsonschema.Draft4Validator(schema).iter_errors(doc)]
+
+
+def test_sarif_uris_are_repo_relative_against_srcroot(tmp_path, monkeypatch):
+    """A build inside the repository (build/<stack>/) gets repository-relative URIs against %SRCROOT%."""
+    import slm_deploy.gate.result as result_module
+
+    monkeypatch.setattr(result_module, "project_root", lambda: tmp_path)
+    build = write_build(tmp_path / "build" / "t", [PLAIN_DEPLOYMENT])
+    path = write_waivers(tmp_path / "w.yaml", [waiver("CKV_K8S_43", "Deployment/plain", id="W-DIGEST")])
+    run_gate(build, "t", use_cache=False, waivers_path=path)
+    doc = json.loads((build / "gate" / "report.sarif").read_text())
+    assert not _sarif_errors(doc)
+    run = doc["runs"][0]
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
+    locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]]
+    assert locations and all(loc["uriBaseId"] == "%SRCROOT%" for loc in locations)
+    assert {loc["uri"] for loc in locations} == {"build/t/manifests/demo.deployment.plain.yaml"}
+
+
+def test_sarif_outside_the_repo_uses_the_build_dir_base(gated):
+    build, _ = gated
+    run = json.loads((build / "gate" / "report.sarif").read_text())["runs"][0]
+    assert run["originalUriBaseIds"]["BUILDROOT"]["uri"] == build.resolve().as_uri() + "/"
+    loc = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert loc["uriBaseId"] == "BUILDROOT" and not loc["uri"].startswith("/")
+
+
+def test_sarif_waived_findings_are_suppressed_with_their_reason(tmp_path):
+    opt = {"component": "slm:serving:Demo", "resource": "plain", "setting": "readOnlyRootFilesystem",
+           "checks": ["CKV_K8S_22"], "container": None, "reason": "the engine writes its cache next to the binary"}
+    build = write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[opt])
+    path = write_waivers(tmp_path / "w.yaml", [waiver("CKV_K8S_43", "Deployment/plain", id="W-DIGEST")])
+    result = run_gate(build, "t", use_cache=False, waivers_path=path)
+    doc = json.loads((build / "gate" / "report.sarif").read_text())
+    assert not _sarif_errors(doc)
+    results = doc["runs"][0]["results"]
+    suppressed = {r["ruleId"]: r["suppressions"] for r in results if r.get("suppressions")}
+    assert set(suppressed) == {"CKV_K8S_43", "CKV_K8S_22"} and len(result.waived) == 2
+    waiver_sup = suppressed["CKV_K8S_43"][0]
+    assert waiver_sup["kind"] == "external" and waiver_sup["status"] == "accepted"
+    assert waiver_sup["justification"] == "accepted for the test: reviewed and documented"
+    assert waiver_sup["properties"]["id"] == "W-DIGEST" and waiver_sup["properties"]["approver"] == "reviewer@example.com"
+    opt_sup = suppressed["CKV_K8S_22"][0]
+    assert opt_sup["kind"] == "external" and opt_sup["justification"] == opt["reason"]
+    assert opt_sup["properties"]["source"] == "component opt-out (stack config)"
+    assert sum(1 for r in results if not r.get("suppressions")) == len(result.failed)

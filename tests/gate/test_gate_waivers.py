@@ -151,3 +151,104 @@ def test_reviewed_waiver_file_is_valid():
     for w in load_waivers(REPO / "policies" / "waivers.yaml"):
         assert w.expires > date.today(), f"{w.id} has expired"
         assert len(w.reason) >= 15 and w.approver
+
+
+# --------------------------------------------------------------------------- the waiver file is named as it is
+def test_expired_waiver_names_the_waiver_file_in_use(plain, tmp_path):
+    result = _gate(plain, tmp_path, [waiver("CKV_K8S_43", "Deployment/plain", expires="2024-01-31", id="W-OLD")])
+    expired = next(f for f in result.failed if f.check_id == "SLM_GATE_EXPIRED_WAIVER")
+    assert expired.file == str((tmp_path / "w.yaml").resolve())
+    assert "policies/waivers.yaml" not in expired.file + expired.message
+
+
+def test_malformed_waiver_file_names_the_file_in_use(plain, tmp_path):
+    result = _gate(plain, tmp_path, [waiver("CKV_K8S_43", "Deployment/plain", approver="")])
+    bad = [f for f in result.failed if f.check_id == "SLM_GATE_WAIVER_FILE"]
+    where = str((tmp_path / "w.yaml").resolve())
+    assert bad and all(f.file == where and f.message.startswith(f"{where}: ") for f in bad)
+
+
+def test_waiver_file_display_path_is_repo_relative_inside_the_repo(tmp_path):
+    from gate_helpers import REPO
+    from slm_deploy.gate.runner import waivers_display_path
+
+    assert waivers_display_path(REPO / "policies" / "waivers.yaml") == "policies/waivers.yaml"
+    assert waivers_display_path(REPO / "ops" / "prod-waivers.yaml") == "ops/prod-waivers.yaml"
+    assert waivers_display_path(tmp_path / "w.yaml") == str((tmp_path / "w.yaml").resolve())
+
+
+# --------------------------------------------------------------------------- compose opt-outs (CKV_SLM_020)
+_ROOT_OPT_OUT_REASON = "named volumes are root-owned on Docker; capabilities dropped, read-only root"
+
+
+def _root_opt_out(container: str | None) -> dict:
+    from components.optouts import OPT_OUT_CHECKS
+
+    return {"component": "slm:serving:OllamaStack", "resource": "ollama", "setting": "runAsNonRoot",
+            "checks": OPT_OUT_CHECKS["runAsNonRoot"], "container": container, "reason": _ROOT_OPT_OUT_REASON}
+
+
+_COMPOSE = """
+name: t
+services:
+  ollama:
+    image: ollama/ollama:0.12.3
+    networks: {ollama-internal: {aliases: [ollama]}}
+  ollama-pull:
+    image: ollama/ollama:0.12.3
+    user: "10001:10001"
+  ollama-webui:
+    image: ghcr.io/open-webui/open-webui:v0.6.36
+    container_name: ollama-webui
+    networks: {ollama-internal: {aliases: [open-webui]}, ollama-webui-edge: {}}
+  sidecar:
+    image: example.org/other:1
+"""
+
+
+def test_opt_out_checks_cover_the_compose_non_root_check():
+    from components.optouts import OPT_OUT_CHECKS
+
+    assert "CKV_SLM_020" in OPT_OUT_CHECKS["runAsNonRoot"] and "CKV_SLM_020" in OPT_OUT_CHECKS["highUid"]
+
+
+def test_compose_opt_outs_waive_exactly_their_containers(tmp_path):
+    """Each runAsNonRoot opt-out waives CKV_SLM_020 on its own container's service (matched by service name,
+    container_name or network alias) and nothing else: another component's service stays failed."""
+    build = write_build(tmp_path / "b", compose=_COMPOSE, opt_outs=[_root_opt_out("ollama"), _root_opt_out("open-webui")])
+    result = _gate(build, tmp_path, [])
+    waived = {(w.finding.check_id, w.finding.resource, w.by.ident) for w in result.waived}
+    assert {x for x in waived if x[0] == "CKV_SLM_020"} == {
+        ("CKV_SLM_020", "service.ollama", "slm:serving:OllamaStack:runAsNonRoot (container ollama)"),
+        ("CKV_SLM_020", "service.ollama-webui", "slm:serving:OllamaStack:runAsNonRoot (container open-webui)"),
+    }
+    assert all(w.by.source == OPT_OUT_SOURCE and w.by.reason == _ROOT_OPT_OUT_REASON for w in result.waived)
+    assert ("CKV_SLM_020", "service.sidecar") in {(f.check_id, f.resource) for f in result.failed}
+    assert "service.ollama-pull" in {f.resource for f in result.passed if f.check_id == "CKV_SLM_020"}
+    assert [row["matched"] for row in result.opt_outs] == [1, 1]
+
+
+def test_compose_opt_out_without_container_covers_the_whole_instance(tmp_path):
+    build = write_build(tmp_path / "b", compose=_COMPOSE, opt_outs=[_root_opt_out(None)])
+    result = _gate(build, tmp_path, [])
+    assert {w.finding.resource for w in result.waived if w.finding.check_id == "CKV_SLM_020"} == {
+        "service.ollama", "service.ollama-webui"}
+    assert "service.sidecar" in {f.resource for f in result.failed if f.check_id == "CKV_SLM_020"}
+
+
+def test_dev_stack_root_opt_outs_waive_ckv_slm_020_visibly(tmp_path):
+    """The dev stack runs Ollama and Open WebUI as the images' root user with a recorded opt-out: the gate
+    passes with those CKV_SLM_020 findings waived (not hidden) and listed in report.md with their reason."""
+    from slm_deploy.config import load_stack
+    from slm_deploy.pipeline import build_stack
+
+    build = build_stack(load_stack("dev"), tmp_path / "dev")
+    gate = build.gate
+    assert gate.ok, [(f.check_id, f.resource) for f in gate.failed]
+    waived = {w.finding.resource: w for w in gate.waived if w.finding.check_id == "CKV_SLM_020"}
+    assert set(waived) == {"service.ollama", "service.ollama-webui"}
+    assert all(w.by.source == OPT_OUT_SOURCE and "root-owned" in w.by.reason for w in waived.values())
+    assert "service.ollama-pull" in {f.resource for f in gate.passed if f.check_id == "CKV_SLM_020"}
+    report = (tmp_path / "dev" / "gate" / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| CKV_SLM_020 | service.")]
+    assert len(rows) == 2 and all(OPT_OUT_SOURCE in r and "root-owned" in r for r in rows)

@@ -15,10 +15,11 @@ EXPECTED = {  # (passed, failed) service records of the check on its pass/ and f
     "CKV_SLM_013": (2, 3),
     "CKV_SLM_014": (2, 1),
     "CKV_SLM_015": (2, 3),
-    "CKV_SLM_016": (2, 2),
+    "CKV_SLM_016": (4, 5),
     "CKV_SLM_017": (1, 2),
     "CKV_SLM_018": (2, 1),
     "CKV_SLM_019": (2, 3),
+    "CKV_SLM_020": (3, 6),
 }
 
 
@@ -66,3 +67,44 @@ def test_parse_port(entry, host_ip, published, target):
 def test_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not any(is_loopback(x) for x in ("", "0.0.0.0", "::", "192.168.1.5"))
+
+
+def _one(check_id: str, service: dict):
+    report = run_compose_checks({"services": {"s": service}}, "compose.yaml", checks=[check_id])
+    return [r.reasons for r in report.failed_checks]
+
+
+@pytest.mark.parametrize("cap_add, bad", [
+    (["SYS_ADMIN"], "SYS_ADMIN"),
+    (["NET_ADMIN", "NET_BIND_SERVICE"], "NET_ADMIN"),
+    (["ALL"], "ALL"),
+    (["cap_sys_ptrace"], "SYS_PTRACE"),
+])
+def test_cap_add_outside_the_allowlist_fails_even_with_cap_drop_all(cap_add, bad):
+    failed = _one("CKV_SLM_016", {"image": "x", "cap_drop": ["ALL"], "cap_add": cap_add})
+    assert len(failed) == 1 and any(f"cap_add adds {bad}" in reason for reason in failed[0]), failed
+    assert "allowed: NET_BIND_SERVICE" in failed[0][-1]
+
+
+def test_cap_add_net_bind_service_alone_passes():
+    assert _one("CKV_SLM_016", {"image": "x", "cap_drop": ["ALL"], "cap_add": ["NET_BIND_SERVICE"]}) == []
+
+
+@pytest.mark.parametrize("user, message", [
+    (None, "no user: the image's default user runs"),
+    ("root", "user root runs as root"),
+    ("0", "user 0 runs as root"),
+    ("0:10001", "runs as root"),
+    ("nginx", "is a name"),
+    ("101:101", "uid 101 is below 10000"),
+    ("9999", "uid 9999 is below 10000"),
+])
+def test_non_root_user_failures(user, message):
+    service = {"image": "x"} if user is None else {"image": "x", "user": user}
+    failed = _one("CKV_SLM_020", service)
+    assert len(failed) == 1 and message in failed[0][0], failed
+
+
+@pytest.mark.parametrize("user", ["10000", "10001:10001", "65532:65532", "10001:0"])
+def test_non_root_user_passes(user):
+    assert _one("CKV_SLM_020", {"image": "x", "user": user}) == []

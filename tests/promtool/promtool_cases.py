@@ -1,13 +1,27 @@
-"""promtool unit tests generated from the rendered rule files and the stack's thresholds.
+"""promtool unit tests generated from a rendered rule file and the stack's *configured* thresholds.
 
-For every alerting rule in a rendered rule file this builds two promtool test
-groups: one whose input series must make the alert fire (with exact labels and
-annotations) and one "quiet" case just on the other side of the threshold.
-Inputs are computed from the thresholds, so changing a threshold in a stack
-file moves the test inputs with it; an alert without a case generator fails.
+For every alerting rule this builds two promtool test groups: one whose input
+series must make the alert fire (with exact labels and annotations) and one
+"quiet" case on the other side of the threshold. The inputs come from the
+stack's :class:`AlertThresholds` (never from the rendered expression), so a rule
+that ignores or mangles a configured threshold fails its test:
 
-Run by tests/test_monitoring_promtool.py; ``python tests/promtool/promtool_cases.py
-RULES_FILE THRESHOLDS_JSON`` writes the test YAML next to a rule file for manual use.
+* gauges compared with ``>`` are quiet exactly AT the threshold and fire one step
+  above it (queue depth +1, KV cache +0.01, GPU temperature +1 °C, GPU memory +1 %);
+* the TTFT p95 quiet case puts every request above the top finite bucket ``le=T``, for
+  which histogram_quantile returns exactly T; the firing case lands 0.95 % above T;
+* ``>=`` (restarts) is quiet one restart below and fires exactly at the threshold;
+* rate ratios (preemptions, error share) fire 1 % above and stay quiet 1 % below the
+  threshold (exactly-at would depend on floating-point rounding of rate()).
+
+Every namespace-scoped rule's quiet case also holds a copy of the firing series in
+another namespace (a second stack on a shared Prometheus), which must not fire it.
+Each alert's ``for`` is checked against its threshold key where it has one.
+
+Run by tests/test_monitoring_promtool.py. By hand, from the repository root:
+``uv run python tests/promtool/promtool_cases.py RULES_FILE [STACK]`` writes
+RULES_FILE's ``.test.yaml`` beside it, with STACK's thresholds (default: the
+AlertThresholds defaults); then ``promtool test rules <that file>``.
 """
 
 from __future__ import annotations
@@ -16,23 +30,43 @@ import math
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-Series = list[dict[str, str]]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from components.observability import AlertThresholds  # noqa: E402
+
+Series = list[tuple[str, dict[str, str], str]]  # (metric, labels, promtool values)
 Case = tuple[Series, Series, dict[str, str]]  # firing inputs, quiet inputs, labels the expr yields
 
 _NS = "slm-test"
+OTHER_NS = "other-stack"
+"""Namespace of the look-alike series a namespace-scoped rule must ignore."""
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a case generator gets: the rule's expression, the sample count, timings and the configured thresholds."""
+
+    expr: str
+    n: int  # samples per series = n + 1, one per minute
+    wait: int  # eval minute
+    for_min: int
+    t: AlertThresholds
+
+
+def num(value: float) -> str:
+    """A number as promtool/PromQL text, exactly (``%g`` alone would round)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _sel(labels: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
-
-
-def _series(metric: str, labels: dict[str, str], values: str) -> dict[str, str]:
-    return {"series": f"{metric}{_sel(labels)}", "values": values}
 
 
 def _label(expr: str, name: str, default: str) -> str:
@@ -40,121 +74,147 @@ def _label(expr: str, name: str, default: str) -> str:
     return m.group(1) if m else default
 
 
-def _num(expr: str) -> float:
-    """The threshold: the number after the last comparison operator."""
-    m = re.findall(r"(?:>=|<=|==|>|<)\s*([0-9.]+)\s*$", expr)
-    assert m, f"no trailing threshold in {expr!r}"
-    return float(m[-1])
+def _scope(c: Ctx) -> dict[str, str]:
+    return {"job": _label(c.expr, "job", "x"), "namespace": _label(c.expr, "namespace", _NS)}
 
 
-def target_down(expr: str, n: int) -> Case:
-    labels = {"job": _label(expr, "job", "x"), "namespace": _NS, "pod": "srv-0"}
+def _above(x: float, cap: float | None = None) -> float:
+    """Just above ``x`` (1 %), never above ``cap``."""
+    up = x * 1.01 if x > 0 else 0.01
+    return up if cap is None else min(up, x + (cap - x) / 2)
+
+
+def target_down(c: Ctx) -> Case:
+    labels = {**_scope(c), "pod": "srv-0"}
     full = {**labels, "container": "auth-proxy"}
-    return [_series("up", full, f"0x{n}")], [_series("up", full, f"1x{n}")], labels
+    return [("up", full, f"0x{c.n}")], [("up", full, f"1x{c.n}")], labels
 
 
-def queue_depth(expr: str, n: int) -> Case:
-    q = _num(expr)
-    labels = {"job": _label(expr, "job", "x"), "model_name": "m"}
-    full = {**labels, "engine": "0"}
+def no_target_up(c: Ctx) -> Case:
+    labels = _scope(c)
+    ours = {**labels, "pod": "srv-0", "container": "auth-proxy"}
+    # firing: our job has no `up` series at all (pods Pending) while another stack's same-named job is up
+    return [("up", {**ours, "namespace": OTHER_NS}, f"1x{c.n}")], [("up", ours, f"1x{c.n}")], labels
+
+
+def queue_depth(c: Ctx) -> Case:
+    q = c.t.queue_depth
+    labels = {"job": _scope(c)["job"], "model_name": "m"}
+    full = {**_scope(c), "model_name": "m", "engine": "0"}
     m = "vllm:num_requests_waiting"
-    return [_series(m, full, f"{q + 1:g}x{n}")], [_series(m, full, f"{q:g}x{n}")], labels
+    return [(m, full, f"{q + 1}x{c.n}")], [(m, full, f"{q}x{c.n}")], labels
 
 
-def ttft_p95(expr: str, n: int) -> Case:
-    t = _num(expr)
-    labels = {"job": _label(expr, "job", "x"), "model_name": "m"}
+def ttft_p95(c: Ctx) -> Case:
+    t = c.t.ttft_p95_seconds
+    labels = {"job": _scope(c)["job"], "model_name": "m"}
+    full = {**_scope(c), "model_name": "m"}
     m = "vllm:time_to_first_token_seconds_bucket"
 
     def buckets(counts: dict[str, int]) -> Series:
-        return [_series(m, {**labels, "le": le}, f"0+{inc}x{n}") for le, inc in counts.items()]
+        return [(m, {**full, "le": le}, f"0+{inc}x{c.n}") for le, inc in counts.items()]
 
-    firing = buckets({f"{t:g}": 0, f"{2 * t:g}": 60, "+Inf": 60})  # every request between t and 2t
-    quiet = buckets({f"{t / 2:g}": 60, f"{t:g}": 60, f"{2 * t:g}": 60, "+Inf": 60})  # every request under t/2
+    firing = buckets({num(t): 0, num(t * 1.01): 60, "+Inf": 60})  # p95 = t + 0.95 % of t
+    quiet = buckets({num(t): 0, "+Inf": 60})  # p95 in the +Inf bucket: histogram_quantile returns exactly t
     return firing, quiet, labels
 
 
-def kv_cache(expr: str, n: int) -> Case:
-    k = _num(expr)
+def kv_cache(c: Ctx) -> Case:
+    k = c.t.kv_cache_usage
     assert k < 1, "a KV-cache threshold of 1 can never be exceeded"
-    labels = {"job": _label(expr, "job", "x"), "model_name": "m"}
-    full = {**labels, "engine": "0"}
+    labels = {"job": _scope(c)["job"], "model_name": "m"}
+    full = {**_scope(c), "model_name": "m", "engine": "0"}
     m = "vllm:kv_cache_usage_perc"
-    return [_series(m, full, f"{min(1.0, k + (1 - k) / 2):g}x{n}")], [_series(m, full, f"{k / 2:g}x{n}")], labels
+    return [(m, full, f"{num(min(k + 0.01, (1 + k) / 2))}x{c.n}")], [(m, full, f"{num(k)}x{c.n}")], labels
 
 
-def preemptions(expr: str, n: int) -> Case:
-    per_minute = _num(expr)
-    labels = {"job": _label(expr, "job", "x"), "model_name": "m"}
-    full = {**labels, "engine": "0"}
+def preemptions(c: Ctx) -> Case:
+    p = c.t.preemptions_per_minute
+    labels = {"job": _scope(c)["job"], "model_name": "m"}
+    full = {**_scope(c), "model_name": "m", "engine": "0"}
     m = "vllm:num_preemptions_total"
-    return [_series(m, full, f"0+{math.floor(per_minute) + 1}x{n}")], [_series(m, full, f"0x{n}")], labels
+    return [(m, full, f"0+{num(_above(p))}x{c.n}")], [(m, full, f"0+{num(p * 0.99)}x{c.n}")], labels
 
 
-def error_rate(expr: str, n: int) -> Case:
-    e = _num(expr)
+def error_rate(c: Ctx) -> Case:
+    e = c.t.error_rate
     assert e < 1, "an error-rate threshold of 1 can never be exceeded"
-    labels = {"job": _label(expr, "job", "x")}
-    base = {**labels, "handler": "/v1/chat/completions", "method": "POST"}
+    labels = {"job": _scope(c)["job"]}
+    base = {**_scope(c), "handler": "/v1/chat/completions", "method": "POST"}
     m = "http_requests_total"
-    firing = [_series(m, {**base, "status": "5xx"}, f"0+10x{n}"), _series(m, {**base, "status": "2xx"}, f"0x{n}")]
-    quiet = [_series(m, {**base, "status": "5xx"}, f"0x{n}"), _series(m, {**base, "status": "2xx"}, f"0+10x{n}")]
-    return firing, quiet, labels
+
+    def share(x: float) -> Series:  # 100 requests a minute, a share x of them 5xx
+        return [(m, {**base, "status": "5xx"}, f"0+{num(100 * x)}x{c.n}"), (m, {**base, "status": "2xx"}, f"0+{num(100 - 100 * x)}x{c.n}")]
+
+    return share(_above(e, 1.0)), share(e * 0.99), labels
 
 
-def _pod(expr: str) -> dict[str, str]:
-    return {"namespace": _label(expr, "namespace", _NS), "pod": "srv-0", "container": "vllm"}
+def _pod(c: Ctx) -> dict[str, str]:
+    return {"namespace": _label(c.expr, "namespace", _NS), "pod": "srv-0", "container": "vllm"}
 
 
-def restart_loop(expr: str, n: int) -> Case:
-    r = _num(expr)
-    labels = _pod(expr)
+def restart_loop(c: Ctx) -> Case:
+    r = c.t.restarts_per_15m
+    labels = _pod(c)
     full = {**labels, "job": "kube-state-metrics"}
     m = "kube_pod_container_status_restarts_total"
-    inc = math.ceil(r / 10) + 1  # ~15 * inc restarts per 15m window >= r
-    return [_series(m, full, f"0+{inc}x{n}")], [_series(m, full, f"0x{n}")], labels
+    # The counter steps from 0 to v at minute s + 1: inside every 15m window from then until the eval
+    # time, and early enough that the alert has been pending for its whole `for`.
+    s = c.wait - c.for_min - 2
+    assert c.for_min + 2 <= 15, "restart case needs for + 2m <= the 15m window"
+
+    def step(v: int) -> str:
+        return f"0x{s} {v}x{c.n - s - 1}"
+
+    return [(m, full, step(r))], [(m, full, step(r - 1))], labels  # rule uses >= r
 
 
-def oom_killed(expr: str, n: int) -> Case:
-    labels = _pod(expr)
+def oom_killed(c: Ctx) -> Case:
+    labels = _pod(c)
     full = {**labels, "job": "kube-state-metrics"}
-    reason = _series("kube_pod_container_status_last_terminated_reason", {**full, "reason": "OOMKilled"}, f"1x{n}")
+    reason = ("kube_pod_container_status_last_terminated_reason", {**full, "reason": "OOMKilled"}, f"1x{c.n}")
     restarts = "kube_pod_container_status_restarts_total"
     # quiet: the last termination was an OOM kill long ago; no restart in the window
-    return [reason, _series(restarts, full, f"0+1x{n}")], [reason, _series(restarts, full, f"5x{n}")], labels
+    return [reason, (restarts, full, f"0+1x{c.n}")], [reason, (restarts, full, f"5x{c.n}")], labels
 
 
 def _gpu() -> dict[str, str]:
     return {"Hostname": "gpu-node-1", "gpu": "0"}
 
 
-def gpu_memory(expr: str, n: int) -> Case:
-    g = _num(expr)
-    assert g < 0.999
+def gpu_memory(c: Ctx) -> Case:
+    g = c.t.gpu_memory_usage
+    decimals = max(4, -Decimal(repr(g)).as_tuple().exponent)
+    total = 10**decimals
+    used = round(g * total)
+    assert used < total and Decimal(used) / total == Decimal(repr(g)), f"gpuMemoryUsage {g} cannot be exceeded or expressed exactly"
     labels = _gpu()
     full = {**labels, "UUID": "GPU-1", "modelName": "NVIDIA L4"}
-    used, free = "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"
-    firing = [_series(used, full, f"9990x{n}"), _series(free, full, f"10x{n}")]
-    quiet = [_series(used, full, f"{int(g * 5000)}x{n}"), _series(free, full, f"{10000 - int(g * 5000)}x{n}")]
-    return firing, quiet, labels
+    fb_used, fb_free = "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"
+
+    def ratio(u: int) -> Series:
+        return [(fb_used, full, f"{u}x{c.n}"), (fb_free, full, f"{total - u}x{c.n}")]
+
+    return ratio(min(total, used + max(1, total // 100))), ratio(used), labels  # quiet: exactly g
 
 
-def gpu_temperature(expr: str, n: int) -> Case:
-    t = _num(expr)
+def gpu_temperature(c: Ctx) -> Case:
+    t = c.t.gpu_temperature_celsius
     labels = _gpu()
     full = {**labels, "UUID": "GPU-1"}
     m = "DCGM_FI_DEV_GPU_TEMP"
-    return [_series(m, full, f"{t + 5:g}x{n}")], [_series(m, full, f"{t - 10:g}x{n}")], labels
+    return [(m, full, f"{num(t + 1)}x{c.n}")], [(m, full, f"{num(t)}x{c.n}")], labels
 
 
-def probe_failing(expr: str, n: int) -> Case:
-    labels = {"job": _label(expr, "job", "x"), "instance": "http://srv:11434/api/version"}
+def probe_failing(c: Ctx) -> Case:
+    labels = {**_scope(c), "instance": "http://srv:11434/api/version"}
     full = {**labels, "engine": "ollama"}
-    return [_series("probe_success", full, f"0x{n}")], [_series("probe_success", full, f"1x{n}")], labels
+    return [("probe_success", full, f"0x{c.n}")], [("probe_success", full, f"1x{c.n}")], labels
 
 
-CASES: dict[str, Callable[[str, int], Case]] = {
+CASES: dict[str, Callable[[Ctx], Case]] = {
     "VllmTargetDown": target_down,
+    "VllmNoTargetUp": no_target_up,
     "VllmQueueDepthHigh": queue_depth,
     "VllmTtftP95High": ttft_p95,
     "VllmKvCacheHigh": kv_cache,
@@ -168,6 +228,14 @@ CASES: dict[str, Callable[[str, int], Case]] = {
     "EdgeNodeProbeFailing": probe_failing,
 }
 """Alert name -> case generator. Every alert the stacks render must be listed."""
+
+FOR_KEYS: dict[str, str] = {
+    "VllmTargetDown": "down_for",
+    "VllmQueueDepthHigh": "queue_for",
+    "OllamaProbeFailing": "probe_for",
+    "EdgeNodeProbeFailing": "probe_for",
+}
+"""Alerts whose ``for`` is a configured threshold (AlertThresholds field)."""
 
 
 def _minutes(duration: str) -> int:
@@ -185,17 +253,34 @@ def _render(text: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{\s*\$labels\.(\w+)\s*\}\}", sub, text)
 
 
-def build_tests(rule_file: str, groups: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """The promtool test document for ``groups`` (as in ``rule_file``) and the ids of its cases."""
+def _elsewhere(firing: Series, namespace: str) -> Series:
+    """The firing series of ``namespace`` copied into another namespace."""
+    return [(m, {**labels, "namespace": OTHER_NS}, values) for m, labels, values in firing if labels.get("namespace") == namespace]
+
+
+def build_tests(rule_file: str, groups: list[dict[str, Any]], thresholds: AlertThresholds) -> tuple[dict[str, Any], list[str]]:
+    """The promtool test document for ``groups`` (as in ``rule_file``) rendered with ``thresholds``, and its case ids."""
     tests, ids = [], []
+    # absent() fires for every job without series: give every other VllmNoTargetUp job a live target.
+    absent_jobs = [_scope(Ctx(r["expr"], 0, 0, 0, thresholds)) for g in groups for r in g["rules"] if r["alert"] == "VllmNoTargetUp"]
     for group in groups:
         for rule in group["rules"]:
             name = rule["alert"]
             if name not in CASES:
                 raise AssertionError(f"alert {name} (group {group['name']}) has no promtool case in tests/promtool/promtool_cases.py")
-            wait = _minutes(rule["for"]) + 20  # the for-duration plus the longest range window (15m) and slack
-            n = wait + 10
-            firing, quiet, labels = CASES[name](rule["expr"], n)
+            if name in FOR_KEYS:
+                want = getattr(thresholds, FOR_KEYS[name])
+                assert rule["for"] == want, f"{name}: for {rule['for']!r} is not the configured {FOR_KEYS[name]} {want!r}"
+            for_min = _minutes(rule["for"])
+            wait = for_min + 20  # the for-duration plus the longest range window (15m) and slack
+            ctx = Ctx(expr=rule["expr"], n=wait + 10, wait=wait, for_min=for_min, t=thresholds)
+            firing, quiet, labels = CASES[name](ctx)
+            scoped_ns = _label(rule["expr"], "namespace", "")
+            if scoped_ns:
+                quiet = quiet + _elsewhere(firing, scoped_ns)
+            if name == "VllmNoTargetUp":
+                live = [("up", {**s, "pod": "live-0", "container": "auth-proxy"}, f"1x{ctx.n}") for s in absent_jobs if s != labels]
+                firing, quiet = firing + live, quiet + live
             exp_labels = {**labels, **rule["labels"]}
             exp_annotations = {k: _render(v, exp_labels) for k, v in rule["annotations"].items()}
             for kind, series, expected in (
@@ -206,7 +291,7 @@ def build_tests(rule_file: str, groups: list[dict[str, Any]]) -> tuple[dict[str,
                     {
                         "name": f"{group['name']}/{name}/{kind}",
                         "interval": "1m",
-                        "input_series": series,
+                        "input_series": [{"series": f"{m}{_sel(lb)}", "values": v} for m, lb, v in series],
                         "alert_rule_test": [{"eval_time": f"{wait}m", "alertname": name, "exp_alerts": expected}],
                     }
                 )
@@ -214,9 +299,20 @@ def build_tests(rule_file: str, groups: list[dict[str, Any]]) -> tuple[dict[str,
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}, ids
 
 
+def stack_thresholds(stack: str) -> AlertThresholds:
+    """The thresholds stack ``stack`` configures (defaults when it has no monitoring)."""
+    from slm_deploy.config import load_stack
+
+    monitoring = load_stack(stack).config.monitoring
+    return monitoring.thresholds if monitoring is not None else AlertThresholds()
+
+
 if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python tests/promtool/promtool_cases.py RULES_FILE [STACK]")
     rules_path = Path(sys.argv[1])
-    doc, _ = build_tests(rules_path.name, yaml.safe_load(rules_path.read_text())["groups"])
+    t = stack_thresholds(sys.argv[2]) if len(sys.argv) == 3 else AlertThresholds()
+    doc, _ = build_tests(rules_path.name, yaml.safe_load(rules_path.read_text())["groups"], t)
     out = rules_path.with_suffix(".test.yaml")
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     print(out)
