@@ -160,7 +160,7 @@ def test_cases_from_another_threshold_fail(builds, tmp_path, key):
 
 def test_rendered_threshold_follows_the_stack_file(builds, tmp_path):
     """prod renders queueDepth 8: its cases pass with prod's thresholds and fail with the default 10."""
-    [rule_file] = [f for f in _rule_files(builds["prod"])]
+    [rule_file] = [f for f in _rule_files(builds["prod"]) if f.parent.name == "promrule"]
     groups = yaml.safe_load(rule_file.read_text())["groups"]
     assert _run(tmp_path, groups, stack_thresholds("prod")).returncode == 0
     result = _run(tmp_path, groups, AlertThresholds())

@@ -180,12 +180,11 @@ def test_gpu_device_ids_with_kubernetes_target_is_a_config_error():
     assert "ollama.gpu = ['0']: device ids are Docker-only" in msg and "gpu: all" in msg
 
 
-def test_gpu_device_ids_on_a_kubernetes_stack_fail_the_program(tmp_path):
+def test_gpu_device_ids_on_a_kubernetes_stack_are_a_located_config_error(tmp_path):
     (tmp_path / "stacks").mkdir()
     (tmp_path / "Pulumi.yaml").write_text((project_root() / "Pulumi.yaml").read_text())
-    loaded = _stack_with(tmp_path, "gpuids", "cpu", lambda c: c["slm-deploy:ollama"].__setitem__("gpu", ["0", "1"]))
-    with pytest.raises(SynthError, match=r"ollama.gpu = \['0', '1'\]: device ids are Docker-only"):
-        synth_stack(loaded)
+    with pytest.raises(ConfigError, match=r"stacks/Pulumi.gpuids.yaml:\d+: slm-deploy:ollama: ollama.gpu = \['0', '1'\]: device ids are Docker-only"):
+        _stack_with(tmp_path, "gpuids", "cpu", lambda c: c["slm-deploy:ollama"].__setitem__("gpu", ["0", "1"]))
 
 
 def test_gpu_device_ids_on_docker_and_all_on_kubernetes_are_fine():
@@ -261,6 +260,21 @@ def test_auth_proxy_docker_networks(tmp_path):
     assert set(nets["ollama-auth-proxy"]) == {"ollama-internal", "ollama-proxy-edge"}
     assert "ports" not in compose["services"]["ollama"]  # only the proxy publishes the API
     assert compose["services"]["ollama-auth-proxy"]["ports"][0]["host_ip"] == "0.0.0.0"
+
+
+def test_auth_proxy_variant_passes_the_gate_as_a_high_uid_user(tmp_path):
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text((project_root() / "Pulumi.yaml").read_text())
+
+    def proxy(config):
+        config["slm-deploy:ollama"].update({"authProxy": True, "publishAddress": "0.0.0.0"})
+
+    from slm_deploy.pipeline import build_stack
+
+    build = build_stack(_stack_with(tmp_path, "proxied", "dev", proxy), tmp_path / "build")
+    assert build.gate.ok, [(f.check_id, f.resource, f.message) for f in build.gate.failed]
+    compose = compose_document(build.synth)
+    assert compose["services"]["ollama-auth-proxy"]["user"] == "10001:10001"
 
 
 def test_program_passes_probers_to_onnx_edge_nodes(tmp_path):

@@ -217,7 +217,9 @@ def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
         volumes=[docker.ContainerVolumeArgs(volume_name=conf_volume.name, container_path=KEYS_DIR)],
         uploads=[
             docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", content=conf, permissions="0444"),
-            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys_map(api_key), permissions="0440"),
+            # Uploads are owned by root and Docker has no owner option: the keys must be readable by the
+            # proxy's non-root user, and the volume is attached to this container alone.
+            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys_map(api_key), permissions="0444"),
         ],
         tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=internal.name),
@@ -227,7 +229,7 @@ def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
             interval="10s", timeout="3s", retries=3, start_period="5s"),
         memory=128,
         memory_swap=128,
-        user="101:101",
+        user="10001:10001",  # nginx.conf keeps pid and temp files in /tmp (tmpfs), so any uid works
         restart="unless-stopped",
         labels=_labels("auth-proxy", part_of),
         **_HARDENING,
