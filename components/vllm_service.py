@@ -396,7 +396,9 @@ class VllmService(pulumi.ComponentResource):
 
 def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
     names = [args.served_name] + [a.name for a in args.lora_adapters]
-    return vllm_contribution(args.name, namespace, selector, "metrics", names)
+    # Scaled to zero, "no target up" is the idle state, not an outage: leave that alert out.
+    min_replicas = 0 if args.scale_to_zero else args.replicas
+    return vllm_contribution(args.name, namespace, selector, "metrics", names, min_replicas=min_replicas)
 
 
 def _gi_str(n: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from components.monitoring_stack import (
     OperatorArgs,
     PrometheusArgs,
 )
+from components.observability import AlertThresholds
 from components.probe_monitoring import probe_contribution
 from components.vllm_monitoring import VLLM_ALERTS, vllm_contribution
 from slm_deploy.config import load_stack
@@ -281,3 +283,203 @@ def test_operator_dashboards_carry_sidecar_label(builds):
 @pytest.mark.parametrize("build", ["staging", "prod", "custom", "custom-operator"])
 def test_manifests_pass_strict_schema_validation(builds, build):
     assert validate_manifests(builds[build] / "manifests") == []
+
+
+# --------------------------------------------------------------------------- namespace scoping (issue 6, item 1)
+
+
+def _rule_exprs(build: Path) -> dict[str, str]:
+    groups = yaml.safe_load(next(build.glob("files/monitoring/rules/*.rules.yaml")).read_text())["groups"]
+    return {f"{g['name']}/{r['alert']}": r["expr"] for g in groups for r in g["rules"]}
+
+
+@pytest.mark.parametrize("build", ["custom", "custom-operator"])
+def test_every_serving_rule_and_panel_is_namespace_scoped(builds, build):
+    for key, expr in _rule_exprs(builds[build]).items():
+        if key.startswith("slm-gpu/"):
+            continue  # GPUs are per node, not per stack
+        assert expr.count(f'namespace="{NS}"') >= 1 and "namespace=\"" in expr, key
+        # every selector of the serving job carries the namespace, not just one of them
+        for selector in re.findall(r'\{[^{}]*job="[^"]+"[^{}]*\}', expr):
+            assert f'namespace="{NS}"' in selector, (key, selector)
+    for f in builds[build].glob("files/monitoring/dashboards/*.json"):
+        dash = json.loads(f.read_text())
+        [var] = [v for v in dash["templating"]["list"] if v["type"] == "query"]
+        if f.name != "gpu.json":
+            assert f'namespace="{NS}"' in var["query"]["query"] and var["definition"] == var["query"]["query"], f.name
+        for p in dash["panels"]:
+            for t in p.get("targets", []):
+                if "job=" in t["expr"]:
+                    assert f'namespace="{NS}"' in t["expr"], (f.name, t["expr"])
+
+
+def test_probe_contribution_without_namespace_is_scoped_by_the_stack():
+    bare = probe_contribution("ollama", "ollama", "ollama-probe", "http://ollama:8080/api/version")
+    assert 'namespace="' not in bare.alert_rules(AlertThresholds())[0].expr
+    [scoped_c] = [c for c in MonitoringStack.gather(MonitoringStackArgs(mode="standalone", kubeStateMetrics=None), [bare], namespace="ns-a")]
+    assert 'probe_success{job="ollama-probe", namespace="ns-a"}' in scoped_c.alert_rules(AlertThresholds())[0].expr
+    assert scoped_c.probe_targets[0].labels["namespace"] == "ns-a"
+
+
+def test_scrape_paths_attach_the_namespace_label(builds):
+    jobs = {j["job_name"]: j for j in _prom_config(builds["custom"])["scrape_configs"]}
+    relabel = jobs["llm-0"]["relabel_configs"]
+    assert {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"} in relabel
+    assert jobs["llm-0"]["honor_labels"] is False  # the target's namespace wins over anything the pod exports
+    for probe in ("ollama-probe", "edge-1-probe"):
+        assert jobs[probe]["static_configs"][0]["labels"]["namespace"] == NS
+    for p in _kind(builds["custom-operator"], "Probe"):
+        assert p["spec"]["targets"]["staticConfig"]["labels"]["namespace"] == NS
+    for m in _kind(builds["custom-operator"], "PodMonitor"):
+        # no relabeling may overwrite the operator's default namespace label
+        assert all(r.get("targetLabel") != "namespace" for r in m["spec"]["podMetricsEndpoints"][0]["relabelings"])
+        if m["metadata"]["name"].startswith("monitoring-llm-"):
+            assert m["spec"]["podMetricsEndpoints"][0]["honorLabels"] is False
+
+
+# --------------------------------------------------------------------------- absent targets (item 2)
+
+
+def test_no_target_up_rule_and_scale_to_zero():
+    c = vllm_contribution("phi", "ns-a", {"x": "1"}, "metrics", ["m"])
+    [rule] = [r for r in c.alert_rules(AlertThresholds()) if r.name == "VllmNoTargetUp"]
+    sel = 'up{job="phi", namespace="ns-a"}'
+    assert rule.expr == f"absent({sel}) or sum by (job, namespace) ({sel}) == 0" and rule.for_ == "15m"
+    zero = vllm_contribution("phi", "ns-a", {"x": "1"}, "metrics", ["m"], min_replicas=0)
+    assert "VllmNoTargetUp" not in [r.name for r in zero.alert_rules(AlertThresholds())]
+    with pytest.raises(ValueError, match="namespace must be the vLLM pods' namespace"):
+        vllm_contribution("phi", "", {"x": "1"}, "metrics", [])
+
+
+def test_no_target_up_inhibits_target_down(builds):
+    am = yaml.safe_load((builds["custom"] / "files/monitoring-alertmanager/alertmanager.yml").read_text())
+    assert {"source_matchers": ['alertname="VllmNoTargetUp"'], "target_matchers": ['alertname="VllmTargetDown"'],
+            "equal": ["job", "namespace"]} in am["inhibit_rules"]
+
+
+# --------------------------------------------------------------------------- cAdvisor panels (item 4)
+
+
+def _all_exprs(build: Path, dashboard: str) -> str:
+    files = list(build.glob(f"files/**/{dashboard}"))
+    assert files
+    return " ".join(q for f in files for q in dashboard_queries(json.loads(f.read_text())))
+
+
+def test_cadvisor_panels_only_in_operator_mode(builds):
+    standalone, operator = _all_exprs(builds["custom"], "edge.json"), _all_exprs(builds["custom-operator"], "edge.json")
+    for metric in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes"):
+        assert metric not in standalone  # no kubelet/cAdvisor job in the standalone Prometheus
+        assert metric in operator  # kube-prometheus-stack scrapes cAdvisor
+    jobs = [j["job_name"] for j in _prom_config(builds["custom"])["scrape_configs"]]
+    assert not [j for j in jobs if "cadvisor" in j or "kubelet" in j]
+    assert not _kind(builds["custom"], "ClusterRole")
+
+
+# --------------------------------------------------------------------------- Alertmanager routes (item 5)
+
+
+_ROUTED = {
+    "receivers": [
+        {"name": "oncall", "type": "slack", "secretName": "oncall-slack", "secretKey": "webhook", "slackChannel": "#oncall"},
+        {"name": "team-hook", "type": "webhook", "secretName": "team-hook"},
+    ],
+    "routes": [
+        {"matchers": ['severity="critical"', 'source=~"llm-.*"'], "receiver": "oncall", "continue": True, "repeatInterval": "30m"},
+        {"matchers": ['alertname="GpuTemperatureHigh"'], "receiver": "team-hook", "groupBy": ["Hostname"]},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"routes": [{"matchers": ['severity="critical"'], "receiver": "pager"}]}, r"routes\[0\].receiver 'pager' is not a receiver; allowed: default, null"),
+        ({"routes": [{"matchers": ["severity=critical"], "receiver": "default"}]}, "are not Alertmanager matchers"),
+        ({"routes": [{"matchers": [], "receiver": "default"}]}, "matchers must name at least one matcher"),
+        ({"routes": [{"matchers": ['a="b"'], "receiver": "default", "repeatInterval": "hourly"}]}, "'hourly' is not a Prometheus duration"),
+        ({"receivers": [{"name": "default", "type": "webhook", "secretName": "s"}]}, "receiver name 'default' is reserved"),
+        ({"receivers": [{"name": "Ops", "type": "webhook", "secretName": "s"}]}, "'Ops' must be a lowercase DNS label"),
+        ({"receivers": [{"name": "a", "type": "webhook", "secretName": "s", "slackChannel": "#x"}]}, "slackChannel '#x' is set but receiver 'a' has type 'webhook'"),
+        ({"receivers": [{"name": "a", "type": "webhook", "secretName": "s"}] * 2}, r"receiver names \['a'\] are used more than once"),
+        ({"receivers": [{"name": "a", "type": "email", "secretName": "s"}]}, "'webhook' or 'slack'"),
+    ],
+)
+def test_route_rules(data, message):
+    with pytest.raises(ValidationError, match=message):
+        AlertmanagerArgs.model_validate(data)
+
+
+def test_routes_are_standalone_only():
+    with pytest.raises(ValidationError, match="alertmanager.routes/receivers configure the standalone Alertmanager; mode is operator"):
+        MonitoringStackArgs.model_validate({"mode": "operator", "alertmanager": _ROUTED})
+
+
+def test_routes_and_receivers_render(tmp_path):
+    build = build_custom(tmp_path, mode="standalone", args={"alertmanager": _ROUTED})
+    am = yaml.safe_load((build / "files/monitoring-alertmanager/alertmanager.yml").read_text())
+    receivers = {r["name"]: r for r in am["receivers"]}
+    assert list(receivers) == ["default", "null", "oncall", "team-hook"]
+    assert receivers["default"]["webhook_configs"][0]["url_file"] == "/etc/alertmanager/secrets/url"
+    assert receivers["oncall"]["slack_configs"][0]["api_url_file"] == "/etc/alertmanager/receivers/oncall/webhook"
+    assert receivers["oncall"]["slack_configs"][0]["channel"] == "#oncall"
+    assert receivers["team-hook"]["webhook_configs"] == [{"url_file": "/etc/alertmanager/receivers/team-hook/url", "send_resolved": True}]
+    routes = am["route"]["routes"]
+    assert routes[0] == {"matchers": ['severity="critical"', 'source=~"llm-.*"'], "receiver": "oncall", "repeat_interval": "30m", "continue": True}
+    assert routes[1] == {"matchers": ['alertname="GpuTemperatureHigh"'], "receiver": "team-hook", "group_by": ["Hostname"]}
+    assert [r["receiver"] for r in routes[2:]] == ["default", "null"]  # built-ins after the user's
+    # structure: every route names a defined receiver; every URL is a file, never inline
+    assert am["route"]["receiver"] in receivers and all(r["receiver"] in receivers for r in routes)
+    text = json.dumps(am)
+    assert '"url":' not in text and '"api_url":' not in text and "hooks.example.com" not in text
+    # the user's Secrets are mounted read-only, only the URL key, and not created by the stack
+    pod = _pods(build)["monitoring-alertmanager"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["receiver-oncall"]["secret"] == {"secretName": "oncall-slack", "defaultMode": 0o440, "items": [{"key": "webhook", "path": "webhook"}]}
+    assert vols["receiver-team-hook"]["secret"]["items"] == [{"key": "url", "path": "url"}]
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["receiver-oncall"] == {"name": "receiver-oncall", "mountPath": "/etc/alertmanager/receivers/oncall", "readOnly": True}
+    assert not [s for s in _kind(build, "Secret") if s["metadata"]["name"] in ("oncall-slack", "team-hook")]
+    assert validate_manifests(build / "manifests") == []
+
+
+def test_staging_alertmanager_config_structure(builds):
+    am = yaml.safe_load((builds["staging"] / "files/monitoring-alertmanager/alertmanager.yml").read_text())
+    names = [r["name"] for r in am["receivers"]]
+    assert len(names) == len(set(names)) and am["route"]["receiver"] in names
+    assert all(r["receiver"] in names for r in am["route"]["routes"])
+    assert set(am["route"]) == {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "routes"}
+    for rule in am["inhibit_rules"]:
+        assert set(rule) == {"source_matchers", "target_matchers", "equal"}
+
+
+# --------------------------------------------------------------------------- peers (item 6)
+
+
+def test_prober_and_scraper_peers():
+    standalone = MonitoringStackArgs(mode="standalone")
+    assert standalone.prober_peers("monitoring", "ns") == [({"app.kubernetes.io/name": "blackbox-exporter", "app.kubernetes.io/instance": "monitoring"}, None)]
+    assert standalone.scraper_peers("monitoring", "ns") == [({"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "monitoring"}, None)]
+    own = MonitoringStackArgs.model_validate({"mode": "operator", "operator": {"prometheusNamespace": "mon"}})
+    assert own.prober_peers("monitoring", "ns") == standalone.prober_peers("monitoring", "ns")
+    assert own.scraper_peers("monitoring", "ns") == [({"app.kubernetes.io/name": "prometheus"}, {"kubernetes.io/metadata.name": "mon"})]
+    cluster = MonitoringStackArgs.model_validate({"mode": "operator", "operator": {"prometheusNamespace": "mon", "blackboxExporterAddress": "bb.mon.svc:9115"}})
+    assert cluster.prober_peers("monitoring", "ns") == [({"app.kubernetes.io/name": "prometheus-blackbox-exporter"}, {"kubernetes.io/metadata.name": "mon"})]
+    custom = MonitoringStackArgs.model_validate({"mode": "operator", "operator": {"blackboxExporterAddress": "bb:9115", "blackboxExporterPodLabels": {"app": "bb"}}})
+    assert custom.prober_peers("monitoring", "ns") == [({"app": "bb"}, {"kubernetes.io/metadata.name": "monitoring"})]
+    with pytest.raises(ValidationError, match="blackboxExporterPodLabels must name at least one label"):
+        OperatorArgs.model_validate({"blackboxExporterPodLabels": {}})
+
+
+def test_peers_match_the_deployed_pods(builds):
+    """The labels prober_peers/scraper_peers return select the pods the stack really deploys."""
+    deployments = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in _kind(builds["custom"], "Deployment")}
+    args = MonitoringStackArgs(mode="standalone")
+    [(prober, _)] = args.prober_peers("monitoring", NS)
+    [(scraper, _)] = args.scraper_peers("monitoring", NS)
+    assert prober.items() <= deployments["monitoring-blackbox-exporter"].items()
+    assert scraper.items() <= deployments["monitoring-prometheus"].items()
+    assert not prober.items() <= deployments["monitoring-prometheus"].items()
+    op = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in _kind(builds["custom-operator"], "Deployment")}
+    [(prober, ns)] = MonitoringStackArgs(mode="operator").prober_peers("monitoring", NS)
+    assert ns is None and prober.items() <= op["monitoring-blackbox-exporter"].items()

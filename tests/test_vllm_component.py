@@ -262,3 +262,18 @@ def test_tool_calling_phi4_mini_uses_vllm_tool_template():
     assert "--chat-template" not in plain
     qwen = _containers(_synth({"name": "svc", "model": "qwen3-0.6b", "toolCalling": True}))["vllm"]["args"]
     assert "--chat-template" not in qwen, "hermes works with Qwen3's own template"
+
+
+def test_scale_to_zero_service_has_no_no_target_alert():
+    from components.observability import AlertThresholds
+    from components.vllm_service import VllmServiceArgs, _monitoring
+
+    base = {"name": "z", "model": "qwen3-0.6b", "replicas": 1, "maxReplicas": 3, "modelCache": "per-pod"}
+    always_on = _monitoring(VllmServiceArgs.model_validate(base), "ns", {"app": "z"})
+    idle_ok = _monitoring(
+        VllmServiceArgs.model_validate({**base, "scaleToZero": True, "activationQuery": "sum(rate(x[1m]))"}),
+        "ns", {"app": "z"},
+    )
+    names = lambda c: {r.name for r in c.alert_rules(AlertThresholds())}  # noqa: E731
+    assert "VllmNoTargetUp" in names(always_on)
+    assert "VllmNoTargetUp" not in names(idle_ok)
