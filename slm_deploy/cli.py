@@ -44,7 +44,7 @@ class _State:
 
 def project_dir() -> Path:
     """The project in use: ``--project-dir`` or this checkout."""
-    from slm_deploy.config import project_root
+    from slm_deploy.paths import project_root
 
     return _State.project_dir or project_root()
 

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from slm_deploy.errors import ConfigError, Problem
+from slm_deploy.paths import project_root
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
 __all__ = [
@@ -33,11 +34,6 @@ __all__ = [
 ]
 
 _PY_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
-
-
-def project_root() -> Path:
-    """The directory holding Pulumi.yaml (the repository root)."""
-    return Path(__file__).resolve().parent.parent
 
 
 def secret_placeholder(key: str) -> str:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 __all__ = ["Finding", "Waived", "WaiverRef", "GateResult", "GATE_CHECKS", "project_root"]
 
 
-def project_root() -> Path:
-    """The repository root (same as slm_deploy.config.project_root, without importing the config stack)."""
-    return Path(__file__).resolve().parents[2]
+from slm_deploy.paths import project_root  # re-exported for the gate modules
 
 # Checks the gate itself enforces (besides checkov's, ours and the schemas).
 GATE_CHECKS: dict[str, tuple[str, str]] = {
