@@ -72,7 +72,7 @@ class OllamaStackArgs(BaseModel):
     ollama_port: int = Field(default=11434, ge=1024, le=65535, alias="ollamaPort", description="Docker target: host port for the Ollama API (without the proxy). Default 11434, Ollama's port.")
     auth_proxy: bool = Field(default=False, alias="authProxy", description="Put an API-key proxy (nginx, key = the stack's apiKey secret) in front of Ollama; Ollama itself is then not published. Required to publish beyond loopback. Default false.")
     proxy_port: int = Field(default=8080, ge=1024, le=65535, alias="proxyPort", description="Docker target: host port of the auth proxy. Default 8080.")
-    docker_user: str | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; set e.g. '10001:10001' after chowning the volumes. Recorded as a typed opt-out when unset.")
+    docker_user: str | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; then a runAsNonRoot entry in optOuts (with its reason) is required. Set e.g. '10001:10001' after chowning the volumes.")
     clients: list[dict[str, str]] = Field(default_factory=list, description="Kubernetes target: pod label selectors (same namespace) that may call Ollama besides the web UI. Default none: only Open WebUI.")
     storage_size: str = Field(default="30Gi", alias="storageSize", description="Kubernetes target: PVC size for the model store. Default 30Gi: room for a few 4-bit small models and re-pulls.")
     opt_outs: list[SecurityOptOut] = Field(default_factory=list, alias="optOuts", description="Extra typed opt-outs from secure defaults, each with a reason. Default none.")
@@ -150,6 +150,15 @@ class OllamaStackArgs(BaseModel):
             raise ValueError(
                 f"ollama.gpu = {self.gpu!r}: device ids are Docker-only (`--gpus device=...`); on Kubernetes the scheduler "
                 "picks the device: use gpu: all (one nvidia.com/gpu) or none"
+            )
+
+    def check_user(self, target: str) -> None:
+        """Docker: a root container is never implicit; it takes dockerUser or an explicit opt-out."""
+        if target == "docker" and self.docker_user is None and not any(o.setting == "runAsNonRoot" for o in self.opt_outs):
+            raise ValueError(
+                "ollama on Docker runs as the images' own user (root) unless dockerUser is set: set ollama.dockerUser "
+                "(e.g. '10001:10001', after chowning the named volumes), or record the exception explicitly: "
+                "optOuts: [{setting: runAsNonRoot, reason: ...}]"
             )
 
     # ------------------------------------------------------------------ derived
@@ -239,14 +248,8 @@ class OllamaStack(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         args.check_target(target)
-        opt_outs = list(args.opt_outs)
-        if target == "docker" and args.docker_user is None:
-            reason = ("Docker creates named volumes root-owned, so the images' default user (root) keeps its model "
-                      "store and data writable; every capability is dropped, no-new-privileges is set and the root "
-                      "filesystem is read-only. Set ollama.dockerUser after chowning the volumes to run non-root.")
-            opt_outs += [SecurityOptOut(setting="runAsNonRoot", reason=reason, container=c)
-                         for c in (["ollama", "open-webui"] if args.webui.enabled else ["ollama"])]
-        super().__init__(TYPE, name, {"securityOptOuts": opt_out_records(TYPE, name, opt_outs)}, opts)
+        args.check_user(target)
+        super().__init__(TYPE, name, {"securityOptOuts": opt_out_records(TYPE, name, args.opt_outs)}, opts)
         child = pulumi.ResourceOptions(parent=self)
         if target == "docker":
             from components.ollama.docker_target import build_docker

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from slm_deploy.errors import ConfigError, Problem
+from slm_deploy.errors import ConfigError, MissingSecretError, Problem
 from slm_deploy.paths import project_root
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
@@ -29,6 +29,7 @@ __all__ = [
     "list_stacks",
     "load_stack",
     "validate_values",
+    "check_secrets",
     "secret_placeholder",
     "runtime_config",
 ]
@@ -168,7 +169,22 @@ def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
     if problems:
         raise ConfigError(problems)
     config = validate_values({k: v for k, v in values.items() if k not in SECRET_KEYS}, display, lines)
+    check_secrets(config, secret_keys, display, lines)
     return LoadedStack(stack, path, config, values, secret_keys, foreign)
+
+
+def check_secrets(config: StackConfig, secret_keys: set[str], display: str, lines: dict[str, int] | None = None) -> None:
+    """Every secret the configuration needs is set (as a secret); located errors otherwise."""
+    lines = lines or {}
+    problems = [
+        Problem(display, f"{PROJECT}:{path}", f"{why}: pulumi config set --secret {key} ... "
+                "(offline previews accept any `secure:` value and never read it)", value,
+                lines.get(f"config.{PROJECT}:{path}") or _nearest_line(lines, f"config.{PROJECT}:{path}"))
+        for path, value, key, why in config.secrets_needed()
+        if key not in secret_keys
+    ]
+    if problems:
+        raise MissingSecretError(problems)
 
 
 def _is_type(value: Any, expected: type) -> bool:

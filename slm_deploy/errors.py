@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Problem", "ConfigError"]
+__all__ = ["Problem", "ConfigError", "MissingSecretError"]
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -36,3 +36,7 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class MissingSecretError(ConfigError):
+    """The configuration is valid but needs a secret the stack does not set yet."""

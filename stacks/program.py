@@ -20,7 +20,7 @@ from components.monitoring_stack import MonitoringStack
 from components.ollama_stack import OllamaStack
 from components.onnx_edge_node import OnnxEdgeNode
 from components.vllm_service import VllmService, VllmServiceArgs
-from slm_deploy.config import validate_values
+from slm_deploy.config import check_secrets, validate_values
 from slm_deploy.errors import ConfigError
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
@@ -53,12 +53,16 @@ def _raw_values() -> dict[str, Any]:
 
 
 def _set_secret_keys() -> list[str]:
+    """Names (unqualified, e.g. ``apiKey``) of the secret keys this stack sets; never their values."""
     return [k for k in SECRET_KEYS if pulumi.runtime.get_config(f"{PROJECT}:{k}") is not None]
 
 
 def read_config() -> StackConfig:
     """StackConfig from Pulumi config; problems are named against the stack file."""
-    return validate_values(_raw_values(), f"stacks/Pulumi.{pulumi.get_stack()}.yaml")
+    display = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
+    config = validate_values(_raw_values(), display)
+    check_secrets(config, set(_set_secret_keys()), display)
+    return config
 
 
 def read_secrets() -> dict[str, pulumi.Output[str] | None]:

@@ -98,6 +98,7 @@ class StackConfig(Model):
             value.check_target(target)
             if target == "docker" and "docker" in info.data:
                 value.check_fits(info.data["docker"].memory_gb)
+            value.check_user(target)
         return value
 
     @field_validator("namespace")
@@ -106,6 +107,15 @@ class StackConfig(Model):
         if not _DNS_LABEL.match(value):
             raise ValueError("must be a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters")
         return value
+
+    def secrets_needed(self) -> list[tuple[str, object, str, str]]:
+        """``(key path, value, secret key, why)`` for every secret this configuration cannot run without."""
+        needed = []
+        for i, v in enumerate(self.vllm):
+            if v.spec.gated and v.download:
+                needed.append((f"vllm[{i}].model", v.model, "hfToken",
+                               f"{v.spec.id} is gated on Hugging Face: its download needs the hfToken secret"))
+        return needed
 
     @model_validator(mode="after")
     def _target_matches_components(self) -> "StackConfig":

@@ -134,3 +134,20 @@ def test_a_model_that_does_not_fit_says_numbers_and_what_would(scratch_project):
         "config:\n  slm-deploy:vllm:\n    - name: big\n      model: qwen3-14b\n      gpu: l4\n      gpuCount: 1\n",
     )
     assert "GiB" in line and "would fit" in line.lower()
+
+
+def test_gated_model_without_hf_token_is_a_located_error(scratch_project):
+    [line] = _problems(
+        scratch_project,
+        "config:\n  slm-deploy:vllm:\n    - name: gem\n      model: gemma-3-4b-it\n      gpu: l4\n",
+    )
+    assert line.startswith("stacks/Pulumi.t.yaml:4: slm-deploy:vllm[0].model = 'gemma-3-4b-it': gemma-3-4b-it is gated")
+    assert "pulumi config set --secret hfToken" in line
+
+
+def test_gated_model_with_hf_token_secret_loads(scratch_project):
+    write_stack(
+        scratch_project, "t",
+        "config:\n  slm-deploy:hfToken:\n    secure: v1:AAAA\n  slm-deploy:vllm:\n    - name: gem\n      model: gemma-3-4b-it\n      gpu: l4\n",
+    )
+    assert load_stack("t", scratch_project).secret_keys == {"hfToken"}

@@ -188,7 +188,7 @@ def test_gpu_device_ids_on_a_kubernetes_stack_are_a_located_config_error(tmp_pat
 
 
 def test_gpu_device_ids_on_docker_and_all_on_kubernetes_are_fine():
-    validate_values({"target": "docker", "ollama": {"models": ["qwen3:0.6b"], "gpu": ["0", "GPU-1"]}}, "t")
+    validate_values({"target": "docker", "ollama": {"models": ["qwen3:0.6b"], "gpu": ["0", "GPU-1"], "dockerUser": "10001:10001"}}, "t")
     validate_values({"target": "kubernetes", "ollama": {"models": ["qwen3:0.6b"], "gpu": "all"}}, "t")
 
 

@@ -14,7 +14,7 @@ from slm_deploy.config import load_stack, validate_values
 from slm_deploy.errors import ConfigError
 from slm_deploy.pipeline import build_stack, synth_stack
 
-DOCKER = {"target": "docker", "docker": {"memoryGb": 16}, "ollama": {"models": ["qwen3:0.6b"]}}
+DOCKER = {"target": "docker", "docker": {"memoryGb": 16}, "ollama": {"models": ["qwen3:0.6b"], "dockerUser": "10001:10001"}}
 
 
 def _error(values: dict) -> str:
@@ -267,8 +267,18 @@ def test_gate_passes_on_dev(dev):
     assert build.gate.ok, [f"{f.check_id} {f.resource} {f.message}" for f in build.gate.failed]
 
 
-def test_synth_records_opt_outs_for_docker_root():
+def test_synth_records_the_stack_files_explicit_opt_out_for_docker_root():
     synth = synth_stack(load_stack("dev"))
     comp = next(r for r in synth.resources if r.type == "slm:serving:OllamaStack")
-    assert {(o["setting"], o["container"]) for o in comp.inputs["securityOptOuts"]} == {
-        ("runAsNonRoot", "ollama"), ("runAsNonRoot", "open-webui")}
+    [opt_out] = comp.inputs["securityOptOuts"]
+    assert opt_out["setting"] == "runAsNonRoot" and opt_out.get("container") is None  # the whole component
+    assert "root-owned" in opt_out["reason"]
+
+
+def test_docker_root_is_never_implicit():
+    values = copy.deepcopy(DOCKER)
+    del values["ollama"]["dockerUser"]
+    msg = _error(values)
+    assert "stacks/Pulumi.t.yaml" in msg and "runs as the images' own user (root) unless dockerUser is set" in msg
+    values["ollama"]["optOuts"] = [{"setting": "runAsNonRoot", "reason": "root-owned named volumes on this laptop host"}]
+    validate_values(values, "t")

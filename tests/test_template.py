@@ -42,3 +42,11 @@ def test_existing_stack_is_never_overwritten(scratch_project: Path):
     with pytest.raises(BakeError, match="exists already"):
         bake({"stack_name": "twice", "kind": "vllm-gpu"}, scratch_project)
     assert (scratch_project / "stacks" / "Pulumi.twice.yaml").read_text() == before
+
+
+def test_unknown_question_and_bad_choice_are_refused_before_baking(scratch_project: Path):
+    with pytest.raises(BakeError, match=r"--set stack_nam: unknown question; did you mean 'stack_name'\?"):
+        bake({"stack_nam": "x"}, scratch_project)
+    with pytest.raises(BakeError, match=r"--set kind=vllmgpu: allowed: vllm-gpu, ollama-docker"):
+        bake({"kind": "vllmgpu"}, scratch_project)
+    assert list((scratch_project / "stacks").iterdir()) == []

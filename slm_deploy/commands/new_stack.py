@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
+import json
 import os
 import shutil
 import sys
@@ -39,6 +41,27 @@ def _stderr_captured(path: Path) -> Iterator[Path]:
             os.close(saved)
 
 
+def template_questions() -> dict[str, object]:
+    """The template's questions and their defaults (a list means a choice; the first is the default)."""
+    questions = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    return {k: v for k, v in questions.items() if not k.startswith("_")}
+
+
+def _check_answers(answers: dict[str, str]) -> None:
+    """Unknown keys and values outside a choice list are bake errors, with what is allowed."""
+    questions = template_questions()
+    problems = []
+    for key, value in answers.items():
+        if key not in questions:
+            close = difflib.get_close_matches(key, list(questions), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(f"--set {key}: unknown question; {hint}questions: {', '.join(questions)}")
+        elif isinstance(questions[key], list) and value not in questions[key]:
+            problems.append(f"--set {key}={value}: allowed: {', '.join(map(str, questions[key]))}")
+    if problems:
+        raise BakeError("; ".join(problems))
+
+
 def bake(answers: dict[str, str], project_dir: Path, *, no_input: bool = True) -> Path:
     """Render the template with ``answers`` into ``project_dir/stacks``; return the new stack file.
 
@@ -47,6 +70,7 @@ def bake(answers: dict[str, str], project_dir: Path, *, no_input: bool = True) -
     from cookiecutter.exceptions import FailedHookException
     from cookiecutter.main import cookiecutter
 
+    _check_answers(answers)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             with _stderr_captured(Path(tmp) / "hook.err") as hook_err:
@@ -73,7 +97,7 @@ def register(app: typer.Typer) -> None:
         """Scaffold a new stack from templates/stack (cookiecutter), validate it, and say how to preview it."""
         from slm_deploy.cli import EXIT_BAD_INPUT, project_dir
         from slm_deploy.config import load_stack
-        from slm_deploy.errors import ConfigError
+        from slm_deploy.errors import ConfigError, MissingSecretError
 
         answers = {}
         for item in values or []:
@@ -91,9 +115,15 @@ def register(app: typer.Typer) -> None:
         stack = path.name[len("Pulumi.") : -len(".yaml")]
         try:
             load_stack(stack, root)
+        except MissingSecretError as exc:
+            Console().print(f"Wrote {path.relative_to(root)}. Before previewing, set its secret(s):")
+            for problem in exc.problems:
+                Console().print(f"  {problem.message}", soft_wrap=True)
+            return
         except ConfigError as exc:
             path.unlink()
+            err.print(f"[red]error:[/red] the generated {path.relative_to(root)} is not valid with these answers, so it was not kept:")
             for problem in exc.problems:
                 err.print(f"[red]error:[/red] {problem}", soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        Console().print(f"Wrote {path.relative_to(root)}. Next: slm-deploy preview {stack}")
+        Console().print(f"Wrote {path.relative_to(root)}. Next: ./dev preview {stack} (or slm-deploy preview {stack})")
