@@ -54,11 +54,69 @@ def gate_config(stack: str, payload: dict[str, Any], root: Path, worker: Any = N
     return 0 if build.gate.ok else 1
 
 
-if __name__ == "__main__":
+# Everything that can change what this stack renders or how it is judged: the program and its
+# components, templates, the gate and its policies, the locked dependency set, the project file.
+_INPUTS = ("components", "stacks", "slm_deploy", "templates", "policies", "Pulumi.yaml", "uv.lock")
+
+
+def input_key(stack: str, payload: dict[str, Any], root: Path) -> str:
+    """sha256 of the gate's inputs *before* synthesis, so an unchanged stack skips the synth too.
+
+    Covers the stack's validated config (secret names, never values), every source file that
+    renders or judges it, the waiver file in use and today's date (waivers expire).
+    """
+    import hashlib
+    from datetime import date
+
+    from slm_deploy.gate.runner import default_waivers_path
+
+    h = hashlib.sha256()
+    h.update(json.dumps({"stack": stack, "payload": payload, "today": date.today().isoformat()}, sort_keys=True).encode())
+    waivers = default_waivers_path()
+    h.update(f"waivers={waivers.resolve()}\n".encode() + (waivers.read_bytes() if waivers.is_file() else b""))
+    for name in _INPUTS:
+        base = root / name
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        )
+        for path in files:
+            h.update(f"\0{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def _verdict_file(stack: str, key: str) -> Path:
+    from slm_deploy.gate.cache import cache_dir
+
+    return cache_dir() / "program" / f"{stack}-{key[:32]}.json"
+
+
+def run(stack: str, payload: dict[str, Any], root: Path) -> int:
+    """``python -m slm_deploy.program_gate``: a cached verdict for unchanged inputs, else build and gate."""
+    import contextlib
+    import io
+
+    from slm_deploy.gate.cache import cache_disabled
+
+    key = None if cache_disabled() else input_key(stack, payload, root)
+    if key and _verdict_file(stack, key).is_file():
+        cached = json.loads(_verdict_file(stack, key).read_text())
+        print(cached["output"], end="")
+        return cached["code"]
+
     from slm_deploy.gate.worker import ScanWorker
 
-    with ScanWorker() as scan_worker:  # imports checkov on the other core while the stack is synthesized
-        from slm_deploy.config import project_root
+    out = io.StringIO()
+    with ScanWorker() as scan_worker, contextlib.redirect_stdout(out):  # checkov loads on the other core
+        code = gate_config(stack, payload, root, scan_worker)
+    print(out.getvalue(), end="")
+    if key and code in (0, 1):  # a verdict, not a config error
+        path = _verdict_file(stack, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"code": code, "output": out.getvalue()}))
+    return code
 
-        code = gate_config(sys.argv[1], json.loads(sys.stdin.read()), project_root(), scan_worker)
-    sys.exit(code)
+
+if __name__ == "__main__":
+    from slm_deploy.paths import project_root
+
+    sys.exit(run(sys.argv[1], json.loads(sys.stdin.read()), project_root()))

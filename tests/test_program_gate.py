@@ -78,3 +78,32 @@ def test_real_gate_failure_stops_the_program_before_any_registration(tmp_path, m
 def test_real_gate_passes_for_a_reference_stack_and_program_proceeds():
     result = _synth_with_gate("staging", require_gate, [])
     assert any(r.type == "kubernetes:core/v1:Namespace" for r in result.resources)
+
+
+def test_unchanged_stack_regates_without_synthesizing(tmp_path):
+    """The program's gate keys its verdict on its inputs, so an unchanged stack skips synth and checkov."""
+    import json as _json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    payload = _json.dumps({"values": load_stack("staging").config.model_dump(by_alias=True, exclude_defaults=True, mode="json"),
+                           "secretKeys": []})
+    code = (
+        "import json, sys\n"
+        "from slm_deploy.paths import project_root\n"
+        "from slm_deploy.program_gate import run\n"
+        f"rc = run('staging', json.loads({payload!r}), project_root())\n"
+        "print('RC', rc, 'PULUMI', 'pulumi' in sys.modules, 'CHECKOV', any(m.startswith('checkov') for m in sys.modules))\n"
+    )
+    env = {**os.environ, "SLM_DEPLOY_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True)
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True)
+    assert first.stdout.strip().endswith("RC 0 PULUMI True CHECKOV False")  # synthesized; checkov in the worker only
+    assert second.stdout.strip().endswith("RC 0 PULUMI False CHECKOV False")  # cached: no synth at all
+    changed = payload.replace('"slm-staging"', '"slm-staging-2"')
+    third = subprocess.run([sys.executable, "-c", code.replace(payload, changed)], capture_output=True, text=True,
+                           cwd=REPO, env=env, check=True)
+    assert third.stdout.strip().endswith("RC 0 PULUMI True CHECKOV False")  # a config change is a miss
