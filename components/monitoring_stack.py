@@ -21,7 +21,7 @@ import re
 from typing import Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from components.monitoring.cluster import dcgm_contribution, kube_state_contribution
 from components.labels import selector_labels
@@ -31,6 +31,7 @@ from components.monitoring.prometheus_config import DURATION, check_unique, rule
 from components.observability import AlertThresholds, MonitoringContribution
 from components.monitoring.standalone import PROMETHEUS_PORT
 from components.probe_monitoring import scoped
+from components.validation import dns_label
 
 __all__ = [
     "TYPE",
@@ -117,7 +118,6 @@ class PrometheusArgs(_Args):
         return self
 
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*')
 RESERVED_RECEIVERS = ("default", "null")
 """Receivers every standalone Alertmanager has: ``default`` (the alertmanagerWebhookUrl secret) and ``null`` (drop)."""
@@ -135,10 +135,8 @@ class ReceiverArgs(_Args):
 
     @field_validator("name", "secret_name")
     @classmethod
-    def _dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.fullmatch(value) or len(value) > 50:
-            raise ValueError(f"{value!r} must be a lowercase DNS label (a-z, 0-9, '-', at most 50 characters)")
-        return value
+    def _dns_label(cls, value: str, info: ValidationInfo) -> str:
+        return dns_label(value, max_len=50, what=info.field_name)
 
     @field_validator("secret_key")
     @classmethod

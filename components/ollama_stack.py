@@ -27,6 +27,7 @@ from components.ollama.webui import WebUiSettings
 from components.observability import MonitoringContribution
 from components.optouts import SecurityOptOut, opt_out_records
 from components.sizing import MemoryPlan, report_ollama
+from components.validation import ip_address
 
 __all__ = ["OllamaStackArgs", "OllamaStack", "OllamaMemory", "TYPE"]
 
@@ -99,11 +100,7 @@ class OllamaStackArgs(BaseModel):
     @field_validator("publish_address")
     @classmethod
     def _ip(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise ValueError(f"publishAddress {value!r} is not an IP address (e.g. 127.0.0.1, or 0.0.0.0 with authProxy)") from None
-        return value
+        return ip_address(value, what="publishAddress", hint="e.g. 127.0.0.1, or 0.0.0.0 with authProxy")
 
     @field_validator("docker_user")
     @classmethod

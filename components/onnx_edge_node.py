@@ -23,7 +23,6 @@ The one side effect at program time: the docker target writes the image build co
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +39,7 @@ from components.optouts import opt_out_records
 from components.probe_monitoring import probe_contribution
 from components.sizing import FitError, MemoryPlan, size_onnx
 from components.templating import render_template
+from components.validation import dns_label, ip_address
 from components.versions import image as pinned_image
 
 __all__ = ["OnnxEdgeNodeArgs", "OnnxEdgeNode", "EDGE_POOL_LABEL", "EDGE_TAINT_KEY", "SERVER_PORT", "image_context_files"]
@@ -56,7 +56,6 @@ HF_TOKEN_FILE = f"{SECRETS_DIR}/hf-token"
 MODELS_DIR = "/models"
 START_BUDGET_SECONDS = 600  # model load of a ~5 GB int4 export from a slow edge disk
 SERVER_DIR = Path(__file__).resolve().parent / "onnx_edge" / "server"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$")
 _HARDWARE_FOR_EP = {
     "cuda": ("nvidia-gpu",),
@@ -91,9 +90,7 @@ class OnnxEdgeNodeArgs(BaseModel):
     @field_validator("name")
     @classmethod
     def _dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
-            raise ValueError(f"name {value!r} must be a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters")
-        return value
+        return dns_label(value, what="name")
 
     @field_validator("model")
     @classmethod
@@ -112,11 +109,7 @@ class OnnxEdgeNodeArgs(BaseModel):
     @field_validator("publish_address")
     @classmethod
     def _address(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise ValueError(f"publishAddress {value!r} is not an IP address; use 127.0.0.1 (default) or 0.0.0.0") from None
-        return value
+        return ip_address(value, what="publishAddress", hint="use 127.0.0.1 (default) or 0.0.0.0")
 
     @field_validator("image")
     @classmethod

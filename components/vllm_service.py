@@ -22,6 +22,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.catalog import ModelSpec, get_model
+from components.validation import dns_label
 from components.observability import MonitoringContribution
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
 from components.versions import image as pinned_image
@@ -33,7 +34,6 @@ __all__ = ["VllmServiceArgs", "VllmService", "LoraAdapter", "ClientSelector", "V
 
 VLLM_PORT = 8000
 GPU_COUNTS_ONE_NODE = 8
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _CUDA_IMAGES = {"vllm-openai"}
 _GiB = 1024**3
@@ -81,9 +81,7 @@ class LoraAdapter(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v):
-            raise ValueError(f"adapter name {v!r} must be a DNS label (lowercase letters, digits, '-', at most 42 characters)")
-        return v
+        return dns_label(v, max_len=42, what="adapter name")
 
     @field_validator("revision")
     @classmethod
@@ -148,9 +146,7 @@ class VllmServiceArgs(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v):
-            raise ValueError(f"{v!r} must be a DNS label: lowercase letters, digits and '-', at most 42 characters (object names get suffixes)")
-        return v
+        return dns_label(v, max_len=42, what="name", why=" (object names get suffixes)")
 
     @field_validator("model")
     @classmethod

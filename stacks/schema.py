@@ -13,7 +13,6 @@ Secrets are *not* fields here: they are separate secret config keys (see
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -22,6 +21,7 @@ from components.vllm_service import VllmServiceArgs
 from components.ollama_stack import OllamaStackArgs
 from components.monitoring_stack import MonitoringStackArgs
 from components.onnx_edge_node import OnnxEdgeNodeArgs
+from components.validation import dns_label
 
 __all__ = [
     "PROJECT",
@@ -43,7 +43,6 @@ SECRET_KEYS: dict[str, str] = {
 }
 """Secret config keys: set with ``pulumi config set --secret``; never fields of StackConfig."""
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class Model(BaseModel):
@@ -104,9 +103,7 @@ class StackConfig(Model):
     @field_validator("namespace")
     @classmethod
     def _dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
-            raise ValueError("must be a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters")
-        return value
+        return dns_label(value)
 
     def secrets_needed(self) -> list[tuple[str, object, str, str]]:
         """``(key path, value, secret key, why)`` for every secret this configuration cannot run without."""

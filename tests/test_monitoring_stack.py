@@ -399,7 +399,7 @@ _ROUTED = {
         ({"routes": [{"matchers": [], "receiver": "default"}]}, "matchers must name at least one matcher"),
         ({"routes": [{"matchers": ['a="b"'], "receiver": "default", "repeatInterval": "hourly"}]}, "'hourly' is not a Prometheus duration"),
         ({"receivers": [{"name": "default", "type": "webhook", "secretName": "s"}]}, "receiver name 'default' is reserved"),
-        ({"receivers": [{"name": "Ops", "type": "webhook", "secretName": "s"}]}, "'Ops' must be a lowercase DNS label"),
+        ({"receivers": [{"name": "Ops", "type": "webhook", "secretName": "s"}]}, "'Ops' must be a DNS-1123 label"),
         ({"receivers": [{"name": "a", "type": "webhook", "secretName": "s", "slackChannel": "#x"}]}, "slackChannel '#x' is set but receiver 'a' has type 'webhook'"),
         ({"receivers": [{"name": "a", "type": "webhook", "secretName": "s"}] * 2}, r"receiver names \['a'\] are used more than once"),
         ({"receivers": [{"name": "a", "type": "email", "secretName": "s"}]}, "'webhook' or 'slack'"),
