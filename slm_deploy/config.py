@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from slm_deploy.errors import ConfigError, MissingSecretError, Problem
 from slm_deploy.paths import project_root
-from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
+from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax
 
 __all__ = [
     "LoadedStack",
@@ -242,7 +242,7 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
     """Build StackConfig; map each pydantic error to a located, one-line :class:`Problem`."""
     lines = lines or {}
     try:
-        return StackConfig.model_validate(values)
+        config = StackConfig.model_validate(values)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
@@ -264,6 +264,14 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
             has_value = not isinstance(err.get("input"), dict)
             problems.append(Problem(display, key, message, err.get("input"), line, has_value=has_value))
         raise ConfigError(problems) from None
+    refused = [
+        Problem(display, f"{PROJECT}:{path}", why, value,
+                lines.get(f"config.{PROJECT}:{path}") or _nearest_line(lines, f"config.{PROJECT}:{path}"))
+        for path, value, why in template_syntax(config)
+    ]
+    if refused:
+        raise ConfigError(refused)
+    return config
 
 
 def _nearest_line(lines: dict[str, int], path: str) -> int | None:

@@ -13,7 +13,8 @@ Secrets are *not* fields here: they are separate secret config keys (see
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -30,6 +31,8 @@ __all__ = [
     "DockerHost",
     "StackConfig",
     "Model",
+    "TEMPLATE_SYNTAX_KEY",
+    "template_syntax",
 ]
 
 PROJECT = "slm-deploy"
@@ -43,6 +46,58 @@ SECRET_KEYS: dict[str, str] = {
 }
 """Secret config keys: set with ``pulumi config set --secret``; never fields of StackConfig."""
 
+
+
+TEMPLATE_SYNTAX_KEY = "templateSyntax"
+"""``Field(json_schema_extra={TEMPLATE_SYNTAX_KEY: "why"})`` marks a string field whose value is itself a
+template (e.g. a Modelfile TEMPLATE, a Go template Ollama runs); every other string refuses template syntax."""
+
+_TEMPLATE_OPEN = re.compile(r"\{\{|\{%")
+# checkov's kubernetes parser skips a whole file matching these (checkov/kubernetes/parser/k8_yaml.py):
+# even a field that is a template may not look like a Helm template.
+_HELM_LOOKALIKE = re.compile(r"\{\{-?\s*\.(Values|Release)\.")
+
+
+def _needs_template_syntax(model: BaseModel, name: str) -> bool:
+    extra = type(model).model_fields[name].json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get(TEMPLATE_SYNTAX_KEY))
+
+
+def _strings(value: Any, path: str, allowed: bool):
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            alias = type(value).model_fields[name].alias or name
+            child = f"{path}.{alias}" if path else alias
+            yield from _strings(getattr(value, name), child, _needs_template_syntax(value, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key, f"{path}.{key}", False)
+            yield from _strings(item, f"{path}.{key}", allowed)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}[{i}]", allowed)
+    elif isinstance(value, str):
+        yield path, value, allowed
+
+
+def template_syntax(config: BaseModel) -> list[tuple[str, str, str]]:
+    """``(key path, value, why refused)`` for every user string that carries template syntax.
+
+    Rendered manifests, compose files, alert rules and Alertmanager templates are read by tools that
+    treat ``{{`` / ``{%`` as template code: checkov skips a manifest that looks like a Helm template
+    (so nothing in it is judged), Prometheus and Alertmanager execute Go templates in annotations.
+    One walk over every string field (and map key) of the config refuses it at load; a field whose
+    value *is* a template says so with :data:`TEMPLATE_SYNTAX_KEY` and is only refused Helm look-alikes.
+    """
+    found = []
+    for path, value, allowed in _strings(config, "", False):
+        if not allowed and _TEMPLATE_OPEN.search(value):
+            found.append((path, value, "template syntax ('{{' or '{%') is not allowed here: rendered files are read by "
+                          "template engines and by checkov, which skips files that look like Helm templates"))
+        elif allowed and _HELM_LOOKALIKE.search(value):
+            found.append((path, value, "'{{ .Values.' / '{{ .Release.' makes checkov skip the rendered file as a Helm "
+                          "template; this template may use other fields only"))
+    return found
 
 
 class Model(BaseModel):

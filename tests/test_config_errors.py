@@ -151,3 +151,57 @@ def test_gated_model_with_hf_token_secret_loads(scratch_project):
         "config:\n  slm-deploy:hfToken:\n    secure: v1:AAAA\n  slm-deploy:vllm:\n    - name: gem\n      model: gemma-3-4b-it\n      gpu: l4\n",
     )
     assert load_stack("t", scratch_project).secret_keys == {"hfToken"}
+
+
+# --------------------------------------------------------------------------- template syntax (issue #10, item 1)
+
+_VLLM = """config:
+  slm-deploy:namespace: slm-x
+  slm-deploy:vllm:
+    - name: phi4-mini
+      model: phi-4-mini-instruct
+      gpu: l4
+      servedModelName: {value}
+"""
+
+
+@pytest.mark.parametrize("value", ['"phi4 {{ .Values.x }}"', '"phi4 {{ .Release.Name }}"', '"a {% raw %}"', '"{{- x }}"'])
+def test_template_syntax_in_a_user_string_is_refused_at_load(scratch_project, value):
+    [line] = _problems(scratch_project, _VLLM.format(value=value))
+    assert line.startswith("stacks/Pulumi.t.yaml:7: slm-deploy:vllm[0].servedModelName = ")
+    assert "template syntax ('{{' or '{%') is not allowed here" in line
+
+
+def test_template_syntax_in_map_keys_and_nested_strings_is_refused(scratch_project):
+    text = """config:
+  slm-deploy:target: kubernetes
+  slm-deploy:namespace: slm-x
+  slm-deploy:ollama:
+    models: [qwen3-0.6b]
+    clients:
+      - "{{ .Values.k }}": rag-api
+    modelfiles:
+      - name: support
+        base: qwen3-0.6b
+        system: "Answer {{ .Values.secret }}"
+"""
+    lines = _problems(scratch_project, text)
+    assert any("slm-deploy:ollama.clients[0].{{ .Values.k }}" in x for x in lines), lines
+    assert any(x.startswith("stacks/Pulumi.t.yaml:11: slm-deploy:ollama.modelfiles[0].system") for x in lines), lines
+
+
+def test_a_template_field_may_be_a_template_but_not_a_helm_lookalike(scratch_project):
+    base = """config:
+  slm-deploy:target: kubernetes
+  slm-deploy:namespace: slm-x
+  slm-deploy:ollama:
+    models: [qwen3-0.6b]
+    modelfiles:
+      - name: support
+        base: qwen3-0.6b
+        template: "{value}"
+"""
+    write_stack(scratch_project, "ok", base.format(value="{{ if .System }}{{ .System }}{{ end }}{{ .Prompt }}"))
+    load_stack("ok", scratch_project)
+    [line] = _problems(scratch_project, base.format(value="{{ .Values.x }}{{ .Prompt }}"))
+    assert "slm-deploy:ollama.modelfiles[0].template" in line and "Helm template" in line

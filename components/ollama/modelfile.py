@@ -147,7 +147,12 @@ class ModelfileVariant(BaseModel):
     base: str = Field(description="The model it is built FROM: one of `models` (catalog id or pinned tag). Required.")
     parameters: dict[str, ParamValue] = Field(default_factory=dict, description="PARAMETER lines (temperature, num_ctx, top_p, stop, ...). Only Ollama's real parameter names. Default none: the base model's own parameters.")
     system: str | None = Field(default=None, description="SYSTEM prompt. Default None: the base model's system prompt.")
-    template: str | None = Field(default=None, description="TEMPLATE (Go template). Default None: keep the base model's chat template, which is almost always right.")
+    template: str | None = Field(
+        default=None,
+        description="TEMPLATE (Go template). Default None: keep the base model's chat template, which is almost always right.",
+        # The value is a Go template Ollama runs ({{ .System }}, {{ .Prompt }} ...), so it may carry '{{'.
+        json_schema_extra={"templateSyntax": "Ollama executes it as a Go template (chat format)"},
+    )
     messages: list[ModelfileMessage] = Field(default_factory=list, description="MESSAGE lines (few-shot turns). Default none.")
     license: str | None = Field(default=None, description="LICENSE text. Default None: inherited from the base model.")
     instructions: list[str] = Field(default_factory=list, description="Extra raw Modelfile lines, each checked (PARAMETER/MESSAGE/LICENSE only). Default none.")

@@ -259,6 +259,8 @@ def write_reports(result: GateResult, build_dir: Path) -> dict[str, str]:
     verdict = {"stack": result.stack, "ok": result.ok, "cached": result.cached, "cacheKey": result.cache_key,
                "passed": len(result.passed), "failed": len(result.failed), "waived": len(result.waived),
                "staleWaivers": result.stale_waivers, "expiredWaivers": result.expired_waivers,
-               "selfWaivers": [f.resource + " " + f.check_id for f in result.self_waivers]}
+               "selfWaivers": [f.resource + " " + f.check_id for f in result.self_waivers],
+               "failures": [{"check": f.check_id, "resource": f.resource, "file": f.file, "message": f.message}
+                            for f in result.failed]}
     paths["verdict"].write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
     return {k: str(v) for k, v in paths.items()}

@@ -16,6 +16,14 @@ GATE_CHECKS: dict[str, tuple[str, str]] = {
         "Ensure every manifest is valid against the strict Kubernetes schemas (oldest and newest supported)",
         "A typo'd or unknown field is silently dropped by the API server; strict schemas catch it before apply.",
     ),
+    "SLM_GATE_UNSCANNED": (
+        "Ensure every rendered Kubernetes object, Dockerfile and compose service got results from the checks for its kind",
+        "checkov silently skips files it takes for Helm templates (or cannot read); an object nobody judged must not pass.",
+    ),
+    "PROMTOOL_RULES": (
+        "Ensure every rendered Prometheus rule file passes promtool check rules",
+        "A rule file Prometheus cannot load switches alerting off; promtool must be installed for the gate to judge it.",
+    ),
     "SLM_GATE_SELF_WAIVER": (
         "Ensure rendered output carries no inline checkov suppression that policies/waivers.yaml does not back",
         "A generated file must not be able to waive itself: every exception goes through the reviewed waiver file.",

@@ -138,7 +138,8 @@ def _scans(worker: "ScanWorker | None", manifests: list[Path], dockerfiles: list
 
     calls = [("scan_kubernetes", (manifests, build_dir, checks_dir, severities)),
              ("scan_dockerfiles", (dockerfiles, build_dir, severities)),
-             ("builtin_checks", ())]
+             ("builtin_checks", ()),
+             ("kubernetes_check_kinds", ())]
     if worker is None:
         return [Done(getattr(scan, name)(*args)) for name, args in calls]
     return [worker.submit(name, *args) for name, args in calls]
@@ -205,12 +206,27 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
             (passed if x.passed else failed).append(_policy_finding(x, "manifest-set"))
             ran.add(x.check_id)
 
-    k8s_job, docker_job, builtins_job = pending
-    for out in (k8s_job.result(), docker_job.result()):
+    from slm_deploy.gate.alert_rules import check_rule_files
+
+    p, f = check_rule_files(build_dir, parsed)
+    passed += p
+    failed += f
+    if p or f:
+        ran.add("PROMTOOL_RULES")
+
+    # Collected in submission order: a worker answers on one pipe.
+    k8s_job, docker_job, builtins_job, kinds_job = pending
+    scans = (k8s_job.result(), docker_job.result())
+    builtins, kinds = builtins_job.result(), set(kinds_job.result())
+    for out in scans:
         passed += out.passed
         failed += out.failed
         skipped += out.skipped
         ran |= out.ran
+
+    from slm_deploy.gate.coverage import unscanned
+
+    failed += unscanned(build_dir, parsed, dockerfiles, compose_doc, passed + failed + skipped, kinds)
 
     # Inline suppressions: checkov's own skip records plus the gate's text scan of all rendered output.
     inline: dict[tuple[str, str], Finding] = {}
@@ -251,7 +267,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     result.stale_waivers = stale
     result.expired_waivers = expired
     result.opt_outs = opt_rows
-    result.checks = _check_table(ran, slm_metas, builtins_job.result())
+    result.checks = _check_table(ran, slm_metas, builtins)
     return result
 
 

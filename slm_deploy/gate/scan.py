@@ -19,7 +19,7 @@ from slm_deploy.gate.result import Finding
 
 __all__ = [
     "checkov_loaded", "preload", "scan_kubernetes", "scan_dockerfiles", "find_dockerfiles", "k8s_resource_id",
-    "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks",
+    "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks", "kubernetes_check_kinds",
 ]
 
 _STATE: dict[str, Any] = {"ready": False, "external": set()}
@@ -195,6 +195,25 @@ def builtin_checks() -> list[dict[str, str]]:
                                    "guideline": getattr(check, "guideline", None) or "",
                                    "description": _description(check)}
     return sorted(found.values(), key=lambda c: c["id"])
+
+
+def kubernetes_check_kinds() -> list[str]:
+    """Every Kubernetes kind at least one loaded check (built-in, graph or ours) applies to.
+
+    The gate's coverage proof: an object of such a kind that got no checkov result at all was not
+    scanned (checkov silently drops files it takes for Helm templates, for instance).
+    """
+    _prepare()
+    from checkov.common.checks_infra.registry import get_graph_checks_registry
+    from checkov.kubernetes.checks.resource.registry import registry as k8s_registry
+
+    kinds = {kind for kind, checks in k8s_registry.checks.items() if checks}
+    graph = get_graph_checks_registry("kubernetes")
+    if not graph.checks:
+        graph.load_checks()
+    for check in graph.checks:
+        kinds |= set(getattr(check, "resource_types", None) or [])
+    return sorted(kinds)
 
 
 # --------------------------------------------------------------------------- inline suppressions

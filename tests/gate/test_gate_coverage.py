@@ -1,0 +1,124 @@
+"""Coverage: every rendered object is judged, or the gate fails with SLM_GATE_UNSCANNED (issue #10, item 1).
+
+The attack: a stack string such as ``servedModelName: "phi4 {{ .Values.x }}"`` lands in the vLLM
+Deployment; checkov's kubernetes parser takes the file for a Helm template and drops it, with no
+result and no error, so every check on that Deployment silently disappears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from gate_helpers import copy_build, write_build
+from slm_deploy.gate import run_gate
+from slm_deploy.gate.coverage import unscanned
+from slm_deploy.gate.result import Finding
+
+DEPLOYMENT = "Deployment.slm-staging.phi4-mini"
+MANIFEST = "manifests/slm-staging.deployment.phi4-mini.yaml"
+
+
+def _poison(build: Path) -> None:
+    path = build / MANIFEST
+    text = path.read_text()
+    assert "--served-model-name" in text
+    path.write_text(text.replace("--served-model-name", "--served-model-name={{ .Values.x }}", 1))
+
+
+@pytest.fixture(scope="module")
+def poisoned(staging_build, tmp_path_factory):
+    build = copy_build(staging_build, tmp_path_factory.mktemp("poisoned") / "build")
+    _poison(build)
+    return build
+
+
+def test_checkov_really_skips_the_helm_lookalike(poisoned):
+    """The attack is real: checkov itself returns nothing for the poisoned Deployment."""
+    from slm_deploy.gate.scan import scan_kubernetes
+
+    out = scan_kubernetes([poisoned / MANIFEST], poisoned, None, {})
+    assert not [f for f in out.passed + out.failed + out.skipped if f.resource == DEPLOYMENT]
+
+
+def test_unscanned_object_fails_the_gate_in_every_report(poisoned):
+    result = run_gate(poisoned, "staging", use_cache=False)
+    assert not result.ok
+    unscanned_ = [f for f in result.failed if f.check_id == "SLM_GATE_UNSCANNED"]
+    assert [(f.resource, f.file) for f in unscanned_] == [(DEPLOYMENT, MANIFEST)]
+    assert "Helm template" in unscanned_[0].message
+
+    gate = poisoned / "gate"
+    verdict = json.loads((gate / "verdict.json").read_text())
+    assert {"check": "SLM_GATE_UNSCANNED", "resource": DEPLOYMENT} in [
+        {k: x[k] for k in ("check", "resource")} for x in verdict["failures"]]
+    sarif = json.loads((gate / "report.sarif").read_text())
+    assert any(r["ruleId"] == "SLM_GATE_UNSCANNED" and "suppressions" not in r for r in sarif["runs"][0]["results"])
+    junit = ET.parse(gate / "junit.xml").getroot()
+    suite = next(s for s in junit.iter("testsuite") if s.get("name") == "SLM_GATE_UNSCANNED")
+    assert suite.get("failures") == "1"
+    report = (gate / "report.md").read_text()
+    assert "| SLM_GATE_UNSCANNED | Deployment.slm-staging.phi4-mini |" in report
+
+
+def test_reference_build_is_fully_covered(staging_build, tmp_path):
+    result = run_gate(copy_build(staging_build, tmp_path / "b"), "staging", use_cache=False)
+    assert result.ok, [f"{f.check_id} {f.resource}" for f in result.failed]
+    assert not [f for f in result.failed if f.check_id == "SLM_GATE_UNSCANNED"]
+
+
+def test_dockerfile_and_compose_service_without_results_are_unscanned(tmp_path):
+    build = write_build(tmp_path / "b", files={"web/Dockerfile": "FROM scratch\n"})
+    compose = {"services": {"web": {"image": "x"}, "db": {"image": "y"}}}
+    results = [Finding("CKV_SLM_012", "n", "service.web", "compose.yaml", source="compose")]
+    found = unscanned(build, {}, [build / "files/web/Dockerfile"], compose, results, {"Deployment"})
+    assert sorted(f.resource for f in found) == ["Dockerfile.files/web/Dockerfile", "service.db"]
+    assert {f.check_id for f in found} == {"SLM_GATE_UNSCANNED"}
+
+
+def test_kinds_no_check_applies_to_are_not_unscanned(tmp_path):
+    build = write_build(tmp_path / "b")
+    path = build / "manifests" / "x.yaml"
+    found = unscanned(build, {path: {"kind": "NetworkPolicy", "metadata": {"name": "a", "namespace": "n"}}}, [],
+                      None, [], {"Deployment"})
+    assert found == []
+
+
+# --------------------------------------------------------------------------- promtool inside the gate
+
+
+BROKEN_RULES = """groups:
+- name: broken
+  rules:
+  - alert: Broken
+    expr: sum(rate(http_requests_total[5m]
+    labels: {severity: critical}
+    annotations: {summary: "{{ $labels.pod "}
+"""
+
+
+def test_broken_rule_file_fails_the_gate(staging_build, tmp_path):
+    build = copy_build(staging_build, tmp_path / "b")
+    (build / "files" / "extra").mkdir()
+    (build / "files" / "extra" / "broken.yaml").write_text(BROKEN_RULES)
+    result = run_gate(build, "staging", use_cache=False)
+    failed = [f for f in result.failed if f.check_id == "PROMTOOL_RULES"]
+    assert [f.file for f in failed] == ["files/extra/broken.yaml"]
+    assert "promtool check rules" in failed[0].message
+    passed = {f.file for f in result.passed if f.check_id == "PROMTOOL_RULES"}
+    assert "files/monitoring/rules/slm.rules.yaml" in passed
+
+
+def test_promtool_missing_fails_the_gate_with_a_clear_message(staging_build, tmp_path, monkeypatch):
+    build = copy_build(staging_build, tmp_path / "b")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = run_gate(build, "staging", use_cache=False)
+    failed = [f for f in result.failed if f.check_id == "PROMTOOL_RULES"]
+    assert failed and all("promtool is not on PATH" in f.message and "apt-get install" in f.message for f in failed)
+    assert os.environ["PATH"] == str(empty)
