@@ -1,17 +1,12 @@
-"""Fixtures for the ONNX edge server tests: a tiny onnxruntime-genai model and an HTTP client."""
+"""Fixtures for the ONNX edge server tests: a tiny onnxruntime-genai model."""
 
 from __future__ import annotations
 
-import http.client
-import json
 from pathlib import Path
 
 import pytest
 
 from tiny_model import build_tiny_model
-
-KEY = "edge-key-0123456789abcdef"
-MODEL_ID = "tiny-llama"
 
 
 @pytest.fixture(scope="session")
@@ -19,34 +14,3 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     """A random model in onnxruntime-genai's format (about 0.3 s; see tiny_model.py)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
 
-
-def request(port: int, method: str, path: str, body=None, *, key: str | None = KEY, raw: bytes | None = None,
-            headers: dict | None = None, timeout: float = 30) -> tuple[http.client.HTTPResponse, str]:
-    """One HTTP request on 127.0.0.1; returns the response and its decoded body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    hdrs = dict(headers or {})
-    if key:
-        hdrs["Authorization"] = f"Bearer {key}"
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    if data is not None:
-        hdrs.setdefault("Content-Type", "application/json")
-    try:
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        return resp, resp.read().decode()
-    finally:
-        conn.close()
-
-
-def sse_events(body: str) -> list[str]:
-    """The `data:` payloads of an SSE body, in order."""
-    events = [e for e in body.split("\n\n") if e]
-    assert all(e.startswith("data: ") for e in events), events
-    return [e[len("data: "):] for e in events]
-
-
-def error_of(body: str) -> dict:
-    """The OpenAI error object of a JSON error body (asserting its exact shape)."""
-    err = json.loads(body)["error"]
-    assert set(err) == {"message", "type", "param", "code"}, err
-    return err

@@ -13,7 +13,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from components.onnx_edge.server import server as srv
-from conftest import KEY, MODEL_ID, error_of, request, sse_events
+from edge_http import KEY, MODEL_ID, error_of, request, sse_events
 
 CHAT = {"model": MODEL_ID, "messages": [{"role": "user", "content": "hello there edge box"}]}
 

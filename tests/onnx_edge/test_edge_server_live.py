@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from conftest import KEY, MODEL_ID, error_of, request, sse_events
+from edge_http import KEY, MODEL_ID, error_of, request, sse_events
 from tiny_model import CONTEXT_LENGTH
 
 SERVER = Path(__file__).resolve().parents[2] / "components" / "onnx_edge" / "server" / "server.py"
