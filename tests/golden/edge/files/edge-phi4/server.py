@@ -17,10 +17,17 @@ are read from the file named by ``SLM_API_KEY_FILE`` (one key per line; blank li
 authenticating sidecar, so the server is its own gate.
 
 Generation runs in the request's worker thread behind a concurrency limit
-(``SLM_CONCURRENCY`` running, ``SLM_MAX_QUEUE`` waiting); a full queue answers 429, a
-wait longer than ``SLM_QUEUE_TIMEOUT`` seconds 503. ``max_tokens`` becomes
+(``SLM_CONCURRENCY`` running, ``SLM_MAX_QUEUE`` waiting); a full queue and a wait longer
+than ``SLM_QUEUE_TIMEOUT`` seconds both answer 503 in OpenAI's error shape, with
+Retry-After. The socket's listen backlog is ``SLM_LISTEN_BACKLOG`` (the standard
+library's default of 5 resets connections in a burst). ``max_tokens`` becomes
 ``max_length = prompt tokens + max_tokens``, capped at ``SLM_MAX_LENGTH`` (the KV cache
 onnxruntime-genai allocates is sized by max_length; never the model's full context).
+Sampling options are checked against what onnxruntime-genai accepts before it sees them
+(``seed`` fits a C++ ``int``, ``top_k`` at most the vocabulary); options this server cannot
+honour (``stop``, penalties, ``logprobs``) are refused with 400 rather than ignored. Any
+engine failure answers a JSON 500 (or a final SSE error event once streaming has begun),
+logs one line and counts ``slm_onnx_errors_total``; a client never sees a dropped connection.
 
 Logs are JSON lines on stdout. Prompts, completions and keys are never logged.
 
@@ -32,6 +39,7 @@ Environment
   SLM_CONCURRENCY      generations running at once                           default 1
   SLM_MAX_QUEUE        requests waiting for a slot                           default 8
   SLM_QUEUE_TIMEOUT    seconds a request may wait for a slot                 default 300
+  SLM_LISTEN_BACKLOG   connections the kernel queues before accept()         default 128
   SLM_EXECUTION_PROVIDER  cpu | cuda | openvino | qnn                        default cpu
   SLM_HOST / SLM_PORT  listen address                                        default 0.0.0.0:8000
 """
@@ -50,6 +58,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -68,6 +77,11 @@ __all__ = [
 
 MAX_BODY_BYTES = 1024 * 1024
 ROLES = frozenset({"system", "user", "assistant", "tool"})
+SEED_MAX = 2**31 - 1
+"""onnxruntime-genai casts ``random_seed`` to a C++ ``int``: a larger seed raises inside the engine."""
+UNSUPPORTED_OPTIONS = {"stop": (None, [], ""), "logprobs": (None, False), "top_logprobs": (None, 0),
+                       "logit_bias": (None, {}), "presence_penalty": (None, 0), "frequency_penalty": (None, 0)}
+"""OpenAI options this server cannot honour: only these 'off' values are accepted."""
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 PROVIDERS = {"cpu": None, "cuda": "cuda", "openvino": "OpenVINO", "qnn": "QNN"}
 """Our execution-provider ids -> the names ``og.Config.append_provider`` takes (cpu: no provider)."""
@@ -93,6 +107,9 @@ class Sampling:
 class Engine(Protocol):
     """What the HTTP layer needs from a generation backend (the real one or a test fake)."""
 
+    vocab_size: int | None
+    """Known after load(): the upper bound for ``top_k`` (None: not checked)."""
+
     def load(self) -> None:
         """Load weights and tokenizer (slow; runs in a background thread at start-up)."""
 
@@ -100,7 +117,8 @@ class Engine(Protocol):
         """Apply the model's chat template (with the generation prompt) and tokenize."""
 
     def generate(self, prompt_tokens: Sequence[int], max_length: int, sampling: Sampling) -> Iterator[str]:
-        """Yield decoded text, one piece per generated token, until EOS or ``max_length`` total tokens."""
+        """Set up generation now (errors raise here), then yield decoded text, one piece per
+        generated token, until EOS or ``max_length`` total tokens."""
 
 
 class OnnxGenaiEngine:
@@ -117,6 +135,7 @@ class OnnxGenaiEngine:
         self._og = og_module
         self.model: Any = None
         self.tokenizer: Any = None
+        self.vocab_size: int | None = None
 
     def load(self) -> None:
         og = self._og if self._og is not None else importlib.import_module("onnxruntime_genai")
@@ -128,6 +147,8 @@ class OnnxGenaiEngine:
             config.append_provider(provider)
         self.model = og.Model(config)
         self.tokenizer = og.Tokenizer(self.model)
+        with open(os.path.join(self.model_dir, "genai_config.json"), encoding="utf-8") as fh:
+            self.vocab_size = json.load(fh)["model"]["vocab_size"]
 
     def encode_chat(self, messages: list[dict[str, Any]]) -> Sequence[int]:
         prompt = self.tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True)
@@ -150,13 +171,15 @@ class OnnxGenaiEngine:
             options["do_sample"] = False  # greedy: temperature 0 or unset
         params.set_search_options(**options)
         generator = og.Generator(self.model, params)
+        generator.append_tokens(prompt_tokens)
+        return self._tokens(generator, self.tokenizer.create_stream())
+
+    @staticmethod
+    def _tokens(generator: Any, stream: Any) -> Iterator[str]:
         try:
-            generator.append_tokens(prompt_tokens)
-            stream = self.tokenizer.create_stream()
             while not generator.is_done():
                 generator.generate_next_token()
-                token = generator.get_next_tokens()[0]
-                yield stream.decode(token)
+                yield stream.decode(generator.get_next_tokens()[0])
         finally:
             del generator  # frees the KV cache now, not at the next GC
 
@@ -170,12 +193,13 @@ class ServerConfig:
     concurrency: int = 1
     max_queue: int = 8
     queue_timeout: float = 300.0
+    listen_backlog: int = 128
 
     def __post_init__(self) -> None:
         if not self.api_keys:
             raise ValueError("no API key: the server refuses to run unauthenticated")
-        if self.max_length < 2 or self.concurrency < 1 or self.max_queue < 0:
-            raise ValueError("max_length >= 2, concurrency >= 1 and max_queue >= 0 are required")
+        if self.max_length < 2 or self.concurrency < 1 or self.max_queue < 0 or self.listen_backlog < 1:
+            raise ValueError("max_length >= 2, concurrency >= 1, max_queue >= 0 and listen_backlog >= 1 are required")
 
 
 def load_api_keys(path: str) -> tuple[str, ...]:
@@ -212,6 +236,7 @@ class Metrics:
     """Prometheus metrics (names listed in METRIC_NAMES)."""
 
     requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     generation_tokens: int = 0
     latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
@@ -222,9 +247,14 @@ class Metrics:
         with self.lock:
             self.requests[(route, code)] = self.requests.get((route, code), 0) + 1
 
+    def error(self, kind: str) -> None:
+        with self.lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
 
 METRIC_NAMES = (
     "slm_onnx_requests_total",
+    "slm_onnx_errors_total",
     "slm_onnx_prompt_tokens_total",
     "slm_onnx_generation_tokens_total",
     "slm_onnx_request_duration_seconds",
@@ -233,6 +263,10 @@ METRIC_NAMES = (
     "slm_onnx_requests_waiting",
     "slm_onnx_model_loaded",
 )
+
+
+ERROR_KINDS = ("engine", "internal")
+"""``slm_onnx_errors_total{kind}``: engine = onnxruntime-genai raised; internal = a bug in this server."""
 
 
 class Busy(Exception):
@@ -251,14 +285,14 @@ class Admission:
         self.waiting = 0
 
     def acquire(self) -> None:
-        """Take a slot; raise Busy(429) when the queue is full, Busy(503) after the timeout."""
+        """Take a slot; raise Busy("queue_full") when the queue is full, Busy("queue_timeout") after the timeout."""
         if self._slots.acquire(blocking=False):
             with self._lock:
                 self.running += 1
             return
         with self._lock:
             if self.waiting >= self.max_queue:
-                raise Busy(429)
+                raise Busy("queue_full")
             self.waiting += 1
         try:
             got = self._slots.acquire(timeout=self.timeout)
@@ -266,7 +300,7 @@ class Admission:
             with self._lock:
                 self.waiting -= 1
         if not got:
-            raise Busy(503)
+            raise Busy("queue_timeout")
         with self._lock:
             self.running += 1
 
@@ -339,8 +373,8 @@ def _number(body: dict, key: str, low: float, high: float, *, integer: bool = Fa
         return None
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok or not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
-        kind = "an integer" if integer else "a number"
-        raise ApiError(400, f"'{key}' must be {kind} between {low:g} and {high:g}, got {value!r}", param=key)
+        kind, bounds = ("an integer", f"{low} and {high}") if integer else ("a number", f"{low:g} and {high:g}")
+        raise ApiError(400, f"'{key}' must be {kind} between {bounds}, got {value!r}", param=key)
     return value
 
 
@@ -390,9 +424,24 @@ def parse_chat_request(body: Any, model_id: str) -> ChatRequest:
         temperature=_number(body, "temperature", 0, 2),
         top_p=_number(body, "top_p", 0, 1),
         top_k=_number(body, "top_k", 1, 10**6, integer=True),
-        seed=_number(body, "seed", 0, 2**63 - 1, integer=True),
+        seed=_number(body, "seed", 0, SEED_MAX, integer=True),
     )
+    for key, off in UNSUPPORTED_OPTIONS.items():
+        if key in body and not _is_off(body[key], off):
+            raise ApiError(400, f"'{key}' is not supported by this server (accepted: omitted or "
+                                f"{', '.join(json.dumps(v) for v in off)})", param=key)
     return ChatRequest(clean, max_tokens, stream, bool(options.get("include_usage")), sampling)
+
+
+def _is_off(value: Any, off: tuple[Any, ...]) -> bool:
+    return any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in off)
+
+
+def check_top_k(sampling: Sampling, vocab_size: int | None) -> None:
+    """onnxruntime-genai raises when top_k exceeds the vocabulary; say so as a 400 instead."""
+    if vocab_size is not None and sampling.top_k is not None and sampling.top_k > vocab_size:
+        raise ApiError(400, f"'top_k' must be an integer between 1 and the vocabulary size {vocab_size}, "
+                            f"got {sampling.top_k}", param="top_k")
 
 
 def plan_length(prompt_tokens: int, max_tokens: int | None, cap: int) -> int:
@@ -439,6 +488,38 @@ class Handler(BaseHTTPRequestHandler):
         log("info", "request", method=self.command, path=route, status=status,
             duration_ms=round((time.monotonic() - started) * 1000, 1), client=self.client_address[0], **fields)
 
+    def _failed(self, kind: str, exc: BaseException) -> ApiError:
+        """An unexpected exception: one log line, ``slm_onnx_errors_total{kind}``, a JSON 500 for the client."""
+        self.state.metrics.error(kind)
+        log("error", f"{kind} error", path=self._route(), error=f"{type(exc).__name__}: {exc}"[:500],
+            trace=traceback.format_exc(limit=5))
+        return ApiError(500, f"the {kind} failed ({type(exc).__name__}); see the server log",
+                        type_="server_error", code=f"{kind}_error")
+
+    @contextmanager
+    def _engine_calls(self) -> Iterator[None]:
+        """Turn any exception from onnxruntime-genai into a logged, counted ApiError(500)."""
+        try:
+            yield
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every engine failure becomes a JSON 500
+            raise self._failed("engine", exc) from None
+
+    def _answer(self, handle: Any) -> None:
+        """Run a route handler; every failure still answers JSON (unless the client is gone)."""
+        try:
+            handle()
+        except ApiError as err:
+            if not getattr(self, "_headers_sent", False):
+                self._send_error(err)
+        except (BrokenPipeError, ConnectionResetError):
+            self._status = getattr(self, "_status", 499)  # the client left; nothing to answer
+        except Exception as exc:  # noqa: BLE001 - never drop a connection without an answer
+            err = self._failed("internal", exc)
+            if not getattr(self, "_headers_sent", False):
+                self._send_error(err)
+
     def _authorize(self) -> None:
         if not self.state.authorized(self.headers.get("Authorization")):
             raise ApiError(401, "missing or invalid API key (Authorization: Bearer <key>)",
@@ -448,41 +529,43 @@ class Handler(BaseHTTPRequestHandler):
     # -- GET -----------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         started = time.monotonic()
-        route = self._route()
-        try:
-            if route == "/health":
-                if self.state.load_error:
-                    raise ApiError(500, f"model failed to load: {self.state.load_error}", type_="server_error")
-                self._send_json(200, {"status": "ok"})
-            elif route == "/ready":
-                if not self.state.ready.is_set():
-                    raise ApiError(503, "model is loading", type_="server_error", code="not_ready")
-                self._send_json(200, {"status": "ready", "model": self.state.config.model_id})
-            elif route == "/v1/models":
-                self._authorize()
-                self._send_json(200, {"object": "list", "data": [{
-                    "id": self.state.config.model_id, "object": "model", "created": self.state.created,
-                    "owned_by": "slm-deploy", "max_model_len": self.state.config.max_length}]})
-            elif route == "/metrics":
-                self._authorize()
-                data = self._metrics_text().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                self._status = 200
-            else:
-                raise ApiError(404, f"no route {route}", code="not_found")
-        except ApiError as err:
-            self._send_error(err)
+        self._answer(self._get)
         self._finish(started)
+
+    def _get(self) -> None:
+        route = self._route()
+        if route == "/health":
+            if self.state.load_error:
+                raise ApiError(500, f"model failed to load: {self.state.load_error}", type_="server_error")
+            self._send_json(200, {"status": "ok"})
+        elif route == "/ready":
+            if not self.state.ready.is_set():
+                raise ApiError(503, "model is loading", type_="server_error", code="not_ready")
+            self._send_json(200, {"status": "ready", "model": self.state.config.model_id})
+        elif route == "/v1/models":
+            self._authorize()
+            self._send_json(200, {"object": "list", "data": [{
+                "id": self.state.config.model_id, "object": "model", "created": self.state.created,
+                "owned_by": "slm-deploy", "max_model_len": self.state.config.max_length}]})
+        elif route == "/metrics":
+            self._authorize()
+            data = self._metrics_text().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self._status = 200
+        else:
+            raise ApiError(404, f"no route {route}", code="not_found")
 
     def _metrics_text(self) -> str:
         s, m = self.state, self.state.metrics
         lines = ["# TYPE slm_onnx_requests_total counter"]
         with m.lock:
             lines += [f'slm_onnx_requests_total{{route="{r}",code="{c}"}} {n}' for (r, c), n in sorted(m.requests.items())]
+            lines += ["# TYPE slm_onnx_errors_total counter"]
+            lines += [f'slm_onnx_errors_total{{kind="{k}"}} {m.errors.get(k, 0)}' for k in ERROR_KINDS]
             lines += ["# TYPE slm_onnx_prompt_tokens_total counter", f"slm_onnx_prompt_tokens_total {m.prompt_tokens}",
                       "# TYPE slm_onnx_generation_tokens_total counter", f"slm_onnx_generation_tokens_total {m.generation_tokens}",
                       "# TYPE slm_onnx_request_duration_seconds histogram", *m.latency.lines("slm_onnx_request_duration_seconds"),
@@ -496,7 +579,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         started = time.monotonic()
         fields: dict[str, Any] = {}
-        try:
+
+        def post() -> None:
             if self._route() != "/v1/chat/completions":
                 raise ApiError(404, f"no route {self._route()}", code="not_found")
             self._authorize()
@@ -504,10 +588,9 @@ class Handler(BaseHTTPRequestHandler):
             if not self.state.ready.is_set():
                 raise ApiError(503, "model is loading; retry when /ready answers 200", type_="server_error",
                                code="not_ready", headers={"Retry-After": "5"})
-            fields = self._complete(request, started)
-        except ApiError as err:
-            if not getattr(self, "_headers_sent", False):
-                self._send_error(err)
+            fields.update(self._complete(request, started))
+
+        self._answer(post)
         self._finish(started, **fields)
 
     def _read_json(self) -> Any:
@@ -527,16 +610,19 @@ class Handler(BaseHTTPRequestHandler):
         try:
             state.admission.acquire()
         except Busy as busy:
-            if busy.args[0] == 429:
-                raise ApiError(429, f"server busy: {state.config.concurrency} running and {state.admission.max_queue} "
-                                    "waiting; retry later", type_="rate_limit_error", code="queue_full",
+            if busy.args[0] == "queue_full":
+                raise ApiError(503, f"server busy: {state.config.concurrency} running and {state.admission.max_queue} "
+                                    "waiting; retry later", type_="server_error", code="queue_full",
                                headers={"Retry-After": "2"}) from None
             raise ApiError(503, f"timed out after {state.config.queue_timeout:g}s waiting for a free slot",
                            type_="server_error", code="queue_timeout", headers={"Retry-After": "5"}) from None
         try:
-            prompt = state.engine.encode_chat(request.messages)
+            with self._engine_calls():
+                prompt = state.engine.encode_chat(request.messages)
             max_length = plan_length(len(prompt), request.max_tokens, state.config.max_length)
-            pieces = state.engine.generate(prompt, max_length, request.sampling)
+            check_top_k(request.sampling, state.engine.vocab_size)
+            with self._engine_calls():
+                pieces = state.engine.generate(prompt, max_length, request.sampling)
             if request.stream:
                 completion, reason = self._stream(request, pieces, len(prompt), max_length, started)
             else:
@@ -556,11 +642,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _whole(self, pieces: Iterator[str], prompt: int, max_length: int, started: float) -> tuple[int, str]:
         text, count = [], 0
-        for piece in pieces:
-            if count == 0:
-                self._ttft(started)
-            text.append(piece)
-            count += 1
+        with self._engine_calls():
+            for piece in pieces:
+                if count == 0:
+                    self._ttft(started)
+                text.append(piece)
+                count += 1
         reason = "length" if prompt + count >= max_length else "stop"
         self._send_json(200, {
             "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
@@ -601,6 +688,15 @@ class Handler(BaseHTTPRequestHandler):
             if close:
                 close()  # stop generating for a client that left
             return count, "client_disconnected"
+        except Exception as exc:  # noqa: BLE001 - headers are out: the error goes into the stream
+            err = exc if isinstance(exc, ApiError) else self._failed("engine", exc)
+            try:
+                self._event(err.body())
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return count, "error"
         return count, reason
 
     def _event(self, payload: dict[str, Any]) -> None:
@@ -614,8 +710,15 @@ _KNOWN_ROUTES = frozenset({"/health", "/ready", "/v1/models", "/v1/chat/completi
 def build_server(state: ServerState, host: str, port: int) -> ThreadingHTTPServer:
     """A threading HTTP server bound to (host, port) serving ``state`` (port 0: an ephemeral port)."""
     handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = ThreadingHTTPServer((host, port), handler, bind_and_activate=False)
     server.daemon_threads = True
+    server.request_queue_size = state.config.listen_backlog  # listen(backlog); the stdlib default is 5
+    try:
+        server.server_bind()
+        server.server_activate()
+    except OSError:
+        server.server_close()
+        raise
     return server
 
 
@@ -633,6 +736,7 @@ def main() -> int:
             concurrency=_env_int("SLM_CONCURRENCY", 1),
             max_queue=_env_int("SLM_MAX_QUEUE", 8),
             queue_timeout=float(os.environ.get("SLM_QUEUE_TIMEOUT", "300")),
+            listen_backlog=_env_int("SLM_LISTEN_BACKLOG", 128),
         )
         engine = OnnxGenaiEngine(os.environ["SLM_MODEL_DIR"], os.environ.get("SLM_EXECUTION_PROVIDER", "cpu"))
     except (KeyError, ValueError, OSError) as exc:
@@ -643,8 +747,9 @@ def main() -> int:
     server = build_server(state, host, port)
     threading.Thread(target=state.load_model, name="model-load", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    log("info", "listening", host=host, port=port, model=config.model_id, max_length=config.max_length,
-        concurrency=config.concurrency, max_queue=config.max_queue)
+    log("info", "listening", host=host, port=server.server_address[1], model=config.model_id,
+        max_length=config.max_length, concurrency=config.concurrency, max_queue=config.max_queue,
+        listen_backlog=config.listen_backlog)
     server.serve_forever()
     log("info", "stopped")
     return 0
