@@ -8,9 +8,11 @@ records them and the gate reports them beside the reviewed waivers.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["OptOutSetting", "SecurityOptOut", "OPT_OUT_CHECKS", "opt_out_records"]
 
@@ -41,10 +43,34 @@ class SecurityOptOut(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     setting: OptOutSetting = Field(description="The secure default to turn off. Required.")
-    reason: str = Field(min_length=15, description="Why, for the security review (at least 15 characters). Required.")
+    reason: str = Field(min_length=15, description="Why, for the security review, in words (at least 15 characters and 4 different words). Required.")
     container: str | None = Field(
         default=None, description="Limit the opt-out to one container. Default None: the whole workload."
     )
+    approver: str | None = Field(
+        default=None, min_length=3,
+        description="Who reviewed and approved this opt-out (set together with `expires`). Default None: a waiver "
+        "in policies/waivers.yaml (check SLM_GATE_OPT_OUT, resource OptOut/<instance>:<setting>) must back it, "
+        "or the gate fails.",
+    )
+    expires: date | None = Field(
+        default=None,
+        description="ISO date the approval ends (set together with `approver`; at most the waiver file's "
+        "maxExpiryDays ahead, 180 by default). Default None: see `approver`.",
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        if len({w.lower() for w in re.findall(r"[A-Za-z]{3,}", value)}) < 4:
+            raise ValueError("reason must say why in words (at least 4 different words), not padding")
+        return value
+
+    @model_validator(mode="after")
+    def _approval_complete(self) -> "SecurityOptOut":
+        if (self.approver is None) != (self.expires is None):
+            raise ValueError("approver and expires go together: an approval names who and until when")
+        return self
 
 
 def opt_out_records(component: str, resource: str, opt_outs: list[SecurityOptOut]) -> list[dict]:
@@ -57,6 +83,8 @@ def opt_out_records(component: str, resource: str, opt_outs: list[SecurityOptOut
             "checks": OPT_OUT_CHECKS[o.setting],
             "container": o.container,
             "reason": o.reason,
+            "approver": o.approver,
+            "expires": o.expires.isoformat() if o.expires else None,
         }
         for o in opt_outs
     ]

@@ -288,11 +288,18 @@ def _nearest_line(lines: dict[str, int], path: str) -> int | None:
 # --------------------------------------------------------------------------- runtime
 
 
+def _yaml_scalar(value: Any) -> str:
+    """YAML scalars JSON lacks (an unquoted ``2027-04-30`` is a date): as the CLI passes them, ISO text."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a config value")
+
+
 def runtime_config(stack: LoadedStack) -> tuple[dict[str, str], list[str]]:
     """The config map the Pulumi runtime sees (as the CLI would pass it), plus the secret keys."""
     encoded: dict[str, str] = {}
     for name, value in stack.values.items():
-        encoded[f"{PROJECT}:{name}"] = value if isinstance(value, str) else json.dumps(value)
+        encoded[f"{PROJECT}:{name}"] = value if isinstance(value, str) else json.dumps(value, default=_yaml_scalar)
     for key, value in stack.foreign.items():
-        encoded[key] = value if isinstance(value, str) else json.dumps(value)
+        encoded[key] = value if isinstance(value, str) else json.dumps(value, default=_yaml_scalar)
     return encoded, [f"{PROJECT}:{k}" for k in sorted(stack.secret_keys)]

@@ -20,8 +20,17 @@ __all__ = ["require_gate", "gate_config"]
 
 def require_gate(stack: str, values: dict[str, Any], secret_keys: list[str]) -> None:
     """Raise ``pulumi.RunError`` unless the stack's gate passes."""
+    import os
+
     import pulumi
 
+    override = os.environ.get("SLM_DEPLOY_WAIVERS")
+    if override:
+        from slm_deploy.gate.runner import waiver_file_record
+
+        record = waiver_file_record(Path(override))
+        pulumi.log.warn(f"SLM_DEPLOY_WAIVERS replaces policies/waivers.yaml for this gate: {record['path']} "
+                        f"sha256 {record['sha256'] or '(missing)'}; every gate report records it")
     payload = json.dumps({"values": values, "secretKeys": secret_keys})
     proc = subprocess.run(
         [sys.executable, "-m", "slm_deploy.program_gate", stack],

@@ -205,3 +205,30 @@ def test_a_template_field_may_be_a_template_but_not_a_helm_lookalike(scratch_pro
     load_stack("ok", scratch_project)
     [line] = _problems(scratch_project, base.format(value="{{ .Values.x }}{{ .Prompt }}"))
     assert "slm-deploy:ollama.modelfiles[0].template" in line and "Helm template" in line
+
+
+def test_opt_out_approver_without_expiry_is_refused_at_load(scratch_project):
+    text = """config:
+  slm-deploy:target: docker
+  slm-deploy:ollama:
+    models: [qwen3-0.6b]
+    optOuts:
+      - setting: runAsNonRoot
+        reason: named volumes are root owned on this host
+        approver: sec@example.com
+"""
+    [line] = _problems(scratch_project, text)
+    assert line.startswith("stacks/Pulumi.t.yaml:6: slm-deploy:ollama.optOuts[0]") and "approver and expires go together" in line
+
+
+def test_opt_out_reason_must_be_words(scratch_project):
+    text = """config:
+  slm-deploy:target: docker
+  slm-deploy:ollama:
+    models: [qwen3-0.6b]
+    optOuts:
+      - setting: runAsNonRoot
+        reason: xxxxxxxxxxxxxxxxxxxxxxxx
+"""
+    [line] = _problems(scratch_project, text)
+    assert "slm-deploy:ollama.optOuts[0].reason" in line and "in words" in line

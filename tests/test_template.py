@@ -50,3 +50,19 @@ def test_unknown_question_and_bad_choice_are_refused_before_baking(scratch_proje
     with pytest.raises(BakeError, match=r"--set kind=vllmgpu: allowed: vllm-gpu, ollama-docker"):
         bake({"kind": "vllmgpu"}, scratch_project)
     assert list((scratch_project / "stacks").iterdir()) == []
+
+
+def test_ollama_docker_bake_with_an_approver_carries_an_approved_opt_out(scratch_project: Path):
+    """Without an approver the bake runs non-root (dockerUser); with one, the opt-out carries who and until when."""
+    from datetime import date
+
+    path = bake({"stack_name": "t-root", "kind": "ollama-docker", "model": "qwen3-0.6b", "host_memory_gb": "8",
+                 "opt_out_approver": "sec@example.com"}, scratch_project)
+    text = path.read_text()
+    assert "approver: sec@example.com" in text and "dockerUser: \"" not in text
+    [opt] = load_stack("t-root", scratch_project).config.ollama.opt_outs
+    assert opt.approver == "sec@example.com" and 0 < (opt.expires - date.today()).days <= 90
+    build = build_stack(load_stack("t-root", scratch_project), scratch_project / "build")
+    assert build.gate.ok, [(f.check_id, f.resource, f.message) for f in build.gate.failed]
+    plain = bake({"stack_name": "t-plain", "kind": "ollama-docker", "model": "qwen3-0.6b"}, scratch_project).read_text()
+    assert 'dockerUser: "10001:10001"' in plain and "optOuts" not in plain

@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -71,6 +72,8 @@ def bake(answers: dict[str, str], project_dir: Path, *, no_input: bool = True) -
     from cookiecutter.main import cookiecutter
 
     _check_answers(answers)
+    # An approved opt-out expires: 90 days from the bake (within the waiver file's 180-day horizon).
+    answers = {"_opt_out_expires": (date.today() + timedelta(days=90)).isoformat(), **answers}
     with tempfile.TemporaryDirectory() as tmp:
         try:
             with _stderr_captured(Path(tmp) / "hook.err") as hook_err:

@@ -128,10 +128,11 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
             }},
             "automationDetails": {"id": f"slm-deploy/{result.stack}/"},
             "originalUriBaseIds": {base_id: {"uri": base_uri, "description": {"text": base_text}}},
-            "invocations": [{"executionSuccessful": True, "properties": {"gateOk": result.ok, "cached": result.cached}}],
+            "invocations": [{"executionSuccessful": True, "properties": {
+                "gateOk": result.ok, "cached": result.cached, "waiverFile": result.waiver_file}}],
             "results": results,
             "properties": {"stack": result.stack, "passed": len(result.passed), "failed": len(result.failed),
-                           "waived": len(result.waived)},
+                           "waived": len(result.waived), "waiverFile": result.waiver_file},
         }],
     }
 
@@ -152,6 +153,10 @@ def junit_xml(result: GateResult) -> str:
         skipped = sum(1 for _, s, _ in rows if s == "skipped")
         suite = ET.SubElement(root, "testsuite", name=check_id, tests=str(len(rows)), failures=str(failures),
                               errors="0", skipped=str(skipped))
+        props = ET.SubElement(suite, "properties")
+        for key, value in sorted(result.waiver_file.items()):
+            ET.SubElement(props, "property", name=f"waiverFile.{key}", value=str(value).lower()
+                          if isinstance(value, bool) else str(value))
         for f, status, text in sorted(rows, key=lambda r: (r[0].resource, r[0].file)):
             case = ET.SubElement(suite, "testcase", classname=f"{result.stack}.{check_id}",
                                  name=f"{f.resource} [{f.file}]", file=f.file)
@@ -174,6 +179,16 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def waiver_file_line(result: GateResult) -> str:
+    """One line naming the waiver file the verdict used (path + sha256), flagging an override."""
+    wf = result.waiver_file or {}
+    if not wf:
+        return "waiver file: -"
+    digest = wf.get("sha256") or "(missing: no waivers)"
+    note = (" — OVERRIDE: SLM_DEPLOY_WAIVERS replaced policies/waivers.yaml" if wf.get("override") else "")
+    return f"waiver file: {wf.get('path')} sha256 {digest}{note}"
+
+
 def markdown(result: GateResult) -> str:
     verdict = "PASSED" if result.ok else "FAILED"
     lines = [
@@ -184,6 +199,7 @@ def markdown(result: GateResult) -> str:
         f"- stale waivers: {len(result.stale_waivers)}, expired waivers: {len(result.expired_waivers)}, "
         f"self-waiving suppressions: {len(result.self_waivers)}",
         f"- scanned: {len(result.scanned)} files; verdict cache key `{result.cache_key[:16]}`",
+        f"- {waiver_file_line(result)}",
         "",
     ]
     if result.failed:
@@ -205,12 +221,14 @@ def markdown(result: GateResult) -> str:
     lines.append("")
     if result.opt_outs:
         lines += ["## Component opt-outs (stack config)", "",
-                  "| component | resource | setting | checks | container | reason | findings waived |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| component | resource | setting | checks | container | reason | approver | expires | approved "
+                  "| findings waived |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for o in result.opt_outs:
             lines.append(f"| {_md(o.get('component', ''))} | {_md(o.get('resource', ''))} | {o.get('setting', '')} | "
                          f"{', '.join(o.get('checks') or []) or '-'} | {o.get('container') or '-'} | "
-                         f"{_md(o.get('reason', ''))} | {o.get('matched', 0)} |")
+                         f"{_md(o.get('reason', ''))} | {_md(o.get('approver') or '-')} | {o.get('expires') or '-'} | "
+                         f"{'yes' if o.get('approved') else '**no**'} | {o.get('matched', 0)} |")
         lines.append("")
     for title, rows in (("Stale waivers (match nothing in this stack)", result.stale_waivers),
                         ("Expired waivers (fail the gate)", result.expired_waivers)):
@@ -260,6 +278,7 @@ def write_reports(result: GateResult, build_dir: Path) -> dict[str, str]:
                "passed": len(result.passed), "failed": len(result.failed), "waived": len(result.waived),
                "staleWaivers": result.stale_waivers, "expiredWaivers": result.expired_waivers,
                "selfWaivers": [f.resource + " " + f.check_id for f in result.self_waivers],
+               "waiverFile": result.waiver_file,
                "failures": [{"check": f.check_id, "resource": f.resource, "file": f.file, "message": f.message}
                             for f in result.failed]}
     paths["verdict"].write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")

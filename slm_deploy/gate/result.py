@@ -28,6 +28,10 @@ GATE_CHECKS: dict[str, tuple[str, str]] = {
         "Ensure rendered output carries no inline checkov suppression that policies/waivers.yaml does not back",
         "A generated file must not be able to waive itself: every exception goes through the reviewed waiver file.",
     ),
+    "SLM_GATE_OPT_OUT": (
+        "Ensure every stack-file opt-out is approved: its own approver and expiry, or a waiver in policies/waivers.yaml",
+        "An opt-out that only its author signed is self-approved; a reviewer and an expiry make it a reviewed exception.",
+    ),
     "SLM_GATE_EXPIRED_WAIVER": (
         "Ensure no waiver that applies to the stack has expired",
         "Exceptions are temporary by design: an expired waiver must be renewed (re-reviewed) or the finding fixed.",
@@ -88,6 +92,7 @@ class GateResult:
     opt_outs: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, dict[str, str]] = field(default_factory=dict)  # every check that ran: id -> name, severity, ...
     scanned: list[str] = field(default_factory=list)
+    waiver_file: dict[str, Any] = field(default_factory=dict)  # path, sha256, override (SLM_DEPLOY_WAIVERS)
     cache_key: str = ""
     cached: bool = False
     reports: dict[str, str] = field(default_factory=dict)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Finding", "GateResult", "Waived", "WaiverRef", "run_gate", "default_policies_dir", "default_waivers_path",
-    "waivers_display_path",
+    "waivers_display_path", "waiver_file_record",
 ]
 
 
@@ -44,6 +44,18 @@ def default_policies_dir() -> Path:
 def default_waivers_path() -> Path:
     env = os.environ.get("SLM_DEPLOY_WAIVERS")
     return Path(env) if env else default_policies_dir() / "waivers.yaml"
+
+
+def waiver_file_record(path: Path) -> dict:
+    """The waiver file a verdict used, for every report: path, sha256 of its bytes, and whether
+    ``SLM_DEPLOY_WAIVERS`` replaced the reviewed ``policies/waivers.yaml``."""
+    import hashlib
+
+    path = Path(path)
+    reviewed = (default_policies_dir() / "waivers.yaml").resolve()
+    data = path.read_bytes() if path.is_file() else b""
+    return {"path": waivers_display_path(path), "sha256": hashlib.sha256(data).hexdigest() if path.is_file() else "",
+            "override": path.resolve() != reviewed}
 
 
 def waivers_display_path(path: Path) -> str:
@@ -149,7 +161,8 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
               worker: "ScanWorker | None" = None) -> GateResult:
     from slm_deploy.gate.scan import find_dockerfiles, scan_inline_suppressions
     from slm_deploy.gate.waivers import (
-        InlineSkip, WaiverFileError, apply_exceptions, compose_service_names, load_waivers,
+        DEFAULT_MAX_EXPIRY_DAYS, OPT_OUT_CHECK, InlineSkip, WaiverFileError, apply_exceptions, compose_service_names,
+        load_waiver_file, unknown_checks,
     )
 
     result = GateResult(stack)
@@ -237,16 +250,28 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     problems: list[Finding] = []
     waivers_file = waivers_display_path(waivers_path)
+    result.waiver_file = waiver_file_record(waivers_path)
+    check_table = _check_table(ran, slm_metas, builtins)
+    horizon = DEFAULT_MAX_EXPIRY_DAYS
     try:
-        waivers = load_waivers(waivers_path, waivers_file)
+        parsed_file = load_waiver_file(waivers_path, waivers_file, today)
+        waivers, horizon = parsed_file.waivers, parsed_file.max_expiry_days
     except WaiverFileError as exc:
         waivers = []
         problems += [_gate_finding("SLM_GATE_WAIVER_FILE", waivers_file, waivers_file, msg) for msg in exc.problems]
+    waivable = {c for c in check_table if c not in GATE_CHECKS} | {"K8S_SCHEMA", OPT_OUT_CHECK}
+    for w in unknown_checks(waivers, waivable):
+        problems.append(_gate_finding(
+            "SLM_GATE_WAIVER_FILE", f"waiver {w.id}", waivers_file,
+            f"{waivers_file}: waiver {w.id} names check {w.check}, which the gate does not enforce (see "
+            "policies/CATALOG.md); it would back nothing", kind="Waiver", name=w.id or ""))
+    waivers = [w for w in waivers if w.check in waivable]
 
     opt_outs = _opt_outs(build_dir)
-    still, waived, self_waivers, stale, expired, opt_rows = apply_exceptions(
+    still, waived, self_waivers, stale, expired, opt_rows, opt_problems = apply_exceptions(
         failed, [InlineSkip(f) for f in inline.values()], waivers, opt_outs, stack, today,
-        compose_names=compose_service_names(compose_doc))
+        compose_names=compose_service_names(compose_doc), horizon=horizon, waivers_file=waivers_file)
+    problems += opt_problems
 
     for f in self_waivers:
         problems.append(_gate_finding(
@@ -267,7 +292,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     result.stale_waivers = stale
     result.expired_waivers = expired
     result.opt_outs = opt_rows
-    result.checks = _check_table(ran, slm_metas, builtins)
+    result.checks = check_table
     return result
 
 

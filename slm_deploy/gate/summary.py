@@ -35,5 +35,11 @@ def print_summary(result: GateResult, console: Console) -> None:
         f"{len(result.waived)} waived, {len(result.stale_waivers)} stale waivers, {checks_run} checks with results"
         f"{cached}"
     )
+    from rich.markup import escape
+
+    from slm_deploy.gate.reports import waiver_file_line
+
+    style = "yellow" if (result.waiver_file or {}).get("override") else "dim"
+    console.print(f"[{style}]{escape(waiver_file_line(result))}[/{style}]", soft_wrap=True)
     if result.reports:
         console.print("Reports: " + ", ".join(result.reports[k] for k in ("markdown", "sarif", "junit") if k in result.reports))

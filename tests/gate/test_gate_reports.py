@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from gate_helpers import DATA, PLAIN_DEPLOYMENT, waiver, write_build, write_waivers
+from gate_helpers import IN_30_DAYS, DATA, PLAIN_DEPLOYMENT, waiver, write_build, write_waivers
 from slm_deploy.gate import run_gate
 
 
@@ -15,7 +15,7 @@ from slm_deploy.gate import run_gate
 def gated(tmp_path):
     build = write_build(tmp_path / "b", [PLAIN_DEPLOYMENT])
     path = write_waivers(tmp_path / "w.yaml", [
-        waiver("CKV_K8S_43", "Deployment/plain", id="W-DIGEST", expires="2099-01-31"),
+        waiver("CKV_K8S_43", "Deployment/plain", id="W-DIGEST"),
         waiver("CKV_K8S_8", "Deployment/nothing-here", id="W-STALE"),
     ])
     return build, run_gate(build, "t", use_cache=False, waivers_path=path)
@@ -72,7 +72,7 @@ def test_markdown_report_for_reviewers(gated):
     md = (build / "gate" / "report.md").read_text()
     assert md.startswith("# Gate report: stack `t` — FAILED")
     assert "| CKV_K8S_20 | Deployment.demo.plain |" in md  # failure with resource
-    assert "W-DIGEST" in md and "2099-01-31" in md and "reviewer@example.com" in md  # waiver, approver, expiry
+    assert "W-DIGEST" in md and IN_30_DAYS in md and "reviewer@example.com" in md  # waiver, approver, expiry
     assert "## Stale waivers" in md and "W-STALE" in md
     # every enforced check has a status row, including not-applicable ones
     for check_id in ("CKV_K8S_20", "CKV_DOCKER_2", "CKV_SLM_014", "SLM_GATE_SELF_WAIVER"):
@@ -119,7 +119,8 @@ def test_sarif_outside_the_repo_uses_the_build_dir_base(gated):
 
 def test_sarif_waived_findings_are_suppressed_with_their_reason(tmp_path):
     opt = {"component": "slm:serving:Demo", "resource": "plain", "setting": "readOnlyRootFilesystem",
-           "checks": ["CKV_K8S_22"], "container": None, "reason": "the engine writes its cache next to the binary"}
+           "checks": ["CKV_K8S_22"], "container": None, "reason": "the engine writes its cache next to the binary",
+           "approver": "reviewer@example.com", "expires": IN_30_DAYS}
     build = write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[opt])
     path = write_waivers(tmp_path / "w.yaml", [waiver("CKV_K8S_43", "Deployment/plain", id="W-DIGEST")])
     result = run_gate(build, "t", use_cache=False, waivers_path=path)

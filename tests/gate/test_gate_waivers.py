@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from gate_helpers import PLAIN_DEPLOYMENT, ids, waiver, write_build, write_waivers
+from gate_helpers import IN_30_DAYS, PLAIN_DEPLOYMENT, ids, waiver, write_build, write_waivers
 from slm_deploy.gate import run_gate
 from slm_deploy.gate.waivers import OPT_OUT_SOURCE, WaiverFileError, load_waivers
 
@@ -26,7 +26,7 @@ def test_waiver_waives_exactly_its_check_and_resource(plain, tmp_path):
     assert "CKV_K8S_43" not in ids(result.failed)
     assert "CKV_K8S_20" in ids(result.failed)  # other failures stay
     w = next(w for w in result.waived if w.finding.check_id == "CKV_K8S_43")
-    assert (w.by.source, w.by.approver, w.by.expires) == ("waiver", "reviewer@example.com", "2099-12-31")
+    assert (w.by.source, w.by.approver, w.by.expires) == ("waiver", "reviewer@example.com", IN_30_DAYS)
     assert w.by.ident == "CKV_K8S_43@Deployment/demo/plain" and not w.inline
     assert not result.stale_waivers
 
@@ -136,7 +136,8 @@ def test_compose_skip_comment_fails(tmp_path):
 
 def test_opt_outs_waive_their_checks_and_are_reported(tmp_path):
     opt = {"component": "slm:serving:Demo", "resource": "plain", "setting": "imageDigest", "checks": ["CKV_K8S_43"],
-           "container": None, "reason": "vendor image has no digest-pinned release yet"}
+           "container": None, "reason": "vendor image has no digest-pinned release yet",
+           "approver": "reviewer@example.com", "expires": IN_30_DAYS}
     result = _gate(write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[opt]), tmp_path, [])
     w = next(w for w in result.waived if w.finding.check_id == "CKV_K8S_43")
     assert w.by.source == OPT_OUT_SOURCE and w.by.reason == opt["reason"]
@@ -185,7 +186,8 @@ def _root_opt_out(container: str | None) -> dict:
     from components.optouts import OPT_OUT_CHECKS
 
     return {"component": "slm:serving:OllamaStack", "resource": "ollama", "setting": "runAsNonRoot",
-            "checks": OPT_OUT_CHECKS["runAsNonRoot"], "container": container, "reason": _ROOT_OPT_OUT_REASON}
+            "checks": OPT_OUT_CHECKS["runAsNonRoot"], "container": container, "reason": _ROOT_OPT_OUT_REASON,
+            "approver": "reviewer@example.com", "expires": IN_30_DAYS}
 
 
 _COMPOSE = """
@@ -252,3 +254,120 @@ def test_dev_stack_root_opt_outs_waive_ckv_slm_020_visibly(tmp_path):
     report = (tmp_path / "dev" / "gate" / "report.md").read_text()
     rows = [line for line in report.splitlines() if line.startswith("| CKV_SLM_020 | service.")]
     assert len(rows) == 2 and all(OPT_OUT_SOURCE in r and "root-owned" in r for r in rows)
+
+
+# --------------------------------------------------------------------------- issue #10, item 4: one reviewed file
+
+def _opt(**extra) -> dict:
+    opt = {"component": "slm:serving:Demo", "resource": "plain", "setting": "imageDigest", "checks": ["CKV_K8S_43"],
+           "container": None, "reason": "vendor image has no digest-pinned release yet"}
+    opt.update(extra)
+    return opt
+
+
+def test_self_approved_opt_out_fails_and_backs_nothing(tmp_path):
+    """The attack: an opt-out with only a reason (self-approved) used to waive its findings silently."""
+    result = _gate(write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[_opt()]), tmp_path, [])
+    assert not result.ok
+    problem = next(f for f in result.failed if f.check_id == "SLM_GATE_OPT_OUT")
+    assert problem.resource == "OptOut.plain:imageDigest" and "not approved" in problem.message
+    assert "CKV_K8S_43" in ids(result.failed)  # nothing waived by it
+    assert result.opt_outs[0]["approved"] is False
+    md = (tmp_path / "b" / "gate" / "report.md").read_text()
+    assert "| SLM_GATE_OPT_OUT | OptOut.plain:imageDigest |" in md and "**no**" in md
+
+
+def test_opt_out_backed_by_a_waiver_reports_its_approver_and_expiry(tmp_path):
+    backing = waiver("SLM_GATE_OPT_OUT", "OptOut/plain:imageDigest", id="W-OPT")
+    result = _gate(write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[_opt()]), tmp_path, [backing])
+    assert "SLM_GATE_OPT_OUT" not in ids(result.failed) and "CKV_K8S_43" not in ids(result.failed)
+    w = next(w for w in result.waived if w.finding.check_id == "CKV_K8S_43")
+    assert (w.by.source, w.by.approver, w.by.expires) == (OPT_OUT_SOURCE, "reviewer@example.com", IN_30_DAYS)
+    assert "W-OPT" in w.by.ident and not result.stale_waivers
+
+
+def test_opt_out_carrying_its_approval_is_reported_like_a_waiver(tmp_path):
+    opt = _opt(approver="sec@example.com", expires=IN_30_DAYS)
+    result = _gate(write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[opt]), tmp_path, [])
+    w = next(w for w in result.waived if w.finding.check_id == "CKV_K8S_43")
+    assert (w.by.approver, w.by.expires) == ("sec@example.com", IN_30_DAYS)
+    sarif = (tmp_path / "b" / "gate" / "report.sarif").read_text()
+    assert '"approver": "sec@example.com"' in sarif
+
+
+@pytest.mark.parametrize("expires,check", [("2024-01-01", "SLM_GATE_EXPIRED_WAIVER"), ("2099-01-01", "SLM_GATE_OPT_OUT")])
+def test_expired_or_too_long_opt_out_approval_fails(tmp_path, expires, check):
+    opt = _opt(approver="sec@example.com", expires=expires)
+    result = _gate(write_build(tmp_path / "b", [PLAIN_DEPLOYMENT], opt_outs=[opt]), tmp_path, [])
+    assert check in ids(result.failed) and "CKV_K8S_43" in ids(result.failed)
+
+
+def test_waiver_for_an_unknown_check_fails_the_gate(plain, tmp_path):
+    result = _gate(plain, tmp_path, [waiver("CKV_K8S_9999", "Deployment/plain", id="W-TYPO")])
+    bad = [f for f in result.failed if f.check_id == "SLM_GATE_WAIVER_FILE"]
+    assert len(bad) == 1 and "CKV_K8S_9999" in bad[0].message and "does not enforce" in bad[0].message
+    assert not result.stale_waivers
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("resource", {"kind": "*", "name": "plain"}, "wildcard kind"),
+    ("resource", {"kind": "Deployment", "name": "*"}, "bare wildcard"),
+    ("resource", "Deployment/*", "bare wildcard"),
+    ("resource", {"kind": "Deployment", "name": "plain", "namespace": "*"}, "bare wildcard"),
+    ("stacks", ["*"], "wildcards are refused"),
+    ("stacks", ["prod-*"], "wildcards are refused"),
+    ("reason", "xxxxxxxxxxxxxxxxxxxxxxxxx", "in words"),
+    ("reason", "ok ok ok ok ok ok ok ok ok", "in words"),
+])
+def test_wildcards_and_padding_are_refused(plain, tmp_path, field, value, message):
+    entry = waiver("CKV_K8S_43", "Deployment/plain")
+    entry[field] = value
+    with pytest.raises(WaiverFileError, match=message):
+        load_waivers(write_waivers(tmp_path / "w.yaml", [entry]))
+    assert "SLM_GATE_WAIVER_FILE" in ids(_gate(plain, tmp_path, [entry]).failed)
+
+
+def test_expiry_beyond_the_horizon_is_refused_and_the_header_sets_it(plain, tmp_path):
+    far = (date.today() + timedelta(days=200)).isoformat()
+    path = write_waivers(tmp_path / "w.yaml", [waiver("CKV_K8S_43", "Deployment/plain", expires=far)])
+    with pytest.raises(WaiverFileError, match="beyond the 180-day horizon"):
+        load_waivers(path)
+    path.write_text("maxExpiryDays: 365\n" + path.read_text())
+    assert load_waivers(path)[0].expires.isoformat() == far
+    path.write_text(path.read_text().replace("maxExpiryDays: 365", "maxExpiryDays: 30"))
+    with pytest.raises(WaiverFileError, match="30-day horizon"):
+        load_waivers(path)
+
+
+def test_every_report_records_the_waiver_file_path_and_hash(plain, tmp_path):
+    import hashlib
+    import json
+
+    result = _gate(plain, tmp_path, [waiver("CKV_K8S_43", "Deployment/plain")])
+    digest = hashlib.sha256((tmp_path / "w.yaml").read_bytes()).hexdigest()
+    assert result.waiver_file == {"path": str((tmp_path / "w.yaml").resolve()), "sha256": digest, "override": True}
+    gate = tmp_path / "b" / "gate"
+    assert json.loads((gate / "verdict.json").read_text())["waiverFile"]["sha256"] == digest
+    assert json.loads((gate / "report.sarif").read_text())["runs"][0]["properties"]["waiverFile"]["sha256"] == digest
+    assert f'value="{digest}"' in (gate / "junit.xml").read_text()
+    md = (gate / "report.md").read_text()
+    assert digest in md and "OVERRIDE: SLM_DEPLOY_WAIVERS" in md
+
+
+def test_terminal_summary_shows_the_waiver_file(plain, tmp_path):
+    from rich.console import Console
+
+    from slm_deploy.gate.summary import print_summary
+
+    console = Console(record=True, width=400)
+    print_summary(_gate(plain, tmp_path, []), console)
+    text = console.export_text()
+    assert "waiver file:" in text and "OVERRIDE" in text
+
+
+def test_reference_waivers_file_is_not_an_override():
+    from gate_helpers import REPO
+    from slm_deploy.gate.runner import waiver_file_record
+
+    record = waiver_file_record(REPO / "policies" / "waivers.yaml")
+    assert record["path"] == "policies/waivers.yaml" and record["override"] is False and record["sha256"]
