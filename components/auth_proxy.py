@@ -6,11 +6,20 @@ the model server listens on localhost and an nginx sidecar is the only way in:
 * ``/healthz`` (proxy) and the engine's health path are open, for probes;
 * everything else needs ``Authorization: Bearer <key>``; keys come from a Secret
   mounted as a file (``keys.map``), never from env or the command line;
-* an optional metrics listener forwards only the metrics path, for Prometheus.
+* an optional metrics listener forwards only the metrics path, for Prometheus; the public
+  port answers 404 for it.
+
+The key check is exact. ``keys.map`` is included into an nginx ``map`` from the
+``Authorization`` header to a client name; each line is a case-sensitive regex key
+anchored at both ends, the key quoted literally between ``\\Q`` and ``\\E``
+(``"~^Bearer \\Q<key>\\E$" "<client>";``), because plain string keys in an nginx map
+compare case-insensitively. Several keys are several lines, each
+naming its client (:func:`key_map_line`); the upstream never sees the header.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -33,8 +42,11 @@ __all__ = [
     "METRICS_PORT",
     "METRICS_PORT_NAME",
     "KEYS_FILE",
+    "DEFAULT_CLIENT",
+    "SECRET_FORMAT_LABEL",
     "AuthProxy",
     "nginx_conf",
+    "key_map_line",
     "keys_map",
     "auth_proxy_sidecar",
 ]
@@ -43,6 +55,13 @@ PROXY_PORT, PROXY_PORT_NAME = 8080, "http-auth"
 METRICS_PORT, METRICS_PORT_NAME = 9090, "metrics"
 KEYS_DIR = "/etc/auth-proxy"
 KEYS_FILE = f"{KEYS_DIR}/keys.map"
+SECRET_FORMAT_LABEL = "slm-deploy.io/secret-format"
+"""Docker label declaring the format of a container's secret files (read by the compose export's
+secrets README, slm_deploy/render.py, which defines the formats): ``<target path>=<format>``."""
+DEFAULT_CLIENT = "default"
+"""Client name of the stack's single API key in ``$api_client`` (and the proxy's access log)."""
+_KEY_FORBIDDEN = frozenset("\"'\\;")
+_CLIENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62})$")
 
 
 def nginx_conf(
@@ -69,15 +88,24 @@ def nginx_conf(
     )
 
 
-def _key_line(key: str) -> str:
-    if not key or any(c in key for c in "\"'\\; \t\n"):
-        raise ValueError("API keys must be non-empty and contain no quotes, backslashes, ';' or whitespace")
-    return f'"Bearer {key}" 1;\n'
+def key_map_line(key: str, client: str = DEFAULT_CLIENT) -> str:
+    """One ``keys.map`` line: requests carrying exactly ``Authorization: Bearer <key>`` map to ``client``.
+
+    PCRE's ``\\Q...\\E`` makes every character of the key literal (a key cannot contain ``\\E``: backslashes
+    are refused), so it matches only itself, case included; ``^...$`` makes it the whole header value,
+    not a prefix or a part. The key stays verbatim in the line, so the offline synth still recognises
+    its secret marker and never inlines it.
+    """
+    if not key or any(not ("!" <= c <= "~") or c in _KEY_FORBIDDEN for c in key):
+        raise ValueError("API keys must be non-empty printable ASCII without whitespace, quotes, backslashes or ';'")
+    if not _CLIENT_NAME.match(client):
+        raise ValueError(f"client name {client!r}: lowercase letters, digits, '_' and '-' (at most 63)")
+    return f'"~^Bearer \\Q{key}\\E$" "{client}";\n'
 
 
 def keys_map(api_key: pulumi.Input[str]) -> pulumi.Output[str]:
-    """The nginx map include accepting ``api_key``; stays a secret output."""
-    return pulumi.Output.secret(api_key).apply(_key_line)
+    """The nginx map include accepting ``api_key`` (client :data:`DEFAULT_CLIENT`); stays a secret output."""
+    return pulumi.Output.secret(api_key).apply(key_map_line)
 
 
 @dataclass(frozen=True)

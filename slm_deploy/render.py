@@ -250,42 +250,82 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
     return doc
 
 
+SECRET_FORMAT_LABEL = "slm-deploy.io/secret-format"
+"""Container label naming the format of its secret files: ``<target path>=<format>[,...]``.
+
+Unlabelled secret files are ``random-token``. A component labels a file whose consumer needs more than
+a random string (the auth proxy's ``keys.map`` is nginx map syntax; a bare token makes nginx refuse it).
+"""
+
+SECRET_FORMATS: dict[str, tuple[str, str]] = {
+    "random-token": (
+        "any random string (a generated key, a session-signing key). Keep it: clients that need it read it "
+        "from this file.",
+        "umask 077\nopenssl rand -hex 32 > {path}\n",
+    ),
+    "nginx-key-map": (
+        "nginx `map` lines, one per accepted API key: `\"~^Bearer \\Q<key>\\E$\" \"<client>\";` (a case-sensitive "
+        "regex on the whole header value; `\\Q...\\E` takes the key literally, so it may hold any printable "
+        "character except whitespace, quotes, backslashes and `;`). The commands create one random key and "
+        "print it for your clients; to keep a key clients already hold, set `key` to it instead.",
+        "umask 077\n"
+        "key=\"$(openssl rand -hex 32)\"\n"
+        "printf '\"~^Bearer \\\\Q%s\\\\E$\" \"default\";\\n' \"$key\" > {path}\n"
+        "printf 'API key for clients: %s\\n' \"$key\"\n",
+    ),
+}
+
+
+def _secret_formats(service: dict[str, Any]) -> dict[str, str]:
+    raw = (service.get("labels") or {}).get(SECRET_FORMAT_LABEL, "")
+    pairs = (item.split("=", 1) for item in raw.split(",") if item)
+    return {target: fmt for target, fmt in pairs}
+
+
 def secrets_readme(compose: dict[str, Any]) -> str | None:
-    """``secrets/README.md``: the secret files the compose export reads, and how to create them.
+    """``secrets/README.md``: the secret files the compose export reads, and how to create each one.
 
     The synth never sees secret values, so the compose file refers to ``./secrets/<name>``; this lists
-    each such file with the services and in-container paths that read it. No value is ever written.
+    each such file with the services and in-container paths that read it, and commands that create a file
+    its consumer accepts (by the format the consuming container declares in :data:`SECRET_FORMAT_LABEL`).
+    No value is ever written.
     """
     names = sorted(compose.get("secrets") or {})
     if not names:
         return None
     users: dict[str, list[str]] = {n: [] for n in names}
+    formats: dict[str, str] = {}
     for service_name, service in sorted(compose.get("services", {}).items()):
+        declared = _secret_formats(service)
         for ref in service.get("secrets", []):
             users.setdefault(ref["source"], []).append(f"`{service_name}` reads it at `{ref['target']}`")
+            formats[ref["source"]] = declared.get(ref["target"], formats.get(ref["source"], "random-token"))
     lines = [
         "# Secret files for compose.yaml",
         "",
         "`compose.yaml` reads each secret below from a file in this directory. Nothing creates these files:",
-        "slm-deploy never writes secret values. Create them before `docker compose up` (from this directory's",
-        "parent, the one holding compose.yaml), readable only by you, and keep them out of version control.",
-        "",
-        "A generated key (API key, session-signing key) can be any random string, e.g.:",
-        "",
-        "```sh",
-        "umask 077",
-        "openssl rand -hex 32 > secrets/<name>",
-        "```",
-        "",
-        "Use the value your clients expect where one is shared (an API key clients already hold, an upstream",
-        "token such as a Hugging Face token): `printf '%s' \"$VALUE\" > secrets/<name>` (no trailing newline).",
-        "",
-        "| file | used by | create with |",
-        "| --- | --- | --- |",
+        "slm-deploy never writes secret values. Create them before `docker compose up`, running the commands",
+        "under each file from this directory's parent (the one holding compose.yaml); keep them readable only",
+        "by you and out of version control. To use a value you already have (an API key clients hold, an",
+        "upstream token), write it in the same format instead: `printf '%s' \"$VALUE\" > secrets/<name>`",
+        "for a plain value.",
     ]
     for name in names:
-        used = "; ".join(users.get(name, [])) or "-"
-        lines.append(f"| `secrets/{name}` | {used} | `openssl rand -hex 32 > secrets/{name}` |")
+        fmt = formats.get(name, "random-token")
+        if fmt not in SECRET_FORMATS:
+            raise ValueError(f"secret {name}: unknown format {fmt!r} in label {SECRET_FORMAT_LABEL}")
+        what, commands = SECRET_FORMATS[fmt]
+        lines += [
+            "",
+            f"## `secrets/{name}`",
+            "",
+            f"Used by: {'; '.join(users.get(name, [])) or '-'}.",
+            f"Format ({fmt}): {what}",
+            "",
+            "```sh",
+            commands.format(path=f"secrets/{name}").rstrip("\n"),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 

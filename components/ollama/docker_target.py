@@ -31,7 +31,7 @@ import shlex
 import pulumi
 import pulumi_docker as docker
 
-from components.auth_proxy import KEYS_DIR, keys_map, nginx_conf
+from components.auth_proxy import KEYS_DIR, SECRET_FORMAT_LABEL, keys_map, nginx_conf
 from components.ollama import TargetOutputs, monitoring_for
 from components.ollama.settings import OLLAMA_PORT
 from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_PORT, webui_environment
@@ -231,7 +231,9 @@ def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
         memory_swap=128,
         user="10001:10001",  # nginx.conf keeps pid and temp files in /tmp (tmpfs), so any uid works
         restart="unless-stopped",
-        labels=_labels("auth-proxy", part_of),
+        # The compose export's secrets/README.md tells users how to create keys.map from this format.
+        labels=[*_labels("auth-proxy", part_of),
+                docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{KEYS_DIR}/keys.map=nginx-key-map")],
         **_HARDENING,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
     )
