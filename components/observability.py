@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from components.base import ArgsModel
 
 __all__ = [
     "AlertThresholds",
@@ -26,10 +28,8 @@ __all__ = [
 ]
 
 
-class AlertThresholds(BaseModel):
+class AlertThresholds(ArgsModel):
     """Alert thresholds; MonitoringStackArgs carries one and stacks may override any field."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     down_for: str = Field(default="2m", alias="downFor", description="How long a target may be down before alerting. Default 2m.")
     queue_depth: int = Field(default=10, ge=1, alias="queueDepth", description="Waiting requests per model (vllm:num_requests_waiting) that count as a backlog. Default 10.")

@@ -12,7 +12,9 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from components.base import ArgsModel
 
 __all__ = ["OptOutSetting", "SecurityOptOut", "OPT_OUT_CHECKS", "opt_out_records"]
 
@@ -37,10 +39,8 @@ OPT_OUT_CHECKS: dict[str, list[str]] = {
 }
 
 
-class SecurityOptOut(BaseModel):
+class SecurityOptOut(ArgsModel):
     """Turn off one secure default, with a reason a reviewer can read."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     setting: OptOutSetting = Field(description="The secure default to turn off. Required.")
     reason: str = Field(min_length=15, description="Why, for the security review, in words (at least 15 characters and 4 different words). Required.")

@@ -67,7 +67,7 @@ def _in_process_warm(stack: str) -> float:
 
 def _program_payload(stack: str) -> str:
     """What the Pulumi program hands its gate: the validated config (secret names only)."""
-    code = ("import json; from slm_deploy.config import load_stack; s = load_stack(%r); "
+    code = ("import json; from stacks.loader import load_stack; s = load_stack(%r); "
             "print(json.dumps({'values': s.config.model_dump(by_alias=True, exclude_defaults=True, mode='json'), "
             "'secretKeys': sorted(s.secret_keys)}))" % stack)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout

@@ -16,7 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slm_deploy.errors import ConfigError
+from slm_deploy.commands import gate, new_stack, policies, schema, sizing
+from slm_deploy.session import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK, Session, project_dir
+from stacks.errors import ConfigError
 
 __all__ = ["app", "main"]
 
@@ -30,23 +32,10 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PULUMI_MISSING = (
     "the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/iac/download-install/) "
     "to use --engine pulumi / up, or run the offline engine: slm-deploy preview STACK"
 )
-
-
-class _State:
-    debug = False
-    project_dir: Path | None = None
-
-
-def project_dir() -> Path:
-    """The project in use: ``--project-dir`` or this checkout."""
-    from slm_deploy.paths import project_root
-
-    return _State.project_dir or project_root()
 
 
 def _fail_input(message: str) -> typer.Exit:
@@ -55,14 +44,14 @@ def _fail_input(message: str) -> typer.Exit:
 
 
 def _load(stack: str):
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
 
     try:
-        return load_stack(stack, _State.project_dir)
+        return load_stack(stack, Session.project_dir)
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True, markup=True)
-        if _State.debug:
+        if Session.debug:
             traceback.print_exc()
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
@@ -74,17 +63,17 @@ def _root(
         Optional[Path], typer.Option("--project-dir", "-C", help="Directory holding Pulumi.yaml and stacks/. Default: this checkout.")
     ] = None,
 ) -> None:
-    _State.debug = debug
-    _State.project_dir = project_dir
+    Session.debug = debug
+    Session.project_dir = project_dir
 
 
 @app.command()
 def stacks() -> None:
     """List the stacks (stacks/Pulumi.<name>.yaml) with their targets."""
-    from slm_deploy.config import list_stacks
+    from stacks.loader import list_stacks
 
     table = Table("stack", "target", "namespace", "file")
-    for name in list_stacks(_State.project_dir):
+    for name in list_stacks(Session.project_dir):
         loaded = _load(name)
         table.add_row(name, loaded.config.target, loaded.config.namespace, f"stacks/Pulumi.{name}.yaml")
     out.print(table)
@@ -105,7 +94,7 @@ def _build(stack: str, out_dir: Path | None):
         try:
             return build_stack(loaded, target, worker=worker)
         except SynthError as exc:
-            if _State.debug:
+            if Session.debug:
                 traceback.print_exc()
             raise _fail_input(f"stacks/Pulumi.{stack}.yaml: the program failed: {exc}") from None
         except OutDirError as exc:
@@ -180,15 +169,9 @@ def _automation(stack: str, action: str) -> None:
     run(on_output=print)
 
 
-def _register_commands() -> None:
-    """Commands that live in their own modules; each keeps heavy imports inside its command body."""
-    from slm_deploy.commands import gate, new_stack, policies, schema, sizing
-
-    for module in (sizing, policies, gate, new_stack, schema):
-        module.register(app)
-
-
-_register_commands()
+# Commands that live in their own modules; each keeps heavy imports inside its command body.
+for _module in (sizing, policies, gate, new_stack, schema):
+    _module.register(app)
 
 
 def main() -> None:

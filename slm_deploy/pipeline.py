@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slm_deploy.config import LoadedStack, runtime_config
+from stacks.loader import LoadedStack, runtime_config
 from slm_deploy.gate import GateResult, run_gate
 from slm_deploy.gate.worker import ScanWorker
 from slm_deploy.render import render
@@ -26,11 +26,17 @@ class Build:
 
 
 def synth_stack(stack: LoadedStack) -> SynthResult:
-    """Run ``stacks.program.main`` (what ``__main__.py`` runs) under the mock runtime."""
+    """Run ``stacks.program.main`` (what ``__main__.py`` runs) under the mock runtime.
+
+    The stack's config was validated when it was loaded: the program gets that StackConfig, not a
+    second validation of the same values (secrets and other namespaces' keys still come from the
+    runtime config, as under the real engine).
+    """
     from stacks.program import main
 
     config, secret_keys = runtime_config(stack)
-    return synthesize(lambda: main(gate=None), project=PROJECT, stack=stack.name, config=config, secret_keys=secret_keys)
+    return synthesize(lambda: main(gate=None, config=stack.config), project=PROJECT, stack=stack.name, config=config,
+                      secret_keys=secret_keys)
 
 
 def build_stack(stack: LoadedStack, out_dir: Path, *, worker: ScanWorker | None = None) -> Build:

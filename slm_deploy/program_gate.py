@@ -44,8 +44,8 @@ def require_gate(stack: str, values: dict[str, Any], secret_keys: list[str]) -> 
 
 def gate_config(stack: str, payload: dict[str, Any], root: Path, worker: Any = None) -> int:
     """Child-process side: build and gate; print failures one per line. Exit 0 ok, 1 failed, 2 bad config."""
-    from slm_deploy.config import LoadedStack, secret_placeholder, validate_values
-    from slm_deploy.errors import ConfigError
+    from stacks.loader import LoadedStack, secret_placeholder, validate_values
+    from stacks.errors import ConfigError
     from slm_deploy.pipeline import build_stack
 
     display = f"stacks/Pulumi.{stack}.yaml"

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from components.base import GENERATED_FILES, SECURITY_OPT_OUTS
 from slm_deploy.synth import SECRET_PLACEHOLDER, ResourceRecord, SynthResult
 
 __all__ = ["render", "OutDirError", "BUILD_MARKER", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename",
@@ -209,7 +210,7 @@ def _build_of(image: Any, records: dict[str, ResourceRecord]) -> dict[str, Any] 
         if rec.type != _BUILT_IMAGE or rec.inputs.get("imageName") != image or not rec.parent:
             continue
         parent = records.get(rec.parent)
-        files = (parent.inputs.get("generatedFiles") or {}) if parent else {}
+        files = (parent.inputs.get(GENERATED_FILES) or {}) if parent else {}
         if "Dockerfile" in files:
             build = {"context": f"./files/{parent.name}", "dockerfile": "Dockerfile"}
             platform = (rec.inputs.get("build") or {}).get("platform")
@@ -344,8 +345,8 @@ def generated_files(result: SynthResult) -> dict[str, str]:
             for up in rec.inputs.get("uploads") or []:
                 if "content" in up and up["content"] != SECRET_PLACEHOLDER:
                     files[f"{_service_name(rec)}/{Path(up['file']).name}"] = up["content"]
-        elif rec.custom is False and isinstance(rec.inputs.get("generatedFiles"), dict):
-            for path, content in rec.inputs["generatedFiles"].items():
+        elif rec.custom is False and isinstance(rec.inputs.get(GENERATED_FILES), dict):
+            for path, content in rec.inputs[GENERATED_FILES].items():
                 files[f"{rec.name}/{path}"] = content
     return files
 
@@ -409,6 +410,6 @@ def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
         for r in result.resources
     ]
     (out_dir / "resources.json").write_text(json.dumps(resources, indent=2, sort_keys=True) + "\n")
-    opt_outs = [o for r in result.resources if not r.custom for o in r.inputs.get("securityOptOuts", [])]
+    opt_outs = [o for r in result.resources if not r.custom for o in r.inputs.get(SECURITY_OPT_OUTS, [])]
     (out_dir / "opt-outs.json").write_text(json.dumps(opt_outs, indent=2, sort_keys=True) + "\n")
     return {"manifests": len(objects), "compose": compose is not None, "files": len(files), "resources": len(resources)}

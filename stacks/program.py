@@ -14,17 +14,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.context import Peer, PrometheusPeer, StackContext
+from components.monitoring import MonitoringStack
 from components.namespace import restricted_namespace
 from components.observability import MonitoringContribution
-from components.monitoring_stack import MonitoringStack
-from components.ollama_stack import OllamaStack
-from components.onnx_edge_node import OnnxEdgeNode
-from components.vllm_service import VllmService, VllmServiceArgs
-from slm_deploy.config import check_secrets, validate_values
-from slm_deploy.errors import ConfigError
+from components.ollama import OllamaStack
+from components.onnx_edge import OnnxEdgeNode
+from components.vllm import VllmService
+from stacks.errors import ConfigError
+from stacks.loader import check_secrets, validate_values
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
-__all__ = ["read_config", "read_secrets", "compose", "main", "Gate"]
+__all__ = ["read_config", "read_secrets", "stack_context", "compose", "main", "Gate"]
 
 MONITORING_NAME = "monitoring"
 
@@ -71,11 +72,21 @@ def read_secrets() -> dict[str, pulumi.Output[str] | None]:
     return {key: config.get_secret(key) for key in SECRET_KEYS}
 
 
+def stack_context(cfg: StackConfig) -> StackContext:
+    """What every component of the stack shares: namespace, part-of, cluster, and the monitoring peers."""
+    if cfg.monitoring is None:
+        return StackContext(cfg.namespace, cfg.part_of, cfg.cluster)
+    url, namespace_labels = cfg.monitoring.prometheus_endpoint(MONITORING_NAME, cfg.namespace)
+    probers = tuple(Peer(pods, ns) for pods, ns in cfg.monitoring.prober_peers(MONITORING_NAME, cfg.namespace))
+    return StackContext(cfg.namespace, cfg.part_of, cfg.cluster, PrometheusPeer(url, namespace_labels), probers)
+
+
 class _Composition:
-    """What the components of one stack share: providers, namespace ordering, secrets, monitoring."""
+    """What the components of one stack share: the context, providers, namespace ordering, secrets, monitoring."""
 
     def __init__(self, cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]):
         self.cfg = cfg
+        self.ctx = stack_context(cfg)
         self.secrets = secrets
         self.contributions: list[MonitoringContribution] = []
         self.outputs: dict[str, Any] = {"target": cfg.target}
@@ -92,7 +103,7 @@ class _Composition:
         if target == "kubernetes":
             return self.k8s_opts
         if self._docker_provider is None:
-            import pulumi_docker as docker
+            import pulumi_docker as docker  # only docker-target stacks load the Docker provider SDK
 
             self._docker_provider = docker.Provider("docker", host=self.cfg.docker.host)
         return pulumi.ResourceOptions(providers={"docker": self._docker_provider})
@@ -104,24 +115,10 @@ class _Composition:
         return self.secrets.get(key) or random.RandomPassword(name, length=length, special=False).result
 
 
-def _with_monitoring_defaults(args: VllmServiceArgs, cfg: StackConfig) -> VllmServiceArgs:
-    """Point a VllmService at the stack's Prometheus unless its Args say otherwise."""
-    if cfg.monitoring is None:
-        return args
-    url, namespace_labels = cfg.monitoring.prometheus_endpoint(MONITORING_NAME, cfg.namespace)
-    update = {}
-    if "prometheus_url" not in args.model_fields_set:
-        update["prometheus_url"] = url
-    if "prometheus_namespace_labels" not in args.model_fields_set:
-        update["prometheus_namespace_labels"] = namespace_labels
-    return args.model_copy(update=update)
-
-
 def _compose_vllm(c: _Composition) -> None:
     for args in c.cfg.vllm:
         vllm = VllmService(
-            args.name, _with_monitoring_defaults(args, c.cfg), cluster=c.cfg.cluster, namespace=c.cfg.namespace,
-            part_of=c.cfg.part_of, api_key=c.secrets.get("apiKey"), hf_token=c.secrets.get("hfToken"),
+            args.name, args, c.ctx, api_key=c.secrets.get("apiKey"), hf_token=c.secrets.get("hfToken"),
             opts=c.opts_for("kubernetes"),
         )
         c.contributions.append(vllm.monitoring)
@@ -131,13 +128,6 @@ def _compose_vllm(c: _Composition) -> None:
         }
 
 
-def _probers(c: _Composition) -> list[tuple[dict[str, str], dict[str, str] | None]]:
-    """The monitoring stack's probers (pod labels, namespace labels or None), for probed servers' NetworkPolicies."""
-    if c.cfg.monitoring is None:
-        return []
-    return c.cfg.monitoring.prober_peers(MONITORING_NAME, c.cfg.namespace)
-
-
 def _compose_ollama(c: _Composition) -> None:
     """OllamaStack on the Docker host or the cluster."""
     args = c.cfg.ollama
@@ -145,9 +135,9 @@ def _compose_ollama(c: _Composition) -> None:
         return
     api_key = c.secret_or_generated("apiKey", "ollama-api-key", 40) if args.auth_proxy else c.secrets.get("apiKey")
     stack = OllamaStack(
-        "ollama", args, target=c.cfg.target, webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"),
-        api_key=api_key, namespace=c.cfg.namespace, part_of=c.cfg.part_of, storage_class=c.cfg.cluster.storage_class,
-        gpu_taint_key=c.cfg.cluster.gpu_taint_key, probers=_probers(c), opts=c.opts_for(c.cfg.target),
+        "ollama", args, c.ctx, target=c.cfg.target,
+        webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"), api_key=api_key,
+        opts=c.opts_for(c.cfg.target),
     )
     c.contributions.append(stack.monitoring)
     c.outputs["ollama"] = {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models}
@@ -157,9 +147,8 @@ def _compose_onnx_edge(c: _Composition) -> None:
     """OnnxEdgeNodes on the Docker host (ssh://) or k3s edge nodes."""
     for args in c.cfg.onnx_edge:
         node = OnnxEdgeNode(
-            args.name, args, api_key=c.secret_or_generated("apiKey", f"{args.name}-api-key", 40),
-            hf_token=c.secrets.get("hfToken"), namespace=c.cfg.namespace, part_of=c.cfg.part_of,
-            storage_class=c.cfg.cluster.storage_class, probers=_probers(c), opts=c.opts_for(args.target),
+            args.name, args, c.ctx, api_key=c.secret_or_generated("apiKey", f"{args.name}-api-key", 40),
+            hf_token=c.secrets.get("hfToken"), opts=c.opts_for(args.target),
         )
         c.contributions.append(node.monitoring)
         c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length}
@@ -170,8 +159,8 @@ def _compose_monitoring(c: _Composition) -> None:
     if c.cfg.monitoring is None:
         return
     monitoring = MonitoringStack(
-        MONITORING_NAME, c.cfg.monitoring, contributions=c.contributions, namespace=c.cfg.namespace,
-        part_of=c.cfg.part_of, cluster=c.cfg.cluster, grafana_admin_password=c.secrets.get("grafanaAdminPassword"),
+        MONITORING_NAME, c.cfg.monitoring, c.ctx, contributions=c.contributions,
+        grafana_admin_password=c.secrets.get("grafanaAdminPassword"),
         alert_webhook_url=c.secrets.get("alertmanagerWebhookUrl"), opts=c.opts_for("kubernetes"),
     )
     c.outputs["monitoring"] = monitoring.outputs
@@ -187,13 +176,19 @@ def compose(cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]) -> 
     return c.outputs
 
 
-def main(gate: Gate | None = None) -> None:
-    """Entry point of the program. ``gate`` runs before anything is registered."""
-    try:
-        cfg = read_config()
-    except ConfigError as exc:
-        raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
+def main(gate: Gate | None = None, config: StackConfig | None = None) -> None:
+    """Entry point of the program. ``gate`` runs before anything is registered.
+
+    ``config``: the stack's StackConfig when the caller has validated it already (the offline synth,
+    which loaded the stack file); the config is validated once per process. Default None: read and
+    validate Pulumi config (the real engine).
+    """
+    if config is None:
+        try:
+            config = read_config()
+        except ConfigError as exc:
+            raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
     if gate is not None:
-        gate(pulumi.get_stack(), cfg.model_dump(by_alias=True, exclude_defaults=True, mode="json"), _set_secret_keys())
-    for key, value in compose(cfg, read_secrets()).items():
+        gate(pulumi.get_stack(), config.model_dump(by_alias=True, exclude_defaults=True, mode="json"), _set_secret_keys())
+    for key, value in compose(config, read_secrets()).items():
         pulumi.export(key, value)

@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from components.vllm_service import VllmServiceArgs
-from components.ollama_stack import OllamaStackArgs
-from components.monitoring_stack import MonitoringStackArgs
-from components.onnx_edge_node import OnnxEdgeNodeArgs
+from components.base import ArgsModel
+from components.context import ClusterCapabilities
+from components.monitoring.args import MonitoringStackArgs
+from components.ollama.args import OllamaStackArgs
+from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.validation import dns_label
+from components.vllm.args import VllmServiceArgs
 
 __all__ = [
     "PROJECT",
@@ -30,7 +32,6 @@ __all__ = [
     "ClusterCapabilities",
     "DockerHost",
     "StackConfig",
-    "Model",
     "TEMPLATE_SYNTAX_KEY",
     "template_syntax",
 ]
@@ -100,25 +101,7 @@ def template_syntax(config: BaseModel) -> list[tuple[str, str, str]]:
     return found
 
 
-class Model(BaseModel):
-    """Base for every config model: unknown keys are errors, camelCase aliases accepted."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ClusterCapabilities(Model):
-    """What the target Kubernetes cluster offers; components adapt to it."""
-
-    keda: bool = Field(default=False, description="KEDA is installed: autoscale with ScaledObjects. Default false: HPA v2 on a pods metric.")
-    prometheus_operator: bool = Field(default=False, alias="prometheusOperator", description="The Prometheus Operator CRDs exist (ServiceMonitor, PrometheusRule). Default false.")
-    storage_class: str | None = Field(default=None, alias="storageClass", description="StorageClass for ReadWriteOnce volumes. Default None: the cluster default.")
-    rwx_storage_class: str | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: one cache per replica group is not possible, so multi-replica services download per pod (emptyDir).")
-    gpu_node_label: str = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
-    gpu_taint_key: str = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
-    kube_context: str | None = Field(default=None, alias="kubeContext", description="kubeconfig context for the real engine. Default None: the current context.")
-
-
-class DockerHost(Model):
+class DockerHost(ArgsModel):
     """The Docker engine a docker-target stack deploys to."""
 
     host: str = Field(default="unix:///var/run/docker.sock", description="Docker engine address (unix://, tcp://, or ssh://user@box). Default: the local socket.")
@@ -131,7 +114,7 @@ def _require_unique(key: str, names: list[str]) -> None:
         raise ValueError(f"{key} names must be unique; {', '.join(dupes)} appears more than once")
 
 
-class StackConfig(Model):
+class StackConfig(ArgsModel):
     """One environment (dev, edge, staging, prod, or a team's own)."""
 
     target: Literal["kubernetes", "docker"] = Field(default="kubernetes", description="Where the stack deploys: a Kubernetes cluster or one Docker host. Default kubernetes.")
@@ -139,10 +122,10 @@ class StackConfig(Model):
     part_of: str = Field(default="slm-deploy", alias="partOf", description="Value of app.kubernetes.io/part-of on every object. Default slm-deploy.")
     cluster: ClusterCapabilities = Field(default_factory=ClusterCapabilities, description="Cluster capabilities (KEDA, Prometheus Operator, storage, GPU labels). Default: each field's own default (a plain cluster: no KEDA, no operator, default StorageClass).")
     docker: DockerHost = Field(default_factory=DockerHost, description="Docker host, for target docker. Default: the local socket with 16 GB for the fit check.")
-    vllm: list[VllmServiceArgs] = Field(default_factory=list, description="vLLM services (components/vllm_service.py), one per model; Kubernetes targets only. Default none.")
-    ollama: OllamaStackArgs | None = Field(default=None, description="Ollama + Open WebUI (components/ollama_stack.py), on the Docker host or the cluster. Default None: no Ollama.")
-    onnx_edge: list[OnnxEdgeNodeArgs] = Field(default_factory=list, alias="onnxEdge", description="ONNX Runtime GenAI edge servers (components/onnx_edge_node.py), each on the Docker host (target docker) or k3s edge nodes (target kubernetes); every entry's target must match the stack target. Default none.")
-    monitoring: MonitoringStackArgs | None = Field(default=None, description="MonitoringStack (components/monitoring_stack.py): standalone Prometheus/Alertmanager/Grafana or objects for the cluster's Prometheus Operator; Kubernetes targets only. Default None: no monitoring.")
+    vllm: list[VllmServiceArgs] = Field(default_factory=list, description="vLLM services (components/vllm/), one per model; Kubernetes targets only. Default none.")
+    ollama: OllamaStackArgs | None = Field(default=None, description="Ollama + Open WebUI (components/ollama/), on the Docker host or the cluster. Default None: no Ollama.")
+    onnx_edge: list[OnnxEdgeNodeArgs] = Field(default_factory=list, alias="onnxEdge", description="ONNX Runtime GenAI edge servers (components/onnx_edge/), each on the Docker host (target docker) or k3s edge nodes (target kubernetes); every entry's target must match the stack target. Default none.")
+    monitoring: MonitoringStackArgs | None = Field(default=None, description="MonitoringStack (components/monitoring/): standalone Prometheus/Alertmanager/Grafana or objects for the cluster's Prometheus Operator; Kubernetes targets only. Default None: no monitoring.")
 
     @field_validator("ollama")
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slm_deploy.config import project_root
+from stacks.loader import project_root
 
 REPO = project_root()
 

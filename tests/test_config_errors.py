@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from slm_deploy.config import load_stack
-from slm_deploy.errors import ConfigError
+from stacks.loader import load_stack
+from stacks.errors import ConfigError
 from tests.conftest import write_stack
 
 

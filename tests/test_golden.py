@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from slm_deploy.config import list_stacks, load_stack
+from stacks.loader import list_stacks, load_stack
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from components.monitoring.dashboards import dashboard_queries
 from components.monitoring.metrics import VLLM_DEPRECATED, known_series, metric_names_in
-from components.monitoring_stack import (
+from components.monitoring import (
     AlertmanagerArgs,
     DcgmExporterArgs,
     MonitoringStack,
@@ -22,9 +22,9 @@ from components.monitoring_stack import (
 )
 from components.observability import AlertThresholds
 from components.probe_monitoring import probe_contribution
-from components.vllm_monitoring import VLLM_ALERTS, vllm_contribution
-from slm_deploy.config import load_stack
-from slm_deploy.errors import ConfigError
+from components.vllm.monitoring import VLLM_ALERTS, vllm_contribution
+from stacks.loader import load_stack
+from stacks.errors import ConfigError
 from slm_deploy.gate.schema_validation import validate_manifests
 from tests_monitoring_helpers import NS, build_custom, build_reference, custom_contributions
 

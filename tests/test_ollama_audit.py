@@ -8,11 +8,12 @@ import pytest
 import yaml
 
 import slm_deploy.synth as synth_module
+from components.context import Peer, StackContext
 from components.observability import AlertThresholds
-from components.ollama import monitoring_for
-from components.onnx_edge_node import OnnxEdgeNode, OnnxEdgeNodeArgs
-from slm_deploy.config import load_stack, project_root, validate_values
-from slm_deploy.errors import ConfigError
+from components.ollama.monitoring import monitoring_for
+from components.onnx_edge import OnnxEdgeNode, OnnxEdgeNodeArgs
+from stacks.loader import load_stack, project_root, validate_values
+from stacks.errors import ConfigError
 from slm_deploy.pipeline import build_stack, synth_stack
 from slm_deploy.render import compose_document, render, secrets_readme
 from slm_deploy.synth import SynthError, synthesize
@@ -92,16 +93,16 @@ def test_onnx_edge_policy_admits_probers(tmp_path):
     args = OnnxEdgeNodeArgs.model_validate({
         "name": "edge-phi4", "model": "phi-4-mini-instruct", "maxLength": 1024, "target": "kubernetes",
         "image": "ghcr.io/acme/slm-onnx-edge:0.1.0@sha256:" + "a" * 64})
-    prober = ({"app.kubernetes.io/name": "blackbox-exporter"}, {"kubernetes.io/metadata.name": "monitoring"})
+    prober = Peer({"app.kubernetes.io/name": "blackbox-exporter"}, {"kubernetes.io/metadata.name": "monitoring"})
 
     def program():
-        OnnxEdgeNode("edge-phi4", args, api_key=pulumi.Output.secret("k"), namespace="edge", probers=[prober])
+        OnnxEdgeNode("edge-phi4", args, StackContext(namespace="edge", probers=(prober,)), api_key=pulumi.Output.secret("k"))
 
     result = synthesize(program, project="slm-deploy", stack="t")
     (policy,) = [r.inputs for r in result.resources if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
     rules = policy["spec"]["ingress"]
     assert len(rules) == 2
-    assert rules[1]["from"] == [{"podSelector": {"matchLabels": prober[0]}, "namespaceSelector": {"matchLabels": prober[1]}}]
+    assert rules[1]["from"] == [{"podSelector": {"matchLabels": prober.pod_labels}, "namespaceSelector": {"matchLabels": prober.namespace_labels}}]
     assert rules[1]["ports"] == [{"protocol": "TCP", "port": "http"}]
     render(result, tmp_path)
     from slm_deploy.gate.schema_validation import validate_manifests

@@ -9,9 +9,9 @@ import yaml
 
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.settings import OllamaServerSettings
-from components.ollama_stack import OllamaStackArgs
-from slm_deploy.config import load_stack, validate_values
-from slm_deploy.errors import ConfigError
+from components.ollama import OllamaStackArgs
+from stacks.loader import load_stack, validate_values
+from stacks.errors import ConfigError
 from slm_deploy.pipeline import build_stack, synth_stack
 
 DOCKER = {"target": "docker", "docker": {"memoryGb": 16}, "ollama": {"models": ["qwen3:0.6b"], "dockerUser": "10001:10001"}}

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from components.onnx_edge_node import EDGE_POOL_LABEL, EDGE_TAINT_KEY, OnnxEdgeNode, OnnxEdgeNodeArgs, image_context_files
-from slm_deploy.config import load_stack
+from components.context import StackContext
+from components.onnx_edge import EDGE_POOL_LABEL, EDGE_TAINT_KEY, OnnxEdgeNode, OnnxEdgeNodeArgs, image_context_files
+from stacks.loader import load_stack
 from slm_deploy.pipeline import build_stack, synth_stack
 from slm_deploy.render import render
 from slm_deploy.synth import synthesize
@@ -69,8 +70,8 @@ def test_defaults_are_documented_and_secure():
 
 
 def test_stack_rejects_target_mismatch():
-    from slm_deploy.config import validate_values
-    from slm_deploy.errors import ConfigError
+    from stacks.loader import validate_values
+    from stacks.errors import ConfigError
 
     with pytest.raises(ConfigError, match="onnxEdge\\[0\\] \\(edge-phi4\\): target docker does not match the stack target kubernetes"):
         validate_values({"target": "kubernetes", "onnxEdge": [BASE]}, "stacks/Pulumi.x.yaml")
@@ -201,7 +202,7 @@ def test_context_written_deterministically(tmp_path):
     args = OnnxEdgeNodeArgs.model_validate(BASE)
 
     def program():
-        OnnxEdgeNode("n", args, api_key=pulumi.Output.secret("k"), context_root=tmp_path)
+        OnnxEdgeNode("n", args, StackContext(), api_key=pulumi.Output.secret("k"), context_root=tmp_path)
 
     synthesize(program, project="slm-deploy", stack="t")
     written = {p.name: p.read_text() for p in (tmp_path / "edge-phi4").iterdir()}
@@ -218,7 +219,7 @@ def test_kubernetes_target_is_valid_and_hardened(tmp_path):
     args = OnnxEdgeNodeArgs.model_validate({**BASE, "target": "kubernetes", "image": DIGEST_IMAGE, "edgePool": "shop-floor"})
 
     def program():
-        OnnxEdgeNode("edge-phi4", args, api_key=pulumi.Output.secret("k"), namespace="edge")
+        OnnxEdgeNode("edge-phi4", args, StackContext(namespace="edge"), api_key=pulumi.Output.secret("k"))
 
     result = synthesize(program, project="slm-deploy", stack="t")
     render(result, tmp_path)

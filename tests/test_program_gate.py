@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from slm_deploy.config import load_stack, runtime_config
+from stacks.loader import load_stack, runtime_config
 from slm_deploy.program_gate import require_gate
 from slm_deploy.synth import SynthError, synthesize
 from stacks.program import main

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slm_deploy.config import load_stack
-from slm_deploy.errors import ConfigError
+from stacks.loader import load_stack
+from stacks.errors import ConfigError
 from slm_deploy.gate.schema_validation import validate_manifests
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render

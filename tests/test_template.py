@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from slm_deploy.commands.new_stack import BakeError, bake
-from slm_deploy.config import load_stack
+from stacks.loader import load_stack
 from slm_deploy.pipeline import build_stack
 
 BAKES = {

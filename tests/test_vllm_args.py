@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.vllm_service import VllmServiceArgs
-from slm_deploy.config import load_stack
-from slm_deploy.errors import ConfigError
+from components.vllm import VllmServiceArgs
+from stacks.loader import load_stack
+from stacks.errors import ConfigError
 from stacks.schema import StackConfig
 from tests.conftest import write_stack
 

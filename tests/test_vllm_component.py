@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.vllm_service import VllmService, VllmServiceArgs
+from components.vllm import VllmService, VllmServiceArgs
 from slm_deploy.synth import SynthError, synthesize
-from stacks.schema import ClusterCapabilities
+from components.context import ClusterCapabilities, StackContext
 
 SHA = "b" * 40
 
@@ -16,7 +16,7 @@ def _synth(args: dict, cluster: dict | None = None, *, hf_token: bool = False, a
     def program():
         svc = VllmService(
             args["name"], VllmServiceArgs.model_validate(args),
-            cluster=ClusterCapabilities.model_validate(cluster or {}), namespace="ns",
+            StackContext(namespace="ns", cluster=ClusterCapabilities.model_validate(cluster or {})),
             api_key=pulumi.Output.secret("k" * 20) if api_key else None,
             hf_token=pulumi.Output.secret("hf_x") if hf_token else None,
         )
@@ -179,7 +179,7 @@ def test_remote_code_downloads_python_files():
 
 def test_download_patterns_from_catalog_field(monkeypatch):
     from components.catalog import get_model
-    from components.vllm_service import VllmServiceArgs as A
+    from components.vllm import VllmServiceArgs as A
 
     spec = get_model("qwen3-0.6b").model_copy(update={"download_patterns": ["*.safetensors", "config.json"]})
     monkeypatch.setattr(A, "spec", property(lambda self: spec))
@@ -240,7 +240,7 @@ def test_liveness_script_exits_by_health_status():
     import subprocess
     import sys
 
-    from components.vllm_pod import liveness_probe
+    from components.vllm.k8s import liveness_probe
 
     script = liveness_probe().exec_.command[2]
     # nothing listens on 127.0.0.1:8000 here: the probe must fail, not hang or succeed
@@ -266,7 +266,7 @@ def test_tool_calling_phi4_mini_uses_vllm_tool_template():
 
 def test_scale_to_zero_service_has_no_no_target_alert():
     from components.observability import AlertThresholds
-    from components.vllm_service import VllmServiceArgs, _monitoring
+    from components.vllm import VllmServiceArgs, _monitoring
 
     base = {"name": "z", "model": "qwen3-0.6b", "replicas": 1, "maxReplicas": 3, "modelCache": "per-pod"}
     always_on = _monitoring(VllmServiceArgs.model_validate(base), "ns", {"app": "z"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.vllm_flags import COMPONENT_OWNED, VLLM_FLAGS, validate_extra_args
+from components.vllm.flags import COMPONENT_OWNED, VLLM_FLAGS, validate_extra_args
 
 
 def test_known_flags_pass_with_values_and_forms():
@@ -67,7 +67,7 @@ def test_values_of_the_right_type_pass():
 
 
 def test_every_flag_has_a_kind_and_switches_are_known_flags():
-    from components.vllm_flags import FLAG_KINDS
+    from components.vllm.flags import FLAG_KINDS
 
     assert set(FLAG_KINDS) == VLLM_FLAGS
     assert {k for k, v in FLAG_KINDS.items() if v == "switch"} >= {"--enforce-eager", "--enable-prefix-caching", "--trust-remote-code"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slm_deploy.config import load_stack
+from stacks.loader import load_stack
 from slm_deploy.gate.schema_validation import validate_manifests
 from slm_deploy.pipeline import build_stack
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pulumi
 
-from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.monitoring import MonitoringStack, MonitoringStackArgs
 from components.probe_monitoring import probe_contribution
-from components.vllm_monitoring import vllm_contribution
-from slm_deploy.config import load_stack
+from components.vllm.monitoring import vllm_contribution
+from stacks.loader import load_stack
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 from slm_deploy.synth import SynthResult, synthesize
-from stacks.schema import ClusterCapabilities
+from components.context import ClusterCapabilities, StackContext
 
 NS = "slm-test"
 
@@ -42,10 +42,8 @@ def synth_custom(mode: str, *, contributions: list | None = None, args: dict | N
         MonitoringStack(
             "monitoring",
             MonitoringStackArgs.model_validate({"mode": mode, "dcgm": {}, **(args or {})}),
+            StackContext(namespace=NS, part_of="slm-deploy", cluster=ClusterCapabilities(prometheusOperator=mode == "operator")),
             contributions=contributions,
-            namespace=NS,
-            part_of="slm-deploy",
-            cluster=ClusterCapabilities(prometheusOperator=mode == "operator"),
             grafana_admin_password=None,
             alert_webhook_url=pulumi.Output.secret("https://hooks.example.com/alert") if webhook else None,
         )

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,11 +21,10 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components.labels import standard_labels
 from components.monitoring.prometheus_config import probe_labels
-from components.monitoring.standalone import _Builder, deploy_blackbox
+from components.monitoring.args import MonitoringStackArgs
+from components.monitoring.blackbox import deploy_blackbox
+from components.monitoring.builder import Builder
 from components.observability import MonitoringContribution
-
-if TYPE_CHECKING:
-    from components.monitoring_stack import MonitoringStackArgs
 
 __all__ = ["deploy_operator", "MONITORING_API"]
 
@@ -36,7 +35,7 @@ def deploy_operator(
     *,
     parent: pulumi.Resource,
     name: str,
-    args: "MonitoringStackArgs",
+    args: MonitoringStackArgs,
     namespace: str,
     part_of: str,
     contributions: list[MonitoringContribution],
@@ -80,7 +79,7 @@ def deploy_operator(
     probe_targets = [p for c in contributions for p in c.probe_targets]
     blackbox = op.blackbox_exporter_address
     if probe_targets and blackbox is None:
-        b = _Builder(parent, name, namespace, part_of)
+        b = Builder(parent, name, namespace, part_of)
         [(scraper, scraper_ns)] = args.scraper_peers(name, namespace)
         blackbox = deploy_blackbox(b, contributions=contributions, scraper_selectors=[scraper], scraper_namespace=scraper_ns)
     for p in probe_targets:

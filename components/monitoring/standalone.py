@@ -12,48 +12,39 @@ get/list/watch on pods in the namespaces it scrapes.
 
 from __future__ import annotations
 
-import hashlib
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_kubernetes.core.v1 import (
     ConfigMapVolumeSourceArgs,
-    ContainerArgs,
-    ContainerPortArgs,
     EnvVarArgs,
     PersistentVolumeClaimVolumeSourceArgs,
-    PodTemplateSpecArgs,
     VolumeArgs,
     VolumeMountArgs,
 )
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs, NetworkPolicyPortArgs
 
 from components.hardening import (
-    container_security_context,
     dns_egress,
     egress_to_pods,
-    http_probe,
     ingress_from_pods,
-    restricted_pod_spec,
     resources,
     scratch_volume,
     secret_file_volume,
 )
-from components.labels import selector_labels, standard_labels
+from components.monitoring.args import MonitoringStackArgs
+from components.monitoring.blackbox import deploy_blackbox
+from components.monitoring.builder import Builder, config_checksum, server_container
+from components.monitoring.constants import ALERTMANAGER_PORT, BLACKBOX_PORT, GRAFANA_PORT, PROMETHEUS_PORT
 from components.monitoring.prometheus_config import prometheus_config, scrape_configs, to_yaml
 from components.observability import MonitoringContribution
 from components.versions import image
 
-if TYPE_CHECKING:
-    from components.monitoring_stack import MonitoringStackArgs
+__all__ = ["deploy_standalone", "alertmanager_config", "receiver_url_file", "grafana_provisioning"]
 
-__all__ = ["deploy_standalone", "blackbox_config", "alertmanager_config", "receiver_url_file", "grafana_provisioning", "BLACKBOX_PORT", "PROMETHEUS_PORT"]
-
-PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT, BLACKBOX_PORT = 9090, 9093, 3000, 9115
 _SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _RECEIVER_DIR = "/etc/alertmanager/secrets"
 _EXTRA_RECEIVERS_DIR = "/etc/alertmanager/receivers"
@@ -79,22 +70,7 @@ def _ns_labels(ns: str) -> dict[str, str]:
     return {"kubernetes.io/metadata.name": ns}
 
 
-def blackbox_config() -> str:
-    """blackbox.yml: one HTTP module expecting 2xx, IPv4, no redirects."""
-    return to_yaml(
-        {
-            "modules": {
-                "http_2xx": {
-                    "prober": "http",
-                    "timeout": "5s",
-                    "http": {"preferred_ip_protocol": "ip4", "valid_status_codes": [], "follow_redirects": False},
-                }
-            }
-        }
-    )
-
-
-def alertmanager_config(args: "MonitoringStackArgs", *, has_receiver: bool) -> str:
+def alertmanager_config(args: MonitoringStackArgs, *, has_receiver: bool) -> str:
     """alertmanager.yml without secrets: every receiver URL is read from a mounted file (url_file / api_url_file).
 
     Routes: the user's ``alertmanager.routes`` in order, then the built-in ones
@@ -164,134 +140,11 @@ def grafana_provisioning(prometheus_url: str, dashboards_dir: str) -> dict[str, 
     return {"datasources.yaml": to_yaml(datasources), "dashboards.yaml": to_yaml(providers)}
 
 
-class _Builder:
-    def __init__(self, parent: pulumi.Resource, name: str, namespace: str, part_of: str) -> None:
-        self.parent, self.name, self.namespace, self.part_of = parent, name, namespace, part_of
-        self.opts = pulumi.ResourceOptions(parent=parent)
-
-    def labels(self, app: str, version: str) -> dict[str, str]:
-        return standard_labels(app, self.name, "monitoring", version, self.part_of)
-
-    def selector(self, app: str) -> dict[str, str]:
-        return selector_labels(app, self.name)
-
-    def meta(self, obj: str, app: str, version: str, annotations: dict[str, str] | None = None) -> ObjectMetaArgs:
-        return ObjectMetaArgs(name=obj, namespace=self.namespace, labels=self.labels(app, version), annotations=annotations)
-
-    def config_map(self, obj: str, app: str, version: str, data: dict[str, str]) -> k8s.core.v1.ConfigMap:
-        return k8s.core.v1.ConfigMap(obj, metadata=self.meta(obj, app, version), data=data, opts=self.opts)
-
-    def deployment(
-        self, obj: str, app: str, version: str, container: ContainerArgs, volumes: list[VolumeArgs], *,
-        checksum: str, service_account: str | None = None, recreate: bool = False,
-    ) -> k8s.apps.v1.Deployment:
-        labels = self.labels(app, version)
-        return k8s.apps.v1.Deployment(
-            obj,
-            metadata=self.meta(obj, app, version),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=LabelSelectorArgs(match_labels=self.selector(app)),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if recreate else None,
-                template=PodTemplateSpecArgs(
-                    metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
-                    spec=restricted_pod_spec(
-                        service_account_name=service_account,
-                        enable_service_links=False,
-                        containers=[container],
-                        volumes=volumes,
-                    ),
-                ),
-            ),
-            opts=self.opts,
-        )
-
-    def service(self, obj: str, app: str, version: str, port: int, port_name: str) -> k8s.core.v1.Service:
-        return k8s.core.v1.Service(
-            obj,
-            metadata=self.meta(obj, app, version),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=self.selector(app),
-                ports=[k8s.core.v1.ServicePortArgs(name=port_name, port=port, target_port=port_name, protocol="TCP")],
-            ),
-            opts=self.opts,
-        )
-
-    def network_policy(self, obj: str, app: str, version: str, ingress: list, egress: list) -> k8s.networking.v1.NetworkPolicy:
-        return k8s.networking.v1.NetworkPolicy(
-            obj,
-            metadata=self.meta(obj, app, version),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=LabelSelectorArgs(match_labels=self.selector(app)),
-                policy_types=["Ingress", "Egress"],
-                ingress=ingress,
-                egress=egress,
-            ),
-            opts=self.opts,
-        )
-
-
-def _checksum(*parts: str) -> str:
-    return hashlib.sha256("\n---\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _container(name: str, img: str, args: list[str], port: int, port_name: str, mounts: list[VolumeMountArgs], *,
-               ready: str, live: str, res, env: list[EnvVarArgs] | None = None, startup_failures: int = 30) -> ContainerArgs:
-    return ContainerArgs(
-        name=name,
-        image=img,
-        image_pull_policy="IfNotPresent",
-        args=args,
-        env=env,
-        ports=[ContainerPortArgs(name=port_name, container_port=port, protocol="TCP")],
-        volume_mounts=mounts,
-        resources=res,
-        security_context=container_security_context(),
-        startup_probe=http_probe(ready, port_name, period_seconds=10, failure_threshold=startup_failures),
-        readiness_probe=http_probe(ready, port_name, period_seconds=10),
-        liveness_probe=http_probe(live, port_name, period_seconds=20, failure_threshold=3),
-    )
-
-
-def _probe_ports(contributions: list[MonitoringContribution]) -> list[int]:
-    ports = set()
-    for c in contributions:
-        for p in c.probe_targets:
-            url = urlparse(p.url)
-            ports.add(url.port or (443 if url.scheme == "https" else 80))
-    return sorted(ports)
-
-
-def deploy_blackbox(b: _Builder, *, contributions: list[MonitoringContribution], scraper_selectors: list[dict[str, str]],
-                    scraper_namespace: dict[str, str] | None) -> str:
-    """The blackbox exporter (Deployment, Service, NetworkPolicy); returns its in-cluster address."""
-    img = image("blackbox-exporter")
-    obj, app = f"{b.name}-blackbox-exporter", "blackbox-exporter"
-    conf = blackbox_config()
-    b.config_map(obj, app, img.tag, {"blackbox.yml": conf})
-    container = _container(
-        "blackbox-exporter", img.ref,
-        ["--config.file=/etc/blackbox/blackbox.yml", f"--web.listen-address=:{BLACKBOX_PORT}", "--log.format=json"],
-        BLACKBOX_PORT, "http", [VolumeMountArgs(name="config", mount_path="/etc/blackbox", read_only=True)],
-        ready="/-/healthy", live="/-/healthy", res=resources("50m", "64Mi", cpu_limit="200m", memory_limit="128Mi"), startup_failures=6,
-    )
-    volumes = [VolumeArgs(name="config", config_map=ConfigMapVolumeSourceArgs(name=obj, default_mode=0o444))]
-    b.deployment(obj, app, img.tag, container, volumes, checksum=_checksum(conf))
-    b.service(obj, app, img.tag, BLACKBOX_PORT, "http")
-    egress = [dns_egress()]
-    ports = _probe_ports(contributions)
-    if ports:
-        egress.append(NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]))
-    b.network_policy(obj, app, img.tag, [ingress_from_pods(scraper_selectors, [BLACKBOX_PORT], namespace_labels=scraper_namespace)], egress)
-    return f"{obj}.{b.namespace}.svc:{BLACKBOX_PORT}"
-
-
 def deploy_standalone(
     *,
     parent: pulumi.Resource,
     name: str,
-    args: "MonitoringStackArgs",
+    args: MonitoringStackArgs,
     namespace: str,
     part_of: str,
     contributions: list[MonitoringContribution],
@@ -302,7 +155,7 @@ def deploy_standalone(
     grafana_admin_password: pulumi.Input[str] | None,
     alert_webhook_url: pulumi.Input[str] | None,
 ) -> dict[str, Any]:
-    b = _Builder(parent, name, namespace, part_of)
+    b = Builder(parent, name, namespace, part_of)
     prom_img, am_img, graf_img = image("prometheus"), image("alertmanager"), image("grafana")
     prom, am, graf = f"{name}-prometheus", f"{name}-alertmanager", f"{name}-grafana"
     prom_sel, graf_sel = b.selector("prometheus"), b.selector("grafana")
@@ -363,7 +216,7 @@ def deploy_standalone(
         ),
     )
     p = args.prometheus
-    prom_container = _container(
+    prom_container = server_container(
         "prometheus", prom_img.ref,
         [
             "--config.file=/etc/prometheus/prometheus.yml",
@@ -392,7 +245,7 @@ def deploy_standalone(
             VolumeArgs(name="data", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(claim_name=f"{prom}-data")),
             token_volume,
         ],
-        checksum=_checksum(prom_yaml, rules_yaml), service_account=prom, recreate=True,
+        checksum=config_checksum(prom_yaml, rules_yaml), service_account=prom, recreate=True,
     )
     b.service(prom, "prometheus", prom_img.tag, PROMETHEUS_PORT, "http")
     prom_egress = [
@@ -433,7 +286,7 @@ def deploy_standalone(
         vol, mount = secret_file_volume(f"receiver-{r.name}", r.secret_name, f"{_EXTRA_RECEIVERS_DIR}/{r.name}", items={r.secret_key: r.secret_key})
         am_volumes.append(vol)
         am_mounts.append(mount)
-    am_container = _container(
+    am_container = server_container(
         "alertmanager", am_img.ref,
         [
             "--config.file=/etc/alertmanager/alertmanager.yml",
@@ -445,7 +298,7 @@ def deploy_standalone(
         ALERTMANAGER_PORT, "http", am_mounts, ready="/-/ready", live="/-/healthy",
         res=resources("50m", "64Mi", cpu_limit="200m", memory_limit="256Mi"), startup_failures=6,
     )
-    b.deployment(am, "alertmanager", am_img.tag, am_container, am_volumes, checksum=_checksum(am_yaml))
+    b.deployment(am, "alertmanager", am_img.tag, am_container, am_volumes, checksum=config_checksum(am_yaml))
     b.service(am, "alertmanager", am_img.tag, ALERTMANAGER_PORT, "http")
     b.network_policy(
         am, "alertmanager", am_img.tag,
@@ -503,12 +356,12 @@ def deploy_standalone(
         "GF_LOG_MODE": "console",
         "GF_LOG_CONSOLE_FORMAT": "json",
     }
-    graf_container = _container(
+    graf_container = server_container(
         "grafana", graf_img.ref, [], GRAFANA_PORT, "http", graf_mounts, ready="/api/health", live="/api/health",
         res=resources("100m", "256Mi", cpu_limit="500m", memory_limit="512Mi"),
         env=[EnvVarArgs(name=k, value=v) for k, v in env.items()], startup_failures=30,
     )
-    b.deployment(graf, "grafana", graf_img.tag, graf_container, graf_volumes, checksum=_checksum(*provisioning.values(), *dashboards.values()))
+    b.deployment(graf, "grafana", graf_img.tag, graf_container, graf_volumes, checksum=config_checksum(*provisioning.values(), *dashboards.values()))
     b.service(graf, "grafana", graf_img.tag, GRAFANA_PORT, "http")
     graf_ingress = [ingress_from_pods([{}], [GRAFANA_PORT], namespace_labels=_ns_labels(ns)) for ns in args.grafana.ingress_namespaces]
     b.network_policy(graf, "grafana", graf_img.tag, graf_ingress, [dns_egress(), egress_to_pods([prom_sel], [PROMETHEUS_PORT])])

@@ -1,28 +1,70 @@
-"""Ollama building blocks for :mod:`components.ollama_stack`: settings, Modelfiles, Open WebUI, targets."""
+"""OllamaStack: Ollama + Open WebUI + blocking model pulls + Modelfile variants, on Docker or Kubernetes.
+
+Type token ``slm:serving:OllamaStack``. Inputs are :class:`OllamaStackArgs` (``args.py``) and the
+stack's :class:`~components.context.StackContext`. The target modules do the work:
+
+* :mod:`components.ollama.docker`  pulumi-docker (one host; the compose export mirrors it);
+* :mod:`components.ollama.k8s`     pulumi-kubernetes (Deployment + PVC + pull Job).
+
+Outputs: ``base_url`` (OpenAI-compatible, ``.../v1``), ``webui_url``, ``models`` (served names).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 
+from components.base import SlmComponent
+from components.context import StackContext
 from components.observability import MonitoringContribution
-from components.probe_monitoring import probe_contribution
+from components.ollama.args import OllamaMemory, OllamaStackArgs
+from components.ollama.constants import TYPE
+from components.optouts import opt_out_records
 
-__all__ = ["TargetOutputs", "monitoring_for", "ProberPeer"]
-
-ProberPeer = tuple[dict[str, str], dict[str, str] | None]
-"""A monitoring prober's pod labels and its namespace labels (None: the stack namespace)."""
+__all__ = ["OllamaStack", "OllamaStackArgs", "OllamaMemory", "TYPE"]
 
 
-@dataclass(frozen=True)
-class TargetOutputs:
-    base_url: pulumi.Input[str]
-    webui_url: pulumi.Input[str] | None
+class OllamaStack(SlmComponent):
+    """Ollama + Open WebUI on one Docker host or on Kubernetes.
+
+    On Kubernetes, the context's ``probers`` (the monitoring stack's blackbox exporter) are admitted by
+    Ollama's NetworkPolicy on the API port so the probe of ``/api/version`` gets through.
+    """
+
+    TYPE = TYPE
+
+    base_url: pulumi.Output[str]
+    webui_url: pulumi.Output[str | None]
     models: pulumi.Output[list[str]]
     monitoring: MonitoringContribution
 
+    def __init__(
+        self,
+        name: str,
+        args: OllamaStackArgs,
+        ctx: StackContext,
+        *,
+        target: Literal["docker", "kubernetes"],
+        webui_secret_key: pulumi.Input[str],
+        api_key: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        args.check_target(target)
+        args.check_user(target)
+        super().__init__(name, opt_outs=opt_out_records(TYPE, name, args.opt_outs), opts=opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Each target module imports its own provider SDK: import only the one this stack uses.
+        if target == "docker":
+            from components.ollama.docker import build_docker
 
-def monitoring_for(source: str, job: str, url: str) -> MonitoringContribution:
-    """Ollama has no /metrics: a blackbox probe of /api/version, its alert and dashboard panels."""
-    return probe_contribution(source, engine="ollama", job=job, url=url)
+            out = build_docker(name, args, ctx, webui_secret_key=webui_secret_key, api_key=api_key, opts=child)
+        else:
+            from components.ollama.k8s import build_kubernetes
+
+            out = build_kubernetes(name, args, ctx, webui_secret_key=webui_secret_key, opts=child)
+        self.base_url = pulumi.Output.from_input(out.base_url)
+        self.webui_url = pulumi.Output.from_input(out.webui_url)
+        self.models = out.models
+        self.monitoring = out.monitoring
+        self.register_outputs({"baseUrl": self.base_url, "webuiUrl": self.webui_url, "models": self.models})

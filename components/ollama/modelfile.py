@@ -12,8 +12,9 @@ import difflib
 import re
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from components.base import ArgsModel
 from components.templating import render_template
 
 __all__ = [
@@ -124,10 +125,8 @@ def _no_triple_quotes(text: str | None, what: str) -> str | None:
     return text
 
 
-class ModelfileMessage(BaseModel):
+class ModelfileMessage(ArgsModel):
     """A MESSAGE line: example conversation turn baked into the variant."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     role: Literal["system", "user", "assistant"] = Field(description="Message role. Required.")
     content: str = Field(min_length=1, description="Message text. Required.")
@@ -138,10 +137,8 @@ class ModelfileMessage(BaseModel):
         return _no_triple_quotes(value, "MESSAGE content") or value
 
 
-class ModelfileVariant(BaseModel):
+class ModelfileVariant(ArgsModel):
     """A named model built with ``ollama create`` from one of the pulled models."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     name: str = Field(description="Name of the created model (what clients put in `model`). Required; lowercase letters, digits, '.', '_' and '-'.")
     base: str = Field(description="The model it is built FROM: one of `models` (catalog id or pinned tag). Required.")

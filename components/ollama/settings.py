@@ -11,18 +11,17 @@ import difflib
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from components.base import ArgsModel
 
 __all__ = [
     "REAL_ENV_VARS",
     "INVENTED_ENV_VARS",
     "MANAGED_ENV_VARS",
-    "OLLAMA_PORT",
     "OllamaServerSettings",
     "check_env_name",
 ]
-
-OLLAMA_PORT = 11434
 
 REAL_ENV_VARS: dict[str, str] = {
     "OLLAMA_HOST": "bind address of the server (and the server the CLI talks to)",
@@ -78,10 +77,8 @@ def check_env_name(name: str) -> None:
     raise ValueError(f"{name} is not an Ollama environment variable; {hint}real ones: {', '.join(REAL_ENV_VARS)}")
 
 
-class OllamaServerSettings(BaseModel):
+class OllamaServerSettings(ArgsModel):
     """Server-wide settings, each one a real Ollama environment variable."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     keep_alive: str = Field(default="5m", alias="keepAlive", description="OLLAMA_KEEP_ALIVE: how long a model stays in memory after its last request (Go duration, -1 = forever, 0 = unload at once). Default 5m, Ollama's own default: memory is freed on an idle laptop.")
     num_parallel: int = Field(default=1, ge=1, le=16, alias="numParallel", description="OLLAMA_NUM_PARALLEL: parallel requests per loaded model; each one gets its own num_ctx of KV cache, so sizing multiplies by it. Default 1: one user on a workstation.")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from components.base import ArgsModel
 
 __all__ = [
     "WEBUI_PORT",
@@ -28,10 +30,8 @@ WEBUI_KEY_PATH = "/app/backend/.webui_secret_key"
 """The only key file upstream start.sh reads (it runs in /app/backend)."""
 
 
-class WebUiSettings(BaseModel):
+class WebUiSettings(ArgsModel):
     """Open WebUI, the chat UI in front of Ollama."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     enabled: bool = Field(default=True, description="Deploy Open WebUI. Default true: the dev path is a chat UI on a laptop.")
     host_port: int = Field(default=3000, ge=1024, le=65535, alias="hostPort", description="Docker target: host port the UI is published on (on publishAddress). Default 3000, Open WebUI's documented port.")

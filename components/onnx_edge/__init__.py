@@ -1,0 +1,115 @@
+"""OnnxEdgeNode: an ONNX Runtime GenAI model server on edge hardware (INT4 models, CPU first).
+
+Two targets:
+
+* ``docker``: one edge box through pulumi-docker (``docker.host: ssh://user@box``). The image is
+  built *on the box's daemon* from a generated Dockerfile + our stdlib server
+  (components/onnx_edge/server). A one-shot container downloads the pinned ONNX variant into a
+  named volume; the server container starts after it exited successfully.
+* ``kubernetes``: k3s edge nodes. The image comes from a registry by digest (built by the team's CI
+  from the same generated Dockerfile: build/<stack>/files/<name>/Dockerfile); an initContainer
+  downloads the model into a PVC; nodes are selected by the project's own label and taint (edge
+  nodes cannot give themselves ``node-role.kubernetes.io/*`` labels).
+
+The server authenticates every request itself (Bearer key from a mounted file): edge boxes have no
+authenticating sidecar, and only ``/health`` and ``/ready`` are open.
+
+The one side effect at program time: the docker target writes the image build context
+(Dockerfile, server.py, requirements.txt) to ``build/.image-context/<stack>/<name>/`` (outside the rendered build dir) because
+``docker.Image`` needs the directory on disk. The bytes are deterministic and identical to the
+``generatedFiles`` the renderer writes to ``build/<stack>/files/<name>/``, which the gate scans.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pulumi
+
+from components.base import SlmComponent
+from components.context import StackContext
+from components.labels import standard_labels
+from components.observability import MonitoringContribution
+from components.onnx_edge.args import OnnxEdgeNodeArgs, image_context_files
+from components.onnx_edge.constants import API_KEY_FILE, EDGE_POOL_LABEL, EDGE_TAINT_KEY, SERVER_PORT, TYPE
+from components.optouts import opt_out_records
+from components.probe_monitoring import probe_contribution
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+__all__ = ["OnnxEdgeNode", "OnnxEdgeNodeArgs", "EDGE_POOL_LABEL", "EDGE_TAINT_KEY", "SERVER_PORT", "image_context_files"]
+
+
+class OnnxEdgeNode(SlmComponent):
+    """ONNX Runtime GenAI server (OpenAI-compatible, self-authenticating) on an edge box or k3s edge nodes."""
+
+    TYPE = TYPE
+
+    endpoint: pulumi.Output[str]
+    monitoring: MonitoringContribution
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: OnnxEdgeNodeArgs,
+        ctx: StackContext,
+        *,
+        api_key: pulumi.Input[str],
+        hf_token: pulumi.Input[str] | None = None,
+        context_root: Path | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """On the kubernetes target, the context's ``probers`` (the monitoring stack's blackbox exporter) are
+        admitted by the NetworkPolicy on the server port they probe /ready on."""
+        files = image_context_files(args)
+        built = args.target == "docker" and args.image is None
+        super().__init__(resource_name, opt_outs=opt_out_records(TYPE, args.name, []), generated_files=files, opts=opts)
+        namespace = ctx.namespace
+        self.args = args
+        self.plan = args.plan()
+        self.version = f"{args.model}-{args.variant}"
+        self.labels = standard_labels("onnx-edge", args.name, "model-server", _label_value(self.version), ctx.part_of)
+        child = pulumi.ResourceOptions(parent=self)
+        # Each target module imports its own provider SDK: import only the one this node uses.
+        if args.target == "docker":
+            from components.onnx_edge.docker import docker_node, write_context
+
+            context_dir = None
+            if built:
+                root = context_root or _PROJECT_ROOT / "build" / ".image-context" / pulumi.get_stack()
+                context_dir = root / args.name
+                write_context(context_dir, files)
+            node = docker_node(args, labels=self.labels, plan=self.plan, context_dir=context_dir, files=files,
+                               api_key=api_key, hf_token=hf_token, child=child)
+            self.endpoint, self.containers = node.endpoint, node.containers
+        else:
+            from components.onnx_edge.k8s import edge_workload
+
+            self.endpoint = edge_workload(args, ctx, labels=self.labels, plan=self.plan, api_key=api_key,
+                                          hf_token=hf_token, opts=child)
+        self.monitoring = probe_contribution(
+            args.name, "onnx", job=f"onnx-edge-{args.name}",
+            url=self._probe_url(args, namespace),
+            namespace=namespace if args.target == "kubernetes" else None,
+            pod_regex=f"{args.name}-.*" if args.target == "kubernetes" else None,
+        )
+        self.register_outputs({
+            "endpoint": self.endpoint,
+            "model": args.model,
+            "maxLength": args.max_length,
+            "memoryLimit": self.plan.memory_limit,
+            "apiKeyFile": API_KEY_FILE,
+        })
+
+    @staticmethod
+    def _probe_url(args: OnnxEdgeNodeArgs, namespace: str) -> str:
+        if args.target == "kubernetes":
+            return f"http://{args.name}.{namespace}.svc:{SERVER_PORT}/ready"
+        host = "127.0.0.1" if args.publish_address in ("0.0.0.0", "::") else args.publish_address  # noqa: S104
+        return f"http://{host}:{args.port}/ready"
+
+def _label_value(value: str) -> str:
+    """A label value (<= 63 characters, alphanumeric ends)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", value)[:63].strip("-_.")
+

@@ -1,6 +1,6 @@
 """Kubernetes (k3s edge nodes) children of OnnxEdgeNode: Secret, PVC, Deployment, Service, NetworkPolicy.
 
-Not a component of its own: :class:`components.onnx_edge_node.OnnxEdgeNode` calls
+Not a component of its own: :class:`components.onnx_edge.OnnxEdgeNode` calls
 :func:`edge_workload` with ``parent=self`` options.
 
 * One replica with a ReadWriteOnce model PVC (``Recreate`` strategy, so the old pod releases the
@@ -17,8 +17,6 @@ Not a component of its own: :class:`components.onnx_edge_node.OnnxEdgeNode` call
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, EnvVarArgs, TolerationArgs, VolumeArgs, VolumeMountArgs
@@ -36,26 +34,31 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels
-from components.sizing import onnx_weights_bytes
-
-if TYPE_CHECKING:
-    from components.onnx_edge_node import OnnxEdgeNode, OnnxEdgeNodeArgs
+from components.context import StackContext
+from components.onnx_edge.args import OnnxEdgeNodeArgs
+from components.onnx_edge.constants import (
+    API_KEY_FILE,
+    DEVICE_RESOURCE,
+    EDGE_POOL_LABEL,
+    EDGE_TAINT_KEY,
+    HF_TOKEN_FILE,
+    MODELS_DIR,
+    SECRETS_DIR,
+    SERVER_PORT,
+    START_BUDGET_SECONDS,
+)
+from components.sizing import MemoryPlan, onnx_weights_bytes
 
 __all__ = ["edge_workload"]
 
 GiB = 1024**3
 
 
-def edge_workload(node: OnnxEdgeNode, args: OnnxEdgeNodeArgs, *, namespace: str, storage_class: str | None,
+def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str, str], plan: MemoryPlan,
                   api_key: pulumi.Input[str], hf_token: pulumi.Input[str] | None,
-                  opts: pulumi.ResourceOptions,
-                  probers: list[tuple[dict[str, str], dict[str, str] | None]] | None = None) -> pulumi.Output[str]:
-    from components.onnx_edge_node import (
-        _DEVICE_RESOURCE, API_KEY_FILE, EDGE_POOL_LABEL, EDGE_TAINT_KEY, HF_TOKEN_FILE, MODELS_DIR, SECRETS_DIR,
-        SERVER_PORT, START_BUDGET_SECONDS,
-    )
-
-    name, labels, plan = args.name, node.labels, node.plan
+                  opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """The node's Kubernetes children; ``ctx.probers`` are admitted on the server port."""
+    name, namespace, storage_class = args.name, ctx.namespace, ctx.storage_class
     meta = lambda suffix="": k8s.meta.v1.ObjectMetaArgs(name=f"{name}{suffix}", namespace=namespace, labels=labels)  # noqa: E731
     secret_data = {"api-key": pulumi.Output.secret(api_key)}
     if hf_token is not None:
@@ -76,8 +79,8 @@ def edge_workload(node: OnnxEdgeNode, args: OnnxEdgeNodeArgs, *, namespace: str,
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="256Mi")
     dl_tmp_volume, dl_tmp_mount = scratch_volume("download-tmp", "/tmp", size_limit="1Gi")
     extended = {}
-    if args.accelerator in _DEVICE_RESOURCE and args.execution_provider != "cpu":
-        extended = {_DEVICE_RESOURCE[args.accelerator]: "1"}
+    if args.accelerator in DEVICE_RESOURCE and args.execution_provider != "cpu":
+        extended = {DEVICE_RESOURCE[args.accelerator]: "1"}
     tier = get_cpu_tier(args.hardware_tier)
     memory_limit = f"{min(plan.memory_limit_bytes, tier.allocatable_bytes) // (1024 * 1024)}Mi"
 
@@ -149,7 +152,7 @@ def edge_workload(node: OnnxEdgeNode, args: OnnxEdgeNodeArgs, *, namespace: str,
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             policy_types=["Ingress", "Egress"],
             ingress=[ingress_from_pods([{}], ["http"]),
-                     *(ingress_from_pods([pods], ["http"], namespace_labels=ns) for pods, ns in probers or [])],
+                     *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
             egress=[dns_egress(), egress_https_anywhere()],
         ),
         opts=opts,

@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from slm_deploy.session import project_dir
+
 __all__ = ["register"]
 
 
@@ -21,7 +23,6 @@ def gate(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore (and do not write) the verdict cache.")] = False,
 ) -> None:
     """Gate the rendered build directory of STACK and write its reports."""
-    from slm_deploy.cli import project_dir
     from slm_deploy.gate import run_gate
     from slm_deploy.gate.summary import print_summary
 

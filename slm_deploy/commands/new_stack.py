@@ -17,6 +17,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from slm_deploy.session import EXIT_BAD_INPUT, project_dir
+
 __all__ = ["register", "bake"]
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "stack"
@@ -98,9 +100,8 @@ def register(app: typer.Typer) -> None:
         no_input: Annotated[bool, typer.Option("--no-input", help="Do not prompt; use defaults and --set values.")] = False,
     ) -> None:
         """Scaffold a new stack from templates/stack (cookiecutter), validate it, and say how to preview it."""
-        from slm_deploy.cli import EXIT_BAD_INPUT, project_dir
-        from slm_deploy.config import load_stack
-        from slm_deploy.errors import ConfigError, MissingSecretError
+        from stacks.loader import load_stack
+        from stacks.errors import ConfigError, MissingSecretError
 
         answers = {}
         for item in values or []:

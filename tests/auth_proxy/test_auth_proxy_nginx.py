@@ -14,7 +14,7 @@ import yaml
 from components.auth_proxy import key_map_line
 from components.onnx_edge.server.server import load_api_keys
 from nginx_harness import NGINX, RunningNginx, nginx_test, rewrite_for_test, start_upstream
-from slm_deploy.config import load_stack, project_root
+from stacks.loader import load_stack, project_root
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 

@@ -17,7 +17,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def staging_build(tmp_path_factory):
     """The real staging stack, synthesized and rendered once (the gate's 'good' input)."""
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
     from slm_deploy.pipeline import synth_stack
     from slm_deploy.render import render
 

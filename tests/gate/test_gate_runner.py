@@ -11,7 +11,7 @@ from slm_deploy.gate import run_gate
 
 def test_reference_stacks_gate_clean(tmp_path, monkeypatch):
     """Every stack in stacks/ passes its gate with the reviewed waiver file, zero unwaived failures."""
-    from slm_deploy.config import list_stacks, load_stack
+    from stacks.loader import list_stacks, load_stack
     from slm_deploy.pipeline import build_stack
 
     monkeypatch.delenv("SLM_DEPLOY_WAIVERS")

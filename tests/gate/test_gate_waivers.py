@@ -241,7 +241,7 @@ def test_compose_opt_out_without_container_covers_the_whole_instance(tmp_path):
 def test_dev_stack_root_opt_outs_waive_ckv_slm_020_visibly(tmp_path):
     """The dev stack runs Ollama and Open WebUI as the images' root user with a recorded opt-out: the gate
     passes with those CKV_SLM_020 findings waived (not hidden) and listed in report.md with their reason."""
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
     from slm_deploy.pipeline import build_stack
 
     build = build_stack(load_stack("dev"), tmp_path / "dev")

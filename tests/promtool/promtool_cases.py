@@ -301,7 +301,7 @@ def build_tests(rule_file: str, groups: list[dict[str, Any]], thresholds: AlertT
 
 def stack_thresholds(stack: str) -> AlertThresholds:
     """The thresholds stack ``stack`` configures (defaults when it has no monitoring)."""
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
 
     monitoring = load_stack(stack).config.monitoring
     return monitoring.thresholds if monitoring is not None else AlertThresholds()

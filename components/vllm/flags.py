@@ -269,7 +269,7 @@ def validate_extra_args(args: Sequence[str]) -> list[str]:
         if flag not in VLLM_FLAGS:
             close = difflib.get_close_matches(flag, sorted(VLLM_FLAGS), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
-            raise ValueError(f"{where}: unknown vLLM {VLLM_VERSION} flag {token.split('=', 1)[0]}{hint} ({len(VLLM_FLAGS)} flags known, see components/vllm_flags.py)")
+            raise ValueError(f"{where}: unknown vLLM {VLLM_VERSION} flag {token.split('=', 1)[0]}{hint} ({len(VLLM_FLAGS)} flags known, see components/vllm/flags.py)")
         head = token.split("=", 1)[0]
         kind = FLAG_KINDS[flag]
         negated = head.startswith("--no-") and head not in VLLM_FLAGS

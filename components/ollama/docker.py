@@ -32,8 +32,11 @@ import pulumi
 import pulumi_docker as docker
 
 from components.auth_proxy import KEYS_DIR, SECRET_FORMAT_LABEL, keys_map, nginx_conf
-from components.ollama import TargetOutputs, monitoring_for
-from components.ollama.settings import OLLAMA_PORT
+from components.context import StackContext
+from components.ollama.args import OllamaStackArgs
+from components.ollama.constants import OLLAMA_PORT
+from components.ollama.monitoring import monitoring_for
+from components.ollama.outputs import TargetOutputs
 from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_PORT, webui_environment
 from components.versions import image
 
@@ -65,8 +68,10 @@ def _fail_on_exit(code: int | None, name: str) -> int | None:
     return code
 
 
-def build_docker(name, args, *, webui_secret_key, api_key, part_of: str, opts: pulumi.ResourceOptions) -> TargetOutputs:
+def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key,
+                 opts: pulumi.ResourceOptions) -> TargetOutputs:
     """Create the Docker resources of an OllamaStack as children of ``opts.parent``."""
+    part_of = ctx.part_of
     mem = args.memory()
     ollama_ref = image("ollama")
 

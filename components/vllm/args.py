@@ -1,4 +1,4 @@
-"""VllmService: one model served by vLLM on Kubernetes GPUs, behind an API-key proxy.
+"""VllmServiceArgs: the inputs of :class:`components.vllm.VllmService`, validated before anything is built.
 
 Settings come from the sizing model (``components.sizing.size_vllm``): GPU count,
 tensor-parallel size, ``--max-model-len``, ``--max-num-seqs``,
@@ -18,41 +18,23 @@ import re
 from functools import cached_property
 from typing import Literal
 
-import pulumi
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from components.base import ArgsModel
 from components.catalog import ModelSpec, get_model
-from components.validation import dns_label
-from components.observability import MonitoringContribution
+from components.context import Peer, StackContext
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
+from components.validation import dns_label
 from components.versions import image as pinned_image
-from components.vllm_flags import validate_extra_args
-from components.vllm_monitoring import vllm_contribution
+from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, LORA_DIR, VLLM_EXAMPLES_DIR, VLLM_PORT
+from components.vllm.flags import validate_extra_args
 
-__all__ = ["VllmServiceArgs", "VllmService", "LoraAdapter", "ClientSelector", "VLLM_PORT", "DEFAULT_DOWNLOAD_PATTERNS",
-           "VLLM_EXAMPLES_DIR", "parse_quantity"]
+__all__ = ["VllmServiceArgs", "LoraAdapter", "ClientSelector", "parse_quantity"]
 
-VLLM_PORT = 8000
 GPU_COUNTS_ONE_NODE = 8
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _CUDA_IMAGES = {"vllm-openai"}
 _GiB = 1024**3
-
-DEFAULT_DOWNLOAD_PATTERNS: tuple[str, ...] = (
-    "*.safetensors",  # weights (+ model.safetensors.index.json via *.json)
-    "*.json",  # config.json, generation_config.json, tokenizer_config.json, special_tokens_map.json, preprocessor configs
-    "tokenizer*",  # tokenizer.json, tokenizer.model, tokenizer_config.json
-    "*.model",  # sentencepiece models under other names (spiece.model)
-    "*.tiktoken",  # tiktoken vocabularies
-    "*.txt",  # merges.txt (BPE)
-    "*.jinja",  # chat_template.jinja (transformers >= 4.43 saves the chat template separately)
-)
-"""What vLLM loads from a Hugging Face checkpoint. Leaves out duplicate weight formats (Meta's
-``original/*.pth``, ``*.bin``, ``*.gguf``, ONNX folders) that would overflow the model cache."""
-
-VLLM_EXAMPLES_DIR = "/vllm-workspace/examples"
-"""Where the vllm-openai image keeps vLLM's ``examples/`` (docker/Dockerfile: ``WORKDIR /vllm-workspace``,
-``COPY examples examples``), including the tool chat templates."""
 
 _QUANTITY = re.compile(r"^(?P<num>\d+(\.\d+)?)(?P<unit>m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _UNITS = {None: 1, "m": 0.001, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
@@ -67,11 +49,7 @@ def parse_quantity(value: str) -> float:
     return float(match["num"]) * _UNITS[match["unit"]]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class LoraAdapter(_Model):
+class LoraAdapter(ArgsModel):
     """A LoRA adapter served beside the base model (downloaded by its own init step)."""
 
     name: str = Field(description="Served name of the adapter (clients pass it as `model`). Required.")
@@ -91,7 +69,7 @@ class LoraAdapter(_Model):
         return v
 
 
-class ClientSelector(_Model):
+class ClientSelector(ArgsModel):
     """Pods allowed to call the API (NetworkPolicy ingress to the auth proxy's port)."""
 
     pod_labels: dict[str, str] = Field(alias="podLabels", min_length=1, description="Labels of the client pods. Required, at least one.")
@@ -101,7 +79,7 @@ class ClientSelector(_Model):
 _DEFAULT_CLIENT = ClientSelector(pod_labels={"slm-deploy.io/vllm-client": "true"})
 
 
-class VllmServiceArgs(_Model):
+class VllmServiceArgs(ArgsModel):
     """Inputs of :class:`VllmService`; every default is derived or documented here."""
 
     name: str = Field(description="Instance name: prefix of every object (DNS label, at most 42 characters). Required.")
@@ -282,8 +260,6 @@ class VllmServiceArgs(_Model):
 
     def engine_args(self) -> list[str]:
         """The full ``vllm serve`` argument list (flags derived by sizing + Args)."""
-        from components.vllm_pod import LORA_DIR
-
         repo, rev = self.checkpoint
         args = ["--model", repo, "--revision", str(rev), "--served-model-name", self.served_name,
                 "--host", "127.0.0.1", "--port", str(VLLM_PORT)]
@@ -298,6 +274,18 @@ class VllmServiceArgs(_Model):
             args += ["--enable-lora", "--max-loras", str(len(self.lora_adapters)), "--max-lora-rank", str(self.max_lora_rank),
                      "--lora-modules", *[f"{a.name}={LORA_DIR}/{a.name}" for a in self.lora_adapters]]
         return args + list(self.extra_args)
+
+    def prometheus_server(self, ctx: StackContext) -> str:
+        """The Prometheus the KEDA trigger queries: ``prometheusUrl``, else the stack's, else the default Service."""
+        url = self.prometheus_url if "prometheus_url" in self.model_fields_set or ctx.prometheus is None else ctx.prometheus.url
+        return url or f"http://prometheus.{ctx.namespace}.svc.cluster.local:9090"
+
+    def scraper(self, ctx: StackContext) -> Peer:
+        """The Prometheus pods admitted to the metrics port: ``prometheusPodLabels`` in ``prometheusNamespaceLabels``
+        (when set), else in the stack Prometheus' namespace."""
+        if "prometheus_namespace_labels" in self.model_fields_set or ctx.prometheus is None:
+            return Peer(self.prometheus_pod_labels, self.prometheus_namespace_labels)
+        return Peer(self.prometheus_pod_labels, ctx.prometheus.namespace_labels)
 
     @property
     def download_patterns(self) -> list[str]:
@@ -340,61 +328,6 @@ class VllmServiceArgs(_Model):
     @property
     def startup_budget(self) -> int:
         return self.startup_seconds or 600 + 30 * -(-self.plan.weights_bytes // _GiB)
-
-
-class VllmService(pulumi.ComponentResource):
-    """vLLM on Kubernetes GPUs behind an authenticating proxy; see the module docstring."""
-
-    base_url: pulumi.Output[str]
-    served_model_names: pulumi.Output[list[str]]
-    api_key_secret_name: pulumi.Output[str]
-    service_name: pulumi.Output[str]
-    monitoring: MonitoringContribution
-
-    def __init__(
-        self,
-        name: str,
-        args: VllmServiceArgs,
-        *,
-        cluster: "ClusterCapabilities",  # noqa: F821 - stacks.schema, not imported (layering)
-        namespace: str,
-        part_of: str = "slm-deploy",
-        api_key: pulumi.Input[str] | None = None,
-        hf_token: pulumi.Input[str] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("slm:serving:VllmService", name, {"securityOptOuts": []}, opts)
-        from components.vllm_autoscaling import autoscaling
-        from components.vllm_pod import build_workload
-
-        if args.spec.gated and args.download and hf_token is None:
-            raise ValueError(f"{args.spec.id} is gated on Hugging Face: set the hfToken secret (pulumi config set --secret hfToken ...)")
-        if args.scale_to_zero and not cluster.keda:
-            raise ValueError("scaleToZero needs KEDA (cluster.keda true); an HPA cannot scale to 0")
-        child = pulumi.ResourceOptions(parent=self)
-        workload = build_workload(args, cluster=cluster, namespace=namespace, part_of=part_of,
-                                  api_key=api_key, hf_token=hf_token, opts=child)
-        autoscaling(args, cluster=cluster, namespace=namespace, labels=workload.labels,
-                    selector=workload.selector, deployment_name=workload.deployment_name, opts=child)
-
-        self.service_name = pulumi.Output.from_input(workload.service_name)
-        self.base_url = pulumi.Output.from_input(f"http://{workload.service_name}.{namespace}.svc.cluster.local:8080/v1")
-        self.served_model_names = pulumi.Output.from_input([args.served_name] + [a.name for a in args.lora_adapters])
-        self.api_key_secret_name = pulumi.Output.from_input(workload.api_key_secret_name)
-        self.monitoring = _monitoring(args, namespace, workload.selector)
-        self.register_outputs({
-            "baseUrl": self.base_url,
-            "servedModelNames": self.served_model_names,
-            "apiKeySecretName": self.api_key_secret_name,
-            "serviceName": self.service_name,
-        })
-
-
-def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
-    names = [args.served_name] + [a.name for a in args.lora_adapters]
-    # Scaled to zero, "no target up" is the idle state, not an outage: leave that alert out.
-    min_replicas = 0 if args.scale_to_zero else args.replicas
-    return vllm_contribution(args.name, namespace, selector, "metrics", names, min_replicas=min_replicas)
 
 
 def _gi_str(n: float) -> str:

@@ -19,7 +19,6 @@ Pod layout (read-only root everywhere, UID 10001, no capabilities):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -62,13 +61,14 @@ from components.hardening import (
 )
 from components.catalog import get_gpu
 from components.labels import selector_labels, standard_labels
+from components.context import StackContext
 from components.versions import image as pinned_image
+from components.vllm.args import VllmServiceArgs
+from components.vllm.constants import LORA_DIR, MODEL_DIR, VLLM_PORT
 
 __all__ = ["MODEL_DIR", "LORA_DIR", "PRIVATE_CIDRS", "Workload", "build_workload", "vllm_env", "download_egress",
            "gpu_node_affinity", "liveness_probe"]
 
-MODEL_DIR = "/models"
-LORA_DIR = f"{MODEL_DIR}/lora"
 HF_TOKEN_DIR = "/etc/hf-token"
 APP_NAME = "vllm"
 
@@ -171,19 +171,17 @@ def _init_container(name: str, ref: str, argv: list[str], mounts: list[VolumeMou
 
 
 def build_workload(
-    args: Any,
+    args: VllmServiceArgs,
+    ctx: StackContext,
     *,
-    cluster: Any,
-    namespace: str,
-    part_of: str,
     api_key: pulumi.Input[str] | None,
     hf_token: pulumi.Input[str] | None,
     opts: pulumi.ResourceOptions,
 ) -> Workload:
     """Create every namespaced object of one VllmService except the autoscaling ones."""
-    name = args.name
+    name, namespace, cluster = args.name, ctx.namespace, ctx.cluster
     img = pinned_image(args.image)
-    labels = standard_labels(APP_NAME, name, "model-server", img.tag, part_of)
+    labels = standard_labels(APP_NAME, name, "model-server", img.tag, ctx.part_of)
     selector = selector_labels(APP_NAME, name)
 
     def meta(obj_name: str) -> ObjectMetaArgs:
@@ -196,7 +194,7 @@ def build_workload(
     api_key_secret = f"{name}-api-key"
     k8s.core.v1.Secret(api_key_secret, metadata=meta(api_key_secret), type="Opaque",
                        string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts)
-    proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=8000, api_key=api_key,
+    proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=VLLM_PORT, api_key=api_key,
                                health_path="/health", metrics_path="/metrics", opts=opts)
     with_token = hf_token is not None and args.download  # no download step: the token is not needed
     volumes: list[VolumeArgs] = list(proxy.volumes)
@@ -324,9 +322,10 @@ def build_workload(
         ),
         opts=opts,
     )
+    scraper = args.scraper(ctx)
     ingress = [
         ingress_from_pods([c.pod_labels], [PROXY_PORT], namespace_labels=c.namespace_labels) for c in args.clients
-    ] + [ingress_from_pods([args.prometheus_pod_labels], [METRICS_PORT], namespace_labels=args.prometheus_namespace_labels)]
+    ] + [ingress_from_pods([scraper.pod_labels], [METRICS_PORT], namespace_labels=scraper.namespace_labels)]
     k8s.networking.v1.NetworkPolicy(
         name,
         metadata=meta(name),

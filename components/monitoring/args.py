@@ -1,41 +1,20 @@
-"""MonitoringStack: Prometheus, Alertmanager, Grafana, alert rules and dashboards for one stack.
-
-Two modes, chosen per stack:
-
-* ``standalone`` deploys its own hardened Prometheus (PVC, retention), Alertmanager
-  (receiver URL from a Pulumi secret, mounted as a file), Grafana (admin password
-  from a Pulumi secret, datasource and dashboards provisioned) and, when anything
-  is probed, a blackbox exporter;
-* ``operator`` uses the cluster's Prometheus Operator and Grafana: PodMonitors,
-  Probes, a PrometheusRule and dashboard ConfigMaps carrying the Grafana sidecar label.
-
-Scrape jobs, rules and dashboards are built from the stack's
-:class:`~components.observability.MonitoringContribution` list, never from a list
-of known components.
-"""
+"""MonitoringStackArgs: stack config key ``monitoring`` and its parts (Prometheus, Alertmanager, Grafana, ...)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Literal
 
-import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components.monitoring.cluster import dcgm_contribution, kube_state_contribution
+from components.base import ArgsModel
 from components.labels import selector_labels
-from components.monitoring.dashboards import build_dashboards, dashboard_json
-from components.monitoring.metrics import CADVISOR_METRICS, metric_names_in
-from components.monitoring.prometheus_config import DURATION, check_unique, rule_groups, to_yaml
-from components.observability import AlertThresholds, MonitoringContribution
-from components.monitoring.standalone import PROMETHEUS_PORT
-from components.probe_monitoring import scoped
+from components.monitoring.constants import PROMETHEUS_PORT
+from components.monitoring.prometheus_config import DURATION
+from components.observability import AlertThresholds
 from components.validation import dns_label
 
 __all__ = [
-    "TYPE",
-    "RULES_FILE",
     "PrometheusArgs",
     "ReceiverArgs",
     "RouteArgs",
@@ -45,11 +24,8 @@ __all__ = [
     "KubeStateMetricsArgs",
     "OperatorArgs",
     "MonitoringStackArgs",
-    "MonitoringStack",
 ]
 
-TYPE = "slm:observability:MonitoringStack"
-RULES_FILE = "slm.rules.yaml"
 
 _SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
 _QUANTITY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
@@ -75,11 +51,7 @@ def _quantity(value: str) -> int:
     return int(m.group(1)) * _QUANTITY_UNITS[m.group(2)]
 
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class PrometheusArgs(_Args):
+class PrometheusArgs(ArgsModel):
     """The standalone Prometheus server."""
 
     retention_time: str = Field(default="15d", alias="retentionTime", description="TSDB retention time (--storage.tsdb.retention.time). Default 15d: two weeks of history for capacity trends.")
@@ -123,7 +95,7 @@ RESERVED_RECEIVERS = ("default", "null")
 """Receivers every standalone Alertmanager has: ``default`` (the alertmanagerWebhookUrl secret) and ``null`` (drop)."""
 
 
-class ReceiverArgs(_Args):
+class ReceiverArgs(ArgsModel):
     """An extra Alertmanager receiver whose URL is a key of a Secret you manage in the stack namespace, mounted as a file."""
 
     name: str = Field(description="Receiver name routes refer to; a DNS label (it also names the Secret volume). Required.")
@@ -154,7 +126,7 @@ class ReceiverArgs(_Args):
         return self
 
 
-class RouteArgs(_Args):
+class RouteArgs(ArgsModel):
     """One Alertmanager child route: alerts matching every matcher go to ``receiver``."""
 
     matchers: list[str] = Field(description='Alertmanager matchers, each label OP "value" with OP one of = != =~ !~ (e.g. severity="critical", source=~"phi4.*"). Required, at least one.')
@@ -181,7 +153,7 @@ class RouteArgs(_Args):
         return None if value is None else _duration(value)
 
 
-class AlertmanagerArgs(_Args):
+class AlertmanagerArgs(ArgsModel):
     """Alert routing. The default receiver's URL is the Pulumi secret ``alertmanagerWebhookUrl``, mounted as a file."""
 
     receiver: Literal["webhook", "slack"] = Field(default="webhook", description="Receiver type for the secret URL: a generic webhook or a Slack incoming webhook. Default webhook.")
@@ -227,14 +199,14 @@ class AlertmanagerArgs(_Args):
         return self
 
 
-class GrafanaArgs(_Args):
+class GrafanaArgs(ArgsModel):
     """The standalone Grafana."""
 
     ingress_namespaces: list[str] = Field(default_factory=list, alias="ingressNamespaces", description="Namespaces (e.g. your ingress controller's) allowed to reach Grafana on port 3000. Default []: no in-cluster access, use kubectl port-forward.")
     admin_user: str = Field(default="admin", alias="adminUser", description="Grafana admin login; the password is the Pulumi secret grafanaAdminPassword (generated when unset). Default admin.")
 
 
-class _ScrapeSource(_Args):
+class _ScrapeSource(ArgsModel):
     namespace: str = Field(description="Namespace of the exporter pods.")
     pod_selector: dict[str, str] = Field(alias="podSelector", description="Labels of the exporter pods.")
     port_name: str = Field(alias="portName", description="Name of the exporter's metrics container port.")
@@ -263,7 +235,7 @@ class KubeStateMetricsArgs(_ScrapeSource):
     port_name: str = Field(default="http-metrics", alias="portName", description="Metrics port name. Default http-metrics (upstream manifests; the chart uses http).")
 
 
-class OperatorArgs(_Args):
+class OperatorArgs(ArgsModel):
     """How the cluster's Prometheus Operator and Grafana find our objects (operator mode)."""
 
     selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"}, alias="selectorLabels", description="Labels the operator's podMonitorSelector/probeSelector/ruleSelector match. Default release=kube-prometheus-stack (the chart's default).")
@@ -292,7 +264,7 @@ class OperatorArgs(_Args):
         return value
 
 
-class MonitoringStackArgs(_Args):
+class MonitoringStackArgs(ArgsModel):
     """Stack config key ``monitoring``."""
 
     mode: Literal["standalone", "operator"] = Field(description="standalone: deploy Prometheus, Alertmanager and Grafana; operator: emit PodMonitor/Probe/PrometheusRule and dashboard ConfigMaps for the cluster's Prometheus Operator. Required.")
@@ -364,99 +336,3 @@ class MonitoringStackArgs(_Args):
             if not value or not DURATION.match(value) or value in ("0s", "0m"):
                 raise ValueError(f"{AlertThresholds.model_fields[key].alias} = {value!r} is not a non-zero Prometheus duration; use e.g. 2m or 5m")
         return t
-
-
-class MonitoringStack(pulumi.ComponentResource):
-    """Monitoring for every serving component of a stack (see module docstring)."""
-
-    def __init__(
-        self,
-        name: str,
-        args: MonitoringStackArgs,
-        *,
-        contributions: list[MonitoringContribution],
-        namespace: str,
-        part_of: str,
-        cluster: object,
-        grafana_admin_password: pulumi.Input[str] | None,
-        alert_webhook_url: pulumi.Input[str] | None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        self.contributions = self.gather(args, contributions, namespace=namespace)
-        groups = rule_groups(self.contributions, args.thresholds, args.evaluation_interval)
-        self.rules_yaml = to_yaml({"groups": groups})
-        self.dashboards = build_dashboards(self.contributions, uid_prefix=f"slm-{namespace}", tags=["slm-deploy", namespace], namespace=namespace)
-        generated = {f"rules/{RULES_FILE}": self.rules_yaml}
-        generated.update({f"dashboards/{f}": dashboard_json(d) for f, d in self.dashboards.items()})
-        super().__init__(TYPE, name, {"mode": args.mode, "securityOptOuts": [], "generatedFiles": generated}, opts)
-
-        common = dict(
-            parent=self,
-            name=name,
-            args=args,
-            namespace=namespace,
-            part_of=part_of,
-            contributions=self.contributions,
-            rules_yaml=self.rules_yaml,
-            rule_groups=groups,
-            dashboards={f: dashboard_json(d) for f, d in self.dashboards.items()},
-        )
-        if args.mode == "standalone":
-            from components.monitoring.standalone import deploy_standalone
-
-            outputs = deploy_standalone(
-                **common,
-                storage_class=getattr(cluster, "storage_class", None),
-                grafana_admin_password=grafana_admin_password,
-                alert_webhook_url=alert_webhook_url,
-            )
-        else:
-            from components.monitoring.operator import deploy_operator
-
-            outputs = deploy_operator(**common)
-        self.outputs = outputs
-        self.register_outputs(outputs)
-
-    @staticmethod
-    def gather(args: MonitoringStackArgs, contributions: list[MonitoringContribution], *, namespace: str) -> list[MonitoringContribution]:
-        """The serving components' contributions plus the stack-level ones (GPU, pod health).
-
-        Probe contributions built without a namespace are scoped to ``namespace``. In
-        standalone mode, panels querying cAdvisor metrics are dropped: the standalone
-        Prometheus has no kubelet/cAdvisor job (that would need a ClusterRole with
-        nodes/proxy), so they would always be empty; the operator's Prometheus has them.
-        """
-        gathered = [scoped(c, namespace) for c in contributions]
-        if args.mode == "standalone":
-            gathered = [_without_cadvisor_panels(c) for c in gathered]
-        if args.dcgm is not None:
-            gathered.append(dcgm_contribution(job="dcgm-exporter", namespace=args.dcgm.namespace, pod_selector=args.dcgm.pod_selector, port_name=args.dcgm.port_name))
-        if args.kube_state_metrics is not None:
-            ksm = args.kube_state_metrics
-            gathered.append(
-                kube_state_contribution(
-                    stack_namespace=namespace, job="kube-state-metrics", namespace=ksm.namespace,
-                    pod_selector=ksm.pod_selector, port_name=ksm.port_name, scrape=args.mode == "standalone",
-                )
-            )
-        check_unique(gathered)
-        return gathered
-
-
-_CADVISOR_SERIES = frozenset(CADVISOR_METRICS)
-
-
-def _without_cadvisor_panels(c: MonitoringContribution) -> MonitoringContribution:
-    def uses_cadvisor(panel) -> bool:
-        return any(metric_names_in(expr) & _CADVISOR_SERIES for expr, _ in panel.targets)
-
-    panels = tuple(p for p in c.panels if not uses_cadvisor(p))
-    if len(panels) == len(c.panels):
-        return c
-    names: set[str] = set()
-    for rule in c.alert_rules(AlertThresholds()):
-        names |= metric_names_in(rule.expr)
-    for panel in panels:
-        for expr, _ in panel.targets:
-            names |= metric_names_in(expr)
-    return dataclasses.replace(c, panels=panels, metric_names=frozenset(names))

@@ -1,37 +1,25 @@
-"""OllamaStack: Ollama + Open WebUI + blocking model pulls + Modelfile variants, on Docker or Kubernetes.
-
-Type token ``slm:serving:OllamaStack``. The target modules do the work:
-
-* :mod:`components.ollama.docker_target`  pulumi-docker (one host; the compose export mirrors it);
-* :mod:`components.ollama.k8s_target`     pulumi-kubernetes (Deployment + PVC + pull Job).
-
-Outputs: ``base_url`` (OpenAI-compatible, ``.../v1``), ``webui_url``, ``models`` (served names).
-"""
+"""OllamaStackArgs: the inputs of :class:`components.ollama.OllamaStack`, and its memory sizing."""
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import pulumi
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from components.ollama import ProberPeer
+from components.base import ArgsModel
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.models import ResolvedModel, resolve_model
 from components.ollama.settings import OllamaServerSettings
 from components.ollama.webui import WebUiSettings
-from components.observability import MonitoringContribution
-from components.optouts import SecurityOptOut, opt_out_records
+from components.optouts import SecurityOptOut
 from components.sizing import MemoryPlan, report_ollama
 from components.validation import ip_address
 
-__all__ = ["OllamaStackArgs", "OllamaStack", "OllamaMemory", "TYPE"]
+__all__ = ["OllamaStackArgs", "OllamaMemory"]
 
-TYPE = "slm:serving:OllamaStack"
 MiB = 1024**2
 GiB = 1024**3
 
@@ -58,10 +46,8 @@ class OllamaMemory:
         return f"{self.limit_bytes // GiB}Gi"
 
 
-class OllamaStackArgs(BaseModel):
-    """Inputs of :class:`OllamaStack` (stack key ``ollama``)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class OllamaStackArgs(ArgsModel):
+    """Inputs of :class:`~components.ollama.OllamaStack` (stack key ``ollama``)."""
 
     target: Literal["docker", "kubernetes"] | None = Field(default=None, description="Where to deploy. Default None: the stack's `target`. Set it only to assert it; a mismatch is an error.")
     models: list[str] = Field(min_length=1, description="Models to pull: catalog ids (resolved to their explicit-quantization Ollama tag) or pinned Ollama tags with a size (qwen3:0.6b, phi4-mini:3.8b-q4_K_M). Required.")
@@ -214,53 +200,3 @@ class OllamaStackArgs(BaseModel):
             f"{needed / GiB:.1f} GiB, but docker.memoryGb is {host_memory_gb:g} ({host / GiB:.1f} GiB). "
             f"What would fit: {'; '.join(hints) or 'a smaller model or a bigger host'}"
         )
-
-
-class OllamaStack(pulumi.ComponentResource):
-    """Ollama + Open WebUI on one Docker host or on Kubernetes.
-
-    ``probers`` (Kubernetes): the monitoring stack's probers as (pod labels, namespace labels or None for
-    the same namespace), admitted by Ollama's NetworkPolicy on the API port so the blackbox probe of
-    ``/api/version`` gets through. Default none (no monitoring).
-    """
-
-    base_url: pulumi.Output[str]
-    webui_url: pulumi.Output[str | None]
-    models: pulumi.Output[list[str]]
-    monitoring: MonitoringContribution
-
-    def __init__(
-        self,
-        name: str,
-        args: OllamaStackArgs,
-        *,
-        target: Literal["docker", "kubernetes"],
-        webui_secret_key: pulumi.Input[str],
-        api_key: pulumi.Input[str] | None = None,
-        namespace: str = "slm",
-        part_of: str = "slm-deploy",
-        storage_class: str | None = None,
-        gpu_taint_key: str = "nvidia.com/gpu",
-        probers: Sequence[ProberPeer] = (),
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        args.check_target(target)
-        args.check_user(target)
-        super().__init__(TYPE, name, {"securityOptOuts": opt_out_records(TYPE, name, args.opt_outs)}, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        if target == "docker":
-            from components.ollama.docker_target import build_docker
-
-            out = build_docker(name, args, webui_secret_key=webui_secret_key, api_key=api_key, part_of=part_of, opts=child)
-        else:
-            from components.ollama.k8s_target import build_kubernetes
-
-            out = build_kubernetes(name, args, webui_secret_key=webui_secret_key, namespace=namespace, part_of=part_of,
-                                   storage_class=storage_class, gpu_taint_key=gpu_taint_key, probers=list(probers),
-                                   opts=child)
-        self.base_url = pulumi.Output.from_input(out.base_url)
-        self.webui_url = pulumi.Output.from_input(out.webui_url)
-        self.models = out.models
-        self.monitoring = out.monitoring
-        self.register_outputs({"baseUrl": self.base_url, "webuiUrl": self.webui_url, "models": self.models})
-

@@ -27,6 +27,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
+from components.context import StackContext
+from components.vllm.args import VllmServiceArgs
+
 __all__ = ["QUEUE_METRIC", "HPA_METRIC", "WAKE_ONLY_THRESHOLD", "queue_query", "autoscaling"]
 
 QUEUE_METRIC = "vllm:num_requests_waiting"
@@ -41,17 +44,16 @@ def queue_query(served_name: str, namespace: str) -> str:
 
 
 def autoscaling(
-    args: Any,
+    args: VllmServiceArgs,
+    ctx: StackContext,
     *,
-    cluster: Any,
-    namespace: str,
     labels: dict[str, str],
     selector: dict[str, str],
     deployment_name: str,
     opts: pulumi.ResourceOptions,
 ) -> None:
     """Create the PDB (always) and the autoscaler (when the replica range allows scaling)."""
-    name = args.name
+    name, namespace = args.name, ctx.namespace
     meta = ObjectMetaArgs(name=name, namespace=namespace, labels=labels)
     # maxUnavailable 1: drains never take more than one replica, and a single replica can still be evicted.
     k8s.policy.v1.PodDisruptionBudget(
@@ -65,8 +67,8 @@ def autoscaling(
     maximum = args.max_replicas_resolved
     if maximum == args.replicas and not args.scale_to_zero:
         return
-    if cluster.keda:
-        server = args.prometheus_url or f"http://prometheus.{namespace}.svc.cluster.local:9090"
+    if ctx.cluster.keda:
+        server = args.prometheus_server(ctx)
         triggers = [{
             "type": "prometheus",
             "name": "queue-depth",

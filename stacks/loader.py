@@ -1,4 +1,4 @@
-"""Offline stack configuration: Pulumi.yaml defaults + stacks/Pulumi.<stack>.yaml -> StackConfig.
+"""The stack loader: Pulumi.yaml defaults + stacks/Pulumi.<stack>.yaml -> StackConfig (validated once).
 
 The Pulumi CLI merges project defaults into stack config; the SDK does not, so the
 offline path does it here, the same way. ``secure:`` values are never decrypted:
@@ -19,8 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from slm_deploy.errors import ConfigError, MissingSecretError, Problem
-from slm_deploy.paths import project_root
+from stacks.errors import ConfigError, MissingSecretError, Problem
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax
 
 __all__ = [
@@ -35,6 +34,11 @@ __all__ = [
 ]
 
 _PY_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+def project_root() -> Path:
+    """The project directory: the one holding Pulumi.yaml and this stacks/ folder."""
+    return Path(__file__).resolve().parent.parent
 
 
 def secret_placeholder(key: str) -> str:

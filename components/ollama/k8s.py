@@ -27,6 +27,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
+from components.context import StackContext
 from components.hardening import (
     container_security_context,
     dns_egress,
@@ -34,15 +35,22 @@ from components.hardening import (
     egress_to_pods,
     http_probe,
     ingress_from_pods,
-    restricted_pod_spec,
     resources,
+    restricted_pod_spec,
     scratch_volume,
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
-from components.ollama import ProberPeer, TargetOutputs, monitoring_for
-from components.ollama.settings import OLLAMA_PORT
-from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_KEY_PATH, WEBUI_PORT, webui_environment
+from components.ollama.args import OllamaStackArgs
+from components.ollama.constants import OLLAMA_PORT
+from components.ollama.monitoring import monitoring_for
+from components.ollama.outputs import TargetOutputs
+from components.ollama.webui import (
+    WEBUI_DATA_DIR,
+    WEBUI_KEY_PATH,
+    WEBUI_PORT,
+    webui_environment,
+)
 from components.versions import image
 
 __all__ = ["build_kubernetes"]
@@ -56,8 +64,9 @@ def _env(values: dict[str, str]) -> list[EnvVarArgs]:
     return [EnvVarArgs(name=k, value=v) for k, v in values.items()]
 
 
-def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: str, storage_class: str | None,
-                     gpu_taint_key: str, probers: list[ProberPeer], opts: pulumi.ResourceOptions) -> TargetOutputs:
+def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key,
+                     opts: pulumi.ResourceOptions) -> TargetOutputs:
+    namespace, part_of = ctx.namespace, ctx.part_of
     mem = args.memory()
     ref = image("ollama")
     labels = standard_labels("ollama", name, "model-server", ref.tag, part_of)
@@ -73,7 +82,7 @@ def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: s
         data={f"{v}.Modelfile": text for v, text in modelfiles.items()}, opts=opts)
     pvc = k8s.core.v1.PersistentVolumeClaim(
         f"{name}-models", metadata=_meta(f"{name}-models", namespace, labels),
-        spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": storage_class,
+        spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": ctx.storage_class,
               "resources": {"requests": {"storage": args.storage_size}}}, opts=opts)
 
     home_volume, home_mount = scratch_volume("home", "/home/ollama", size_limit="256Mi")
@@ -96,7 +105,7 @@ def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: s
         liveness_probe=http_probe("/", "http", period_seconds=15),
         readiness_probe=http_probe("/api/version", "http", period_seconds=10),
     )
-    tolerations = [{"key": gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
+    tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
     deployment = k8s.apps.v1.Deployment(
         name,
         metadata=_meta(name, namespace, labels),
@@ -126,7 +135,7 @@ def build_kubernetes(name, args, *, webui_secret_key, namespace: str, part_of: s
         name, metadata=_meta(name, namespace, labels),
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
               "ingress": [ingress_from_pods(allowed, ["http"]),
-                          *(ingress_from_pods([pods], ["http"], namespace_labels=ns) for pods, ns in probers)],
+                          *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
               "egress": [dns_egress(), egress_https_anywhere()]},
         opts=opts)
 

@@ -1,0 +1,69 @@
+"""StackContext: what every component of a stack shares, passed to each the same way.
+
+Config flows one way: stack file -> ``StackConfig`` (stacks/schema.py) -> a
+:class:`StackContext` plus each component's Args -> components. A component reads
+the namespace, the part-of label, the cluster's capabilities and its monitoring
+peers from here, never from the stack config (which sits above it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import Field
+
+from components.base import ArgsModel
+
+__all__ = ["ClusterCapabilities", "Peer", "PrometheusPeer", "StackContext"]
+
+
+class ClusterCapabilities(ArgsModel):
+    """What the target Kubernetes cluster offers; components adapt to it."""
+
+    keda: bool = Field(default=False, description="KEDA is installed: autoscale with ScaledObjects. Default false: HPA v2 on a pods metric.")
+    prometheus_operator: bool = Field(default=False, alias="prometheusOperator", description="The Prometheus Operator CRDs exist (ServiceMonitor, PrometheusRule). Default false.")
+    storage_class: str | None = Field(default=None, alias="storageClass", description="StorageClass for ReadWriteOnce volumes. Default None: the cluster default.")
+    rwx_storage_class: str | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: one cache per replica group is not possible, so multi-replica services download per pod (emptyDir).")
+    gpu_node_label: str = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
+    gpu_taint_key: str = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
+    kube_context: str | None = Field(default=None, alias="kubeContext", description="kubeconfig context for the real engine. Default None: the current context.")
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Pods a NetworkPolicy admits: their labels, and their namespace's labels (None: the stack namespace)."""
+
+    pod_labels: dict[str, str]
+    namespace_labels: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PrometheusPeer:
+    """The stack's Prometheus: where it answers queries (KEDA triggers) and the labels of its namespace."""
+
+    url: str
+    namespace_labels: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """The stack-wide settings every component receives (see the module docstring)."""
+
+    namespace: str = "slm"
+    """Kubernetes namespace of the stack's workloads."""
+    part_of: str = "slm-deploy"
+    """Value of ``app.kubernetes.io/part-of`` on every object."""
+    cluster: ClusterCapabilities = field(default_factory=ClusterCapabilities)
+    """What the cluster offers (KEDA, Prometheus Operator, storage classes, GPU labels and taints)."""
+    prometheus: PrometheusPeer | None = None
+    """The stack's Prometheus (None: the stack has no monitoring)."""
+    probers: tuple[Peer, ...] = ()
+    """Pods that send blackbox probes to probed servers (the monitoring stack's exporter)."""
+
+    @property
+    def storage_class(self) -> str | None:
+        return self.cluster.storage_class
+
+    @property
+    def gpu_taint_key(self) -> str:
+        return self.cluster.gpu_taint_key

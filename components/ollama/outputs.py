@@ -1,0 +1,19 @@
+"""What each Ollama target module returns to :class:`components.ollama.OllamaStack`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.observability import MonitoringContribution
+
+__all__ = ["TargetOutputs"]
+
+
+@dataclass(frozen=True)
+class TargetOutputs:
+    base_url: pulumi.Input[str]
+    webui_url: pulumi.Input[str] | None
+    models: pulumi.Output[list[str]]
+    monitoring: MonitoringContribution

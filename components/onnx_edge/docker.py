@@ -1,0 +1,152 @@
+"""Docker target of OnnxEdgeNode: one edge box through pulumi-docker (``docker.host: ssh://user@box``).
+
+The image is built on the box's daemon from the generated build context (see
+:func:`components.onnx_edge.args.image_context_files`); a one-shot container downloads the pinned
+ONNX variant into a named volume, and the server container starts after it exited successfully.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from components.catalog import get_cpu_tier
+from components.hardening import DEFAULT_UID
+from components.onnx_edge.args import OnnxEdgeNodeArgs
+from components.onnx_edge.constants import API_KEY_FILE, HF_TOKEN_FILE, MODELS_DIR, SECRETS_DIR, SERVER_PORT, START_BUDGET_SECONDS
+from components.sizing import MemoryPlan
+
+__all__ = ["DockerNode", "docker_node", "write_context"]
+
+
+@dataclass(frozen=True)
+class DockerNode:
+    endpoint: pulumi.Output[str]
+    containers: dict[str, docker.Container]
+
+
+def write_context(directory: Path, files: dict[str, str]) -> None:
+    """Write the build context deterministically (only files whose bytes changed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        path = directory / rel
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+
+
+def _ready_check(path: str = "/ready") -> list[str]:
+    code = ("import sys, urllib.request; "
+            f"sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{SERVER_PORT}{path}', timeout=4).status == 200 else 1)")
+    return ["CMD", "python", "-c", code]
+
+
+
+def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryPlan, context_dir: Path | None,
+                files: dict[str, str], api_key: pulumi.Input[str], hf_token: pulumi.Input[str] | None,
+                child: pulumi.ResourceOptions) -> DockerNode:
+    """Create the node's Docker children (image build, network, volumes, download step, server)."""
+    uid = f"{DEFAULT_UID}:{DEFAULT_UID}"
+    container_labels = [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]
+    if context_dir is not None:
+        digest = hashlib.sha256("".join(f"{k}\0{v}\0" for k, v in sorted(files.items())).encode()).hexdigest()
+        image = docker.Image(
+            f"{args.name}-image",
+            image_name=f"slm-onnx-edge/{args.name}:{digest[:16]}",
+            build=docker.DockerBuildArgs(context=str(context_dir), dockerfile=str(context_dir / "Dockerfile"),
+                                         platform=args.platform),
+            skip_push=True,
+            opts=child,
+        )
+        # The tag is the sha256 of the build context (base image pinned by digest, hash-locked
+        # wheels, server code): a changed input is a new tag, an unchanged one reuses the build.
+        # (image.repo_digest, the local image id, is unknown until the build ran, so the offline
+        # synth and the gate could not see the containers' image.)
+        image_ref: pulumi.Input[str] = image.image_name
+    else:
+        image_ref = args.image  # type: ignore[assignment]
+
+    network = docker.Network(
+        f"{args.name}-net", name=f"{args.name}-net", driver="bridge",
+        # Not internal: the download needs egress and the server a published port.
+        # Containers on it cannot talk to each other (no inter-container traffic).
+        options={"com.docker.network.bridge.enable_icc": "false"},
+        labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+        opts=child,
+    )
+    models = docker.Volume(f"{args.name}-models", name=f"{args.name}-models",
+                           labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+                           opts=child)
+    # Secrets go into a root-owned volume: Docker refuses uploads into a read-only root filesystem
+    # except into volumes. The server mounts it and reads the key file (mode 0400, owned by the server user).
+    keys = docker.Volume(f"{args.name}-secrets", name=f"{args.name}-secrets",
+                         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+                         opts=child)
+    hardening = dict(
+        read_only=True,
+        user=uid,
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+        security_opts=["no-new-privileges:true"],
+        privileged=False,
+        network_mode="bridge",
+        labels=container_labels,
+        log_driver="json-file",
+        log_opts={"max-size": "10m", "max-file": "3"},
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+    )
+    download_uploads = []
+    download_env = [f"HF_HOME={MODELS_DIR}/.cache/huggingface", "HF_HUB_DISABLE_TELEMETRY=1"]
+    download_volumes = [docker.ContainerVolumeArgs(volume_name=models.name, container_path=MODELS_DIR)]
+    if hf_token is not None:
+        download_uploads.append(docker.ContainerUploadArgs(file=HF_TOKEN_FILE, content=pulumi.Output.secret(hf_token),
+                                                           owner=str(DEFAULT_UID), group=str(DEFAULT_UID), permissions="0400"))
+        download_env.append(f"HF_TOKEN_PATH={HF_TOKEN_FILE}")
+        download_volumes.append(docker.ContainerVolumeArgs(volume_name=keys.name, container_path=SECRETS_DIR))
+    argv = args.download_argv()
+    download = docker.Container(
+        f"{args.name}-model-download",
+        name=f"{args.name}-model-download",
+        image=image_ref,
+        entrypoints=argv[:1],
+        command=argv[1:],
+        envs=download_env,
+        volumes=download_volumes,
+        uploads=download_uploads or None,
+        tmpfs={"/tmp": "rw,noexec,nosuid,size=512m"},
+        memory=1024,
+        memory_swap=1024,
+        restart="no",
+        must_run=False,
+        attach=True,  # Pulumi waits for the download to exit before creating the server
+        **hardening,
+        opts=child,
+    )
+    memory_mib = min(plan.memory_limit_bytes, get_cpu_tier(args.hardware_tier).allocatable_bytes) // (1024 * 1024)
+    server = docker.Container(
+        args.name,
+        name=args.name,
+        image=image_ref,
+        envs=[f"{k}={v}" for k, v in args.server_env().items()],
+        ports=[docker.ContainerPortArgs(internal=SERVER_PORT, external=args.port, ip=args.publish_address, protocol="tcp")],
+        volumes=[
+            docker.ContainerVolumeArgs(volume_name=models.name, container_path=MODELS_DIR, read_only=True),
+            docker.ContainerVolumeArgs(volume_name=keys.name, container_path=SECRETS_DIR),
+        ],
+        uploads=[docker.ContainerUploadArgs(file=API_KEY_FILE, content=pulumi.Output.secret(api_key),
+                                            owner=str(DEFAULT_UID), group=str(DEFAULT_UID), permissions="0400")],
+        tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
+        memory=memory_mib,
+        memory_swap=memory_mib,  # no swap: a swapping edge box is slower than a clear OOM
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=_ready_check(), interval="30s", timeout="5s", retries=3,
+            start_period=f"{START_BUDGET_SECONDS}s", start_interval="5s",
+        ),
+        restart="unless-stopped",
+        **hardening,
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[download])),
+    )
+    host = "127.0.0.1" if args.publish_address in ("0.0.0.0", "::") else args.publish_address  # noqa: S104
+    return DockerNode(pulumi.Output.from_input(f"http://{host}:{args.port}/v1"), {"server": server, "download": download})

@@ -1,0 +1,157 @@
+"""Sizing shared by every engine: units, the fit error, checkpoint and KV-cache bytes, host memory plans."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from components.catalog import (
+    ModelSpec,
+    QuantSpec,
+    get_model,
+    get_quant,
+    list_cpu_tiers,
+)
+
+GiB = 1024**3
+MiB = 1024**2
+
+RUNTIME_BASE_BYTES = 512 * MiB  # Ollama / ONNX process, allocator slack
+LIMIT_HEADROOM = 1.25  # memory limit = 1.25 × estimated total for CPU engines
+
+
+class FitError(ValueError):
+    """A configuration that does not fit. The message has the numbers and what would fit (``plan``: the
+    VllmPlan or MemoryPlan that did not fit)."""
+
+    def __init__(self, message: str, *, needed_bytes: int, available_bytes: int,
+                 suggestions: list[str], plan: object | None = None) -> None:
+        super().__init__(message)
+        self.needed_bytes = needed_bytes
+        self.available_bytes = available_bytes
+        self.suggestions = suggestions
+        self.plan = plan
+
+
+
+# --------------------------------------------------------------------------- helpers
+def gib(n: float) -> str:
+    """Format bytes as GiB with one decimal."""
+    return f"{n / GiB:.1f} GiB"
+
+
+def k8s_quantity(n: int) -> str:
+    """Round bytes up to a whole Gi quantity ("16Gi")."""
+    return f"{max(1, math.ceil(n / GiB))}Gi"
+
+
+def quantity_bytes(n: int) -> int:
+    return max(1, math.ceil(n / GiB)) * GiB
+
+
+def model_spec(model: str | ModelSpec) -> ModelSpec:
+    return model if isinstance(model, ModelSpec) else get_model(model)
+
+
+def quant_spec(quant_id: str, engine: str, model: ModelSpec, offered: list[str] | None) -> QuantSpec:
+    quant = get_quant(quant_id)
+    if quant.engine != engine:
+        raise ValueError(f"{quant.id} is a {quant.engine} format, not a {engine} one")
+    if offered is not None and quant.id not in offered:
+        raise ValueError(f"{model.id} offers {engine} quantizations {', '.join(offered)}; not {quant.id}")
+    return quant
+
+
+def kv_cache_bytes(model: ModelSpec, tokens: int, sequences: int, bytes_per_value: float,
+                   kv_heads: int | None = None) -> int:
+    """2 × layers × kv_heads × head_dim × bytes × tokens × sequences."""
+    heads = model.kv_heads if kv_heads is None else kv_heads
+    return math.ceil(2 * model.layers * heads * model.head_dim * bytes_per_value * tokens * sequences)
+
+
+def checkpoint_bytes(model: str | ModelSpec) -> int:
+    """Size of the published bf16 safetensors: every stored tensor × 2 bytes (a duplicated lm_head
+    counts when the checkpoint stores it although config.json ties it)."""
+    m = model_spec(model)
+    extra = m.embedding_params if m.checkpoint_untied_lm_head else 0
+    return 2 * (m.text_params + m.vision_params + extra)
+
+
+def linear_params(m: ModelSpec) -> int:
+    return m.layers * m.layer_params
+
+
+def head_params(m: ModelSpec) -> int:
+    """Embedding table + untied lm_head."""
+    return m.text_params - linear_params(m)
+
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Sizing result for a CPU/host-memory engine (Ollama or ONNX Runtime GenAI)."""
+
+    engine: Literal["ollama", "onnx"]
+    model: str
+    quantization: str
+    weights_bytes: int
+    kv_cache_bytes: int
+    overhead_bytes: int
+    total_bytes: int
+    available_bytes: int | None
+    fits: bool
+    memory_request: str
+    memory_limit: str
+    memory_limit_bytes: int
+    cpu_request: str
+    concurrency: int
+    num_ctx: int | None = None
+    num_parallel: int | None = None
+    max_length: int | None = None
+    kv_cache_type: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["suggestions"] = list(self.suggestions)
+        return data
+
+
+# --------------------------------------------------------------------------- vLLM
+
+def cpu_request_for(m: ModelSpec) -> str:
+    return {"micro": "2", "small": "4", "medium": "8"}[m.param_class]
+
+
+def memory_plan(engine: Literal["ollama", "onnx"], m: ModelSpec, quant: str, weights: int, kv: int,
+                 overhead: int, available: int | None, concurrency: int, **settings) -> MemoryPlan:
+    total = weights + kv + overhead
+    limit = quantity_bytes(math.ceil(total * LIMIT_HEADROOM))
+    engine_settings = {k: str(v) for k, v in settings.items() if v is not None}
+    return MemoryPlan(
+        engine=engine, model=m.id, quantization=quant, weights_bytes=weights, kv_cache_bytes=kv,
+        overhead_bytes=overhead, total_bytes=total, available_bytes=available,
+        fits=available is None or total <= available, memory_request=k8s_quantity(total),
+        memory_limit=k8s_quantity(limit), memory_limit_bytes=limit, cpu_request=cpu_request_for(m),
+        concurrency=concurrency, settings=engine_settings, **settings,
+    )
+
+
+def host_message(m: ModelSpec, plan: MemoryPlan, what: str, suggestions: list[str]) -> str:
+    return (
+        f"{m.display_name} {plan.quantization} needs {gib(plan.weights_bytes)} of weights"
+        f" + {gib(plan.kv_cache_bytes)} KV at {what} + {gib(plan.overhead_bytes)} overhead"
+        f" = {gib(plan.total_bytes)}; the host has {gib(plan.available_bytes or 0)} allocatable."
+        " What would fit: " + "; ".join(suggestions or ["nothing in the catalog; use a smaller model"])
+    )
+
+
+def bigger_tier(total: int, available: int) -> str | None:
+    for tier in list_cpu_tiers():
+        if tier.allocatable_bytes > available and tier.allocatable_bytes >= total:
+            return f"a bigger host: {tier.id} ({gib(tier.allocatable_bytes)} allocatable)"
+    return None
+
+
