@@ -1,7 +1,7 @@
-"""Shared hardening: the one place the secure pod/container defaults are written.
+"""Shared hardening: the one place the secure pod/container defaults are written, Kubernetes and Docker.
 
-Every component builds its pods from these helpers, so a fix here reaches all of
-them. The defaults pass Pod Security Admission "restricted" and checkov's
+Every component builds its pods and containers from these helpers, so a fix here reaches all of
+them. The Kubernetes defaults pass Pod Security Admission "restricted" and checkov's
 Kubernetes checks:
 
 * non-root, UID/GID >= 10000, ``seccompProfile: RuntimeDefault``;
@@ -9,11 +9,16 @@ Kubernetes checks:
 * no service-account token in the pod (``automountServiceAccountToken: false``);
 * CPU and memory requests *and* limits;
 * writable paths only as size-limited ``emptyDir`` volumes.
+
+The Docker defaults (:func:`docker_container_hardening`) are their twin on one host: read-only root,
+``cap_drop: [ALL]``, ``no-new-privileges``, never privileged; the compose checks (policies/compose)
+judge the same fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pulumi_kubernetes.core.v1 import (
     CapabilitiesArgs,
@@ -50,6 +55,7 @@ __all__ = [
     "ingress_from_pods",
     "egress_to_pods",
     "egress_https_anywhere",
+    "docker_container_hardening",
 ]
 
 DEFAULT_UID = 10001
@@ -200,3 +206,22 @@ def egress_to_pods(
 def egress_https_anywhere() -> NetworkPolicyEgressRuleArgs:
     """Egress on TCP 443 to any address: only for model downloads (the hub's CDN has no stable CIDR)."""
     return NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=443)])
+
+
+def docker_container_hardening(*, user: str | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``pulumi_docker.Container`` every container gets: read-only root filesystem,
+    every capability dropped, ``no-new-privileges``, not privileged, and ``user`` (uid:gid) when given.
+
+    Writable paths are tmpfs mounts or volumes, which the caller adds per container.
+    """
+    import pulumi_docker as docker  # only Docker-target components load the Docker provider SDK
+
+    hardening: dict[str, Any] = {
+        "read_only": True,
+        "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+        "security_opts": ["no-new-privileges:true"],
+        "privileged": False,
+    }
+    if user is not None:
+        hardening["user"] = user
+    return hardening

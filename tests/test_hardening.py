@@ -55,3 +55,21 @@ def test_long_running_containers_have_probes(stack: str):
             continue  # Jobs
         for c in pod["containers"]:
             assert c.get("livenessProbe") and c.get("readinessProbe"), f"{name}:{c['name']}"
+
+
+DOCKER_STACKS = [s for s in list_stacks() if load_stack(s).config.target == "docker"]
+
+
+@pytest.mark.parametrize("stack", DOCKER_STACKS)
+def test_every_docker_container_is_hardened(stack: str):
+    """components.hardening.docker_container_hardening on every container of every Docker stack."""
+    containers = [r for r in synth_stack(load_stack(stack)).resources if r.type == "docker:index/container:Container"]
+    assert containers, f"{stack} has no containers"
+    for c in containers:
+        inputs = c.inputs
+        assert inputs["readOnly"] is True, c.name
+        assert inputs["capabilities"] == {"drops": ["ALL"]}, c.name
+        assert "no-new-privileges:true" in inputs["securityOpts"], c.name
+        assert inputs["privileged"] is False, c.name
+        assert inputs.get("networkMode") != "host", c.name
+        assert inputs["memory"] > 0 and inputs["memorySwap"] == inputs["memory"], c.name

@@ -33,6 +33,7 @@ import pulumi_docker as docker
 
 from components.auth_proxy import KEYS_DIR, SECRET_FORMAT_LABEL, keys_map, nginx_conf
 from components.context import StackContext
+from components.hardening import docker_container_hardening
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
 from components.ollama.monitoring import monitoring_for
@@ -45,12 +46,6 @@ __all__ = ["build_docker", "OLLAMA_HOME", "MODELFILE_DIR", "WEBUI_SECRET_DIR"]
 OLLAMA_HOME = "/var/lib/ollama"
 MODELFILE_DIR = "/modelfiles"
 WEBUI_SECRET_DIR = "/run/secrets/open-webui"
-_HARDENING = {
-    "read_only": True,
-    "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]),
-    "security_opts": ["no-new-privileges:true"],
-    "privileged": False,
-}
 
 
 def _labels(role: str, part_of: str) -> list[docker.ContainerLabelArgs]:
@@ -117,7 +112,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
         user=args.docker_user,
         restart="unless-stopped",
         labels=_labels("model-server", part_of),
-        **_HARDENING,
+        **docker_container_hardening(),
         opts=opts,
     )
 
@@ -145,7 +140,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
         attach=True,
         logs=True,
         labels=_labels("model-pull", part_of),
-        **_HARDENING,
+        **docker_container_hardening(),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
     )
     served = pull.exit_code.apply(lambda code: (_fail_on_exit(code, f"{name}-pull"), args.served_models())[1])
@@ -200,7 +195,7 @@ def _webui(name, args, secret_key, internal, server, pull, part_of, opts) -> str
         user=args.docker_user,
         restart="unless-stopped",
         labels=_labels("chat-ui", part_of),
-        **_HARDENING,
+        **docker_container_hardening(),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server, pull])),
     )
     host = "127.0.0.1" if args.publish_address in ("127.0.0.1", "0.0.0.0") else args.publish_address
@@ -239,6 +234,6 @@ def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
         # The compose export's secrets/README.md tells users how to create keys.map from this format.
         labels=[*_labels("auth-proxy", part_of),
                 docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{KEYS_DIR}/keys.map=nginx-key-map")],
-        **_HARDENING,
+        **docker_container_hardening(),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
     )

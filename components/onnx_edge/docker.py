@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.catalog import get_cpu_tier
-from components.hardening import DEFAULT_UID
+from components.hardening import DEFAULT_UID, docker_container_hardening
 from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.onnx_edge.constants import API_KEY_FILE, HF_TOKEN_FILE, MODELS_DIR, SECRETS_DIR, SERVER_PORT, START_BUDGET_SECONDS
 from components.sizing import MemoryPlan
@@ -86,11 +86,7 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
                          labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
                          opts=child)
     hardening = dict(
-        read_only=True,
-        user=uid,
-        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
-        security_opts=["no-new-privileges:true"],
-        privileged=False,
+        **docker_container_hardening(user=uid),
         network_mode="bridge",
         labels=container_labels,
         log_driver="json-file",
