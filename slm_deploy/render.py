@@ -21,12 +21,13 @@ from typing import Any
 import yaml
 
 from components.base import GENERATED_FILES, SECURITY_OPT_OUTS
+from policies.compose.service import CONTAINER_TYPE, ComposeService, container_service
 from slm_deploy.synth import SECRET_PLACEHOLDER, ResourceRecord, SynthResult
 
 __all__ = ["render", "OutDirError", "BUILD_MARKER", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename",
            "secrets_readme"]
 
-_CONTAINER = "docker:index/container:Container"
+_CONTAINER = CONTAINER_TYPE
 _NETWORK = "docker:index/network:Network"
 _VOLUME = "docker:index/volume:Volume"
 _REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -81,108 +82,8 @@ def _service_name(rec: ResourceRecord) -> str:
     return rec.inputs.get("name") or rec.name
 
 
-def _compose_ports(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for p in ports:
-        entry = {"target": p["internal"], "protocol": p.get("protocol", "tcp")}
-        if p.get("external") is not None:
-            entry["published"] = str(p["external"])
-        entry["host_ip"] = p.get("ip", "0.0.0.0")
-        out.append(entry)
-    return out
-
-
-def _compose_volumes(inputs: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for v in inputs.get("volumes", []):
-        kind = "bind" if v.get("hostPath") else "volume"
-        entry = {"type": kind, "source": v.get("hostPath") or v.get("volumeName"), "target": v["containerPath"]}
-        if v.get("readOnly"):
-            entry["read_only"] = True
-        out.append(entry)
-    for m in inputs.get("mounts", []):
-        entry = {"type": m["type"], "target": m["target"]}
-        if m.get("source"):
-            entry["source"] = m["source"]
-        if m.get("readOnly"):
-            entry["read_only"] = True
-        if m["type"] == "tmpfs" and m.get("tmpfsOptions", {}).get("sizeBytes"):
-            entry["tmpfs"] = {"size": m["tmpfsOptions"]["sizeBytes"]}
-        out.append(entry)
-    return out
-
-
-def _compose_healthcheck(hc: dict[str, Any]) -> dict[str, Any]:
-    mapping = {"tests": "test", "interval": "interval", "timeout": "timeout", "retries": "retries", "startPeriod": "start_period"}
-    return {mapping[k]: v for k, v in hc.items() if k in mapping}
-
-
-def _compose_service(
-    rec: ResourceRecord, records: dict[str, ResourceRecord]
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    i = rec.inputs
-    service: dict[str, Any] = {"container_name": _service_name(rec), "image": i.get("image")}
-    build = _build_of(i.get("image"), records)
-    if build:
-        service["build"] = build
-    simple = {
-        "command": "command", "entrypoints": "entrypoint", "user": "user", "restart": "restart",
-        "readOnly": "read_only", "privileged": "privileged", "securityOpts": "security_opt",
-        "workingDir": "working_dir", "init": "init", "pidMode": "pid", "ipcMode": "ipc",
-    }
-    for src, dst in simple.items():
-        if src in i:
-            service[dst] = i[src]
-    if i.get("networkMode") and i["networkMode"] not in ("bridge", "default"):
-        service["network_mode"] = i["networkMode"]
-    if i.get("envs"):
-        service["environment"] = dict(e.split("=", 1) for e in i["envs"])
-    if i.get("ports"):
-        service["ports"] = _compose_ports(i["ports"])
-    volumes = _compose_volumes(i)
-    if volumes:
-        service["volumes"] = volumes
-    if i.get("tmpfs"):
-        service["tmpfs"] = [f"{path}:{opts}" if opts else path for path, opts in sorted(i["tmpfs"].items())]
-    caps = i.get("capabilities") or {}
-    if caps.get("drops"):
-        service["cap_drop"] = caps["drops"]
-    if caps.get("adds"):
-        service["cap_add"] = caps["adds"]
-    if i.get("memory"):
-        service["mem_limit"] = f"{i['memory']}m"
-    if i.get("memorySwap"):
-        service["memswap_limit"] = f"{i['memorySwap']}m"
-    if i.get("shmSize"):
-        service["shm_size"] = f"{i['shmSize']}m"
-    if i.get("healthcheck"):
-        service["healthcheck"] = _compose_healthcheck(i["healthcheck"])
-    if i.get("labels"):
-        service["labels"] = {lab["label"]: lab["value"] for lab in i["labels"]}
-    if i.get("networksAdvanced"):
-        service["networks"] = {
-            n["name"]: ({"aliases": n["aliases"]} if n.get("aliases") else {})
-            for n in i["networksAdvanced"]
-        }
-    if i.get("gpus"):
-        count = "all" if i["gpus"] == "all" else None
-        device: dict[str, Any] = {"driver": "nvidia", "capabilities": ["gpu"]}
-        if count:
-            device["count"] = "all"
-        else:
-            device["device_ids"] = i["gpus"].removeprefix("device=").split(",")
-        service.setdefault("deploy", {})["resources"] = {"reservations": {"devices": [device]}}
-    configs: dict[str, str] = {}
-    secrets: list[str] = []
-    for n, up in enumerate(i.get("uploads") or []):
-        item_name = f"{_service_name(rec)}-{Path(up['file']).name}".replace(".", "-").strip("-")
-        if up.get("content") == SECRET_PLACEHOLDER:
-            # A secret upload becomes a compose secret read from ./secrets/<name> (never inlined).
-            secrets.append(item_name)
-            service.setdefault("secrets", []).append({"source": item_name, "target": up["file"], "mode": 0o440})
-        else:
-            configs[item_name] = up.get("content", "")
-            service.setdefault("configs", []).append({"source": item_name, "target": up["file"], "mode": 0o444})
+def _depends_on(rec: ResourceRecord, records: dict[str, ResourceRecord]) -> dict[str, dict[str, str]]:
+    """Compose ``depends_on`` of a container: healthy, completed (one-shot steps) or started."""
     depends = {}
     for dep in rec.depends_on:
         target = records.get(dep)
@@ -195,9 +96,14 @@ def _compose_service(
         else:
             condition = "service_started"
         depends[_service_name(target)] = {"condition": condition}
-    if depends:
-        service["depends_on"] = depends
-    return service, configs, secrets
+    return depends
+
+
+def _compose_service(rec: ResourceRecord, records: dict[str, ResourceRecord]) -> ComposeService:
+    return container_service(
+        rec.inputs, name=_service_name(rec),
+        build=_build_of(rec.inputs.get("image"), records), depends_on=_depends_on(rec, records),
+    )
 
 
 def _build_of(image: Any, records: dict[str, ResourceRecord]) -> dict[str, Any] | None:
@@ -230,10 +136,10 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
     all_configs: dict[str, str] = {}
     all_secrets: list[str] = []
     for rec in containers:
-        service, configs, secrets = _compose_service(rec, records)
-        doc["services"][_service_name(rec)] = service
-        all_configs.update(configs)
-        all_secrets.extend(secrets)
+        translated = _compose_service(rec, records)
+        doc["services"][_service_name(rec)] = translated.service
+        all_configs.update(translated.configs)
+        all_secrets.extend(translated.secrets)
     networks = {
         r.inputs.get("name", r.name): {k: v for k, v in {"internal": r.inputs.get("internal"), "driver": r.inputs.get("driver")}.items() if v is not None}
         for r in result.resources

@@ -23,10 +23,12 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks, set_mocks
 from pulumi.runtime.stack import run_pulumi_func
 
+# The marker the compose translation reads to tell secret uploads from configs (policies/compose/service.py).
+from policies.compose.service import SECRET_PLACEHOLDER
+
 __all__ = ["ResourceRecord", "SynthResult", "SynthError", "synthesize", "normalize", "SECRET_PLACEHOLDER"]
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_PLACEHOLDER = "[secret]"
 
 # Kinds that live outside namespaces; every other Kubernetes object gets a namespace.
 CLUSTER_SCOPED_KINDS = frozenset(

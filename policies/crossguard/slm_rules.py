@@ -21,6 +21,8 @@ if not sys.path or sys.path[0] != str(_ROOT):  # first, so a vendored copy wins 
     sys.path.insert(0, str(_ROOT))
 
 from policies.compose.runner import load_compose_checks  # noqa: E402
+from policies.compose.service import CONTAINER_TYPE, is_secret_placeholder  # noqa: E402
+from policies.compose.service import container_service as translate  # noqa: E402
 from policies.registry import KUBERNETES_RULES  # noqa: E402
 from policies.rules._types import CheckMeta, Status  # noqa: E402
 from policies.rules.manifest_set import METAS as MANIFEST_SET_METAS  # noqa: E402
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 ReportViolation = Callable[..., None]
-_CONTAINER = "docker:index/container:Container"
+_CONTAINER = CONTAINER_TYPE
 
 
 def policy_name(meta: CheckMeta) -> str:
@@ -59,36 +61,17 @@ def k8s_object(resource_type: str, props: Any) -> dict | None:
     return obj
 
 
-def container_service(props: Any) -> dict:
-    """pulumi-docker Container inputs -> the compose service the offline renderer would write."""
-    i = _plain(props) or {}
-    service: dict[str, Any] = {"image": i.get("image")}
-    for src, dst in (("command", "command"), ("entrypoints", "entrypoint"), ("user", "user"),
-                     ("readOnly", "read_only"), ("privileged", "privileged"), ("pidMode", "pid"),
-                     ("ipcMode", "ipc"), ("usernsMode", "userns_mode")):
-        if src in i:
-            service[dst] = i[src]
-    if i.get("networkMode") and i["networkMode"] not in ("bridge", "default"):
-        service["network_mode"] = i["networkMode"]
-    if i.get("envs"):
-        service["environment"] = dict(str(e).split("=", 1) if "=" in str(e) else (str(e), None) for e in i["envs"])
-    if i.get("ports"):
-        service["ports"] = [
-            {"target": p.get("internal"), "published": str(p.get("external") or ""), "host_ip": p.get("ip", "0.0.0.0")}
-            for p in i["ports"]
-        ]
-    caps = i.get("capabilities") or {}
-    if caps.get("drops"):
-        service["cap_drop"] = caps["drops"]
-    if caps.get("adds"):
-        service["cap_add"] = caps["adds"]
-    if i.get("memory"):
-        service["mem_limit"] = f"{int(i['memory'])}m"
-    if i.get("labels"):
-        service["labels"] = {lab.get("label"): lab.get("value") for lab in i["labels"]}
-    if i.get("uploads"):
-        service["configs"] = [{"source": str(n), "target": up.get("file")} for n, up in enumerate(i["uploads"])]
-    return service
+def _secret_at_policy_time(content: Any) -> bool:
+    """An upload is a secret when the offline synth marked it, or when the engine hands over a value that is
+    not plain text (a secret or an unknown at preview)."""
+    return is_secret_placeholder(content) or not isinstance(content, str)
+
+
+def container_service(props: Any, name: str | None = None) -> dict:
+    """pulumi-docker Container inputs -> the compose service the offline renderer writes (the same translation,
+    policies/compose/service.py). Without the stack's other resources there is no ``build`` or ``depends_on``."""
+    inputs = _plain(props) or {}
+    return translate(inputs, name=name or str(inputs.get("name") or ""), is_secret=_secret_at_policy_time).service
 
 
 def _report(report_violation: ReportViolation, meta: CheckMeta, reasons: tuple[str, ...], urn: str | None = None) -> None:
@@ -122,7 +105,7 @@ def compose_validator(check: Any) -> Callable[[Any, ReportViolation], None]:
             return
         props = _plain(args.props) or {}
         name = str(props.get("name") or args.name)
-        service = container_service(props)
+        service = container_service(props, name)
         result = check.evaluate(name, service, {"services": {name: service}})
         if result.status is Status.FAILED:
             _report(report_violation, check.META, result.reasons)
