@@ -1,4 +1,4 @@
-"""The locked environment is the one FACTS.md says works (not the 3.1.47 fallback)."""
+"""The locked environment is the one docs/facts.md says works (not the 3.1.47 fallback)."""
 
 from importlib.metadata import version
 

@@ -27,7 +27,7 @@ def test_every_config_field_documents_itself():
 
 
 def test_every_defaulted_field_states_its_default():
-    """DESIGN.md: the description states the default (and why); required fields have none."""
+    """README "Adding a component": the description states the default (and why); required fields have none."""
     missing = []
     for model in all_models():
         for name, field in model.model_fields.items():

@@ -45,9 +45,9 @@ PUBLISHED = [
     # GGUF files
     ("phi-4-mini-instruct", "Q4_K_M", 2_491_874_272, "unsloth/Phi-4-mini-instruct-GGUF Phi-4-mini-instruct-Q4_K_M.gguf"),
     ("phi-4-mini-instruct", "Q4_K_M", 2.5 * GB, "ollama.com/library/phi4-mini tags: 3.8b (Q4_K_M) 2.5GB"),
-    ("phi-4-mini-instruct", "F16", 7.6 * GB, "FACTS.md course table: F16 7.6 GB"),
-    ("phi-4-mini-instruct", "Q8_0", 3.9 * GB, "FACTS.md course table: Q8_0 3.9 GB"),
-    ("qwen3-0.6b", "F16", 1.2 * GB, "FACTS.md course table: F16 1.2 GB"),
+    ("phi-4-mini-instruct", "F16", 7.6 * GB, "docs/facts.md course table: F16 7.6 GB"),
+    ("phi-4-mini-instruct", "Q8_0", 3.9 * GB, "docs/facts.md course table: Q8_0 3.9 GB"),
+    ("qwen3-0.6b", "F16", 1.2 * GB, "docs/facts.md course table: F16 1.2 GB"),
     ("qwen3-1.7b", "Q4_K_M", 1_107_409_472, "unsloth/Qwen3-1.7B-GGUF Qwen3-1.7B-Q4_K_M.gguf (byte count quoted with its SHA-256)"),
     ("qwen3-4b", "F16", 8.05 * GB, "bartowski/Qwen_Qwen3-4B-GGUF README: bf16 8.05GB"),
     ("qwen3-4b", "Q8_0", 4.28 * GB, "bartowski/Qwen_Qwen3-4B-GGUF README: Q8_0 4.28GB"),
@@ -67,11 +67,11 @@ PUBLISHED = [
     ("smollm2-1.7b-instruct", "Q8_0", 1.8 * GB, "ollama.com/library/smollm2 tags: 1.7b (Q8_0) 1.8GB"),
     # ONNX exports
     ("phi-4-mini-instruct", "onnx:cpu-int4", 4.86 * GB, "microsoft/Phi-4-mini-instruct-onnx cpu-int4-rtn-block-32-acc-level-4 model.onnx.data 4.86 GB"),
-    ("phi-4-mini-instruct", "onnx:gpu-int4", 3.4 * GB, "FACTS.md: gpu/gpu-int4-rtn-block-32 about 3.4 GB of weights"),
+    ("phi-4-mini-instruct", "onnx:gpu-int4", 3.4 * GB, "docs/facts.md: gpu/gpu-int4-rtn-block-32 about 3.4 GB of weights"),
     ("llama-3.2-3b-instruct", "onnx:cpu-int4", 3.66 * GB, "onnx-community/Llama-3.2-3B-Instruct-GENAI-ONNX@5db5cdb5: 7 files, 3.66 GB (fp32 embedding => CPU layout)"),
 ]
 
-# Course figures (FACTS.md "approximate") that the model deliberately does not match: the Q4_0 rows
+# Course figures (docs/facts.md, "approximate") that the model deliberately does not match: the Q4_0 rows
 # ignore that llama.cpp keeps the (tied) output matrix at Q6_K, and 0.68 GB is not 0.6B × 8.5 bits.
 NOT_MATCHED = [("phi-4-mini-instruct", "Q4_0", 2.0 * GB), ("qwen3-0.6b", "Q8_0", 0.68 * GB), ("qwen3-0.6b", "Q4_0", 0.35 * GB)]
 

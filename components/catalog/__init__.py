@@ -61,7 +61,7 @@ class _Frozen(BaseModel):
 
 
 def param_class_for(params: int) -> ParamClass:
-    """Parameter class: micro < 1.5B <= small < 14B <= medium <= 30B (FACTS.md classes)."""
+    """Parameter class: micro < 1.5B <= small < 14B <= medium <= 30B (docs/facts.md, "Model sizes and classes")."""
     if params < 1_500_000_000:
         return "micro"
     if params < 14_000_000_000:

@@ -38,7 +38,7 @@ REAL_ENV_VARS: dict[str, str] = {
     "OLLAMA_GPU_OVERHEAD": "bytes of VRAM to reserve per GPU",
     "OLLAMA_DEBUG": "debug logging",
 }
-"""Variables the pinned Ollama server reads (FACTS.md, Ollama envconfig)."""
+"""Variables the pinned Ollama server reads (Ollama envconfig/config.go; docs/facts.md, docs/ollama.md)."""
 
 INVENTED_ENV_VARS: dict[str, str] = {
     "OLLAMA_NUM_GPU": "GPU access is the `gpu` setting (none, all or device ids); per-model GPU layer offload is "
