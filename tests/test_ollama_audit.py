@@ -10,10 +10,12 @@ import yaml
 import slm_deploy.synth as synth_module
 from components.context import Peer, StackContext
 from components.observability import AlertThresholds
+from components.ollama import OllamaStack
 from components.ollama.monitoring import monitoring_for
 from components.onnx_edge import OnnxEdgeNode, OnnxEdgeNodeArgs
 from stacks.loader import load_stack, project_root, validate_values
 from stacks.errors import ConfigError
+from stacks.program import stack_context
 from slm_deploy.pipeline import build_stack, synth_stack
 from slm_deploy.render import compose_document, render, secrets_readme
 from slm_deploy.synth import SynthError, synthesize
@@ -158,7 +160,8 @@ def test_failed_pull_fails_the_program(monkeypatch):
         synth_stack(load_stack("dev"))
 
 
-def test_successful_pull_passes(monkeypatch):
+def test_successful_pull_serves_its_models(monkeypatch):
+    """The served-models output waits for the pull step's exit code and, at 0, lists what was pulled and built."""
     original = synth_module._mock_outputs
 
     def succeeding(typ, name, inputs):
@@ -168,7 +171,16 @@ def test_successful_pull_passes(monkeypatch):
         return outputs
 
     monkeypatch.setattr(synth_module, "_mock_outputs", succeeding)
-    synth_stack(load_stack("dev"))
+    cfg = load_stack("dev").config
+    served: list[list[str]] = []
+
+    def program():
+        stack = OllamaStack("ollama", cfg.ollama, stack_context(cfg), target="docker", webui_secret_key="k" * 32)
+        stack.models.apply(served.append)
+
+    synthesize(program, project="slm-deploy", stack="dev")
+    assert served == [cfg.ollama.served_models()]
+    assert served[0] and all(isinstance(m, str) for m in served[0])
 
 
 # --------------------------------------------------------------------------- 6. gpu device ids
