@@ -1,0 +1,1 @@
+"""ModelGateway: one OpenAI endpoint per stack (vllm-router behind an authenticating nginx + njs proxy)."""
