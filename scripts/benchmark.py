@@ -2,6 +2,7 @@
 bare checkov CLI on the same rendered files, alternating, medians; plus a warm re-gate (cache hit).
 
     uv run python scripts/benchmark.py [--rounds 5] [STACK ...]   # writes docs/benchmarks.md
+    uv run python scripts/benchmark.py --gateway                  # gateway overhead (scripts/gateway_benchmark.py)
 
 Targets (issue 3): preview <= 1.0x the bare CLI; warm re-gate <= 0.1x of the cold preview.
 """
@@ -145,7 +146,16 @@ def main() -> None:
     parser.add_argument("stacks", nargs="*", default=["staging", "prod"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--gateway", action="store_true", help="only the gateway-overhead benchmark")
     args = parser.parse_args()
+    if args.gateway:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import gateway_benchmark
+
+        result = gateway_benchmark.run()
+        print(result, flush=True)
+        gateway_benchmark.write(gateway_benchmark.block(result, _machine()), Path(args.out))
+        return
     rows = []
     for stack in args.stacks:
         row = bench(stack, args.rounds)
@@ -154,7 +164,12 @@ def main() -> None:
     text = _write(rows, _machine())
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the hand-written analysis below the marker across re-runs.
+    # Keep the gateway block and the hand-written analysis below the marker across re-runs.
+    if out.exists() and "<!-- gateway-benchmark:start -->" in out.read_text():
+        previous = out.read_text()
+        start = previous.index("<!-- gateway-benchmark:start -->")
+        end = previous.index("<!-- gateway-benchmark:end -->") + len("<!-- gateway-benchmark:end -->")
+        text += "\n" + previous[start:end] + "\n"
     if out.exists() and HAND_WRITTEN in out.read_text():
         text += "\n" + HAND_WRITTEN + out.read_text().split(HAND_WRITTEN, 1)[1]
     out.write_text(text)
