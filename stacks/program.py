@@ -25,7 +25,7 @@ from stacks.errors import ConfigError
 from stacks.loader import check_secrets, validate_values
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
-__all__ = ["read_config", "read_secrets", "stack_context", "compose", "main", "Gate"]
+__all__ = ["config_values", "read_config", "read_secrets", "stack_context", "compose", "main", "Gate"]
 
 MONITORING_NAME = "monitoring"
 
@@ -58,10 +58,21 @@ def _set_secret_keys() -> list[str]:
     return [k for k in SECRET_KEYS if pulumi.runtime.get_config(f"{PROJECT}:{k}") is not None]
 
 
-def read_config() -> StackConfig:
-    """StackConfig from Pulumi config; problems are named against the stack file."""
+def config_values() -> dict[str, Any]:
+    """The stack's config as one JSON document: what the program validates and what the gate judges.
+
+    Both build from these very values (the gate child gets them verbatim), never from a re-serialized
+    StackConfig: a dump with ``exclude_defaults`` drops explicitly set defaults (``null`` included),
+    which changes what components derive from ``model_fields_set``.
+    """
+    return json.loads(json.dumps(_raw_values(), sort_keys=True))
+
+
+def read_config(values: dict[str, Any] | None = None) -> StackConfig:
+    """StackConfig from Pulumi config (or ``values`` from :func:`config_values`); problems are named
+    against the stack file."""
     display = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
-    config = validate_values(_raw_values(), display)
+    config = validate_values(config_values() if values is None else values, display)
     check_secrets(config, set(_set_secret_keys()), display)
     return config
 
@@ -181,14 +192,16 @@ def main(gate: Gate | None = None, config: StackConfig | None = None) -> None:
 
     ``config``: the stack's StackConfig when the caller has validated it already (the offline synth,
     which loaded the stack file); the config is validated once per process. Default None: read and
-    validate Pulumi config (the real engine).
+    validate Pulumi config (the real engine). The gate gets :func:`config_values`, the very values the
+    program validates.
     """
+    values = config_values() if (config is None or gate is not None) else None
     if config is None:
         try:
-            config = read_config()
+            config = read_config(values)
         except ConfigError as exc:
             raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
     if gate is not None:
-        gate(pulumi.get_stack(), config.model_dump(by_alias=True, exclude_defaults=True, mode="json"), _set_secret_keys())
+        gate(pulumi.get_stack(), values, _set_secret_keys())
     for key, value in compose(config, read_secrets()).items():
         pulumi.export(key, value)

@@ -12,6 +12,12 @@ from stacks.program import main
 from stacks.schema import PROJECT
 
 
+@pytest.fixture(autouse=True)
+def _program_build_root(tmp_path, monkeypatch):
+    """The program's gate renders under tmp_path, not the checkout's build/."""
+    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "build-root"))
+
+
 def _synth_with_gate(stack: str, gate, recorded: list, extra_secrets: dict[str, str] | None = None):
     loaded = load_stack(stack)
     config, secret_keys = runtime_config(loaded)
@@ -107,3 +113,174 @@ def test_unchanged_stack_regates_without_synthesizing(tmp_path):
     third = subprocess.run([sys.executable, "-c", code.replace(payload, changed)], capture_output=True, text=True,
                            cwd=REPO, env=env, check=True)
     assert third.stdout.strip().endswith("RC 0 PULUMI True CHECKOV False")  # a config change is a miss
+
+
+# --------------------------------------------------------------------------- issue #10, item 5
+
+_NULL_LABELS = """config:
+  slm-deploy:target: kubernetes
+  slm-deploy:namespace: slm-nl
+  slm-deploy:cluster:
+    prometheusOperator: true
+  slm-deploy:vllm:
+    - name: phi4-mini
+      model: phi-4-mini-instruct
+      gpu: l4
+      prometheusNamespaceLabels: null
+  slm-deploy:monitoring:
+    mode: operator
+"""
+
+
+def _inputs(result):
+    return [(r.type, r.name, r.inputs) for r in result.resources]
+
+
+def _program_and_gate_views(stack: str, root):
+    """What the program registers, and what the gate child judges, from the one payload the program sends."""
+    from slm_deploy.pipeline import synth_stack
+    from slm_deploy.program_gate import loaded_from_payload
+
+    loaded = load_stack(stack, root)
+    config, secret_keys = runtime_config(loaded)
+    sent = {}
+
+    def spy(name, values, keys):
+        sent.update(values=values, secretKeys=keys)
+
+    program = synthesize(lambda: main(gate=spy), project=PROJECT, stack=stack, config=config, secret_keys=secret_keys)
+    judged = synth_stack(loaded_from_payload(stack, sent, root))
+    return loaded, program, judged
+
+
+@pytest.mark.parametrize("stack", ["dev", "edge", "cpu", "staging", "prod", "null-labels"])
+def test_program_registers_exactly_the_inputs_the_gate_judged(stack, scratch_project):
+    from tests.conftest import REPO, write_stack
+
+    root = REPO
+    if stack == "null-labels":
+        write_stack(scratch_project, stack, _NULL_LABELS)
+        root = scratch_project
+    loaded, program, judged = _program_and_gate_views(stack, root)
+    assert program.resources and _inputs(program) == _inputs(judged)
+    if stack == "null-labels":
+        # The attack this closes: the old payload (a re-dump with exclude_defaults) lost the explicit null,
+        # so the gate judged another NetworkPolicy than the program would apply.
+        from slm_deploy.pipeline import synth_stack
+        from slm_deploy.program_gate import loaded_from_payload
+
+        old = loaded.config.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+        drifted = synth_stack(loaded_from_payload(stack, {"values": old, "secretKeys": []}, root))
+        assert _inputs(drifted) != _inputs(program)
+
+
+def test_program_gate_key_covers_installed_tool_versions(monkeypatch):
+    from slm_deploy.gate import cache
+    from slm_deploy.program_gate import input_key
+    from tests.conftest import REPO
+
+    payload = {"values": {"namespace": "slm-x"}, "secretKeys": []}
+    before = input_key("staging", payload, REPO)
+    real = cache.tool_versions
+    monkeypatch.setattr(cache, "tool_versions", lambda: real() | {"checkov": "0.0.1"})
+    assert input_key("staging", payload, REPO) != before
+    monkeypatch.setattr(cache, "tool_versions", lambda: real() | {"kubernetes-validate": "0.0.1"})
+    assert input_key("staging", payload, REPO) != before
+
+
+def test_tool_versions_name_what_is_installed():
+    from importlib import metadata
+
+    from slm_deploy.gate.cache import tool_versions
+
+    found = tool_versions()
+    assert found["checkov"] == metadata.version("checkov")
+    assert found["kubernetes-validate"] == metadata.version("kubernetes-validate")
+    assert found["promtool"] != "missing"  # ./dev test installs it
+
+
+def test_gate_verdict_key_covers_installed_tool_versions(monkeypatch, tmp_path):
+    from datetime import date
+
+    from slm_deploy.gate import cache
+
+    (tmp_path / "b").mkdir()
+    key = lambda: cache.cache_key(tmp_path / "b", "t", tmp_path / "p", tmp_path / "w.yaml", date(2030, 1, 1))  # noqa: E731
+    before = key()
+    real = cache.tool_versions
+    monkeypatch.setattr(cache, "tool_versions", lambda: real() | {"checkov": "0.0.1"})
+    assert key() != before
+
+
+_HANGS = "import time; time.sleep(300)\n"
+_LEAVES_A_WORKER = """
+import os, sys, time
+pid = os.fork()
+if pid == 0:            # the 'checkov worker': inherits stdout/stderr and outlives its parent
+    time.sleep(300)
+    os._exit(0)
+open(sys.argv[1], "w").write(str(pid))
+print("FAILED CKV_K8S_1 Deployment.x.y (manifests/y.yaml): the child died")
+sys.exit(1)
+"""
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (killed, not yet reaped by init) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_hung_gate_child_is_killed_and_fails_closed(tmp_path, monkeypatch):
+    import sys
+    import time
+
+    from slm_deploy import program_gate
+
+    script = tmp_path / "hang.py"
+    script.write_text(_HANGS)
+    monkeypatch.setattr(program_gate, "_child_command", lambda stack: [sys.executable, str(script)])
+    monkeypatch.setenv("SLM_DEPLOY_GATE_TIMEOUT", "1.5")
+    started = time.monotonic()
+    with pytest.raises(pulumi.RunError, match=r"did not finish within 1.5 s; its process group was killed and nothing was registered"):
+        require_gate("staging", {}, [])
+    assert time.monotonic() - started < 30
+
+
+def test_child_that_dies_leaving_its_worker_on_the_pipes_does_not_hang(tmp_path, monkeypatch):
+    """The reported hang: the child exits, its forked worker keeps stdout open. The verdict still comes
+    back at once (not after the timeout) and the leftover is killed with the group."""
+    import sys
+    import time
+
+    from slm_deploy import program_gate
+
+    script, pid_file = tmp_path / "dies.py", tmp_path / "worker.pid"
+    script.write_text(_LEAVES_A_WORKER)
+    monkeypatch.setattr(program_gate, "_child_command", lambda stack: [sys.executable, str(script), str(pid_file)])
+    monkeypatch.setenv("SLM_DEPLOY_GATE_TIMEOUT", "120")
+    started = time.monotonic()
+    with pytest.raises(pulumi.RunError, match=r"(?s)gate failed for stack 'staging'.*FAILED CKV_K8S_1"):
+        require_gate("staging", {}, [])
+    assert time.monotonic() - started < 30
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon"])
+def test_bad_gate_timeout_is_refused(monkeypatch, value):
+    monkeypatch.setenv("SLM_DEPLOY_GATE_TIMEOUT", value)
+    with pytest.raises(pulumi.RunError, match="SLM_DEPLOY_GATE_TIMEOUT"):
+        require_gate("staging", {}, [])

@@ -2,7 +2,8 @@
 
 Key = sha256 over: the stack name; every rendered file in the build dir (path + bytes, the gate's own
 reports excluded); the policies tree (rules, checkov adapters, compose checks, waivers.yaml); the gate
-code; the checkov and kubernetes-validate versions; and today's date (waivers expire by date).
+code; the installed versions of every tool that renders or judges (checkov, kubernetes-validate, pulumi*,
+pydantic, PyYAML, Jinja2, Python; promtool by path, size and mtime); and today's date (waivers expire).
 A hit returns the stored verdict without importing checkov.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from slm_deploy.gate.result import GateResult
 
-__all__ = ["cache_dir", "cache_key", "load_cached", "store_cached", "cache_disabled"]
+__all__ = ["cache_dir", "cache_key", "load_cached", "store_cached", "cache_disabled", "tool_versions"]
 
 _SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 
@@ -54,11 +55,40 @@ def _version(dist: str) -> str:
         return "?"
 
 
+# What renders and judges a stack besides our own files: a different installed version of any of these
+# can change a verdict, so it must change the cache key (uv.lock says what *should* be installed, not what is).
+_TOOL_DISTS = ("checkov", "kubernetes-validate", "pulumi", "pulumi-kubernetes", "pulumi-docker", "pulumi-random",
+               "pydantic", "PyYAML", "Jinja2")
+_TOOL_BINARIES = ("promtool",)
+
+
+def _binary(name: str) -> str:
+    """A binary's identity without running it: resolved path, size and mtime (a package upgrade changes them)."""
+    import shutil
+
+    found = shutil.which(name)
+    if not found:
+        return "missing"
+    real = os.path.realpath(found)
+    st = os.stat(real)
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def tool_versions() -> dict[str, str]:
+    """Installed versions of every tool that renders or judges a stack (Python dists and binaries)."""
+    import sys
+
+    found = {dist: _version(dist) for dist in _TOOL_DISTS}
+    found |= {name: _binary(name) for name in _TOOL_BINARIES}
+    found["python"] = sys.version.split()[0]
+    return found
+
+
 def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, today: date) -> str:
     h = hashlib.sha256()
     h.update(f"stack={stack}\ntoday={today.isoformat()}\n".encode())
     h.update(f"waivers-file={Path(waivers).resolve()}\n".encode())  # findings name the file it came from
-    h.update(f"checkov={_version('checkov')}\nkubernetes-validate={_version('kubernetes-validate')}\n".encode())
+    h.update(json.dumps(tool_versions(), sort_keys=True).encode())
     gate_code = Path(__file__).resolve().parent
     for label, root, skip in (
         ("build", build_dir, ("gate",)),

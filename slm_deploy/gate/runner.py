@@ -94,7 +94,9 @@ def run_gate(
     if result is None:
         result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker)
         result.cache_key = key
-        if use_cache:
+        # Store only a verdict on inputs that did not change while they were judged (another process
+        # re-rendering the build dir mid-scan must not leave its half-seen verdict behind as a cache hit).
+        if use_cache and cache_key(build_dir, stack, policies_dir, waivers_path, today) == key:
             store_cached(result)
     if write_reports:
         from slm_deploy.gate.reports import write_reports as _write
