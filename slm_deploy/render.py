@@ -18,11 +18,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.base import GENERATED_FILES, SECURITY_OPT_OUTS
 from policies.compose.service import CONTAINER_TYPE, ComposeService, container_service
 from slm_deploy.synth import SECRET_PLACEHOLDER, ResourceRecord, SynthResult
+from slm_deploy.yaml_dump import dump_yaml
 
 __all__ = ["render", "OutDirError", "BUILD_MARKER", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename",
            "secrets_readme"]
@@ -34,23 +33,6 @@ _REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 _BUILT_IMAGE = "docker:index/image:Image"
 # File-like ConfigMap keys (dashboards, rule files, Modelfiles, configs) are also written to files/.
 _FILE_KEY = re.compile(r"(\.[A-Za-z0-9]+$)|(^Modelfile)|(^Dockerfile)")
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
-
-
-def dump_yaml(data: Any) -> str:
-    """Deterministic YAML: sorted keys, block literals for multi-line strings."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=120)
 
 
 # --------------------------------------------------------------------------- kubernetes

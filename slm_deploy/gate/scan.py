@@ -37,6 +37,9 @@ def _prepare() -> None:
     from checkov.common.parallelizer.parallel_runner import parallel_runner
 
     bc_integration.skip_download = True  # the CLI's --skip-download
+    from slm_deploy.gate.checkov_yaml import install
+
+    install()  # checkov's manifest loader on libyaml (pinned checkov, identical output)
     # The env var above only counts if checkov was not imported yet; set the shared runner too
     # (the prewarmed worker is a daemonic process, which may not fork children of its own).
     parallel_runner.type = ParallelizationType.NONE
@@ -80,15 +83,26 @@ def k8s_resource_id(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}.{meta.get('namespace') or 'default'}.{meta.get('name')}"
 
 
-def _rel(path: str, build_dir: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(build_dir.resolve()).as_posix()
-    except ValueError:
-        return path
+class _Relative:
+    """Build-dir-relative paths for checkov's records: the build dir is resolved once, each file once."""
+
+    def __init__(self, build_dir: Path):
+        self._root = build_dir.resolve()
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        rel = self._seen.get(path)
+        if rel is None:
+            try:
+                rel = Path(path).resolve().relative_to(self._root).as_posix()
+            except ValueError:
+                rel = path
+            self._seen[path] = rel
+        return rel
 
 
-def _record_finding(rec: Any, build_dir: Path, source: str, severities: dict[str, str]) -> Finding:
-    file = _rel(getattr(rec, "file_abs_path", None) or rec.file_path, build_dir)
+def _record_finding(rec: Any, rel: _Relative, source: str, severities: dict[str, str]) -> Finding:
+    file = rel(getattr(rec, "file_abs_path", None) or rec.file_path)
     details = [str(d) for d in (getattr(rec, "details", None) or [])]
     comment = ""
     if isinstance(rec.check_result, dict) and rec.check_result.get("suppress_comment"):
@@ -120,18 +134,19 @@ class ScanOutput:
 
 def _collect(reports: Any, build_dir: Path, source: str, severities: dict[str, str]) -> ScanOutput:
     out = ScanOutput([], [], [], set())
+    rel = _Relative(build_dir)
     for report in reports if isinstance(reports, list) else [reports]:
         if report is None:
             continue
         for attr, bucket in (("passed_checks", out.passed), ("failed_checks", out.failed), ("skipped_checks", out.skipped)):
             for rec in getattr(report, attr):
-                bucket.append(_record_finding(rec, build_dir, source, severities))
+                bucket.append(_record_finding(rec, rel, source, severities))
                 out.ran.add(rec.check_id)
         if getattr(report, "parsing_errors", None):
             for path in report.parsing_errors:
-                rel = _rel(path, build_dir)
-                out.failed.append(Finding("CKV_PARSE", "Ensure checkov can parse every rendered file", rel, rel,
-                                          "checkov could not parse this file", source="gate", kind="File", name=rel))
+                file = rel(path)
+                out.failed.append(Finding("CKV_PARSE", "Ensure checkov can parse every rendered file", file, file,
+                                          "checkov could not parse this file", source="gate", kind="File", name=file))
     return out
 
 

@@ -1,0 +1,52 @@
+"""dump_yaml (libyaml where safe) writes exactly the bytes PyYAML's pure-Python emitter writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slm_deploy import yaml_dump
+from slm_deploy.yaml_dump import dump_yaml, dump_yaml_reference
+
+GOLDEN = Path(__file__).parent / "golden"
+
+TRICKY = [
+    "a\n", "a\nb", " lead\nx", "trail \nx", "tab\tx\ny", "ünï\ncode", "x" * 300, "a " * 100, "- x", "yes", "1.0", "",
+    "\n", "a\n\n", "null", "k: v", "#c", "@x", "é", "\u2028x", "a\r\nb", "emoji 😀", "\x85x", "ends with space ",
+    "long " + "word " * 60 + "\nsecond", "long " + "word " * 60 + "é", "'quoted'", '"dq"', "a: b\n  c: d\n",
+]
+
+
+def test_reference_stack_manifests_are_byte_identical():
+    files = sorted(GOLDEN.glob("*/manifests/*.yaml")) + sorted(GOLDEN.glob("*/compose.yaml"))
+    assert len(files) > 50
+    for path in files:
+        data = yaml.safe_load(path.read_text())
+        assert dump_yaml(data) == dump_yaml_reference(data) == path.read_text(), path
+
+
+def test_plain_manifests_use_libyaml():
+    data = yaml.safe_load(next(GOLDEN.glob("prod/manifests/*.deployment.*.yaml")).read_text())
+    assert not yaml_dump._needs_python_emitter(data)
+    assert yaml_dump._needs_python_emitter({"k": "long " + "word " * 60 + "\nsecond"})  # the one known difference
+
+
+def test_tricky_strings_are_byte_identical():
+    for text in TRICKY:
+        for data in ({"k": text}, {"l": [text, {text or "e": text}]}, {text or "e": {"n": [text]}}):
+            assert dump_yaml(data) == dump_yaml_reference(data), repr(text)
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300) | st.sampled_from(TRICKY)
+_words = st.lists(st.sampled_from(["word", "x", " ", "\n", "a-b", ":", "#", "é", "\t", "  ", "{", "'"]), max_size=120).map("".join)
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text | _words
+_data = st.recursive(_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(_text | _words, c, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_text | _words, _data, max_size=5))
+def test_generated_data_is_byte_identical(data):
+    assert dump_yaml(data) == dump_yaml_reference(data)
