@@ -27,6 +27,7 @@ from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached, store_
 from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, WaiverRef
 
 if TYPE_CHECKING:
+    from slm_deploy.gate.incremental import Plan
     from slm_deploy.gate.worker import ScanWorker
 
 __all__ = [
@@ -92,7 +93,7 @@ def run_gate(
     key = cache_key(build_dir, stack, policies_dir, waivers_path, today)
     result = load_cached(stack, key) if use_cache else None
     if result is None:
-        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker)
+        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker, use_cache)
         result.cache_key = key
         # Store only a verdict on inputs that did not change while they were judged (another process
         # re-rendering the build dir mid-scan must not leave its half-seen verdict behind as a cache hit).
@@ -111,20 +112,27 @@ def _gate_finding(check_id: str, resource: str, file: str, message: str, *, kind
                    kind=kind or "File", namespace=namespace, name=name or resource, line=line)
 
 
-def _schema(build_dir: Path, manifests: dict[Path, dict]) -> tuple[list[Finding], list[Finding]]:
+def _schema(build_dir: Path, manifests: dict[Path, dict], plan: "Plan | None" = None) -> tuple[list[Finding], list[Finding]]:
+    """kubernetes-validate (strict) on every manifest; a manifest whose errors ``plan`` has cached is not re-validated."""
     from slm_deploy.gate.scan import k8s_resource_id, split_k8s_resource
     from slm_deploy.gate.schema_validation import validate_objects
 
     name = GATE_CHECKS["K8S_SCHEMA"][0]
+    known = {p: plan.schema_errors(p) for p in manifests} if plan is not None else {}
+    todo = {p: obj for p, obj in manifests.items() if known.get(p) is None}
     errors: dict[str, list[str]] = {}
-    for file, version, error in validate_objects({p.name: obj for p, obj in manifests.items()}):
+    for file, version, error in validate_objects({p.name: obj for p, obj in todo.items()}):
         errors.setdefault(file, []).append(f"Kubernetes {version}: {error}")
+    for path in todo:
+        known[path] = errors.get(path.name, [])
+        if plan is not None:
+            plan.put_schema(path, known[path])
     passed, failed = [], []
     for path, obj in manifests.items():
         resource = k8s_resource_id(obj if isinstance(obj, dict) else {})
         kind, ns, obj_name = split_k8s_resource(resource)
         rel = path.relative_to(build_dir).as_posix()
-        problems = errors.get(path.name)
+        problems = known[path]
         finding = Finding("K8S_SCHEMA", name, resource, rel, "; ".join(problems or []), source="schema",
                           kind=kind, namespace=ns, name=obj_name)
         (failed if problems else passed).append(finding)
@@ -143,24 +151,8 @@ def _policy_finding(f, source: str) -> Finding:
                    source=source, kind=kind, namespace=ns, name=name)
 
 
-def _scans(worker: "ScanWorker | None", manifests: list[Path], dockerfiles: list[Path], build_dir: Path,
-           checks_dir: Path | None, severities: dict[str, str]) -> list:
-    """Start the checkov work (both scans, and the built-in check list for the reports): in the
-    prewarmed worker, collected later, or right here."""
-    from slm_deploy.gate import scan
-    from slm_deploy.gate.worker import Done
-
-    calls = [("scan_kubernetes", (manifests, build_dir, checks_dir, severities)),
-             ("scan_dockerfiles", (dockerfiles, build_dir, severities)),
-             ("builtin_checks", ()),
-             ("kubernetes_check_kinds", ())]
-    if worker is None:
-        return [Done(getattr(scan, name)(*args)) for name, args in calls]
-    return [worker.submit(name, *args) for name, args in calls]
-
-
 def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Path, today: date,
-              worker: "ScanWorker | None" = None) -> GateResult:
+              worker: "ScanWorker | None" = None, use_cache: bool = True) -> GateResult:
     from slm_deploy.gate.scan import find_dockerfiles, scan_inline_suppressions
     from slm_deploy.gate.waivers import (
         DEFAULT_MAX_EXPIRY_DAYS, OPT_OUT_CHECK, InlineSkip, WaiverFileError, apply_exceptions, compose_service_names,
@@ -187,12 +179,19 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     passed, failed, skipped = [], [], []
     ran: set[str] = set()
 
-    checks_dir = policies_dir / "checks"
-    pending = _scans(worker, manifests, dockerfiles, build_dir, checks_dir if checks_dir.is_dir() else None, severities)
+    # checkov's work, minus what the per-object cache already knows: runs in the worker meanwhile.
+    from slm_deploy.gate.cache import cache_dir
+    from slm_deploy.gate.incremental import lookup
+    from slm_deploy.gate.object_cache import ObjectStore, fingerprint
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    parsed = {path: yaml.load(path.read_text(), Loader=loader) for path in manifests}
-    p, f = _schema(build_dir, parsed)
+    store = ObjectStore(stack, fingerprint(policies_dir), cache_dir() if use_cache else None)
+    plan = lookup(store, build_dir, manifests, dockerfiles)
+    parsed = plan.parse_manifests()
+    checks_dir = policies_dir / "checks"
+    plan.submit(worker, {p: obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else None
+                         for p, obj in parsed.items()}, checks_dir if checks_dir.is_dir() else None, severities)
+
+    p, f = _schema(build_dir, parsed, plan)
     passed += p
     failed += f
     if manifests:
@@ -229,10 +228,9 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     if p or f:
         ran.add("PROMTOOL_RULES")
 
-    # Collected in submission order: a worker answers on one pipe.
-    k8s_job, docker_job, builtins_job, kinds_job = pending
-    scans = (k8s_job.result(), docker_job.result())
-    builtins, kinds = builtins_job.result(), set(kinds_job.result())
+    scans, catalog = plan.finish()
+    store.save()
+    builtins, kinds = catalog["builtins"], set(catalog["kinds"])
     for out in scans:
         passed += out.passed
         failed += out.failed

@@ -20,6 +20,9 @@ from slm_deploy.gate.result import Finding
 __all__ = [
     "checkov_loaded", "preload", "scan_kubernetes", "scan_dockerfiles", "find_dockerfiles", "k8s_resource_id",
     "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks", "kubernetes_check_kinds",
+    "ScanOutput", "scan_kubernetes_files", "scan_kubernetes_graph", "scan_dockerfile_files", "graph_check_kinds",
+    "graph_subset", "scan_kubernetes_graph_subset",
+    "check_catalog",
 ]
 
 _STATE: dict[str, Any] = {"ready": False, "external": set()}
@@ -162,6 +165,148 @@ def scan_kubernetes(files: list[Path], build_dir: Path, external_dir: Path | Non
         runner_filter=RunnerFilter(framework=["kubernetes"], show_progress_bar=False),
     )
     return _collect(report, build_dir, "kubernetes", severities)
+
+
+def _load_external(directory: Path | None) -> None:
+    """Load our checks (policies/checks) into checkov's resource and graph registries, once per process,
+    the way ``Runner.run(external_checks_dir=...)`` does."""
+    dirs = _external(directory)
+    if not dirs:
+        return
+    from checkov.common.checks_infra.registry import get_graph_checks_registry
+    from checkov.kubernetes.checks.resource.registry import registry
+
+    for d in dirs:
+        registry.load_external_checks(d)
+        get_graph_checks_registry("kubernetes").load_external_checks(d)
+
+
+def _per_file(out: ScanOutput, files: list[Path], build_dir: Path) -> dict[str, ScanOutput]:
+    """Split one scan's results by build-dir-relative file; every scanned file gets an entry (maybe empty)."""
+    root = build_dir.resolve()
+    by_file = {f.resolve().relative_to(root).as_posix(): ScanOutput([], [], [], set()) for f in files}
+    for attr in ("passed", "failed", "skipped"):
+        for finding in getattr(out, attr):
+            entry = by_file.setdefault(finding.file, ScanOutput([], [], [], set()))
+            getattr(entry, attr).append(finding)
+            if finding.source == "checkov":
+                entry.ran.add(finding.check_id)
+    return by_file
+
+
+def _runner_classes() -> tuple[type, type]:
+    """checkov's kubernetes runner split in its two halves (its documented override points):
+    resource checks without building the graph, and graph (CKV2) checks without the resource checks."""
+    from checkov.kubernetes.runner import Runner
+
+    class ResourceChecksRunner(Runner):
+        def __init__(self) -> None:
+            super().__init__()
+            self.graph_manager = None  # run(): no graph build, no graph checks, no image referencer
+
+    class GraphChecksRunner(Runner):
+        def check_definitions(self, root_folder, runner_filter, report, collect_skip_comments=True):  # noqa: ANN001
+            return report
+
+    return ResourceChecksRunner, GraphChecksRunner
+
+
+def scan_kubernetes_files(files: list[Path], build_dir: Path, external_dir: Path | None,
+                          severities: dict[str, str]) -> dict[str, ScanOutput]:
+    """checkov's resource checks (built-in and ours) on ``files``; results per file. Each object's
+    results depend on that object only, which is what lets the gate cache them per file."""
+    if not files:
+        return {}
+    _prepare()
+    _load_external(external_dir)
+    from checkov.runner_filter import RunnerFilter
+
+    resource_runner, _ = _runner_classes()
+    report = resource_runner().run(root_folder=None, files=[str(f) for f in files],
+                                   runner_filter=RunnerFilter(framework=["kubernetes"], show_progress_bar=False))
+    return _per_file(_collect(report, build_dir, "kubernetes", severities), files, build_dir)
+
+
+def scan_kubernetes_graph(files: list[Path], build_dir: Path, external_dir: Path | None,
+                          severities: dict[str, str]) -> ScanOutput:
+    """checkov's graph (CKV2) checks on ``files``: the graph is built from exactly these objects."""
+    if not files:
+        return ScanOutput([], [], [], set())
+    _prepare()
+    _load_external(external_dir)
+    from checkov.runner_filter import RunnerFilter
+
+    _, graph_runner = _runner_classes()
+    report = graph_runner().run(root_folder=None, files=[str(f) for f in files],
+                                runner_filter=RunnerFilter(framework=["kubernetes"], show_progress_bar=False))
+    out = _collect(report, build_dir, "kubernetes", severities)
+    out.failed = [f for f in out.failed if f.check_id != "CKV_PARSE"]  # reported once, by the resource scan
+    return out
+
+
+def graph_subset(files: list[Path], kinds: list[str | None], graph_kinds: list[str] | None) -> list[int]:
+    """Indexes of the files the graph checks must see: every file of a graph-visible kind, and any
+    file whose kind the gate could not tell (not one parseable object)."""
+    if graph_kinds is None:
+        return list(range(len(files)))
+    wanted = set(graph_kinds)
+    return [i for i, kind in enumerate(kinds) if kind is None or kind in wanted]
+
+
+def scan_kubernetes_graph_subset(files: list[Path], kinds: list[str | None], build_dir: Path,
+                                 external_dir: Path | None, severities: dict[str, str]) -> tuple[list[int], ScanOutput]:
+    """:func:`scan_kubernetes_graph` on the :func:`graph_subset` of ``files`` (when the parent does not
+    know the graph kinds yet); returns the subset's indexes too."""
+    subset = graph_subset(files, kinds, graph_check_kinds(external_dir))
+    return subset, scan_kubernetes_graph([files[i] for i in subset], build_dir, external_dir, severities)
+
+
+def graph_check_kinds(external_dir: Path | None = None) -> list[str] | None:
+    """The kinds any loaded graph check can look at (its resource and connected types), or None for all.
+
+    A graph check's verdict on an object depends on that object and the objects it connects to, and only
+    vertices of these kinds are ever evaluated or connected; so the graph checks give the same results on
+    the subset of objects of these kinds as on the whole stack (tests/gate/test_object_cache.py checks it).
+    A Deployment-like object counts as a Pod: checkov splits its pod template into a Pod vertex.
+    """
+    _prepare()
+    _load_external(external_dir)
+    from checkov.common.checks_infra.registry import get_graph_checks_registry
+    from checkov.kubernetes.kubernetes_utils import SUPPORTED_POD_CONTAINERS_TYPES
+
+    graph = get_graph_checks_registry("kubernetes")
+    if not graph.checks:
+        graph.load_checks()
+    kinds: set[str] = set()
+
+    def walk(check: Any) -> None:
+        kinds.update(getattr(check, "resource_types", None) or [])
+        kinds.update(getattr(check, "connected_resources_types", None) or [])
+        for sub in getattr(check, "sub_checks", None) or []:
+            walk(sub)
+
+    for check in graph.checks:
+        top = set(getattr(check, "resource_types", None) or [])
+        if not top or "all" in top:
+            return None
+        walk(check)
+    if "all" in kinds:
+        return None
+    if "Pod" in kinds:
+        kinds |= set(SUPPORTED_POD_CONTAINERS_TYPES)
+    return sorted(kinds)
+
+
+def scan_dockerfile_files(files: list[Path], build_dir: Path, severities: dict[str, str]) -> dict[str, ScanOutput]:
+    """checkov's dockerfile checks, results per file (each Dockerfile is judged on its own)."""
+    return _per_file(scan_dockerfiles(files, build_dir, severities), files, build_dir) if files else {}
+
+
+def check_catalog(external_dir: Path | None) -> dict[str, Any]:
+    """What the loaded check set is, independent of any stack (cached by the gate per check set)."""
+    _prepare()
+    _load_external(external_dir)
+    return {"builtins": builtin_checks(), "kinds": kubernetes_check_kinds(), "graph_kinds": graph_check_kinds(external_dir)}
 
 
 def scan_dockerfiles(files: list[Path], build_dir: Path, severities: dict[str, str]) -> ScanOutput:

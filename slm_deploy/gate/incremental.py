@@ -1,0 +1,161 @@
+"""The gate's checkov work, planned against the per-object cache (:mod:`slm_deploy.gate.object_cache`).
+
+:func:`lookup` reads every rendered file once and looks it up; :meth:`Plan.parse_manifests` gives the
+objects (cached or parsed); :meth:`Plan.submit` sends only what is missing to the prewarmed worker (or
+runs it here); the parent does its own checks meanwhile and then calls :meth:`Plan.finish` for the
+merged results. When everything is cached, checkov is never asked (the
+prewarmed worker is then killed unused).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from slm_deploy.gate.object_cache import ObjectStore, file_key, graph_key, scan_from_json, scan_to_json
+
+if TYPE_CHECKING:
+    from slm_deploy.gate.scan import ScanOutput
+    from slm_deploy.gate.worker import ScanWorker
+
+__all__ = ["Plan", "lookup"]
+
+
+def _call(worker: "ScanWorker | None", name: str, *args: Any) -> Any:
+    from slm_deploy.gate import scan
+    from slm_deploy.gate.worker import Done
+
+    if worker is None:
+        return Done(getattr(scan, name)(*args))
+    return worker.submit(name, *args)
+
+
+@dataclass
+class Plan:
+    store: ObjectStore
+    build_dir: Path
+    rels: dict[Path, str]
+    data: dict[Path, bytes]
+    keys: dict[Path, str]
+    manifests: list[Path]
+    cached: dict[str, Any] = field(default_factory=dict)
+    """file key -> cached record (``checkov``/``dockerfile`` scan JSON, ``schema`` errors)."""
+    reused: list[dict[str, Any]] = field(default_factory=list)
+    """Cached scan outputs (JSON) reported as they are."""
+    missing: dict[str, list[Path]] = field(default_factory=lambda: {"checkov": [], "dockerfile": []})
+
+    def parse_manifests(self) -> dict[Path, Any]:
+        """Every manifest as an object: from the cache, else parsed (libyaml) and cached when JSON keeps it."""
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        parsed: dict[Path, Any] = {}
+        for path in self.manifests:
+            record = self.cached.get(self.keys[path])
+            if record is not None and "object" in record:
+                parsed[path] = json.loads(record["object"])  # a fresh copy: later steps may modify it
+                continue
+            obj = yaml.load(self.data[path], Loader=loader)
+            parsed[path] = obj
+            try:
+                text = json.dumps(obj)
+            except (TypeError, ValueError):
+                continue
+            if json.loads(text) == obj:  # dates, non-string keys ... do not survive JSON: never cached
+                self._record(path)["object"] = text
+        return parsed
+
+    def submit(self, worker: "ScanWorker | None", kinds: dict[Path, str | None], checks_dir: Path | None,
+               severities: dict[str, str]) -> None:
+        """Send the checkov work the cache could not answer (catalog, resource scans, graph scan)."""
+        from slm_deploy.gate.scan import graph_subset
+
+        build_dir, manifests = self.build_dir, self.manifests
+        catalog = self.store.catalog()
+        if catalog is None:
+            self.jobs.append(("catalog", _call(worker, "check_catalog", checks_dir), None))
+        if self.missing["checkov"]:
+            self.jobs.append(("checkov", _call(worker, "scan_kubernetes_files", self.missing["checkov"], build_dir,
+                                               checks_dir, severities), None))
+        if self.missing["dockerfile"]:
+            self.jobs.append(("dockerfile", _call(worker, "scan_dockerfile_files", self.missing["dockerfile"],
+                                                  build_dir, severities), None))
+        if not manifests:
+            return
+        kind_list = [kinds.get(p) for p in manifests]
+        if catalog is None:
+            self.jobs.append(("graph", _call(worker, "scan_kubernetes_graph_subset", manifests, kind_list, build_dir,
+                                             checks_dir, severities), None))
+            return
+        subset = [manifests[i] for i in graph_subset(manifests, kind_list, catalog["graph_kinds"])]
+        graph_files = {self.rels[p]: self.data[p] for p in subset}
+        cached_graph = self.store.get("graph", graph_key(graph_files))
+        if cached_graph is not None:
+            self.reused.append(cached_graph)
+        else:
+            self.jobs.append(("graph", _call(worker, "scan_kubernetes_graph", subset, build_dir, checks_dir,
+                                             severities), graph_files))
+    jobs: list[tuple[str, Any, Any]] = field(default_factory=list)
+    """(what, pending result, context) in submission order (one worker answers on one pipe)."""
+
+    def schema_errors(self, path: Path) -> list[str] | None:
+        """Cached kubernetes-validate errors of one manifest (None: not cached, validate it)."""
+        record = self.cached.get(self.keys[path])
+        return None if record is None else record.get("schema")
+
+    def put_schema(self, path: Path, errors: list[str]) -> None:
+        self._record(path)["schema"] = errors
+
+    def _record(self, path: Path) -> dict[str, Any]:
+        key = self.keys[path]
+        record = self.cached.get(key) or self.store.get("files", key) or {}
+        self.store.put("files", key, record)
+        self.cached[key] = record
+        return record
+
+    def finish(self) -> tuple[list["ScanOutput"], dict[str, Any]]:
+        """Wait for the submitted work; store it; return every scan output (cached and fresh) and the catalog."""
+        outputs: list[Any] = []
+        catalog = self.store.catalog()
+        by_rel = {rel: path for path, rel in self.rels.items()}
+        for what, pending, context in self.jobs:
+            value = pending.result()
+            if what == "catalog":
+                catalog = value
+                self.store.put_catalog(value)
+            elif what in ("checkov", "dockerfile"):
+                for rel, out in value.items():
+                    path = by_rel.get(rel)
+                    if path is not None:
+                        self._record(path)[what] = scan_to_json(out)
+                    outputs.append(out)
+            elif what == "graph":
+                if context is None:  # the worker chose the subset: (indexes into manifests, output)
+                    subset, value = value
+                    context = {self.rels[p]: self.data[p] for p in (self.manifests[i] for i in subset)}
+                self.store.put("graph", graph_key(context), scan_to_json(value))
+                outputs.append(value)
+        outputs += [scan_from_json(x) for x in self.reused]
+        return outputs, catalog
+
+
+def lookup(store: ObjectStore, build_dir: Path, manifests: list[Path], dockerfiles: list[Path]) -> Plan:
+    """Read every manifest and Dockerfile once and look its results up (see the module doc)."""
+    files = manifests + dockerfiles
+    data = {p: p.read_bytes() for p in files}
+    rels = {p: p.relative_to(build_dir).as_posix() for p in files}
+    keys = {p: file_key(rels[p], data[p]) for p in files}
+    plan = Plan(store, build_dir, rels, data, keys, manifests)
+    docker = set(dockerfiles)
+    for path in files:
+        what = "dockerfile" if path in docker else "checkov"
+        record = store.get("files", keys[path])
+        if record is not None:
+            plan.cached[keys[path]] = record
+        if record is None or record.get(what) is None:
+            plan.missing[what].append(path)
+        else:
+            plan.reused.append(record[what])
+    return plan

@@ -1,0 +1,121 @@
+"""Per-object result cache: a one-service change of a large stack re-judges only what changed.
+
+What is cached, per stack (``<cache dir>/objects/<stack>.json``), under a *check-set fingerprint*
+(:func:`fingerprint`: checkov, kubernetes-validate, PyYAML and jsonschema versions, the Python version,
+every file of policies/ that judges output, and the gate's own code):
+
+* **per file** (key: build-dir path + bytes): checkov's resource checks (built-in and ours), the
+  kubernetes-validate errors, and checkov's dockerfile checks. Each of these judges one file's objects
+  alone, so an unchanged file keeps its results;
+* **graph checks** (CKV2, which span objects): keyed on every file of the kinds any graph check can see
+  (:func:`slm_deploy.gate.scan.graph_check_kinds`). If any of those files changes, appears or goes, the
+  graph checks run again on that whole subset, so a cross-object finding appears or disappears with the
+  one object that caused it; a change to any other kind (ConfigMap, Service, ...) keeps them;
+* **the check catalog** (built-in checks, kinds checks apply to, graph kinds): depends on the check set only.
+
+Every cross-object step of the gate that is not checkov's (manifest-set rules, compose checks, coverage,
+inline suppressions, waivers) runs on the whole stack every time; it is cheap. The store is rewritten on
+each run with only the entries that run used, so it never grows past one stack's worth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from slm_deploy.gate.result import Finding
+
+__all__ = ["fingerprint", "ObjectStore", "file_key", "graph_key"]
+
+
+def _versions() -> str:
+    from slm_deploy.gate.cache import _version
+
+    dists = ("checkov", "kubernetes-validate", "pyyaml", "jsonschema", "referencing")
+    return ";".join(f"{d}={_version(d)}" for d in dists) + f";python={platform.python_version()}"
+
+
+def fingerprint(policies_dir: Path) -> str:
+    """sha256 of everything that decides what a check says about one object (not which objects exist)."""
+    from slm_deploy.gate.cache import _tree
+
+    h = hashlib.sha256(_versions().encode())
+    gate_code = Path(__file__).resolve().parent
+    for label, root, skip in (("policies", policies_dir, ("crossguard", "CATALOG.md")), ("gate", gate_code, ())):
+        for path in _tree(root, skip):
+            h.update(f"\0{label}:{path.relative_to(root).as_posix()}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def file_key(rel: str, data: bytes) -> str:
+    return hashlib.sha256(rel.encode() + b"\0" + data).hexdigest()
+
+
+def graph_key(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
+    return h.hexdigest()
+
+
+def scan_to_json(out: Any) -> dict[str, Any]:
+    return {"passed": [asdict(f) for f in out.passed], "failed": [asdict(f) for f in out.failed],
+            "skipped": [asdict(f) for f in out.skipped], "ran": sorted(out.ran)}
+
+
+def scan_from_json(data: dict[str, Any]) -> Any:
+    from slm_deploy.gate.scan import ScanOutput
+
+    return ScanOutput([Finding(**f) for f in data["passed"]], [Finding(**f) for f in data["failed"]],
+                      [Finding(**f) for f in data["skipped"]], set(data["ran"]))
+
+
+class ObjectStore:
+    """One stack's per-object results under one check-set fingerprint (see the module doc)."""
+
+    def __init__(self, stack: str, fp: str, directory: Path | None, enabled: bool = True):
+        self.stack, self.fingerprint, self.enabled = stack, fp, enabled and directory is not None
+        self.path = (directory / "objects" / f"{stack}.json") if directory is not None else None
+        self._old: dict[str, Any] = {"files": {}, "graph": {}, "catalog": None}
+        self._new: dict[str, Any] = {"files": {}, "graph": {}, "catalog": None}
+        if self.enabled and self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                data = {}
+            if data.get("fingerprint") == fp:
+                self._old = {"files": data.get("files") or {}, "graph": data.get("graph") or {},
+                             "catalog": data.get("catalog")}
+
+    # Each getter marks the entry as used this run (kept on save); each putter stores a fresh one.
+    def get(self, section: str, key: str) -> Any:
+        value = self._old[section].get(key) if self.enabled else None
+        if value is not None:
+            self._new[section][key] = value
+        return value
+
+    def put(self, section: str, key: str, value: Any) -> None:
+        self._new[section][key] = value
+
+    def catalog(self) -> dict[str, Any] | None:
+        value = self._old["catalog"] if self.enabled else None
+        if value is not None:
+            self._new["catalog"] = value
+        return value
+
+    def put_catalog(self, value: dict[str, Any]) -> None:
+        self._new["catalog"] = value
+
+    def save(self) -> None:
+        if not self.enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, **self._new}, separators=(",", ":")))
+        tmp.replace(self.path)
