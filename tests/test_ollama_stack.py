@@ -150,6 +150,9 @@ def test_docker_hardening(dev):
     webui = containers["ollama-webui"]
     env = dict(e.split("=", 1) for e in webui["envs"])
     assert env["WEBUI_AUTH"] == "True" and env["ENABLE_SIGNUP"] == "False"
+    # Open WebUI 0.6.36 refuses even the first sign-up with ENABLE_SIGNUP=False unless this is on
+    # (routers/auths.py:575-586): without it a fresh install has no admin (docs/ollama.md).
+    assert env["ENABLE_INITIAL_ADMIN_SIGNUP"] == "True"
     assert env["OLLAMA_BASE_URL"] == "http://ollama:11434"
     assert not any(k.startswith("WEBUI_SECRET_KEY") for k in env)
     assert webui["uploads"][0]["content"] == "[secret]"

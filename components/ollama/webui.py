@@ -1,6 +1,9 @@
 """Open WebUI settings and environment, shared by the Docker and Kubernetes targets.
 
-Authentication stays on, sign-up is off, telemetry is off. The session-signing key
+Authentication stays on, sign-up is off, telemetry is off. With sign-up off, Open WebUI 0.6.36
+refuses every sign-up, the very first one included, unless ENABLE_INITIAL_ADMIN_SIGNUP is true
+(``open_webui/routers/auths.py:575-586``); with it, exactly the first account can be created and becomes
+the admin (``auths.py:602``), and every later sign-up is refused. Evidence: docs/ollama.md. The session-signing key
 (WEBUI_SECRET_KEY) never appears in the environment: upstream ``backend/start.sh`` (v0.6.x)
 reads ``/app/backend/.webui_secret_key`` when WEBUI_SECRET_KEY is unset, so Kubernetes mounts
 the Secret at exactly that path; Docker cannot copy a file into a read-only root filesystem, so
@@ -35,7 +38,8 @@ class WebUiSettings(ArgsModel):
 
     enabled: bool = Field(default=True, description="Deploy Open WebUI. Default true: the dev path is a chat UI on a laptop.")
     host_port: int = Field(default=3000, ge=1024, le=65535, alias="hostPort", description="Docker target: host port the UI is published on (on publishAddress). Default 3000, Open WebUI's documented port.")
-    enable_signup: bool = Field(default=False, alias="enableSignup", description="ENABLE_SIGNUP: let visitors create accounts. Default false: the first account (created on first visit) is the admin; the admin invites others.")
+    enable_signup: bool = Field(default=False, alias="enableSignup", description="ENABLE_SIGNUP: let visitors create accounts. Default false: nobody signs up; the admin (see initialAdminSignup) adds users.")
+    initial_admin_signup: bool = Field(default=True, alias="initialAdminSignup", description="ENABLE_INITIAL_ADMIN_SIGNUP: with sign-up off, still allow the very first account, which becomes the admin; every later sign-up is refused. Default true: without it Open WebUI 0.6.36 refuses even the first account and a fresh install has no admin. Create the admin right after the first start (until then, whoever reaches the UI first becomes admin). False only where the admin is provisioned otherwise.")
     default_user_role: Literal["pending", "user"] = Field(default="pending", alias="defaultUserRole", description="DEFAULT_USER_ROLE for accounts created when sign-up is on. Default pending: an admin approves each one.")
     name: str = Field(default="slm-deploy chat", min_length=1, max_length=64, description="WEBUI_NAME shown in the browser. Default 'slm-deploy chat'.")
     memory_mb: int = Field(default=2048, ge=512, alias="memoryMb", description="Memory limit in MiB. Default 2048: Open WebUI idles near 1 GiB and loads an embedding model for RAG.")
@@ -49,6 +53,7 @@ def webui_environment(settings: WebUiSettings, ollama_url: str) -> dict[str, str
         "OLLAMA_BASE_URL": ollama_url,
         "WEBUI_AUTH": "True",
         "ENABLE_SIGNUP": str(settings.enable_signup),
+        "ENABLE_INITIAL_ADMIN_SIGNUP": str(settings.initial_admin_signup),
         "DEFAULT_USER_ROLE": settings.default_user_role,
         "WEBUI_NAME": settings.name,
         "ENABLE_OPENAI_API": "False",
