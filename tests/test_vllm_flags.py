@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components.vllm.flags import COMPONENT_OWNED, VLLM_FLAGS, validate_extra_args
@@ -81,3 +83,50 @@ def test_flag_list_has_the_documented_essentials():
                  "--enforce-eager", "--disable-log-requests", "--enable-auto-tool-choice", "--tool-call-parser",
                  "--lora-modules"):
         assert flag in VLLM_FLAGS, flag
+
+
+# --------------------------------------------------------------------------- the generated list and its provenance
+def test_flag_list_is_generated_from_the_pinned_image_version():
+    """flags.json comes from the vLLM wheel of the pinned image version; a bump of either alone fails here."""
+    import json
+
+    import yaml
+
+    from components.vllm.flags import FLAGS_FILE, VLLM_VERSION
+
+    data = json.loads(FLAGS_FILE.read_text())
+    pinned = yaml.safe_load((FLAGS_FILE.parents[1] / "versions.yaml").read_text())["images"]["vllm-openai"]["tag"]
+    assert pinned == f"v{data['version']}" == VLLM_VERSION, "regenerate with scripts/vllm_flags_from_wheel.py"
+    assert data["wheel"].startswith(f"vllm-{data['version']}-") and len(data["sha256"]) == 64
+    assert data["generator"] == "scripts/vllm_flags_from_wheel.py"
+    assert all(re.fullmatch(r"vllm/(engine/arg_utils|entrypoints/openai/cli_args)\.py:\d+", src) for src in data["flags"].values())
+
+
+@pytest.mark.parametrize("flag", ["--all2all-backend", "--disable-nccl-for-dp-synchronization", "--enable-mm-embeds",
+                                  "--cudagraph-capture-sizes", "--aggregate-engine-logging"])
+def test_flags_that_v0110_does_not_have_are_refused(flag):
+    with pytest.raises(ValueError, match=f"unknown vLLM v0.11.0 flag {flag}"):
+        validate_extra_args([flag])
+
+
+def test_flags_that_v0110_has_are_accepted():
+    assert validate_extra_args(["--video-pruning-rate", "0.5", "--enable-lora-bias"]) == [
+        "--video-pruning-rate", "0.5", "--enable-lora-bias"]
+
+
+def test_every_flag_the_component_emits_exists(tmp_path):
+    """The flags VllmService writes into the container args, for every reference stack, are v0.11.0 flags."""
+    import yaml
+
+    from slm_deploy.pipeline import synth_stack
+    from slm_deploy.render import render
+    from stacks.loader import load_stack
+
+    seen = set()
+    for stack in ("staging", "prod"):
+        render(synth_stack(load_stack(stack)), tmp_path / stack)
+        for manifest in (tmp_path / stack / "manifests").glob("*.deployment.*.yaml"):
+            for c in yaml.safe_load(manifest.read_text())["spec"]["template"]["spec"]["containers"]:
+                if c["name"] == "vllm":
+                    seen |= {a.split("=", 1)[0] for a in c.get("args", []) if a.startswith("--")}
+    assert "--model" in seen and seen <= VLLM_FLAGS, seen - VLLM_FLAGS

@@ -1,13 +1,14 @@
 """The ``vllm serve`` flag list of the pinned vLLM version, and the extra-args validator.
 
-Source: vLLM v0.11 ``vllm/engine/arg_utils.py`` (``EngineArgs.add_cli_args`` +
-``AsyncEngineArgs.add_cli_args``) and ``vllm/entrypoints/openai/cli_args.py``
-(``FrontendArgs`` fields become ``--field-name``; ``make_arg_parser`` adds
-``--headless``, ``--api-server-count``, ``--config``). Flags that appeared only in
-later releases (``--max-cudagraph-capture-size``, ``--video-pruning-rate``,
-``--ssl-ciphers``, ``--default-chat-template-kwargs``, ``--tokens-only`` ...) are
-deliberately absent. Bump this list together with the ``vllm-openai`` tag in
-``components/versions.yaml``.
+The flag list is data generated from the released vLLM wheel of the pinned image version
+(``flags.json`` beside this module, written by ``scripts/vllm_flags_from_wheel.py``, which
+reads ``vllm/engine/arg_utils.py`` and ``vllm/entrypoints/openai/cli_args.py`` as source). The file
+records the wheel's version and sha256 and, for every flag, the file and line that defines it.
+``tests/test_vllm_flags.py`` fails when the ``vllm-openai`` tag in ``components/versions.yaml`` and the
+list's version differ: bump both together (``pip download vllm==<version> --no-deps``, then the script).
+
+The value kinds below are curated from the same argparse definitions; a test fails when a curated
+name is not a flag of the generated list, so a bump cannot leave a stale entry behind.
 
 Boolean flags are argparse ``BooleanOptionalAction``s, so ``--no-<flag>`` is accepted
 for every flag here; JSON config flags accept dotted sub-keys
@@ -17,82 +18,26 @@ for every flag here; JSON config flags accept dotted sub-keys
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["VLLM_VERSION", "VLLM_FLAGS", "FLAG_KINDS", "SHORT_ALIASES", "COMPONENT_OWNED", "validate_extra_args"]
+__all__ = ["VLLM_VERSION", "VLLM_FLAGS", "FLAG_SOURCES", "FLAGS_FILE", "FLAG_KINDS", "SHORT_ALIASES",
+           "COMPONENT_OWNED", "validate_extra_args"]
 
-VLLM_VERSION = "v0.11.0"
+FLAGS_FILE = Path(__file__).with_name("flags.json")
+_DATA = json.loads(FLAGS_FILE.read_text())
 
-_ENGINE = """
-model runner convert task tokenizer tokenizer-mode trust-remote-code dtype seed hf-config-path
-allowed-local-media-path allowed-media-domains revision code-revision rope-scaling rope-theta
-tokenizer-revision max-model-len quantization enforce-eager max-logprobs logprobs-mode
-disable-sliding-window disable-cascade-attn skip-tokenizer-init enable-prompt-embeds
-served-model-name config-format hf-token hf-overrides pooler-config override-pooler-config
-logits-processor-pattern generation-config override-generation-config enable-sleep-mode model-impl
-override-attention-dtype logits-processors io-processor-plugin
-load-format download-dir safetensors-load-strategy model-loader-extra-config ignore-patterns
-use-tqdm-on-load pt-load-map-location
-reasoning-parser guided-decoding-backend guided-decoding-disable-fallback
-guided-decoding-disable-any-whitespace guided-decoding-disable-additional-properties
-distributed-executor-backend pipeline-parallel-size tensor-parallel-size decode-context-parallel-size
-data-parallel-size data-parallel-rank data-parallel-start-rank data-parallel-size-local
-data-parallel-address data-parallel-rpc-port data-parallel-backend data-parallel-hybrid-lb
-enable-expert-parallel all2all-backend enable-dbo dbo-decode-token-threshold dbo-prefill-token-threshold
-disable-nccl-for-dp-synchronization enable-eplb eplb-config expert-placement-strategy
-num-redundant-experts eplb-window-size eplb-step-interval eplb-log-balancedness
-max-parallel-loading-workers ray-workers-use-nsight disable-custom-all-reduce worker-cls
-worker-extension-cls enable-multimodal-encoder-data-parallel
-block-size gpu-memory-utilization kv-cache-memory-bytes swap-space kv-cache-dtype num-gpu-blocks-override
-enable-prefix-caching prefix-caching-hash-algo cpu-offload-gb calculate-kv-scales kv-sharing-fast-prefill
-mamba-cache-dtype mamba-ssm-cache-dtype
-limit-mm-per-prompt enable-mm-embeds media-io-kwargs mm-processor-kwargs mm-processor-cache-gb
-disable-mm-preprocessor-cache mm-processor-cache-type mm-shm-cache-max-object-size-mb mm-encoder-tp-mode
-interleave-mm-strings skip-mm-profiling
-enable-lora max-loras max-lora-rank lora-extra-vocab-size lora-dtype max-cpu-loras fully-sharded-loras
-default-mm-loras
-show-hidden-metrics-for-version otlp-traces-endpoint collect-detailed-traces
-max-num-batched-tokens max-num-seqs max-num-partial-prefills max-long-partial-prefills
-long-prefill-token-threshold num-lookahead-slots scheduling-policy enable-chunked-prefill
-disable-chunked-mm-input scheduler-cls disable-hybrid-kv-cache-manager async-scheduling
-cudagraph-capture-sizes cuda-graph-sizes
-speculative-config kv-transfer-config kv-events-config compilation-config additional-config
-structured-outputs-config
-disable-log-stats aggregate-engine-logging enable-log-requests disable-log-requests
-"""
+VLLM_VERSION = f"v{_DATA['version']}"
 
-_FRONTEND = """
-headless api-server-count config
-host port uds uvicorn-log-level disable-uvicorn-access-log allow-credentials allowed-origins
-allowed-methods allowed-headers api-key lora-modules chat-template chat-template-content-format
-trust-request-chat-template response-role ssl-keyfile ssl-certfile ssl-ca-certs enable-ssl-refresh
-ssl-cert-reqs root-path middleware return-tokens-as-token-ids disable-frontend-multiprocessing
-enable-request-id-headers enable-auto-tool-choice exclude-tools-when-tool-choice-none tool-call-parser
-tool-parser-plugin tool-server log-config-file max-log-len disable-fastapi-docs
-enable-prompt-tokens-details enable-server-load-tracking enable-force-include-usage
-enable-tokenizer-info-endpoint enable-log-outputs h11-max-incomplete-event-size h11-max-header-count
-log-error-stack
-"""
+FLAG_SOURCES: dict[str, str] = dict(_DATA["flags"])
+"""``--flag`` -> ``<file>:<line>`` in the wheel where vLLM defines it (upstream evidence)."""
 
-VLLM_FLAGS: frozenset[str] = frozenset(f"--{name}" for name in (_ENGINE + _FRONTEND).split())
+VLLM_FLAGS: frozenset[str] = frozenset(FLAG_SOURCES)
 """Every long flag ``vllm serve`` accepts in :data:`VLLM_VERSION`."""
 
-SHORT_ALIASES: dict[str, str] = {
-    "-q": "--quantization",
-    "-pp": "--pipeline-parallel-size",
-    "-tp": "--tensor-parallel-size",
-    "-dcp": "--decode-context-parallel-size",
-    "-dp": "--data-parallel-size",
-    "-dpn": "--data-parallel-rank",
-    "-dpr": "--data-parallel-start-rank",
-    "-dpl": "--data-parallel-size-local",
-    "-dpa": "--data-parallel-address",
-    "-dpp": "--data-parallel-rpc-port",
-    "-dpb": "--data-parallel-backend",
-    "-O": "--compilation-config",
-    "-asc": "--api-server-count",
-}
+SHORT_ALIASES: dict[str, str] = dict(_DATA["short_aliases"])
 
 COMPONENT_OWNED: dict[str, str] = {
     "--model": "the `model` Arg (a catalog id), with `hfRepo` for a checkpoint override",
@@ -138,12 +83,12 @@ _SWITCHES = """
 trust-remote-code enforce-eager disable-sliding-window disable-cascade-attn skip-tokenizer-init
 enable-prompt-embeds enable-sleep-mode use-tqdm-on-load guided-decoding-disable-fallback
 guided-decoding-disable-any-whitespace guided-decoding-disable-additional-properties
-data-parallel-hybrid-lb enable-expert-parallel enable-dbo disable-nccl-for-dp-synchronization enable-eplb
+data-parallel-hybrid-lb enable-expert-parallel enable-dbo enable-eplb
 eplb-log-balancedness ray-workers-use-nsight disable-custom-all-reduce enable-multimodal-encoder-data-parallel
-enable-prefix-caching calculate-kv-scales kv-sharing-fast-prefill enable-mm-embeds disable-mm-preprocessor-cache
-interleave-mm-strings skip-mm-profiling enable-lora fully-sharded-loras enable-chunked-prefill
+enable-prefix-caching calculate-kv-scales kv-sharing-fast-prefill disable-mm-preprocessor-cache
+interleave-mm-strings skip-mm-profiling enable-lora enable-lora-bias fully-sharded-loras enable-chunked-prefill
 disable-chunked-mm-input disable-hybrid-kv-cache-manager async-scheduling disable-log-stats
-aggregate-engine-logging enable-log-requests disable-log-requests
+enable-log-requests disable-log-requests
 headless disable-uvicorn-access-log allow-credentials enable-ssl-refresh return-tokens-as-token-ids
 disable-frontend-multiprocessing enable-request-id-headers enable-auto-tool-choice
 exclude-tools-when-tool-choice-none disable-fastapi-docs enable-prompt-tokens-details
@@ -164,7 +109,7 @@ h11-max-incomplete-event-size h11-max-header-count max-log-len ssl-cert-reqs
 # Ints that vLLM parses with ``human_readable_int`` (1k = 1000, 1K = 1024, 25.6k ...).
 _SIZES = "max-model-len max-num-batched-tokens kv-cache-memory-bytes"
 
-_FLOATS = "gpu-memory-utilization swap-space cpu-offload-gb rope-theta mm-processor-cache-gb"
+_FLOATS = "gpu-memory-utilization swap-space cpu-offload-gb rope-theta mm-processor-cache-gb video-pruning-rate"
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "tokenizer-mode": ("auto", "slow", "mistral", "custom"),
@@ -188,9 +133,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 # nargs="+": one or more values up to the next flag.
 _MULTI = """
 served-model-name lora-modules allowed-media-domains logits-processors cuda-graph-sizes
-cudagraph-capture-sizes collect-detailed-traces ignore-patterns
+collect-detailed-traces ignore-patterns
 """
-_MULTI_INT = {"cuda-graph-sizes", "cudagraph-capture-sizes"}
+_MULTI_INT = {"cuda-graph-sizes"}
 
 FLAG_KINDS: dict[str, str] = {}
 """``--flag`` -> ``switch`` | ``int`` | ``size`` | ``float`` | ``choice`` | ``multi`` | ``value``."""
@@ -198,6 +143,9 @@ for _kind, _names in (("switch", _SWITCHES), ("int", _INTS), ("size", _SIZES), (
                       ("choice", " ".join(_CHOICES)), ("multi", _MULTI)):
     for _name in _names.split():
         FLAG_KINDS[f"--{_name}"] = _kind
+_STALE = sorted(set(FLAG_KINDS) - VLLM_FLAGS)
+if _STALE:  # a curated kind for a flag the pinned version does not have: fix the lists above
+    raise ImportError(f"components/vllm/flags.py: not flags of vLLM {VLLM_VERSION}: {', '.join(_STALE)}")
 for _flag in VLLM_FLAGS:
     FLAG_KINDS.setdefault(_flag, "value")
 _SIZE = re.compile(r"^\d+(\.\d+)?[kKmMgGtT]?$")
