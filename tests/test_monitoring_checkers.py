@@ -75,7 +75,7 @@ def test_amtool_refuses_a_broken_config(tmp_path):
 def _for_promtool(config: Path, out_dir: Path) -> Path:
     doc = yaml.safe_load(config.read_text())
     # Debian's promtool is built without Kubernetes service discovery and rejects kubernetes_sd_configs
-    # (see FACTS.md), so for the check each one becomes an equivalent-shaped static_configs; the
+    # (docs/facts.md, docs/monitoring.md), so for the check each one becomes an equivalent-shaped static_configs; the
     # relabelling, jobs, intervals, alerting and everything else are checked as generated.
     for job in doc.get("scrape_configs", []):
         if job.pop("kubernetes_sd_configs", None) is not None:
