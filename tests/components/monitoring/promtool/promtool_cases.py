@@ -18,8 +18,8 @@ Every namespace-scoped rule's quiet case also holds a copy of the firing series 
 another namespace (a second stack on a shared Prometheus), which must not fire it.
 Each alert's ``for`` is checked against its threshold key where it has one.
 
-Run by tests/test_monitoring_promtool.py. By hand, from the repository root:
-``uv run python tests/promtool/promtool_cases.py RULES_FILE [STACK]`` writes
+Run by tests/components/monitoring/test_monitoring_promtool.py. By hand, from the repository root:
+``uv run python tests/components/monitoring/promtool/promtool_cases.py RULES_FILE [STACK]`` writes
 RULES_FILE's ``.test.yaml`` beside it, with STACK's thresholds (default: the
 AlertThresholds defaults); then ``promtool test rules <that file>``.
 """
@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 from components.observability import AlertThresholds  # noqa: E402
 
 Series = list[tuple[str, dict[str, str], str]]  # (metric, labels, promtool values)
@@ -267,7 +267,7 @@ def build_tests(rule_file: str, groups: list[dict[str, Any]], thresholds: AlertT
         for rule in group["rules"]:
             name = rule["alert"]
             if name not in CASES:
-                raise AssertionError(f"alert {name} (group {group['name']}) has no promtool case in tests/promtool/promtool_cases.py")
+                raise AssertionError(f"alert {name} (group {group['name']}) has no promtool case in tests/components/monitoring/promtool/promtool_cases.py")
             if name in FOR_KEYS:
                 want = getattr(thresholds, FOR_KEYS[name])
                 assert rule["for"] == want, f"{name}: for {rule['for']!r} is not the configured {FOR_KEYS[name]} {want!r}"
@@ -309,7 +309,7 @@ def stack_thresholds(stack: str) -> AlertThresholds:
 
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python tests/promtool/promtool_cases.py RULES_FILE [STACK]")
+        sys.exit("usage: python tests/components/monitoring/promtool/promtool_cases.py RULES_FILE [STACK]")
     rules_path = Path(sys.argv[1])
     t = stack_thresholds(sys.argv[2]) if len(sys.argv) == 3 else AlertThresholds()
     doc, _ = build_tests(rules_path.name, yaml.safe_load(rules_path.read_text())["groups"], t)

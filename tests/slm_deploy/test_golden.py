@@ -1,7 +1,7 @@
 """Golden snapshots of every reference stack's rendered output.
 
 A change to the output shows up as a diff here. After an intended change run
-``SLM_UPDATE_GOLDEN=1 uv run pytest tests/test_golden.py`` and review the diff of
+``SLM_UPDATE_GOLDEN=1 uv run pytest tests/slm_deploy/test_golden.py`` and review the diff of
 tests/golden/. Security fields are also asserted directly elsewhere, so refreshing
 a snapshot cannot quietly accept a regression.
 """
@@ -18,7 +18,7 @@ from stacks.loader import list_stacks, load_stack
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("SLM_UPDATE_GOLDEN") == "1"
 SNAPSHOT_PARTS = ("manifests", "compose.yaml", "files", "resources.json", "opt-outs.json")
 
