@@ -80,8 +80,9 @@ class MonitoringStack(SlmComponent):
         groups = rule_groups(self.contributions, args.thresholds, args.evaluation_interval)
         self.rules_yaml = to_yaml({"groups": groups})
         self.dashboards = build_dashboards(self.contributions, uid_prefix=f"slm-{namespace}", tags=["slm-deploy", namespace], namespace=namespace)
+        # The rule file, for promtool and reviewers (operator mode carries it inside a PrometheusRule). The
+        # dashboards are not repeated here: each mode's ConfigMaps hold them and render as files already.
         generated = {f"rules/{RULES_FILE}": self.rules_yaml}
-        generated.update({f"dashboards/{f}": dashboard_json(d) for f, d in self.dashboards.items()})
         super().__init__(name, props={"mode": args.mode}, generated_files=generated, opts=opts)
 
         common = dict(

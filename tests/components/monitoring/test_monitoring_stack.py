@@ -26,7 +26,7 @@ from components.vllm.monitoring import VLLM_ALERTS, vllm_contribution
 from stacks.loader import load_stack
 from stacks.errors import ConfigError
 from slm_deploy.gate.schema_validation import validate_manifests
-from tests_monitoring_helpers import NS, build_custom, build_reference, custom_contributions
+from tests_monitoring_helpers import NS, build_custom, build_reference, custom_contributions, dashboard_files
 
 from tests.conftest import write_stack
 
@@ -230,7 +230,7 @@ def test_without_webhook_no_receiver_secret(tmp_path):
 
 @pytest.mark.parametrize("build", ["staging", "prod", "custom"])
 def test_dashboards_are_valid_and_query_known_metrics(builds, build):
-    files = sorted((builds[build] / "files/monitoring/dashboards").glob("*.json"))
+    files = dashboard_files(builds[build])
     assert files
     known = known_series()
     for f in files:
@@ -259,7 +259,7 @@ def test_rules_query_known_metrics(builds, build):
 
 
 def test_vllm_dashboard_covers_the_issue_list(builds):
-    dash = json.loads((builds["staging"] / "files/monitoring/dashboards/vllm.json").read_text())
+    dash = json.loads((builds["staging"] / "files/monitoring-grafana-dashboards/vllm.json").read_text())
     exprs = " ".join(dashboard_queries(dash))
     for metric in ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:time_to_first_token_seconds_bucket",
                    "vllm:inter_token_latency_seconds_bucket", "vllm:e2e_request_latency_seconds_bucket",
@@ -302,7 +302,7 @@ def test_every_serving_rule_and_panel_is_namespace_scoped(builds, build):
         # every selector of the serving job carries the namespace, not just one of them
         for selector in re.findall(r'\{[^{}]*job="[^"]+"[^{}]*\}', expr):
             assert f'namespace="{NS}"' in selector, (key, selector)
-    for f in builds[build].glob("files/monitoring/dashboards/*.json"):
+    for f in dashboard_files(builds[build]):
         dash = json.loads(f.read_text())
         [var] = [v for v in dash["templating"]["list"] if v["type"] == "query"]
         if f.name != "gpu.json":

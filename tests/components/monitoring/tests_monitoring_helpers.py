@@ -54,3 +54,11 @@ def synth_custom(mode: str, *, contributions: list | None = None, args: dict | N
 def build_custom(out: Path, *, mode: str, **kw) -> Path:
     render(synth_custom(mode, **kw), out)
     return out
+
+
+def dashboard_files(build: Path) -> list[Path]:
+    """The rendered dashboards: the standalone Grafana's ConfigMap, or one sidecar ConfigMap per dashboard (operator)."""
+    files = sorted(build.glob("files/monitoring-grafana-dashboards/*.json")) + sorted(build.glob("files/monitoring-dashboard-*/*.json"))
+    names = [f.name for f in files]
+    assert len(names) == len(set(names)), f"a dashboard is rendered twice: {names}"
+    return files
