@@ -5,12 +5,46 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from stacks.loader import project_root
 
+if TYPE_CHECKING:
+    from slm_deploy.pipeline import Build
+    from slm_deploy.synth import SynthResult
+
 REPO = project_root()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gate_cache_outside_the_checkout(tmp_path_factory):
+    """Gate verdicts (and the program gate's) are cached under a session tmp dir, never in the checkout;
+    subprocesses (the CLI) inherit it. A test that needs its own cache sets SLM_DEPLOY_CACHE_DIR itself."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLM_DEPLOY_CACHE_DIR", str(tmp_path_factory.mktemp("slm-deploy-cache")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Callable[[str], "Build"]:
+    """``built(stack)``: the reference stack synthesized, rendered and gated (reviewed waivers, no verdict
+    cache) once per session, in a session tmp dir. Tests read the build and must not change it."""
+    from slm_deploy.pipeline import build_stack
+    from stacks.loader import load_stack
+
+    cache: dict[str, object] = {}
+
+    def get(stack: str):
+        if stack not in cache:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.delenv("SLM_DEPLOY_WAIVERS", raising=False)
+                mp.setenv("SLM_DEPLOY_NO_CACHE", "1")
+                cache[stack] = build_stack(load_stack(stack, REPO), tmp_path_factory.mktemp(f"built-{stack}") / stack)
+        return cache[stack]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -8,24 +8,26 @@ from __future__ import annotations
 import pytest
 
 from stacks.loader import list_stacks, load_stack
-from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import manifest_objects
 
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 
 
-def _pods(stack: str):
-    for obj in manifest_objects(synth_stack(load_stack(stack))):
-        if obj["kind"] in WORKLOADS:
-            yield f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]
+@pytest.fixture
+def pods(synthesized):
+    def get(stack: str):
+        for obj in manifest_objects(synthesized(stack)):
+            if obj["kind"] in WORKLOADS:
+                yield f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]
+    return get
 
 
 K8S_STACKS = [s for s in list_stacks() if load_stack(s).config.target == "kubernetes"]
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
-def test_every_pod_is_restricted(stack: str):
-    pods = list(_pods(stack))
+def test_every_pod_is_restricted(stack: str, pods):
+    pods = list(pods(stack))
     assert pods, f"{stack} has no workloads"
     for name, pod in pods:
         assert pod["automountServiceAccountToken"] is False, name
@@ -49,8 +51,8 @@ def test_every_pod_is_restricted(stack: str):
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
-def test_long_running_containers_have_probes(stack: str):
-    for name, pod in _pods(stack):
+def test_long_running_containers_have_probes(stack: str, pods):
+    for name, pod in pods(stack):
         if pod.get("restartPolicy") in ("Never", "OnFailure"):
             continue  # Jobs
         for c in pod["containers"]:
@@ -61,9 +63,9 @@ DOCKER_STACKS = [s for s in list_stacks() if load_stack(s).config.target == "doc
 
 
 @pytest.mark.parametrize("stack", DOCKER_STACKS)
-def test_every_docker_container_is_hardened(stack: str):
+def test_every_docker_container_is_hardened(stack: str, synthesized):
     """components.hardening.docker_container_hardening on every container of every Docker stack."""
-    containers = [r for r in synth_stack(load_stack(stack)).resources if r.type == "docker:index/container:Container"]
+    containers = [r for r in synthesized(stack).resources if r.type == "docker:index/container:Container"]
     assert containers, f"{stack} has no containers"
     for c in containers:
         inputs = c.inputs

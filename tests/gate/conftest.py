@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from gate_helpers import REPO
 
 
 @pytest.fixture(autouse=True)
@@ -15,12 +14,10 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def staging_build(tmp_path_factory):
-    """The real staging stack, synthesized and rendered once (the gate's 'good' input)."""
-    from stacks.loader import load_stack
-    from slm_deploy.pipeline import synth_stack
+def staging_build(tmp_path_factory, synthesized):
+    """The real staging stack, rendered once from the session's synth (the gate's 'good' input)."""
     from slm_deploy.render import render
 
     out = tmp_path_factory.mktemp("staging") / "build"
-    render(synth_stack(load_stack("staging", REPO)), out)
+    render(synthesized("staging"), out)
     return out

@@ -9,19 +9,17 @@ from gate_helpers import PLAIN_DEPLOYMENT, REPO, copy_build, ids, write_build
 from slm_deploy.gate import run_gate
 
 
-def test_reference_stacks_gate_clean(tmp_path, monkeypatch):
+def test_reference_stacks_gate_clean(built):
     """Every stack in stacks/ passes its gate with the reviewed waiver file, zero unwaived failures."""
-    from stacks.loader import list_stacks, load_stack
-    from slm_deploy.pipeline import build_stack
+    from stacks.loader import list_stacks
 
-    monkeypatch.delenv("SLM_DEPLOY_WAIVERS")
     stacks = list_stacks(REPO)
     assert stacks
     for stack in stacks:
-        build = build_stack(load_stack(stack, REPO), tmp_path / stack)
+        build = built(stack)
         assert build.gate.ok, (stack, [(f.check_id, f.resource, f.message) for f in build.gate.failed])
         assert not build.gate.self_waivers and not build.gate.expired_waivers
-        assert (tmp_path / stack / "gate" / "report.sarif").exists()
+        assert (build.out_dir / "gate" / "report.sarif").exists()
 
 
 def test_staging_runs_builtin_and_slm_checks(staging_build):

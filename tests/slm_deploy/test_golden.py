@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.loader import list_stacks, load_stack
-from slm_deploy.pipeline import synth_stack
+from stacks.loader import list_stacks
 from slm_deploy.render import render
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -37,9 +36,9 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("stack", list_stacks())
-def test_stack_matches_golden(stack: str, tmp_path: Path):
+def test_stack_matches_golden(stack: str, tmp_path: Path, synthesized):
     out = tmp_path / stack
-    render(synth_stack(load_stack(stack)), out)
+    render(synthesized(stack), out)
     actual = _tree(out)
     golden_dir = GOLDEN / stack
     if UPDATE:

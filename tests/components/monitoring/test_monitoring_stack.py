@@ -32,11 +32,11 @@ from tests.conftest import write_stack
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory) -> dict[str, Path]:
+def builds(tmp_path_factory, synthesized) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("monstack")
     return {
-        "staging": build_reference("staging", root / "staging"),
-        "prod": build_reference("prod", root / "prod"),
+        "staging": build_reference(synthesized("staging"), root / "staging"),
+        "prod": build_reference(synthesized("prod"), root / "prod"),
         "custom": build_custom(root / "custom", mode="standalone"),
         "custom-operator": build_custom(root / "custom-operator", mode="operator"),
         "one": build_custom(root / "one", mode="standalone", contributions=custom_contributions(1)[:1]),

@@ -9,8 +9,6 @@ import pulumi
 from components.monitoring import MonitoringStack, MonitoringStackArgs
 from components.probe_monitoring import probe_contribution
 from components.vllm.monitoring import vllm_contribution
-from stacks.loader import load_stack
-from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 from slm_deploy.synth import SynthResult, synthesize
 from components.context import ClusterCapabilities, StackContext
@@ -18,8 +16,9 @@ from components.context import ClusterCapabilities, StackContext
 NS = "slm-test"
 
 
-def build_reference(stack: str, out: Path) -> Path:
-    render(synth_stack(load_stack(stack)), out)
+def build_reference(result: SynthResult, out: Path) -> Path:
+    """Render a reference stack's synth result (the session's ``synthesized(stack)``) to ``out``."""
+    render(result, out)
     return out
 
 

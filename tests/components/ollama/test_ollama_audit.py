@@ -84,8 +84,8 @@ def test_cpu_with_monitoring_passes_the_gate(cpu_monitored):
     assert cpu_monitored.gate.ok, [f"{f.check_id} {f.resource}" for f in cpu_monitored.gate.failed]
 
 
-def test_cpu_without_monitoring_admits_no_prober():
-    synth = synth_stack(load_stack("cpu"))
+def test_cpu_without_monitoring_admits_no_prober(synthesized):
+    synth = synthesized("cpu")
     (policy,) = [r.inputs for r in synth.resources
                  if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and r.inputs["metadata"]["name"] == "ollama"]
     assert len(policy["spec"]["ingress"]) == 1
@@ -114,8 +114,8 @@ def test_onnx_edge_policy_admits_probers(tmp_path):
 
 # --------------------------------------------------------------------------- 2. compose ordering and secrets
 @pytest.fixture(scope="module")
-def dev_synth():
-    return synth_stack(load_stack("dev"))
+def dev_synth(synthesized):
+    return synthesized("dev")
 
 
 def test_webui_waits_for_the_pull_to_complete(dev_synth):

@@ -10,9 +10,8 @@ import yaml
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.settings import OllamaServerSettings
 from components.ollama import OllamaStackArgs
-from stacks.loader import load_stack, validate_values
+from stacks.loader import validate_values
 from stacks.errors import ConfigError
-from slm_deploy.pipeline import build_stack, synth_stack
 
 DOCKER = {"target": "docker", "docker": {"memoryGb": 16}, "ollama": {"models": ["qwen3:0.6b"], "dockerUser": "10001:10001"}}
 
@@ -117,10 +116,9 @@ def test_memory_covers_max_loaded_models_and_variant_context():
 
 # --------------------------------------------------------------------------- docker target (dev stack)
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dev")
-    build = build_stack(load_stack("dev"), out)
-    return build, yaml.safe_load((out / "compose.yaml").read_text())
+def dev(built):
+    build = built("dev")
+    return build, yaml.safe_load((build.out_dir / "compose.yaml").read_text())
 
 
 def _containers(synth):
@@ -220,9 +218,8 @@ def test_dev_outputs_models_and_modelfiles(dev):
 
 # --------------------------------------------------------------------------- kubernetes target (cpu stack)
 @pytest.fixture(scope="module")
-def cpu(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cpu")
-    return build_stack(load_stack("cpu"), out)
+def cpu(built):
+    return built("cpu")
 
 
 def _objects(build):
@@ -270,8 +267,8 @@ def test_gate_passes_on_dev(dev):
     assert build.gate.ok, [f"{f.check_id} {f.resource} {f.message}" for f in build.gate.failed]
 
 
-def test_synth_records_the_stack_files_explicit_opt_out_for_docker_root():
-    synth = synth_stack(load_stack("dev"))
+def test_synth_records_the_stack_files_explicit_opt_out_for_docker_root(synthesized):
+    synth = synthesized("dev")
     comp = next(r for r in synth.resources if r.type == "slm:serving:OllamaStack")
     [opt_out] = comp.inputs["securityOptOuts"]
     assert opt_out["setting"] == "runAsNonRoot" and opt_out.get("container") is None  # the whole component

@@ -12,8 +12,6 @@ from pydantic import ValidationError
 
 from components.context import StackContext
 from components.onnx_edge import EDGE_POOL_LABEL, EDGE_TAINT_KEY, OnnxEdgeNode, OnnxEdgeNodeArgs, image_context_files
-from stacks.loader import load_stack
-from slm_deploy.pipeline import build_stack, synth_stack
 from slm_deploy.render import render
 from slm_deploy.synth import synthesize
 
@@ -116,8 +114,8 @@ def test_requirements_are_pinned_with_hashes():
 
 # --------------------------------------------------------------------------- the edge stack (docker)
 @pytest.fixture(scope="module")
-def edge():
-    return synth_stack(load_stack("edge"))
+def edge(synthesized):
+    return synthesized("edge")
 
 
 def _container(result, name):
@@ -249,8 +247,8 @@ def test_kubernetes_target_is_valid_and_hardened(tmp_path):
     assert len(report.passed_checks) > 50
 
 
-def test_edge_stack_passes_the_gate(tmp_path):
-    build = build_stack(load_stack("edge"), tmp_path / "edge")
+def test_edge_stack_passes_the_gate(built):
+    build = built("edge")
     assert build.gate.ok, [f"{f.check_id} {f.resource} {f.message}" for f in build.gate.failed]
     passed = {f.check_id for f in build.gate.passed}
     assert {"CKV_DOCKER_2", "CKV_DOCKER_3", "CKV_SLM_013"} <= passed

@@ -8,21 +8,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.loader import load_stack
 from slm_deploy.gate.schema_validation import validate_manifests
-from slm_deploy.pipeline import build_stack
 
 SHA = "5a149550068a1eb93398160d8953f5f56c3603e9"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, Path]:
+def built(built) -> dict[str, Path]:
+    """The session's staging and prod builds (tests/conftest.py), gated."""
     out = {}
     for stack in ("staging", "prod"):
-        path = tmp_path_factory.mktemp(stack)
-        build = build_stack(load_stack(stack), path)
+        build = built(stack)
         assert build.gate.ok, build.gate.failed
-        out[stack] = path
+        out[stack] = build.out_dir
     return out
 
 
