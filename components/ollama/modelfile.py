@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from typing import Literal, Union
 
 from pydantic import Field, field_validator
 
 from components.base import ArgsModel
+from components.ollama.modelfile_parser import ModelfileSyntaxError, parse_modelfile
 from components.templating import render_template
 
 __all__ = [
@@ -54,6 +56,34 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ParamValue = Union[bool, int, float, str, list[str]]
 
 
+def _control_characters(text: str, allowed: str = "") -> list[str]:
+    """Control and format characters (Unicode categories Cc, Cf, Zl, Zp) in ``text``, except ``allowed``."""
+    return sorted({f"U+{ord(c):04X}" for c in text
+                   if c not in allowed and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")})
+
+
+def single_line(text: str, what: str) -> str:
+    """A value written on one Modelfile line: no control characters at all (a newline or carriage return
+    would start a second instruction, e.g. another FROM or an ADAPTER)."""
+    found = _control_characters(text)
+    if found:
+        raise ValueError(f"{what} must be one line without control characters; found {', '.join(found)}")
+    return text
+
+
+def multi_line(text: str | None, what: str) -> str | None:
+    """A value written as one triple-quoted Modelfile string: newlines and tabs are fine, other control
+    characters (carriage returns included) are not, and it must not contain the closing quote."""
+    if text is None:
+        return None
+    if '"""' in text:
+        raise ValueError(f'{what} must not contain """ (it is written as a triple-quoted Modelfile string)')
+    found = _control_characters(text, allowed="\n\t")
+    if found:
+        raise ValueError(f"{what} must not contain control characters other than newline and tab; found {', '.join(found)}")
+    return text
+
+
 def check_parameter(name: str, value: object) -> None:
     """Raise ValueError when ``PARAMETER name value`` is not valid Ollama syntax."""
     if name not in PARAMETERS:
@@ -72,7 +102,9 @@ def check_parameter(name: str, value: object) -> None:
         elif kind is float:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         else:
-            ok = isinstance(v, str) and v != "" and "\n" not in v
+            ok = isinstance(v, str) and v != "" and '"' not in v
+            if ok:
+                single_line(v, f"PARAMETER {name}")
         if not ok:
             raise ValueError(f"PARAMETER {name} {v!r} must be a {kind.__name__}")
         if name in _RANGES and not isinstance(v, bool):
@@ -82,7 +114,9 @@ def check_parameter(name: str, value: object) -> None:
 
 
 def check_instruction(line: str) -> None:
-    """Validate one raw Modelfile line (used for ``instructions``)."""
+    """Validate one raw Modelfile line (used for ``instructions``): one line, read by Ollama's parser as
+    exactly one instruction."""
+    single_line(line, "an instructions line")
     word, _, rest = line.strip().partition(" ")
     keyword = word.upper()
     if keyword not in INSTRUCTIONS:
@@ -103,6 +137,12 @@ def check_instruction(line: str) -> None:
         role = rest.strip().split(" ", 1)[0]
         if role not in ("system", "user", "assistant"):
             raise ValueError(f"MESSAGE role {role!r} must be system, user or assistant")
+    try:
+        commands = parse_modelfile(f"FROM base\n{line}\n")
+    except ModelfileSyntaxError as exc:
+        raise ValueError(f"Ollama's Modelfile parser rejects {line!r}: {exc}") from None
+    if len(commands) != 2:
+        raise ValueError(f"{line!r} reads as {len(commands) - 1} instructions in Ollama's parser; write exactly one")
 
 
 def _parse_scalar(name: str, raw: str) -> object:
@@ -119,12 +159,6 @@ def _parse_scalar(name: str, raw: str) -> object:
     return raw.strip('"')
 
 
-def _no_triple_quotes(text: str | None, what: str) -> str | None:
-    if text is not None and '"""' in text:
-        raise ValueError(f'{what} must not contain """ (it is written as a triple-quoted Modelfile string)')
-    return text
-
-
 class ModelfileMessage(ArgsModel):
     """A MESSAGE line: example conversation turn baked into the variant."""
 
@@ -134,7 +168,7 @@ class ModelfileMessage(ArgsModel):
     @field_validator("content")
     @classmethod
     def _quotes(cls, value: str) -> str:
-        return _no_triple_quotes(value, "MESSAGE content") or value
+        return multi_line(value, "MESSAGE content") or value
 
 
 class ModelfileVariant(ArgsModel):
@@ -170,8 +204,8 @@ class ModelfileVariant(ArgsModel):
 
     @field_validator("system", "template", "license")
     @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _no_triple_quotes(value, "text")
+    def _text(cls, value: str | None, info) -> str | None:
+        return multi_line(value, info.field_name.upper())
 
     @field_validator("instructions")
     @classmethod
@@ -190,12 +224,39 @@ def _format_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
+        return '"' + value + '"'  # Ollama strips the quotes and unescapes nothing; '"' is refused in values
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def render_modelfile(variant: ModelfileVariant, base_tag: str) -> str:
-    """The Modelfile text for ``ollama create <variant.name> -f <file>``."""
+    """The Modelfile text for ``ollama create <variant.name> -f <file>``.
+
+    Read back with Ollama's own grammar (:mod:`components.ollama.modelfile_parser`) before it is used:
+    exactly one FROM (``base_tag``), and every multi-line field comes back as the one value it was.
+    """
+    text = _render(variant, single_line(base_tag, "FROM"))
+    _check_read_back(text, variant, base_tag)
+    return text
+
+
+def _check_read_back(text: str, variant: ModelfileVariant, base_tag: str) -> None:
+    commands = parse_modelfile(text)
+    froms = [c.args for c in commands if c.name == "model"]
+    if froms != [base_tag]:
+        raise ValueError(f"variant {variant.name}: the Modelfile reads back with FROM {froms}, not [{base_tag!r}]")
+    for field in ("system", "template", "license"):
+        wanted = getattr(variant, field)
+        got = [c.args for c in commands if c.name == field]
+        if wanted is not None and wanted not in got:
+            raise ValueError(f"variant {variant.name}: {field.upper()} does not read back as one value")
+    messages = [c.args for c in commands if c.name == "message"]
+    if any(f"{m.role}: {m.content}" not in messages for m in variant.messages):
+        raise ValueError(f"variant {variant.name}: a MESSAGE does not read back as one value")
+    if any(c.name == "adapter" for c in commands):
+        raise ValueError(f"variant {variant.name}: the Modelfile reads back with an ADAPTER")
+
+
+def _render(variant: ModelfileVariant, base_tag: str) -> str:
     params: list[tuple[str, str]] = []
     for name, value in sorted(variant.parameters.items()):
         for v in value if isinstance(value, list) else [value]:

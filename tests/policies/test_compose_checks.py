@@ -20,6 +20,7 @@ EXPECTED = {  # (passed, failed) service records of the check on its pass/ and f
     "CKV_SLM_018": (2, 1),
     "CKV_SLM_019": (2, 3),
     "CKV_SLM_020": (3, 6),
+    "CKV_SLM_028": (2, 2),
 }
 
 

@@ -12,7 +12,7 @@ from slm_policy_helpers import CHECKS_DIR, COMPOSE_CHECK_IDS, K8S_CHECK_IDS, MAN
 
 def test_catalog_is_complete_and_well_formed():
     metas = list_slm_checks()
-    assert [m.id for m in metas] == K8S_CHECK_IDS + MANIFEST_SET_CHECK_IDS + COMPOSE_CHECK_IDS
+    assert [m.id for m in metas] == sorted(K8S_CHECK_IDS + MANIFEST_SET_CHECK_IDS + COMPOSE_CHECK_IDS)
     for m in metas:
         assert re.fullmatch(r"CKV_SLM_\d{3}", m.id)
         assert m.name.startswith("Ensure ") and m.severity in {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
