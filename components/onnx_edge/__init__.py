@@ -22,6 +22,7 @@ The one side effect at program time: the docker target writes the image build co
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -37,6 +38,13 @@ from components.optouts import opt_out_records
 from components.probe_monitoring import probe_contribution
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+IMAGE_CONTEXT_ENV = "SLM_DEPLOY_IMAGE_CONTEXT_DIR"
+
+
+def _image_context_root() -> Path:
+    """Where docker-target build contexts are written: ``$SLM_DEPLOY_IMAGE_CONTEXT_DIR`` (the tests point it at a
+    tmp dir), else ``build/.image-context`` in the project."""
+    return Path(os.environ.get(IMAGE_CONTEXT_ENV) or _PROJECT_ROOT / "build" / ".image-context")
 
 __all__ = ["OnnxEdgeNode", "OnnxEdgeNodeArgs", "EDGE_POOL_LABEL", "EDGE_TAINT_KEY", "SERVER_PORT", "image_context_files"]
 
@@ -77,7 +85,7 @@ class OnnxEdgeNode(SlmComponent):
 
             context_dir = None
             if built:
-                root = context_root or _PROJECT_ROOT / "build" / ".image-context" / pulumi.get_stack()
+                root = context_root or _image_context_root() / pulumi.get_stack()
                 context_dir = root / args.name
                 write_context(context_dir, files)
             node = docker_node(args, labels=self.labels, plan=self.plan, context_dir=context_dir, files=files,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 
 import pulumi
@@ -154,12 +155,22 @@ def test_edge_download_container_pins_revision(edge):
     assert c["image"] == _container(edge, "edge-phi4")["image"]  # the same image
 
 
+def test_image_context_defaults_to_the_project_build_dir(monkeypatch):
+    from components.onnx_edge import _PROJECT_ROOT, _image_context_root
+
+    monkeypatch.delenv("SLM_DEPLOY_IMAGE_CONTEXT_DIR", raising=False)
+    assert _image_context_root() == _PROJECT_ROOT / "build" / ".image-context"
+
+
 def test_edge_image_built_on_the_box(edge):
     (img,) = [r for r in edge.resources if r.type == "docker:index/image:Image"]
     assert img.inputs["skipPush"] is True
     assert img.inputs["build"]["platform"] == "linux/amd64"
     context = Path(img.inputs["build"]["context"])
-    assert context.parts[-4:] == ("build", ".image-context", "edge", "edge-phi4")
+    # tests/conftest.py points SLM_DEPLOY_IMAGE_CONTEXT_DIR at a tmp dir; the program writes the context there
+    assert context == Path(os.environ["SLM_DEPLOY_IMAGE_CONTEXT_DIR"]) / "edge" / "edge-phi4"
+    (node_rec,) = [r for r in edge.resources if r.type == "slm:serving:OnnxEdgeNode"]
+    assert {f.name: f.read_text() for f in context.iterdir()} == node_rec.inputs["generatedFiles"]
     (prov,) = [r for r in edge.resources if r.type == "pulumi:providers:docker"]
     assert prov.inputs["host"] == "ssh://slm@edge-box-01"
     (node,) = [r for r in edge.resources if r.type == "slm:serving:OnnxEdgeNode"]
