@@ -59,6 +59,9 @@ class StackContext:
     """The stack's Prometheus (None: the stack has no monitoring)."""
     probers: tuple[Peer, ...] = ()
     """Pods that send blackbox probes to probed servers (the monitoring stack's exporter)."""
+    gateway: Peer | None = None
+    """The stack's ModelGateway pods. When set, vLLM servers run without their own auth proxy and admit
+    traffic only from these pods and Prometheus (NetworkPolicy); the gateway authenticates every client."""
 
     @property
     def storage_class(self) -> str | None:

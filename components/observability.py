@@ -42,6 +42,10 @@ class AlertThresholds(ArgsModel):
     gpu_temperature_celsius: float = Field(default=85, gt=0, alias="gpuTemperatureCelsius", description="GPU temperature ceiling (DCGM). Default 85 °C, below typical slowdown temperatures.")
     restarts_per_15m: int = Field(default=3, ge=1, alias="restartsPer15m", description="Container restarts in 15 minutes that count as a restart loop. Default 3.")
     probe_for: str = Field(default="2m", alias="probeFor", description="How long a blackbox probe may fail before alerting. Default 2m.")
+    gateway_limited_share: float = Field(default=0.1, gt=0, lt=1, alias="gatewayLimitedShare", description="Share of a gateway client's requests refused with 429 that counts as persistently at its limit. Default 10%.")
+    gateway_limited_for: str = Field(default="15m", alias="gatewayLimitedFor", description="How long a client must stay over that share. Default 15m: bursts are what the limits are for.")
+    gateway_auth_failures_per_minute: float = Field(default=10, gt=0, alias="gatewayAuthFailuresPerMinute", description="Requests per minute with a missing or wrong key (401) that count as a burst of failed authentications. Default 10.")
+    gateway_auth_for: str = Field(default="5m", alias="gatewayAuthFor", description="How long the 401 rate must last. Default 5m.")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class MonitoringContribution:
     """What one serving component adds to the stack's monitoring."""
 
     source: str
-    engine: Literal["vllm", "ollama", "onnx", "gpu", "kubernetes"]
+    engine: Literal["vllm", "ollama", "onnx", "gpu", "kubernetes", "gateway"]
     scrape_targets: tuple[ScrapeTarget, ...] = ()
     probe_targets: tuple[ProbeTarget, ...] = ()
     alert_rules: Callable[[AlertThresholds], list[AlertRule]] = lambda _t: []

@@ -15,6 +15,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Peer, PrometheusPeer, StackContext
+from components.gateway import ModelGateway
+from components.gateway.constants import APP_NAME as GATEWAY_APP
+from components.labels import selector_labels
 from components.monitoring import MonitoringStack
 from components.namespace import restricted_namespace
 from components.observability import MonitoringContribution
@@ -28,6 +31,7 @@ from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 __all__ = ["config_values", "read_config", "read_secrets", "stack_context", "compose", "main", "Gate"]
 
 MONITORING_NAME = "monitoring"
+GATEWAY_NAME = "gateway"
 
 Gate = Callable[[str, dict[str, Any], list[str]], None]
 """``gate(stack, config_values, secret_keys)``: raises pulumi.RunError when the stack must not deploy."""
@@ -84,12 +88,13 @@ def read_secrets() -> dict[str, pulumi.Output[str] | None]:
 
 
 def stack_context(cfg: StackConfig) -> StackContext:
-    """What every component of the stack shares: namespace, part-of, cluster, and the monitoring peers."""
+    """What every component of the stack shares: namespace, part-of, cluster, the monitoring peers, the gateway."""
+    gateway = Peer(selector_labels(GATEWAY_APP, GATEWAY_NAME)) if cfg.gateway_enabled else None
     if cfg.monitoring is None:
-        return StackContext(cfg.namespace, cfg.part_of, cfg.cluster)
+        return StackContext(cfg.namespace, cfg.part_of, cfg.cluster, gateway=gateway)
     url, namespace_labels = cfg.monitoring.prometheus_endpoint(MONITORING_NAME, cfg.namespace)
     probers = tuple(Peer(pods, ns) for pods, ns in cfg.monitoring.prober_peers(MONITORING_NAME, cfg.namespace))
-    return StackContext(cfg.namespace, cfg.part_of, cfg.cluster, PrometheusPeer(url, namespace_labels), probers)
+    return StackContext(cfg.namespace, cfg.part_of, cfg.cluster, PrometheusPeer(url, namespace_labels), probers, gateway)
 
 
 class _Composition:
@@ -139,6 +144,16 @@ def _compose_vllm(c: _Composition) -> None:
         }
 
 
+def _compose_gateway(c: _Composition) -> None:
+    """The ModelGateway in front of every vLLM model (when the stack has one)."""
+    if not c.cfg.gateway_enabled:
+        return
+    gateway = ModelGateway(GATEWAY_NAME, c.cfg.gateway, c.ctx, models=c.cfg.served_models, opts=c.opts_for("kubernetes"))
+    c.contributions.append(gateway.monitoring)
+    c.outputs["gateway"] = {"baseUrl": gateway.base_url, "serviceName": gateway.service_name,
+                            "clientSecretNames": gateway.client_secret_names, "clientKeys": gateway.client_keys}
+
+
 def _compose_ollama(c: _Composition) -> None:
     """OllamaStack on the Docker host or the cluster."""
     args = c.cfg.ollama
@@ -181,6 +196,7 @@ def compose(cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]) -> 
     """Compose the stack's components (serving first, monitoring last). Returns the stack outputs."""
     c = _Composition(cfg, secrets)
     _compose_vllm(c)
+    _compose_gateway(c)
     _compose_ollama(c)
     _compose_onnx_edge(c)
     _compose_monitoring(c)

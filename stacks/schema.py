@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from components.base import ArgsModel
 from components.context import ClusterCapabilities
+from components.gateway.args import GatewayArgs
 from components.monitoring.args import MonitoringStackArgs
 from components.ollama.args import OllamaStackArgs
 from components.onnx_edge.args import OnnxEdgeNodeArgs
@@ -125,6 +126,7 @@ class StackConfig(ArgsModel):
     vllm: list[VllmServiceArgs] = Field(default_factory=list, description="vLLM services (components/vllm/), one per model; Kubernetes targets only. Default none.")
     ollama: OllamaStackArgs | None = Field(default=None, description="Ollama + Open WebUI (components/ollama/), on the Docker host or the cluster. Default None: no Ollama.")
     onnx_edge: list[OnnxEdgeNodeArgs] = Field(default_factory=list, alias="onnxEdge", description="ONNX Runtime GenAI edge servers (components/onnx_edge/), each on the Docker host (target docker) or k3s edge nodes (target kubernetes); every entry's target must match the stack target. Default none.")
+    gateway: GatewayArgs = Field(default_factory=GatewayArgs, description="ModelGateway (components/gateway/): one OpenAI endpoint for every vLLM model, named client keys, per-client limits and metrics; Kubernetes targets only. Default: on when the stack has two or more vLLM services or one with more than two replicas (see gateway.enabled).")
     monitoring: MonitoringStackArgs | None = Field(default=None, description="MonitoringStack (components/monitoring/): standalone Prometheus/Alertmanager/Grafana or objects for the cluster's Prometheus Operator; Kubernetes targets only. Default None: no monitoring.")
 
     @field_validator("ollama")
@@ -137,6 +139,33 @@ class StackConfig(ArgsModel):
                 value.check_fits(info.data["docker"].memory_gb)
             value.check_user(target)
         return value
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway_fits(cls, value: GatewayArgs, info: ValidationInfo) -> GatewayArgs:
+        target, vllm = info.data.get("target"), info.data.get("vllm", [])
+        if target != "kubernetes" and (value.enabled or value.clients):
+            raise ValueError(f"a gateway needs target kubernetes; target is {target}: Docker and edge targets keep their single auth proxy")
+        served = [v.served_name for v in vllm] + [a.name for v in vllm for a in v.lora_adapters]
+        if not served and (value.enabled or value.clients):
+            raise ValueError("a gateway (and its clients) needs models to route to; this stack has no vllm services")
+        for i, client in enumerate(value.clients):
+            for j, model in enumerate(client.models):
+                if model not in served:
+                    raise ValueError(f"clients[{i}].models[{j}] = {model}: not a model of this stack; served models: {', '.join(served)}")
+        return value
+
+    @property
+    def gateway_enabled(self) -> bool:
+        """gateway.enabled, or by default: a Kubernetes stack with two or more vLLM services or one with more than two replicas."""
+        if self.gateway.enabled is not None:
+            return self.gateway.enabled
+        return self.target == "kubernetes" and (len(self.vllm) >= 2 or any(v.max_replicas_resolved > 2 for v in self.vllm))
+
+    @property
+    def served_models(self) -> list[str]:
+        """Every model name the stack's vLLM services serve (base models and LoRA adapters)."""
+        return [v.served_name for v in self.vllm] + [a.name for v in self.vllm for a in v.lora_adapters]
 
     @field_validator("namespace")
     @classmethod

@@ -1,1 +1,77 @@
-"""ModelGateway: one OpenAI endpoint per stack (vllm-router behind an authenticating nginx + njs proxy)."""
+"""ModelGateway: one OpenAI endpoint for every model of a stack, with named client keys and limits.
+
+Type token ``slm:serving:ModelGateway``. Inputs are :class:`GatewayArgs` (``args.py``), the
+served model names and the stack's :class:`~components.context.StackContext`. The modules beside
+this one do the work:
+
+* :mod:`components.gateway.k8s`         Deployment (router install step, nginx + njs proxy, vllm-router,
+  metrics exporter), Service, NetworkPolicy, PDB, discovery Role, key Secrets, optional Ingress;
+* :mod:`components.gateway.proxy`       the proxy's nginx.conf and keys file (hashes only);
+* :mod:`components.gateway.monitoring`  its MonitoringContribution (per-client panels and alerts).
+
+Model servers admit only the gateway and Prometheus when a stack has one (StackContext.gateway).
+Evaluation of the routers and every cited fact: docs/gateway.md.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_random
+
+from components.base import SlmComponent
+from components.context import StackContext
+from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayClient, GatewayIngress
+from components.gateway.constants import PROXY_PORT, TYPE
+from components.gateway.k8s import build_gateway
+from components.gateway.monitoring import gateway_contribution
+from components.observability import MonitoringContribution
+
+__all__ = ["ModelGateway", "GatewayArgs", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
+
+
+class ModelGateway(SlmComponent):
+    """vllm-router behind an authenticating nginx + njs proxy; see the module docstring."""
+
+    TYPE = TYPE
+
+    base_url: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    client_secret_names: pulumi.Output[dict[str, str]]
+    client_keys: pulumi.Output[dict[str, str]]
+    monitoring: MonitoringContribution
+
+    def __init__(
+        self,
+        name: str,
+        args: GatewayArgs,
+        ctx: StackContext,
+        *,
+        models: list[str],
+        client_keys: dict[str, pulumi.Input[list[str]]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """``client_keys``: keys set for some clients (first = current); the others get a generated key."""
+        super().__init__(name, opts=opts)
+        child = pulumi.ResourceOptions(parent=self)
+        given = client_keys or {}
+        keys: dict[str, pulumi.Output[list[str]]] = {}
+        for client in args.effective_clients(models):
+            if client.name in given:
+                keys[client.name] = pulumi.Output.secret(given[client.name])
+            else:
+                generated = pulumi_random.RandomPassword(f"{name}-key-{client.name}", length=48, special=False, opts=child)
+                keys[client.name] = pulumi.Output.secret(generated.result.apply(lambda k: [f"sk-{k}"]))
+        workload = build_gateway(name, args, ctx, models=models, client_keys=keys, opts=child)
+        self.service_name = pulumi.Output.from_input(workload.service_name)
+        self.base_url = pulumi.Output.from_input(
+            f"https://{args.ingress.host}/v1" if args.ingress
+            else f"http://{workload.service_name}.{ctx.namespace}.svc.cluster.local:{PROXY_PORT}/v1")
+        self.client_secret_names = pulumi.Output.from_input(workload.client_secret_names)
+        self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys).apply(lambda ks: {c: k[0] for c, k in ks.items()}))
+        self.monitoring = gateway_contribution(name, ctx.namespace, workload.selector)
+        self.register_outputs({
+            "baseUrl": self.base_url,
+            "serviceName": self.service_name,
+            "clientSecretNames": self.client_secret_names,
+            "clientKeys": self.client_keys,
+        })

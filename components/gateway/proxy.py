@@ -25,6 +25,7 @@ from components.templating import render_template
 __all__ = [
     "GATEWAY_JS",
     "EXPORTER_PY",
+    "ROUTER_REQUIREMENTS",
     "NJS_MODULE",
     "ProxyClient",
     "key_digest",
@@ -35,6 +36,7 @@ __all__ = [
 FILES = Path(__file__).resolve().parent / "files"
 GATEWAY_JS = FILES / "gateway.js"
 EXPORTER_PY = FILES / "metrics_exporter.py"
+ROUTER_REQUIREMENTS = FILES / "router-requirements.txt"
 # Same path in Debian's libnginx-mod-http-js and in the nginx.org packages the
 # nginx-unprivileged image installs (nginx-module-njs).
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"

@@ -34,6 +34,7 @@ DASHBOARD_KINDS: dict[str, DashboardKind] = {
     "gpu": DashboardKind("gpu", "GPUs (DCGM)", "instance", "Node", "label_values(DCGM_FI_DEV_GPU_TEMP, Hostname)"),
     "ollama": DashboardKind("ollama", "Ollama (probes)", "instance", "Instance", 'label_values(probe_success{{engine="ollama", namespace="{namespace}"}}, instance)'),
     "onnx": DashboardKind("edge", "Edge / ONNX nodes", "instance", "Instance", 'label_values(probe_success{{engine="onnx", namespace="{namespace}"}}, instance)'),
+    "gateway": DashboardKind("gateway", "Model gateway (clients)", "client", "Client", 'label_values(slm_gateway_requests_total{{namespace="{namespace}"}}, client)'),
     "kubernetes": DashboardKind("pods", "Pods (restarts, OOM)", "pod", "Pod", 'label_values(kube_pod_container_status_restarts_total{{namespace="{namespace}"}}, pod)'),
 }
 """Which dashboard an engine's panels go to, and its model/instance variable (``{namespace}``: the stack namespace)."""

@@ -23,6 +23,8 @@ __all__ = [
     "KUBE_STATE_METRICS",
     "CADVISOR_METRICS",
     "PROMETHEUS_METRICS",
+    "GATEWAY_METRICS",
+    "VLLM_ROUTER_METRICS",
     "known_series",
     "metric_names_in",
 ]
@@ -91,6 +93,23 @@ CADVISOR_METRICS: dict[str, str] = {
     "container_memory_working_set_bytes": "gauge",
 }
 
+GATEWAY_METRICS: dict[str, str] = {
+    # components/gateway/files/metrics_exporter.py (ours), labels client, model, code / limit.
+    "slm_gateway_requests": "counter",
+    "slm_gateway_limited": "counter",
+    "slm_gateway_request_duration_seconds": "histogram",
+    "slm_gateway_log_lines_invalid": "counter",
+}
+
+VLLM_ROUTER_METRICS: dict[str, str] = {
+    # vllm-router 0.1.17 src/metrics.rs (describe_* calls); label worker = worker URL.
+    "vllm_router_requests_total": "plain",
+    "vllm_router_worker_health": "gauge",
+    "vllm_router_running_requests": "gauge",
+    "vllm_router_prefix_routing_decisions_total": "plain",
+    "vllm_router_processed_requests_total": "plain",
+}
+
 PROMETHEUS_METRICS: dict[str, str] = {"up": "gauge"}
 
 
@@ -106,7 +125,8 @@ def _expand(name: str, kind: str) -> set[str]:
 def known_series() -> frozenset[str]:
     """Every series name a rule or panel may query."""
     names: set[str] = set()
-    for table in (VLLM_METRICS, HTTP_METRICS, DCGM_METRICS, BLACKBOX_METRICS, KUBE_STATE_METRICS, CADVISOR_METRICS, PROMETHEUS_METRICS):
+    for table in (VLLM_METRICS, HTTP_METRICS, DCGM_METRICS, BLACKBOX_METRICS, KUBE_STATE_METRICS, CADVISOR_METRICS,
+                  GATEWAY_METRICS, VLLM_ROUTER_METRICS, PROMETHEUS_METRICS):
         for name, kind in table.items():
             names |= _expand(name, kind)
     return frozenset(names)

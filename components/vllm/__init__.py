@@ -24,7 +24,7 @@ from components.context import StackContext
 from components.observability import MonitoringContribution
 from components.vllm.args import ClientSelector, LoraAdapter, VllmServiceArgs, parse_quantity
 from components.vllm.autoscaling import autoscaling
-from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, VLLM_EXAMPLES_DIR, VLLM_PORT
+from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, GATEWAY_PORT_NAME, VLLM_EXAMPLES_DIR, VLLM_PORT
 from components.vllm.k8s import build_workload
 from components.vllm.monitoring import vllm_contribution
 
@@ -65,10 +65,11 @@ class VllmService(SlmComponent):
 
         namespace = ctx.namespace
         self.service_name = pulumi.Output.from_input(workload.service_name)
-        self.base_url = pulumi.Output.from_input(f"http://{workload.service_name}.{namespace}.svc.cluster.local:8080/v1")
+        port = 8080 if ctx.gateway is None else VLLM_PORT  # behind a gateway, clients use the gateway's URL
+        self.base_url = pulumi.Output.from_input(f"http://{workload.service_name}.{namespace}.svc.cluster.local:{port}/v1")
         self.served_model_names = pulumi.Output.from_input([args.served_name] + [a.name for a in args.lora_adapters])
         self.api_key_secret_name = pulumi.Output.from_input(workload.api_key_secret_name)
-        self.monitoring = _monitoring(args, namespace, workload.selector)
+        self.monitoring = _monitoring(args, namespace, workload.selector, "metrics" if ctx.gateway is None else GATEWAY_PORT_NAME)
         self.register_outputs({
             "baseUrl": self.base_url,
             "servedModelNames": self.served_model_names,
@@ -77,8 +78,8 @@ class VllmService(SlmComponent):
         })
 
 
-def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
+def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str], port_name: str) -> MonitoringContribution:
     names = [args.served_name] + [a.name for a in args.lora_adapters]
     # Scaled to zero, "no target up" is the idle state, not an outage: leave that alert out.
     min_replicas = 0 if args.scale_to_zero else args.replicas
-    return vllm_contribution(args.name, namespace, selector, "metrics", names, min_replicas=min_replicas)
+    return vllm_contribution(args.name, namespace, selector, port_name, names, min_replicas=min_replicas)

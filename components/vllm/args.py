@@ -258,11 +258,12 @@ class VllmServiceArgs(ArgsModel):
             return pre.repo, self.revision or pre.revision
         return self.spec.hf_repo, self.revision or self.spec.hf_revision
 
-    def engine_args(self) -> list[str]:
-        """The full ``vllm serve`` argument list (flags derived by sizing + Args)."""
+    def engine_args(self, host: str = "127.0.0.1") -> list[str]:
+        """The full ``vllm serve`` argument list (flags derived by sizing + Args). ``host`` is loopback behind
+        the per-server auth proxy, the pod address behind a ModelGateway."""
         repo, rev = self.checkpoint
         args = ["--model", repo, "--revision", str(rev), "--served-model-name", self.served_name,
-                "--host", "127.0.0.1", "--port", str(VLLM_PORT)]
+                "--host", host, "--port", str(VLLM_PORT)]
         args += self.plan.engine_args()
         if self.dtype != "auto" and "--dtype" not in args:
             args += ["--dtype", self.dtype]

@@ -28,3 +28,6 @@ DEFAULT_DOWNLOAD_PATTERNS: tuple[str, ...] = (
 VLLM_EXAMPLES_DIR = "/vllm-workspace/examples"
 """Where the vllm-openai image keeps vLLM's ``examples/`` (docker/Dockerfile: ``WORKDIR /vllm-workspace``,
 ``COPY examples examples``), including the tool chat templates."""
+
+GATEWAY_PORT_NAME = "http"
+"""Name of vLLM's port (VLLM_PORT) on the pod when a ModelGateway fronts it (no per-server proxy)."""

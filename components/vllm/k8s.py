@@ -26,6 +26,7 @@ import pulumi_random
 from pulumi_kubernetes.core.v1 import (
     AffinityArgs,
     ContainerArgs,
+    ContainerPortArgs,
     EnvVarArgs,
     ExecActionArgs,
     NodeAffinityArgs,
@@ -64,7 +65,7 @@ from components.labels import selector_labels, standard_labels
 from components.context import StackContext
 from components.versions import image as pinned_image
 from components.vllm.args import VllmServiceArgs
-from components.vllm.constants import LORA_DIR, MODEL_DIR, VLLM_PORT
+from components.vllm.constants import GATEWAY_PORT_NAME, LORA_DIR, MODEL_DIR, VLLM_PORT
 
 __all__ = ["MODEL_DIR", "LORA_DIR", "PRIVATE_CIDRS", "Workload", "build_workload", "vllm_env", "download_egress",
            "gpu_node_affinity", "liveness_probe"]
@@ -189,15 +190,19 @@ def build_workload(
 
     # --- identity and secrets ---------------------------------------------------------
     k8s.core.v1.ServiceAccount(name, metadata=meta(name), automount_service_account_token=False, opts=opts)
-    if api_key is None:
-        api_key = pulumi_random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=opts).result
-    api_key_secret = f"{name}-api-key"
-    k8s.core.v1.Secret(api_key_secret, metadata=meta(api_key_secret), type="Opaque",
-                       string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts)
-    proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=VLLM_PORT, api_key=api_key,
-                               health_path="/health", metrics_path="/metrics", opts=opts)
+    gateway = ctx.gateway  # behind a ModelGateway: no own proxy or key; only the gateway and Prometheus get in
+    proxy = None
+    api_key_secret = ""
+    if gateway is None:
+        if api_key is None:
+            api_key = pulumi_random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=opts).result
+        api_key_secret = f"{name}-api-key"
+        k8s.core.v1.Secret(api_key_secret, metadata=meta(api_key_secret), type="Opaque",
+                           string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts)
+        proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=VLLM_PORT, api_key=api_key,
+                                   health_path="/health", metrics_path="/metrics", opts=opts)
     with_token = hf_token is not None and args.download  # no download step: the token is not needed
-    volumes: list[VolumeArgs] = list(proxy.volumes)
+    volumes: list[VolumeArgs] = list(proxy.volumes) if proxy else []
     token_mounts: list[VolumeMountArgs] = []
     if with_token:
         k8s.core.v1.Secret(f"{name}-hf-token", metadata=meta(f"{name}-hf-token"), type="Opaque",
@@ -259,12 +264,14 @@ def build_workload(
     # --- server -------------------------------------------------------------------------
     budget = args.startup_budget
     mem_request, mem_limit = args.container_memory
+    probe_port = PROXY_PORT if proxy else VLLM_PORT
     server = ContainerArgs(
         name="vllm",
         image=img.ref,
         image_pull_policy="IfNotPresent",
         command=["vllm", "serve"],
-        args=args.engine_args(),
+        args=args.engine_args() if proxy else args.engine_args(host="0.0.0.0"),
+        ports=None if proxy else [ContainerPortArgs(name=GATEWAY_PORT_NAME, container_port=VLLM_PORT, protocol="TCP")],
         env=vllm_env(),
         volume_mounts=[ro_cache, shm_mount, tmp_mount],
         resources=resources(args.container_cpu, mem_request, memory_limit=mem_limit, extended=gpu),
@@ -272,8 +279,8 @@ def build_workload(
         # Startup and readiness go to the pod IP through the proxy (8080 forwards /health to vLLM), so
         # readiness reflects the path clients use; liveness checks vLLM itself (a stuck proxy is not a
         # reason to restart a GPU server that took minutes to load).
-        startup_probe=http_probe("/health", PROXY_PORT, period_seconds=10, failure_threshold=budget // 10),
-        readiness_probe=http_probe("/health", PROXY_PORT, period_seconds=5, failure_threshold=3),
+        startup_probe=http_probe("/health", probe_port, period_seconds=10, failure_threshold=budget // 10),
+        readiness_probe=http_probe("/health", probe_port, period_seconds=5, failure_threshold=3),
         liveness_probe=liveness_probe(),
     )
 
@@ -292,7 +299,7 @@ def build_workload(
                 spec=restricted_pod_spec(
                     service_account_name=name,
                     init_containers=inits or None,
-                    containers=[server, proxy.container],
+                    containers=[server, proxy.container] if proxy else [server],
                     volumes=volumes,
                     affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu),
                     node_selector=dict(args.node_selector) or None,
@@ -318,14 +325,20 @@ def build_workload(
             ports=[
                 k8s.core.v1.ServicePortArgs(name=PROXY_PORT_NAME, port=PROXY_PORT, target_port=PROXY_PORT_NAME, protocol="TCP"),
                 k8s.core.v1.ServicePortArgs(name=METRICS_PORT_NAME, port=METRICS_PORT, target_port=METRICS_PORT_NAME, protocol="TCP"),
+            ] if proxy else [
+                k8s.core.v1.ServicePortArgs(name=GATEWAY_PORT_NAME, port=VLLM_PORT, target_port=GATEWAY_PORT_NAME, protocol="TCP"),
             ],
         ),
         opts=opts,
     )
     scraper = args.scraper(ctx)
-    ingress = [
-        ingress_from_pods([c.pod_labels], [PROXY_PORT], namespace_labels=c.namespace_labels) for c in args.clients
-    ] + [ingress_from_pods([scraper.pod_labels], [METRICS_PORT], namespace_labels=scraper.namespace_labels)]
+    if gateway is None:
+        ingress = [
+            ingress_from_pods([c.pod_labels], [PROXY_PORT], namespace_labels=c.namespace_labels) for c in args.clients
+        ] + [ingress_from_pods([scraper.pod_labels], [METRICS_PORT], namespace_labels=scraper.namespace_labels)]
+    else:  # vLLM serves /metrics on its API port: the gateway and Prometheus, nobody else
+        ingress = [ingress_from_pods([gateway.pod_labels], [VLLM_PORT], namespace_labels=gateway.namespace_labels),
+                   ingress_from_pods([scraper.pod_labels], [VLLM_PORT], namespace_labels=scraper.namespace_labels)]
     k8s.networking.v1.NetworkPolicy(
         name,
         metadata=meta(name),

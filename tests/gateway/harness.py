@@ -50,6 +50,7 @@ class Seen:
     """What one stand-in received."""
 
     paths: list[str] = field(default_factory=list)
+    chunks_sent: list[float] = field(default_factory=list)  # time.monotonic() of each SSE chunk written
     headers: list[dict[str, str]] = field(default_factory=list)
     bodies: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -142,6 +143,8 @@ class StandIn:
                              "choices": [{"index": 0, "delta": {"content": f"t{i}"}}]}
                     self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
                     time.sleep(stand_in.stream_gap)
+                with stand_in.seen.lock:
+                    stand_in.seen.chunks_sent.append(time.monotonic())
                 self._chunk(b"data: [DONE]\n\n")
                 self._chunk(b"")
 

@@ -65,7 +65,7 @@ def test_security_fields(built, stack, name):
     assert sa["automountServiceAccountToken"] is False
 
 
-@pytest.mark.parametrize("stack,name", [("staging", "phi4-mini"), ("prod", "qwen3-8b")])
+@pytest.mark.parametrize("stack,name", [("staging", "phi4-mini")])
 def test_vllm_container_behind_proxy_on_localhost(built, stack, name):
     dep = _one(built[stack], "Deployment", name)
     cs = _containers(dep)
@@ -179,7 +179,7 @@ PROMETHEUS_PEER = {
 }
 
 
-@pytest.mark.parametrize("stack,name", [("staging", "phi4-mini"), ("prod", "qwen3-8b")])
+@pytest.mark.parametrize("stack,name", [("staging", "phi4-mini")])
 def test_network_policy_default_deny_and_named_peers(built, stack, name):
     np_ = _one(built[stack], "NetworkPolicy", name)["spec"]
     assert np_["policyTypes"] == ["Ingress", "Egress"]
@@ -195,14 +195,29 @@ def test_network_policy_default_deny_and_named_peers(built, stack, name):
         "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]}}]
 
 
-def test_prod_clients_from_gateway_namespace(built):
-    ingress = _one(built["prod"], "NetworkPolicy", "phi4-mini")["spec"]["ingress"][0]
-    assert ingress["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}},
-                                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "api-gateway"}}}]
+@pytest.mark.parametrize("name", ["phi4-mini", "qwen3-8b"])
+def test_prod_model_servers_behind_the_gateway(built, name):
+    """prod has a ModelGateway: vLLM listens on the pod address with no proxy of its own, and its
+    NetworkPolicy admits only the gateway pods and Prometheus, on vLLM's port."""
+    cs = _containers(_one(built["prod"], "Deployment", name))
+    assert "auth-proxy" not in cs
+    vllm = cs["vllm"]
+    assert _flag(vllm["args"], "--host") == "0.0.0.0" and "--api-key" not in vllm["args"]
+    assert vllm["ports"] == [{"containerPort": 8000, "name": "http", "protocol": "TCP"}]
+    assert vllm["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8000}
+    svc = _one(built["prod"], "Service", name)
+    assert svc["spec"]["type"] == "ClusterIP" and [p["port"] for p in svc["spec"]["ports"]] == [8000]
+    ingress = _one(built["prod"], "NetworkPolicy", name)["spec"]["ingress"]
+    assert [rule["from"] for rule in ingress] == [
+        [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "gateway", "app.kubernetes.io/name": "model-gateway"}}}],
+        [PROMETHEUS_PEER["prod"]],
+    ]
+    assert all([p["port"] for p in rule["ports"]] == [8000] for rule in ingress)
+    assert not [o for o in _objs(built["prod"], "Secret") if o["metadata"]["name"] == f"{name}-api-key"]
 
 
 def test_api_key_secret_and_no_plaintext(built):
-    for stack in ("staging", "prod"):
+    for stack in ("staging",):
         secret = _one(built[stack], "Secret", "phi4-mini-api-key")
         assert secret["stringData"] == {"api-key": "[secret]"}
         for p in (built[stack] / "manifests").glob("*.yaml"):

@@ -212,6 +212,28 @@ def probe_failing(c: Ctx) -> Case:
     return [("probe_success", full, f"0x{c.n}")], [("probe_success", full, f"1x{c.n}")], labels
 
 
+def gateway_at_limit(c: Ctx) -> Case:
+    share = c.t.gateway_limited_share
+    labels = {**_scope(c), "client": "chat-app"}
+
+    def refused(x: float) -> Series:  # 100 requests a minute, a share x of them refused with 429 (rpm)
+        ok = {**labels, "model": "m", "code": "200"}
+        limited = {**labels, "model": "", "code": "429"}
+        return [("slm_gateway_requests_total", ok, f"0+{num(100 - 100 * x)}x{c.n}"),
+                ("slm_gateway_requests_total", limited, f"0+{num(100 * x)}x{c.n}"),
+                ("slm_gateway_limited_total", {**labels, "limit": "rpm"}, f"0+{num(100 * x)}x{c.n}")]
+
+    return refused(_above(share, 1.0)), refused(share * 0.99), labels
+
+
+def gateway_auth_failures(c: Ctx) -> Case:
+    per_minute = c.t.gateway_auth_failures_per_minute
+    labels = _scope(c)
+    series = {**labels, "client": "unauthenticated", "model": "", "code": "401"}
+    m = "slm_gateway_requests_total"
+    return [(m, series, f"0+{num(_above(per_minute))}x{c.n}")], [(m, series, f"0+{num(per_minute * 0.99)}x{c.n}")], labels
+
+
 CASES: dict[str, Callable[[Ctx], Case]] = {
     "VllmTargetDown": target_down,
     "VllmNoTargetUp": no_target_up,
@@ -226,6 +248,9 @@ CASES: dict[str, Callable[[Ctx], Case]] = {
     "GpuTemperatureHigh": gpu_temperature,
     "OllamaProbeFailing": probe_failing,
     "EdgeNodeProbeFailing": probe_failing,
+    "GatewayTargetDown": target_down,
+    "GatewayClientAtLimit": gateway_at_limit,
+    "GatewayAuthFailures": gateway_auth_failures,
 }
 """Alert name -> case generator. Every alert the stacks render must be listed."""
 
@@ -234,6 +259,9 @@ FOR_KEYS: dict[str, str] = {
     "VllmQueueDepthHigh": "queue_for",
     "OllamaProbeFailing": "probe_for",
     "EdgeNodeProbeFailing": "probe_for",
+    "GatewayTargetDown": "down_for",
+    "GatewayClientAtLimit": "gateway_limited_for",
+    "GatewayAuthFailures": "gateway_auth_for",
 }
 """Alerts whose ``for`` is a configured threshold (AlertThresholds field)."""
 

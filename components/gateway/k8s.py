@@ -1,0 +1,262 @@
+"""The ModelGateway workload: one pod shape, three containers, everything hardened.
+
+* init ``router-install``: the pinned python-slim image installs the hash-locked vllm-router
+  release (``files/router-requirements.txt``, ``pip --require-hashes --only-binary :all:``) into
+  an emptyDir. No digest of an upstream router image could be verified (docs/gateway.md), so the
+  release is pinned by its PyPI sha256 instead and the image by the python-slim digest.
+* ``proxy``: nginx + njs on 8080, the only port clients reach (keys, allow-lists, limits, errors).
+* ``router``: vllm-router on 127.0.0.1:8001, IGW mode, Kubernetes discovery of the stack's vLLM
+  pods (Role: get/list/watch pods in the namespace; a projected token mounted into this
+  container only), Prometheus metrics on 29000.
+* ``exporter``: per-client metrics from nginx's access log on 9145.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.core.v1 import (
+    ContainerArgs,
+    ContainerPortArgs,
+    EnvVarArgs,
+    ExecActionArgs,
+    ProbeArgs,
+    VolumeArgs,
+    VolumeMountArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
+
+from components.context import StackContext
+from components.gateway.args import GatewayArgs
+from components.gateway.constants import (
+    APP_NAME, EXPORTER_PORT, PROMETHEUS_POD_LABELS, EXPORTER_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, ROUTER_METRICS_PORT,
+    ROUTER_METRICS_PORT_NAME, ROUTER_PORT, ROUTER_VERSION, SYSLOG_ADDRESS, WORKER_PORT, WORKER_SELECTOR,
+)
+from components.gateway.proxy import EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, ProxyClient, gateway_nginx_conf, keys_file_text
+from components.hardening import (
+    container_security_context, dns_egress, egress_to_pods, http_probe, ingress_from_pods, restricted_pod_spec,
+    resources, scratch_volume, secret_file_volume,
+)
+from components.labels import selector_labels, standard_labels
+from components.versions import image
+
+__all__ = ["GatewayWorkload", "build_gateway"]
+
+KEYS_DIR = "/etc/gateway/keys"
+JS_DIR = "/etc/gateway/js"
+ROUTER_DIR = "/opt/router"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+@dataclass(frozen=True)
+class GatewayWorkload:
+    labels: dict[str, str]
+    selector: dict[str, str]
+    service_name: str
+    client_secret_names: dict[str, str]
+
+
+def _exec_probe(url: str, period: int, failures: int = 3) -> ProbeArgs:
+    """The router listens on loopback only, so kubelet probes exec python3 inside the container."""
+    script = ("import sys, urllib.request\n"
+              f"sys.exit(0 if urllib.request.urlopen({url!r}, timeout=4).status == 200 else 1)\n")
+    return ProbeArgs(exec_=ExecActionArgs(command=["python3", "-c", script]), period_seconds=period,
+                     timeout_seconds=5, failure_threshold=failures)
+
+
+def _router_args(args: GatewayArgs, ctx: StackContext) -> list[str]:
+    selector = [f"{k}={v}" for k, v in {**WORKER_SELECTOR, "app.kubernetes.io/part-of": ctx.part_of}.items()]
+    return ["-m", "vllm_router.launch_router",
+            "--host", "127.0.0.1", "--port", str(ROUTER_PORT), "--enable-igw", "--policy", args.policy,
+            "--service-discovery", "--selector", *selector, "--service-discovery-namespace", ctx.namespace,
+            "--service-discovery-port", str(WORKER_PORT),
+            "--prometheus-host", "0.0.0.0", "--prometheus-port", str(ROUTER_METRICS_PORT), "--log-level", "info"]
+
+
+def _token_volume() -> tuple[VolumeArgs, VolumeMountArgs]:
+    """The service-account token for the router only (the pod keeps automountServiceAccountToken: false)."""
+    volume = VolumeArgs(name="router-token", projected={"default_mode": 0o444, "sources": [
+        {"service_account_token": {"path": "token", "expiration_seconds": 3600}},
+        {"config_map": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downward_api": {"items": [{"path": "namespace", "field_ref": {"field_path": "metadata.namespace"}}]}},
+    ]})
+    return volume, VolumeMountArgs(name="router-token", mount_path=TOKEN_DIR, read_only=True)
+
+
+def build_gateway(
+    name: str,
+    args: GatewayArgs,
+    ctx: StackContext,
+    *,
+    models: list[str],
+    client_keys: dict[str, pulumi.Output[list[str]]],
+    opts: pulumi.ResourceOptions,
+) -> GatewayWorkload:
+    """Create every object of the gateway. ``client_keys`` maps each client to its keys (secret outputs)."""
+    namespace = ctx.namespace
+    labels = standard_labels(APP_NAME, name, "gateway", ROUTER_VERSION, ctx.part_of)
+    selector = selector_labels(APP_NAME, name)
+
+    def meta(obj_name: str, extra: dict[str, str] | None = None) -> ObjectMetaArgs:
+        return ObjectMetaArgs(name=obj_name, namespace=namespace, labels=labels, annotations=extra)
+
+    clients = args.effective_clients(models)
+    # Limits are per nginx instance: split each client's budget across the replicas.
+    per_replica = [ProxyClient(c.name, tuple(c.models), max(1, -(-c.rpm // args.replicas)),
+                               max(1, -(-c.concurrency // args.replicas)),
+                               None if c.burst is None else -(-c.burst // args.replicas)) for c in clients]
+    conf = gateway_nginx_conf(per_replica, models, router=f"127.0.0.1:{ROUTER_PORT}", listen=PROXY_PORT,
+                              keys_file=f"{KEYS_DIR}/clients.keys", js_dir=JS_DIR, metrics_syslog=SYSLOG_ADDRESS)
+    files = {"nginx.conf": conf, "gateway.js": GATEWAY_JS.read_text(),
+             "metrics_exporter.py": EXPORTER_PY.read_text(), "router-requirements.txt": ROUTER_REQUIREMENTS.read_text()}
+    checksum = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    k8s.core.v1.ConfigMap(f"{name}-files", metadata=meta(f"{name}-files"), data=files, opts=opts)
+
+    # --- keys: hashes for the proxy, raw keys for the clients ---------------------------------
+    all_keys = pulumi.Output.all(**client_keys)
+    k8s.core.v1.Secret(f"{name}-keys", metadata=meta(f"{name}-keys"), type="Opaque",
+                       string_data={"clients.keys": pulumi.Output.secret(all_keys.apply(keys_file_text))}, opts=opts)
+    client_secrets = {}
+    for client in clients:
+        secret_name = f"{name}-client-{client.name}"
+        current = client_keys[client.name].apply(lambda keys: keys[0])
+        k8s.core.v1.Secret(secret_name, metadata=meta(secret_name), type="Opaque",
+                           string_data={"api-key": pulumi.Output.secret(current)}, opts=opts)
+        client_secrets[client.name] = secret_name
+
+    # --- discovery RBAC -------------------------------------------------------------------------
+    k8s.core.v1.ServiceAccount(name, metadata=meta(name), automount_service_account_token=False, opts=opts)
+    k8s.rbac.v1.Role(f"{name}-discovery", metadata=meta(f"{name}-discovery"), rules=[
+        k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]),
+    ], opts=opts)
+    k8s.rbac.v1.RoleBinding(f"{name}-discovery", metadata=meta(f"{name}-discovery"),
+                            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role",
+                                                             name=f"{name}-discovery"),
+                            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=name, namespace=namespace)],
+                            opts=opts)
+
+    # --- pod ------------------------------------------------------------------------------------
+    python, nginx = image("python-slim"), image("nginx-unprivileged")
+    files_volume = VolumeArgs(name="files", config_map={"name": f"{name}-files", "default_mode": 0o444})
+    keys_volume, keys_mount = secret_file_volume("keys", f"{name}-keys", KEYS_DIR)
+    token_volume, token_mount = _token_volume()
+    router_vol, _ = scratch_volume("router", ROUTER_DIR, size_limit="512Mi")
+    install_tmp, install_tmp_mount = scratch_volume("install-tmp", "/tmp", size_limit="512Mi")
+    proxy_tmp, proxy_tmp_mount = scratch_volume("proxy-tmp", "/tmp", size_limit="256Mi")
+    router_tmp, router_tmp_mount = scratch_volume("router-tmp", "/tmp", size_limit="64Mi")
+
+    def file_mount(key: str, path: str) -> VolumeMountArgs:
+        return VolumeMountArgs(name="files", mount_path=path, sub_path=key, read_only=True)
+
+    install = ContainerArgs(
+        name="router-install", image=python.ref, image_pull_policy="IfNotPresent",
+        command=["python3", "-m", "pip"],
+        args=["install", "--no-cache-dir", "--disable-pip-version-check", "--require-hashes", "--only-binary", ":all:",
+              "--target", ROUTER_DIR, "-r", "/etc/gateway/router-requirements.txt"],
+        env=[EnvVarArgs(name="HOME", value="/tmp")],
+        volume_mounts=[file_mount("router-requirements.txt", "/etc/gateway/router-requirements.txt"),
+                       VolumeMountArgs(name="router", mount_path=ROUTER_DIR), install_tmp_mount],
+        resources=resources("200m", "256Mi", cpu_limit="1", memory_limit="512Mi"),
+        security_context=container_security_context(),
+    )
+    proxy = ContainerArgs(
+        name="proxy", image=nginx.ref, image_pull_policy="IfNotPresent",
+        command=["nginx"], args=["-c", "/etc/gateway/nginx.conf", "-g", "daemon off;"],
+        ports=[ContainerPortArgs(name=PROXY_PORT_NAME, container_port=PROXY_PORT, protocol="TCP")],
+        volume_mounts=[file_mount("nginx.conf", "/etc/gateway/nginx.conf"), file_mount("gateway.js", f"{JS_DIR}/gateway.js"),
+                       keys_mount, proxy_tmp_mount],
+        resources=resources("200m", "128Mi", cpu_limit="1", memory_limit="256Mi"),
+        security_context=container_security_context(),
+        liveness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=10),
+        readiness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=5),
+    )
+    router = ContainerArgs(
+        name="router", image=python.ref, image_pull_policy="IfNotPresent",
+        command=["python3"], args=_router_args(args, ctx),
+        env=[EnvVarArgs(name="PYTHONPATH", value=ROUTER_DIR), EnvVarArgs(name="HOME", value="/tmp")],
+        ports=[ContainerPortArgs(name=ROUTER_METRICS_PORT_NAME, container_port=ROUTER_METRICS_PORT, protocol="TCP")],
+        volume_mounts=[VolumeMountArgs(name="router", mount_path=ROUTER_DIR, read_only=True), token_mount, router_tmp_mount],
+        resources=resources("250m", "256Mi", cpu_limit="2", memory_limit="1Gi"),
+        security_context=container_security_context(),
+        startup_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 5, failures=24),
+        liveness_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 10),
+        readiness_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 5),
+    )
+    exporter = ContainerArgs(
+        name="exporter", image=python.ref, image_pull_policy="IfNotPresent",
+        command=["python3"], args=["/etc/gateway/metrics_exporter.py", "--syslog", SYSLOG_ADDRESS,
+                                   "--listen", f"0.0.0.0:{EXPORTER_PORT}"],
+        ports=[ContainerPortArgs(name=EXPORTER_PORT_NAME, container_port=EXPORTER_PORT, protocol="TCP")],
+        volume_mounts=[file_mount("metrics_exporter.py", "/etc/gateway/metrics_exporter.py")],
+        resources=resources("50m", "64Mi", cpu_limit="500m", memory_limit="128Mi"),
+        security_context=container_security_context(),
+        liveness_probe=http_probe("/healthz", EXPORTER_PORT_NAME, period_seconds=10),
+        readiness_probe=http_probe("/healthz", EXPORTER_PORT_NAME, period_seconds=10),
+    )
+    k8s.apps.v1.Deployment(
+        name, metadata=meta(name),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=args.replicas,
+            selector=LabelSelectorArgs(match_labels=selector),
+            strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                # A changed config rolls the pods (nginx drains in-flight requests on SIGQUIT); a changed key
+                # does not: the keys Secret is read per request.
+                metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
+                spec=restricted_pod_spec(
+                    service_account_name=name,
+                    init_containers=[install],
+                    containers=[proxy, router, exporter],
+                    volumes=[files_volume, keys_volume, token_volume, router_vol, install_tmp, proxy_tmp, router_tmp],
+                    termination_grace_period_seconds=660,
+                ),
+            ),
+        ),
+        opts=opts,
+    )
+    if args.replicas > 1:
+        k8s.policy.v1.PodDisruptionBudget(name, metadata=meta(name), spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            min_available=1, selector=LabelSelectorArgs(match_labels=selector)), opts=opts)
+
+    # --- service, network policy, ingress --------------------------------------------------------
+    k8s.core.v1.Service(name, metadata=meta(name), spec=k8s.core.v1.ServiceSpecArgs(
+        type="ClusterIP", selector=selector,
+        ports=[k8s.core.v1.ServicePortArgs(name=PROXY_PORT_NAME, port=PROXY_PORT, target_port=PROXY_PORT_NAME, protocol="TCP")],
+    ), opts=opts)
+    scraper = ctx.prometheus
+    ingress = [
+        # The stack's one entry point: any caller may connect; the proxy authenticates every request.
+        k8s.networking.v1.NetworkPolicyIngressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=PROXY_PORT)]),
+        ingress_from_pods([PROMETHEUS_POD_LABELS], [EXPORTER_PORT, ROUTER_METRICS_PORT],
+                          namespace_labels=scraper.namespace_labels if scraper else None),
+    ]
+    k8s.networking.v1.NetworkPolicy(name, metadata=meta(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress", "Egress"],
+        ingress=ingress,
+        egress=[
+            dns_egress(),
+            egress_to_pods([{**WORKER_SELECTOR, "app.kubernetes.io/part-of": ctx.part_of}], [WORKER_PORT]),
+            # The Kubernetes API (pod discovery; its address is cluster-specific) and PyPI (the install step).
+            NetworkPolicyEgressRuleArgs(to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr="0.0.0.0/0"))],
+                                        ports=[NetworkPolicyPortArgs(protocol="TCP", port=443),
+                                               NetworkPolicyPortArgs(protocol="TCP", port=6443)]),
+        ],
+    ), opts=opts)
+    if args.ingress is not None:
+        ing = args.ingress
+        k8s.networking.v1.Ingress(name, metadata=meta(name), spec=k8s.networking.v1.IngressSpecArgs(
+            ingress_class_name=ing.class_name,
+            tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ing.host], secret_name=ing.tls_secret_name)],
+            rules=[k8s.networking.v1.IngressRuleArgs(host=ing.host, http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=[
+                k8s.networking.v1.HTTPIngressPathArgs(path="/v1", path_type="Prefix", backend=k8s.networking.v1.IngressBackendArgs(
+                    service=k8s.networking.v1.IngressServiceBackendArgs(
+                        name=name, port=k8s.networking.v1.ServiceBackendPortArgs(name=PROXY_PORT_NAME)))),
+            ]))],
+        ), opts=opts)
+    return GatewayWorkload(labels, selector, name, client_secrets)

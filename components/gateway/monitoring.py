@@ -1,0 +1,114 @@
+"""What the ModelGateway contributes to the stack's monitoring: two scrape jobs, per-client panels, alerts.
+
+* job ``<name>``: the per-client exporter (``slm_gateway_*``, labelled by client name, never by key);
+* job ``<name>-router``: vllm-router's own metrics (``vllm_router_*``: worker health, prefix hits).
+
+Alerts (each with a promtool unit test in tests/promtool/promtool_cases.py):
+``GatewayTargetDown``, ``GatewayClientAtLimit`` (a client's 429 share stays above
+``gatewayLimitedShare`` for ``gatewayLimitedFor``) and ``GatewayAuthFailures`` (401s per
+minute above ``gatewayAuthFailuresPerMinute`` for ``gatewayAuthFor``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from components.gateway.constants import EXPORTER_PORT_NAME, ROUTER_METRICS_PORT_NAME
+from components.monitoring.metrics import metric_names_in
+from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget
+
+__all__ = ["GATEWAY_ALERTS", "gateway_contribution"]
+
+GATEWAY_ALERTS = ("GatewayTargetDown", "GatewayClientAtLimit", "GatewayAuthFailures")
+
+
+def _num(value: float) -> str:
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def _rules(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRule]]:
+    sel = f'job="{job}", namespace="{namespace}"'
+
+    def build(t: AlertThresholds) -> list[AlertRule]:
+        return [
+            AlertRule(
+                name="GatewayTargetDown",
+                expr=f"min by (job, namespace, pod) (up{{{sel}}}) == 0",
+                for_=t.down_for,
+                severity="critical",
+                summary="Model gateway {{ $labels.pod }} is down",
+                description=f"Prometheus cannot scrape gateway pod {{{{ $labels.pod }}}} (job {job}) for {t.down_for}: "
+                "clients of every model may be failing.",
+                runbook="kubectl describe pod / logs -c proxy, -c router, -c router-install: the install step needs "
+                "PyPI; the router needs its Role to list pods.",
+            ),
+            AlertRule(
+                name="GatewayClientAtLimit",
+                expr=(f"sum by (job, namespace, client) (rate(slm_gateway_limited_total{{{sel}}}[5m])) / "
+                      f"sum by (job, namespace, client) (rate(slm_gateway_requests_total{{{sel}}}[5m])) > "
+                      f"{_num(t.gateway_limited_share)}"),
+                for_=t.gateway_limited_for,
+                severity="warning",
+                summary="Client {{ $labels.client }} is persistently at its gateway limit",
+                description=f"More than {_num(t.gateway_limited_share * 100)} % of client {{{{ $labels.client }}}}'s "
+                f"requests were refused with 429 (rpm or concurrency) for {t.gateway_limited_for}.",
+                runbook="Dashboard 'Model gateway (clients)': raise the client's rpm/concurrency in the stack file, "
+                "or ask the client to back off (Retry-After).",
+            ),
+            AlertRule(
+                name="GatewayAuthFailures",
+                expr=(f'sum by (job, namespace) (rate(slm_gateway_requests_total{{{sel}, client="unauthenticated", '
+                      f'code="401"}}[5m])) * 60 > {_num(t.gateway_auth_failures_per_minute)}'),
+                for_=t.gateway_auth_for,
+                severity="warning",
+                summary="Burst of failed authentications at the model gateway",
+                description=f"More than {_num(t.gateway_auth_failures_per_minute)} requests per minute with a missing "
+                f"or wrong key for {t.gateway_auth_for} (job {job}).",
+                runbook="The gateway's access log (client \"\", status 401) shows the source addresses: a client with "
+                "a revoked key, or key guessing.",
+            ),
+        ]
+
+    return build
+
+
+def gateway_contribution(job: str, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
+    """Scrape jobs, alert rules and dashboard panels of one gateway."""
+    sel = f'job="{job}", namespace="{namespace}", client=~"$client"'
+    router_sel = f'job="{job}-router", namespace="{namespace}"'
+    panels = (
+        Panel("Requests/s by client", (
+            (f"sum by (client) (rate(slm_gateway_requests_total{{{sel}}}[5m]))", "{{client}}"),), unit="reqps"),
+        Panel("Refused by client (401/403/404/429)", (
+            (f'sum by (client, code) (rate(slm_gateway_requests_total{{{sel}, code=~"401|403|404|429"}}[5m]))',
+             "{{client}} {{code}}"),), unit="reqps"),
+        Panel("Latency p95 by client", (
+            (f"histogram_quantile(0.95, sum by (client, le) (rate(slm_gateway_request_duration_seconds_bucket{{{sel}}}[5m])))",
+             "{{client}}"),), unit="s"),
+        Panel("At limit (429) by client and limit", (
+            (f"sum by (client, limit) (rate(slm_gateway_limited_total{{{sel}}}[5m]))", "{{client}} {{limit}}"),), unit="reqps"),
+        Panel("Router: healthy workers", (
+            (f"sum(vllm_router_worker_health{{{router_sel}}})", "healthy"),), kind="stat"),
+        Panel("Router: prefix-cache decisions", (
+            (f"sum by (outcome) (rate(vllm_router_prefix_routing_decisions_total{{{router_sel}}}[5m]))", "{{outcome}}"),),
+            unit="reqps"),
+    )
+    rules = _rules(job, namespace)
+    names: set[str] = set()
+    for rule in rules(AlertThresholds()):
+        names |= metric_names_in(rule.expr)
+    for panel in panels:
+        for expr, _ in panel.targets:
+            names |= metric_names_in(expr)
+    return MonitoringContribution(
+        source=job,
+        engine="gateway",
+        scrape_targets=(
+            ScrapeTarget(job=job, namespace=namespace, pod_selector=selector, port_name=EXPORTER_PORT_NAME),
+            ScrapeTarget(job=f"{job}-router", namespace=namespace, pod_selector=selector, port_name=ROUTER_METRICS_PORT_NAME),
+        ),
+        alert_rules=rules,
+        panels=panels,
+        metric_names=frozenset(names),
+    )
