@@ -16,7 +16,7 @@ ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "consistent_has
 
 
 class GatewayClient(ArgsModel):
-    """One named client: its models and limits. Its key is generated, or set in the gatewayClientKeys secret."""
+    """One named client: its models and limits. Its key is generated per client (kept in Pulumi state as a secret)."""
 
     name: str = Field(description="Client name (a DNS label): metrics and logs carry it, never the key. Required.")
     models: list[str] = Field(min_length=1, description="Served model names this client's key may use (the `model` of its requests). Required; /v1/models lists exactly these.")

@@ -19,10 +19,11 @@ from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 
 KEY = "sk-Live.Key_0123$abcDEF{x}|y"  # mixed case and regex metacharacters: only exact bytes may pass
-PROXIES = ("staging/phi4-mini-auth-proxy", "prod/phi4-mini-auth-proxy", "prod/qwen3-8b-auth-proxy",
-           "proxied/ollama-auth-proxy")
-"""Every proxy config the reference stacks generate, plus the Docker proxy (the dev stack with
-``ollama.authProxy: true``). test_every_generated_proxy_config_is_covered keeps this list complete."""
+PROXIES = ("staging/phi4-mini-auth-proxy", "proxied/ollama-auth-proxy")
+"""Every single-key proxy config the reference stacks generate, plus the Docker proxy (the dev stack with
+``ollama.authProxy: true``). prod's model servers sit behind its ModelGateway (no per-server proxy); the
+gateway's nginx.conf is run by tests/gateway. test_every_generated_proxy_config_is_covered keeps this list complete."""
+GATEWAY_CONFIGS = {"prod/gateway-files"}
 
 
 def _proxied_dev(root: Path) -> Path:
@@ -54,7 +55,7 @@ def test_every_generated_proxy_config_is_covered(builds):
         if stack in builds:
             found |= {f"{stack}/{p.parent.name}" for p in builds[stack].glob("files/*/nginx.conf")}
     found |= {f"proxied/{p.parent.name}" for p in builds["proxied"].glob("files/*/nginx.conf")}
-    assert found == set(PROXIES)
+    assert found == set(PROXIES) | GATEWAY_CONFIGS
 
 
 @pytest.fixture(scope="module")
