@@ -78,7 +78,7 @@ class VllmService(SlmComponent):
         })
 
 
-def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str], port_name: str) -> MonitoringContribution:
+def _monitoring(args: VllmServiceArgs, namespace: str, selector: dict[str, str], port_name: str = "metrics") -> MonitoringContribution:
     names = [args.served_name] + [a.name for a in args.lora_adapters]
     # Scaled to zero, "no target up" is the idle state, not an outage: leave that alert out.
     min_replicas = 0 if args.scale_to_zero else args.replicas

@@ -139,10 +139,10 @@ def test_reference_stacks_monitor_their_vllm_services(builds):
     staging_jobs = [j["job_name"] for j in _prom_config(builds["staging"])["scrape_configs"]]
     assert staging_jobs == ["phi4-mini", "dcgm-exporter", "kube-state-metrics"]
     monitors = {m["spec"]["podMetricsEndpoints"][0]["relabelings"][0]["replacement"] for m in _kind(builds["prod"], "PodMonitor")}
-    assert monitors == {"phi4-mini", "qwen3-8b", "dcgm-exporter"}
+    assert monitors == {"phi4-mini", "qwen3-8b", "dcgm-exporter", "gateway", "gateway-router"}
     [rule] = _kind(builds["prod"], "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert {g["name"] for g in rule["spec"]["groups"]} == {"slm-phi4-mini", "slm-qwen3-8b", "slm-gpu", "slm-pods"}
+    assert {g["name"] for g in rule["spec"]["groups"]} == {"slm-phi4-mini", "slm-qwen3-8b", "slm-gateway", "slm-gpu", "slm-pods"}
     ttft = [r for g in rule["spec"]["groups"] for r in g["rules"] if r["alert"] == "VllmTtftP95High"]
     assert all(r["expr"].endswith("> 1.5") for r in ttft)  # prod overrides the threshold
 
@@ -272,7 +272,8 @@ def test_vllm_dashboard_covers_the_issue_list(builds):
 
 def test_operator_dashboards_carry_sidecar_label(builds):
     maps = [m for m in _kind(builds["prod"], "ConfigMap") if m["metadata"]["name"].startswith("monitoring-dashboard-")]
-    assert {m["metadata"]["name"] for m in maps} == {"monitoring-dashboard-vllm", "monitoring-dashboard-gpu", "monitoring-dashboard-pods"}
+    assert {m["metadata"]["name"] for m in maps} == {"monitoring-dashboard-vllm", "monitoring-dashboard-gpu", "monitoring-dashboard-pods",
+                                                     "monitoring-dashboard-gateway"}
     assert all(m["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps)
     probes = _kind(builds["custom-operator"], "Probe")
     assert {p["spec"]["jobName"] for p in probes} == {"ollama-probe", "edge-1-probe"}
