@@ -85,14 +85,23 @@ def _build(stack: str, out_dir: Path | None):
     from slm_deploy.gate.worker import ScanWorker
 
     with ScanWorker() as worker:
+        from slm_deploy.warm import preview_key, record_inputs, unchanged_build
+
+        loaded = _load(stack)
+        target = out_dir or project_dir() / "build" / stack
+        key = preview_key(loaded, target)  # before the build: inputs edited meanwhile miss next time
+        previous = unchanged_build(loaded, target, key)
+        if previous is not None:
+            return previous  # Pulumi is never imported; the unused worker is killed on exit
+
         from slm_deploy.pipeline import build_stack
         from slm_deploy.render import OutDirError
         from slm_deploy.synth import SynthError
 
-        loaded = _load(stack)
-        target = out_dir or project_dir() / "build" / stack
         try:
-            return build_stack(loaded, target, worker=worker)
+            build = build_stack(loaded, target, worker=worker)
+            record_inputs(target, key)
+            return build
         except SynthError as exc:
             if Session.debug:
                 traceback.print_exc()
@@ -112,9 +121,13 @@ def _print_build(build, as_json: bool) -> None:
             "resources": [{"type": r.type, "name": r.name, "parent": r.parent} for r in build.synth.resources],
             "counts": dict(sorted(counts.items())),
             "gate": {"ok": build.gate.ok, "failed": [f.__dict__ for f in build.gate.failed]},
+            "unchanged": build.unchanged,
         }
         out.print_json(json.dumps(payload))
         return
+    if build.unchanged:
+        out.print(f"[bold]unchanged[/bold]: stack {build.stack} has the same inputs as the build in {build.out_dir} "
+                  "(no synth, render or scan); its gate verdict is reused")
     out.print(resource_tree(build.synth))
     out.print("Resources: " + ", ".join(f"[green]+ {n}[/green] {k}" for k, n in sorted(counts.items())) + " to create")
     from slm_deploy.gate.summary import print_summary

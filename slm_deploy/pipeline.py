@@ -23,6 +23,8 @@ class Build:
     synth: SynthResult
     summary: dict[str, Any]
     gate: GateResult
+    unchanged: bool = False
+    """True when nothing was rebuilt: same inputs as the previous build (see slm_deploy.warm)."""
 
 
 def synth_stack(stack: LoadedStack) -> SynthResult:

@@ -173,17 +173,36 @@ def gate_config(stack: str, payload: dict[str, Any], root: Path, worker: Any = N
     return 0 if build.gate.ok else 1
 
 
-# Everything that can change what this stack renders or how it is judged: the program and its
-# components, templates, the gate and its policies, the locked dependency set, the project file.
-_INPUTS = ("components", "stacks", "slm_deploy", "templates", "policies", "Pulumi.yaml", "uv.lock")
+# What never decides a verdict: tests, docs, scripts, build output, caches, other stacks' files.
+_SKIP_TOP = {"build", "tests", "docs", "scripts", ".venv", ".git", ".ci", ".slm-deploy-cache"}
+_KEEP_PROGRAM_VERDICTS = 3
+"""Per stack, the newest verdicts kept (older ones are pruned when a new one is stored)."""
+
+
+def input_files(stack: str, root: Path) -> list[Path]:
+    """Every file that can change what ``stack`` renders or how it is judged: the program, components,
+    templates, gate and policies code and data, the project file and lock, and this stack's own file
+    (not the other stacks', not docs, tests or build output)."""
+    files = []
+    for top in sorted(root.iterdir()):
+        if top.name in _SKIP_TOP or top.name.startswith("."):
+            continue
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".md"):
+                continue
+            rel = path.relative_to(root)
+            if rel.parts[0] == "stacks" and path.name.startswith("Pulumi.") and path.name != f"Pulumi.{stack}.yaml":
+                continue
+            files.append(path)
+    return files
 
 
 def input_key(stack: str, payload: dict[str, Any], root: Path) -> str:
     """sha256 of the gate's inputs *before* synthesis, so an unchanged stack skips the synth too.
 
-    Covers the stack's validated config (secret names, never values), every source file that
-    renders or judges it, the installed versions of the tools that do (not only uv.lock: what is
-    actually installed), the waiver file in use and today's date (waivers expire).
+    Covers the stack's validated config (secret names, never values), every file of :func:`input_files`,
+    the installed versions of the tools that render or judge it (:func:`slm_deploy.gate.cache.tool_versions`),
+    the waiver file in use and today's date (waivers expire).
     """
     import hashlib
     from datetime import date
@@ -196,14 +215,16 @@ def input_key(stack: str, payload: dict[str, Any], root: Path) -> str:
                          "tools": tool_versions()}, sort_keys=True).encode())
     waivers = default_waivers_path()
     h.update(f"waivers={waivers.resolve()}\n".encode() + (waivers.read_bytes() if waivers.is_file() else b""))
-    for name in _INPUTS:
-        base = root / name
-        files = [base] if base.is_file() else sorted(
-            p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-        )
-        for path in files:
-            h.update(f"\0{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes())
+    for path in input_files(stack, root):
+        h.update(f"\0{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes())
     return h.hexdigest()
+
+
+def _prune(directory: Path, stack: str) -> None:
+    """Keep the newest :data:`_KEEP_PROGRAM_VERDICTS` verdicts of ``stack``; a changed input never hits them again."""
+    entries = sorted(directory.glob(f"{stack}-" + "?" * 32 + ".json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[_KEEP_PROGRAM_VERDICTS:]:
+        old.unlink(missing_ok=True)
 
 
 def _verdict_file(stack: str, key: str) -> Path:
@@ -235,6 +256,7 @@ def run(stack: str, payload: dict[str, Any], root: Path) -> int:
         path = _verdict_file(stack, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"code": code, "output": out.getvalue()}))
+        _prune(path.parent, stack)
     return code
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.tree import Tree
 
-from slm_deploy.synth import SynthResult
+if TYPE_CHECKING:  # the warm preview prints a tree without importing Pulumi (slm_deploy.warm)
+    from slm_deploy.synth import SynthResult
 
 __all__ = ["resource_tree", "kind_counts"]
 
@@ -15,7 +17,7 @@ def _label(type_: str, name: str) -> str:
     return f"[green]+[/green] {type_} [bold]{name}[/bold]"
 
 
-def resource_tree(result: SynthResult) -> Tree:
+def resource_tree(result: "SynthResult") -> Tree:
     """Stack -> components -> children, each line ``+ type name`` as in a preview of creates."""
     root = Tree(f"[green]+[/green] pulumi:pulumi:Stack [bold]{result.project}-{result.stack}[/bold]")
     children: dict[str | None, list] = {}
@@ -30,6 +32,6 @@ def resource_tree(result: SynthResult) -> Tree:
     return root
 
 
-def kind_counts(result: SynthResult) -> Counter[str]:
+def kind_counts(result: "SynthResult") -> Counter[str]:
     """Resources by kind (the type's last segment), providers excluded."""
     return Counter(r.type.rsplit(":", 1)[-1] for r in result.resources if not r.is_provider)

@@ -91,7 +91,7 @@ def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, to
     h.update(json.dumps(tool_versions(), sort_keys=True).encode())
     gate_code = Path(__file__).resolve().parent
     for label, root, skip in (
-        ("build", build_dir, ("gate",)),
+        ("build", build_dir, ("gate", ".slm-deploy-input")),  # reports; slm_deploy.warm's input marker
         ("policies", policies_dir, ("crossguard", "CATALOG.md")),
         ("waivers", waivers, ()),
         ("gate", gate_code, ()),
