@@ -3,18 +3,25 @@ bare checkov CLI on the same rendered files, alternating, medians; plus a warm r
 
     uv run python scripts/benchmark.py [--rounds 5] [STACK ...]   # writes docs/benchmarks.md
     uv run python scripts/benchmark.py --gateway                  # gateway overhead (scripts/gateway_benchmark.py)
+    uv run python scripts/benchmark.py --scale-rounds 3            # also the scale series (issue 17)
 
 Targets (issue 3): preview <= 1.0x the bare CLI; warm re-gate <= 0.1x of the cold preview.
+Targets (issue 17): a 100-service stack previews in <= 1.0x the bare CLI, cost linear in services
+(fit a + b*N), a one-service change re-gates in <= 2 s, peak RSS <= 400 MB. The scale stacks are copies
+of `prod` with N VllmServices, generated in a temporary project directory (never in stacks/).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +104,178 @@ def bench(stack: str, rounds: int) -> dict[str, object]:
             "manifests": len(list((ROOT / "build" / stack / "manifests").glob("*.yaml")))}
 
 
-def _write(rows: list[dict], machine: dict[str, str]) -> str:
+# --------------------------------------------------------------------------- scale series (issue 17)
+
+SCALE_SERVICES = (1, 10, 25, 50, 100)
+ISSUE_17 = {1: (3.4, 4.0), 10: (6.3, 5.4), 25: (9.9, 7.1), 50: (16.7, 10.4), 100: (34.6, 15.9)}
+"""The issue's table (cold preview, bare CLI in seconds), measured before this work on the same kind of machine."""
+
+
+def _timed(cmd: list[str], env: dict[str, str], stdin: str | None = None, ok_codes=(0, 1)) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB, the largest process of the run: ours or its worker) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if stdin is not None:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in ok_codes:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err[-2000:]}")
+    return elapsed, usage.ru_maxrss
+
+
+def scale_stack(project: Path, services: int) -> str:
+    """Write ``stacks/Pulumi.scale<N>.yaml`` into ``project``: prod with N VllmServices (prod's, in turn)."""
+    import yaml
+
+    (project / "stacks").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    base = doc["config"]["slm-deploy:vllm"]
+    doc["config"]["slm-deploy:vllm"] = [dict(base[i % len(base)], name=f"{base[i % len(base)]['name']}-{i:03d}")
+                                        for i in range(services)]
+    name = f"scale{services}"
+    (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return name
+
+
+def _fit(xs: list[float], ys: list[float]) -> dict[str, object]:
+    """Least squares ``y = a + b*x`` with the residuals."""
+    n, mx, my = len(xs), statistics.fmean(xs), statistics.fmean(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    a = my - b * mx
+    return {"a": a, "b": b, "residuals": [y - (a + b * x) for x, y in zip(xs, ys)]}
+
+
+def _loadavg() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _toggle_one_service(stack_file: Path, flip: bool) -> None:
+    """Change one service (the 8th) of a scale stack: its concurrency, 16 <-> 12."""
+    import yaml
+
+    doc = yaml.safe_load(stack_file.read_text())
+    doc["config"]["slm-deploy:vllm"][7]["concurrency"] = 12 if flip else 16
+    stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="slm-scale-"))
+    project, cache = tmp / "project", tmp / "cache"
+    cold_env = dict(os.environ, SLM_DEPLOY_NO_CACHE="1")
+    warm_env = dict(os.environ, SLM_DEPLOY_CACHE_DIR=str(cache))
+    load_before = _loadavg()
+    rows = []
+    try:
+        names = {n: scale_stack(project, n) for n in services}
+        for n, name in names.items():
+            out = tmp / "out" / name
+            preview = [str(BIN / "slm-deploy"), "-C", str(project), "preview", name, "--out", str(out)]
+            bare = [str(BIN / "checkov"), "-d", str(out / "manifests"), "--framework", "kubernetes", "dockerfile",
+                    "--skip-download", "--quiet"]
+            _timed(preview, cold_env)  # render once so the bare CLI has files
+            cold, cli, rss = [], [], []
+            for _ in range(rounds):
+                seconds, peak = _timed(preview, cold_env)
+                cold.append(seconds)
+                rss.append(peak)
+                cli.append(_timed(bare, cold_env)[0])
+            row = {"services": n, "manifests": len(list((out / "manifests").glob("*.yaml"))),
+                   "cold": statistics.median(cold), "cli": statistics.median(cli), "rss_mb": max(rss) / 1024}
+            print(row, flush=True)
+            rows.append(row)
+        change = _one_service_change(project, names[max(services)], tmp, warm_env, rounds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for name in (f"scale{n}" for n in services):  # the program gate renders into build/<stack>
+            shutil.rmtree(ROOT / "build" / name, ignore_errors=True)
+    xs = [float(r["services"]) for r in rows]
+    return {"rows": rows, "rounds": rounds, "fit_preview": _fit(xs, [r["cold"] for r in rows]),
+            "fit_cli": _fit(xs, [r["cli"] for r in rows]), "change": change,
+            "load": f"{load_before} before, {_loadavg()} after (1/5/15-min load averages)"}
+
+
+def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str], rounds: int) -> dict[str, object]:
+    """The biggest stack with caches on: unchanged re-preview, then each run changes one service
+    (preview, and the program gate a `pulumi preview` runs), alternating."""
+    from slm_deploy.config import load_stack
+
+    out = tmp / "out" / f"{name}-warm"
+    stack_file = project / "stacks" / f"Pulumi.{name}.yaml"
+    preview = [str(BIN / "slm-deploy"), "-C", str(project), "preview", name, "--out", str(out)]
+    program = [sys.executable, "-m", "slm_deploy.program_gate", name]
+
+    def payload() -> str:
+        loaded = load_stack(name, project)
+        return json.dumps({"values": loaded.config.model_dump(by_alias=True, exclude_defaults=True, mode="json"),
+                           "secretKeys": sorted(loaded.secret_keys)})
+
+    _timed(preview, env)  # populate the per-object cache, the verdict cache and the input marker
+    _timed(program, env, stdin=payload())
+    unchanged = [_timed(preview, env)[0] for _ in range(rounds)]
+    unchanged_program = [_timed(program, env, stdin=payload())[0] for _ in range(rounds)]
+    changed, changed_program = [], []
+    for i in range(rounds):
+        _toggle_one_service(stack_file, flip=i % 2 == 0)
+        changed.append(_timed(preview, env)[0])
+        changed_program.append(_timed(program, env, stdin=payload())[0])
+    return {"services": int(name.removeprefix("scale")), "unchanged": statistics.median(unchanged),
+            "unchanged_program": statistics.median(unchanged_program), "changed": statistics.median(changed),
+            "changed_program": statistics.median(changed_program)}
+
+
+def _write_scale(scale: dict) -> list[str]:
+    rows, fp, fc, change = scale["rows"], scale["fit_preview"], scale["fit_cli"], scale["change"]
+    lines = [
+        "",
+        "## Scale: copies of prod with N VllmServices (issue 17)",
+        "",
+        f"Same run, {scale['rounds']} alternating rounds per size (cold preview with `SLM_DEPLOY_NO_CACHE=1`, then "
+        "`checkov -d <out>/manifests --framework kubernetes dockerfile --skip-download --quiet` on the same output), "
+        f"medians in seconds. Load while it ran: {scale['load']}. "
+        "*Issue 17* is the table the issue was filed with (before this work, same kind of machine, other load).",
+        "",
+        "| services | manifests | cold preview | bare checkov CLI | preview / CLI | peak RSS | issue 17: preview | "
+        "issue 17: CLI | issue 17: ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        before = ISSUE_17.get(r["services"])
+        old = (f"{before[0]:.1f} | {before[1]:.1f} | {before[0] / before[1]:.2f}x" if before else "- | - | -")
+        lines.append(f"| {r['services']} | {r['manifests']} | {r['cold']:.2f} | {r['cli']:.2f} | "
+                     f"{r['cold'] / r['cli']:.2f}x | {r['rss_mb']:.0f} MB | {old} |")
+    res_p = ", ".join(f"{x:+.2f}" for x in fp["residuals"])
+    res_c = ", ".join(f"{x:+.2f}" for x in fc["residuals"])
+    lines += [
+        "",
+        f"Fit over N = {', '.join(str(r['services']) for r in rows)} (least squares on the medians):",
+        f"- preview: **{fp['a']:.2f} s + {fp['b'] * 1000:.0f} ms × N**; residuals {res_p} s "
+        "(issue 17: ~0.31 s per service, faster than linear past 50)",
+        f"- bare checkov CLI: **{fc['a']:.2f} s + {fc['b'] * 1000:.0f} ms × N**; residuals {res_c} s "
+        "(issue 17: ~0.12 s per service)",
+        f"- peak RSS is the largest single process of a preview (ours or its checkov worker), from `wait4`.",
+        "",
+        f"One-service change of the {change['services']}-service stack, caches on (per-object results, verdicts, "
+        "input keys); each run changes the concurrency of one service relative to the previous run:",
+        "",
+        "| case | preview | program gate (what `pulumi preview` runs first) |",
+        "|---|---|---|",
+        f"| unchanged stack | {change['unchanged']:.2f} | {change['unchanged_program']:.2f} |",
+        f"| one service changed | {change['changed']:.2f} | {change['changed_program']:.2f} |",
+        "",
+    ]
+    return lines
+
+
+def _write(rows: list[dict], machine: dict[str, str], scale: dict | None = None) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -138,6 +316,8 @@ def _write(rows: list[dict], machine: dict[str, str]) -> str:
         f"the Pulumi program's gate **{'met' if met_program else 'NOT met'}**; in-process run_gate met by a wide margin.",
         "",
     ]
+    if scale:
+        lines += _write_scale(scale)
     return "\n".join(lines)
 
 
@@ -145,6 +325,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("stacks", nargs="*", default=["staging", "prod"])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scale-rounds", type=int, default=3, help="rounds per size of the scale series (0: skip it)")
+    parser.add_argument("--scale-sizes", default=",".join(map(str, SCALE_SERVICES)), help="service counts of the series")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--gateway", action="store_true", help="only the gateway-overhead benchmark")
     args = parser.parse_args()
@@ -161,7 +343,11 @@ def main() -> None:
         row = bench(stack, args.rounds)
         print(row, flush=True)
         rows.append(row)
-    text = _write(rows, _machine())
+    sizes = tuple(int(n) for n in args.scale_sizes.split(","))
+    scale = bench_scale(args.scale_rounds, sizes) if args.scale_rounds else None
+    if scale:
+        print(json.dumps(scale, indent=1), flush=True)
+    text = _write(rows, _machine(), scale)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Keep the gateway block and the hand-written analysis below the marker across re-runs.
