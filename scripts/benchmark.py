@@ -206,7 +206,7 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
 def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str], rounds: int) -> dict[str, object]:
     """The biggest stack with caches on: unchanged re-preview, then each run changes one service
     (preview, and the program gate a `pulumi preview` runs), alternating."""
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
 
     out = tmp / "out" / f"{name}-warm"
     stack_file = project / "stacks" / f"Pulumi.{name}.yaml"

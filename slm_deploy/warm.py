@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from slm_deploy.config import LoadedStack
+from stacks.loader import LoadedStack
 
 __all__ = ["INPUT_MARKER", "preview_key", "record_inputs", "unchanged_build", "UnchangedBuild"]
 
