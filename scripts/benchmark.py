@@ -159,11 +159,12 @@ def _loadavg() -> str:
 
 
 def _toggle_one_service(stack_file: Path, flip: bool) -> None:
-    """Change one service (the 8th) of a scale stack: its concurrency, 16 <-> 12."""
+    """Change one service (the 8th, or the last of a smaller stack) of a scale stack: its concurrency, 16 <-> 12."""
     import yaml
 
     doc = yaml.safe_load(stack_file.read_text())
-    doc["config"]["slm-deploy:vllm"][7]["concurrency"] = 12 if flip else 16
+    services = doc["config"]["slm-deploy:vllm"]
+    services[min(7, len(services) - 1)]["concurrency"] = 12 if flip else 16
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
@@ -192,6 +193,8 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
                    "cold": statistics.median(cold), "cli": statistics.median(cli), "rss_mb": max(rss) / 1024}
             print(row, flush=True)
             rows.append(row)
+        phases = _phases(project, names[max(services)], tmp / "phases", rounds)
+        print(phases, flush=True)
         change = _one_service_change(project, names[max(services)], tmp, warm_env, rounds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -199,8 +202,37 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
             shutil.rmtree(ROOT / "build" / name, ignore_errors=True)
     xs = [float(r["services"]) for r in rows]
     return {"rows": rows, "rounds": rounds, "fit_preview": _fit(xs, [r["cold"] for r in rows]),
-            "fit_cli": _fit(xs, [r["cli"] for r in rows]), "change": change,
+            "fit_cli": _fit(xs, [r["cli"] for r in rows]), "change": change, "phases": phases,
             "load": f"{load_before} before, {_loadavg()} after (1/5/15-min load averages)"}
+
+
+_PHASES = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from stacks.loader import load_stack
+from slm_deploy.pipeline import synth_stack
+from slm_deploy.render import render
+t1 = time.perf_counter()
+stack = load_stack(sys.argv[1], Path(sys.argv[2]))
+t2 = time.perf_counter()
+result = synth_stack(stack)
+t3 = time.perf_counter()
+summary = render(result, Path(sys.argv[3]))
+t4 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "synth": t3 - t2, "render": t4 - t3,
+                  "resources": len(result.resources), "manifests": summary["manifests"]}))
+"""
+
+
+def _phases(project: Path, name: str, out: Path, rounds: int) -> dict[str, float]:
+    """Synth and render of one stack in a fresh process (no gate): medians per phase."""
+    runs = []
+    for _ in range(rounds):
+        proc = subprocess.run([sys.executable, "-c", _PHASES, name, str(project), str(out)], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        runs.append(json.loads(proc.stdout))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str], rounds: int) -> dict[str, object]:
@@ -262,6 +294,13 @@ def _write_scale(scale: dict) -> list[str]:
         f"- bare checkov CLI: **{fc['a']:.2f} s + {fc['b'] * 1000:.0f} ms × N**; residuals {res_c} s "
         "(issue 17: ~0.12 s per service)",
         f"- peak RSS is the largest single process of a preview (ours or its checkov worker), from `wait4`.",
+        "",
+        f"Synth and render of the {change['services']}-service stack alone (fresh process, medians): synth "
+        f"{scale['phases']['synth']:.2f} s for {scale['phases']['resources']:.0f} resources = "
+        f"**{scale['phases']['synth'] / scale['phases']['resources'] * 1000:.1f} ms per resource** (target <= 3); render "
+        f"{scale['phases']['render']:.2f} s for {scale['phases']['manifests']:.0f} manifests = "
+        f"**{scale['phases']['render'] / scale['phases']['manifests'] * 1000:.2f} s per 1,000 objects** (target <= 1); "
+        f"config load {scale['phases']['load']:.2f} s, imports {scale['phases']['imports']:.2f} s.",
         "",
         f"One-service change of the {change['services']}-service stack, caches on (per-object results, verdicts, "
         "input keys); each run changes the concurrency of one service relative to the previous run:",
