@@ -264,9 +264,13 @@ def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str]
             "changed_program": statistics.median(changed_program)}
 
 
+SCALE_START, SCALE_END = "<!-- scale-benchmark:start -->", "<!-- scale-benchmark:end -->"
+
+
 def _write_scale(scale: dict) -> list[str]:
     rows, fp, fc, change = scale["rows"], scale["fit_preview"], scale["fit_cli"], scale["change"]
     lines = [
+        SCALE_START,
         "",
         "## Scale: copies of prod with N VllmServices (issue 17)",
         "",
@@ -310,6 +314,7 @@ def _write_scale(scale: dict) -> list[str]:
         f"| unchanged stack | {change['unchanged']:.2f} | {change['unchanged_program']:.2f} |",
         f"| one service changed | {change['changed']:.2f} | {change['changed_program']:.2f} |",
         "",
+        SCALE_END,
     ]
     return lines
 
@@ -360,6 +365,20 @@ def _write(rows: list[dict], machine: dict[str, str], scale: dict | None = None)
     return "\n".join(lines)
 
 
+def _replace_block(out: Path, block: str) -> None:
+    """Put the scale block into ``out`` in place of the previous one (or before the hand-written part)."""
+    text = out.read_text() if out.exists() else ""
+    if SCALE_START in text:
+        start, end = text.index(SCALE_START), text.index(SCALE_END) + len(SCALE_END)
+        text = text[:start] + block + text[end:]
+    elif HAND_WRITTEN in text:
+        head, tail = text.split(HAND_WRITTEN, 1)
+        text = head + block + "\n\n" + HAND_WRITTEN + tail
+    else:
+        text += "\n" + block + "\n"
+    out.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("stacks", nargs="*", default=["staging", "prod"])
@@ -367,6 +386,7 @@ def main() -> None:
     parser.add_argument("--scale-rounds", type=int, default=3, help="rounds per size of the scale series (0: skip it)")
     parser.add_argument("--scale-sizes", default=",".join(map(str, SCALE_SERVICES)), help="service counts of the series")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--scale-only", action="store_true", help="only the scale series; the rest of --out is kept")
     parser.add_argument("--gateway", action="store_true", help="only the gateway-overhead benchmark")
     args = parser.parse_args()
     if args.gateway:
@@ -376,6 +396,11 @@ def main() -> None:
         result = gateway_benchmark.run()
         print(result, flush=True)
         gateway_benchmark.write(gateway_benchmark.block(result, _machine()), Path(args.out))
+        return
+    if args.scale_only:
+        scale = bench_scale(args.scale_rounds, tuple(int(n) for n in args.scale_sizes.split(",")))
+        print(json.dumps(scale, indent=1), flush=True)
+        _replace_block(Path(args.out), "\n".join(_write_scale(scale)))
         return
     rows = []
     for stack in args.stacks:
