@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from slm_deploy import yaml_dump
 from slm_deploy.yaml_dump import dump_yaml, dump_yaml_reference
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 TRICKY = [
     "a\n", "a\nb", " lead\nx", "trail \nx", "tab\tx\ny", "ünï\ncode", "x" * 300, "a " * 100, "- x", "yes", "1.0", "",
