@@ -20,7 +20,7 @@ class CatalogEntry:
     name: str
     framework: str  # kubernetes | dockerfile | compose | manifest-set | gate
     source: str  # checkov built-in | slm-deploy
-    severity: str  # ours; built-in checks carry none offline
+    severity: str  # ours: SLM checks declare one; built-ins from policies/builtin_severity.yaml
     rationale: str
     reference: str
 
@@ -59,10 +59,14 @@ def enforced_checks() -> list[CatalogEntry]:
     """Imports checkov's registries (built-ins) and policies/registry.py (ours)."""
     from policies.registry import list_slm_checks
 
+    from policies.builtin_severity import builtin_ratings
+
     from slm_deploy.gate.scan import builtin_checks
 
+    ratings = builtin_ratings()
     entries = [
-        CatalogEntry(c["id"], c["name"], c["framework"], "checkov built-in", "", _builtin_rationale(c),
+        CatalogEntry(c["id"], c["name"], c["framework"], "checkov built-in",
+                     ratings[c["id"]].severity if c["id"] in ratings else "", _builtin_rationale(c),
                      _builtin_reference(c))
         for c in builtin_checks()
     ]
@@ -108,8 +112,10 @@ def catalog_markdown(entries: list[CatalogEntry]) -> str:
         "build/<stack>/gate/report.md; nothing waives it. Every check that produces a FAILED result fails the "
         "gate unless it is fixed, or waived by a reviewed entry in `policies/waivers.yaml` (reason, approver, "
         "expiry) or by a component opt-out recorded from the stack config (typed setting + reason, listed in "
-        "the report's waiver table). Built-in checks carry no severity offline; the gate fails on any "
-        "unwaived failure regardless of severity.",
+        "the report's waiver table). checkov ships no severity for its built-in checks offline: the severities "
+        "shown for them are OURS, from the reviewed rating in `policies/builtin_severity.yaml` (each group "
+        "says why). The gate fails on any unwaived failure regardless of severity; severity orders the "
+        "reports and sets SARIF's security-severity.",
         "",
     ]
     sections = (

@@ -1,5 +1,7 @@
 """Gate reports in build/<stack>/gate/: SARIF 2.1.0, JUnit XML, Markdown for reviewers, verdict.json.
 
+The Markdown report is :mod:`slm_deploy.gate.markdown_report`.
+
 Pure Python (no checkov import), so a cached verdict can be re-reported instantly.
 """
 
@@ -10,9 +12,10 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
+from slm_deploy.gate.markdown_report import markdown, waiver_file_line
 from slm_deploy.gate.result import Finding, GateResult, Waived
 
-__all__ = ["write_reports", "sarif", "junit_xml", "markdown", "SARIF_SCHEMA_URI", "SRCROOT"]
+__all__ = ["write_reports", "sarif", "junit_xml", "markdown", "waiver_file_line", "SARIF_SCHEMA_URI", "SRCROOT"]
 
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _SECURITY_SEVERITY = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "3.0"}
@@ -43,6 +46,15 @@ def _artifact_base(build_dir: Path) -> tuple[str, str, str]:
 
 
 def _artifact_location(build_dir: Path, rel: str) -> dict:
+    """Where a finding's file really is. Findings name files relative to the build dir, except files
+    the gate reads from the repository (``policies/waivers.yaml``: repository-relative) or from
+    elsewhere (``SLM_DEPLOY_WAIVERS=/tmp/...``: absolute)."""
+    from slm_deploy.gate.result import project_root
+
+    if rel and Path(rel).is_absolute():
+        return {"uri": Path(rel).resolve().as_uri()}
+    if rel and not (build_dir / rel).exists() and (project_root() / rel).exists():
+        return {"uri": Path(rel).as_posix(), "uriBaseId": SRCROOT}
     base_id, prefix, _ = _artifact_base(build_dir)
     return {"uri": f"{prefix}{rel}" if rel else prefix.rstrip("/") or ".", "uriBaseId": base_id}
 
@@ -93,6 +105,15 @@ def _suppression(waived: Waived) -> dict:
             "justification": by.reason or f"{by.source} {by.ident}", "properties": props}
 
 
+def _base_ids(base_id: str, base_uri: str, base_text: str) -> dict:
+    from slm_deploy.gate.result import project_root
+
+    ids = {base_id: {"uri": base_uri, "description": {"text": base_text}}}
+    ids.setdefault(SRCROOT, {"uri": project_root().resolve().as_uri() + "/",
+                             "description": {"text": "The repository root (policies/waivers.yaml and other sources)"}})
+    return ids
+
+
 def sarif(result: GateResult, build_dir: Path) -> dict:
     results_in = [(f, None) for f in result.failed] + [(w.finding, w) for w in result.waived]
     rule_ids = sorted({f.check_id for f, _ in results_in})
@@ -127,7 +148,7 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
                 "rules": rules,
             }},
             "automationDetails": {"id": f"slm-deploy/{result.stack}/"},
-            "originalUriBaseIds": {base_id: {"uri": base_uri, "description": {"text": base_text}}},
+            "originalUriBaseIds": _base_ids(base_id, base_uri, base_text),
             "invocations": [{"executionSuccessful": True, "properties": {
                 "gateOk": result.ok, "cached": result.cached, "waiverFile": result.waiver_file}}],
             "results": results,
@@ -175,93 +196,6 @@ def junit_xml(result: GateResult) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def waiver_file_line(result: GateResult) -> str:
-    """One line naming the waiver file the verdict used (path + sha256), flagging an override."""
-    wf = result.waiver_file or {}
-    if not wf:
-        return "waiver file: -"
-    digest = wf.get("sha256") or "(missing: no waivers)"
-    note = (" — OVERRIDE: SLM_DEPLOY_WAIVERS replaced policies/waivers.yaml" if wf.get("override") else "")
-    return f"waiver file: {wf.get('path')} sha256 {digest}{note}"
-
-
-def markdown(result: GateResult) -> str:
-    verdict = "PASSED" if result.ok else "FAILED"
-    lines = [
-        f"# Gate report: stack `{result.stack}` — {verdict}",
-        "",
-        f"- passed: {len(result.passed)}, failed: {len(result.failed)}, waived: {len(result.waived)} "
-        f"(of which inline suppressions backed by a waiver: {sum(w.inline for w in result.waived)})",
-        f"- stale waivers: {len(result.stale_waivers)}, expired waivers: {len(result.expired_waivers)}, "
-        f"self-waiving suppressions: {len(result.self_waivers)}",
-        f"- scanned: {len(result.scanned)} files; verdict cache key `{result.cache_key[:16]}`",
-        f"- {waiver_file_line(result)}",
-        "",
-    ]
-    if result.failed:
-        lines += ["## Failures", "", "| check | resource | file | problem |", "|---|---|---|---|"]
-        for f in result.failed:
-            lines.append(f"| {f.check_id} | {_md(f.resource)} | {_md(f.file)} | {_md(f.check_name)}"
-                         + (f": {_md(f.message)}" if f.message else "") + " |")
-        lines.append("")
-    lines += ["## Waivers and opt-outs applied", ""]
-    if result.waived:
-        lines += ["| check | resource | source | id | reason | approver | expires | inline |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for w in result.waived:
-            lines.append(f"| {w.finding.check_id} | {_md(w.finding.resource)} | {w.by.source} | {_md(w.by.ident)} | "
-                         f"{_md(w.by.reason)} | {_md(w.by.approver or '-')} | {w.by.expires or '-'} | "
-                         f"{'yes' if w.inline else 'no'} |")
-    else:
-        lines.append("None.")
-    lines.append("")
-    if result.opt_outs:
-        lines += ["## Component opt-outs (stack config)", "",
-                  "| component | resource | setting | checks | container | reason | approver | expires | approved "
-                  "| findings waived |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for o in result.opt_outs:
-            lines.append(f"| {_md(o.get('component', ''))} | {_md(o.get('resource', ''))} | {o.get('setting', '')} | "
-                         f"{', '.join(o.get('checks') or []) or '-'} | {o.get('container') or '-'} | "
-                         f"{_md(o.get('reason', ''))} | {_md(o.get('approver') or '-')} | {o.get('expires') or '-'} | "
-                         f"{'yes' if o.get('approved') else '**no**'} | {o.get('matched', 0)} |")
-        lines.append("")
-    for title, rows in (("Stale waivers (match nothing in this stack)", result.stale_waivers),
-                        ("Expired waivers (fail the gate)", result.expired_waivers)):
-        if rows:
-            lines += [f"## {title}", "", "| id | check | resource | reason | approver | expires |",
-                      "|---|---|---|---|---|---|"]
-            for w in rows:
-                lines.append(f"| {_md(w['id'])} | {w['check']} | {_md(w['resource'])} | {_md(w['reason'])} | "
-                             f"{_md(w['approver'])} | {w['expires']} |")
-            lines.append("")
-    lines += ["## Every check", "", "| check | severity | status | resources |", "|---|---|---|---|"]
-    by_check: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for f in result.passed:
-        by_check[f.check_id]["passed"].append(f.resource)
-    for f in result.failed:
-        by_check[f.check_id]["failed"].append(f.resource)
-    for w in result.waived:
-        by_check[w.finding.check_id]["waived"].append(w.finding.resource)
-    for cid, info in result.checks.items():
-        seen = by_check.get(cid, {})
-        if not seen:
-            status, resources = "not applicable", "-"
-        else:
-            status = ", ".join(f"{k} {len(v)}" for k, v in sorted(seen.items()))
-            if seen.get("failed"):
-                status = "**FAILED** — " + status
-            shown = sorted({r for v in seen.values() for r in v})
-            resources = ", ".join(_md(r) for r in shown[:12]) + (f" (+{len(shown) - 12} more)" if len(shown) > 12 else "")
-        lines.append(f"| {cid}: {_md(info.get('name', ''))} | {info.get('severity') or '-'} | {status} | {resources} |")
-    lines.append("")
-    return "\n".join(lines)
-
-
 def write_reports(result: GateResult, build_dir: Path) -> dict[str, str]:
     out = build_dir / "gate"
     out.mkdir(parents=True, exist_ok=True)
@@ -276,6 +210,7 @@ def write_reports(result: GateResult, build_dir: Path) -> dict[str, str]:
     paths["markdown"].write_text(markdown(result))
     verdict = {"stack": result.stack, "ok": result.ok, "cached": result.cached, "cacheKey": result.cache_key,
                "passed": len(result.passed), "failed": len(result.failed), "waived": len(result.waived),
+               "notApplicable": len(result.not_applicable),
                "staleWaivers": result.stale_waivers, "expiredWaivers": result.expired_waivers,
                "selfWaivers": [f.resource + " " + f.check_id for f in result.self_waivers],
                "waiverFile": result.waiver_file,

@@ -89,6 +89,8 @@ class GateResult:
     stale_waivers: list[dict[str, Any]] = field(default_factory=list)
     expired_waivers: list[dict[str, Any]] = field(default_factory=list)
     self_waivers: list[Finding] = field(default_factory=list)
+    # Results that judge nothing here (control-plane flag checks on a workload): neither passed nor failed.
+    not_applicable: list[Finding] = field(default_factory=list)
     opt_outs: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, dict[str, str]] = field(default_factory=dict)  # every check that ran: id -> name, severity, ...
     scanned: list[str] = field(default_factory=list)
@@ -106,13 +108,14 @@ class GateResult:
         data["passed"] = [asdict(x) for x in self.passed]
         data["failed"] = [asdict(x) for x in self.failed]
         data["self_waivers"] = [asdict(x) for x in self.self_waivers]
+        data["not_applicable"] = [asdict(x) for x in self.not_applicable]
         data["waived"] = [asdict(w) for w in self.waived]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "GateResult":
         data = dict(data)
-        for key in ("passed", "failed", "self_waivers"):
+        for key in ("passed", "failed", "self_waivers", "not_applicable"):
             data[key] = [Finding(**x) for x in data.get(key, [])]
         data["waived"] = [
             Waived(Finding(**w["finding"]), WaiverRef(**w["by"]), w.get("inline", False)) for w in data.get("waived", [])

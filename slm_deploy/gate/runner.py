@@ -168,13 +168,12 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     severities: dict[str, str] = {}
     slm_metas = []
-    try:
-        from policies.registry import list_slm_checks
+    from policies.builtin_severity import builtin_ratings
+    from policies.registry import list_slm_checks
 
-        slm_metas = list_slm_checks()
-        severities = {m.id: m.severity for m in slm_metas}
-    except ImportError:  # pragma: no cover - policies/ is part of the repo
-        pass
+    ratings = builtin_ratings()
+    slm_metas = list_slm_checks()
+    severities = {cid: r.severity for cid, r in ratings.items()} | {m.id: m.severity for m in slm_metas}
 
     passed, failed, skipped = [], [], []
     ran: set[str] = set()
@@ -251,7 +250,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     problems: list[Finding] = []
     waivers_file = waivers_display_path(waivers_path)
     result.waiver_file = waiver_file_record(waivers_path)
-    check_table = _check_table(ran, slm_metas, builtins)
+    check_table = _check_table(ran, slm_metas, builtins, severities)
     horizon = DEFAULT_MAX_EXPIRY_DAYS
     try:
         parsed_file = load_waiver_file(waivers_path, waivers_file, today)
@@ -285,6 +284,11 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
             f"waiver {w['id']} ({w['check']} on {w['resource']}) expired on {w['expires']}: renew it after review "
             "or fix the finding", kind="Waiver", name=w["id"]))
 
+    from slm_deploy.gate.applicability import split_not_applicable
+
+    by_file = {path.relative_to(build_dir).as_posix(): obj for path, obj in parsed.items()}
+    passed, result.not_applicable = split_not_applicable(
+        passed, by_file, {cid: r.runs for cid, r in ratings.items() if r.runs})
     result.passed = passed
     result.failed = still + problems
     result.waived = waived
@@ -304,13 +308,18 @@ def _opt_outs(build_dir: Path) -> list[dict]:
     return data if isinstance(data, list) else []
 
 
-def _check_table(ran: set[str], slm_metas: list, builtins: list[dict[str, str]]) -> dict[str, dict[str, str]]:
-    """Every enforced check (the full catalog), so reports can show not-applicable ones too."""
+def _check_table(ran: set[str], slm_metas: list, builtins: list[dict[str, str]],
+                 severities: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Every enforced check (the full catalog), so reports can show not-applicable ones too.
+    Built-in checks carry our rating (policies/builtin_severity.yaml)."""
     table: dict[str, dict[str, str]] = {}
     for c in builtins:
-        table[c["id"]] = {"name": c["name"], "severity": "", "framework": c["framework"], "guideline": c["guideline"]}
+        table[c["id"]] = {"name": c["name"], "severity": severities.get(c["id"], ""), "framework": c["framework"],
+                          "guideline": c["guideline"], "targets": c.get("targets", "")}
     for m in slm_metas:
-        table[m.id] = {"name": m.name, "severity": m.severity, "framework": m.framework, "guideline": m.reference}
+        table[m.id] = {"name": m.name, "severity": m.severity, "framework": m.framework, "guideline": m.reference,
+                       "targets": ", ".join(m.kinds) if m.kinds else ("compose services" if m.framework == "compose"
+                                                                        else "")}
     for cid, (name, _) in GATE_CHECKS.items():
         table[cid] = {"name": name, "severity": "HIGH", "framework": "gate", "guideline": ""}
     for cid in ran:

@@ -332,6 +332,14 @@ def _description(check: Any) -> str:
     return str(text or "").strip()
 
 
+def _targets(check: Any, framework: str) -> str:
+    """What a check judges, for "not applicable" reasons: Kubernetes kinds, or Dockerfile instructions."""
+    kinds = list(getattr(check, "supported_entities", None) or getattr(check, "resource_types", None) or [])
+    if framework == "dockerfile":
+        return "Dockerfiles" if not kinds or "*" in kinds else "Dockerfile " + ", ".join(sorted(kinds))
+    return ", ".join(sorted(kinds))
+
+
 def builtin_checks() -> list[dict[str, str]]:
     """Every built-in kubernetes and dockerfile check (resource and graph checks) checkov ships."""
     _prepare()
@@ -345,7 +353,8 @@ def builtin_checks() -> list[dict[str, str]]:
         for check in (c for group in groups for c in group):
             if type(check).__module__.startswith("checkov."):
                 found[check.id] = {"id": check.id, "name": check.name, "framework": framework,
-                                   "guideline": check.guideline or "", "description": _description(check)}
+                                   "guideline": check.guideline or "", "description": _description(check),
+                                   "targets": _targets(check, framework)}
         graph = get_graph_checks_registry(framework)
         if not graph.checks:
             graph.load_checks()
@@ -353,7 +362,7 @@ def builtin_checks() -> list[dict[str, str]]:
             if check.id.startswith("CKV2_"):
                 found[check.id] = {"id": check.id, "name": check.name, "framework": framework,
                                    "guideline": getattr(check, "guideline", None) or "",
-                                   "description": _description(check)}
+                                   "description": _description(check), "targets": _targets(check, framework)}
     return sorted(found.values(), key=lambda c: c["id"])
 
 

@@ -32,8 +32,9 @@ def print_summary(result: GateResult, console: Console) -> None:
     verdict = "[green bold]Gate passed[/green bold]" if result.ok else "[red bold]Gate FAILED[/red bold]"
     console.print(
         f"{verdict} for stack {result.stack}: {len(result.passed)} passed, {len(result.failed)} failed, "
-        f"{len(result.waived)} waived, {len(result.stale_waivers)} stale waivers, {checks_run} checks with results"
-        f"{cached}"
+        f"{len(result.waived)} waived, {len(result.not_applicable)} not applicable, "
+        f"{len(result.stale_waivers)} stale waivers; {checks_run} of {len(result.checks) or checks_run} enforced "
+        f"checks had something to judge in this stack{cached}"
     )
     from rich.markup import escape
 

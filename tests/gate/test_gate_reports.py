@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from gate_helpers import IN_30_DAYS, DATA, PLAIN_DEPLOYMENT, waiver, write_build, write_waivers
+from gate_helpers import IN_30_DAYS, DATA, PLAIN_DEPLOYMENT, REPO, waiver, write_build, write_waivers
 from slm_deploy.gate import run_gate
 
 
@@ -71,13 +71,13 @@ def test_markdown_report_for_reviewers(gated):
     build, result = gated
     md = (build / "gate" / "report.md").read_text()
     assert md.startswith("# Gate report: stack `t` — FAILED")
-    assert "| CKV_K8S_20 | Deployment.demo.plain |" in md  # failure with resource
+    assert "| HIGH | CKV_K8S_20 | Deployment/plain |" in md  # failure with severity (ours) and resource
     assert "W-DIGEST" in md and IN_30_DAYS in md and "reviewer@example.com" in md  # waiver, approver, expiry
-    assert "## Stale waivers" in md and "W-STALE" in md
-    # every enforced check has a status row, including not-applicable ones
+    assert "Stale waivers (match nothing in this stack):" in md and "W-STALE" in md
+    # every enforced check shows up: with its results per resource, or one line saying why it had none
     for check_id in ("CKV_K8S_20", "CKV_DOCKER_2", "CKV_SLM_014", "SLM_GATE_SELF_WAIVER"):
-        assert f"| {check_id}: " in md
-    assert "| CKV_DOCKER_2: " in md and "not applicable" in md
+        assert f"| {check_id} |" in md or f" {check_id} " in md
+    assert "CKV_DOCKER_2 Ensure that HEALTHCHECK" in md and "this stack renders none" in md
 
 
 def test_verdict_json(gated):
@@ -137,3 +137,71 @@ def test_sarif_waived_findings_are_suppressed_with_their_reason(tmp_path):
     assert opt_sup["kind"] == "external" and opt_sup["justification"] == opt["reason"]
     assert opt_sup["properties"]["source"] == "component opt-out (stack config)"
     assert sum(1 for r in results if not r.get("suppressions")) == len(result.failed)
+
+
+def _resolve(run: dict, location: dict):
+    """The local file a SARIF artifact location names (as a code-scanning viewer would resolve it)."""
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    artifact = location["physicalLocation"]["artifactLocation"]
+    uri = artifact["uri"]
+    if "uriBaseId" in artifact:
+        uri = run["originalUriBaseIds"][artifact["uriBaseId"]]["uri"] + uri
+    parsed = urlparse(uri)
+    assert parsed.scheme == "file", uri
+    return Path(unquote(parsed.path))
+
+
+def _assert_every_location_resolves(doc: dict) -> list:
+    assert not _sarif_errors(doc)
+    run = doc["runs"][0]
+    paths = [_resolve(run, loc) for r in run["results"] for loc in r["locations"]]
+    missing = [str(p) for p in paths if not p.is_file()]
+    assert not missing, missing
+    return paths
+
+
+def test_every_sarif_location_resolves_inside_the_repository(tmp_path, monkeypatch):
+    """Waiver findings point at policies/waivers.yaml relative to the repository root (not build/...);
+    manifest findings at build/<stack>/manifests/...; every one is a real file."""
+    import slm_deploy.gate.result as result_module
+
+    monkeypatch.setattr(result_module, "project_root", lambda: tmp_path)
+    monkeypatch.delenv("SLM_DEPLOY_WAIVERS")
+    (tmp_path / "policies").mkdir()
+    write_waivers(tmp_path / "policies" / "waivers.yaml", [
+        waiver("CKV_K8S_43", "Deployment/plain", id="W-OLD", expires="2020-01-31"),  # expired: a gate finding
+    ])
+    build = write_build(tmp_path / "build" / "t", [PLAIN_DEPLOYMENT])
+    result = run_gate(build, "t", use_cache=False)
+    assert "SLM_GATE_EXPIRED_WAIVER" in {f.check_id for f in result.failed}
+    doc = json.loads((build / "gate" / "report.sarif").read_text())
+    paths = _assert_every_location_resolves(doc)
+    assert tmp_path / "policies" / "waivers.yaml" in paths
+    expired = next(r for r in doc["runs"][0]["results"] if r["ruleId"] == "SLM_GATE_EXPIRED_WAIVER")
+    artifact = expired["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": "policies/waivers.yaml", "uriBaseId": "%SRCROOT%"}
+
+
+def test_sarif_locations_resolve_with_a_waiver_file_outside_the_repository(tmp_path, monkeypatch):
+    path = write_waivers(tmp_path / "elsewhere.yaml", [waiver("CKV_K8S_43", "Deployment/plain", id="W-OLD",
+                                                              expires="2020-01-31")])
+    monkeypatch.setenv("SLM_DEPLOY_WAIVERS", str(path))
+    build = write_build(tmp_path / "b", [PLAIN_DEPLOYMENT])
+    run_gate(build, "t", use_cache=False)
+    doc = json.loads((build / "gate" / "report.sarif").read_text())
+    assert path.resolve() in _assert_every_location_resolves(doc)
+    artifacts = [loc["physicalLocation"]["artifactLocation"] for r in doc["runs"][0]["results"] for loc in r["locations"]]
+    assert not any("/" + str(tmp_path).lstrip("/") in a["uri"] and "uriBaseId" in a for a in artifacts)
+
+
+def test_sarif_for_every_reference_stack_resolves(tmp_path):
+    """The reference stacks' SARIF (including opt-out and waiver results) names only real files."""
+    from slm_deploy.config import load_stack
+    from slm_deploy.pipeline import build_stack
+
+    build = build_stack(load_stack("dev", REPO), tmp_path / "dev")
+    doc = json.loads((build.out_dir / "gate" / "report.sarif").read_text())
+    assert doc["runs"][0]["results"]  # dev has opt-out results
+    _assert_every_location_resolves(doc)

@@ -252,7 +252,7 @@ def test_dev_stack_root_opt_outs_waive_ckv_slm_020_visibly(tmp_path):
     assert all(w.by.source == OPT_OUT_SOURCE and "root-owned" in w.by.reason for w in waived.values())
     assert "service.ollama-pull" in {f.resource for f in gate.passed if f.check_id == "CKV_SLM_020"}
     report = (tmp_path / "dev" / "gate" / "report.md").read_text()
-    rows = [line for line in report.splitlines() if line.startswith("| CKV_SLM_020 | service.")]
+    rows = [line for line in report.splitlines() if line.startswith("| CKV_SLM_020 | service/")]
     assert len(rows) == 2 and all(OPT_OUT_SOURCE in r and "root-owned" in r for r in rows)
 
 
@@ -274,7 +274,7 @@ def test_self_approved_opt_out_fails_and_backs_nothing(tmp_path):
     assert "CKV_K8S_43" in ids(result.failed)  # nothing waived by it
     assert result.opt_outs[0]["approved"] is False
     md = (tmp_path / "b" / "gate" / "report.md").read_text()
-    assert "| SLM_GATE_OPT_OUT | OptOut.plain:imageDigest |" in md and "**no**" in md
+    assert "| HIGH | SLM_GATE_OPT_OUT | OptOut/plain:imageDigest |" in md and "**no**" in md
 
 
 def test_opt_out_backed_by_a_waiver_reports_its_approver_and_expiry(tmp_path):
@@ -371,3 +371,17 @@ def test_reference_waivers_file_is_not_an_override():
 
     record = waiver_file_record(REPO / "policies" / "waivers.yaml")
     assert record["path"] == "policies/waivers.yaml" and record["override"] is False and record["sha256"]
+
+
+def test_the_shipped_waiver_file_teaches_the_format_with_a_valid_example(tmp_path):
+    """policies/waivers.yaml ships a commented example entry; uncommented, it is a valid waiver."""
+    from gate_helpers import REPO
+
+    text = (REPO / "policies" / "waivers.yaml").read_text()
+    example = [line[1:] for line in text.splitlines() if line.startswith("#   ") or line.startswith("#     ")]
+    assert example, "no commented example entry"
+    path = tmp_path / "waivers.yaml"
+    path.write_text("waivers:\n" + "\n".join(example) + "\n")
+    [entry] = load_waivers(path, today=date(2026, 12, 1))  # within maxExpiryDays of the example's expiry
+    assert entry.check == "CKV_K8S_43" and entry.approver and entry.stacks == ["prod"]
+    assert load_waivers(REPO / "policies" / "waivers.yaml") == []  # the example itself is not active
