@@ -62,7 +62,7 @@ def test_unscanned_object_fails_the_gate_in_every_report(poisoned):
     suite = next(s for s in junit.iter("testsuite") if s.get("name") == "SLM_GATE_UNSCANNED")
     assert suite.get("failures") == "1"
     report = (gate / "report.md").read_text()
-    assert "| SLM_GATE_UNSCANNED | Deployment.slm-staging.phi4-mini |" in report
+    assert "| HIGH | SLM_GATE_UNSCANNED | Deployment/phi4-mini | manifests/" in report  # the Failures table
 
 
 def test_reference_build_is_fully_covered(staging_build, tmp_path):
