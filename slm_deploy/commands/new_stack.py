@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from slm_deploy.console import err, out, prog
 
 from slm_deploy.session import EXIT_BAD_INPUT, project_dir
 
 __all__ = ["register", "bake"]
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "stack"
-err = Console(stderr=True)
 
 
 class BakeError(Exception):
@@ -117,17 +116,27 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         stack = path.name[len("Pulumi.") : -len(".yaml")]
+        rel = path.relative_to(root)
         try:
-            load_stack(stack, root)
+            loaded = load_stack(stack, root)
         except MissingSecretError as exc:
-            Console().print(f"Wrote {path.relative_to(root)}. Before previewing, set its secret(s):")
+            out.print(f"Wrote {rel}. Before previewing, set its secret(s):", highlight=False)
             for problem in exc.problems:
-                Console().print(f"  {problem.message}", soft_wrap=True)
+                out.print(f"  {problem.message}", soft_wrap=True, highlight=False)
             return
         except ConfigError as exc:
-            path.unlink()
-            err.print(f"[red]error:[/red] the generated {path.relative_to(root)} is not valid with these answers, so it was not kept:")
+            err.print(f"[red]error:[/red] {rel} does not validate with these answers; it is kept as a draft to fix:",
+                      highlight=False)
             for problem in exc.problems:
-                err.print(f"[red]error:[/red] {problem}", soft_wrap=True)
+                err.print(f"[red]error:[/red] {problem}", soft_wrap=True, highlight=False)
+            err.print(f"Edit {rel}, then run `{prog()} preview {stack}` (or delete it and run new-stack again).",
+                      highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        Console().print(f"Wrote {path.relative_to(root)}. Next: ./dev preview {stack} (or slm-deploy preview {stack})")
+        from slm_deploy.ci_workflow import write_workflow
+
+        try:
+            workflow = write_workflow(root, stack, loaded.config.target).relative_to(root)
+            wrote_ci = f" and {workflow} (CI: gate on pull requests, pulumi up on main; docs/ci.md)"
+        except FileExistsError as exc:
+            wrote_ci = f"; CI workflow not written: {exc}"
+        out.print(f"Wrote {rel}{wrote_ci}. Next: {prog()} preview {stack}", highlight=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from slm_deploy.console import err, out
 from rich.table import Table
 
 __all__ = ["register"]
@@ -28,7 +28,7 @@ def policies(
 ) -> None:
     """List every enforced check, built-in and ours: id, name, severity (ours) and rationale."""
     if sum(map(bool, (as_json, as_markdown, pack))) > 1:
-        Console(stderr=True).print("[red]error:[/red] --json, --markdown and --pack: choose one")
+        err.print("[red]error:[/red] --json, --markdown and --pack: choose one")
         raise typer.Exit(2)
     if pack is not None:
         from slm_deploy.gate.pack import build_pack
@@ -36,9 +36,9 @@ def policies(
         try:
             build_pack(pack)
         except (OSError, ValueError) as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
-        Console(stderr=True).print(f"Wrote the CrossGuard pack to {pack}: cd {pack} && pulumi policy publish <org>")
+        err.print(f"Wrote the CrossGuard pack to {pack}: cd {pack} && pulumi policy publish <org>")
         return
 
     from slm_deploy.gate.catalog import catalog_json, catalog_markdown, enforced_checks
@@ -53,7 +53,7 @@ def policies(
     table = Table("id", "source", "framework", "severity", "name", title=f"{len(entries)} enforced checks")
     for e in entries:
         table.add_row(e.id, e.source, e.framework, e.severity or "-", e.name)
-    Console().print(table)
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from slm_deploy.console import out
 from rich.table import Table
 
 # The catalog and sizing model are imported inside the commands, so that other commands
@@ -64,7 +64,7 @@ def models_command(
         table.add_row(r["id"], f"{r['params'] / 1e9:.2f}B", r["param_class"], _gib(r["checkpoint_bytes"]),
                       str(r["max_position_embeddings"]), r["ollama_tag"] or "-",
                       ",".join(r["vllm_quantizations"]), "yes" if r["gated"] else "no")
-    Console().print(table)
+    out.print(table)
 
 
 def _host_memory(hardware: str | None) -> int | None:
@@ -156,7 +156,7 @@ def size_command(
 
 
 def _print_size(data: dict) -> None:
-    console = Console()
+    console = out
     table = Table(title=f"{data['model']} on {data['engine']} ({data['quantization']})")
     table.add_column("component")
     table.add_column("GiB", justify="right")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached, store_cached
+from slm_deploy.gate.progress import phase, phase_done
 from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, WaiverRef
 
 if TYPE_CHECKING:
@@ -92,6 +94,9 @@ def run_gate(
 
     key = cache_key(build_dir, stack, policies_dir, waivers_path, today)
     result = load_cached(stack, key) if use_cache else None
+    if result is not None:
+        with phase("gate") as info:
+            info["what"] = "cached verdict (nothing changed since the last run): no validate, no checkov"
     if result is None:
         result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker, use_cache)
         result.cache_key = key
@@ -102,7 +107,9 @@ def run_gate(
     if write_reports:
         from slm_deploy.gate.reports import write_reports as _write
 
-        result.reports = _write(result, build_dir)
+        with phase("reports") as info:
+            result.reports = _write(result, build_dir)
+            info["what"] = f"-> {build_dir / 'gate'}/ (report.md, report.sarif, junit.xml)"
     return result
 
 
@@ -185,6 +192,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     store = ObjectStore(stack, fingerprint(policies_dir), cache_dir() if use_cache else None)
     plan = lookup(store, build_dir, manifests, dockerfiles)
+    validate_start = time.perf_counter()
     parsed = plan.parse_manifests()
     checks_dir = policies_dir / "checks"
     plan.submit(worker, {p: obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else None
@@ -227,6 +235,9 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     if p or f:
         ran.add("PROMTOOL_RULES")
 
+    phase_done("validate", validate_start, f"{len(manifests)} manifests: strict Kubernetes schemas; compose, "
+               "manifest-set and alert-rule checks")
+    checkov_start = time.perf_counter()
     scans, catalog = plan.finish()
     store.save()
     builtins, kinds = catalog["builtins"], set(catalog["kinds"])
@@ -235,6 +246,8 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         failed += out.failed
         skipped += out.skipped
         ran |= out.ran
+    phase_done("checkov", checkov_start, f"{sum(len(o.passed) + len(o.failed) + len(o.skipped) for o in scans)} "
+               f"results on {len(manifests)} manifests and {len(dockerfiles)} Dockerfiles (in-process)")
 
     from slm_deploy.gate.coverage import unscanned
 

@@ -1,0 +1,84 @@
+"""What the stack commands share: load a stack or exit 2, build (synth -> render -> gate) with phase lines.
+
+Imports session and console only (never the CLI module), so every command module can use it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import typer
+
+from slm_deploy.console import detail, err, note, phase, prog
+from slm_deploy.session import EXIT_BAD_INPUT, Session, project_dir
+
+__all__ = ["fail_input", "load_or_exit", "build_or_exit", "pulumi_missing"]
+
+
+def pulumi_missing() -> str:
+    return ("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/iac/download-install/) "
+            f"to use --engine pulumi / up, or run the offline engine: {prog()} preview STACK")
+
+
+def fail_input(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def load_or_exit(stack: str):
+    from stacks.errors import ConfigError
+    from stacks.loader import load_stack
+
+    try:
+        return load_stack(stack, Session.project_dir)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True, markup=True)
+        if Session.debug:
+            traceback.print_exc()
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def build_or_exit(stack: str, out_dir: Path | None, intro: str = ""):
+    """Synthesize, render and gate ``stack`` into ``out_dir`` (default build/<stack>/), one phase line each."""
+    # Fork the checkov worker first, before this process loads Pulumi or starts any thread:
+    # it imports checkov on the second core while this one loads and synthesizes the program.
+    from slm_deploy.gate.worker import ScanWorker
+
+    with ScanWorker() as worker:
+        from slm_deploy.gate import run_gate
+        from slm_deploy.pipeline import Build, synth_stack
+        from slm_deploy.render import OutDirError, render
+        from slm_deploy.synth import SynthError
+
+        from slm_deploy.warm import preview_key, record_inputs, unchanged_build
+
+        target = out_dir or project_dir() / "build" / stack
+        try:
+            loaded = load_or_exit(stack)  # a bad stack file: located errors only, nothing else printed
+            key = preview_key(loaded, target)  # before the build: inputs edited meanwhile miss next time
+            previous = unchanged_build(loaded, target, key)
+            if previous is not None:
+                if intro:
+                    note(intro.split(":")[0] + ": unchanged since the last build (cached; nothing re-run)")
+                return previous  # Pulumi is never imported; the unused worker is killed on exit
+            if intro:
+                note(intro)
+            detail(f"stack file stacks/Pulumi.{stack}.yaml: target {loaded.config.target}, "
+                   f"namespace {loaded.config.namespace}")
+            with phase("synth") as info:
+                synth = synth_stack(loaded)
+                info["what"] = f"{len(synth.resources)} resources (the Pulumi program under the mock runtime)"
+            with phase("render") as info:
+                summary = render(synth, target)
+                info["what"] = f"-> {target}"
+        except SynthError as exc:
+            if Session.debug:
+                traceback.print_exc()
+            raise fail_input(f"stacks/Pulumi.{stack}.yaml: the program failed: {exc}") from None
+        except OutDirError as exc:
+            raise fail_input(f"--out: {exc}") from None
+        build = Build(stack, target, synth, summary, run_gate(target, stack, worker=worker))
+        record_inputs(target, key)
+        return build
