@@ -141,8 +141,31 @@ def test_preview_prints_each_phase_with_its_duration(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert lines[0] == "Previewing stack staging offline: synth, render, validate, checkov, reports"
-    assert [line.split()[0] for line in lines[1:6]] == ["synth", "render", "validate", "checkov", "reports"]
-    assert all(line.split()[2] == "s" and float(line.split()[1]) >= 0 for line in lines[1:6])
+    phases = [line for line in lines if line.startswith("  ")]
+    assert [line.split()[0] for line in phases] == ["synth", "render", "validate", "checkov", "reports"]
+    assert all(line.split()[2] == "s" and float(line.split()[1]) >= 0 for line in phases)
+    # the sizing plan is never silent
+    assert any(line.startswith("sizing   phi4-mini: phi-4-mini-instruct bf16 -> 1x L4, TP 1, max-model-len ")
+               for line in lines), lines
+
+
+def test_new_stack_shows_the_sizing_plan_and_writes_the_ci_workflow(scratch_project: Path):
+    proc = _cli("-C", str(scratch_project), "new-stack", "--no-input", "--set", "stack_name=team-q",
+                "--set", "kind=vllm-gpu", "--set", "model=qwen3-8b", "--set", "gpu=l4",
+                env={"SLM_DEPLOY_PROG": "./dev"})
+    assert proc.returncode == 0, proc.stderr
+    assert "sizing   qwen3-8b: qwen3-8b bf16 -> 2x L4, TP 2, max-model-len " in proc.stdout
+    assert ".github/workflows/slm-deploy-team-q.yml" in proc.stdout and "Next: ./dev preview team-q" in proc.stdout
+    assert (scratch_project / ".github" / "workflows" / "slm-deploy-team-q.yml").exists()
+
+
+def test_new_stack_keeps_a_draft_that_does_not_validate(scratch_project: Path):
+    proc = _cli("-C", str(scratch_project), "new-stack", "--no-input", "--set", "stack_name=team-big",
+                "--set", "kind=ollama-docker", "--set", "model=qwen3-8b", "--set", "host_memory_gb=2")
+    assert proc.returncode == 2
+    draft = scratch_project / "stacks" / "Pulumi.team-big.yaml"
+    assert draft.exists() and "kept as a draft" in proc.stderr and "preview team-big" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 # --------------------------------------------------------------------------- ./dev on a fresh clone

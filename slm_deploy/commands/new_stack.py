@@ -139,4 +139,8 @@ def register(app: typer.Typer) -> None:
             wrote_ci = f" and {workflow} (CI: gate on pull requests, pulumi up on main; docs/ci.md)"
         except FileExistsError as exc:
             wrote_ci = f"; CI workflow not written: {exc}"
+        from slm_deploy.commands.sizing import stack_sizing_lines
+
+        for line in stack_sizing_lines(loaded.config):
+            out.print(line, highlight=False)
         out.print(f"Wrote {rel}{wrote_ci}. Next: {prog()} preview {stack}", highlight=False)

@@ -47,7 +47,8 @@ def models_command(
             "id": m.id, "display_name": m.display_name, "params": m.params, "param_class": m.param_class,
             "checkpoint_bytes": checkpoint_bytes(m), "max_position_embeddings": m.max_position_embeddings,
             "hf_repo": m.hf_repo, "hf_revision": m.hf_revision, "ollama_tag": m.ollama_tag,
-            "onnx": m.onnx is not None, "vllm_quantizations": m.vllm_quantizations,
+            "onnx": m.onnx is not None, "onnx_variants": list(m.onnx.variants) if m.onnx else [],
+            "vllm_quantizations": m.vllm_quantizations,
             "ollama_quantizations": m.ollama_quantizations, "tool_call_parser": m.tool_call_parser,
             "gated": m.gated, "license": m.license,
         }
@@ -58,12 +59,13 @@ def models_command(
         return
     table = Table(title="Model catalog (sizes in GiB)")
     table.add_column("id", no_wrap=True)
-    for col in ("params", "class", "bf16 ckpt", "context", "ollama", "vLLM formats", "gated"):
+    for col in ("params", "class", "bf16 ckpt", "context", "ollama", "vLLM formats", "ONNX variants", "gated"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["id"], f"{r['params'] / 1e9:.2f}B", r["param_class"], _gib(r["checkpoint_bytes"]),
                       str(r["max_position_embeddings"]), r["ollama_tag"] or "-",
-                      ",".join(r["vllm_quantizations"]), "yes" if r["gated"] else "no")
+                      ",".join(r["vllm_quantizations"]), ",".join(r["onnx_variants"]) or "-",
+                      "yes" if r["gated"] else "no")
     out.print(table)
 
 
@@ -72,14 +74,32 @@ def _host_memory(hardware: str | None) -> int | None:
     return None if hardware is None else get_cpu_tier(hardware).allocatable_bytes
 
 
+def _check_hardware_kind(engine: str, hardware: str | None) -> None:
+    """A CPU tier given to vLLM (or a GPU to ollama/onnx) gets a message about the kind, not a 'did you mean'."""
+    from components.catalog import list_cpu_tiers, list_gpus
+
+    if hardware is None:
+        return
+    gpus = {g.id.lower() for g in list_gpus()}
+    tiers = {t.id.lower() for t in list_cpu_tiers()}
+    if engine == "vllm" and hardware.lower() in tiers:
+        raise ValueError(f"--hardware {hardware}: a CPU tier; vLLM here serves on GPUs ({', '.join(sorted(gpus))}). "
+                         "CPU tiers are for --engine ollama or --engine onnx (see: hardware)")
+    if engine != "vllm" and hardware.lower() in gpus:
+        raise ValueError(f"--hardware {hardware}: a GPU; --engine {engine} is sized against a CPU tier "
+                         f"({', '.join(sorted(tiers))}); GPUs are for --engine vllm (see: hardware)")
+
+
 def _plan(model: str, engine: str, quant: str | None, ctx: int | None, concurrency: int,
-          hardware: str | None) -> VllmPlan | MemoryPlan:
+          hardware: str | None, gpu_count: int | None = None) -> VllmPlan | MemoryPlan:
     from components.catalog import get_gpu
     from components.sizing import report
+    _check_hardware_kind(engine, hardware)
     q = quant or DEFAULT_QUANT[engine]
     if engine == "vllm":
         gpu = get_gpu(hardware or "l4").id
-        return report("vllm", model, quantization=q, max_model_len=ctx, concurrency=concurrency, gpu=gpu)
+        return report("vllm", model, quantization=q, max_model_len=ctx, concurrency=concurrency, gpu=gpu,
+                      gpu_count=gpu_count, tensor_parallel_size=gpu_count)
     host = _host_memory(hardware)
     if engine == "ollama":
         return report("ollama", model, quantization=q, num_ctx=ctx or 4096, num_parallel=concurrency,
@@ -142,8 +162,15 @@ def size_command(
         fits_on = _where_it_fits(model, engine, quant, ctx, concurrency)
     except ValueError as exc:  # UnknownCatalogId is a ValueError too
         raise _fail(str(exc)) from None
+    one_gpu = None
+    if engine == "vllm" and getattr(plan, "gpu_count", 1) > 1:
+        try:
+            one_gpu = _plan(model, engine, quant, ctx, concurrency, hardware, gpu_count=1)
+        except ValueError:
+            one_gpu = None
     data = {
         "model": plan.model, "engine": engine, "quantization": plan.quantization,
+        "plan": plan_line(plan), "verdict": _verdict(plan, one_gpu), "warnings": plan_warnings(plan),
         "weights_bytes": plan.weights_bytes, "kv_cache_bytes": plan.kv_cache_bytes,
         "overhead_bytes": plan.overhead_bytes, "total_bytes": plan.total_bytes,
         "available_bytes": plan.available_bytes, "fits": plan.fits, "fits_on": fits_on,
@@ -165,8 +192,11 @@ def _print_size(data: dict) -> None:
                        ("available", "available_bytes")):
         table.add_row(label, _gib(data[key]))
     console.print(table)
-    verdict = "[green]fits[/green]" if data["fits"] else "[red]does not fit[/red]"
-    console.print(f"Verdict: {verdict}")
+    colour = "green" if data["fits"] else "red"
+    console.print(f"Verdict: [{colour}]{data['verdict']}[/{colour}]", highlight=False)
+    console.print(f"Plan: {data['plan']}", highlight=False)
+    for warning in data["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     for s in data["suggestions"]:
         console.print(f"  would fit with {s}")
     console.print(f"Fits on: {', '.join(data['fits_on']) or 'nothing in the catalog'}")
@@ -178,7 +208,73 @@ def _print_size(data: dict) -> None:
     console.print(settings)
 
 
+def plan_line(plan: VllmPlan | MemoryPlan) -> str:
+    """One line a newcomer reads: ``qwen3-8b bf16 -> 2x L4, TP 2, max-model-len 8192, max-num-seqs 19``."""
+    from components.sizing import VllmPlan
+    if isinstance(plan, VllmPlan):
+        return (f"{plan.model} {plan.quantization} -> {plan.gpu_count}x {plan.gpu.upper()}, "
+                f"TP {plan.tensor_parallel_size}, max-model-len {plan.max_model_len}, max-num-seqs {plan.max_num_seqs}")
+    settings = ", ".join(f"{k} {v}" for k, v in plan.settings.items() if not isinstance(v, (list, dict)))
+    return f"{plan.model} {plan.quantization} -> {_gib(plan.total_bytes)} of {_gib(plan.available_bytes)}; {settings}"
+
+
+def plan_warnings(plan: VllmPlan | MemoryPlan) -> list[str]:
+    from components.sizing import VllmPlan
+    if isinstance(plan, VllmPlan) and plan.fits and plan.max_num_seqs == 1:
+        return ["max-num-seqs 1: the KV cache holds one sequence at max-model-len, so requests are served one "
+                "at a time (no batching); lower --ctx or use a larger GPU / more GPUs"]
+    return []
+
+
+def _verdict(plan: VllmPlan | MemoryPlan, one_gpu: VllmPlan | MemoryPlan | None) -> str:
+    from components.sizing import VllmPlan
+    if isinstance(plan, VllmPlan):
+        where = f"{plan.gpu_count}x {plan.gpu}"
+        if not plan.fits:
+            return f"does not fit on {where}"
+        if plan.gpu_count > 1 and (one_gpu is None or not one_gpu.fits):
+            return f"does not fit on 1x {plan.gpu}; fits on {where} (tensor parallel {plan.tensor_parallel_size})"
+        return f"fits on {where}"
+    return "fits" if plan.fits else "does not fit"
+
+
+def stack_sizing_lines(config) -> list[str]:
+    """The sizing plan of every vLLM service of a loaded stack, and its warnings (preview, new-stack)."""
+    lines = []
+    for service in getattr(config, "vllm", None) or []:
+        lines.append(f"sizing   {service.name}: {plan_line(service.plan)}")
+        lines += [f"warning: {service.name}: {w}" for w in plan_warnings(service.plan)]
+    return lines
+
+
+def hardware_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the hardware the sizing model knows: GPUs (vLLM) and CPU tiers (Ollama, ONNX)."""
+    from components.catalog import list_cpu_tiers, list_gpus
+    gpus = [{"id": g.id, "name": g.display_name, "memory_gib": round(g.memory_bytes / GiB, 1), "fp8": g.fp8,
+             "compute_capability": g.compute_capability, "node_label_value": g.node_label_value, "engines": ["vllm"]}
+            for g in list_gpus()]
+    tiers = [{"id": t.id, "name": t.display_name, "memory_gib": t.memory_gib, "cpus": t.cpus,
+              "allocatable_gib": round(t.allocatable_bytes / GiB, 2), "engines": ["ollama", "onnx"]}
+             for t in list_cpu_tiers()]
+    if as_json:
+        typer.echo(json.dumps({"gpus": gpus, "cpu_tiers": tiers}, indent=2))
+        return
+    table = Table("id", "GPU", "memory GiB", "fp8", "compute", "node label", title="GPUs (--engine vllm)")
+    for g in gpus:
+        table.add_row(g["id"], g["name"], f"{g['memory_gib']:g}", "yes" if g["fp8"] else "no",
+                      g["compute_capability"], g["node_label_value"])
+    out.print(table)
+    table = Table("id", "host", "memory GiB", "CPUs", "allocatable GiB (Kubernetes)",
+                  title="CPU tiers (--engine ollama, --engine onnx)")
+    for t in tiers:
+        table.add_row(t["id"], t["name"], str(t["memory_gib"]), str(t["cpus"]), f"{t['allocatable_gib']:g}")
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the `models` and `size` commands to the CLI app."""
+    """Add the `models`, `size` and `hardware` commands to the CLI app."""
     app.command("models")(models_command)
     app.command("size")(size_command)
+    app.command("hardware")(hardware_command)

@@ -67,6 +67,10 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = ""):
                 note(intro)
             detail(f"stack file stacks/Pulumi.{stack}.yaml: target {loaded.config.target}, "
                    f"namespace {loaded.config.namespace}")
+            from slm_deploy.commands.sizing import stack_sizing_lines
+
+            for line in stack_sizing_lines(loaded.config):
+                note(line)
             with phase("synth") as info:
                 synth = synth_stack(loaded)
                 info["what"] = f"{len(synth.resources)} resources (the Pulumi program under the mock runtime)"

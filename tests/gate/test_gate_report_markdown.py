@@ -105,7 +105,7 @@ def test_nothing_to_judge_is_one_line_each_with_a_reason(plain):
 
 @pytest.mark.parametrize("stack", ["prod"])
 def test_prod_report_fits_on_two_screens_before_the_detail(tmp_path, monkeypatch, stack):
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
     from slm_deploy.pipeline import build_stack
 
     monkeypatch.setenv("SLM_DEPLOY_WAIVERS", str(REPO / "policies" / "waivers.yaml"))

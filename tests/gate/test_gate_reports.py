@@ -198,7 +198,7 @@ def test_sarif_locations_resolve_with_a_waiver_file_outside_the_repository(tmp_p
 
 def test_sarif_for_every_reference_stack_resolves(tmp_path):
     """The reference stacks' SARIF (including opt-out and waiver results) names only real files."""
-    from slm_deploy.config import load_stack
+    from stacks.loader import load_stack
     from slm_deploy.pipeline import build_stack
 
     build = build_stack(load_stack("dev", REPO), tmp_path / "dev")

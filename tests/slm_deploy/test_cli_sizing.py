@@ -77,7 +77,7 @@ def test_size_onnx_engine(app):
     (["size", "qwen3-8b", "--quant", "int3"], "unknown quantization"),
     (["size", "qwen3-8b", "--engine", "tgi"], "--engine must be one of"),
     (["size", "phi-4-mini-instruct", "--quant", "awq"], "offers vllm quantizations"),
-    (["size", "qwen3-8b", "--engine", "ollama", "--hardware", "l4"], "unknown cpu tier"),
+    (["size", "qwen3-8b", "--engine", "ollama", "--hardware", "l4"], "GPUs are for --engine vllm"),
 ])
 def test_bad_input_is_one_line_exit_2(app, args, needle):
     result = runner.invoke(app, args)

@@ -1,0 +1,61 @@
+"""Sizing is never silent (issue #16): size says where it does and does not fit, the plan line, a warning
+when the plan leaves no batching, hardware kinds explained, a hardware command, an ONNX column in models."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from slm_deploy.cli import app
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_size_says_it_does_not_fit_on_one_gpu_but_on_two():
+    result = _run("size", "qwen3-8b", "--hardware", "l4")
+    assert result.exit_code == 0, result.output
+    assert "Verdict: does not fit on 1x l4; fits on 2x l4 (tensor parallel 2)" in result.output
+    assert "Plan: qwen3-8b bf16 -> 2x L4, TP 2, max-model-len " in result.output
+    data = json.loads(_run("size", "qwen3-8b", "--hardware", "l4", "--json").output)
+    assert data["verdict"].startswith("does not fit on 1x l4; fits on 2x l4")
+    assert data["plan"] == (f"qwen3-8b bf16 -> 2x L4, TP 2, max-model-len {data['settings']['max_model_len']}, "
+                            f"max-num-seqs {data['settings']['max_num_seqs']}")
+
+
+def test_size_on_one_gpu_just_says_it_fits():
+    data = json.loads(_run("size", "phi-4-mini-instruct", "--hardware", "l4", "--json").output)
+    assert data["verdict"] == "fits on 1x l4" and data["warnings"] == []
+
+
+def test_size_warns_when_the_plan_leaves_no_batching():
+    result = _run("size", "phi-4-mini-instruct", "--hardware", "l4", "--ctx", "65536", "--concurrency", "1")
+    assert "max-num-seqs 1" in result.output and "warning: max-num-seqs 1" in result.output
+    assert "no batching" in result.output
+
+
+def test_a_cpu_tier_for_vllm_says_cpu_tiers_are_for_other_engines():
+    result = _run("size", "qwen3-8b", "--hardware", "cpu-8gb")
+    assert result.exit_code == 2
+    assert "a CPU tier" in result.output and "CPU tiers are for --engine ollama or --engine onnx" in result.output
+    assert "did you mean" not in result.output
+    gpu_for_ollama = _run("size", "qwen3-8b", "--engine", "ollama", "--hardware", "l4")
+    assert gpu_for_ollama.exit_code == 2 and "GPUs are for --engine vllm" in gpu_for_ollama.output
+
+
+def test_hardware_lists_gpus_and_cpu_tiers():
+    result = _run("hardware")
+    assert result.exit_code == 0
+    assert "GPUs (--engine vllm)" in result.output and "CPU tiers (--engine ollama, --engine onnx)" in result.output
+    data = json.loads(_run("hardware", "--json").output)
+    assert {"l4", "h100-80gb"} <= {g["id"] for g in data["gpus"]}
+    assert {"cpu-8gb"} <= {t["id"] for t in data["cpu_tiers"]}
+
+
+def test_models_has_an_onnx_column():
+    result = _run("models")
+    assert "ONNX variants" in result.output
+    rows = {r["id"]: r for r in json.loads(_run("models", "--json").output)}
+    assert rows["phi-4-mini-instruct"]["onnx_variants"]  # Microsoft publishes ONNX builds of Phi-4-mini
+    assert any(not r["onnx_variants"] for r in rows.values())
