@@ -41,6 +41,19 @@ _UNITS = {None: 1, "m": 0.001, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000*
           "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 
 
+# The sizing model speaks vLLM's flags; a stack file is written in these keys.
+_FLAG_TO_KEY = {"--max-model-len": "maxModelLen", "--tensor-parallel-size": "tensorParallelSize",
+                "--kv-cache-dtype": "kvCacheDtype", "--gpu-memory-utilization": "gpuMemoryUtilization"}
+
+
+def stack_keys(message: str) -> str:
+    """A sizing message in stack-file terms: ``--max-model-len 4096`` -> ``maxModelLen: 4096``."""
+    for flag, key in _FLAG_TO_KEY.items():
+        message = re.sub(rf"{flag} (\S+?)([;,)]|$| )", rf"{key}: \1\2", message)
+        message = message.replace(flag, key)
+    return message.replace("more GPUs: ", "more GPUs (gpuCount): ")
+
+
 def parse_quantity(value: str) -> float:
     """A Kubernetes quantity ("500m", "4", "16Gi", "1.5G") as a number; ValueError when malformed."""
     match = _QUANTITY.match(value)
@@ -186,7 +199,7 @@ class VllmServiceArgs(ArgsModel):
         try:
             _ = self.plan
         except FitError as exc:
-            raise ValueError(f"does not fit: {exc}") from None
+            raise ValueError(f"does not fit: {stack_keys(str(exc))}") from None
         self._check_memory()
         return self
 

@@ -188,3 +188,11 @@ def test_extra_args_stray_positional_is_located():
 def test_extra_args_wrong_type_is_located():
     assert "extraArgs[0] '--max-num-batched-tokens': --max-num-batched-tokens takes an integer" in _err(
         extraArgs=["--max-num-batched-tokens", "abc"])
+
+
+def test_does_not_fit_suggests_stack_keys_not_engine_flags():
+    """The user fixes a stack file: suggestions name maxModelLen / tensorParallelSize, never --max-model-len."""
+    msg = _err(model="phi-4-mini-instruct", gpu="l4", gpuCount=1, maxModelLen=131072, concurrency=8)
+    assert "a shorter context: maxModelLen: " in msg and "tensorParallelSize: " in msg
+    for flag in ("--max-model-len", "--tensor-parallel-size", "--kv-cache-dtype", "--gpu-memory-utilization"):
+        assert flag not in msg, msg
