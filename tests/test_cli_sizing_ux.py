@@ -59,3 +59,21 @@ def test_models_has_an_onnx_column():
     rows = {r["id"]: r for r in json.loads(_run("models", "--json").output)}
     assert rows["phi-4-mini-instruct"]["onnx_variants"]  # Microsoft publishes ONNX builds of Phi-4-mini
     assert any(not r["onnx_variants"] for r in rows.values())
+
+
+def test_one_memory_rule_for_a_cpu_tier_and_a_stack_file(scratch_project):
+    """`size --engine ollama --hardware cpu-8gb` is sized against 8 GiB, as a stack with docker.memoryGb: 8."""
+    from tests.conftest import write_stack
+    from stacks.errors import ConfigError
+    from stacks.loader import load_stack
+
+    data = json.loads(_run("size", "qwen3-8b", "--engine", "ollama", "--hardware", "cpu-8gb", "--json").output)
+    assert data["available_bytes"] == 8 * 1024**3
+    write_stack(scratch_project, "t", "config:\n  slm-deploy:target: docker\n  slm-deploy:docker:\n    memoryGb: 2\n"
+                "  slm-deploy:ollama:\n    models:\n      - qwen3:8b-q4_K_M\n")
+    try:
+        load_stack("t", scratch_project)
+    except ConfigError as exc:
+        assert "docker.memoryGb is 2 (2.0 GiB)" in str(exc)
+    else:
+        raise AssertionError("qwen3-8b fits in 2 GB?")

@@ -70,8 +70,10 @@ def models_command(
 
 
 def _host_memory(hardware: str | None) -> int | None:
+    """One rule with the stack files: a CPU tier is a host with that much memory, as ``docker.memoryGb``
+    (a Docker host or edge box has no kubelet reservation; `hardware` shows a node's allocatable too)."""
     from components.catalog import get_cpu_tier
-    return None if hardware is None else get_cpu_tier(hardware).allocatable_bytes
+    return None if hardware is None else get_cpu_tier(hardware).memory_bytes
 
 
 def _check_hardware_kind(engine: str, hardware: str | None) -> None:
@@ -147,7 +149,7 @@ def size_command(
     quant: Annotated[str | None, typer.Option("--quant", help="bf16|fp16|fp8|awq|gptq (vllm), Q4_K_M|Q8_0|... (ollama), cpu-int4|gpu-int4 (onnx).")] = None,
     ctx: Annotated[int | None, typer.Option("--ctx", min=1, help="Context tokens (vllm --max-model-len, ollama num_ctx, onnx max_length).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Concurrent sequences.")] = 4,
-    hardware: Annotated[str | None, typer.Option("--hardware", help="GPU id (vllm) or CPU tier id (ollama/onnx).")] = None,
+    hardware: Annotated[str | None, typer.Option("--hardware", help="GPU id (vllm) or CPU tier id (ollama/onnx: its installed memory, like docker.memoryGb). See: hardware.")] = None,
     engine: Annotated[str, typer.Option("--engine", help="vllm|ollama|onnx")] = "vllm",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
