@@ -30,9 +30,13 @@ def _print_build(build, as_json: bool) -> None:
             "resources": [{"type": r.type, "name": r.name, "parent": r.parent} for r in build.synth.resources],
             "counts": dict(sorted(counts.items())),
             "gate": {"ok": build.gate.ok, "failed": [f.__dict__ for f in build.gate.failed]},
+            "unchanged": build.unchanged,
         }
         typer.echo(json.dumps(payload, indent=2))
         return
+    if build.unchanged:
+        out.print(f"[bold]unchanged[/bold]: stack {build.stack} has the same inputs as the build in {build.out_dir} "
+                  "(no synth, render or scan); its gate verdict is reused", highlight=False)
     out.print(resource_tree(build.synth))
     out.print("Resources: " + ", ".join(f"[green]+ {n}[/green] {k}" for k, n in sorted(counts.items())) + " to create")
     print_summary(build.gate, out)
