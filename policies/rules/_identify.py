@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from policies.rules._argv import segments, tokens
+
 COMPONENT_LABEL = "app.kubernetes.io/component"
 MODEL_SERVER = "model-server"
 AUTH_PROXY_CONTAINER = "auth-proxy"
@@ -49,3 +51,23 @@ def is_chat_ui_image(image: object) -> bool:
 
 def has_model_server_label(labels: object) -> bool:
     return isinstance(labels, dict) and labels.get(COMPONENT_LABEL) == MODEL_SERVER
+
+
+_ENGINE_SUBCOMMANDS = {"serve", "run-batch"}
+
+
+def runs_vllm_engine(image: object, argv: list[str]) -> bool:
+    """True when a container runs the vLLM engine itself (``vllm serve``, ``vllm run-batch``, the OpenAI
+    api_server module, or a vLLM image's default ``vllm serve`` entrypoint with only flags), i.e. loads
+    a model onto the accelerator. A download (``hf download``), a script or ``vllm bench serve`` (a client)
+    in the same image does not."""
+    toks = tokens(argv)
+    if "vllm.entrypoints.openai.api_server" in toks:
+        return True
+    if is_vllm_image(image) and (not toks or toks[0].startswith("-")):
+        return True  # the image's entrypoint (vllm serve) with flags only
+    for seg in segments(toks):
+        for i, tok in enumerate(seg[:-1]):
+            if tok.rsplit("/", 1)[-1] == "vllm" and seg[i + 1] in _ENGINE_SUBCOMMANDS:
+                return True
+    return False

@@ -1,8 +1,8 @@
 """CKV_SLM_001: GPU workloads set nvidia.com/gpu limits and are scheduled onto GPU nodes."""
 from __future__ import annotations
 
-from policies.rules._identify import is_cuda_vllm_image
-from policies.rules._k8s import WORKLOAD_KINDS, as_dict, as_list, containers, pod_template
+from policies.rules._identify import is_cuda_vllm_image, runs_vllm_engine
+from policies.rules._k8s import WORKLOAD_KINDS, as_dict, as_list, container_argv, containers, pod_template
 from policies.rules._types import NA, CheckMeta, Result
 
 META = CheckMeta(
@@ -71,7 +71,10 @@ def evaluate(obj: dict) -> Result:
     problems: list[str] = []
     gpu_pod = False
     for c in containers(spec):
-        wants_gpu = _gpus(c, "limits") or _gpus(c, "requests") or is_cuda_vllm_image(c.get("image"))
+        # A CUDA vLLM container needs a GPU when it runs the engine; the same image downloading a model
+        # (hf download), running a script or a load generator (vllm bench serve) does not.
+        engine = is_cuda_vllm_image(c.get("image")) and runs_vllm_engine(c.get("image"), container_argv(c))
+        wants_gpu = _gpus(c, "limits") or _gpus(c, "requests") or engine
         gpu_pod = gpu_pod or wants_gpu
         if wants_gpu and not _gpus(c, "limits"):
             problems.append(f"container {c.get('name')!r} runs on GPU but sets no nvidia.com/gpu limit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from policies.rules._argv import FULL_SHA, flag_value, segments, tokens
-from policies.rules._identify import is_vllm_image
+from policies.rules._identify import runs_vllm_engine
 from policies.rules._k8s import WORKLOAD_KINDS, container_argv, containers, pod_template
 from policies.rules._types import NA, CheckMeta, Result
 
@@ -62,9 +62,7 @@ def argv_problems(image: object, argv: list[str]) -> tuple[bool, list[str]]:
     """(applicable, problems) for one container/service command line."""
     toks = tokens(argv)
     applicable, problems = False, []
-    is_server = is_vllm_image(image) and "download" not in toks or "vllm.entrypoints.openai.api_server" in toks or (
-        "vllm" in toks and "serve" in toks)
-    if is_server:
+    if runs_vllm_engine(image, argv):
         applicable = True
         problems += _vllm_problems(toks)
     for seg in segments(toks):

@@ -1,8 +1,8 @@
 """CKV_SLM_006: vLLM containers mount a memory-backed emptyDir at /dev/shm."""
 from __future__ import annotations
 
-from policies.rules._identify import is_vllm_image
-from policies.rules._k8s import WORKLOAD_KINDS, as_dict, containers, mounts, pod_template
+from policies.rules._identify import runs_vllm_engine
+from policies.rules._k8s import WORKLOAD_KINDS, as_dict, container_argv, containers, mounts, pod_template
 from policies.rules._types import NA, CheckMeta, Result
 
 META = CheckMeta(
@@ -25,7 +25,7 @@ def evaluate(obj: dict) -> Result:
         return NA
     applicable, problems = False, []
     for c in containers(tpl[1], init=False):
-        if not is_vllm_image(c.get("image")):
+        if not runs_vllm_engine(c.get("image"), container_argv(c)):
             continue
         applicable = True
         if not any(
