@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from stacks.errors import ConfigError, MissingSecretError, Problem
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax
+from stacks.yaml_reader import read_yaml
 
 __all__ = [
     "LoadedStack",
@@ -61,41 +61,6 @@ class LoadedStack:
     """Other namespaces' keys (``kubernetes:context`` ...), passed through unchanged."""
 
 
-# --------------------------------------------------------------------------- YAML
-
-
-def _read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
-    """Parse YAML and map every key path (``a.b[0].c``) to its line number."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError([Problem(display, "", "file not found", has_value=False)]) from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(display, "", f"invalid YAML: {reason}", line=line, has_value=False)]) from None
-    lines: dict[str, int] = {}
-    _index_lines(node, "", lines)
-    return data, lines
-
-
-def _index_lines(node: Any, path: str, lines: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = f"{path}.{key_node.value}" if path else str(key_node.value)
-            lines[child] = key_node.start_mark.line + 1
-            _index_lines(value_node, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            child = f"{path}[{i}]"
-            lines[child] = item.start_mark.line + 1
-            _index_lines(item, child, lines)
-
-
 # --------------------------------------------------------------------------- project defaults
 
 
@@ -105,7 +70,10 @@ def _qualify(key: str) -> str:
 
 def _project_schema(root: Path) -> dict[str, dict[str, Any]]:
     """Pulumi.yaml ``config:`` declarations, keyed by unqualified slm-deploy key."""
-    data, _ = _read_yaml(root / "Pulumi.yaml", "Pulumi.yaml")
+    doc = read_yaml(root / "Pulumi.yaml", "Pulumi.yaml")
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    data = doc.data if isinstance(doc.data, dict) else {}
     schema: dict[str, dict[str, Any]] = {}
     for key, decl in ((data or {}).get("config") or {}).items():
         namespace, _, name = _qualify(key).partition(":")
@@ -130,14 +98,19 @@ def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
     if not path.exists():
         known = ", ".join(list_stacks(root)) or "none"
         raise ConfigError([Problem(display, "", f"no such stack file (stacks: {known})", has_value=False)])
-    data, lines = _read_yaml(path, display)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
-        raise ConfigError([Problem(display, "config", "must be a mapping of 'namespace:key: value'", has_value=False)])
+    doc = read_yaml(path, display)
+    data, lines = ({} if doc.data is None else doc.data), doc.lines
+    if not isinstance(data, dict):
+        raise ConfigError(doc.problems + [Problem(
+            display, "", f"the file must be a mapping with a 'config:' key, not {_kind(data)}", line=doc.root_line,
+            has_value=False)])
+    if not isinstance(data.get("config") or {}, dict):
+        raise ConfigError(doc.problems + [Problem(
+            display, "config", f"must be a mapping of 'namespace:key: value', not {_kind(data['config'])}",
+            line=lines.get("config"), has_value=False)])
 
     schema = _project_schema(root)
-    problems: list[Problem] = []
+    problems: list[Problem] = list(doc.problems)
     values: dict[str, Any] = {k: d["default"] for k, d in schema.items() if "default" in d}
     secret_keys: set[str] = set()
     foreign: dict[str, Any] = {}
@@ -170,9 +143,13 @@ def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
             continue
         values[name] = value
 
+    try:
+        config = validate_values({k: v for k, v in values.items() if k not in SECRET_KEYS}, display, lines)
+    except ConfigError as exc:
+        # Independent problems are reported together; errors at an alias (already refused) are noise.
+        raise ConfigError(problems + [p for p in exc.problems if not _under(p.key, doc.dropped)]) from None
     if problems:
         raise ConfigError(problems)
-    config = validate_values({k: v for k, v in values.items() if k not in SECRET_KEYS}, display, lines)
     check_secrets(config, secret_keys, display, lines)
     return LoadedStack(stack, path, config, values, secret_keys, foreign)
 
@@ -189,6 +166,16 @@ def check_secrets(config: StackConfig, secret_keys: set[str], display: str, line
     ]
     if problems:
         raise MissingSecretError(problems)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__)
+
+
+def _under(key: str, dropped: set[str]) -> bool:
+    path = f"config.{key}"
+    return any(path == d or path.startswith((d + ".", d + "[")) for d in dropped)
 
 
 def _is_type(value: Any, expected: type) -> bool:
