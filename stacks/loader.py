@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from components.validation import Located
 from stacks.errors import ConfigError, MissingSecretError, Problem
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax
 from stacks.yaml_reader import read_yaml
@@ -240,6 +241,12 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
             # Drop pydantic's union/tag segments (e.g. 'list[...]', 'tagged-union[...]').
             loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+            error = (err.get("ctx") or {}).get("error")
+            if isinstance(error, Located):
+                # A model-level rule that names the offending entries: one located line per entry.
+                for sub, message in error.problems:
+                    problems.append(_problem(display, lines, loc + tuple(sub), message, _value_at(values, loc + tuple(sub))))
+                continue
             path = _loc_path(loc)
             key = f"{PROJECT}:{path}" if path else f"{PROJECT}"
             line = lines.get(f"config.{key}") or _nearest_line(lines, f"config.{key}")
@@ -263,6 +270,26 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
     if refused:
         raise ConfigError(refused)
     return config
+
+
+def _problem(display: str, lines: dict[str, int], loc: tuple[Any, ...], message: str, value: Any) -> Problem:
+    path = _loc_path(loc)
+    key = f"{PROJECT}:{path}" if path else PROJECT
+    line = lines.get(f"config.{key}") or _nearest_line(lines, f"config.{key}")
+    return Problem(display, key, message, value, line, has_value=not isinstance(value, (dict, list, type(None))))
+
+
+def _value_at(values: Any, loc: tuple[Any, ...]) -> Any:
+    """The raw config value at a pydantic location (aliases as written), or None."""
+    current = values
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            return None
+    return current
 
 
 def _nearest_line(lines: dict[str, int], path: str) -> int | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from slm_deploy.errors import ConfigError, Problem
+from stacks.errors import ConfigError, Problem
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "YamlDocument", "read_yaml"]
 

@@ -95,6 +95,7 @@ def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, to
         ("policies", policies_dir, ("crossguard", "CATALOG.md")),
         ("waivers", waivers, ()),
         ("gate", gate_code, ()),
+        ("validation", gate_code.parent.parent / "components" / "validation.py", ()),  # apply-validity predicates
     ):
         for path in _tree(root, skip):
             rel = path.relative_to(root).as_posix() if path != root else path.name

@@ -54,7 +54,7 @@ class Finding:
     file: str
     message: str = ""
     severity: str = ""  # ours carry one; checkov built-ins carry none offline
-    source: str = "checkov"  # checkov | schema | compose | manifest-set | gate
+    source: str = "checkov"  # checkov | schema | compose | manifest-set | apply | gate
     kind: str = ""
     namespace: str = ""
     name: str = ""
@@ -121,3 +121,8 @@ class GateResult:
             Waived(Finding(**w["finding"]), WaiverRef(**w["by"]), w.get("inline", False)) for w in data.get("waived", [])
         ]
         return cls(**data)
+
+
+from slm_deploy.gate.apply_validity import APPLY_CHECKS  # noqa: E402  (apply-validity checks: their own ids)
+
+GATE_CHECKS.update(APPLY_CHECKS)

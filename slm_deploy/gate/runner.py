@@ -235,6 +235,11 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     if p or f:
         ran.add("PROMTOOL_RULES")
 
+    from slm_deploy.gate.apply_validity import apply_findings
+
+    p, f, r = apply_findings(build_dir, parsed, compose_doc)
+    passed, failed, ran = passed + p, failed + f, ran | r
+
     phase_done("validate", validate_start, f"{len(manifests)} manifests: strict Kubernetes schemas; compose, "
                "manifest-set and alert-rule checks")
     checkov_start = time.perf_counter()

@@ -25,3 +25,95 @@ def test_ip_address():
     assert ip_address("::1", what="publishAddress", hint="h") == "::1"
     with pytest.raises(ValueError, match=r"^publishAddress 'everywhere' is not an IP address \(use 127.0.0.1\)$"):
         ip_address("everywhere", what="publishAddress", hint="use 127.0.0.1")
+
+
+# --------------------------------------------------------------------------- the shared types
+
+from pydantic import BaseModel, ValidationError  # noqa: E402
+
+from components import validation as v  # noqa: E402
+
+
+def _accepts(type_, value):
+    class M(BaseModel):
+        x: type_
+
+    return M(x=value).x
+
+
+def _refuses(type_, value) -> str:
+    class M(BaseModel):
+        x: type_
+
+    with pytest.raises(ValidationError) as info:
+        M(x=value)
+    [err] = info.value.errors()
+    return err["msg"].removeprefix("Value error, ")
+
+
+CASES = [
+    (v.LabelValue, ["", "slm-deploy", "a.b_c-d", "A1", "x" * 63], ["slm deploy", "-a", "a-", "x" * 64, "a/b", "é"], "label value"),
+    (v.LabelKey, ["app", "app.kubernetes.io/name", "nvidia.com/gpu.product", "a_b.c"],
+     ["", "/x", "Bad_/x", "a b", "x" * 64, "-a", "app.kubernetes.io/", "UPPER.io/x"], "label key"),
+    (v.DnsLabel, ["slm", "a-1", "x" * 63], ["Slm", "a_b", "a.b", "-a", "x" * 64, ""], "DNS-1123 label"),
+    (v.DnsSubdomain, ["a.b.c", "standard-rwo", "x" * 63], ["A.b", "a..b", "a.", ".a", "a_b", ("x" * 63 + ".") * 4], "DNS-1123 subdomain"),
+    (v.CpuQuantity, ["2", "0.5", "500m", "1e3", "1.5"], ["2 cores", "0", "-1", "1Gi", "0.0001", "abc", ""], "CPU quantity"),
+    (v.MemoryQuantity, ["16Gi", "512Mi", "1G", "1e9", "1024"], ["30 GB", "16GB", "1m", "0", "-1Gi", "Gi", "1.5.Gi"], "memory quantity"),
+    (v.StorageQuantity, ["30Gi", "10G", "500Mi"], ["30 GB", "30gb", "0Gi", "5m"], "storage quantity"),
+    (v.PortName, ["http", "metrics", "h2c-1", "x" * 15], ["HTTP", "http_1", "1234", "a--b", "-a", "x" * 16, ""], "port name"),
+    (v.Duration, ["30s", "5m", "1h30m", "15d", "100ms"], ["5 m", "m5", "30", "1m1h", "", "forever"], "duration"),
+    (v.DockerHostUrl, ["unix:///var/run/docker.sock", "tcp://10.0.0.2:2376", "tcp://box", "ssh://me@box", "ssh://box:2222"],
+     ["box", "/var/run/docker.sock", "unix://var/run/docker.sock", "http://box", "ssh://", "tcp://me@box",
+      "ssh://me:pw@box", "tcp://box:99999", "ssh://box/path"], "Docker host URL"),
+    (v.EnvName, ["OLLAMA_HOST", "a.b-c", "_X"], ["1X", "A B", "A=B", ""], "env var name"),
+]
+
+
+@pytest.mark.parametrize("type_, good, bad, name", CASES, ids=[c[3] for c in CASES])
+def test_each_type_accepts_real_values_and_refuses_what_the_api_server_would(type_, good, bad, name):
+    for value in good:
+        assert _accepts(type_, value) == value
+    for value in bad:
+        message = _refuses(type_, value)
+        assert message.startswith(("must", "unix://", "ssh://", "tcp://", "has ", "port ")), (value, message)
+    assert any(isinstance(m, v.TypeName) and m.name == name for m in type_.__metadata__)
+
+
+def test_ports():
+    assert _accepts(v.Port, 80) == 80 and _accepts(v.HostPort, 3000) == 3000
+    assert _refuses(v.Port, 0) == "must be a port number from 1 to 65535"
+    assert _refuses(v.Port, 70000) == "must be a port number from 1 to 65535"
+    assert "unprivileged" in _refuses(v.HostPort, 80)
+
+
+def test_a_quantity_with_a_space_says_so():
+    assert _refuses(v.StorageQuantity, "30 GB").endswith("(no space between number and unit)")
+
+
+def test_parse_quantity():
+    assert v.parse_quantity("1.5Gi") == 1610612736
+    assert v.parse_quantity("500m") == v.parse_quantity("0.5")
+    assert v.parse_quantity("2e3") == 2000
+    assert v.parse_quantity("2 cores") is None
+
+
+def test_image_key_lists_the_pinned_images():
+    assert _accepts(v.ImageKey, "vllm-openai") == "vllm-openai"
+    message = _refuses(v.ImageKey, "vllm/vllm-openai:latest")
+    assert message.startswith("is not an image pinned in components/versions.yaml; known: ")
+    assert "vllm-openai" in message and "ollama" in message
+
+
+def test_digest_image_ref():
+    digest = "sha256:" + "a" * 64
+    assert _accepts(v.DigestImageRef, f"registry.example.com:5000/team/onnx-edge:1.0@{digest}")
+    for bad in ("team/onnx-edge:1.0", f"Team/Edge@{digest}", f"team/edge@sha256:{'a' * 63}", f"team/edge:1.0 @{digest}"):
+        assert _refuses(v.DigestImageRef, bad).startswith("must be an image pinned by digest")
+
+
+def test_located_carries_every_entry():
+    exc = v.Located([(("vllm", 1, "name"), "duplicate"), (("vllm", 2, "name"), "duplicate")])
+    assert exc.problems[1][0] == ("vllm", 2, "name")
+    v.located([])  # nothing to raise
+    with pytest.raises(v.Located):
+        v.located(exc.problems)
