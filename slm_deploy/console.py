@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
-__all__ = ["out", "err", "prog", "Verbosity", "phase", "phase_line", "install_progress", "note", "detail",
+__all__ = ["console", "esc", "plain", "print_error", "out", "err", "prog", "Verbosity", "phase", "phase_line", "install_progress", "note", "detail",
            "make_console", "plain_help", "unwrapped_help"]
 
 _UNWRAPPED = 100_000  # columns for a non-terminal: lines are never folded, cut or ellipsized
@@ -30,9 +30,10 @@ def make_console(*, stderr: bool = False) -> Console:
         tty = stream.isatty()
     except (AttributeError, ValueError):
         tty = False
+    # emoji=False: user text (stack values, names) may contain ':name:' codes, never turned into emoji.
     if tty:
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=_UNWRAPPED, soft_wrap=True)
+        return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, width=_UNWRAPPED, soft_wrap=True, emoji=False)
 
 
 out = make_console()
@@ -107,3 +108,29 @@ def unwrapped_help() -> dict:
     except (AttributeError, ValueError):
         tty = False
     return {} if tty else {"terminal_width": _UNWRAPPED, "max_content_width": _UNWRAPPED}
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for one command's output (emoji codes off, like every console here)."""
+    return make_console(stderr=stderr)
+
+
+def esc(value: object) -> str:
+    """``value`` as text that rich markup shows literally (user or config-derived text inside markup)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def plain(value: object):
+    """``value`` as a renderable never parsed for markup or emoji (table cells, tree labels)."""
+    from rich.text import Text
+
+    return Text(str(value))
+
+
+def print_error(target: Console, message: object) -> None:
+    """``error: <message>`` on one line; the message is shown literally."""
+    from rich.text import Text
+
+    target.print(Text.assemble(("error:", "red"), " ", str(message)), soft_wrap=True)

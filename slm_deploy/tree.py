@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from rich.tree import Tree
 
+from slm_deploy.console import esc
+
 if TYPE_CHECKING:  # the warm preview prints a tree without importing Pulumi (slm_deploy.warm)
     from slm_deploy.synth import SynthResult
 
@@ -14,12 +16,12 @@ __all__ = ["resource_tree", "kind_counts"]
 
 
 def _label(type_: str, name: str) -> str:
-    return f"[green]+[/green] {type_} [bold]{name}[/bold]"
+    return f"[green]+[/green] {esc(type_)} [bold]{esc(name)}[/bold]"
 
 
 def resource_tree(result: "SynthResult") -> Tree:
     """Stack -> components -> children, each line ``+ type name`` as in a preview of creates."""
-    root = Tree(f"[green]+[/green] pulumi:pulumi:Stack [bold]{result.project}-{result.stack}[/bold]")
+    root = Tree(f"[green]+[/green] pulumi:pulumi:Stack [bold]{esc(result.project)}-{esc(result.stack)}[/bold]")
     children: dict[str | None, list] = {}
     for rec in result.resources:
         children.setdefault(rec.parent, []).append(rec)

@@ -75,15 +75,19 @@ def test_real_gate_failure_stops_the_program_before_any_registration(tmp_path, m
     )
     monkeypatch.setenv("SLM_DEPLOY_WAIVERS", str(waivers))
     monkeypatch.setenv("SLM_DEPLOY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "build"))
     recorded: list = []
     with pytest.raises(SynthError, match=r"(?s)gate failed for stack 'staging'; nothing was registered.*SLM_GATE_EXPIRED_WAIVER.*W-TEST-EXPIRED"):
         _synth_with_gate("staging", require_gate, recorded)
     assert recorded == []
 
 
-def test_real_gate_passes_for_a_reference_stack_and_program_proceeds():
+def test_real_gate_passes_for_a_reference_stack_and_program_proceeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "build"))
+    monkeypatch.setenv("SLM_DEPLOY_CACHE_DIR", str(tmp_path / "cache"))
     result = _synth_with_gate("staging", require_gate, [])
     assert any(r.type == "kubernetes:core/v1:Namespace" for r in result.resources)
+    assert (tmp_path / "build" / "staging" / "gate" / "verdict.json").is_file(), "the gate renders under the test's tmp_path"
 
 
 def test_unchanged_stack_regates_without_synthesizing(tmp_path):
@@ -104,7 +108,7 @@ def test_unchanged_stack_regates_without_synthesizing(tmp_path):
         f"rc = run('staging', json.loads({payload!r}), project_root())\n"
         "print('RC', rc, 'PULUMI', 'pulumi' in sys.modules, 'CHECKOV', any(m.startswith('checkov') for m in sys.modules))\n"
     )
-    env = {**os.environ, "SLM_DEPLOY_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "SLM_DEPLOY_CACHE_DIR": str(tmp_path / "cache"), "SLM_DEPLOY_BUILD_ROOT": str(tmp_path / "build")}
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True)
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True)
     assert first.stdout.strip().endswith("RC 0 PULUMI True CHECKOV False")  # synthesized; checkov in the worker only
