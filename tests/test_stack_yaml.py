@@ -175,3 +175,36 @@ def test_a_huge_file_is_refused_unread(scratch_project):
 def test_deep_nesting_is_refused(scratch_project):
     [problem] = _problems(scratch_project, "config:\n  kubernetes:x: " + "[" * 200 + "]" * 200 + "\n")
     assert problem.startswith(f"{FILE}:2: invalid YAML: nesting deeper than")
+
+
+CLI_CASES = [
+    # (file bytes, expected located lines (prefix after 'error: '), text that must appear literally)
+    (BOMB.encode(), ["stacks/Pulumi.t.yaml:3: "], "anchor &a0"),
+    (b"config:\n  slm-deploy:partOf: caf\xe9\n", ["stacks/Pulumi.t.yaml:2: byte 0xe9"], "is not UTF-8"),
+    (b"config: ':smile: [bold]x[/bold]'\n", ["stacks/Pulumi.t.yaml:1: config: must be a mapping"], "not a string"),
+    (b"config:\n  slm-deploy:namespace: ':thumbs_up: [red]x'\n", ["stacks/Pulumi.t.yaml:2: slm-deploy:namespace = "],
+     "':thumbs_up: [red]x'"),
+    (b"config:\n  slm-deploy:namespace: a\n  slm-deploy:namespace: b\n  slm-deploy:targt: docker\n",
+     ["stacks/Pulumi.t.yaml:3: slm-deploy:namespace: duplicate key", "stacks/Pulumi.t.yaml:4: slm-deploy:targt"], "did you mean"),
+    (b'config:\n  slm-deploy:partOf: "open\n  slm-deploy:namespace: x\n', ["stacks/Pulumi.t.yaml:2: invalid YAML"], "never closed"),
+]
+
+
+@pytest.mark.parametrize("raw, expected, literal", CLI_CASES, ids=["alias-bomb", "not-utf8", "config-not-mapping",
+                                                                   "markup-in-value", "two-problems", "unclosed-quote"])
+def test_cli_exit_2_one_located_line_per_problem_nothing_written(scratch_project, raw, expected, literal):
+    (scratch_project / "stacks" / "Pulumi.t.yaml").write_bytes(raw)
+    out = scratch_project / "out"
+    proc = subprocess.run([sys.executable, "-m", "slm_deploy", "-C", str(scratch_project), "preview", "t", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    if expected[0] == "stacks/Pulumi.t.yaml:3: ":  # the bomb: one line per anchor/alias line, capped
+        assert 2 <= len(lines) <= 21
+    else:
+        assert len(lines) == len(expected), lines
+    for line, prefix in zip(lines, expected):
+        assert line.startswith(f"error: {prefix}"), line
+    assert literal in proc.stderr, "user text is shown exactly as written (no rich markup or emoji codes)"
+    assert not out.exists() and sorted(p.name for p in scratch_project.iterdir()) == ["Pulumi.yaml", "stacks"]
