@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from slm_deploy.config import load_stack
-from slm_deploy.errors import ConfigError
+from stacks.loader import load_stack
+from stacks.errors import ConfigError
 from tests.conftest import REPO, write_stack
 
 FILE = "stacks/Pulumi.t.yaml"
@@ -51,8 +51,8 @@ def test_an_alias_bomb_is_refused_fast_and_small(scratch_project, tmp_path):
     write_stack(scratch_project, "bomb", BOMB)
     code = (
         "import json, resource, sys, time\n"
-        "from slm_deploy.config import load_stack\n"
-        "from slm_deploy.errors import ConfigError\n"
+        "from stacks.loader import load_stack\n"
+        "from stacks.errors import ConfigError\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "start = time.perf_counter()\n"
         "try:\n"

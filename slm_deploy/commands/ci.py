@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from slm_deploy.console import print_error
+
 from typing import Annotated
 
 import typer
@@ -34,7 +36,7 @@ def ci(
     try:
         path = write_for_stack(stack, force=force)
     except FileExistsError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        print_error(err, f"{exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     out.print(f"Wrote {path}. Create the GitHub environment slm-deploy-{stack} with required reviewers and its "
               f"secrets (see the file's header and docs/ci.md); preview it locally with: {prog()} preview {stack}",

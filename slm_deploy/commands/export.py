@@ -6,6 +6,8 @@ writes no export. See docs/ci.md (Argo CD, Flux).
 
 from __future__ import annotations
 
+from slm_deploy.console import print_error
+
 import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,7 +31,7 @@ def export(
     from slm_deploy.gate.summary import print_summary
 
     if fmt not in FORMATS:
-        err.print(f"[red]error:[/red] --format {fmt}: allowed: {', '.join(FORMATS)}", highlight=False)
+        print_error(err, f"--format {fmt}: allowed: {', '.join(FORMATS)}")
         raise typer.Exit(EXIT_BAD_INPUT)
     target = out_dir or project_dir() / "build" / f"{stack}.kustomize"
     with tempfile.TemporaryDirectory(prefix=f"slm-deploy-export-{stack}-") as tmp:
@@ -42,7 +44,7 @@ def export(
         try:
             written = export_kustomize(build.out_dir, target, stack, build.gate.cache_key)
         except ExportError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            print_error(err, f"{exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
     out.print(f"Wrote {written} (kustomization.yaml over the gated manifests; Secrets to create: "
               f"{written / 'README.md'})", highlight=False)

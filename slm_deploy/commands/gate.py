@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from slm_deploy.console import detail, err, out, prog
+from slm_deploy.console import detail, err, out, prog, print_error
 from slm_deploy.session import EXIT_BAD_INPUT, EXIT_GATE_FAILED, project_dir
 
 __all__ = ["register"]
@@ -29,8 +29,7 @@ def gate(
 
     build_dir = out_dir or project_dir() / "build" / stack
     if not (build_dir / "resources.json").exists():
-        err.print(f"[red]error:[/red] {build_dir} is not a rendered build: run `{prog()} preview {stack}` first",
-                  highlight=False)
+        print_error(err, f"{build_dir} is not a rendered build: run `{prog()} preview {stack}` first")
         raise typer.Exit(EXIT_BAD_INPUT)
     result = run_gate(build_dir, stack, use_cache=False if no_cache else None)
     detail(f"verdict cache key {result.cache_key} ({'cached' if result.cached else 'evaluated now'})")

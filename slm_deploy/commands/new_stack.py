@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from slm_deploy.console import err, out, prog
+from slm_deploy.console import err, out, prog, print_error
 
 from slm_deploy.session import EXIT_BAD_INPUT, project_dir
 
@@ -106,14 +106,14 @@ def register(app: typer.Typer) -> None:
         for item in values or []:
             key, sep, value = item.partition("=")
             if not sep:
-                err.print(f"[red]error:[/red] --set {item!r}: expected key=value")
+                print_error(err, f"--set {item!r}: expected key=value")
                 raise typer.Exit(EXIT_BAD_INPUT)
             answers[key] = value
         root = project_dir()
         try:
             path = bake(answers, root, no_input=no_input)
         except BakeError as exc:
-            err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            print_error(err, f"{exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         stack = path.name[len("Pulumi.") : -len(".yaml")]
         rel = path.relative_to(root)
@@ -125,10 +125,9 @@ def register(app: typer.Typer) -> None:
                 out.print(f"  {problem.message}", soft_wrap=True, highlight=False)
             return
         except ConfigError as exc:
-            err.print(f"[red]error:[/red] {rel} does not validate with these answers; it is kept as a draft to fix:",
-                      highlight=False)
+            print_error(err, f"{rel} does not validate with these answers; it is kept as a draft to fix:")
             for problem in exc.problems:
-                err.print(f"[red]error:[/red] {problem}", soft_wrap=True, highlight=False)
+                print_error(err, f"{problem}")
             err.print(f"Edit {rel}, then run `{prog()} preview {stack}` (or delete it and run new-stack again).",
                       highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from slm_deploy.console import err, out
+from slm_deploy.console import err, out, print_error
 from rich.table import Table
 
 __all__ = ["register"]
@@ -28,7 +28,7 @@ def policies(
 ) -> None:
     """List every enforced check, built-in and ours: id, name, severity (ours) and rationale."""
     if sum(map(bool, (as_json, as_markdown, pack))) > 1:
-        err.print("[red]error:[/red] --json, --markdown and --pack: choose one")
+        print_error(err, "--json, --markdown and --pack: choose one")
         raise typer.Exit(2)
     if pack is not None:
         from slm_deploy.gate.pack import build_pack
@@ -36,7 +36,7 @@ def policies(
         try:
             build_pack(pack)
         except (OSError, ValueError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            print_error(err, exc)
             raise typer.Exit(2) from None
         err.print(f"Wrote the CrossGuard pack to {pack}: cd {pack} && pulumi policy publish <org>")
         return

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from slm_deploy.console import detail, err, note, phase, prog
+from slm_deploy.console import detail, err, note, phase, prog, print_error
 from slm_deploy.session import EXIT_BAD_INPUT, Session, project_dir
 
 __all__ = ["fail_input", "load_or_exit", "build_or_exit", "pulumi_missing"]
@@ -22,7 +22,7 @@ def pulumi_missing() -> str:
 
 
 def fail_input(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    print_error(err, f"{message}")
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -34,7 +34,7 @@ def load_or_exit(stack: str):
         return load_stack(stack, Session.project_dir)
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True, markup=True)
+            print_error(err, f"{problem}")
         if Session.debug:
             traceback.print_exc()
         raise typer.Exit(EXIT_BAD_INPUT) from None

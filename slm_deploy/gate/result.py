@@ -8,6 +8,7 @@ from typing import Any
 __all__ = ["Finding", "Waived", "WaiverRef", "GateResult", "GATE_CHECKS", "project_root"]
 
 
+from slm_deploy.gate.apply_checks import APPLY_CHECKS
 from slm_deploy.paths import project_root  # re-exported for the gate modules
 
 # Checks the gate itself enforces (besides checkov's, ours and the schemas).
@@ -122,7 +123,4 @@ class GateResult:
         ]
         return cls(**data)
 
-
-from slm_deploy.gate.apply_validity import APPLY_CHECKS  # noqa: E402  (apply-validity checks: their own ids)
-
-GATE_CHECKS.update(APPLY_CHECKS)
+GATE_CHECKS.update(APPLY_CHECKS)  # the apply-validity stage's checks (slm_deploy/gate/apply_validity.py)
