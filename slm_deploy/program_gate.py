@@ -115,15 +115,12 @@ def require_gate(stack: str, values: dict[str, Any], secret_keys: list[str]) -> 
     raise pulumi.RunError(f"slm-deploy gate failed for stack '{stack}'; nothing was registered:\n{detail}")
 
 
-BUILD_ROOT_ENV = "SLM_DEPLOY_BUILD_ROOT"
-
-
 def build_root(root: Path) -> Path:
-    """Where the program's gate renders ``<stack>/``: ``build/`` in the project, or ``SLM_DEPLOY_BUILD_ROOT``."""
-    import os
+    """Where the program's gate renders ``<stack>/`` (one definition: :func:`stacks.loader.build_root`, which the
+    program also uses for the OnnxEdgeNode image context)."""
+    from stacks.loader import build_root as _build_root
 
-    env = os.environ.get(BUILD_ROOT_ENV)
-    return Path(env) if env else root / "build"
+    return _build_root(root)
 
 
 def _build_lock(out_dir: Path):

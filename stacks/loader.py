@@ -26,6 +26,7 @@ from stacks.yaml_reader import read_yaml
 __all__ = [
     "LoadedStack",
     "project_root",
+    "build_root",
     "list_stacks",
     "load_stack",
     "validate_values",
@@ -40,6 +41,18 @@ _PY_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 def project_root() -> Path:
     """The project directory: the one holding Pulumi.yaml and this stacks/ folder."""
     return Path(__file__).resolve().parent.parent
+
+
+BUILD_ROOT_ENV = "SLM_DEPLOY_BUILD_ROOT"
+
+
+def build_root(root: Path | None = None) -> Path:
+    """Where a stack's gate renders ``<stack>/``: ``$SLM_DEPLOY_BUILD_ROOT``, else ``<project>/build``
+    (the ``build/<stack>/`` that ``slm-deploy preview`` writes). Tests point it under their tmp_path."""
+    import os
+
+    env = os.environ.get(BUILD_ROOT_ENV)
+    return Path(env) if env else (root or project_root()) / "build"
 
 
 def secret_placeholder(key: str) -> str:

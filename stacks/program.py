@@ -25,7 +25,7 @@ from components.ollama import OllamaStack
 from components.onnx_edge import OnnxEdgeNode
 from components.vllm import VllmService
 from stacks.errors import ConfigError
-from stacks.loader import check_secrets, validate_values
+from stacks.loader import build_root, check_secrets, validate_values
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
 __all__ = ["config_values", "read_config", "read_secrets", "stack_context", "compose", "main", "Gate"]
@@ -175,6 +175,7 @@ def _compose_onnx_edge(c: _Composition) -> None:
         node = OnnxEdgeNode(
             args.name, args, c.ctx, api_key=c.secret_or_generated("apiKey", f"{args.name}-api-key", 40),
             hf_token=c.secrets.get("hfToken"), opts=c.opts_for(args.target),
+            context_root=build_root() / pulumi.get_stack() / "files",  # the rendered, gated generated files
         )
         c.contributions.append(node.monitoring)
         c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length}

@@ -20,12 +20,11 @@ REPO = project_root()
 
 @pytest.fixture(scope="session", autouse=True)
 def _gate_cache_outside_the_checkout(tmp_path_factory):
-    """Gate verdicts (and the program gate's) and image build contexts go under session tmp dirs, never into the
-    checkout; subprocesses (the CLI) inherit them. A test that needs its own cache sets SLM_DEPLOY_CACHE_DIR itself."""
+    """Gate verdicts (and the program gate's) go under a session tmp dir, never into the checkout; subprocesses
+    (the CLI) inherit it. A test that needs its own cache sets SLM_DEPLOY_CACHE_DIR itself. (Components write
+    nothing at synth time: the edge image builds from the rendered files/<name>/.)"""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SLM_DEPLOY_CACHE_DIR", str(tmp_path_factory.mktemp("slm-deploy-cache")))
-        # The edge stack's docker target writes its image build context at synth time: not into the checkout.
-        mp.setenv("SLM_DEPLOY_IMAGE_CONTEXT_DIR", str(tmp_path_factory.mktemp("image-context")))
         yield
 
 

@@ -14,15 +14,15 @@ Two targets:
 The server authenticates every request itself (Bearer key from a mounted file): edge boxes have no
 authenticating sidecar, and only ``/health`` and ``/ready`` are open.
 
-The one side effect at program time: the docker target writes the image build context
-(Dockerfile, server.py, requirements.txt) to ``build/.image-context/<stack>/<name>/`` (outside the rendered build dir) because
-``docker.Image`` needs the directory on disk. The bytes are deterministic and identical to the
-``generatedFiles`` the renderer writes to ``build/<stack>/files/<name>/``, which the gate scans.
+Constructing the component writes nothing. The docker target's image build context (Dockerfile,
+server.py, requirements.txt) is a set of ``generatedFiles`` like every other component's: the renderer
+writes them to ``build/<stack>/files/<name>/``, where the gate scans them, and ``docker.Image`` builds
+from exactly that directory (``context_root``). Under the real engine the program gates itself before
+registering anything, so the rendered, gated copy is on disk when the image is built.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -38,13 +38,6 @@ from components.optouts import opt_out_records
 from components.probe_monitoring import probe_contribution
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-IMAGE_CONTEXT_ENV = "SLM_DEPLOY_IMAGE_CONTEXT_DIR"
-
-
-def _image_context_root() -> Path:
-    """Where docker-target build contexts are written: ``$SLM_DEPLOY_IMAGE_CONTEXT_DIR`` (the tests point it at a
-    tmp dir), else ``build/.image-context`` in the project."""
-    return Path(os.environ.get(IMAGE_CONTEXT_ENV) or _PROJECT_ROOT / "build" / ".image-context")
 
 __all__ = ["OnnxEdgeNode", "OnnxEdgeNodeArgs", "EDGE_POOL_LABEL", "EDGE_TAINT_KEY", "SERVER_PORT", "image_context_files"]
 
@@ -68,7 +61,8 @@ class OnnxEdgeNode(SlmComponent):
         context_root: Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """On the kubernetes target, the context's ``probers`` (the monitoring stack's blackbox exporter) are
+        """``context_root``: where the renderer writes this stack's generated files (``build/<stack>/files``;
+        the program passes it); the image builds from ``<context_root>/<resource_name>/``. On the kubernetes target, the context's ``probers`` (the monitoring stack's blackbox exporter) are
         admitted by the NetworkPolicy on the server port they probe /ready on."""
         files = image_context_files(args)
         built = args.target == "docker" and args.image is None
@@ -81,13 +75,10 @@ class OnnxEdgeNode(SlmComponent):
         child = pulumi.ResourceOptions(parent=self)
         # Each target module imports its own provider SDK: import only the one this node uses.
         if args.target == "docker":
-            from components.onnx_edge.docker import docker_node, write_context
+            from components.onnx_edge.docker import docker_node
 
-            context_dir = None
-            if built:
-                root = context_root or _image_context_root() / pulumi.get_stack()
-                context_dir = root / args.name
-                write_context(context_dir, files)
+            root = context_root or _PROJECT_ROOT / "build" / pulumi.get_stack() / "files"
+            context_dir = root / resource_name if built else None  # the renderer's files/<component>/
             node = docker_node(args, labels=self.labels, plan=self.plan, context_dir=context_dir, files=files,
                                api_key=api_key, hf_token=hf_token, child=child)
             self.endpoint, self.containers = node.endpoint, node.containers

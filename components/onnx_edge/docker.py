@@ -20,22 +20,13 @@ from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.onnx_edge.constants import API_KEY_FILE, HF_TOKEN_FILE, MODELS_DIR, SECRETS_DIR, SERVER_PORT, START_BUDGET_SECONDS
 from components.sizing import MemoryPlan
 
-__all__ = ["DockerNode", "docker_node", "write_context"]
+__all__ = ["DockerNode", "docker_node"]
 
 
 @dataclass(frozen=True)
 class DockerNode:
     endpoint: pulumi.Output[str]
     containers: dict[str, docker.Container]
-
-
-def write_context(directory: Path, files: dict[str, str]) -> None:
-    """Write the build context deterministically (only files whose bytes changed)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        path = directory / rel
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
 
 
 def _ready_check(path: str = "/ready") -> list[str]:

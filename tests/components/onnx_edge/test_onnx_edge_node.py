@@ -155,22 +155,12 @@ def test_edge_download_container_pins_revision(edge):
     assert c["image"] == _container(edge, "edge-phi4")["image"]  # the same image
 
 
-def test_image_context_defaults_to_the_project_build_dir(monkeypatch):
-    from components.onnx_edge import _PROJECT_ROOT, _image_context_root
-
-    monkeypatch.delenv("SLM_DEPLOY_IMAGE_CONTEXT_DIR", raising=False)
-    assert _image_context_root() == _PROJECT_ROOT / "build" / ".image-context"
-
-
 def test_edge_image_built_on_the_box(edge):
     (img,) = [r for r in edge.resources if r.type == "docker:index/image:Image"]
     assert img.inputs["skipPush"] is True
     assert img.inputs["build"]["platform"] == "linux/amd64"
     context = Path(img.inputs["build"]["context"])
-    # tests/conftest.py points SLM_DEPLOY_IMAGE_CONTEXT_DIR at a tmp dir; the program writes the context there
-    assert context == Path(os.environ["SLM_DEPLOY_IMAGE_CONTEXT_DIR"]) / "edge" / "edge-phi4"
-    (node_rec,) = [r for r in edge.resources if r.type == "slm:serving:OnnxEdgeNode"]
-    assert {f.name: f.read_text() for f in context.iterdir()} == node_rec.inputs["generatedFiles"]
+    assert context.parts[-3:] == ("edge", "files", "edge-phi4")  # <build root>/<stack>/files/<name>: the rendered, gated files
     (prov,) = [r for r in edge.resources if r.type == "pulumi:providers:docker"]
     assert prov.inputs["host"] == "ssh://slm@edge-box-01"
     (node,) = [r for r in edge.resources if r.type == "slm:serving:OnnxEdgeNode"]
@@ -207,15 +197,21 @@ def test_edge_compose_checks(edge, tmp_path):
         assert doc["services"][service]["build"] == {"context": "./files/edge-phi4", "dockerfile": "Dockerfile", "platforms": ["linux/amd64"]}
 
 
-def test_context_written_deterministically(tmp_path):
+def test_construction_writes_nothing_and_the_image_builds_from_the_rendered_files(tmp_path):
+    """The build context is generatedFiles (rendered to files/<name>/ and gated); the image builds from there."""
     args = OnnxEdgeNodeArgs.model_validate(BASE)
+    root = tmp_path / "build" / "t" / "files"
 
     def program():
-        OnnxEdgeNode("n", args, StackContext(), api_key=pulumi.Output.secret("k"), context_root=tmp_path)
+        OnnxEdgeNode("n", args, StackContext(), api_key=pulumi.Output.secret("k"), context_root=root)
 
-    synthesize(program, project="slm-deploy", stack="t")
-    written = {p.name: p.read_text() for p in (tmp_path / "edge-phi4").iterdir()}
-    assert written == image_context_files(args)
+    result = synthesize(program, project="slm-deploy", stack="t")
+    assert list(tmp_path.iterdir()) == [], "constructing the component wrote files"
+    (image,) = [r.inputs for r in result.resources if r.type == "docker:index/image:Image"]
+    assert image["build"]["context"] == str(root / "n")
+    render(result, tmp_path / "build" / "t")
+    written = {p.name: p.read_text() for p in (root / "n").iterdir()}
+    assert written == image_context_files(args), "the renderer writes exactly the context the image builds from"
 
 
 # --------------------------------------------------------------------------- k3s target
