@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from components.base import ArgsModel
+from components.validation import DnsSubdomain, LabelKey
 
 __all__ = ["ClusterCapabilities", "Peer", "PrometheusPeer", "StackContext"]
 
@@ -22,10 +23,10 @@ class ClusterCapabilities(ArgsModel):
 
     keda: bool = Field(default=False, description="KEDA is installed: autoscale with ScaledObjects. Default false: HPA v2 on a pods metric.")
     prometheus_operator: bool = Field(default=False, alias="prometheusOperator", description="The Prometheus Operator CRDs exist (ServiceMonitor, PrometheusRule). Default false.")
-    storage_class: str | None = Field(default=None, alias="storageClass", description="StorageClass for ReadWriteOnce volumes. Default None: the cluster default.")
-    rwx_storage_class: str | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: one cache per replica group is not possible, so multi-replica services download per pod (emptyDir).")
-    gpu_node_label: str = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
-    gpu_taint_key: str = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
+    storage_class: DnsSubdomain | None = Field(default=None, alias="storageClass", description="StorageClass for ReadWriteOnce volumes. Default None: the cluster default.")
+    rwx_storage_class: DnsSubdomain | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: one cache per replica group is not possible, so multi-replica services download per pod (emptyDir).")
+    gpu_node_label: LabelKey = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
+    gpu_taint_key: LabelKey = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
     kube_context: str | None = Field(default=None, alias="kubeContext", description="kubeconfig context for the real engine. Default None: the current context.")
 
 

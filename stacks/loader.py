@@ -161,7 +161,8 @@ def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
         config = validate_values({k: v for k, v in values.items() if k not in SECRET_KEYS}, display, lines)
     except ConfigError as exc:
         # Independent problems are reported together; errors at an alias (already refused) are noise.
-        raise ConfigError(problems + [p for p in exc.problems if not _under(p.key, doc.dropped)]) from None
+        found = problems + [p for p in exc.problems if not _under(p.key, doc.dropped)]
+        raise ConfigError(sorted(found, key=lambda p: p.line or 0)) from None
     if problems:
         raise ConfigError(problems)
     check_secrets(config, secret_keys, display, lines)

@@ -24,8 +24,9 @@ from components.gateway.args import GatewayArgs
 from components.monitoring.args import MonitoringStackArgs
 from components.ollama.args import OllamaStackArgs
 from components.onnx_edge.args import OnnxEdgeNodeArgs
-from components.validation import dns_label
+from components.validation import DnsLabel, DockerHostUrl, LabelValue, located
 from components.vllm.args import VllmServiceArgs
+from stacks.consistency import component_problems, host_port_problems, name_problems, ollama_problems
 
 __all__ = [
     "PROJECT",
@@ -105,22 +106,16 @@ def template_syntax(config: BaseModel) -> list[tuple[str, str, str]]:
 class DockerHost(ArgsModel):
     """The Docker engine a docker-target stack deploys to."""
 
-    host: str = Field(default="unix:///var/run/docker.sock", description="Docker engine address (unix://, tcp://, or ssh://user@box). Default: the local socket.")
+    host: DockerHostUrl = Field(default="unix:///var/run/docker.sock", description="Docker engine address: unix:///path, tcp://host[:port] or ssh://[user@]host[:port]. Default: the local socket.")
     memory_gb: float = Field(default=16, gt=0, alias="memoryGb", description="Host memory in GB, for the fit check. Default 16 (a common laptop).")
-
-
-def _require_unique(key: str, names: list[str]) -> None:
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{key} names must be unique; {', '.join(dupes)} appears more than once")
 
 
 class StackConfig(ArgsModel):
     """One environment (dev, edge, staging, prod, or a team's own)."""
 
     target: Literal["kubernetes", "docker"] = Field(default="kubernetes", description="Where the stack deploys: a Kubernetes cluster or one Docker host. Default kubernetes.")
-    namespace: str = Field(default="slm", description="Kubernetes namespace for the stack's workloads (created with Pod Security 'restricted'). Default slm.")
-    part_of: str = Field(default="slm-deploy", alias="partOf", description="Value of app.kubernetes.io/part-of on every object. Default slm-deploy.")
+    namespace: DnsLabel = Field(default="slm", description="Kubernetes namespace for the stack's workloads (created with Pod Security 'restricted'). Default slm.")
+    part_of: LabelValue = Field(default="slm-deploy", alias="partOf", description="Value of app.kubernetes.io/part-of on every object. Default slm-deploy.")
     cluster: ClusterCapabilities = Field(default_factory=ClusterCapabilities, description="Cluster capabilities (KEDA, Prometheus Operator, storage, GPU labels). Default: each field's own default (a plain cluster: no KEDA, no operator, default StorageClass).")
     docker: DockerHost = Field(default_factory=DockerHost, description="Docker host, for target docker. Default: the local socket with 16 GB for the fit check.")
     vllm: list[VllmServiceArgs] = Field(default_factory=list, description="vLLM services (components/vllm/), one per model; Kubernetes targets only. Default none.")
@@ -133,11 +128,10 @@ class StackConfig(ArgsModel):
     @classmethod
     def _ollama_fits(cls, value: OllamaStackArgs | None, info: ValidationInfo) -> OllamaStackArgs | None:
         if value is not None:
-            target = info.data.get("target")
-            value.check_target(target)
-            if target == "docker" and "docker" in info.data:
-                value.check_fits(info.data["docker"].memory_gb)
-            value.check_user(target)
+            docker = info.data.get("docker")
+            # Located relative to StackConfig: drop the leading "ollama" (pydantic adds this field's own location).
+            located([(loc[1:], message) for loc, message in
+                     ollama_problems(value, info.data.get("target"), docker.memory_gb if docker else None)])
         return value
 
     @field_validator("gateway")
@@ -167,11 +161,6 @@ class StackConfig(ArgsModel):
         """Every model name the stack's vLLM services serve (base models and LoRA adapters)."""
         return [v.served_name for v in self.vllm] + [a.name for v in self.vllm for a in v.lora_adapters]
 
-    @field_validator("namespace")
-    @classmethod
-    def _dns_label(cls, value: str) -> str:
-        return dns_label(value)
-
     def secrets_needed(self) -> list[tuple[str, object, str, str]]:
         """``(key path, value, secret key, why)`` for every secret this configuration cannot run without."""
         needed = []
@@ -182,32 +171,7 @@ class StackConfig(ArgsModel):
         return needed
 
     @model_validator(mode="after")
-    def _target_matches_components(self) -> "StackConfig":
-        self._check_vllm()
-        self._check_onnx_edge()
-        self._check_monitoring()
+    def _consistent(self) -> "StackConfig":
+        """Every cross-component rule, each problem at its entry (see stacks/consistency.py)."""
+        located(component_problems(self) + name_problems(self) + host_port_problems(self))
         return self
-
-    def _check_monitoring(self) -> None:
-        if self.monitoring is None:
-            return
-        if self.target != "kubernetes":
-            raise ValueError(f"monitoring needs target kubernetes; target is {self.target}")
-        if self.monitoring.mode == "operator" and not self.cluster.prometheus_operator:
-            raise ValueError("monitoring.mode operator needs cluster.prometheusOperator true (PodMonitor/PrometheusRule CRDs); set it or use mode standalone")
-
-    def _check_onnx_edge(self) -> None:
-        for i, node in enumerate(self.onnx_edge):
-            if node.target != self.target:
-                raise ValueError(f"onnxEdge[{i}] ({node.name}): target {node.target} does not match the stack target {self.target}")
-        _require_unique("onnxEdge", [n.name for n in self.onnx_edge])
-
-    def _check_vllm(self) -> None:
-        if self.vllm and self.target != "kubernetes":
-            raise ValueError(f"vllm services need target kubernetes (GPU pods); target is {self.target}: use ollama for a Docker host")
-        _require_unique("vllm", [v.name for v in self.vllm])
-        for i, v in enumerate(self.vllm):
-            if v.model_cache == "shared" and v.max_replicas_resolved > 1 and not self.cluster.rwx_storage_class:
-                raise ValueError(f"vllm[{i}] ({v.name}): modelCache shared with maxReplicas {v.max_replicas_resolved} needs cluster.rwxStorageClass (a ReadWriteOnce volume cannot follow replicas onto other nodes); set it or use modelCache per-pod")
-            if v.scale_to_zero and not self.cluster.keda:
-                raise ValueError(f"vllm[{i}] ({v.name}): scaleToZero needs cluster.keda true; an HPA cannot scale to 0 replicas")

@@ -162,9 +162,9 @@ def test_independent_problems_are_all_reported_at_once(scratch_project):
         "config:\n  slm-deploy:namespace: Bad_NS\n  slm-deploy:cluster:\n    keda: true\n    keda: false\n"
         "  slm-deploy:partOf: &p x\n  slm-deploy:targt: docker\n",
     )
-    assert [line.split(":")[1] for line in lines] == ["5", "6", "7", "2"]
-    assert "duplicate key" in lines[0] and "anchor &p" in lines[1]
-    assert "did you mean 'target'" in lines[2] and "DNS-1123" in lines[3]
+    assert [line.split(":")[1] for line in lines] == ["2", "5", "6", "7"]  # in file order
+    assert "DNS-1123" in lines[0] and "duplicate key" in lines[1]
+    assert "anchor &p" in lines[2] and "did you mean 'target'" in lines[3]
 
 
 def test_a_huge_file_is_refused_unread(scratch_project):

@@ -74,7 +74,7 @@ def test_stack_rejects_target_mismatch():
 
     with pytest.raises(ConfigError, match="onnxEdge\\[0\\] \\(edge-phi4\\): target docker does not match the stack target kubernetes"):
         validate_values({"target": "kubernetes", "onnxEdge": [BASE]}, "stacks/Pulumi.x.yaml")
-    with pytest.raises(ConfigError, match="onnxEdge names must be unique"):
+    with pytest.raises(ConfigError, match="'edge-phi4' is already the name of onnxEdge\\[0\\]"):
         validate_values({"target": "docker", "onnxEdge": [BASE, BASE]}, "stacks/Pulumi.x.yaml")
 
 

@@ -108,7 +108,7 @@ def test_schema_rejects_vllm_on_docker_target():
 
 
 def test_schema_rejects_duplicate_names():
-    with pytest.raises(ValidationError, match="svc appears more than once"):
+    with pytest.raises(ValidationError, match="'svc' is already the name of vllm\\[0\\]"):
         StackConfig.model_validate(_stack(vllm=[BASE, BASE]))
 
 

@@ -1,0 +1,123 @@
+"""Rules across a stack's components, each problem located at the entry that breaks it.
+
+Each function returns ``(location, message)`` pairs relative to StackConfig (e.g. ``("vllm", 1, "name")``);
+StackConfig raises them together as :class:`components.validation.Located`, so the loader prints one
+located line per offending entry (not one line at ``config:``), and every independent problem at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stacks.schema import StackConfig
+
+__all__ = ["component_problems", "name_problems", "host_port_problems", "ollama_problems"]
+
+Problems = list[tuple[tuple[Any, ...], str]]
+
+# Components with one fixed instance per stack, and the prefix every object they create carries.
+_FIXED_INSTANCES = {"ollama": "the Ollama stack", "monitoring": "the monitoring stack"}
+
+
+def component_problems(cfg: "StackConfig") -> Problems:
+    """Each component on a target it supports, with the cluster features it needs."""
+    out: Problems = []
+    if cfg.vllm and cfg.target != "kubernetes":
+        out.append((("vllm",), f"vllm services need target kubernetes (GPU pods); target is {cfg.target}: use ollama "
+                               "for a Docker host"))
+    for i, v in enumerate(cfg.vllm):
+        if v.model_cache == "shared" and v.max_replicas_resolved > 1 and not cfg.cluster.rwx_storage_class:
+            out.append((("vllm", i, "modelCache"), f"vllm[{i}] ({v.name}): modelCache shared with maxReplicas "
+                        f"{v.max_replicas_resolved} needs cluster.rwxStorageClass (a ReadWriteOnce volume cannot follow "
+                        "replicas onto other nodes); set it or use modelCache per-pod"))
+        if v.scale_to_zero and not cfg.cluster.keda:
+            out.append((("vllm", i, "scaleToZero"), f"vllm[{i}] ({v.name}): scaleToZero needs cluster.keda true; "
+                        "an HPA cannot scale to 0 replicas"))
+    for i, node in enumerate(cfg.onnx_edge):
+        if node.target != cfg.target:
+            out.append((("onnxEdge", i, "target"), f"onnxEdge[{i}] ({node.name}): target {node.target} does not match "
+                        f"the stack target {cfg.target}"))
+    if cfg.monitoring is not None:
+        if cfg.target != "kubernetes":
+            out.append((("monitoring",), f"monitoring needs target kubernetes; target is {cfg.target}"))
+        elif cfg.monitoring.mode == "operator" and not cfg.cluster.prometheus_operator:
+            out.append((("monitoring", "mode"), "monitoring.mode operator needs cluster.prometheusOperator true "
+                        "(PodMonitor/PrometheusRule CRDs); set it or use mode standalone"))
+    return out
+
+
+def name_problems(cfg: "StackConfig") -> Problems:
+    """Instance names are object names: unique per namespace (Kubernetes) or Docker host, after defaulting.
+
+    vLLM services and edge nodes name their objects ``<name>`` and ``<name>-<part>``; the Ollama and
+    monitoring stacks are single instances named ``ollama`` / ``monitoring`` with objects ``<instance>-<part>``.
+    A name equal to another instance's, or inside a fixed instance's prefix, would create two objects of
+    one kind and name: the API server (or Docker) keeps the first and refuses the second.
+    """
+    out: Problems = []
+    seen: dict[str, str] = {}
+    fixed = [name for name, present in (("ollama", cfg.ollama is not None), ("monitoring", cfg.monitoring is not None))
+             if present]
+    for instance in fixed:
+        seen[instance] = _FIXED_INSTANCES[instance]
+    entries = [("vllm", i, v.name) for i, v in enumerate(cfg.vllm)]
+    entries += [("onnxEdge", i, n.name) for i, n in enumerate(cfg.onnx_edge)]
+    for key, i, name in entries:
+        owner = seen.get(name)
+        clash = next((f for f in fixed if name.startswith(f + "-")), None)
+        if owner is not None:
+            out.append(((key, i, "name"), f"{name!r} is already the name of {owner}; names must be unique in the "
+                        "stack (they name its objects)"))
+        elif clash is not None:
+            out.append(((key, i, "name"), f"{name!r} collides with {_FIXED_INSTANCES[clash]}, whose objects are named "
+                        f"{clash}-*; pick a name that does not start with {clash}-"))
+        else:
+            seen[name] = f"{key}[{i}]"
+    return out
+
+
+def _overlap(a: str, b: str) -> bool:
+    any_address = ("0.0.0.0", "::")  # noqa: S104 - comparing, not binding
+    return a == b or a in any_address or b in any_address
+
+
+def host_port_problems(cfg: "StackConfig") -> Problems:
+    """Docker target: every published host port is different on one host (Docker refuses the second)."""
+    if cfg.target != "docker":
+        return []
+    published: list[tuple[tuple[Any, ...], str, int]] = []
+    if cfg.ollama is not None:
+        o = cfg.ollama
+        if o.auth_proxy:
+            published.append((("ollama", "proxyPort"), o.publish_address, o.proxy_port))
+        else:
+            published.append((("ollama", "ollamaPort"), o.publish_address, o.ollama_port))
+        if o.webui.enabled:
+            published.append((("ollama", "webui", "hostPort"), o.publish_address, o.webui.host_port))
+    for i, n in enumerate(cfg.onnx_edge):
+        if n.target == "docker":
+            published.append((("onnxEdge", i, "port"), n.publish_address, n.port))
+    out: Problems = []
+    for j, (loc, address, port) in enumerate(published):
+        first = next((p for p in published[:j] if p[2] == port and _overlap(p[1], address)), None)
+        if first is not None:
+            where = ".".join(str(x) if isinstance(x, str) else f"[{x}]" for x in first[0]).replace(".[", "[")
+            out.append((loc, f"host port {port} on {address} is already published by {where}; every port published "
+                        "on one Docker host must differ"))
+    return out
+
+
+def ollama_problems(ollama: Any, target: str | None, memory_gb: float | None) -> Problems:
+    """The Ollama stack's target-dependent rules, relative to StackConfig (``("ollama", ...)``)."""
+    out: Problems = []
+    if ollama.target is not None and ollama.target != target:
+        out.append((("ollama", "target"), f"ollama.target {ollama.target} does not match the stack target {target}"))
+    for loc, check in ((("ollama", "gpu"), lambda: ollama.check_target(target) if ollama.target in (None, target) else None),
+                       (("ollama",), lambda: ollama.check_user(target)),
+                       (("ollama",), lambda: ollama.check_fits(memory_gb) if target == "docker" and memory_gb else None)):
+        try:
+            check()
+        except ValueError as exc:
+            out.append((loc, str(exc)))
+    return out

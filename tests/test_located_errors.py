@@ -1,0 +1,100 @@
+"""Cross-field rules point at the offending entry (list item or key), not at `config:`; independent
+problems are reported together, one located line each."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.errors import ConfigError
+from stacks.loader import load_stack
+from tests.conftest import write_stack
+
+VLLM = "    - name: {name}\n      model: qwen3-0.6b\n"
+OLLAMA_DOCKER = (
+    "  slm-deploy:ollama:\n    models: [qwen3-0.6b]\n    optOuts:\n      - setting: runAsNonRoot\n"
+    "        reason: named volumes are root-owned on this laptop host; all capabilities are dropped\n"
+)
+
+
+def _lines(root, text: str) -> list[str]:
+    write_stack(root, "t", text)
+    with pytest.raises(ConfigError) as info:
+        load_stack("t", root)
+    return [str(p) for p in info.value.problems]
+
+
+def test_a_duplicate_vllm_name_points_at_the_second_entry(scratch_project):
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + VLLM.format(name="a") + VLLM.format(name="b")
+                    + VLLM.format(name="a"))
+    assert line.startswith("stacks/Pulumi.t.yaml:7: slm-deploy:vllm[2].name = 'a': 'a' is already the name of vllm[0]")
+
+
+def test_a_duplicate_edge_node_name_points_at_its_entry(scratch_project):
+    node = "    - name: box\n      model: phi-4-mini-instruct\n      hardwareTier: cpu-16gb\n"
+    lines = _lines(scratch_project, "config:\n  slm-deploy:target: docker\n  slm-deploy:onnxEdge:\n" + node + node)
+    assert lines[0].startswith("stacks/Pulumi.t.yaml:7: slm-deploy:onnxEdge[1].name = 'box': 'box' is already the name")
+    # ... and, independently, both publish the default host port 8000
+    assert lines[1].startswith("stacks/Pulumi.t.yaml:7: slm-deploy:onnxEdge[1].port: host port 8000 on 127.0.0.1 is "
+                               "already published by onnxEdge[0].port") and len(lines) == 2
+
+
+def test_a_component_on_the_wrong_target_points_at_the_component(scratch_project):
+    lines = _lines(scratch_project, "config:\n  slm-deploy:target: docker\n  slm-deploy:monitoring:\n    mode: standalone\n"
+                   + OLLAMA_DOCKER)
+    assert lines == ["stacks/Pulumi.t.yaml:3: slm-deploy:monitoring: monitoring needs target kubernetes; target is docker"]
+
+
+def test_an_entry_target_mismatch_points_at_the_entry(scratch_project):
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:onnxEdge:\n    - name: box\n      model: phi-4-mini-instruct\n"
+                    "      hardwareTier: cpu-16gb\n      image: registry.example.com/edge@sha256:" + "a" * 64 + "\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:3: slm-deploy:onnxEdge[0].target: ")
+
+
+def test_operator_mode_without_crds_points_at_mode(scratch_project):
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:namespace: x\n  slm-deploy:monitoring:\n    dcgm: {}\n"
+                    "    mode: operator\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:5: slm-deploy:monitoring.mode = 'operator': monitoring.mode operator needs")
+
+
+def test_ollama_on_the_wrong_target_points_at_its_target_key(scratch_project):
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:ollama:\n    models: [qwen3-0.6b]\n    target: docker\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:4: slm-deploy:ollama.target = 'docker': ollama.target docker does not match")
+
+
+def test_two_services_publishing_one_host_port(scratch_project):
+    lines = _lines(scratch_project, "config:\n  slm-deploy:target: docker\n" + OLLAMA_DOCKER + "    webui:\n      hostPort: 8000\n"
+                   "  slm-deploy:onnxEdge:\n    - name: box\n      model: phi-4-mini-instruct\n      hardwareTier: cpu-32gb\n"
+                   "      port: 8000\n")
+    assert lines == ["stacks/Pulumi.t.yaml:14: slm-deploy:onnxEdge[0].port = 8000: host port 8000 on 127.0.0.1 is already "
+                     "published by ollama.webui.hostPort; every port published on one Docker host must differ"]
+
+
+def test_a_name_inside_another_instances_prefix(scratch_project):
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:monitoring:\n    mode: standalone\n  slm-deploy:vllm:\n"
+                    + VLLM.format(name="monitoring-grafana"))
+    assert line.startswith("stacks/Pulumi.t.yaml:5: slm-deploy:vllm[0].name = 'monitoring-grafana': 'monitoring-grafana' "
+                           "collides with the monitoring stack")
+
+
+def test_independent_cross_field_problems_come_together(scratch_project):
+    lines = _lines(scratch_project, "config:\n  slm-deploy:monitoring:\n    mode: operator\n  slm-deploy:vllm:\n"
+                   + VLLM.format(name="a") + VLLM.format(name="a") + "      scaleToZero: true\n      maxReplicas: 2\n"
+                   "      activationQuery: up\n")
+    assert [line.split(":")[1] for line in lines] == ["3", "7", "9"]  # in file order
+    assert "operator needs cluster.prometheusOperator" in lines[0] and "already the name of vllm[0]" in lines[1]
+    assert "scaleToZero needs cluster.keda" in lines[2]
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("partOf", "slm deploy", "label value"),
+        ("namespace", "Team_A", "DNS-1123 label"),
+        ("docker", "{host: docker-box}", "Docker host URL with a scheme"),
+        ("cluster", "{storageClass: Fast_SSD}", "DNS-1123 subdomain"),
+        ("cluster", "{gpuNodeLabel: 'nvidia.com/gpu product'}", "label key"),
+    ],
+)
+def test_typed_stack_fields_refuse_what_kubernetes_or_docker_would(scratch_project, key, value, words):
+    [line] = _lines(scratch_project, f"config:\n  slm-deploy:{key}: {value}\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:2: slm-deploy:") and words in line
