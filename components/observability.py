@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from components.base import ArgsModel
+from components.validation import Duration
 
 __all__ = [
     "AlertThresholds",
@@ -31,9 +32,9 @@ __all__ = [
 class AlertThresholds(ArgsModel):
     """Alert thresholds; MonitoringStackArgs carries one and stacks may override any field."""
 
-    down_for: str = Field(default="2m", alias="downFor", description="How long a target may be down before alerting. Default 2m.")
+    down_for: Duration = Field(default="2m", alias="downFor", description="How long a target may be down before alerting. Default 2m.")
     queue_depth: int = Field(default=10, ge=1, alias="queueDepth", description="Waiting requests per model (vllm:num_requests_waiting) that count as a backlog. Default 10.")
-    queue_for: str = Field(default="5m", alias="queueFor", description="How long the backlog must last. Default 5m.")
+    queue_for: Duration = Field(default="5m", alias="queueFor", description="How long the backlog must last. Default 5m.")
     ttft_p95_seconds: float = Field(default=2.0, gt=0, alias="ttftP95Seconds", description="Time-to-first-token p95 ceiling in seconds. Default 2.0 (interactive chat).")
     kv_cache_usage: float = Field(default=0.9, gt=0, le=1, alias="kvCacheUsage", description="KV-cache usage ratio (0–1) above which requests start to be preempted. Default 0.9.")
     preemptions_per_minute: float = Field(default=1.0, ge=0, alias="preemptionsPerMinute", description="Preemption rate that signals KV-cache pressure. Default 1/min.")
@@ -41,11 +42,11 @@ class AlertThresholds(ArgsModel):
     gpu_memory_usage: float = Field(default=0.95, gt=0, le=1, alias="gpuMemoryUsage", description="GPU framebuffer usage ratio (DCGM). Default 0.95; vLLM preallocates ~90%, so this catches other tenants.")
     gpu_temperature_celsius: float = Field(default=85, gt=0, alias="gpuTemperatureCelsius", description="GPU temperature ceiling (DCGM). Default 85 °C, below typical slowdown temperatures.")
     restarts_per_15m: int = Field(default=3, ge=1, alias="restartsPer15m", description="Container restarts in 15 minutes that count as a restart loop. Default 3.")
-    probe_for: str = Field(default="2m", alias="probeFor", description="How long a blackbox probe may fail before alerting. Default 2m.")
+    probe_for: Duration = Field(default="2m", alias="probeFor", description="How long a blackbox probe may fail before alerting. Default 2m.")
     gateway_limited_share: float = Field(default=0.1, gt=0, lt=1, alias="gatewayLimitedShare", description="Share of a gateway client's requests refused with 429 that counts as persistently at its limit. Default 10%.")
-    gateway_limited_for: str = Field(default="15m", alias="gatewayLimitedFor", description="How long a client must stay over that share. Default 15m: bursts are what the limits are for.")
+    gateway_limited_for: Duration = Field(default="15m", alias="gatewayLimitedFor", description="How long a client must stay over that share. Default 15m: bursts are what the limits are for.")
     gateway_auth_failures_per_minute: float = Field(default=10, gt=0, alias="gatewayAuthFailuresPerMinute", description="Requests per minute with a missing or wrong key (401) that count as a burst of failed authentications. Default 10.")
-    gateway_auth_for: str = Field(default="5m", alias="gatewayAuthFor", description="How long the 401 rate must last. Default 5m.")
+    gateway_auth_for: Duration = Field(default="5m", alias="gatewayAuthFor", description="How long the 401 rate must last. Default 5m.")
 
 
 @dataclass(frozen=True)

@@ -156,8 +156,9 @@ _PROM_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)
 
 def duration_problem(value: str) -> str | None:
     """A Prometheus/Alertmanager duration (``30s``, ``5m``, ``1h30m``, ``15d``), units largest first."""
-    if not isinstance(value, str) or not value or not _PROM_DURATION.match(value) or value in ("0",):
-        return "must be a duration: a number with a unit, largest unit first (ms, s, m, h, d, w, y), e.g. 30s, 5m, 1h30m"
+    if not isinstance(value, str) or not value or not _PROM_DURATION.match(value) or not re.search(r"[1-9]", value):
+        return ("must be a non-zero duration: numbers with units, largest unit first (ms, s, m, h, d, w, y), "
+                "e.g. 30s, 5m, 1h30m")
     return None
 
 

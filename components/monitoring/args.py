@@ -10,9 +10,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from components.base import ArgsModel
 from components.labels import selector_labels
 from components.monitoring.constants import PROMETHEUS_PORT
-from components.monitoring.prometheus_config import DURATION
 from components.observability import AlertThresholds
-from components.validation import dns_label
+from components.validation import (
+    CpuQuantity, DnsLabel, DnsSubdomain, Duration, Labels, MemoryQuantity, Port, PortName, StorageQuantity, dns_label, parse_quantity,
+)
 
 __all__ = [
     "PrometheusArgs",
@@ -28,13 +29,6 @@ __all__ = [
 
 
 _SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
-_QUANTITY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
-
-
-def _duration(value: str) -> str:
-    if not value or not DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration; use e.g. 30s, 5m, 4h, 15d")
-    return value
 
 
 def _prom_size(value: str) -> int:
@@ -44,28 +38,16 @@ def _prom_size(value: str) -> int:
     return int(m.group(1)) * _SIZE_UNITS[m.group(2)]
 
 
-def _quantity(value: str) -> int:
-    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|K|M|G|T|)", value)
-    if not m:
-        raise ValueError(f"{value!r} is not a storage quantity; use e.g. 10Gi or 500Mi")
-    return int(m.group(1)) * _QUANTITY_UNITS[m.group(2)]
-
-
 class PrometheusArgs(ArgsModel):
     """The standalone Prometheus server."""
 
-    retention_time: str = Field(default="15d", alias="retentionTime", description="TSDB retention time (--storage.tsdb.retention.time). Default 15d: two weeks of history for capacity trends.")
+    retention_time: Duration = Field(default="15d", alias="retentionTime", description="TSDB retention time (--storage.tsdb.retention.time). Default 15d: two weeks of history for capacity trends.")
     retention_size: str = Field(default="8GB", alias="retentionSize", description="TSDB size cap (--storage.tsdb.retention.size), below the volume size. Default 8GB on the 10Gi default volume, leaving WAL headroom.")
-    storage_size: str = Field(default="10Gi", alias="storageSize", description="PersistentVolumeClaim size for /prometheus. Default 10Gi: a few serving jobs at 30s for 15d fit well below it.")
-    cpu_request: str = Field(default="250m", alias="cpuRequest", description="CPU request. Default 250m (tens of targets).")
-    cpu_limit: str = Field(default="1", alias="cpuLimit", description="CPU limit. Default 1 (rule evaluation and compaction bursts).")
-    memory_request: str = Field(default="1Gi", alias="memoryRequest", description="Memory request. Default 1Gi.")
-    memory_limit: str = Field(default="2Gi", alias="memoryLimit", description="Memory limit. Default 2Gi: head block of a small stack with room for WAL replay.")
-
-    @field_validator("retention_time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        return _duration(value)
+    storage_size: StorageQuantity = Field(default="10Gi", alias="storageSize", description="PersistentVolumeClaim size for /prometheus. Default 10Gi: a few serving jobs at 30s for 15d fit well below it.")
+    cpu_request: CpuQuantity = Field(default="250m", alias="cpuRequest", description="CPU request. Default 250m (tens of targets).")
+    cpu_limit: CpuQuantity = Field(default="1", alias="cpuLimit", description="CPU limit. Default 1 (rule evaluation and compaction bursts).")
+    memory_request: MemoryQuantity = Field(default="1Gi", alias="memoryRequest", description="Memory request. Default 1Gi.")
+    memory_limit: MemoryQuantity = Field(default="2Gi", alias="memoryLimit", description="Memory limit. Default 2Gi: head block of a small stack with room for WAL replay.")
 
     @field_validator("retention_size")
     @classmethod
@@ -73,15 +55,9 @@ class PrometheusArgs(ArgsModel):
         _prom_size(value)
         return value
 
-    @field_validator("storage_size")
-    @classmethod
-    def _storage(cls, value: str) -> str:
-        _quantity(value)
-        return value
-
     @model_validator(mode="after")
     def _retention_fits_volume(self) -> "PrometheusArgs":
-        size, volume = _prom_size(self.retention_size), _quantity(self.storage_size)
+        size, volume = _prom_size(self.retention_size), parse_quantity(self.storage_size)
         if size >= volume:
             raise ValueError(
                 f"retentionSize {self.retention_size} must be smaller than storageSize {self.storage_size} "
@@ -100,7 +76,7 @@ class ReceiverArgs(ArgsModel):
 
     name: str = Field(description="Receiver name routes refer to; a DNS label (it also names the Secret volume). Required.")
     type: Literal["webhook", "slack"] = Field(description="webhook (generic, url_file) or slack (incoming webhook, api_url_file). Required.")
-    secret_name: str = Field(alias="secretName", description="Name of a Secret in the stack namespace holding the URL (you create it; pods can only mount Secrets of their own namespace). Required.")
+    secret_name: DnsSubdomain = Field(alias="secretName", description="Name of a Secret in the stack namespace holding the URL (you create it; pods can only mount Secrets of their own namespace). Required.")
     secret_key: str = Field(default="url", alias="secretKey", description="Key of the URL in that Secret. Default url.")
     slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (type slack). Default None: the incoming webhook's own channel.")
     send_resolved: bool = Field(default=True, alias="sendResolved", description="Also notify when the alert resolves. Default true.")
@@ -133,9 +109,9 @@ class RouteArgs(ArgsModel):
     receiver: str = Field(description="Receiver name: default, null, or one of alertmanager.receivers. Required.")
     continue_: bool = Field(default=False, alias="continue", description="Keep matching later routes after this one. Default false: the first matching route wins.")
     group_by: list[str] | None = Field(default=None, alias="groupBy", description="Grouping labels for this route. Default None: inherit alertmanager.groupBy.")
-    group_wait: str | None = Field(default=None, alias="groupWait", description="Default None: inherit alertmanager.groupWait.")
-    group_interval: str | None = Field(default=None, alias="groupInterval", description="Default None: inherit alertmanager.groupInterval.")
-    repeat_interval: str | None = Field(default=None, alias="repeatInterval", description="Default None: inherit alertmanager.repeatInterval.")
+    group_wait: Duration | None = Field(default=None, alias="groupWait", description="Default None: inherit alertmanager.groupWait.")
+    group_interval: Duration | None = Field(default=None, alias="groupInterval", description="Default None: inherit alertmanager.groupInterval.")
+    repeat_interval: Duration | None = Field(default=None, alias="repeatInterval", description="Default None: inherit alertmanager.repeatInterval.")
 
     @field_validator("matchers")
     @classmethod
@@ -147,11 +123,6 @@ class RouteArgs(ArgsModel):
             raise ValueError(f'matchers {bad} are not Alertmanager matchers; write label OP "value" with OP one of = != =~ !~, e.g. severity="critical"')
         return value
 
-    @field_validator("group_wait", "group_interval", "repeat_interval")
-    @classmethod
-    def _durations(cls, value: str | None) -> str | None:
-        return None if value is None else _duration(value)
-
 
 class AlertmanagerArgs(ArgsModel):
     """Alert routing. The default receiver's URL is the Pulumi secret ``alertmanagerWebhookUrl``, mounted as a file."""
@@ -159,25 +130,19 @@ class AlertmanagerArgs(ArgsModel):
     receiver: Literal["webhook", "slack"] = Field(default="webhook", description="Receiver type for the secret URL: a generic webhook or a Slack incoming webhook. Default webhook.")
     slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (receiver slack). Default None: the incoming webhook's own channel.")
     group_by: list[str] = Field(default_factory=lambda: ["alertname", "job", "severity"], alias="groupBy", description="Labels alerts are grouped by. Default alertname, job, severity: one notification per alert per server.")
-    group_wait: str = Field(default="30s", alias="groupWait", description="Wait before the first notification of a group. Default 30s.")
-    group_interval: str = Field(default="5m", alias="groupInterval", description="Wait before notifying about new alerts in a group. Default 5m.")
-    repeat_interval: str = Field(default="4h", alias="repeatInterval", description="Re-notify interval for warnings. Default 4h.")
-    critical_repeat_interval: str = Field(default="1h", alias="criticalRepeatInterval", description="Re-notify interval for severity=critical. Default 1h.")
-    receiver_ports: list[int] = Field(default_factory=lambda: [443], alias="receiverPorts", description="TCP ports Alertmanager may connect out to (NetworkPolicy egress). Default [443]: HTTPS webhooks and Slack.")
+    group_wait: Duration = Field(default="30s", alias="groupWait", description="Wait before the first notification of a group. Default 30s.")
+    group_interval: Duration = Field(default="5m", alias="groupInterval", description="Wait before notifying about new alerts in a group. Default 5m.")
+    repeat_interval: Duration = Field(default="4h", alias="repeatInterval", description="Re-notify interval for warnings. Default 4h.")
+    critical_repeat_interval: Duration = Field(default="1h", alias="criticalRepeatInterval", description="Re-notify interval for severity=critical. Default 1h.")
+    receiver_ports: list[Port] = Field(default_factory=lambda: [443], alias="receiverPorts", description="TCP ports Alertmanager may connect out to (NetworkPolicy egress). Default [443]: HTTPS webhooks and Slack.")
     receivers: list[ReceiverArgs] = Field(default_factory=list, description="Extra receivers (URL from a Secret you manage). Default []: only default (the alertmanagerWebhookUrl secret) and null.")
     routes: list[RouteArgs] = Field(default_factory=list, description="Child routes, tried in order before the built-in ones (severity=critical -> default with criticalRepeatInterval, severity=info -> null). Default []: the built-in routes only.")
-
-    @field_validator("group_wait", "group_interval", "repeat_interval", "critical_repeat_interval")
-    @classmethod
-    def _durations(cls, value: str) -> str:
-        return _duration(value)
 
     @field_validator("receiver_ports")
     @classmethod
     def _ports(cls, ports: list[int]) -> list[int]:
-        bad = [p for p in ports if not 1 <= p <= 65535]
-        if bad or not ports:
-            raise ValueError(f"receiverPorts {ports} must be a non-empty list of TCP ports 1-65535")
+        if not ports:
+            raise ValueError("receiverPorts must name at least one TCP port")
         return ports
 
     @model_validator(mode="after")
@@ -202,14 +167,14 @@ class AlertmanagerArgs(ArgsModel):
 class GrafanaArgs(ArgsModel):
     """The standalone Grafana."""
 
-    ingress_namespaces: list[str] = Field(default_factory=list, alias="ingressNamespaces", description="Namespaces (e.g. your ingress controller's) allowed to reach Grafana on port 3000. Default []: no in-cluster access, use kubectl port-forward.")
+    ingress_namespaces: list[DnsLabel] = Field(default_factory=list, alias="ingressNamespaces", description="Namespaces (e.g. your ingress controller's) allowed to reach Grafana on port 3000. Default []: no in-cluster access, use kubectl port-forward.")
     admin_user: str = Field(default="admin", alias="adminUser", description="Grafana admin login; the password is the Pulumi secret grafanaAdminPassword (generated when unset). Default admin.")
 
 
 class _ScrapeSource(ArgsModel):
-    namespace: str = Field(description="Namespace of the exporter pods.")
-    pod_selector: dict[str, str] = Field(alias="podSelector", description="Labels of the exporter pods.")
-    port_name: str = Field(alias="portName", description="Name of the exporter's metrics container port.")
+    namespace: DnsLabel = Field(description="Namespace of the exporter pods.")
+    pod_selector: Labels = Field(alias="podSelector", description="Labels of the exporter pods.")
+    port_name: PortName = Field(alias="portName", description="Name of the exporter's metrics container port.")
 
     @field_validator("pod_selector")
     @classmethod
@@ -222,27 +187,27 @@ class _ScrapeSource(ArgsModel):
 class DcgmExporterArgs(_ScrapeSource):
     """NVIDIA dcgm-exporter, as the GPU operator deploys it: GPU panels and GPU alerts."""
 
-    namespace: str = Field(default="gpu-operator", description="Namespace of dcgm-exporter. Default gpu-operator (NVIDIA GPU operator).")
-    pod_selector: dict[str, str] = Field(default_factory=lambda: {"app": "nvidia-dcgm-exporter"}, alias="podSelector", description="dcgm-exporter pod labels. Default app=nvidia-dcgm-exporter (GPU operator).")
-    port_name: str = Field(default="metrics", alias="portName", description="Metrics port name. Default metrics (port 9400).")
+    namespace: DnsLabel = Field(default="gpu-operator", description="Namespace of dcgm-exporter. Default gpu-operator (NVIDIA GPU operator).")
+    pod_selector: Labels = Field(default_factory=lambda: {"app": "nvidia-dcgm-exporter"}, alias="podSelector", description="dcgm-exporter pod labels. Default app=nvidia-dcgm-exporter (GPU operator).")
+    port_name: PortName = Field(default="metrics", alias="portName", description="Metrics port name. Default metrics (port 9400).")
 
 
 class KubeStateMetricsArgs(_ScrapeSource):
     """kube-state-metrics, for the restart-loop and OOMKilled alerts."""
 
-    namespace: str = Field(default="kube-system", description="Namespace of kube-state-metrics. Default kube-system.")
-    pod_selector: dict[str, str] = Field(default_factory=lambda: {"app.kubernetes.io/name": "kube-state-metrics"}, alias="podSelector", description="Its pod labels. Default app.kubernetes.io/name=kube-state-metrics (upstream manifests and chart).")
-    port_name: str = Field(default="http-metrics", alias="portName", description="Metrics port name. Default http-metrics (upstream manifests; the chart uses http).")
+    namespace: DnsLabel = Field(default="kube-system", description="Namespace of kube-state-metrics. Default kube-system.")
+    pod_selector: Labels = Field(default_factory=lambda: {"app.kubernetes.io/name": "kube-state-metrics"}, alias="podSelector", description="Its pod labels. Default app.kubernetes.io/name=kube-state-metrics (upstream manifests and chart).")
+    port_name: PortName = Field(default="http-metrics", alias="portName", description="Metrics port name. Default http-metrics (upstream manifests; the chart uses http).")
 
 
 class OperatorArgs(ArgsModel):
     """How the cluster's Prometheus Operator and Grafana find our objects (operator mode)."""
 
-    selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"}, alias="selectorLabels", description="Labels the operator's podMonitorSelector/probeSelector/ruleSelector match. Default release=kube-prometheus-stack (the chart's default).")
-    prometheus_namespace: str = Field(default="monitoring", alias="prometheusNamespace", description="Namespace of the cluster's Prometheus, allowed into the blackbox exporter. Default monitoring.")
-    dashboard_label: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"}, alias="dashboardLabel", description="Label the Grafana dashboard sidecar watches. Default grafana_dashboard=1 (kube-prometheus-stack).")
+    selector_labels: Labels = Field(default_factory=lambda: {"release": "kube-prometheus-stack"}, alias="selectorLabels", description="Labels the operator's podMonitorSelector/probeSelector/ruleSelector match. Default release=kube-prometheus-stack (the chart's default).")
+    prometheus_namespace: DnsLabel = Field(default="monitoring", alias="prometheusNamespace", description="Namespace of the cluster's Prometheus, allowed into the blackbox exporter. Default monitoring.")
+    dashboard_label: Labels = Field(default_factory=lambda: {"grafana_dashboard": "1"}, alias="dashboardLabel", description="Label the Grafana dashboard sidecar watches. Default grafana_dashboard=1 (kube-prometheus-stack).")
     blackbox_exporter_address: str | None = Field(default=None, alias="blackboxExporterAddress", description="host:port of an existing blackbox exporter for Probe objects. Default None: the stack deploys its own when anything is probed.")
-    blackbox_exporter_pod_labels: dict[str, str] = Field(
+    blackbox_exporter_pod_labels: Labels = Field(
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus-blackbox-exporter"}, alias="blackboxExporterPodLabels",
         description="Pod labels of that existing blackbox exporter, which is assumed to run in prometheusNamespace; probed servers' "
         "NetworkPolicies let these pods in (prober_peers). Default app.kubernetes.io/name=prometheus-blackbox-exporter "
@@ -268,8 +233,8 @@ class MonitoringStackArgs(ArgsModel):
     """Stack config key ``monitoring``."""
 
     mode: Literal["standalone", "operator"] = Field(description="standalone: deploy Prometheus, Alertmanager and Grafana; operator: emit PodMonitor/Probe/PrometheusRule and dashboard ConfigMaps for the cluster's Prometheus Operator. Required.")
-    scrape_interval: str = Field(default="30s", alias="scrapeInterval", description="Scrape interval of every job. Default 30s.")
-    evaluation_interval: str = Field(default="30s", alias="evaluationInterval", description="Rule evaluation interval. Default 30s.")
+    scrape_interval: Duration = Field(default="30s", alias="scrapeInterval", description="Scrape interval of every job. Default 30s.")
+    evaluation_interval: Duration = Field(default="30s", alias="evaluationInterval", description="Rule evaluation interval. Default 30s.")
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert thresholds; override any field per stack. Defaults in AlertThresholds.")
     prometheus: PrometheusArgs = Field(default_factory=PrometheusArgs, description="Standalone Prometheus settings. Default: each field's own default (see PrometheusArgs).")
     alertmanager: AlertmanagerArgs = Field(default_factory=AlertmanagerArgs, description="Alert routing (standalone). Default: a webhook receiver, grouped by alertname/job/severity.")
@@ -277,11 +242,6 @@ class MonitoringStackArgs(ArgsModel):
     operator: OperatorArgs = Field(default_factory=OperatorArgs, description="Operator-mode selectors. Default: kube-prometheus-stack's labels and the monitoring namespace.")
     dcgm: DcgmExporterArgs | None = Field(default=None, description="Scrape NVIDIA dcgm-exporter and add GPU alerts/dashboard. Default None: off (CPU-only clusters have no DCGM).")
     kube_state_metrics: KubeStateMetricsArgs | None = Field(default_factory=KubeStateMetricsArgs, alias="kubeStateMetrics", description="kube-state-metrics for restart-loop/OOMKilled alerts. Default on (kube-system); null turns those alerts off.")
-
-    @field_validator("scrape_interval", "evaluation_interval")
-    @classmethod
-    def _durations(cls, value: str) -> str:
-        return _duration(value)
 
     def prometheus_endpoint(self, name: str, namespace: str) -> tuple[str, dict[str, str] | None]:
         """Where this stack's Prometheus answers, and its namespace labels (None: the stack namespace).
@@ -328,11 +288,3 @@ class MonitoringStackArgs(ArgsModel):
             )
         return self
 
-    @field_validator("thresholds")
-    @classmethod
-    def _threshold_durations(cls, t: AlertThresholds) -> AlertThresholds:
-        for key in ("down_for", "queue_for", "probe_for"):
-            value = getattr(t, key)
-            if not value or not DURATION.match(value) or value in ("0s", "0m"):
-                raise ValueError(f"{AlertThresholds.model_fields[key].alias} = {value!r} is not a non-zero Prometheus duration; use e.g. 2m or 5m")
-        return t

@@ -16,7 +16,7 @@ from components.ollama.settings import OllamaServerSettings
 from components.ollama.webui import WebUiSettings
 from components.optouts import SecurityOptOut
 from components.sizing import MemoryPlan, report_ollama
-from components.validation import ip_address
+from components.validation import HostPort, Labels, StorageQuantity, ip_address
 
 __all__ = ["OllamaStackArgs", "OllamaMemory"]
 
@@ -56,12 +56,12 @@ class OllamaStackArgs(ArgsModel):
     gpu: Literal["none", "all"] | list[str] = Field(default="none", description="GPU access: none, all, or a list of device ids (Docker only: `--gpus device=0,1`). Kubernetes: `all` requests one nvidia.com/gpu; device ids are an error there (the scheduler picks the device). Default none: CPU inference, works on any laptop.")
     webui: WebUiSettings = Field(default_factory=WebUiSettings, description="Open WebUI settings. Default: enabled, auth on, sign-up off.")
     publish_address: str = Field(default="127.0.0.1", alias="publishAddress", description="Docker target: host address ports are published on. Default 127.0.0.1: Ollama has no authentication, so nothing leaves the host unless authProxy is on.")
-    ollama_port: int = Field(default=11434, ge=1024, le=65535, alias="ollamaPort", description="Docker target: host port for the Ollama API (without the proxy). Default 11434, Ollama's port.")
+    ollama_port: HostPort = Field(default=11434, alias="ollamaPort", description="Docker target: host port for the Ollama API (without the proxy). Default 11434, Ollama's port.")
     auth_proxy: bool = Field(default=False, alias="authProxy", description="Put an API-key proxy (nginx, key = the stack's apiKey secret) in front of Ollama; Ollama itself is then not published. Required to publish beyond loopback. Default false.")
-    proxy_port: int = Field(default=8080, ge=1024, le=65535, alias="proxyPort", description="Docker target: host port of the auth proxy. Default 8080.")
+    proxy_port: HostPort = Field(default=8080, alias="proxyPort", description="Docker target: host port of the auth proxy. Default 8080.")
     docker_user: str | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; then a runAsNonRoot entry in optOuts (with its reason) is required. Set e.g. '10001:10001' after chowning the volumes.")
-    clients: list[dict[str, str]] = Field(default_factory=list, description="Kubernetes target: pod label selectors (same namespace) that may call Ollama besides the web UI. Default none: only Open WebUI.")
-    storage_size: str = Field(default="30Gi", alias="storageSize", description="Kubernetes target: PVC size for the model store. Default 30Gi: room for a few 4-bit small models and re-pulls.")
+    clients: list[Labels] = Field(default_factory=list, description="Kubernetes target: pod label selectors (same namespace) that may call Ollama besides the web UI. Default none: only Open WebUI.")
+    storage_size: StorageQuantity = Field(default="30Gi", alias="storageSize", description="Kubernetes target: PVC size for the model store. Default 30Gi: room for a few 4-bit small models and re-pulls.")
     opt_outs: list[SecurityOptOut] = Field(default_factory=list, alias="optOuts", description="Extra typed opt-outs from secure defaults, each with a reason. Default none.")
 
     @field_validator("models")

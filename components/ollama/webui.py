@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from components.base import ArgsModel
+from components.validation import CpuQuantity, HostPort, StorageQuantity
 
 __all__ = [
     "WEBUI_PORT",
@@ -37,14 +38,14 @@ class WebUiSettings(ArgsModel):
     """Open WebUI, the chat UI in front of Ollama."""
 
     enabled: bool = Field(default=True, description="Deploy Open WebUI. Default true: the dev path is a chat UI on a laptop.")
-    host_port: int = Field(default=3000, ge=1024, le=65535, alias="hostPort", description="Docker target: host port the UI is published on (on publishAddress). Default 3000, Open WebUI's documented port.")
+    host_port: HostPort = Field(default=3000, alias="hostPort", description="Docker target: host port the UI is published on (on publishAddress). Default 3000, Open WebUI's documented port.")
     enable_signup: bool = Field(default=False, alias="enableSignup", description="ENABLE_SIGNUP: let visitors create accounts. Default false: nobody signs up; the admin (see initialAdminSignup) adds users.")
     initial_admin_signup: bool = Field(default=True, alias="initialAdminSignup", description="ENABLE_INITIAL_ADMIN_SIGNUP: with sign-up off, still allow the very first account, which becomes the admin; every later sign-up is refused. Default true: without it Open WebUI 0.6.36 refuses even the first account and a fresh install has no admin. Create the admin right after the first start (until then, whoever reaches the UI first becomes admin). False only where the admin is provisioned otherwise.")
     default_user_role: Literal["pending", "user"] = Field(default="pending", alias="defaultUserRole", description="DEFAULT_USER_ROLE for accounts created when sign-up is on. Default pending: an admin approves each one.")
     name: str = Field(default="slm-deploy chat", min_length=1, max_length=64, description="WEBUI_NAME shown in the browser. Default 'slm-deploy chat'.")
     memory_mb: int = Field(default=2048, ge=512, alias="memoryMb", description="Memory limit in MiB. Default 2048: Open WebUI idles near 1 GiB and loads an embedding model for RAG.")
-    cpu: str = Field(default="1", description="Kubernetes CPU request/limit. Default 1 core.")
-    storage_size: str = Field(default="5Gi", alias="storageSize", description="Kubernetes PVC size for /app/backend/data (SQLite, uploads, vector store). Default 5Gi.")
+    cpu: CpuQuantity = Field(default="1", description="Kubernetes CPU request/limit. Default 1 core.")
+    storage_size: StorageQuantity = Field(default="5Gi", alias="storageSize", description="Kubernetes PVC size for /app/backend/data (SQLite, uploads, vector store). Default 5Gi.")
 
 
 def webui_environment(settings: WebUiSettings, ollama_url: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -21,12 +20,11 @@ from components.onnx_edge.constants import (
 )
 from components.sizing import FitError, MemoryPlan, size_onnx
 from components.templating import render_template
-from components.validation import dns_label, ip_address
+from components.validation import DigestImageRef, HostPort, LabelValue, dns_label, ip_address
 from components.versions import image as pinned_image
 
 __all__ = ["OnnxEdgeNodeArgs", "image_context_files"]
 
-_DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9._/:-]*(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$")
 _HARDWARE_FOR_EP = {
     "cuda": ("nvidia-gpu",),
     "openvino": ("intel-gpu", "intel-npu"),
@@ -48,10 +46,10 @@ class OnnxEdgeNodeArgs(ArgsModel):
     concurrency: int = Field(default=1, ge=1, le=16, description="Generations running at once (each holds a KV cache of max_length). Default 1: edge CPUs are saturated by one generation.")
     max_queue: int = Field(default=8, ge=0, le=1024, alias="maxQueue", description="Requests waiting for a free slot before the server answers 503 (queue_full). Default 8.")
     publish_address: str = Field(default="127.0.0.1", alias="publishAddress", description="Host address the docker target publishes the port on. Default 127.0.0.1 (reach it through an SSH tunnel or a reverse proxy). 0.0.0.0 is allowed because the server authenticates every /v1 request itself; /health and /ready stay open.")
-    port: int = Field(default=SERVER_PORT, ge=1024, le=65535, description="Host port (docker target). Default 8000.")
+    port: HostPort = Field(default=SERVER_PORT, description="Host port (docker target). Default 8000.")
     platform: Literal["linux/amd64", "linux/arm64"] = Field(default="linux/amd64", description="Image platform built on the edge box (docker target). Default linux/amd64; arm64 boards (Jetson, Raspberry Pi 5, Ampere) need linux/arm64.")
-    image: str | None = Field(default=None, description="Prebuilt server image by digest (repo@sha256:...), built by CI from the generated Dockerfile. Default None: the docker target builds the image on the edge box. Required for kubernetes (nodes pull from a registry) and for non-cpu execution providers (the generated image is the CPU build).")
-    edge_pool: str = Field(default="edge", alias="edgePool", description=f"kubernetes: value of the node label {EDGE_POOL_LABEL} selecting the edge nodes (pods also tolerate the {EDGE_TAINT_KEY} taint). Default edge.")
+    image: DigestImageRef | None = Field(default=None, description="Prebuilt server image by digest (repo@sha256:...), built by CI from the generated Dockerfile. Default None: the docker target builds the image on the edge box. Required for kubernetes (nodes pull from a registry) and for non-cpu execution providers (the generated image is the CPU build).")
+    edge_pool: LabelValue = Field(default="edge", alias="edgePool", description=f"kubernetes: value of the node label {EDGE_POOL_LABEL} selecting the edge nodes (pods also tolerate the {EDGE_TAINT_KEY} taint). Default edge.")
     storage_gb: int | None = Field(default=None, ge=1, alias="storageGb", description="kubernetes: size of the model PVC in GB. Default None: 1.5 × the variant's weights, rounded up.")
 
     @field_validator("name")
@@ -77,20 +75,6 @@ class OnnxEdgeNodeArgs(ArgsModel):
     @classmethod
     def _address(cls, value: str) -> str:
         return ip_address(value, what="publishAddress", hint="use 127.0.0.1 (default) or 0.0.0.0")
-
-    @field_validator("image")
-    @classmethod
-    def _digest(cls, value: str | None) -> str | None:
-        if value is not None and not _DIGEST_REF.match(value):
-            raise ValueError(f"image {value!r} must be pinned by digest: <repository>[:tag]@sha256:<64 hex>")
-        return value
-
-    @field_validator("edge_pool")
-    @classmethod
-    def _pool(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", value):
-            raise ValueError(f"edgePool {value!r} is not a valid label value (alphanumerics, '-', '_', '.', at most 63)")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> OnnxEdgeNodeArgs:

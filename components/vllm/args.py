@@ -24,7 +24,8 @@ from components.base import ArgsModel
 from components.catalog import ModelSpec, get_model
 from components.context import Peer, StackContext
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
-from components.validation import dns_label
+from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label
+from components.validation import parse_quantity as _quantity_value
 from components.versions import image as pinned_image
 from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, LORA_DIR, VLLM_EXAMPLES_DIR, VLLM_PORT
 from components.vllm.flags import validate_extra_args
@@ -36,9 +37,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _CUDA_IMAGES = {"vllm-openai"}
 _GiB = 1024**3
 
-_QUANTITY = re.compile(r"^(?P<num>\d+(\.\d+)?)(?P<unit>m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
-_UNITS = {None: 1, "m": 0.001, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
-          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 
 
 # The sizing model speaks vLLM's flags; a stack file is written in these keys.
@@ -56,10 +54,10 @@ def stack_keys(message: str) -> str:
 
 def parse_quantity(value: str) -> float:
     """A Kubernetes quantity ("500m", "4", "16Gi", "1.5G") as a number; ValueError when malformed."""
-    match = _QUANTITY.match(value)
-    if not match:
+    amount = _quantity_value(value)
+    if amount is None:
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 4, 500m, 16Gi, 1.5G)")
-    return float(match["num"]) * _UNITS[match["unit"]]
+    return float(amount)
 
 
 class LoraAdapter(ArgsModel):
@@ -85,8 +83,8 @@ class LoraAdapter(ArgsModel):
 class ClientSelector(ArgsModel):
     """Pods allowed to call the API (NetworkPolicy ingress to the auth proxy's port)."""
 
-    pod_labels: dict[str, str] = Field(alias="podLabels", min_length=1, description="Labels of the client pods. Required, at least one.")
-    namespace_labels: dict[str, str] | None = Field(default=None, alias="namespaceLabels", description="Labels of the clients' namespace. Default None: the service's own namespace.")
+    pod_labels: Labels = Field(alias="podLabels", min_length=1, description="Labels of the client pods. Required, at least one.")
+    namespace_labels: Labels | None = Field(default=None, alias="namespaceLabels", description="Labels of the clients' namespace. Default None: the service's own namespace.")
 
 
 _DEFAULT_CLIENT = ClientSelector(pod_labels={"slm-deploy.io/vllm-client": "true"})
@@ -120,19 +118,19 @@ class VllmServiceArgs(ArgsModel):
     max_lora_rank: int = Field(default=16, ge=1, le=512, alias="maxLoraRank", description="--max-lora-rank when adapters are set. Default 16 (vLLM's default).")
     extra_args: list[str] = Field(default_factory=list, alias="extraArgs", description="Extra vllm serve flags, validated against the pinned version's flag list. Default none.")
     device: Literal["cuda", "cpu"] = Field(default="cuda", description="Accelerator. Default cuda; cpu needs a vLLM CPU image, which versions.yaml does not pin yet.")
-    image: str = Field(default="vllm-openai", description="Image key in components/versions.yaml (pinned by digest). Default vllm-openai (the CUDA build).")
+    image: ImageKey = Field(default="vllm-openai", description="Image key in components/versions.yaml (pinned by digest). Default vllm-openai (the CUDA build).")
     clients: list[ClientSelector] = Field(default_factory=lambda: [_DEFAULT_CLIENT], description="Pods allowed to call the API. Default: pods labelled slm-deploy.io/vllm-client=true in the same namespace.")
-    prometheus_pod_labels: dict[str, str] = Field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}, alias="prometheusPodLabels", description="Labels of the Prometheus pods allowed to scrape /metrics. Default app.kubernetes.io/name=prometheus (the MonitoringStack).")
-    prometheus_namespace_labels: dict[str, str] | None = Field(default=None, alias="prometheusNamespaceLabels", description="Namespace labels of Prometheus. Default None: the service's own namespace.")
+    prometheus_pod_labels: Labels = Field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}, alias="prometheusPodLabels", description="Labels of the Prometheus pods allowed to scrape /metrics. Default app.kubernetes.io/name=prometheus (the MonitoringStack).")
+    prometheus_namespace_labels: Labels | None = Field(default=None, alias="prometheusNamespaceLabels", description="Namespace labels of Prometheus. Default None: the service's own namespace.")
     model_cache: Literal["shared", "per-pod"] | None = Field(default=None, alias="modelCache", description="Model cache: 'shared' PVC (RWX when maxReplicas > 1, needs cluster.rwxStorageClass) or 'per-pod' emptyDir (each pod downloads). Default None: shared when one replica or RWX is available, else per-pod.")
     cache_size_gb: int | None = Field(default=None, ge=1, alias="cacheSizeGb", description="Model cache size in GiB. Default None: 1.5 × the checkpoint (plus adapters) rounded up, room for a revision bump.")
     shm_size_gb: int | None = Field(default=None, ge=1, le=64, alias="shmSizeGb", description="/dev/shm (memory emptyDir) in GiB, added to the memory request/limit. Default None: 2 GiB per GPU (NCCL buffers for tensor parallelism).")
     startup_seconds: int | None = Field(default=None, ge=600, le=7200, alias="startupSeconds", description="Startup-probe budget for download-free model load. Default None: 600 s + 30 s per GiB of weights.")
-    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector", description="Extra node labels to require, beside the GPU product label (a required node affinity on the GPU label and its PCIe/NVL aliases). Default none.")
+    node_selector: Labels = Field(default_factory=dict, alias="nodeSelector", description="Extra node labels to require, beside the GPU product label (a required node affinity on the GPU label and its PCIe/NVL aliases). Default none.")
     download: bool = Field(default=True, description="Download the checkpoint (and adapters) in init steps, with TCP 443 egress to public addresses. Default true. false: the shared model cache is pre-populated (HF_HOME layout), no download step runs and the pod gets no internet egress; needs modelCache shared.")
-    cpu_request: str | None = Field(default=None, alias="cpuRequest", description="CPU request of the vllm container (Kubernetes quantity, e.g. 8 or 3500m). Default None: the sizing plan's (4 per GPU).")
-    memory_request: str | None = Field(default=None, alias="memoryRequest", description="Memory request of the vllm container, /dev/shm included (Kubernetes quantity, e.g. 24Gi). Default None: the sizing plan's host memory (4 GiB + half the weights) + shm.")
-    memory_limit: str | None = Field(default=None, alias="memoryLimit", description="Memory limit of the vllm container, /dev/shm included. Default None: the plan's limit (4 GiB + the weights) + shm. Must be >= the request and >= the plan's host-memory need + shm.")
+    cpu_request: CpuQuantity | None = Field(default=None, alias="cpuRequest", description="CPU request of the vllm container (Kubernetes quantity, e.g. 8 or 3500m). Default None: the sizing plan's (4 per GPU).")
+    memory_request: MemoryQuantity | None = Field(default=None, alias="memoryRequest", description="Memory request of the vllm container, /dev/shm included (Kubernetes quantity, e.g. 24Gi). Default None: the sizing plan's host memory (4 GiB + half the weights) + shm.")
+    memory_limit: MemoryQuantity | None = Field(default=None, alias="memoryLimit", description="Memory limit of the vllm container, /dev/shm included. Default None: the plan's limit (4 GiB + the weights) + shm. Must be >= the request and >= the plan's host-memory need + shm.")
 
     @field_validator("name")
     @classmethod
@@ -157,18 +155,11 @@ class VllmServiceArgs(ArgsModel):
     def _flags(cls, v: list[str]) -> list[str]:
         return validate_extra_args(v)
 
-    @field_validator("cpu_request")
-    @classmethod
-    def _cpu(cls, v: str | None) -> str | None:
-        if v is not None and parse_quantity(v) <= 0:
-            raise ValueError(f"cpuRequest {v!r} must be above 0")
-        return v
-
     @field_validator("memory_request", "memory_limit")
     @classmethod
     def _memory(cls, v: str | None) -> str | None:
-        if v is not None and (v.endswith("m") or parse_quantity(v) < _GiB):
-            raise ValueError(f"{v!r} is below 1 GiB (or in milli-bytes); a vLLM server needs several GiB of host memory, e.g. 16Gi")
+        if v is not None and parse_quantity(v) < _GiB:
+            raise ValueError(f"{v!r} is below 1 GiB; a vLLM server needs several GiB of host memory, e.g. 16Gi")
         return v
 
     @model_validator(mode="after")
