@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 import typing
 from typing import Any
 
@@ -34,12 +35,23 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
-def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    text = text or str(annotation).replace("typing.", "")
-    for model in _models_in(annotation):
-        text = text.replace(f"{model.__module__}.{model.__qualname__}", model.__name__)
-    return text.replace("NoneType", "None")
+def _type_name(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> str:
+    """The field's real type: a shared value type by its name (``label value``, ``memory quantity``, ...)."""
+    named = next((m.name for m in metadata if hasattr(m, "name") and type(m).__name__ == "TypeName"), None)
+    if named:
+        return named
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0], annotation.__metadata__)
+    if isinstance(annotation, type) and not args:
+        return "None" if annotation is type(None) else annotation.__name__
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(repr(a) for a in args) + "]"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
 def _default(field: Any) -> str:
@@ -61,7 +73,7 @@ def _section(model: type[BaseModel], title: str, seen: set[type[BaseModel]], out
     for name, field in model.model_fields.items():
         key = field.alias or name
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        type_name = _type_name(field.annotation).replace("|", "\\|")
+        type_name = _type_name(field.annotation, field.metadata).replace("|", "\\|")
         out.append(f"| `{key}` | `{type_name}` | {_default(field)} | {description} |")
         nested += [(m, f"{title}.{key}" if title != "StackConfig" else key) for m in _models_in(field.annotation)]
     out.append("")

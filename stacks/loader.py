@@ -290,7 +290,7 @@ def _problem(display: str, lines: dict[str, int], loc: tuple[Any, ...], message:
     path = _loc_path(loc)
     key = f"{PROJECT}:{path}" if path else PROJECT
     line = lines.get(f"config.{key}") or _nearest_line(lines, f"config.{key}")
-    return Problem(display, key, message, value, line, has_value=not isinstance(value, (dict, list, type(None))))
+    return Problem(display, key, message, value, line, has_value=not isinstance(value, (dict, type(None))))
 
 
 def _value_at(values: Any, loc: tuple[Any, ...]) -> Any:

@@ -48,3 +48,13 @@ def test_json_schema_is_valid_json_schema():
 def test_schema_command():
     out = subprocess.run([sys.executable, "-m", "slm_deploy", "schema", "--json"], capture_output=True, text=True, cwd=REPO, check=True)
     assert "vllm" in json.loads(out.stdout)["properties"]
+
+
+def test_fields_show_their_real_type():
+    """Fields with a Kubernetes/Docker meaning show the shared type's name, not `str`."""
+    text = (REPO / "stacks" / "README.md").read_text()
+    for row in ("| `namespace` | `DNS-1123 label` |", "| `partOf` | `label value` |", "| `host` | `Docker host URL` |",
+                "| `storageSize` | `storage quantity` |", "| `cpuRequest` | `CPU quantity \\| None` |",
+                "| `podLabels` | `dict[label key, label value]` |", "| `portName` | `port name` |",
+                "| `scrapeInterval` | `duration` |", "| `image` | `image key (versions.yaml)` |"):
+        assert row in text, row

@@ -17,7 +17,8 @@ from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 
 dns_label = st.from_regex(r"[a-z]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
-label_value = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?", fullmatch=True)
+label_value = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,40}[A-Za-z0-9])?", fullmatch=True)
+label_key = st.from_regex(r"([a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?\.){0,2}[a-z]{2,5}/[A-Za-z0-9]([A-Za-z0-9._-]{0,20}[A-Za-z0-9])?", fullmatch=True)
 
 valid_stack = st.fixed_dictionaries(
     {
@@ -30,6 +31,7 @@ valid_stack = st.fixed_dictionaries(
                 "keda": st.booleans(),
                 "prometheusOperator": st.booleans(),
                 "storageClass": dns_label,
+                "gpuNodeLabel": label_key,
             },
         ),
     }
@@ -41,6 +43,17 @@ invalid_stack = st.one_of(
     st.fixed_dictionaries({"slm-deploy:namespace": st.text(string.ascii_uppercase + "_", min_size=1, max_size=10)}),
     st.fixed_dictionaries({"slm-deploy:cluster": st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=8), junk_value, min_size=1, max_size=3)}),
 )
+
+def _apply_valid(out: Path) -> None:
+    """Every rendered object also passes the gate's apply-validity stage (API-server rules)."""
+    from slm_deploy.gate.apply_validity import check_compose, check_kubernetes
+
+    objects = [(p.name, yaml.safe_load(p.read_text())) for p in sorted((out / "manifests").glob("*.yaml"))]
+    results = check_kubernetes(objects)
+    if (out / "compose.yaml").exists():
+        results += check_compose(yaml.safe_load((out / "compose.yaml").read_text()))
+    assert [(r.check_id, r.resource, r.problems) for r in results if r.problems] == []
+
 
 FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -57,6 +70,7 @@ def test_valid_config_renders_schema_valid_manifests(scratch_project: Path, conf
     out = scratch_project / "build"
     render(synth_stack(loaded), out)
     assert validate_manifests(out / "manifests") == []
+    _apply_valid(out)
 
 
 @FUZZ
@@ -106,3 +120,4 @@ def test_vllm_config_either_renders_valid_manifests_or_says_why(scratch_project:
     out = scratch_project / "build"
     render(synth_stack(loaded), out)
     assert validate_manifests(out / "manifests") == []
+    _apply_valid(out)

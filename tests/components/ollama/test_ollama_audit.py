@@ -196,7 +196,7 @@ def test_gpu_device_ids_with_kubernetes_target_is_a_config_error():
 def test_gpu_device_ids_on_a_kubernetes_stack_are_a_located_config_error(tmp_path):
     (tmp_path / "stacks").mkdir()
     (tmp_path / "Pulumi.yaml").write_text((project_root() / "Pulumi.yaml").read_text())
-    with pytest.raises(ConfigError, match=r"stacks/Pulumi.gpuids.yaml:\d+: slm-deploy:ollama: ollama.gpu = \['0', '1'\]: device ids are Docker-only"):
+    with pytest.raises(ConfigError, match=r"stacks/Pulumi.gpuids.yaml:\d+: slm-deploy:ollama.gpu = \['0', '1'\]: ollama.gpu = \['0', '1'\]: device ids are Docker-only"):
         _stack_with(tmp_path, "gpuids", "cpu", lambda c: c["slm-deploy:ollama"].__setitem__("gpu", ["0", "1"]))
 
 

@@ -42,7 +42,7 @@ DIGEST_IMAGE = "ghcr.io/acme/slm-onnx-edge:0.1.0@sha256:" + "a" * 64
         ({"hardwareTier": "cpu-64gb"}, "unknown"),
         ({"publishAddress": "everywhere"}, "publishAddress 'everywhere' is not an IP address"),
         ({"edgePool": "bad pool!"}, "must be a label value"),
-        ({"port": 80}, "greater than or equal to 1024"),
+        ({"port": 80}, "must be an unprivileged host port from 1024 to 65535"),
         ({"unknownKey": 1}, "Extra inputs are not permitted"),
     ],
 )

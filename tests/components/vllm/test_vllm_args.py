@@ -165,9 +165,10 @@ def test_memory_limit_alone_below_default_request():
     assert "is below the memory request 10Gi" in _err(memoryLimit="9Gi")
 
 
-@pytest.mark.parametrize("field,value", [("cpuRequest", "lots"), ("memoryRequest", "16GB"), ("memoryLimit", "-1Gi")])
-def test_bad_quantity(field, value):
-    assert f"{value!r} is not a Kubernetes quantity" in _err(**{field: value})
+@pytest.mark.parametrize("field,value,kind", [("cpuRequest", "lots", "CPU"), ("memoryRequest", "16GB", "memory"),
+                                              ("memoryLimit", "-1Gi", "memory")])
+def test_bad_quantity(field, value, kind):
+    assert f"must be a {kind} quantity" in _err(**{field: value})
 
 
 def test_memory_below_one_gib():
