@@ -1,16 +1,13 @@
 """Rules across a stack's components, each problem located at the entry that breaks it.
 
 Each function returns ``(location, message)`` pairs relative to StackConfig (e.g. ``("vllm", 1, "name")``);
-StackConfig raises them together as :class:`components.validation.Located`, so the loader prints one
+StackConfig (passed in as ``cfg``; not imported here, which would be a cycle) raises them together as :class:`components.validation.Located`, so the loader prints one
 located line per offending entry (not one line at ``config:``), and every independent problem at once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from stacks.schema import StackConfig
+from typing import Any
 
 __all__ = ["component_problems", "name_problems", "host_port_problems", "ollama_problems"]
 
@@ -20,7 +17,7 @@ Problems = list[tuple[tuple[Any, ...], str]]
 _FIXED_INSTANCES = {"ollama": "the Ollama stack", "monitoring": "the monitoring stack"}
 
 
-def component_problems(cfg: "StackConfig") -> Problems:
+def component_problems(cfg: Any) -> Problems:
     """Each component on a target it supports, with the cluster features it needs."""
     out: Problems = []
     if cfg.vllm and cfg.target != "kubernetes":
@@ -47,7 +44,7 @@ def component_problems(cfg: "StackConfig") -> Problems:
     return out
 
 
-def name_problems(cfg: "StackConfig") -> Problems:
+def name_problems(cfg: Any) -> Problems:
     """Instance names are object names: unique per namespace (Kubernetes) or Docker host, after defaulting.
 
     vLLM services and edge nodes name their objects ``<name>`` and ``<name>-<part>``; the Ollama and
@@ -82,7 +79,7 @@ def _overlap(a: str, b: str) -> bool:
     return a == b or a in any_address or b in any_address
 
 
-def host_port_problems(cfg: "StackConfig") -> Problems:
+def host_port_problems(cfg: Any) -> Problems:
     """Docker target: every published host port is different on one host (Docker refuses the second)."""
     if cfg.target != "docker":
         return []

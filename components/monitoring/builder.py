@@ -16,6 +16,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
+from components.base import EXTERNAL_SECRETS_ANNOTATION
 from components.hardening import container_security_context, http_probe, restricted_pod_spec
 from components.labels import selector_labels, standard_labels
 
@@ -44,8 +45,13 @@ class Builder:
     def deployment(
         self, obj: str, app: str, version: str, container: ContainerArgs, volumes: list[VolumeArgs], *,
         checksum: str, service_account: str | None = None, recreate: bool = False,
+        external_secrets: list[str] | None = None,
     ) -> k8s.apps.v1.Deployment:
+        """``external_secrets``: Secrets the user creates that the pod mounts (declared for the gate)."""
         labels = self.labels(app, version)
+        annotations = {"slm-deploy.io/config-checksum": checksum}
+        if external_secrets:
+            annotations[EXTERNAL_SECRETS_ANNOTATION] = ",".join(sorted(set(external_secrets)))
         return k8s.apps.v1.Deployment(
             obj,
             metadata=self.meta(obj, app, version),
@@ -54,7 +60,7 @@ class Builder:
                 selector=LabelSelectorArgs(match_labels=self.selector(app)),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if recreate else None,
                 template=PodTemplateSpecArgs(
-                    metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
+                    metadata=ObjectMetaArgs(labels=labels, annotations=annotations),
                     spec=restricted_pod_spec(
                         service_account_name=service_account,
                         enable_service_links=False,

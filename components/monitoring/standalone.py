@@ -298,7 +298,8 @@ def deploy_standalone(
         ALERTMANAGER_PORT, "http", am_mounts, ready="/-/ready", live="/-/healthy",
         res=resources("50m", "64Mi", cpu_limit="200m", memory_limit="256Mi"), startup_failures=6,
     )
-    b.deployment(am, "alertmanager", am_img.tag, am_container, am_volumes, checksum=config_checksum(am_yaml))
+    b.deployment(am, "alertmanager", am_img.tag, am_container, am_volumes, checksum=config_checksum(am_yaml),
+                 external_secrets=[r.secret_name for r in args.alertmanager.receivers])
     b.service(am, "alertmanager", am_img.tag, ALERTMANAGER_PORT, "http")
     b.network_policy(
         am, "alertmanager", am_img.tag,

@@ -24,6 +24,7 @@ from components.validation import (
     parse_quantity, port_name_problem, quantity_problem,
 )
 
+from components.base import EXTERNAL_SECRETS_ANNOTATION
 from slm_deploy.gate.apply_checks import APPLY_CHECKS
 from slm_deploy.gate.result import Finding
 
@@ -35,8 +36,6 @@ EXTERNAL_OBJECTS: dict[tuple[str, str], str] = {
 }
 """Objects every namespace has without the stack rendering them: (kind, name) -> why."""
 
-EXTERNAL_SECRETS_ANNOTATION = "slm-deploy.io/external-secrets"
-"""Pod-template annotation: comma-separated Secrets the user creates (documented on the config field that names them)."""
 
 _POD_TEMPLATE_PATHS = {
     "Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"), "DaemonSet": ("spec", "template"),

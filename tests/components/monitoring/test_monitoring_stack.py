@@ -442,6 +442,13 @@ def test_routes_and_receivers_render(tmp_path):
     assert mounts["receiver-oncall"] == {"name": "receiver-oncall", "mountPath": "/etc/alertmanager/receivers/oncall", "readOnly": True}
     assert not [s for s in _kind(build, "Secret") if s["metadata"]["name"] in ("oncall-slack", "team-hook")]
     assert validate_manifests(build / "manifests") == []
+    # ... declared as user-created on the pod, so the gate's reference check accepts them (and nothing else)
+    dep = next(d for d in _kind(build, "Deployment") if d["metadata"]["name"] == "monitoring-alertmanager")
+    assert dep["spec"]["template"]["metadata"]["annotations"]["slm-deploy.io/external-secrets"] == "oncall-slack,team-hook"
+    from slm_deploy.gate.apply_validity import check_kubernetes
+
+    objects = [(p.name, yaml.safe_load(p.read_text())) for p in sorted((build / "manifests").glob("*.yaml"))]
+    assert [(r.check_id, r.resource, r.problems) for r in check_kubernetes(objects) if r.problems] == []
 
 
 def test_staging_alertmanager_config_structure(builds):
