@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.loader import list_stacks
+from stacks.loader import list_stacks, load_stack
 from slm_deploy.render import render
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
