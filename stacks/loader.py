@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from components.validation import Located
 from stacks.errors import ConfigError, MissingSecretError, Problem
-from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax
+from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax, template_syntax_raw
 from stacks.yaml_reader import read_yaml
 
 __all__ = [
@@ -275,15 +275,22 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
             # A whole mapping (a model-level rule) is not shown: its message names the fields involved.
             has_value = not isinstance(err.get("input"), dict)
             problems.append(Problem(display, key, message, err.get("input"), line, has_value=has_value))
-        raise ConfigError(problems) from None
-    refused = [
-        Problem(display, f"{PROJECT}:{path}", why, value,
-                lines.get(f"config.{PROJECT}:{path}") or _nearest_line(lines, f"config.{PROJECT}:{path}"))
-        for path, value, why in template_syntax(config)
-    ]
+        # Template syntax elsewhere is an independent problem: report it now too (not on a path already refused).
+        refused = {p.key for p in problems}
+        problems += [p for p in _template_problems(template_syntax_raw(values), display, lines) if p.key not in refused]
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None
+    refused = _template_problems(template_syntax(config), display, lines)
     if refused:
         raise ConfigError(refused)
     return config
+
+
+def _template_problems(found: list[tuple[str, str, str]], display: str, lines: dict[str, int]) -> list[Problem]:
+    return [
+        Problem(display, f"{PROJECT}:{path}", why, value,
+                lines.get(f"config.{PROJECT}:{path}") or _nearest_line(lines, f"config.{PROJECT}:{path}"))
+        for path, value, why in found
+    ]
 
 
 def _problem(display: str, lines: dict[str, int], loc: tuple[Any, ...], message: str, value: Any) -> Problem:

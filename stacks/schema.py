@@ -92,8 +92,52 @@ def template_syntax(config: BaseModel) -> list[tuple[str, str, str]]:
     One walk over every string field (and map key) of the config refuses it at load; a field whose
     value *is* a template says so with :data:`TEMPLATE_SYNTAX_KEY` and is only refused Helm look-alikes.
     """
+    return _refusals(_strings(config, "", False))
+
+
+def _template_field_aliases(model: type[BaseModel], seen: set | None = None) -> set[str]:
+    """Aliases of every field, in ``model`` and the models it nests, that is itself a template."""
+    import typing
+
+    seen = set() if seen is None else seen
+    if model in seen:
+        return set()
+    seen.add(model)
+    names: set[str] = set()
+    for name, f in model.model_fields.items():
+        if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get(TEMPLATE_SYNTAX_KEY):
+            names.add(f.alias or name)
+        stack = [f.annotation]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                names |= _template_field_aliases(t, seen)
+            stack.extend(typing.get_args(t))
+    return names
+
+
+def _raw_strings(value: Any, path: str, allowed: bool, template_fields: set[str]):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _raw_strings(str(key), f"{path}.{key}" if path else str(key), False, template_fields)
+            yield from _raw_strings(item, f"{path}.{key}" if path else str(key), str(key) in template_fields,
+                                    template_fields)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _raw_strings(item, f"{path}[{i}]", allowed, template_fields)
+    elif isinstance(value, str):
+        yield path, value, allowed
+
+
+def template_syntax_raw(values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """:func:`template_syntax` on raw config values, for when validation failed elsewhere (so every problem is
+    reported at once); template fields are recognised by name."""
+    return _refusals(_raw_strings(values, "", False, _template_field_aliases(StackConfig)))
+
+
+def _refusals(strings) -> list[tuple[str, str, str]]:
     found = []
-    for path, value, allowed in _strings(config, "", False):
+    for path, value, allowed in strings:
         if not allowed and _TEMPLATE_OPEN.search(value):
             found.append((path, value, "template syntax ('{{' or '{%') is not allowed here: rendered files are read by "
                           "template engines and by checkov, which skips files that look like Helm templates"))
