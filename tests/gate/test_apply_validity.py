@@ -204,7 +204,7 @@ def test_apply_failures_are_gate_findings_in_every_report(tmp_path):
     junit = (gate / "junit.xml").read_text()
     assert 'testsuite name="SLM_APPLY_QUANTITY"' in junit and 'type="SLM_APPLY_COMPOSE_PORTS"' in junit
     markdown = (gate / "report.md").read_text()
-    assert "SLM_APPLY_QUANTITY" in markdown and "Deployment.demo.web" in markdown and "SLM_APPLY_COMPOSE_PORTS" in markdown
+    assert "SLM_APPLY_QUANTITY" in markdown and "manifests/demo.deployment.web.yaml" in markdown and "SLM_APPLY_COMPOSE_PORTS" in markdown
     verdict = json.loads((gate / "verdict.json").read_text())
     assert verdict["ok"] is False and verdict["failed"] >= 2
     console = Console(file=io.StringIO(), width=300)
