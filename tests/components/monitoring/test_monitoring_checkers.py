@@ -21,17 +21,17 @@ import pytest
 import yaml
 
 from components.monitoring.dashboards import dashboard_queries
-from tests_monitoring_helpers import build_custom, build_reference
+from tests_monitoring_helpers import build_custom, build_reference, dashboard_files
 
 PROMTOOL = shutil.which("promtool")
 AMTOOL = shutil.which("amtool")
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory) -> dict[str, Path]:
+def builds(tmp_path_factory, synthesized) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("checkers")
-    out = {stack: build_reference(stack, root / stack) for stack in ("dev", "edge", "staging", "prod")}
+    out = {stack: build_reference(synthesized(stack), root / stack) for stack in ("dev", "edge", "staging", "prod")}
     out["custom-standalone"] = build_custom(root / "custom-standalone", mode="standalone")
     return out
 
@@ -124,12 +124,13 @@ def _dashboard_exprs(dashboard: dict) -> list[str]:
 
 
 def test_promtool_parses_every_dashboard_expression(builds, tmp_path):
-    dashboards = _files(builds, "files/**/dashboards/*.json")
+    dashboards = [d for b in builds.values() for d in dashboard_files(b)]
     assert dashboards
     rules, where = [], {}
     for path in dashboards:
         for i, expr in enumerate(_dashboard_exprs(json.loads(path.read_text()))):
-            record = f"dashboard:{path.parents[3].name}_{path.stem}_{i}".replace("-", "_")
+            build = path.parents[2].name  # <build>/files/<configmap dir>/<dashboard>.json
+            record = f"dashboard:{build}_{path.parent.name}_{path.stem}_{i}".replace("-", "_").replace(".", "_")
             rules.append({"record": record, "expr": _harmless(expr)})
             where[record] = (path, expr)
     assert len(rules) > 30
