@@ -7,6 +7,7 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
+from slm_deploy.console import esc, plain
 from slm_deploy.gate.result import GateResult
 
 __all__ = ["print_summary"]
@@ -18,17 +19,17 @@ def print_summary(result: GateResult, console: Console) -> None:
     if result.failed:
         table = Table("check", "resource", "file", "problem", title=f"Gate: {len(result.failed)} failed", title_justify="left")
         for f in result.failed:
-            table.add_row(f.check_id, f.resource, f.file + (f":{f.line}" if f.line else ""),
-                          f.check_name + (f": {f.message}" if f.message else ""))
+            table.add_row(f.check_id, plain(f.resource), plain(f.file + (f":{f.line}" if f.line else "")),
+                          plain(f.check_name + (f": {f.message}" if f.message else "")))
         console.print(table)
     if result.waived:
         counts = Counter((w.finding.check_id, w.by.source, w.by.ident) for w in result.waived)
         table = Table("check", "waived by", "id", "resources", title="Waived", title_justify="left")
         for (cid, source, ident), n in sorted(counts.items()):
-            table.add_row(cid, source, ident, str(n))
+            table.add_row(cid, source, plain(ident), str(n))
         console.print(table)
     for w in result.stale_waivers:
-        console.print(f"[yellow]stale waiver[/yellow] {w['id']}: {w['check']} on {w['resource']} matches nothing in stack {result.stack}")
+        console.print(f"[yellow]stale waiver[/yellow] {esc(w['id'])}: {esc(w['check'])} on {esc(w['resource'])} matches nothing in stack {esc(result.stack)}")
     verdict = "[green bold]Gate passed[/green bold]" if result.ok else "[red bold]Gate FAILED[/red bold]"
     console.print(
         f"{verdict} for stack {result.stack}: {len(result.passed)} passed, {len(result.failed)} failed, "
@@ -43,4 +44,4 @@ def print_summary(result: GateResult, console: Console) -> None:
     style = "yellow" if (result.waiver_file or {}).get("override") else "dim"
     console.print(f"[{style}]{escape(waiver_file_line(result))}[/{style}]", soft_wrap=True)
     if result.reports:
-        console.print("Reports: " + ", ".join(result.reports[k] for k in ("markdown", "sarif", "junit") if k in result.reports))
+        console.print("Reports: " + ", ".join(esc(result.reports[k]) for k in ("markdown", "sarif", "junit") if k in result.reports))

@@ -211,3 +211,4 @@ def test_apply_failures_are_gate_findings_in_every_report(tmp_path):
     print_summary(result, console)
     terminal = console.file.getvalue()
     assert "SLM_APPLY_QUANTITY" in terminal and "SLM_APPLY_COMPOSE_PORTS" in terminal
+    assert "containers[web].resources.limits.memory" in terminal, "finding text is printed literally, not as markup"
