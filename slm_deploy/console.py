@@ -87,7 +87,7 @@ def plain_help() -> None:
     options with their metavar (``--out DIR``), flags with nothing after them.
 
     Typer 0.2x writes required arguments as ``{stack}`` and a ``<type>`` label after every parameter;
-    these display methods are replaced (tests/test_cli_ux.py checks the result).
+    these display methods are replaced (tests/slm_deploy/test_cli_ux.py checks the result).
     """
     from typer.core import TyperArgument, TyperOption
 
