@@ -1,5 +1,6 @@
-"""The generated GitHub Actions workflow passes real judges with no findings: the GitHub workflow JSON schema
-(check-jsonschema) and zizmor; and it has the shape docs/ci.md promises. actionlint is not run: see docs/ci.md."""
+"""The generated GitHub Actions workflow passes three real judges with no findings: the GitHub workflow JSON schema
+(check-jsonschema), actionlint (with shellcheck on the run: scripts) and zizmor; and it has the shape docs/ci.md
+promises. Each judge is also shown to fail on a broken variant."""
 from __future__ import annotations
 
 import re
@@ -51,6 +52,35 @@ def test_check_jsonschema_rejects_a_broken_workflow(tmp_path):
     bad.write_text("on: push\njobs:\n  x:\n    steps: [{run: echo}]\n")
     proc = _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(bad), cwd=tmp_path)
     assert proc.returncode != 0
+
+
+def _actionlint(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint on one workflow, with shellcheck judging every run: script (never silently disabled)."""
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: ./dev test installs it (Debian package shellcheck)"
+    proc = _run(_tool("actionlint"), "-no-color", "-oneline", "-verbose", f"-shellcheck={shellcheck}", "-pyflakes=",
+                str(path.relative_to(cwd)), cwd=cwd)
+    assert 'Rule "shellcheck" was disabled' not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_actionlint_no_findings(workflow):
+    proc = _actionlint(workflow, workflow.parents[2])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Found total 0 errors" in proc.stderr and proc.stdout == "", proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_a_broken_job_reference_and_an_unquoted_variable(tmp_path):
+    text = render_workflow("staging", "kubernetes")
+    text = text.replace("needs: preview", "needs: previwe").replace('"$RUNNER_TEMP/kubeconfig"\n',
+                                                                     "$RUNNER_TEMP/kubeconfig\n", 1)
+    path = tmp_path / ".github" / "workflows" / "w.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    proc = _actionlint(path, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'job "deploy" needs job "previwe" which does not exist' in proc.stdout, proc.stdout
+    assert "[shellcheck]" in proc.stdout and "SC2086" in proc.stdout, proc.stdout
 
 
 def test_zizmor_no_findings(workflow):
