@@ -29,3 +29,33 @@ def test_every_edge_server_metric_and_route_is_documented():
         assert f"`{name}" in doc, name
     for route in ("/v1/chat/completions", "/v1/models", "/metrics", "/health", "/ready"):
         assert f"`{route}`" in doc or f"`GET {route}`" in doc or f"`POST {route}`" in doc, route
+
+
+def _evidence_rows(doc: str, heading_prefix: str) -> list[str]:
+    """Table rows of every section whose heading starts with ``heading_prefix`` (up to the next heading)."""
+    rows: list[str] = []
+    for part in doc.split(heading_prefix)[1:]:
+        section = re.split(r"^#{1,4} ", part.split("\n", 1)[1], maxsplit=1, flags=re.MULTILINE)[0]
+        rows += [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    return rows
+
+
+def _cited(rows: list[str], name: str) -> bool:
+    """A row names ``name`` in backticks and gives a line number (``file:line`` or a line column)."""
+    return any(f"`{name}`" in row and re.search(r":\d+|\| \d+ \|", row) for row in rows)
+
+
+def test_every_upstream_metric_name_has_evidence():
+    """Each name components/monitoring/metrics.py allows from an upstream exporter is cited (file and line)."""
+    from components.monitoring import metrics
+
+    rows = _evidence_rows((DOCS / "monitoring.md").read_text(), "### Evidence")
+    upstream = [metrics.VLLM_METRICS, metrics.VLLM_DEPRECATED, metrics.HTTP_METRICS, metrics.DCGM_METRICS,
+                metrics.BLACKBOX_METRICS, metrics.KUBE_STATE_METRICS, metrics.CADVISOR_METRICS, metrics.PROMETHEUS_METRICS]
+    missing = sorted(name for table in upstream for name in table if not _cited(rows, name))
+    assert not missing, f"no file:line evidence in docs/monitoring.md for {missing}"
+
+
+def test_the_evidence_check_fails_on_a_missing_row():
+    rows = _evidence_rows("### Evidence: x\n\n| metric | at |\n| --- | --- |\n| `a_total` | `f.go:3` |\n| `b` | none |\n", "### Evidence")
+    assert _cited(rows, "a_total") and not _cited(rows, "b") and not _cited(rows, "c")

@@ -5,7 +5,9 @@ rendered PromQL and fail on any name that is not (no invented names). When an
 engine image is bumped, re-check its /metrics and update the list in the same
 review: that is where renames (``vllm:gpu_cache_usage_perc`` ->
 ``vllm:kv_cache_usage_perc``, ``vllm:time_per_output_token_seconds`` ->
-``vllm:inter_token_latency_seconds``) are caught.
+``vllm:inter_token_latency_seconds``) are caught. docs/monitoring.md cites, for every upstream
+name here, the file and line that defines it at the pinned (or assumed) version;
+tests/test_upstream_evidence.py fails when a name has no citation row.
 """
 
 from __future__ import annotations
@@ -63,13 +65,13 @@ VLLM_DEPRECATED: dict[str, str] = {
 """Names still exposed (or hidden) in v0.11 but deprecated; rules and dashboards must not use them."""
 
 HTTP_METRICS: dict[str, str] = {
-    # prometheus-fastapi-instrumentator on vLLM's API server; status grouped as 2xx/4xx/5xx.
+    # prometheus-fastapi-instrumentator (>= 7.0.0, what vLLM 0.11.0 requires) on vLLM's API server; status grouped as 2xx/4xx/5xx.
     "http_requests_total": "plain",
     "http_request_duration_seconds": "histogram",
 }
 
 DCGM_METRICS: dict[str, str] = {
-    # NVIDIA dcgm-exporter default counters (labels gpu, UUID, modelName, Hostname, ...).
+    # NVIDIA dcgm-exporter default counters (labels gpu, UUID, modelName, Hostname, ...); assumed 4.4.1-4.6.0.
     "DCGM_FI_DEV_FB_USED": "gauge",  # MiB
     "DCGM_FI_DEV_FB_FREE": "gauge",  # MiB
     "DCGM_FI_DEV_GPU_TEMP": "gauge",  # degrees C
@@ -78,17 +80,20 @@ DCGM_METRICS: dict[str, str] = {
 }
 
 BLACKBOX_METRICS: dict[str, str] = {
+    # blackbox_exporter v0.27.0 (versions.yaml blackbox-exporter).
     "probe_success": "gauge",
     "probe_duration_seconds": "gauge",
     "probe_http_status_code": "gauge",
 }
 
 KUBE_STATE_METRICS: dict[str, str] = {
+    # kube-state-metrics, assumed v2.17.0 (the cluster's).
     "kube_pod_container_status_restarts_total": "plain",
     "kube_pod_container_status_last_terminated_reason": "gauge",
 }
 
 CADVISOR_METRICS: dict[str, str] = {
+    # cAdvisor in the kubelet, assumed v0.52.1 (the names are the same from v0.47.0 to v0.57.0).
     "container_cpu_usage_seconds_total": "plain",
     "container_memory_working_set_bytes": "gauge",
 }
