@@ -4,8 +4,8 @@ Authentication stays on, sign-up is off, telemetry is off. With sign-up off, Ope
 refuses every sign-up, the very first one included, unless ENABLE_INITIAL_ADMIN_SIGNUP is true
 (``open_webui/routers/auths.py:575-586``); with it, exactly the first account can be created and becomes
 the admin (``auths.py:602``), and every later sign-up is refused. Evidence: docs/ollama.md. The session-signing key
-(WEBUI_SECRET_KEY) never appears in the environment: upstream ``backend/start.sh`` (v0.6.x)
-reads ``/app/backend/.webui_secret_key`` when WEBUI_SECRET_KEY is unset, so Kubernetes mounts
+(WEBUI_SECRET_KEY) never appears in the environment: upstream ``backend/start.sh`` (0.6.36)
+reads ``/app/backend/.webui_secret_key`` when WEBUI_SECRET_KEY (and WEBUI_SECRET_KEY_FILE) is unset, so Kubernetes mounts
 the Secret at exactly that path; Docker cannot copy a file into a read-only root filesystem, so
 there the key is uploaded into a small secrets volume and the entrypoint exports it from that
 file before exec'ing the upstream start.sh.
@@ -31,7 +31,8 @@ __all__ = [
 WEBUI_PORT = 8080
 WEBUI_DATA_DIR = "/app/backend/data"
 WEBUI_KEY_PATH = "/app/backend/.webui_secret_key"
-"""The only key file upstream start.sh reads (it runs in /app/backend)."""
+"""The key file upstream start.sh reads by default (0.6.36 ``backend/start.sh:17-21``: ``$WEBUI_SECRET_KEY_FILE``,
+else ``.webui_secret_key`` in /app/backend, where it runs)."""
 
 
 class WebUiSettings(ArgsModel):
