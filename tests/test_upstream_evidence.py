@@ -59,3 +59,14 @@ def test_every_upstream_metric_name_has_evidence():
 def test_the_evidence_check_fails_on_a_missing_row():
     rows = _evidence_rows("### Evidence: x\n\n| metric | at |\n| --- | --- |\n| `a_total` | `f.go:3` |\n| `b` | none |\n", "### Evidence")
     assert _cited(rows, "a_total") and not _cited(rows, "b") and not _cited(rows, "c")
+
+
+def test_every_vllm_environment_variable_has_evidence():
+    """Each variable the vLLM pod sets (server and download steps) is cited where its library reads it."""
+    from components.vllm.k8s import _download_env, vllm_env
+
+    rows = _evidence_rows((DOCS / "vllm.md").read_text(), "### Upstream evidence for the environment")
+    generated = {env.name for env in [*vllm_env(), *_download_env(with_token=True)]}
+    assert generated >= {"HF_HOME", "HF_HUB_OFFLINE", "TRITON_CACHE_DIR", "HF_TOKEN_PATH"}
+    missing = sorted(name for name in generated if not _cited(rows, name))
+    assert not missing, f"no file:line evidence in docs/vllm.md for {missing}"
