@@ -70,3 +70,52 @@ def test_every_vllm_environment_variable_has_evidence():
     assert generated >= {"HF_HOME", "HF_HUB_OFFLINE", "TRITON_CACHE_DIR", "HF_TOKEN_PATH"}
     missing = sorted(name for name in generated if not _cited(rows, name))
     assert not missing, f"no file:line evidence in docs/vllm.md for {missing}"
+
+
+def _og_calls_of_the_server() -> set[str]:
+    """Attribute names the edge server's engine class reads on onnxruntime-genai objects (from its source)."""
+    import ast
+
+    import onnxruntime_genai as og
+
+    source = (Path(edge_server.__file__)).read_text()
+    engine = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "OnnxGenaiEngine")
+    names = set()
+    for node in ast.walk(engine):
+        if not isinstance(node, ast.Attribute):
+            continue
+        root = node.value
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        direct_self = isinstance(node.value, ast.Name) and node.value.id == "self"
+        if direct_self or (isinstance(root, ast.Name) and root.id in {"json", "os", "importlib", "sys"}):
+            continue
+        names.add(node.attr)
+    classes = [getattr(og, n) for n in dir(og) if isinstance(getattr(og, n), type)]
+    return {n for n in names if n in dir(og) or any(n in vars(c) for c in classes)}
+
+
+def test_every_onnxruntime_genai_call_has_the_pinned_binding_signature():
+    """docs/onnx-edge.md lists every onnxruntime-genai call the server makes, with the signature the installed
+    (pinned, see tests/onnx_edge/test_engine_names.py) binding reports for it."""
+    import onnxruntime_genai as og
+
+    rows = _evidence_rows((DOCS / "onnx-edge.md").read_text(), "## Upstream evidence (onnxruntime-genai")
+    documented: dict[str, str] = {}
+    for row in rows:
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+        call, signature = re.fullmatch(r"`(og\.\w+|\w+\.\w+)`", cells[0]), re.match(r"`([^`]+)`", cells[1])
+        if call and signature:
+            documented[call.group(1)] = signature.group(1).replace("\\|", "|")
+    used = _og_calls_of_the_server()
+    assert {"set_search_options", "apply_chat_template", "GeneratorParams", "generate_next_token"} <= used
+    missing = sorted(n for n in used if not any(key.split(".")[-1] == n for key in documented))
+    assert not missing, f"no row in docs/onnx-edge.md for onnxruntime-genai {missing}"
+    for key, signature in documented.items():
+        owner, member = key.split(".")
+        target = getattr(og, member) if owner == "og" else getattr(getattr(og, owner), member)
+        method = target.__init__ if owner == "og" else target
+        lines = {re.sub(r"^\d+\. ", "", line.strip()) for line in method.__doc__.splitlines()}
+        lines = {re.sub(r"self: onnxruntime_genai\.onnxruntime_genai\.\w+(, )?", "", line)
+                 .replace("onnxruntime_genai.onnxruntime_genai.", "og.") for line in lines}
+        assert signature in lines, f"{key}: documented {signature!r}, the installed binding says {sorted(lines)}"
