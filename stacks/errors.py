@@ -39,4 +39,11 @@ class ConfigError(Exception):
 
 
 class MissingSecretError(ConfigError):
-    """The configuration is valid but needs a secret the stack does not set yet."""
+    """The configuration is valid but needs a secret the stack does not set yet.
+
+    ``secrets``: the secret keys (unqualified, e.g. ``hfToken``) that are missing, in problem order.
+    """
+
+    def __init__(self, problems: list[Problem], secrets: list[str] | None = None):
+        super().__init__(problems)
+        self.secrets = list(dict.fromkeys(secrets or []))

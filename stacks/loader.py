@@ -32,6 +32,7 @@ __all__ = [
     "validate_values",
     "check_secrets",
     "secret_placeholder",
+    "secret_setting_lines",
     "runtime_config",
 ]
 
@@ -73,6 +74,11 @@ class LoadedStack:
     """Unqualified keys whose values are secrets (placeholders offline)."""
     foreign: dict[str, Any] = field(default_factory=dict)
     """Other namespaces' keys (``kubernetes:context`` ...), passed through unchanged."""
+    placeholder_secrets: list[Problem] = field(default_factory=list)
+    """Why each secret the configuration needs but the stack file does not set is needed (located), when
+    loaded with ``offline=True``: the offline preview runs on placeholders, the real engine would refuse."""
+    placeholder_keys: list[str] = field(default_factory=list)
+    """Those secrets' keys (e.g. ``hfToken``), each a placeholder offline."""
 
 
 # --------------------------------------------------------------------------- project defaults
@@ -104,8 +110,14 @@ def list_stacks(root: Path | None = None) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
 
 
-def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
-    """Read, merge and validate one stack. Raises :class:`ConfigError` listing every problem."""
+def load_stack(stack: str, root: Path | None = None, *, offline: bool = False) -> LoadedStack:
+    """Read, merge and validate one stack. Raises :class:`ConfigError` listing every problem.
+
+    A secret the configuration needs (the hfToken of a gated model) but the file does not set is a
+    :class:`MissingSecretError` for the real engine. ``offline=True`` (the offline preview, gate, export,
+    listing): it is stood in for by a placeholder, like every secret offline, and reported in
+    ``placeholder_secrets`` so the caller can say what ``pulumi up`` will need.
+    """
     root = root or project_root()
     display = f"stacks/Pulumi.{stack}.yaml"
     path = root / display
@@ -165,22 +177,44 @@ def load_stack(stack: str, root: Path | None = None) -> LoadedStack:
         raise ConfigError(sorted(found, key=lambda p: p.line or 0)) from None
     if problems:
         raise ConfigError(problems)
-    check_secrets(config, secret_keys, display, lines)
-    return LoadedStack(stack, path, config, values, secret_keys, foreign)
+    placeholders: list[Problem] = []
+    placeholder_keys: list[str] = []
+    try:
+        check_secrets(config, secret_keys, display, lines)
+    except MissingSecretError as exc:
+        if not offline:
+            raise
+        placeholders, placeholder_keys = exc.problems, exc.secrets
+        for key in exc.secrets:
+            secret_keys.add(key)
+            values[key] = secret_placeholder(key)
+    return LoadedStack(stack, path, config, values, secret_keys, foreign, placeholders, placeholder_keys)
 
 
 def check_secrets(config: StackConfig, secret_keys: set[str], display: str, lines: dict[str, int] | None = None) -> None:
     """Every secret the configuration needs is set (as a secret); located errors otherwise."""
     lines = lines or {}
+    stack = display.removeprefix("stacks/Pulumi.").removesuffix(".yaml")
+    missing = [(path, value, key, why) for path, value, key, why in config.secrets_needed() if key not in secret_keys]
     problems = [
-        Problem(display, f"{PROJECT}:{path}", f"{why}: pulumi config set --secret {key} ... "
-                "(offline previews accept any `secure:` value and never read it)", value,
+        Problem(display, f"{PROJECT}:{path}", f"{why}: pulumi config set --secret {key} --stack {stack}", value,
                 lines.get(f"config.{PROJECT}:{path}") or _nearest_line(lines, f"config.{PROJECT}:{path}"))
-        for path, value, key, why in config.secrets_needed()
-        if key not in secret_keys
+        for path, value, key, why in missing
     ]
     if problems:
-        raise MissingSecretError(problems)
+        raise MissingSecretError(problems, [key for _, _, key, _ in missing])
+
+
+def secret_setting_lines(stack: str, keys: list[str]) -> list[str]:
+    """How to set secret ``keys`` of ``stack``: the Pulumi command and the stack-file form it writes."""
+    lines = []
+    for key in keys:
+        lines += [f"  pulumi config set --secret {key} --stack {stack}   (prompts for the value; the Pulumi CLI)",
+                  f"  writes stacks/Pulumi.{stack}.yaml (encrypted by the stack's secrets provider):",
+                  "    config:",
+                  f"      {PROJECT}:{key}:",
+                  "        secure: <ciphertext>"]
+    return lines
 
 
 def _kind(value: Any) -> str:

@@ -57,7 +57,9 @@ def preview(
         raise fail_input(f"--engine {engine!r}: allowed are {', '.join(ENGINES)}")
     if engine == "pulumi" and not shutil.which("pulumi"):
         raise fail_input(pulumi_missing())
-    build = build_or_exit(stack, out_dir, f"Previewing stack {stack} offline: synth, render, validate, checkov, reports")
+    # The real engine needs every secret the stack uses; offline, a missing one is a placeholder (with a note).
+    build = build_or_exit(stack, out_dir, f"Previewing stack {stack} offline: synth, render, validate, checkov, reports",
+                          offline=engine == "offline")
     _print_build(build, as_json)
     if not build.gate.ok:
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -72,7 +74,8 @@ def up(
     """Gate STACK offline, then deploy it with the Pulumi CLI (Automation API). Refuses on a failed gate."""
     if not shutil.which("pulumi"):
         raise fail_input(pulumi_missing())
-    build = build_or_exit(stack, None, f"Gating stack {stack} before deploying it: synth, render, validate, checkov, reports")
+    build = build_or_exit(stack, None, f"Gating stack {stack} before deploying it: synth, render, validate, checkov, reports",
+                          offline=False)
     _print_build(build, False)
     if not build.gate.ok:
         err.print("[red]gate failed: refusing to deploy[/red]")

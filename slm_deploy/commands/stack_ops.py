@@ -13,7 +13,7 @@ import typer
 from slm_deploy.console import detail, err, note, phase, prog, print_error
 from slm_deploy.session import EXIT_BAD_INPUT, Session, project_dir
 
-__all__ = ["fail_input", "load_or_exit", "build_or_exit", "pulumi_missing"]
+__all__ = ["fail_input", "load_or_exit", "build_or_exit", "pulumi_missing", "placeholder_note"]
 
 
 def pulumi_missing() -> str:
@@ -26,22 +26,51 @@ def fail_input(message: str) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
-def load_or_exit(stack: str):
-    from stacks.errors import ConfigError
-    from stacks.loader import load_stack
+def load_or_exit(stack: str, *, offline: bool = True, announce: bool = True):
+    """The loaded stack, or exit 2 with its located problems. ``offline``: a missing secret (a gated
+    model's hfToken) is a placeholder with a note (``announce``: print it now); False (the real engine:
+    up, --engine pulumi) an error."""
+    from stacks.errors import ConfigError, MissingSecretError
+    from stacks.loader import load_stack, secret_setting_lines
 
     try:
-        return load_stack(stack, Session.project_dir)
+        loaded = load_stack(stack, Session.project_dir, offline=offline)
     except ConfigError as exc:
         for problem in exc.problems:
             print_error(err, f"{problem}")
+        if isinstance(exc, MissingSecretError):
+            err.print("The real engine (pulumi preview / pulumi up) needs it. Set it once:", highlight=False, markup=False)
+            for line in secret_setting_lines(stack, exc.secrets):
+                err.print(line, highlight=False, markup=False, soft_wrap=True)
+            err.print(f"The offline preview runs without it (a placeholder): {prog()} preview {stack}",
+                      highlight=False, markup=False)
         if Session.debug:
             traceback.print_exc()
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if announce:
+        placeholder_note(loaded)
+    return loaded
 
 
-def build_or_exit(stack: str, out_dir: Path | None, intro: str = ""):
-    """Synthesize, render and gate ``stack`` into ``out_dir`` (default build/<stack>/), one phase line each."""
+def placeholder_note(loaded) -> None:
+    """Say which secrets the offline run stood in for, and how to set them for the real engine."""
+    from stacks.loader import secret_setting_lines
+
+    if not loaded.placeholder_secrets:
+        return
+    keys = loaded.placeholder_keys
+    for problem in loaded.placeholder_secrets:
+        note(f"note: {problem}")
+    note(f"note: offline, {', '.join(keys)} is a placeholder (nothing is downloaded or read); the real engine "
+         f"(pulumi preview / pulumi up, {prog()} up {loaded.name}) refuses to run without it. Set it once:")
+    for line in secret_setting_lines(loaded.name, keys):
+        note(line)
+
+
+def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline: bool = True):
+    """Synthesize, render and gate ``stack`` into ``out_dir`` (default build/<stack>/), one phase line each.
+
+    ``offline``: whether a secret the stack lacks may be a placeholder (see :func:`load_or_exit`)."""
     # Fork the checkov worker first, before this process loads Pulumi or starts any thread:
     # it imports checkov on the second core while this one loads and synthesizes the program.
     from slm_deploy.gate.worker import ScanWorker
@@ -56,15 +85,17 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = ""):
 
         target = out_dir or project_dir() / "build" / stack
         try:
-            loaded = load_or_exit(stack)  # a bad stack file: located errors only, nothing else printed
+            loaded = load_or_exit(stack, offline=offline, announce=False)  # bad input: located errors only
             key = preview_key(loaded, target)  # before the build: inputs edited meanwhile miss next time
             previous = unchanged_build(loaded, target, key)
             if previous is not None:
                 if intro:
                     note(intro.split(":")[0] + ": unchanged since the last build (cached; nothing re-run)")
+                placeholder_note(loaded)
                 return previous  # Pulumi is never imported; the unused worker is killed on exit
             if intro:
                 note(intro)
+            placeholder_note(loaded)
             detail(f"stack file stacks/Pulumi.{stack}.yaml: target {loaded.config.target}, "
                    f"namespace {loaded.config.namespace}")
             from slm_deploy.commands.sizing import stack_sizing_lines

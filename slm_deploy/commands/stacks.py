@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from slm_deploy.console import out, prog
+from slm_deploy.console import esc, out, prog
 from slm_deploy.session import EXIT_BAD_INPUT, Session
 
 __all__ = ["register", "stack_rows"]
@@ -26,10 +26,11 @@ def stack_rows() -> list[dict]:
     rows = []
     for name in list_stacks(Session.project_dir):
         row = {"stack": name, "file": f"stacks/Pulumi.{name}.yaml", "ok": True, "target": None, "namespace": None,
-               "error": None}
+               "error": None, "secretsForPulumiUp": []}
         try:
-            config = load_stack(name, Session.project_dir).config
-            row.update(target=config.target, namespace=config.namespace)
+            loaded = load_stack(name, Session.project_dir, offline=True)
+            row.update(target=loaded.config.target, namespace=loaded.config.namespace,
+                       secretsForPulumiUp=loaded.placeholder_keys)
         except ConfigError as exc:
             first = exc.problems[0] if exc.problems else exc
             row.update(ok=False, error=str(first), problems=len(exc.problems))
@@ -50,8 +51,10 @@ def stacks(
     else:
         table = Table("stack", "target", "namespace", "file", "status")
         for r in rows:
-            status = "ok" if r["ok"] else f"[red]BROKEN[/red]: {r['error']}" + (
+            status = "ok" if r["ok"] else f"[red]BROKEN[/red]: {esc(r['error'])}" + (
                 f" (+{r['problems'] - 1} more)" if r.get("problems", 1) > 1 else "")
+            if r["secretsForPulumiUp"]:
+                status += f" (pulumi up needs the secret {', '.join(r['secretsForPulumiUp'])})"
             table.add_row(r["stack"], r["target"] or "-", r["namespace"] or "-", r["file"], status)
         out.print(table, highlight=False)
         broken = [r["stack"] for r in rows if not r["ok"]]

@@ -168,6 +168,44 @@ def test_new_stack_keeps_a_draft_that_does_not_validate(scratch_project: Path):
     assert "Traceback" not in proc.stderr
 
 
+# --------------------------------------------------------------------------- a gated model offline
+GATED = "config:\n  slm-deploy:namespace: slm-g\n  slm-deploy:vllm:\n    - name: gem\n      model: gemma-3-4b-it\n      gpu: l4\n"
+
+
+def test_gated_model_previews_offline_with_a_placeholder_and_a_note(scratch_project: Path):
+    write_stack(scratch_project, "g", GATED)
+    out = scratch_project / "out"
+    proc = _cli("-C", str(scratch_project), "preview", "g", "--out", str(out), env={"SLM_DEPLOY_PROG": "./dev"})
+    assert proc.returncode == 0, proc.stderr
+    assert "note: stacks/Pulumi.g.yaml:5: slm-deploy:vllm[0].model = 'gemma-3-4b-it': gemma-3-4b-it is gated" in proc.stderr
+    assert ("note: offline, hfToken is a placeholder (nothing is downloaded or read); the real engine (pulumi preview"
+            " / pulumi up, ./dev up g) refuses to run without it") in proc.stderr
+    assert "pulumi config set --secret hfToken --stack g" in proc.stderr
+    assert "      slm-deploy:hfToken:\n        secure: <ciphertext>" in proc.stderr  # the stack-file form
+    assert "Gate passed for stack g" in proc.stdout
+    listed = _cli("-C", str(scratch_project), "stacks", "--json")
+    [row] = json.loads(listed.stdout)
+    assert listed.returncode == 0 and row["ok"] and row["secretsForPulumiUp"] == ["hfToken"]
+
+
+@pytest.mark.parametrize("command", [["up", "g", "--yes"], ["preview", "g", "--engine", "pulumi"]])
+def test_gated_model_without_its_token_is_still_an_error_for_the_real_engine(scratch_project: Path, tmp_path: Path,
+                                                                              command: list[str]):
+    write_stack(scratch_project, "g", GATED)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pulumi").write_text("#!/bin/sh\necho pulumi must not run >&2\nexit 3\n")
+    (fake / "pulumi").chmod(0o755)
+    proc = _cli("-C", str(scratch_project), *command,
+                env={"PATH": f"{fake}:{os.environ['PATH']}", "SLM_DEPLOY_PROG": "./dev"})
+    assert proc.returncode == 2, proc.stderr
+    assert "error: stacks/Pulumi.g.yaml:5: slm-deploy:vllm[0].model = 'gemma-3-4b-it'" in proc.stderr
+    assert "pulumi config set --secret hfToken --stack g" in proc.stderr and "secure: <ciphertext>" in proc.stderr
+    assert "./dev preview g" in proc.stderr  # the offline preview still works
+    assert "pulumi must not run" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (scratch_project / "build").exists()
+
+
 # --------------------------------------------------------------------------- ./dev on a fresh clone
 FAKE_UV = """#!/usr/bin/env bash
 # Stands in for uv: `sync` creates the environment, `run` shows what it would run.
