@@ -193,10 +193,27 @@ class OllamaStackArgs(ArgsModel):
         fit = report_ollama(biggest.model, quantization=biggest.quantization, num_ctx=biggest.num_ctx or 4096,
                             num_parallel=self.server.num_parallel, kv_cache_type=self.server.kv_cache_type,
                             host_memory_bytes=max(0, host - others))
-        hints += list(fit.suggestions)
+        hints += [_stack_terms(h, biggest.model) for h in fit.suggestions]
         raise ValueError(
             f"the models do not fit the Docker host: {parts} (num_ctx × numParallel {self.server.num_parallel}, "
             f"maxLoadedModels {self.server.max_loaded_models}) + {others / GiB:.1f} GiB for Open WebUI/proxy = "
             f"{needed / GiB:.1f} GiB, but docker.memoryGb is {host_memory_gb:g} ({host / GiB:.1f} GiB). "
             f"What would fit: {'; '.join(hints) or 'a smaller model or a bigger host'}"
         )
+
+
+def _stack_terms(hint: str, model: str) -> str:
+    """A sizing suggestion in stack-file keys (the sizing model speaks Ollama's num_ctx and variables)."""
+    import re
+
+    from components.catalog import get_model
+    from components.ollama.models import catalog_tag
+
+    hint = re.sub(r"num_ctx (\d+)", r"server.contextLength: \1", hint)
+    hint = hint.replace("OLLAMA_KV_CACHE_TYPE=q8_0 (needs OLLAMA_FLASH_ATTENTION=1)",
+                        "server.kvCacheType: q8_0 with server.flashAttention: true")
+    hint = re.sub(r"a bigger host: cpu-(\d+)gb \([^)]*\)", r"a bigger host: docker.memoryGb: \1", hint)
+    found = re.match(r"a smaller quantization: (\S+)$", hint)
+    if found:
+        hint += f" (the model tag {catalog_tag(get_model(model), found.group(1))})"
+    return hint

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from components.catalog import ModelSpec, UnknownCatalogId, get_model, list_models
 
-__all__ = ["ResolvedModel", "resolve_model", "ollama_catalog_tags"]
+__all__ = ["ResolvedModel", "resolve_model", "ollama_catalog_tags", "catalog_tag"]
 
 _SIZE_TAG = re.compile(r"^\d+(\.\d+)?[bBmM]")
 _QUANT = re.compile(r"(?:^|-)(q\d_[0-9a-z_]+|fp16|f16|bf16)$", re.IGNORECASE)
@@ -44,6 +44,11 @@ def _tag_suffix(quant: str) -> str:
     return "fp16" if quant == "F16" else quant[0].lower() + quant[1:]
 
 
+def catalog_tag(spec: ModelSpec, quant: str) -> str:
+    """The pinned Ollama tag of a catalog model in one of its GGUF quantizations: qwen3:8b-q8_0."""
+    return f"{spec.ollama_tag}-{_tag_suffix(quant)}"
+
+
 def resolve_model(ref: str) -> ResolvedModel:
     """Resolve a catalog id or an Ollama tag; ValueError when unpinned or unknown."""
     if ":" not in ref:
@@ -58,7 +63,7 @@ def resolve_model(ref: str) -> ResolvedModel:
         if not spec.ollama_tag:
             raise ValueError(f"catalog model {ref!r} has no Ollama tag; it cannot be served by Ollama")
         quant = spec.ollama_quantizations[0]
-        return ResolvedModel(ref, f"{spec.ollama_tag}-{_tag_suffix(quant)}", spec, quant)
+        return ResolvedModel(ref, catalog_tag(spec, quant), spec, quant)
     name, _, tag = ref.partition(":")
     if not tag or tag == "latest" or not _SIZE_TAG.match(tag):
         raise ValueError(

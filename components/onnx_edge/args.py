@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -116,7 +118,10 @@ class OnnxEdgeNodeArgs(ArgsModel):
             return size_onnx(self.model, variant=self.variant, max_length=self.max_length,
                              concurrency=self.concurrency, host_memory_bytes=tier.allocatable_bytes)
         except FitError as exc:
-            raise ValueError(f"does not fit {tier.id}: {exc}") from None
+            # In stack-file keys: the sizing model speaks onnxruntime-genai's max_length and tier ids.
+            message = re.sub(r"a shorter max_length: (\d+)", r"a shorter maxLength: \1", str(exc))
+            message = re.sub(r"a bigger host: (cpu-\d+gb)", r"a bigger host: hardwareTier: \1", message)
+            raise ValueError(f"does not fit {tier.id}: {message}") from None
 
     @property
     def subfolder(self) -> str:

@@ -108,7 +108,8 @@ def _ollama_suggestions(m: ModelSpec, plan: MemoryPlan, available: int) -> list[
     ctx = int(budget // per_ctx_token) // 1024 * 1024 if budget > 0 else 0
     if ctx >= 1024:
         out.append(f"a shorter context: num_ctx {ctx}")
-    for qid in ("Q4_K_M", "Q4_0"):
+    # Only formats the model is published in (an Ollama tag exists for them), smallest last.
+    for qid in [q for q in ("Q4_K_M", "Q4_0") if not m.ollama_quantizations or q in m.ollama_quantizations]:
         smaller = _ollama_plan(m, qid, plan.num_ctx or 4096, plan.num_parallel or 1,
                                plan.kv_cache_type or "f16", available)
         if smaller.weights_bytes < plan.weights_bytes and smaller.fits:

@@ -50,8 +50,13 @@ def template_questions() -> dict[str, object]:
 
 
 def _check_answers(answers: dict[str, str]) -> None:
-    """Unknown keys and values outside a choice list are bake errors, with what is allowed."""
+    """Unknown keys, questions the kind does not ask, values outside a choice list and multi-line values
+    are bake errors, with what is allowed."""
+    from slm_deploy.scaffold import KINDS, questions_for
+
     questions = template_questions()
+    kind = answers.get("kind", KINDS[0])
+    asked = [q.key for q in questions_for(kind)] if kind in KINDS else list(questions)
     problems = []
     for key, value in answers.items():
         if key not in questions:
@@ -60,6 +65,10 @@ def _check_answers(answers: dict[str, str]) -> None:
             problems.append(f"--set {key}: unknown question; {hint}questions: {', '.join(questions)}")
         elif isinstance(questions[key], list) and value not in questions[key]:
             problems.append(f"--set {key}={value}: allowed: {', '.join(map(str, questions[key]))}")
+        elif key not in asked:
+            problems.append(f"--set {key}: kind {kind} does not use it; its questions: {', '.join(asked)}")
+        elif any(ord(c) < 32 for c in value):
+            problems.append(f"--set {key}: must be one line of text")
     if problems:
         raise BakeError("; ".join(problems))
 
@@ -72,9 +81,12 @@ def bake(answers: dict[str, str], project_dir: Path, *, no_input: bool = True) -
     from cookiecutter.exceptions import FailedHookException
     from cookiecutter.main import cookiecutter
 
+    from slm_deploy.scaffold import derived_answers
+
     _check_answers(answers)
     # An approved opt-out expires: 90 days from the bake (within the waiver file's 180-day horizon).
-    answers = {"_opt_out_expires": (date.today() + timedelta(days=90)).isoformat(), **answers}
+    answers = {"_opt_out_expires": (date.today() + timedelta(days=90)).isoformat(), "_prog": prog(),
+               **derived_answers(answers)}
     with tempfile.TemporaryDirectory() as tmp:
         try:
             with _stderr_captured(Path(tmp) / "hook.err") as hook_err:
@@ -92,15 +104,139 @@ def bake(answers: dict[str, str], project_dir: Path, *, no_input: bool = True) -
     return target
 
 
+_AGAIN = "Change the answers that decide the size (Enter keeps each):"
+
+
+class _NoAnswer(Exception):
+    """Input ended before every question was answered."""
+
+
+def _prompt(text: str, default: str) -> str:
+    import click
+
+    try:
+        return click.prompt(text, default=default, show_default=False, err=True).strip()
+    except click.exceptions.Abort:
+        raise _NoAnswer from None
+
+
+def _question_text(key: str, answers: dict[str, str]) -> str:
+    from slm_deploy.scaffold import BY_KEY, ENGINE, choices_for, default_for, shown_default
+
+    text = BY_KEY[key].text
+    choices = choices_for(key, answers)
+    if choices:
+        text += f" ({', '.join(choices)})"
+    elif key == "model":
+        text += f" ({', '.join(_models_for(ENGINE[answers['kind']]))})"
+    return f"{text} [{shown_default(key, default_for(key, answers), answers)}]"
+
+
+def _models_for(engine: str) -> list[str]:
+    from components.catalog import list_models
+
+    return [m.id for m in list_models()
+            if engine == "vllm" or (engine == "ollama" and m.ollama_tag) or (engine == "onnx" and m.onnx)]
+
+
+def ask(answers: dict[str, str], root: Path) -> tuple[dict[str, str], object]:
+    """Ask the questions the kind uses (``answers`` from --set are taken, not asked, unless they fail a
+    check); check each answer at once; show the sizing verdict before anything is written.
+
+    Returns the answers and the draft the loader accepted. Raises :class:`_NoAnswer` when input ends.
+    """
+    from slm_deploy.commands.sizing import stack_sizing_lines
+    from slm_deploy.scaffold import KINDS, SIZE_KEYS, answer_problem, default_for, questions_for
+
+    given = dict(answers)
+    answers = {}
+    asked: set[str] = set()
+    while True:
+        kind = answers.get("kind", given.get("kind", KINDS[0]))
+        keys = [q.key for q in questions_for(kind)]
+        pending = [k for k in keys if k not in asked]
+        if pending:
+            key = pending[0]
+            value = given.pop(key) if key in given else _prompt(_question_text(key, answers), default_for(key, answers))
+            problem, sizing = answer_problem(key, value, answers, root), []
+            if problem is None and key not in ("stack_name", "kind"):
+                trial = {**{k: v for k, v in answers.items() if k in keys}, key: value}
+                mine, sizing, _ = _check_draft(trial, kind, asked | {key}, root)
+                problem = mine[0] if mine else None
+            if problem:
+                print_error(err, f"{key} = {value!r}: {problem}")
+                continue
+            answers[key] = value
+            asked.add(key)
+            if key in SIZE_KEYS and sizing:  # every answer that decides the size is in: the verdict is no
+                for line in sizing:
+                    print_error(err, line)
+                err.print(_AGAIN, highlight=False, markup=False)
+                asked -= set(SIZE_KEYS)
+            continue
+        mine, sizing, loaded = _check_draft({k: v for k, v in answers.items() if k in keys}, kind, asked, root,
+                                            final=True)
+        if not mine and not sizing:
+            for line in stack_sizing_lines(loaded.config):
+                err.print(line, highlight=False, markup=False)
+            import click
+
+            try:
+                if click.confirm(f"Write stacks/Pulumi.{answers['stack_name']}.yaml with this sizing?", default=True,
+                                 err=True):
+                    return answers, loaded
+            except click.exceptions.Abort:
+                raise _NoAnswer from None
+        else:
+            for problem in mine + sizing:
+                print_error(err, problem)
+        err.print(_AGAIN, highlight=False, markup=False)
+        asked -= set(SIZE_KEYS)
+
+
+def _check_draft(answers: dict[str, str], kind: str, asked: set[str], root: Path, *,
+                 final: bool = False) -> tuple[list[str], list[str], object]:
+    """The loader's verdict on a draft of ``answers``: (problems about given answers, sizing verdict
+    problems, the loaded draft when there are none). The template's own hook refusing is a given-answer problem."""
+    from slm_deploy.scaffold import draft, owned_problems
+
+    try:
+        result = draft(answers, bake, root)
+    except BakeError as exc:
+        return [str(exc)], [], None
+    mine, sizing = owned_problems(result.problems, kind, asked)
+    if final and result.loaded is None and not mine and not sizing:
+        sizing = result.problems  # nothing left unasked: every problem is about the answers as a whole
+    return [p.message for p in mine], [p.message for p in sizing], result.loaded
+
+
+def _deciding_answers(problem, answers: dict[str, str]) -> str:
+    """Which answers fill the key a problem is located at (what the user typed, not the stack-file key)."""
+    from slm_deploy.scaffold import ENTRY, KINDS, SIZE_KEYS, questions_for
+
+    kind = answers.get("kind", KINDS[0])
+    path = problem.key.split(":", 1)[1] if ":" in problem.key else ""
+    if path in ENTRY.values():  # about the whole component: the answers that decide its size
+        owners = [q.key for q in questions_for(kind) if q.key in SIZE_KEYS]
+    else:
+        owners = [q.key for q in questions_for(kind)
+                  if any(path == p or path.startswith((p + ".", p + "[")) for p in q.paths_for(kind))]
+    shown = [f"{k}={answers[k]}" if k in answers else f"{k} (default)" for k in owners]
+    return f" (from your answers: {', '.join(shown)})" if shown else ""
+
+
 def register(app: typer.Typer) -> None:
     @app.command("new-stack")
     def new_stack(
-        values: Annotated[Optional[list[str]], typer.Option("--set", help="Answer a template question: key=value (repeatable).")] = None,
+        values: Annotated[Optional[list[str]], typer.Option("--set", help="Answer a question: key=value (repeatable); it is not asked then.")] = None,
         no_input: Annotated[bool, typer.Option("--no-input", help="Do not prompt; use defaults and --set values.")] = False,
     ) -> None:
-        """Scaffold a new stack from templates/stack (cookiecutter), validate it, and say how to preview it."""
+        """Scaffold a new stack from templates/stack (cookiecutter): asks only what the kind uses, checks each
+        answer at once, shows the sizing verdict, writes the stack file and its CI workflow."""
         from stacks.loader import load_stack
-        from stacks.errors import ConfigError, MissingSecretError
+        from stacks.errors import ConfigError
+
+        from slm_deploy.commands.stack_ops import placeholder_note
 
         answers = {}
         for item in values or []:
@@ -111,25 +247,27 @@ def register(app: typer.Typer) -> None:
             answers[key] = value
         root = project_dir()
         try:
-            path = bake(answers, root, no_input=no_input)
+            _check_answers(answers)
+            if not no_input:
+                answers, _ = ask(answers, root)
+            path = bake(answers, root, no_input=True)
         except BakeError as exc:
             print_error(err, f"{exc}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except _NoAnswer:
+            print_error(err, "input ended before every question was answered; nothing was written "
+                             f"(non-interactive: {prog()} new-stack --no-input --set key=value ...)")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         stack = path.name[len("Pulumi.") : -len(".yaml")]
         rel = path.relative_to(root)
         try:
-            loaded = load_stack(stack, root)
-        except MissingSecretError as exc:
-            out.print(f"Wrote {rel}. Before previewing, set its secret(s):", highlight=False)
-            for problem in exc.problems:
-                out.print(f"  {problem.message}", soft_wrap=True, highlight=False)
-            return
+            loaded = load_stack(stack, root, offline=True)
         except ConfigError as exc:
             print_error(err, f"{rel} does not validate with these answers; it is kept as a draft to fix:")
             for problem in exc.problems:
-                print_error(err, f"{problem}")
-            err.print(f"Edit {rel}, then run `{prog()} preview {stack}` (or delete it and run new-stack again).",
-                      highlight=False)
+                print_error(err, f"{problem}{_deciding_answers(problem, answers)}")
+            err.print(f"Edit {rel}, then run `{prog()} preview {stack}` (or delete it and run "
+                      f"`{prog()} new-stack` again).", highlight=False, markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         from slm_deploy.ci_workflow import write_workflow
 
@@ -140,6 +278,8 @@ def register(app: typer.Typer) -> None:
             wrote_ci = f"; CI workflow not written: {exc}"
         from slm_deploy.commands.sizing import stack_sizing_lines
 
-        for line in stack_sizing_lines(loaded.config):
-            out.print(line, highlight=False)
-        out.print(f"Wrote {rel}{wrote_ci}. Next: {prog()} preview {stack}", highlight=False)
+        if no_input:  # the interactive path showed the verdict before writing
+            for line in stack_sizing_lines(loaded.config):
+                out.print(line, highlight=False, markup=False)
+        placeholder_note(loaded)
+        out.print(f"Wrote {rel}{wrote_ci}. Next: {prog()} preview {stack}", highlight=False, markup=False)

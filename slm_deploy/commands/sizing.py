@@ -241,11 +241,25 @@ def _verdict(plan: VllmPlan | MemoryPlan, one_gpu: VllmPlan | MemoryPlan | None)
 
 
 def stack_sizing_lines(config) -> list[str]:
-    """The sizing plan of every vLLM service of a loaded stack, and its warnings (preview, new-stack)."""
+    """The sizing plan of every model server of a loaded stack, and its warnings (preview, new-stack):
+    each vLLM service, each Ollama model (against docker.memoryGb on a Docker host), each ONNX edge node."""
     lines = []
     for service in getattr(config, "vllm", None) or []:
         lines.append(f"sizing   {service.name}: {plan_line(service.plan)}")
         lines += [f"warning: {service.name}: {w}" for w in plan_warnings(service.plan)]
+    ollama = getattr(config, "ollama", None)
+    if ollama is not None:
+        memory = ollama.memory()
+        host = config.docker.memory_gb if config.target == "docker" and config.docker else None
+        of = f" of a {host:g} GB host (docker.memoryGb)" if host else ""
+        for plan in memory.plans:
+            lines.append(f"sizing   ollama {plan.model}: {plan.quantization}, context {plan.num_ctx} x "
+                         f"{plan.num_parallel} parallel -> {_gib(plan.total_bytes)}{of}")
+    for node in getattr(config, "onnx_edge", None) or []:
+        plan = node.plan()
+        lines.append(f"sizing   {node.name}: {plan.model} {plan.quantization}, max length {plan.max_length} x "
+                     f"{plan.concurrency} -> {_gib(plan.total_bytes)} of {_gib(plan.available_bytes)} "
+                     f"allocatable on {node.hardware_tier}")
     return lines
 
 

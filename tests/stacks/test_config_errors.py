@@ -136,6 +136,21 @@ def test_a_model_that_does_not_fit_says_numbers_and_what_would(scratch_project):
     assert "GiB" in line and "would fit" in line.lower()
 
 
+def test_ollama_on_a_small_host_suggests_stack_keys_not_engine_settings(scratch_project):
+    """Issue #16: what would fit is said in the keys the user writes (server.contextLength, a model tag the
+    catalog offers, docker.memoryGb), never as num_ctx / OLLAMA_* variables or a format the model lacks."""
+    [line] = _problems(
+        scratch_project,
+        "config:\n  slm-deploy:target: docker\n  slm-deploy:docker:\n    memoryGb: 8\n  slm-deploy:ollama:\n"
+        "    models: [qwen3-8b]\n    dockerUser: '10001:10001'\n",
+    )
+    assert "the models do not fit the Docker host" in line
+    assert "a shorter context: server.contextLength: 3072" in line
+    assert "server.kvCacheType: q8_0 with server.flashAttention: true" in line
+    assert "a bigger host: docker.memoryGb: 16" in line
+    assert "OLLAMA_" not in line and "num_ctx 3072" not in line and "Q4_0" not in line
+
+
 def test_gated_model_without_hf_token_is_a_located_error(scratch_project):
     [line] = _problems(
         scratch_project,
