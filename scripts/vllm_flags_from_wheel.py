@@ -11,7 +11,11 @@ Where the flags come from (the same places `vllm serve` builds its parser from):
   field into ``--field-name``; ``make_arg_parser`` adds ``--headless``, ``--api-server-count`` (``-asc``)
   and ``--config``.
 Each flag is written with the file and line that defines it, and the file carries the wheel's version
-and sha256, so a version bump regenerates it and tests/test_vllm_flags.py catches a stale list.
+and sha256, so a version bump regenerates it and tests/components/vllm/test_vllm_flags.py catches a stale list.
+
+What value each flag takes (``kinds``: switch, int, choice and its choices, ...) is read from the same source
+by ``scripts/vllm_arg_kinds.py``, which re-does ``get_kwargs``' type-annotation rules on the config dataclasses;
+``sources`` records the sha256 of every file of the wheel that was read.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import re
 import sys
 import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from vllm_arg_kinds import flag_kinds  # noqa: E402
 
 ARG_UTILS = "vllm/engine/arg_utils.py"
 CLI_ARGS = "vllm/entrypoints/openai/cli_args.py"
@@ -63,8 +70,10 @@ def flags_from_wheel(wheel: Path) -> dict:
     with zipfile.ZipFile(wheel) as zf:
         version = next(n.split("/")[0].removeprefix("vllm-").removesuffix(".dist-info")
                        for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
-        engine = ast.parse(zf.read(ARG_UTILS).decode())
-        frontend = ast.parse(zf.read(CLI_ARGS).decode())
+        files = {n: zf.read(n).decode() for n in zf.namelist() if n.startswith("vllm/") and n.endswith(".py")}
+    engine = ast.parse(files[ARG_UTILS])
+    frontend = ast.parse(files[CLI_ARGS])
+    kinds, read = flag_kinds(files, ARG_UTILS, CLI_ARGS)
     sources = [(ARG_UTILS, o) for o in _options(_method(engine, "EngineArgs", "add_cli_args"))]
     sources += [(ARG_UTILS, o) for o in _options(_method(engine, "AsyncEngineArgs", "add_cli_args"))]
     sources += [(CLI_ARGS, o) for o in _frontend_fields(frontend)]
@@ -93,8 +102,10 @@ def flags_from_wheel(wheel: Path) -> dict:
         "wheel": wheel.name,
         "version": version,
         "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        "sources": {path: hashlib.sha256(files[path].encode()).hexdigest() for path in sorted(read | {ARG_UTILS, CLI_ARGS})},
         "flags": dict(sorted(flags.items())),
         "short_aliases": dict(sorted(aliases.items())),
+        "kinds": kinds,
     }
 
 
@@ -104,6 +115,9 @@ def main(argv: list[str]) -> int:
         return 2
     data = flags_from_wheel(Path(argv[0]))
     Path(argv[1]).write_text(json.dumps(data, indent=1) + "\n")
+    missing = sorted(set(data["flags"]) ^ set(data["kinds"]))
+    if missing:  # both lists read the same add_argument calls: a difference is a bug in one of them
+        raise SystemExit(f"flags and kinds disagree on {missing}")
     print(f"{len(data['flags'])} flags, {len(data['short_aliases'])} short aliases from vLLM {data['version']} -> {argv[1]}")
     return 0
 

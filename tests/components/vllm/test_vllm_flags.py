@@ -49,7 +49,7 @@ def test_first_token_must_be_a_flag():
     (["--max-num-batched-tokens", "abc"], 0, "--max-num-batched-tokens takes an integer"),
     (["--max-num-batched-tokens"], 0, "--max-num-batched-tokens takes an integer .* got none"),
     (["--swap-space", "lots"], 0, "--swap-space takes a number, got 'lots'"),
-    (["--seed", "1.5"], 0, "--seed takes an integer, got '1.5'"),
+    (["--seed", "1.5"], 0, "--seed takes an integer or None, got '1.5'"),  # Optional[int] in 0.11.0
     (["--block-size", "7"], 0, "--block-size takes one of 1, 8, 16, 32, 64, 128, got '7'"),
     (["--scheduling-policy", "lifo"], 0, "--scheduling-policy takes one of fcfs, priority"),
     (["--enable-chunked-prefill", "--no-swap-space"], 1, "--no-swap-space is not a switch"),
@@ -73,6 +73,43 @@ def test_every_flag_has_a_kind_and_switches_are_known_flags():
 
     assert set(FLAG_KINDS) == VLLM_FLAGS
     assert {k for k, v in FLAG_KINDS.items() if v == "switch"} >= {"--enforce-eager", "--enable-prefix-caching", "--trust-remote-code"}
+
+
+def test_the_validator_uses_the_generated_kinds_and_their_provenance():
+    """The kinds the validator checks are exactly the generated data in flags.json (nothing hand-written beside
+    it), and every entry says which files of the wheel it was read from (their sha256 in ``sources``)."""
+    import json
+
+    from components.vllm.flags import FLAG_KINDS, FLAGS_FILE, KINDS
+
+    data = json.loads(FLAGS_FILE.read_text())
+    assert KINDS == data["kinds"] and FLAG_KINDS == {flag: spec["kind"] for flag, spec in data["kinds"].items()}
+    assert set(data["kinds"]) == set(data["flags"])
+    sources = data["sources"]
+    assert {"vllm/engine/arg_utils.py", "vllm/entrypoints/openai/cli_args.py", "vllm/config/model.py"} <= set(sources)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in sources.values())
+    for flag, spec in data["kinds"].items():
+        files = re.findall(r"(vllm/[\w/]+\.py):\d+", spec["from"])
+        assert files and set(files) <= set(sources), (flag, spec["from"])
+        assert spec["kind"] in {"switch", "store_true", "int", "size", "float", "choice", "multi", "optional", "value"}
+        assert ("choices" in spec) == (spec["kind"] == "choice") or spec["kind"] == "multi", flag
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--no-disable-log-stats"], "--no-disable-log-stats has no --no- form"),  # action="store_true"
+    (["--guided-decoding-disable-fallback"], "takes one value, got none"),  # deprecated, type=bool: needs a value
+    (["--mamba-cache-dtype", "fp16"], "takes one of auto, float32"),  # Literal in CacheConfig
+    (["--collect-detailed-traces"], "takes one or more values"),
+])
+def test_generated_kinds_refuse_what_vllm_refuses(args, message):
+    with pytest.raises(ValueError, match=message):
+        validate_extra_args(args)
+
+
+def test_generated_kinds_accept_what_vllm_accepts():
+    args = ["--seed", "None", "--config-format", "my_format", "--disable-log-stats", "--guided-decoding-disable-fallback",
+            "True", "--enable-multimodal-encoder-data-parallel", "--mamba-cache-dtype", "float32"]
+    assert validate_extra_args(args) == args
 
 
 def test_flag_list_has_the_documented_essentials():
@@ -128,5 +165,9 @@ def test_every_flag_the_component_emits_exists(tmp_path):
         for manifest in (tmp_path / stack / "manifests").glob("*.deployment.*.yaml"):
             for c in yaml.safe_load(manifest.read_text())["spec"]["template"]["spec"]["containers"]:
                 if c["name"] == "vllm":
-                    seen |= {a.split("=", 1)[0] for a in c.get("args", []) if a.startswith("--")}
+                    flags = [a for a in c.get("args", []) if a.startswith("--")]
+                    seen |= {a.split("=", 1)[0] for a in flags}
+                    # every value the component writes has the kind the generated data gives its flag
+                    args = c["args"][c["args"].index(flags[0]):]
+                    assert validate_extra_args(args, component=True) == args
     assert "--model" in seen and seen <= VLLM_FLAGS, seen - VLLM_FLAGS
