@@ -154,3 +154,16 @@ def test_every_monitoring_server_flag_has_evidence():
     missing = sorted(f"{server} {flag}" for server, flags in used.items() for flag in flags
                      if flag not in table or not re.search(r":\d+", table[flag][columns.index(server)]))
     assert not missing, f"no file:line evidence in docs/monitoring.md for {missing}"
+
+
+def test_every_edge_download_variable_has_evidence():
+    """The variables the ONNX edge download step sets (both targets, read from their source) are cited."""
+    rows = _evidence_rows((DOCS / "onnx-edge.md").read_text(), "## Upstream evidence for the download step")
+    onnx_edge = Path(__file__).parents[1] / "components" / "onnx_edge"
+    names = set()
+    for module in ("k8s.py", "docker.py"):
+        source = (onnx_edge / module).read_text()
+        names |= set(re.findall(r'EnvVarArgs\(name="([A-Z_]+)"', source)) | set(re.findall(r'f?"(HF_[A-Z_]+)=', source))
+    assert {"HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "HF_TOKEN_PATH"} <= names
+    missing = sorted(n for n in names if not _cited(rows, n))
+    assert not missing, f"no file:line evidence in docs/onnx-edge.md for {missing}"
