@@ -35,6 +35,7 @@ from pulumi_kubernetes.core.v1 import (
     VolumeMountArgs,
 )
 from pulumi_kubernetes.networking.v1 import (
+    IPBlockArgs,
     NetworkPolicyEgressRuleArgs,
     NetworkPolicyIngressRuleArgs,
     NetworkPolicyPeerArgs,
@@ -54,8 +55,9 @@ __all__ = [
     "dns_egress",
     "ingress_from_pods",
     "egress_to_pods",
-    "egress_https_anywhere",
     "docker_container_hardening",
+    "NON_PUBLIC_CIDRS",
+    "egress_public",
 ]
 
 DEFAULT_UID = 10001
@@ -203,11 +205,6 @@ def egress_to_pods(
     )
 
 
-def egress_https_anywhere() -> NetworkPolicyEgressRuleArgs:
-    """Egress on TCP 443 to any address: only for model downloads (the hub's CDN has no stable CIDR)."""
-    return NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=443)])
-
-
 def docker_container_hardening(*, user: str | None = None) -> dict[str, Any]:
     """Keyword arguments of ``pulumi_docker.Container`` every container gets: read-only root filesystem,
     every capability dropped, ``no-new-privileges``, not privileged, and ``user`` (uid:gid) when given.
@@ -225,3 +222,18 @@ def docker_container_hardening(*, user: str | None = None) -> dict[str, Any]:
     if user is not None:
         hardening["user"] = user
     return hardening
+
+
+NON_PUBLIC_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
+"""Never reachable through :func:`egress_public`: RFC 1918 (in-cluster Services and pods, the in-cluster
+API server address, private endpoints), link-local (cloud metadata 169.254.169.254) and carrier-grade NAT
+(RFC 6598, used by some pod networks)."""
+
+
+def egress_public(ports: Sequence[int] = (443,), *, also_except: Sequence[str] = ()) -> NetworkPolicyEgressRuleArgs:
+    """TCP ``ports`` to public IPv4 addresses only: :data:`NON_PUBLIC_CIDRS` and ``also_except`` (e.g. the
+    cluster's public API-server endpoint) are excluded. For pods that download (the hub's CDN has no stable CIDR)."""
+    return NetworkPolicyEgressRuleArgs(
+        to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr="0.0.0.0/0", except_=[*NON_PUBLIC_CIDRS, *also_except]))],
+        ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
+    )

@@ -29,6 +29,7 @@ from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs, Network
 
 from components.hardening import (
     dns_egress,
+    egress_public,
     egress_to_pods,
     ingress_from_pods,
     resources,
@@ -304,7 +305,7 @@ def deploy_standalone(
     b.network_policy(
         am, "alertmanager", am_img.tag,
         [ingress_from_pods([prom_sel], [ALERTMANAGER_PORT])],
-        [dns_egress(), NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=port) for port in args.alertmanager.receiver_ports])],
+        [dns_egress(), egress_public(args.alertmanager.receiver_ports)],
     )
 
     # --- Grafana

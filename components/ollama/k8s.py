@@ -7,7 +7,8 @@
   with a missing model. Probes never kill a pull: the server is not the one downloading synchronously.
 * NetworkPolicies: Ollama admits only Open WebUI, the pull Job, ``clients`` and the monitoring ``probers``
   (the blackbox exporter, possibly in another namespace; a NetworkPolicy filters ports, not paths, so the
-  prober is admitted on the API port it probes ``/api/version`` on); egress HTTPS (registry downloads) + DNS. Open WebUI admits any in-cluster caller on 8080 and may reach Ollama and DNS.
+  prober is admitted on the API port it probes ``/api/version`` on); egress HTTPS to public addresses only
+  (registry downloads, :func:`components.hardening.egress_public`) + DNS. Open WebUI admits any in-cluster caller on 8080 and may reach Ollama and DNS.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from components.context import StackContext
 from components.hardening import (
     container_security_context,
     dns_egress,
-    egress_https_anywhere,
+    egress_public,
     egress_to_pods,
     http_probe,
     ingress_from_pods,
@@ -136,7 +137,7 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
               "ingress": [ingress_from_pods(allowed, ["http"]),
                           *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
-              "egress": [dns_egress(), egress_https_anywhere()]},
+              "egress": [dns_egress(), egress_public()]},
         opts=opts)
 
     # Blocking pull step: a Job against the Service; Pulumi waits for it and fails the update if it fails.

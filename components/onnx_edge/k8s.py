@@ -25,7 +25,7 @@ from components.catalog import get_cpu_tier
 from components.hardening import (
     container_security_context,
     dns_egress,
-    egress_https_anywhere,
+    egress_public,
     http_probe,
     ingress_from_pods,
     restricted_pod_spec,
@@ -153,7 +153,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
             policy_types=["Ingress", "Egress"],
             ingress=[ingress_from_pods([{}], ["http"]),
                      *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
-            egress=[dns_egress(), egress_https_anywhere()],
+            egress=[dns_egress(), egress_public()],
         ),
         opts=opts,
     )

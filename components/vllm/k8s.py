@@ -42,17 +42,13 @@ from pulumi_kubernetes.core.v1 import (
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import (
-    IPBlockArgs,
-    NetworkPolicyEgressRuleArgs,
-    NetworkPolicyPeerArgs,
-    NetworkPolicyPortArgs,
-)
+from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs
 
 from components.auth_proxy import METRICS_PORT, METRICS_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
 from components.hardening import (
     container_security_context,
     dns_egress,
+    egress_public,
     http_probe,
     ingress_from_pods,
     restricted_pod_spec,
@@ -67,15 +63,11 @@ from components.versions import image as pinned_image
 from components.vllm.args import VllmServiceArgs
 from components.vllm.constants import GATEWAY_PORT_NAME, LORA_DIR, MODEL_DIR, VLLM_PORT
 
-__all__ = ["MODEL_DIR", "LORA_DIR", "PRIVATE_CIDRS", "Workload", "build_workload", "vllm_env", "download_egress",
+__all__ = ["MODEL_DIR", "LORA_DIR", "Workload", "build_workload", "vllm_env", "download_egress",
            "gpu_node_affinity", "liveness_probe"]
 
 HF_TOKEN_DIR = "/etc/hf-token"
 APP_NAME = "vllm"
-
-PRIVATE_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
-"""Blocked for the download egress: RFC 1918 (in-cluster Services, pods, the API server, private
-endpoints), link-local (cloud metadata 169.254.169.254) and carrier-grade NAT (RFC 6598)."""
 
 _LIVENESS_SCRIPT = (
     "import sys, urllib.request\n"
@@ -88,10 +80,7 @@ _LIVENESS_SCRIPT = (
 
 def download_egress() -> NetworkPolicyEgressRuleArgs:
     """TCP 443 to public addresses only: the Hugging Face hub and its CDN (no stable CIDR)."""
-    return NetworkPolicyEgressRuleArgs(
-        to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_CIDRS)))],
-        ports=[NetworkPolicyPortArgs(protocol="TCP", port=443)],
-    )
+    return egress_public()
 
 
 def gpu_node_affinity(label_key: str, gpu_id: str) -> AffinityArgs:

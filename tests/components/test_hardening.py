@@ -75,3 +75,46 @@ def test_every_docker_container_is_hardened(stack: str, synthesized):
         assert inputs["privileged"] is False, c.name
         assert inputs.get("networkMode") != "host", c.name
         assert inputs["memory"] > 0 and inputs["memorySwap"] == inputs["memory"], c.name
+
+
+def test_egress_public_excludes_every_non_public_range():
+    """components.hardening.egress_public: 0.0.0.0/0 minus RFC 1918, link-local, CGNAT (+ the caller's extras)."""
+    from components.hardening import NON_PUBLIC_CIDRS, egress_public
+
+    assert set(NON_PUBLIC_CIDRS) == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"}
+    rule = egress_public([443, 8443], also_except=["203.0.113.10/32"])
+    (peer,) = rule.to
+    assert peer.ip_block.cidr == "0.0.0.0/0"
+    assert peer.ip_block.except_ == [*NON_PUBLIC_CIDRS, "203.0.113.10/32"]
+    assert [p.port for p in rule.ports] == [443, 8443]
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_internet_egress_never_reaches_private_ranges(stack: str, synthesized):
+    """Every NetworkPolicy egress rule that opens a port beyond the cluster (Ollama's and the edge server's
+    downloads, Alertmanager's receivers, vLLM's download) goes to 0.0.0.0/0 minus the non-public ranges:
+    never an egress rule without ``to`` (any address, cluster API server and cloud metadata included)."""
+    from components.hardening import NON_PUBLIC_CIDRS
+
+    checked = 0
+    for obj in manifest_objects(synthesized(stack)):
+        if obj["kind"] != "NetworkPolicy":
+            continue
+        name = obj["metadata"]["name"]
+        for rule in obj["spec"].get("egress", []):
+            ports = {p.get("port") for p in rule.get("ports", [])}
+            if ports <= {53}:
+                continue  # DNS
+            peers = rule.get("to")
+            if 6443 in ports:
+                continue  # Kubernetes API clients (Prometheus, the gateway's pod discovery): the API server is in-cluster
+            assert peers, f"{stack} NetworkPolicy/{name}: egress on {sorted(ports, key=str)} to any address"
+            for peer in peers:
+                block = peer.get("ipBlock")
+                if block is None:
+                    continue  # pod/namespace selectors: in-cluster peers the stack names
+                assert block["cidr"] == "0.0.0.0/0" and set(NON_PUBLIC_CIDRS) <= set(block.get("except", [])), (
+                    f"{stack} NetworkPolicy/{name}: {block}")
+                checked += 1
+    if stack in ("cpu", "staging"):
+        assert checked, f"{stack}: no internet egress rule found (Ollama's or Alertmanager's)"
