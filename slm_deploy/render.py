@@ -108,6 +108,16 @@ def _build_of(image: Any, records: dict[str, ResourceRecord]) -> dict[str, Any] 
     return None
 
 
+def _compose_network(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A ``docker.Network``'s settings in compose: ``internal``, ``driver`` and the driver options
+    (``options``, e.g. ``com.docker.network.bridge.enable_icc: "false"``) as ``driver_opts``, so the
+    export isolates containers exactly as Pulumi's network does."""
+    network = {k: inputs[k] for k in ("internal", "driver") if inputs.get(k) is not None}
+    if inputs.get("options"):
+        network["driver_opts"] = {k: str(v) for k, v in sorted(inputs["options"].items())}
+    return network
+
+
 def compose_document(result: SynthResult) -> dict[str, Any] | None:
     """The compose file equivalent to the stack's pulumi-docker resources (None when there are none)."""
     records = _by_key(result)
@@ -122,11 +132,7 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
         doc["services"][_service_name(rec)] = translated.service
         all_configs.update(translated.configs)
         all_secrets.extend(translated.secrets)
-    networks = {
-        r.inputs.get("name", r.name): {k: v for k, v in {"internal": r.inputs.get("internal"), "driver": r.inputs.get("driver")}.items() if v is not None}
-        for r in result.resources
-        if r.type == _NETWORK
-    }
+    networks = {r.inputs.get("name", r.name): _compose_network(r.inputs) for r in result.resources if r.type == _NETWORK}
     volumes = {r.inputs.get("name", r.name): {"name": r.inputs.get("name", r.name)} for r in result.resources if r.type == _VOLUME}
     if networks:
         doc["networks"] = networks

@@ -17,7 +17,15 @@ import pulumi_docker as docker
 from components.catalog import get_cpu_tier
 from components.hardening import DEFAULT_UID, docker_container_hardening
 from components.onnx_edge.args import OnnxEdgeNodeArgs
-from components.onnx_edge.constants import API_KEY_FILE, HF_TOKEN_FILE, MODELS_DIR, SECRETS_DIR, SERVER_PORT, START_BUDGET_SECONDS
+from components.onnx_edge.constants import (
+    API_KEY_FILE,
+    HF_TOKEN_DIR,
+    HF_TOKEN_FILE,
+    MODELS_DIR,
+    SECRETS_DIR,
+    SERVER_PORT,
+    START_BUDGET_SECONDS,
+)
 from components.sizing import MemoryPlan
 
 __all__ = ["DockerNode", "docker_node"]
@@ -71,11 +79,13 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
     models = docker.Volume(f"{args.name}-models", name=f"{args.name}-models",
                            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
                            opts=child)
-    # Secrets go into a root-owned volume: Docker refuses uploads into a read-only root filesystem
-    # except into volumes. The server mounts it and reads the key file (mode 0400, owned by the server user).
-    keys = docker.Volume(f"{args.name}-secrets", name=f"{args.name}-secrets",
-                         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
-                         opts=child)
+    # Secrets go into volumes: Docker refuses uploads into a read-only root filesystem except into
+    # volumes. One volume per reader: the server's holds only the API key (mode 0400, owned by the
+    # server user); the HF token has a volume of its own that only the download step mounts, so the
+    # long-running server can never read it (as on Kubernetes, where only the download container
+    # mounts the token).
+    volume_labels = [docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]
+    keys = docker.Volume(f"{args.name}-secrets", name=f"{args.name}-secrets", labels=volume_labels, opts=child)
     hardening = dict(
         **docker_container_hardening(user=uid),
         network_mode="bridge",
@@ -91,7 +101,8 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
         download_uploads.append(docker.ContainerUploadArgs(file=HF_TOKEN_FILE, content=pulumi.Output.secret(hf_token),
                                                            owner=str(DEFAULT_UID), group=str(DEFAULT_UID), permissions="0400"))
         download_env.append(f"HF_TOKEN_PATH={HF_TOKEN_FILE}")
-        download_volumes.append(docker.ContainerVolumeArgs(volume_name=keys.name, container_path=SECRETS_DIR))
+        token = docker.Volume(f"{args.name}-hf-token", name=f"{args.name}-hf-token", labels=volume_labels, opts=child)
+        download_volumes.append(docker.ContainerVolumeArgs(volume_name=token.name, container_path=HF_TOKEN_DIR))
     argv = args.download_argv()
     download = docker.Container(
         f"{args.name}-model-download",

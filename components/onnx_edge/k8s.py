@@ -41,6 +41,7 @@ from components.onnx_edge.constants import (
     DEVICE_RESOURCE,
     EDGE_POOL_LABEL,
     EDGE_TAINT_KEY,
+    HF_TOKEN_DIR,
     HF_TOKEN_FILE,
     MODELS_DIR,
     SECRETS_DIR,
@@ -89,7 +90,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
     download_mounts = [VolumeMountArgs(name="models", mount_path=MODELS_DIR), dl_tmp_mount]
     volumes = [models_volume, secret_volume, tmp_volume, dl_tmp_volume]
     if hf_token is not None:
-        token_volume, token_mount = secret_file_volume("hf-token", f"{name}-secrets", SECRETS_DIR, items={"hf-token": "hf-token"})
+        token_volume, token_mount = secret_file_volume("hf-token", f"{name}-secrets", HF_TOKEN_DIR, items={"hf-token": "hf-token"})
         volumes.append(token_volume)
         download_mounts.append(token_mount)
         download_env.append(EnvVarArgs(name="HF_TOKEN_PATH", value=HF_TOKEN_FILE))

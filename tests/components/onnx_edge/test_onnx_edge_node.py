@@ -178,6 +178,8 @@ def test_edge_compose_export(edge, tmp_path):
     assert "environment" in server and not any("API_KEY=" in f"{k}={v}" for k, v in server["environment"].items())
     assert server["secrets"] == [{"source": "edge-phi4-api-key", "target": "/run/slm-secrets/api-key", "mode": 0o440}]
     assert doc["secrets"] == {"edge-phi4-api-key": {"file": "./secrets/edge-phi4-api-key"}}
+    # Containers on the node's network cannot talk to each other, in Pulumi's network and in the export.
+    assert doc["networks"]["edge-phi4-net"] == {"driver": "bridge", "driver_opts": {"com.docker.network.bridge.enable_icc": "false"}}
     assert doc["services"]["edge-phi4-model-download"]["restart"] == "no"
     for rel in ("Dockerfile", "server.py", "requirements.txt"):
         assert (tmp_path / "files" / "edge-phi4" / rel).is_file()
@@ -212,6 +214,26 @@ def test_construction_writes_nothing_and_the_image_builds_from_the_rendered_file
     render(result, tmp_path / "build" / "t")
     written = {p.name: p.read_text() for p in (root / "n").iterdir()}
     assert written == image_context_files(args), "the renderer writes exactly the context the image builds from"
+
+
+def test_docker_server_cannot_read_the_hf_token(tmp_path):
+    """Issue #10: the HF token sat in the secrets volume the long-running server mounts read-write. It has its
+    own volume now, mounted only by the download step; the server's volume holds nothing but its API key."""
+    args = OnnxEdgeNodeArgs.model_validate(BASE)
+
+    def program():
+        OnnxEdgeNode("n", args, StackContext(), api_key=pulumi.Output.secret("k"), hf_token=pulumi.Output.secret("hf_x"),
+                     context_root=tmp_path / "files")
+
+    result = synthesize(program, project="slm-deploy", stack="t")
+    download, server = _container(result, "edge-phi4-model-download"), _container(result, "edge-phi4")
+    token_volumes = {v["volumeName"] for v in download["volumes"] if v["containerPath"] == "/run/slm-hf-token"}
+    assert token_volumes == {"edge-phi4-hf-token"}
+    assert [u["file"] for u in download["uploads"]] == ["/run/slm-hf-token/hf-token"]
+    assert dict(e.split("=", 1) for e in download["envs"])["HF_TOKEN_PATH"] == "/run/slm-hf-token/hf-token"
+    assert not token_volumes & {v["volumeName"] for v in server["volumes"]}, "the server mounts the HF token's volume"
+    assert [u["file"] for u in server["uploads"]] == ["/run/slm-secrets/api-key"]
+    assert not any("hf" in v["volumeName"] or v["containerPath"].startswith("/run/slm-hf") for v in server["volumes"])
 
 
 # --------------------------------------------------------------------------- k3s target
