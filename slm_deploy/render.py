@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from components.base import GENERATED_FILES, SECURITY_OPT_OUTS
@@ -85,7 +85,23 @@ def _compose_service(rec: ResourceRecord, records: dict[str, ResourceRecord]) ->
     return container_service(
         rec.inputs, name=_service_name(rec),
         build=_build_of(rec.inputs.get("image"), records), depends_on=_depends_on(rec, records),
+        config_file=lambda source: _generated_file_of(source, records),
     )
+
+
+def _generated_file_of(source: str, records: dict[str, ResourceRecord]) -> str:
+    """``./files/<component>/<path>`` for an upload read from a component's rendered generated file.
+
+    Components upload public files (config) by ``source`` from ``<build root>/<stack>/files/<component>/``,
+    the gated copy the renderer writes; the compose export reads the same file from this build directory.
+    """
+    parts = PurePosixPath(source).parts
+    for rec in records.values():
+        for path in (rec.inputs.get(GENERATED_FILES) or {}) if not rec.custom else ():
+            relative = PurePosixPath(rec.name, path).parts
+            if parts[-len(relative):] == relative:
+                return f"./files/{rec.name}/{path}"
+    raise ValueError(f"upload source {source} is not a generated file of any component (files/<component>/<path>)")
 
 
 def _build_of(image: Any, records: dict[str, ResourceRecord]) -> dict[str, Any] | None:
@@ -125,7 +141,7 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
     if not containers:
         return None
     doc: dict[str, Any] = {"name": result.stack, "services": {}}
-    all_configs: dict[str, str] = {}
+    all_configs: dict[str, dict[str, str]] = {}
     all_secrets: list[str] = []
     for rec in containers:
         translated = _compose_service(rec, records)
@@ -139,7 +155,7 @@ def compose_document(result: SynthResult) -> dict[str, Any] | None:
     if volumes:
         doc["volumes"] = volumes
     if all_configs:
-        doc["configs"] = {name: {"content": content} for name, content in all_configs.items()}
+        doc["configs"] = dict(all_configs)
     if all_secrets:
         doc["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(set(all_secrets))}
     return doc

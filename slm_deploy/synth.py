@@ -195,27 +195,44 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
 
 
 SECRET_MARKERS = ("[secret:", "[generated:")
-"""Offline, every secret is a marker: config secrets are ``[secret:<key>]`` and generated ones
-(random resources) ``[generated:<name>]``. Any string carrying one is secret material."""
+"""Offline, config secrets are ``[secret:<key>]`` and generated ones (random resources)
+``[generated:<name>]``: a string carrying one is secret material even outside a secret wrapper."""
+
+REFERENCE_FIELDS = frozenset({
+    # pulumi-docker uploads and mounts: where a secret goes, never what it is
+    "file", "source", "sourceHash", "permissions", "owner", "group", "executable",
+    "containerPath", "volumeName", "target",
+    # Kubernetes references: object and key names, paths
+    "apiVersion", "kind", "name", "namespace", "secretName", "key", "path", "mountPath", "subPath", "type",
+})
+"""The only fields whose string values survive inside a secret wrapper: names of Secrets, keys and file
+paths. Everything else a secret wrapper holds is secret by type and becomes :data:`SECRET_PLACEHOLDER`."""
 
 
-def normalize(value: Any) -> Any:
+def normalize(value: Any, *, secret: bool = False) -> Any:
     """Integral floats -> ints; secret material -> :data:`SECRET_PLACEHOLDER`.
 
-    The SDK marks a whole top-level input as secret when any value inside it is, so a
-    secret wrapper is unwrapped and only the strings that carry secret material (see
-    :data:`SECRET_MARKERS`) are replaced: structure and non-secret siblings (file paths,
-    names) stay visible to the gate, plaintext never appears.
+    Secrets are recognised by type, not by content: inside a Pulumi secret wrapper (``secret``), every
+    string is replaced except the values of :data:`REFERENCE_FIELDS` (dict keys stay, so structure is
+    visible to the gate). A real secret value (a decrypted ``pulumi config set --secret`` value under the
+    real engine, or anything derived from it with ``apply``) is always inside such a wrapper, so it can
+    never reach a manifest, ``compose.yaml`` ``configs:``, ``files/``, a report, a log or the gate cache.
+    The SDK wraps a whole top-level input when any value inside it is secret: a component keeps public
+    text (a config file) out of an input that also carries a secret (see the Docker auth proxy, which
+    uploads its nginx.conf from the rendered ``files/`` by ``source``). Marker strings
+    (:data:`SECRET_MARKERS`) are redacted wherever they appear.
     """
     if isinstance(value, dict):
         if SECRET_SIG in value:
-            return normalize(value.get("value"))
+            return normalize(value.get("value"), secret=True)
+        if secret:
+            return {k: normalize(v, secret=k not in REFERENCE_FIELDS or isinstance(v, (dict, list))) for k, v in value.items()}
         return {k: normalize(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [normalize(v) for v in value]
+        return [normalize(v, secret=secret) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and any(marker in value for marker in SECRET_MARKERS):
+    if isinstance(value, str) and (secret or any(marker in value for marker in SECRET_MARKERS)):
         return SECRET_PLACEHOLDER
     return value
 

@@ -163,6 +163,7 @@ def _compose_ollama(c: _Composition) -> None:
     stack = OllamaStack(
         "ollama", args, c.ctx, target=c.cfg.target,
         webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"), api_key=api_key,
+        context_root=build_root() / pulumi.get_stack() / "files",  # the rendered, gated generated files
         opts=c.opts_for(c.cfg.target),
     )
     c.contributions.append(stack.monitoring)

@@ -11,6 +11,7 @@ Outputs: ``base_url`` (OpenAI-compatible, ``.../v1``), ``webui_url``, ``models``
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pulumi
@@ -20,6 +21,7 @@ from components.context import StackContext
 from components.observability import MonitoringContribution
 from components.ollama.args import OllamaMemory, OllamaStackArgs
 from components.ollama.constants import TYPE
+from components.ollama.docker_files import docker_generated_files
 from components.optouts import opt_out_records
 
 __all__ = ["OllamaStack", "OllamaStackArgs", "OllamaMemory", "TYPE"]
@@ -48,17 +50,25 @@ class OllamaStack(SlmComponent):
         target: Literal["docker", "kubernetes"],
         webui_secret_key: pulumi.Input[str],
         api_key: pulumi.Input[str] | None = None,
+        context_root: Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``context_root``: where the renderer writes this stack's generated files (``build/<stack>/files``; the
+        program passes it). On Docker with ``authProxy`` the proxy's nginx.conf is a generated file (rendered and
+        gated like every other) and the container uploads it from ``<context_root>/<name>/nginx.conf``: public
+        text never shares an upload list with the API key (a secret input is redacted whole offline)."""
         args.check_target(target)
         args.check_user(target)
-        super().__init__(name, opt_outs=opt_out_records(TYPE, name, args.opt_outs), opts=opts)
+        files = docker_generated_files(args) if target == "docker" else None
+        super().__init__(name, opt_outs=opt_out_records(TYPE, name, args.opt_outs), generated_files=files, opts=opts)
         child = pulumi.ResourceOptions(parent=self)
         # Each target module imports its own provider SDK: import only the one this stack uses.
         if target == "docker":
             from components.ollama.docker import build_docker
 
-            out = build_docker(name, args, ctx, webui_secret_key=webui_secret_key, api_key=api_key, opts=child)
+            root = context_root or Path(__file__).resolve().parents[2] / "build" / pulumi.get_stack() / "files"
+            out = build_docker(name, args, ctx, webui_secret_key=webui_secret_key, api_key=api_key,
+                               files_dir=root / name, opts=child)
         else:
             from components.ollama.k8s import build_kubernetes
 

@@ -26,16 +26,19 @@ service_completed_successfully``, so ``docker compose up`` does not start the we
 
 from __future__ import annotations
 
+import hashlib
 import shlex
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
-from components.auth_proxy import KEYS_DIR, SECRET_FORMAT_LABEL, keys_map, nginx_conf
+from components.auth_proxy import KEYS_DIR, SECRET_FORMAT_LABEL, keys_map
 from components.context import StackContext
 from components.hardening import docker_container_hardening
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
+from components.ollama.docker_files import PROXY_CONF, docker_generated_files
 from components.ollama.monitoring import monitoring_for
 from components.ollama.outputs import TargetOutputs
 from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_PORT, webui_environment
@@ -64,7 +67,7 @@ def _fail_on_exit(code: int | None, name: str) -> int | None:
 
 
 def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key,
-                 opts: pulumi.ResourceOptions) -> TargetOutputs:
+                 files_dir: Path, opts: pulumi.ResourceOptions) -> TargetOutputs:
     """Create the Docker resources of an OllamaStack as children of ``opts.parent``."""
     part_of = ctx.part_of
     mem = args.memory()
@@ -149,7 +152,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
     if args.auth_proxy:
         api_host = args.publish_address if args.publish_address not in ("0.0.0.0", "::") else "<host>"
         api_port = args.proxy_port
-        _proxy(name, args, api_key, internal, server, part_of, opts)
+        _proxy(name, args, api_key, internal, server, part_of, files_dir, opts)
     base_url = f"http://{api_host}:{api_port}/v1"
 
     webui_url = None
@@ -202,12 +205,12 @@ def _webui(name, args, secret_key, internal, server, pull, part_of, opts) -> str
     return f"http://{host}:{s.host_port}"
 
 
-def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
+def _proxy(name, args, api_key, internal, server, part_of, files_dir, opts) -> None:
     edge = docker.Network(f"{name}-proxy-edge", name=f"{name}-proxy-edge", driver="bridge", opts=opts)
     conf_volume = docker.Volume(f"{name}-auth-proxy-conf", name=f"{name}-auth-proxy-conf", opts=opts)
     proxy_image = docker.RemoteImage(f"{name}-auth-proxy-image", name=image("nginx-unprivileged").ref,
                                      keep_locally=True, opts=opts)
-    conf = nginx_conf(f"ollama:{OLLAMA_PORT}", health_path="/api/version", metrics_port=None)
+    conf = docker_generated_files(args)[PROXY_CONF]
     docker.Container(
         f"{name}-auth-proxy",
         name=f"{name}-auth-proxy",
@@ -216,7 +219,10 @@ def _proxy(name, args, api_key, internal, server, part_of, opts) -> None:
         ports=[docker.ContainerPortArgs(internal=8080, external=args.proxy_port, ip=args.publish_address)],
         volumes=[docker.ContainerVolumeArgs(volume_name=conf_volume.name, container_path=KEYS_DIR)],
         uploads=[
-            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", content=conf, permissions="0444"),
+            # The config from the rendered, gated files/<name>/ (by source, not content: this upload list also
+            # carries the key, and a secret input is redacted whole offline).
+            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", source=str(files_dir / PROXY_CONF),
+                                       source_hash=hashlib.sha256(conf.encode()).hexdigest(), permissions="0444"),
             # Uploads are owned by root and Docker has no owner option: the keys must be readable by the
             # proxy's non-root user, and the volume is attached to this container alone.
             docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys_map(api_key), permissions="0444"),

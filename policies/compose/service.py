@@ -32,10 +32,11 @@ def is_secret_placeholder(content: Any) -> bool:
 
 @dataclass
 class ComposeService:
-    """One compose service, plus the top-level ``configs`` (name -> content) and ``secrets`` (names) it uses."""
+    """One compose service, plus the top-level ``configs`` (name -> ``{"content": text}`` or
+    ``{"file": path}``) and ``secrets`` (names) it uses."""
 
     service: dict[str, Any]
-    configs: dict[str, str] = field(default_factory=dict)
+    configs: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
 
 
@@ -103,11 +104,14 @@ def container_service(
     is_secret: Callable[[Any], bool] = is_secret_placeholder,
     build: dict[str, Any] | None = None,
     depends_on: dict[str, dict[str, str]] | None = None,
+    config_file: Callable[[str], str] = str,
 ) -> ComposeService:
     """The compose service equivalent to one container's inputs (camelCase, as pulumi-docker records them).
 
     ``name``: the service (and container) name. ``is_secret(content)``: whether an upload's content is a
     secret (becomes a compose secret read from ``./secrets/<name>``, never inlined) rather than a config.
+    An upload from a local file (``source``, no ``content``) becomes a config read from
+    ``config_file(source)`` (the renderer maps it into the build directory).
     """
     i = inputs
     service: dict[str, Any] = {"container_name": name, "image": i.get("image")}
@@ -149,11 +153,14 @@ def container_service(
     out = ComposeService(service)
     for up in i.get("uploads") or []:
         item_name = f"{name}-{PurePosixPath(up['file']).name}".replace(".", "-").strip("-")
-        if is_secret(up.get("content")):
+        if "content" not in up and up.get("source"):
+            out.configs[item_name] = {"file": config_file(up["source"])}
+            service.setdefault("configs", []).append({"source": item_name, "target": up["file"], "mode": 0o444})
+        elif is_secret(up.get("content")):
             out.secrets.append(item_name)
             service.setdefault("secrets", []).append({"source": item_name, "target": up["file"], "mode": 0o440})
         else:
-            out.configs[item_name] = up.get("content", "")
+            out.configs[item_name] = {"content": up.get("content", "")}
             service.setdefault("configs", []).append({"source": item_name, "target": up["file"], "mode": 0o444})
     if depends_on:
         service["depends_on"] = depends_on

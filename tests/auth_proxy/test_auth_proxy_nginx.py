@@ -19,7 +19,7 @@ from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 
 KEY = "sk-Live.Key_0123$abcDEF{x}|y"  # mixed case and regex metacharacters: only exact bytes may pass
-PROXIES = ("staging/phi4-mini-auth-proxy", "proxied/ollama-auth-proxy")
+PROXIES = ("staging/phi4-mini-auth-proxy", "proxied/ollama")
 """Every single-key proxy config the reference stacks generate, plus the Docker proxy (the dev stack with
 ``ollama.authProxy: true``). prod's model servers sit behind its ModelGateway (no per-server proxy); the
 gateway's nginx.conf is run by tests/gateway. test_every_generated_proxy_config_is_covered keeps this list complete."""

@@ -40,7 +40,7 @@ def test_uploads_become_secrets_or_configs():
                                         {"file": "/etc/app.conf", "content": "a = 1\n"}]}
     out = container_service(inputs, name="app")
     assert out.secrets == ["app-api-key"]
-    assert out.configs == {"app-app-conf": "a = 1\n"}
+    assert out.configs == {"app-app-conf": {"content": "a = 1\n"}}
     assert out.service["secrets"] == [{"source": "app-api-key", "target": "/run/k/api-key", "mode": 0o440}]
     assert out.service["configs"] == [{"source": "app-app-conf", "target": "/etc/app.conf", "mode": 0o444}]
     # Under the real engine a secret reaches the policy as a non-string (secret/unknown): still a secret.

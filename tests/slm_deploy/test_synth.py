@@ -71,6 +71,41 @@ def test_secret_wrapper_keeps_structure_and_redacts_secret_material():
     assert normalize({"x": "[generated:webui-key]"}) == {"x": SECRET_PLACEHOLDER}
 
 
+def test_inside_a_secret_wrapper_only_references_survive():
+    """By type, not by marker: a real value (as the real engine decrypts it) inside a secret wrapper is redacted,
+    siblings included; only reference fields (paths, names, keys) and non-strings stay."""
+    wrapped = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": [
+        {"file": "/etc/auth-proxy/keys.map", "content": "Bearer sk-real-key", "permissions": "0444"},
+        {"file": "/etc/app.conf", "content": "public text, but in a secret input", "executable": False},
+        {"name": "API_KEY_FILE", "value": "sk-real-key", "nested": {"deep": ["sk-real-key"]}},
+    ]}
+    assert normalize({"uploads": wrapped}) == {"uploads": [
+        {"file": "/etc/auth-proxy/keys.map", "content": SECRET_PLACEHOLDER, "permissions": "0444"},
+        {"file": "/etc/app.conf", "content": SECRET_PLACEHOLDER, "executable": False},
+        {"name": "API_KEY_FILE", "value": SECRET_PLACEHOLDER, "nested": {"deep": [SECRET_PLACEHOLDER]}},
+    ]}
+    assert normalize({SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "sk-real-key"}) == SECRET_PLACEHOLDER
+
+
+def test_real_secret_config_never_reaches_the_inputs():
+    """A secret config value without any marker (what `pulumi config set --secret` yields under the real engine),
+    through apply into a Docker upload beside a public file: nothing of it is recorded."""
+    import pulumi_docker as docker
+
+    def program():
+        key = pulumi.Config("slm-deploy").require_secret("apiKey")
+        docker.Container("c", image="x", uploads=[
+            docker.ContainerUploadArgs(file="/etc/conf", content="public"),
+            docker.ContainerUploadArgs(file="/etc/keys", content=key.apply(lambda v: f"Bearer {v}")),
+        ])
+
+    result = synthesize(program, project="slm-deploy", stack="t", config={"slm-deploy:apiKey": "sk-canary-123"},
+                        secret_keys=["slm-deploy:apiKey"])
+    assert "sk-canary-123" not in repr([r.inputs for r in result.resources])
+    (container,) = [r for r in result.resources if r.type == "docker:index/container:Container"]
+    assert [u["file"] for u in container.inputs["uploads"]] == ["/etc/conf", "/etc/keys"]
+
+
 def test_kubernetes_secret_data_is_always_redacted():
     def program():
         k8s.core.v1.Secret("s", metadata={"name": "s", "namespace": "n"}, string_data={"literal": "not-from-config"})

@@ -234,6 +234,11 @@ def test_docker_server_cannot_read_the_hf_token(tmp_path):
     assert not token_volumes & {v["volumeName"] for v in server["volumes"]}, "the server mounts the HF token's volume"
     assert [u["file"] for u in server["uploads"]] == ["/run/slm-secrets/api-key"]
     assert not any("hf" in v["volumeName"] or v["containerPath"].startswith("/run/slm-hf") for v in server["volumes"])
+    render(result, tmp_path / "out")  # real values (no offline markers): secret by type, never inlined
+    doc = yaml.safe_load((tmp_path / "out" / "compose.yaml").read_text())
+    assert [s["source"] for s in doc["services"]["edge-phi4"]["secrets"]] == ["edge-phi4-api-key"]
+    assert [s["source"] for s in doc["services"]["edge-phi4-model-download"]["secrets"]] == ["edge-phi4-model-download-hf-token"]
+    assert "configs" not in doc and "hf_x" not in (tmp_path / "out" / "compose.yaml").read_text()
 
 
 # --------------------------------------------------------------------------- k3s target

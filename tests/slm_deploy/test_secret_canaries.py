@@ -1,0 +1,82 @@
+"""Secrets by construction (issue #10, item 7): real secret values never reach anything the preview writes.
+
+Every secret key the schema has (``stacks.schema.SECRET_KEYS``) is set in the stack file the way
+``pulumi config set --secret`` sets it (a ``secure:`` entry), and the loader hands the program a real value
+for it, as the Pulumi CLI does after decrypting: a canary that is a perfectly good key, token, password or
+URL. The offline preview (the CLI command, in process) then runs into tmp_path, and every file it wrote (the
+build directory, the program's build root, the gate's verdict cache), everything it printed and every log
+record are searched for each canary. Redaction is by type (slm_deploy/synth.py ``normalize``): inside a
+Pulumi secret wrapper only reference fields survive, so no marker is needed for a value to stay out.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from stacks.loader import list_stacks
+from stacks.schema import PROJECT, SECRET_KEYS
+from tests.conftest import REPO
+
+CANARIES = {
+    "apiKey": "sk-canaryApiKey" + secrets.token_hex(12),
+    "hfToken": "hf_canaryHfToken" + secrets.token_hex(12),
+    "grafanaAdminPassword": "canaryGrafana" + secrets.token_hex(12),
+    "webuiSecretKey": "canaryWebui" + secrets.token_hex(12),
+    "alertmanagerWebhookUrl": "https://hooks.example.com/canaryWebhook" + secrets.token_hex(12),
+}
+VARIANTS = {"proxied": ("dev", {"authProxy": True, "publishAddress": "0.0.0.0"})}
+"""The dev stack with the Docker auth proxy on: its keys file is the one Docker upload derived from apiKey."""
+
+
+def test_every_secret_key_has_a_canary():
+    assert set(CANARIES) == set(SECRET_KEYS)
+
+
+def _project(root: Path, stack: str) -> str:
+    """``root`` holds Pulumi.yaml and the stack file with every secret key set as ``secure:``."""
+    base, ollama = VARIANTS.get(stack, (stack, None))
+    (root / "stacks").mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    data = yaml.safe_load((REPO / "stacks" / f"Pulumi.{base}.yaml").read_text())
+    if ollama:
+        data["config"][f"{PROJECT}:ollama"].update(ollama)
+    for key in SECRET_KEYS:
+        # What `pulumi config set --secret` writes: ciphertext the offline path never decrypts.
+        data["config"][f"{PROJECT}:{key}"] = {"secure": "v1:" + secrets.token_hex(16)}
+    (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return stack
+
+
+def _leaks(text: str) -> list[str]:
+    return [key for key, canary in CANARIES.items() if canary in text]
+
+
+@pytest.mark.parametrize("stack", [*list_stacks(), *VARIANTS])
+def test_no_secret_value_reaches_any_output(stack, tmp_path, monkeypatch, caplog):
+    from slm_deploy.cli import app
+    from slm_deploy.session import Session
+
+    root = tmp_path / "project"
+    _project(root, stack)
+    out, cache, build_root = tmp_path / "out", tmp_path / "cache", tmp_path / "build-root"
+    monkeypatch.setenv("SLM_DEPLOY_CACHE_DIR", str(cache))
+    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(build_root))
+    monkeypatch.setattr(Session, "project_dir", None)
+    # The Pulumi CLI decrypts `secure:` values and hands the program the plaintext, marked secret: do the same.
+    monkeypatch.setattr("stacks.loader.secret_placeholder", lambda key: CANARIES[key])
+    caplog.set_level(logging.DEBUG)
+
+    result = CliRunner().invoke(app, ["-C", str(root), "-v", "preview", stack, "--out", str(out)])
+    written = [p for d in (out, cache, build_root) if d.exists() for p in d.rglob("*") if p.is_file()]
+    leaks = [f"{p.relative_to(tmp_path)}: {key}" for p in written for key in _leaks(p.read_bytes().decode("utf-8", "replace"))]
+    leaks += [f"CLI output: {key}" for key in _leaks(result.output + (result.stderr if result.stderr_bytes else ""))]
+    leaks += [f"log: {key}" for key in _leaks(caplog.text)]
+    assert leaks == [], "secret values in the preview's outputs"
+    assert result.exit_code == 0, result.output
+    assert any(p.name == "verdict.json" for p in written) and list(cache.rglob("*")), "the preview wrote no reports or cache"
