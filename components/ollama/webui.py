@@ -3,12 +3,17 @@
 Authentication stays on, sign-up is off, telemetry is off. With sign-up off, Open WebUI 0.6.36
 refuses every sign-up, the very first one included, unless ENABLE_INITIAL_ADMIN_SIGNUP is true
 (``open_webui/routers/auths.py:575-586``); with it, exactly the first account can be created and becomes
-the admin (``auths.py:602``), and every later sign-up is refused. Evidence: docs/ollama.md. The session-signing key
-(WEBUI_SECRET_KEY) never appears in the environment: upstream ``backend/start.sh`` (0.6.36)
-reads ``/app/backend/.webui_secret_key`` when WEBUI_SECRET_KEY (and WEBUI_SECRET_KEY_FILE) is unset, so Kubernetes mounts
-the Secret at exactly that path; Docker cannot copy a file into a read-only root filesystem, so
-there the key is uploaded into a small secrets volume and the entrypoint exports it from that
-file before exec'ing the upstream start.sh.
+the admin (``auths.py:602``), and every later sign-up is refused. Evidence: docs/ollama.md.
+
+The session-signing key (WEBUI_SECRET_KEY) is delivered as a file and is never part of the container's
+configuration (no env entry in a manifest, compose.yaml or ``docker inspect``). It does end up in the
+Open WebUI *process* environment, on both targets, because 0.6.36 reads it from nowhere else
+(``open_webui/env.py:441-446``); upstream's own file loaders (the image's ``backend/start.sh``, which reads
+``$WEBUI_SECRET_KEY_FILE``, by default ``/app/backend/.webui_secret_key``, when the variable is unset, and
+``open_webui/__init__.py:39-47``) export the file's content into that environment. Kubernetes mounts the
+Secret at the default path and start.sh loads it; Docker cannot copy a file into a read-only root
+filesystem, so there the key is uploaded into a small secrets volume and the entrypoint exports it from that
+file before exec'ing upstream start.sh, the same thing start.sh does. Evidence and file:line: docs/ollama.md.
 """
 
 from __future__ import annotations
