@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
-from components.catalog import ModelSpec, get_cpu_tier, get_model, get_quant, list_models
+from components.catalog import ModelSpec, get_cpu_tier, get_model, get_quant, list_cpu_tiers, list_gpus, list_models
 from components.hardening import DEFAULT_UID
 from components.onnx_edge.constants import (
     API_KEY_FILE,
@@ -70,6 +70,9 @@ class OnnxEdgeNodeArgs(ArgsModel):
     @field_validator("hardware_tier")
     @classmethod
     def _tier(cls, value: str) -> str:
+        if value.lower() in {g.id for g in list_gpus()}:  # a kind mistake, not a typo
+            raise ValueError(f"{value} is a GPU; hardwareTier is the edge box's CPU tier "
+                             f"({', '.join(t.id for t in list_cpu_tiers())}); GPUs are for vllm services (gpu)")
         get_cpu_tier(value)
         return value
 

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
-from components.catalog import ModelSpec, get_model
+from components.catalog import ModelSpec, get_model, list_cpu_tiers, list_gpus
 from components.context import Peer, StackContext
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
 from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label
@@ -141,6 +141,16 @@ class VllmServiceArgs(ArgsModel):
     @classmethod
     def _catalog(cls, v: str) -> str:
         get_model(v)  # UnknownCatalogId lists the ids and the closest match
+        return v
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _not_a_cpu_tier(cls, v: object) -> object:
+        """A CPU tier here is a kind mistake, not a typo: say where CPU tiers go instead of 'did you mean'."""
+        if isinstance(v, str) and v.lower() in {t.id for t in list_cpu_tiers()}:
+            raise ValueError(f"{v} is a CPU tier; vLLM here serves on GPUs ({', '.join(g.id for g in list_gpus())}). "
+                             "CPU tiers are for the other engines: ollama on a Docker host (docker.memoryGb) and "
+                             "onnxEdge (hardwareTier)")
         return v
 
     @field_validator("revision")

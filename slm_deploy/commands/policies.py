@@ -1,7 +1,7 @@
 """`slm-deploy policies [--json|--markdown|--pack DIR]`: every check the gate enforces, for reviewers.
 
 policies/CATALOG.md is the --markdown output (tests/gate keeps it in sync):
-``uv run slm-deploy policies --markdown > policies/CATALOG.md``. ``--pack DIR`` assembles the
+``./dev policies --markdown > policies/CATALOG.md``. ``--pack DIR`` assembles the
 self-contained CrossGuard pack for ``pulumi policy publish`` (policies/crossguard/README.md).
 """
 

@@ -69,11 +69,15 @@ def models_command(
     out.print(table)
 
 
-def _host_memory(hardware: str | None) -> int | None:
-    """One rule with the stack files: a CPU tier is a host with that much memory, as ``docker.memoryGb``
-    (a Docker host or edge box has no kubelet reservation; `hardware` shows a node's allocatable too)."""
+def _host_memory(hardware: str | None, engine: str = "ollama") -> int | None:
+    """One rule with the stack files, per engine, as its stack key sizes a CPU tier: Ollama against the
+    tier's installed memory, as ``docker.memoryGb`` (a Docker host has no kubelet reservation); ONNX
+    against the tier's allocatable memory, as ``onnxEdge[].hardwareTier`` (OnnxEdgeNodeArgs.plan)."""
     from components.catalog import get_cpu_tier
-    return None if hardware is None else get_cpu_tier(hardware).memory_bytes
+    if hardware is None:
+        return None
+    tier = get_cpu_tier(hardware)
+    return tier.allocatable_bytes if engine == "onnx" else tier.memory_bytes
 
 
 def _check_hardware_kind(engine: str, hardware: str | None) -> None:
@@ -102,7 +106,7 @@ def _plan(model: str, engine: str, quant: str | None, ctx: int | None, concurren
         gpu = get_gpu(hardware or "l4").id
         return report("vllm", model, quantization=q, max_model_len=ctx, concurrency=concurrency, gpu=gpu,
                       gpu_count=gpu_count, tensor_parallel_size=gpu_count)
-    host = _host_memory(hardware)
+    host = _host_memory(hardware, engine)
     if engine == "ollama":
         return report("ollama", model, quantization=q, num_ctx=ctx or 4096, num_parallel=concurrency,
                       host_memory_bytes=host)

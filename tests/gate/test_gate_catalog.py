@@ -13,7 +13,7 @@ from slm_deploy.gate.catalog import catalog_markdown, enforced_checks
 def test_catalog_md_in_sync():
     expected = catalog_markdown(enforced_checks())
     actual = (REPO / "policies" / "CATALOG.md").read_text()
-    assert actual == expected, "regenerate: uv run slm-deploy policies --markdown > policies/CATALOG.md"
+    assert actual == expected, "regenerate: ./dev policies --markdown > policies/CATALOG.md"
 
 
 def test_policies_json_lists_builtins_and_ours():

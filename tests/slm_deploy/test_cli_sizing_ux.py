@@ -77,3 +77,22 @@ def test_one_memory_rule_for_a_cpu_tier_and_a_stack_file(scratch_project):
         assert "docker.memoryGb is 2 (2.0 GiB)" in str(exc)
     else:
         raise AssertionError("qwen3-8b fits in 2 GB?")
+
+
+def test_one_memory_rule_for_onnx_size_and_an_edge_stack():
+    """`size --engine onnx --hardware cpu-8gb` gives the verdict a stack's onnxEdge hardwareTier: cpu-8gb gets."""
+    from pydantic import ValidationError
+
+    from components.onnx_edge.args import OnnxEdgeNodeArgs
+
+    data = json.loads(_run("size", "phi-4-mini-instruct", "--engine", "onnx", "--hardware", "cpu-8gb", "--ctx", "2048",
+                           "--concurrency", "2", "--json").output)
+    assert data["fits"] is False
+    try:
+        OnnxEdgeNodeArgs.model_validate({"name": "e", "model": "phi-4-mini-instruct", "hardwareTier": "cpu-8gb",
+                                         "maxLength": 2048, "concurrency": 2})
+    except ValidationError as exc:
+        assert "does not fit cpu-8gb" in str(exc)
+        assert f"{data['available_bytes'] / 1024**3:.1f} GiB allocatable" in str(exc)
+    else:
+        raise AssertionError("the stack accepted what size refused")

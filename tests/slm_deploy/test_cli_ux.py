@@ -168,6 +168,31 @@ def test_new_stack_keeps_a_draft_that_does_not_validate(scratch_project: Path):
     assert "Traceback" not in proc.stderr
 
 
+def test_no_message_hard_codes_a_command_that_is_not_on_path():
+    """Every suggested command is printed as the user can run it: through prog() (./dev when ./dev ran us), or
+    as ./dev in files committed to the repository. A backquoted `slm-deploy ...` in a message string or a
+    template would be 'command not found' after ./dev (issue #16). Docstrings and comments may name the CLI."""
+    import ast
+
+    found = []
+    for root in ("slm_deploy", "stacks", "components", "policies"):
+        for path in (REPO / root).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                          if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                          and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                        and "`slm-deploy " in node.value:
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value[:80]}")
+    for path in [*(REPO / "templates").rglob("*.j2"), *(REPO / "templates" / "stack").rglob("*.yaml"),
+                 REPO / "templates" / "stack" / "cookiecutter.json"]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "`slm-deploy " in line or "(slm-deploy " in line:
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:80]}")
+    assert found == []
+
+
 # --------------------------------------------------------------------------- a gated model offline
 GATED = "config:\n  slm-deploy:namespace: slm-g\n  slm-deploy:vllm:\n    - name: gem\n      model: gemma-3-4b-it\n      gpu: l4\n"
 

@@ -151,6 +151,19 @@ def test_ollama_on_a_small_host_suggests_stack_keys_not_engine_settings(scratch_
     assert "OLLAMA_" not in line and "num_ctx 3072" not in line and "Q4_0" not in line
 
 
+def test_a_cpu_tier_as_a_vllm_gpu_says_where_cpu_tiers_go(scratch_project):
+    """Issue #16: not 'did you mean h100-80gb' but the kind of mistake it is."""
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:vllm:\n    - name: q\n      model: qwen3-4b\n      gpu: cpu-8gb\n")
+    assert line.startswith("stacks/Pulumi.t.yaml:5: slm-deploy:vllm[0].gpu = 'cpu-8gb': cpu-8gb is a CPU tier; vLLM")
+    assert "ollama on a Docker host (docker.memoryGb) and onnxEdge (hardwareTier)" in line
+
+
+def test_a_gpu_as_an_edge_hardware_tier_says_where_gpus_go(scratch_project):
+    [line] = _problems(scratch_project, "config:\n  slm-deploy:target: docker\n  slm-deploy:onnxEdge:\n    - name: e\n"
+                                        "      model: phi-4-mini-instruct\n      hardwareTier: l4\n")
+    assert "slm-deploy:onnxEdge[0].hardwareTier = 'l4': l4 is a GPU; hardwareTier is the edge box's CPU tier" in line
+
+
 def test_gated_model_without_hf_token_is_a_located_error(scratch_project):
     [line] = _problems(
         scratch_project,
