@@ -2,15 +2,19 @@
 
 Instructions are FROM, PARAMETER, TEMPLATE, SYSTEM, ADAPTER, LICENSE and MESSAGE; there is no
 ``FILE`` instruction, and the context parameter is ``num_ctx`` (not ``context_length``).
-PARAMETER names are those of Ollama's Modelfile reference ("Valid Parameters and Values") plus the
-runtime options the pinned server also accepts (num_gpu, num_thread, num_batch, ...).
+PARAMETER names and value types are generated from the pinned Ollama's ``api/types.go`` (the json tags of
+``api.Options`` and ``api.Runner``, exactly what ``ollama create``'s ``api.FormatParams`` accepts; anything
+else fails with "unknown parameter"): ``parameters.json`` beside this module, written by
+``scripts/ollama_params_from_source.py`` with the tag, commit, file sha256 and each field's line.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import unicodedata
+from pathlib import Path
 from typing import Literal, Union
 
 from pydantic import Field, field_validator
@@ -31,15 +35,12 @@ __all__ = [
 
 INSTRUCTIONS = ("FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE")
 
-PARAMETERS: dict[str, type] = {
-    # Modelfile reference, "Valid Parameters and Values"
-    "num_ctx": int, "repeat_last_n": int, "repeat_penalty": float, "temperature": float, "seed": int,
-    "stop": str, "num_predict": int, "top_k": int, "top_p": float, "min_p": float,
-    # runtime options the server accepts as PARAMETER too (api.Options)
-    "num_keep": int, "typical_p": float, "presence_penalty": float, "frequency_penalty": float,
-    "mirostat": int, "mirostat_eta": float, "mirostat_tau": float,
-    "num_batch": int, "num_gpu": int, "main_gpu": int, "num_thread": int, "use_mmap": bool,
-}
+PARAMETERS_FILE = Path(__file__).with_name("parameters.json")
+_GENERATED = json.loads(PARAMETERS_FILE.read_text())
+OLLAMA_PARAMETERS_VERSION = _GENERATED["version"]
+_GO_TYPES: dict[str, type] = {"int": int, "float32": float, "[]string": str, "*bool": bool, "bool": bool, "string": str}
+
+PARAMETERS: dict[str, type] = {name: _GO_TYPES[spec["go_type"]] for name, spec in _GENERATED["parameters"].items()}
 """PARAMETER name -> value type."""
 
 _WRONG_NAMES = {
@@ -47,10 +48,12 @@ _WRONG_NAMES = {
     "max_tokens": "num_predict", "repetition_penalty": "repeat_penalty", "gpu_layers": "num_gpu",
     "n_gpu_layers": "num_gpu", "threads": "num_thread",
 }
+_REMOVED = ("mirostat", "mirostat_eta", "mirostat_tau")
+"""In api.Options up to at least v0.5.0, gone by v0.9.0: ``ollama create`` at the pinned version fails on them."""
 _RANGES: dict[str, tuple[float, float]] = {
     "num_ctx": (256, 1_048_576), "temperature": (0, 5), "top_p": (0, 1), "min_p": (0, 1), "typical_p": (0, 1),
     "top_k": (0, 10_000), "repeat_penalty": (0, 10), "repeat_last_n": (-1, 1_048_576), "num_predict": (-2, 1_048_576),
-    "mirostat": (0, 2), "num_gpu": (-1, 1000), "num_thread": (1, 1024), "num_batch": (1, 65536),
+    "num_gpu": (-1, 1000), "num_thread": (1, 1024), "num_batch": (1, 65536),
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ParamValue = Union[bool, int, float, str, list[str]]
@@ -89,6 +92,8 @@ def check_parameter(name: str, value: object) -> None:
     if name not in PARAMETERS:
         meant = _WRONG_NAMES.get(name) or next(iter(difflib.get_close_matches(name, list(PARAMETERS), n=1)), None)
         hint = f"did you mean {meant}? " if meant else ""
+        if name in _REMOVED:
+            hint = f"Ollama {OLLAMA_PARAMETERS_VERSION} no longer has it (ollama create fails with unknown parameter); "
         raise ValueError(f"PARAMETER {name} is not an Ollama Modelfile parameter; {hint}valid: {', '.join(PARAMETERS)}")
     kind = PARAMETERS[name]
     values = value if isinstance(value, list) else [value]
