@@ -138,6 +138,11 @@ def scale_stack(project: Path, services: int) -> str:
     base = doc["config"]["slm-deploy:vllm"]
     doc["config"]["slm-deploy:vllm"] = [dict(base[i % len(base)], name=f"{base[i % len(base)]['name']}-{i:03d}")
                                         for i in range(services)]
+    served = {s["model"] for s in doc["config"]["slm-deploy:vllm"]}
+    gateway = doc["config"].get("slm-deploy:gateway")
+    if gateway:  # prod's clients name prod's models: keep each client to the models this copy serves
+        clients = [dict(c, models=[m for m in c["models"] if m in served]) for c in gateway.get("clients", [])]
+        gateway["clients"] = [c for c in clients if c["models"]]
     name = f"scale{services}"
     (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return name
