@@ -160,8 +160,9 @@ def scan_kubernetes(files: list[Path], build_dir: Path, external_dir: Path | Non
     from checkov.kubernetes.runner import Runner
     from checkov.runner_filter import RunnerFilter
 
+    _load_external(external_dir)
     report = Runner().run(
-        root_folder=None, files=[str(f) for f in files], external_checks_dir=_external(external_dir),
+        root_folder=None, files=[str(f) for f in files],
         runner_filter=RunnerFilter(framework=["kubernetes"], show_progress_bar=False),
     )
     return _collect(report, build_dir, "kubernetes", severities)
@@ -169,16 +170,26 @@ def scan_kubernetes(files: list[Path], build_dir: Path, external_dir: Path | Non
 
 def _load_external(directory: Path | None) -> None:
     """Load our checks (policies/checks) into checkov's resource and graph registries, once per process,
-    the way ``Runner.run(external_checks_dir=...)`` does."""
+    the way ``Runner.run(external_checks_dir=...)`` does.
+
+    checkov execs each check file through the import system, which would write ``__pycache__/`` into the
+    checkout next to them; no bytecode is written while they load (whatever PYTHONDONTWRITEBYTECODE says).
+    """
     dirs = _external(directory)
     if not dirs:
         return
+    import sys
+
     from checkov.common.checks_infra.registry import get_graph_checks_registry
     from checkov.kubernetes.checks.resource.registry import registry
 
-    for d in dirs:
-        registry.load_external_checks(d)
-        get_graph_checks_registry("kubernetes").load_external_checks(d)
+    previous, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        for d in dirs:
+            registry.load_external_checks(d)
+            get_graph_checks_registry("kubernetes").load_external_checks(d)
+    finally:
+        sys.dont_write_bytecode = previous
 
 
 def _per_file(out: ScanOutput, files: list[Path], build_dir: Path) -> dict[str, ScanOutput]:

@@ -143,7 +143,7 @@ def _import_pack(pack_dir) -> dict:
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    out = subprocess.run([sys.executable, "-I", "-c", _IMPORT_PACK, str(REPO)], cwd=pack_dir, env=env,
+    out = subprocess.run([sys.executable, "-I", "-B", "-c", _IMPORT_PACK, str(REPO)], cwd=pack_dir, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
