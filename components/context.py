@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from components.base import ArgsModel
-from components.validation import DnsSubdomain, LabelKey
+from components.validation import DnsSubdomain, LabelKey, Labels
 
-__all__ = ["ClusterCapabilities", "Peer", "PrometheusPeer", "StackContext"]
+__all__ = ["ClientSelector", "ClusterCapabilities", "Peer", "PrometheusPeer", "StackContext"]
 
 
 class ClusterCapabilities(ArgsModel):
@@ -28,6 +28,13 @@ class ClusterCapabilities(ArgsModel):
     gpu_node_label: LabelKey = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
     gpu_taint_key: LabelKey = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
     kube_context: str | None = Field(default=None, alias="kubeContext", description="kubeconfig context for the real engine. Default None: the current context.")
+
+
+class ClientSelector(ArgsModel):
+    """Pods allowed to call the API (NetworkPolicy ingress to the auth proxy's port)."""
+
+    pod_labels: Labels = Field(alias="podLabels", min_length=1, description="Labels of the client pods. Required, at least one.")
+    namespace_labels: Labels | None = Field(default=None, alias="namespaceLabels", description="Labels of the clients' namespace. Default None: the service's own namespace.")
 
 
 @dataclass(frozen=True)

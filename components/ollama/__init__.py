@@ -72,7 +72,7 @@ class OllamaStack(SlmComponent):
         else:
             from components.ollama.k8s import build_kubernetes
 
-            out = build_kubernetes(name, args, ctx, webui_secret_key=webui_secret_key, opts=child)
+            out = build_kubernetes(name, args, ctx, webui_secret_key=webui_secret_key, api_key=api_key, opts=child)
         self.base_url = pulumi.Output.from_input(out.base_url)
         self.webui_url = pulumi.Output.from_input(out.webui_url)
         self.models = out.models

@@ -5,10 +5,15 @@
 * The pull step is a Job (backoffLimit 2) that runs ``ollama pull`` / ``ollama create`` against the Service;
   pulumi-kubernetes waits for Job completion and fails the update when it fails, so nothing reports ready
   with a missing model. Probes never kill a pull: the server is not the one downloading synchronously.
-* NetworkPolicies: Ollama admits only Open WebUI, the pull Job, ``clients`` and the monitoring ``probers``
+* ``authProxy``: the same nginx API-key proxy as everywhere (:func:`components.auth_proxy.auth_proxy_sidecar`,
+  one config generator) runs beside Ollama in its pod; the Service gains the port ``http-auth`` and
+  ``baseUrl`` points at it. ``clients`` are then admitted on ``http-auth`` only, never on Ollama's own port.
+* NetworkPolicies: Ollama's own port admits only Open WebUI, the pull Job and the monitoring ``probers``
   (the blackbox exporter, possibly in another namespace; a NetworkPolicy filters ports, not paths, so the
-  prober is admitted on the API port it probes ``/api/version`` on); egress HTTPS to public addresses only
-  (registry downloads, :func:`components.hardening.egress_public`) + DNS. Open WebUI admits any in-cluster caller on 8080 and may reach Ollama and DNS.
+  prober is admitted on the API port it probes ``/api/version`` on), plus ``clients`` without the proxy;
+  egress HTTPS to public addresses only (registry downloads, :func:`components.hardening.egress_public`) +
+  DNS. Open WebUI admits only ``webui.clients`` (default none: ``kubectl port-forward`` only) on 8080 and
+  may reach Ollama and DNS.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
+from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
 from components.context import StackContext
 from components.hardening import (
     container_security_context,
@@ -65,7 +71,7 @@ def _env(values: dict[str, str]) -> list[EnvVarArgs]:
     return [EnvVarArgs(name=k, value=v) for k, v in values.items()]
 
 
-def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key,
+def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key,
                      opts: pulumi.ResourceOptions) -> TargetOutputs:
     namespace, part_of = ctx.namespace, ctx.part_of
     mem = args.memory()
@@ -106,6 +112,12 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         liveness_probe=http_probe("/", "http", period_seconds=15),
         readiness_probe=http_probe("/api/version", "http", period_seconds=10),
     )
+    containers, volumes = [container], []
+    if args.auth_proxy:
+        proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=OLLAMA_PORT, api_key=api_key,
+                                   health_path="/api/version", metrics_path=None, opts=opts)
+        containers.append(proxy.container)
+        volumes = proxy.volumes
     tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
     deployment = k8s.apps.v1.Deployment(
         name,
@@ -117,27 +129,31 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
             "template": PodTemplateSpecArgs(
                 metadata=ObjectMetaArgs(labels=labels),
                 spec=restricted_pod_spec(
-                    containers=[container],
+                    containers=containers,
                     tolerations=tolerations,
                     volumes=[VolumeArgs(name="models", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
-                        claim_name=f"{name}-models")), home_volume, tmp_volume],
+                        claim_name=f"{name}-models")), home_volume, tmp_volume, *volumes],
                 ),
             ),
         },
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc])),
     )
+    ports = [{"name": "http", "port": OLLAMA_PORT, "target_port": "http", "protocol": "TCP"}]
+    if args.auth_proxy:
+        ports.append({"name": PROXY_PORT_NAME, "port": PROXY_PORT, "target_port": PROXY_PORT_NAME, "protocol": "TCP"})
     svc = k8s.core.v1.Service(
         service, metadata=_meta(service, namespace, labels),
-        spec={"type": "ClusterIP", "selector": selector,
-              "ports": [{"name": "http", "port": OLLAMA_PORT, "target_port": "http", "protocol": "TCP"}]},
-        opts=opts)
-    allowed = [webui_selector, selector_labels("ollama-pull", name), *args.clients]
+        spec={"type": "ClusterIP", "selector": selector, "ports": ports}, opts=opts)
+    # Ollama's own port: the stack's web UI, its pull Job and the probers; clients only without the proxy.
+    in_stack = [webui_selector, selector_labels("ollama-pull", name)]
+    ingress = [ingress_from_pods(in_stack if args.auth_proxy else [*in_stack, *args.clients], ["http"]),
+               *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)]
+    if args.auth_proxy and args.clients:
+        ingress.append(ingress_from_pods(args.clients, [PROXY_PORT_NAME]))
     k8s.networking.v1.NetworkPolicy(
         name, metadata=_meta(name, namespace, labels),
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
-              "ingress": [ingress_from_pods(allowed, ["http"]),
-                          *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
-              "egress": [dns_egress(), egress_public()]},
+              "ingress": ingress, "egress": [dns_egress(), egress_public()]},
         opts=opts)
 
     # Blocking pull step: a Job against the Service; Pulumi waits for it and fails the update if it fails.
@@ -183,7 +199,8 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     webui_url = None
     if args.webui.enabled:
         webui_url = _webui(name, args, webui_secret_key, namespace, part_of, selector, url, opts)
-    return TargetOutputs(f"{url}/v1", webui_url, served, monitoring_for(name, f"{name}-ollama", f"{url}/api/version"))
+    api_url = f"http://{service}.{namespace}.svc.cluster.local:{PROXY_PORT}" if args.auth_proxy else url
+    return TargetOutputs(f"{api_url}/v1", webui_url, served, monitoring_for(name, f"{name}-ollama", f"{url}/api/version"))
 
 
 def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_url, opts) -> str:
@@ -244,7 +261,9 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
     k8s.networking.v1.NetworkPolicy(
         wname, metadata=_meta(wname, namespace, labels),
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
-              "ingress": [{"ports": [{"protocol": "TCP", "port": "http"}]}],
+              # Only the pods the stack names (webui.clients, e.g. its ingress controller); none by default.
+              "ingress": [ingress_from_pods([c.pod_labels], ["http"], namespace_labels=c.namespace_labels)
+                          for c in s.clients],
               "egress": [dns_egress(), egress_to_pods([ollama_selector], ["http"])]},
         opts=opts)
     return f"http://{wname}.{namespace}.svc.cluster.local:{WEBUI_PORT}"

@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import Field
 
 from components.base import ArgsModel
+from components.context import ClientSelector
 from components.validation import CpuQuantity, HostPort, StorageQuantity
 
 __all__ = [
@@ -52,6 +53,7 @@ class WebUiSettings(ArgsModel):
     memory_mb: int = Field(default=2048, ge=512, alias="memoryMb", description="Memory limit in MiB. Default 2048: Open WebUI idles near 1 GiB and loads an embedding model for RAG.")
     cpu: CpuQuantity = Field(default="1", description="Kubernetes CPU request/limit. Default 1 core.")
     storage_size: StorageQuantity = Field(default="5Gi", alias="storageSize", description="Kubernetes PVC size for /app/backend/data (SQLite, uploads, vector store). Default 5Gi.")
+    clients: list[ClientSelector] = Field(default_factory=list, description="Kubernetes target: the only pods (podLabels, optionally in namespaces with namespaceLabels) whose traffic the UI's NetworkPolicy admits on 8080, e.g. your ingress controller's pods. Default none: nothing in the cluster reaches the UI (kubectl port-forward still does); name the ingress that publishes it.")
 
 
 def webui_environment(settings: WebUiSettings, ollama_url: str) -> dict[str, str]:

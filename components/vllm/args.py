@@ -22,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
 from components.catalog import ModelSpec, get_model, list_cpu_tiers, list_gpus
-from components.context import Peer, StackContext
+from components.context import ClientSelector, Peer, StackContext
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
 from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label
 from components.validation import parse_quantity as _quantity_value
@@ -78,13 +78,6 @@ class LoraAdapter(ArgsModel):
         if not _SHA.match(v):
             raise ValueError(f"revision {v!r} is not a 40-hex commit sha; branches and tags float")
         return v
-
-
-class ClientSelector(ArgsModel):
-    """Pods allowed to call the API (NetworkPolicy ingress to the auth proxy's port)."""
-
-    pod_labels: Labels = Field(alias="podLabels", min_length=1, description="Labels of the client pods. Required, at least one.")
-    namespace_labels: Labels | None = Field(default=None, alias="namespaceLabels", description="Labels of the clients' namespace. Default None: the service's own namespace.")
 
 
 _DEFAULT_CLIENT = ClientSelector(pod_labels={"slm-deploy.io/vllm-client": "true"})

@@ -106,7 +106,7 @@ def rewrite_for_test(conf: str, work: Path, keys_file: Path, upstream_port: int)
     conf = _sub(r"^pid /tmp/nginx\.pid;", f"pid {work}/nginx.pid;", conf)
     conf = _sub(r"(_temp_path) /tmp/", rf"\1 {temp}/", conf, at_least=5)
     conf = _sub(r"include /etc/auth-proxy/keys\.map;", f"include {keys_file};", conf)
-    conf = _sub(r"http://(127\.0\.0\.1:8000|ollama:11434)", f"http://127.0.0.1:{upstream_port}", conf)
+    conf = _sub(r"http://(127\.0\.0\.1:8000|127\.0\.0\.1:11434|ollama:11434)", f"http://127.0.0.1:{upstream_port}", conf)
     listens = re.findall(r"^\s*listen (\d+);", conf, flags=re.MULTILINE)
     assert listens, "no listen directive"
     ports = ProxyPorts(public=free_port(), metrics=free_port() if len(listens) > 1 else None)

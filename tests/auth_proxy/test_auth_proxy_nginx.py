@@ -19,22 +19,22 @@ from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 
 KEY = "sk-Live.Key_0123$abcDEF{x}|y"  # mixed case and regex metacharacters: only exact bytes may pass
-PROXIES = ("staging/phi4-mini-auth-proxy", "proxied/ollama")
+PROXIES = ("staging/phi4-mini-auth-proxy", "proxied/ollama", "cpu-proxied/ollama-auth-proxy")
 """Every single-key proxy config the reference stacks generate, plus the Docker proxy (the dev stack with
-``ollama.authProxy: true``). prod's model servers sit behind its ModelGateway (no per-server proxy); the
+``ollama.authProxy: true``) and the Kubernetes Ollama proxy (the cpu stack with it on). prod's model servers sit behind its ModelGateway (no per-server proxy); the
 gateway's nginx.conf is run by tests/gateway. test_every_generated_proxy_config_is_covered keeps this list complete."""
 GATEWAY_CONFIGS = {"prod/gateway-files"}
 
 
-def _proxied_dev(root: Path) -> Path:
-    """The dev stack (Docker) with the auth proxy on, the only Docker proxy variant."""
+def _proxied(root: Path, base: str, name: str, update: dict) -> Path:
+    """Stack ``base`` with ``update`` merged into its ollama config (the auth proxy on), rendered as ``name``."""
     (root / "stacks").mkdir(parents=True)
     (root / "Pulumi.yaml").write_text((project_root() / "Pulumi.yaml").read_text())
-    data = yaml.safe_load((project_root() / "stacks" / "Pulumi.dev.yaml").read_text())
-    data["config"]["slm-deploy:ollama"].update({"authProxy": True, "publishAddress": "0.0.0.0"})
-    (root / "stacks" / "Pulumi.proxied.yaml").write_text(yaml.safe_dump(data))
+    data = yaml.safe_load((project_root() / "stacks" / f"Pulumi.{base}.yaml").read_text())
+    data["config"]["slm-deploy:ollama"].update(update)
+    (root / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(data))
     out = root / "build"
-    render(synth_stack(load_stack("proxied", root)), out)
+    render(synth_stack(load_stack(name, root)), out)
     return out
 
 
@@ -45,7 +45,8 @@ def builds(tmp_path_factory) -> dict[str, Path]:
     for stack in ("staging", "prod"):
         render(synth_stack(load_stack(stack)), root / stack)
         out[stack] = root / stack
-    out["proxied"] = _proxied_dev(root / "proxied")
+    out["proxied"] = _proxied(root / "proxied", "dev", "proxied", {"authProxy": True, "publishAddress": "0.0.0.0"})
+    out["cpu-proxied"] = _proxied(root / "cpu-proxied", "cpu", "cpu-proxied", {"authProxy": True})
     return out
 
 
@@ -54,7 +55,8 @@ def test_every_generated_proxy_config_is_covered(builds):
     for stack in ("dev", "edge", "cpu", "staging", "prod"):
         if stack in builds:
             found |= {f"{stack}/{p.parent.name}" for p in builds[stack].glob("files/*/nginx.conf")}
-    found |= {f"proxied/{p.parent.name}" for p in builds["proxied"].glob("files/*/nginx.conf")}
+    for variant in ("proxied", "cpu-proxied"):
+        found |= {f"{variant}/{p.parent.name}" for p in builds[variant].glob("files/*/nginx.conf")}
     assert found == set(PROXIES) | GATEWAY_CONFIGS
 
 
@@ -87,7 +89,7 @@ def test_nginx_accepts_every_generated_config(builds, proxy, tmp_path, upstream)
 def test_nginx_refuses_a_bare_key_file(builds, tmp_path, upstream):
     """What the old secrets README produced (`openssl rand -hex 32 > keys file`): nginx must refuse it,
     which is why the README now gives the map-line recipe."""
-    path, _ = _prepared(builds, PROXIES[-1], tmp_path, "0123456789abcdef" * 4 + "\n", upstream.port)
+    path, _ = _prepared(builds, "proxied/ollama", tmp_path, "0123456789abcdef" * 4 + "\n", upstream.port)
     assert nginx_test(path).returncode != 0
 
 
@@ -136,7 +138,7 @@ def test_the_exact_key_reaches_upstream_without_the_key(proxy, upstream):
 
 def test_health_is_open_and_never_forwards_a_key(proxy, upstream):
     assert proxy.request("GET", "/healthz")[0] == 200  # answered by nginx itself
-    health = "/api/version" if proxy.name.startswith("proxied/") else "/health"
+    health = "/api/version" if "ollama" in proxy.name else "/health"
     status, _, _ = proxy.request("GET", health, headers={"Authorization": f"Bearer {KEY}"})
     assert status == 200 and upstream.seen[-1].path == health
     assert "authorization" not in upstream.seen[-1].headers
@@ -187,7 +189,7 @@ def test_following_the_secrets_readme_gives_files_their_consumers_accept(builds,
     # The proxy's keys file: nginx loads it, and the key the recipe printed is the one that gets through.
     key = re.search(r"API key for clients: (\S+)", printed["ollama-auth-proxy-keys-map"])[1]
     nginx_work = tmp_path / "nginx"
-    path, ports = _prepared(builds, PROXIES[-1], nginx_work,
+    path, ports = _prepared(builds, "proxied/ollama", nginx_work,
                             (work / "secrets" / "ollama-auth-proxy-keys-map").read_text(), upstream.port)
     assert nginx_test(path).returncode == 0
     nginx = RunningNginx(path, ports)
