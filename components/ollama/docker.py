@@ -2,10 +2,14 @@
 
 Networks (each container gets only the networks it needs):
 
-* ``<name>-internal`` (internal: no route out, nothing publishable): the only path between containers.
-  Ollama (alias ``ollama``), Open WebUI, the pull step and the auth proxy. The pull step is on this one only.
-* ``<name>-egress`` (bridge, Ollama alone): Ollama downloads from registry.ollama.ai and, without the auth
-  proxy, publishes its API port (Docker publishes nothing from an internal network).
+* ``<name>-internal`` (internal: no route out, nothing publishable, not reachable from the host): the only
+  path to Ollama. Members: Ollama (alias ``ollama``), Open WebUI and the auth proxy, nothing else.
+* ``<name>-egress`` (bridge, the pull step alone): the pull step downloads from registry.ollama.ai with a
+  server of its own (``ollama serve`` on 127.0.0.1 inside the step, into the models volume) and exits before
+  Ollama starts, so the serving Ollama needs no route out.
+* ``<name>-api-edge`` (bridge, Ollama alone, only without ``authProxy``): Ollama's API published on loopback
+  (Docker publishes nothing from an internal network). With ``authProxy`` Ollama is on ``<name>-internal``
+  only: nothing but the proxy and the web UI can reach it, not even the host.
 * ``<name>-webui-edge`` (bridge, Open WebUI alone): the published UI port.
 * ``<name>-proxy-edge`` (bridge, the auth proxy alone, only with ``authProxy``): the published API port.
 
@@ -17,11 +21,10 @@ network, not privileged, tmpfs where the process writes scratch files. Docker re
 read-only root filesystem, so generated files (Modelfiles, the Open WebUI key, the proxy config) are uploaded
 into small named volumes mounted where the process reads them.
 
-Ordering: Pulumi waits for Ollama to be healthy (``wait``), then runs the one-shot pull step attached
-(``attach``: its create step ends only when the container has exited) and fails the deployment when it
-exits non-zero (its ``exit_code`` is checked). Open WebUI ``depends_on`` the pull step, so Pulumi creates it
-only after the pull container finished; in the compose export that is ``condition:
-service_completed_successfully``, so ``docker compose up`` does not start the web UI after a failed pull.
+Ordering: the one-shot pull step runs first, attached (``attach``: its create step ends only when the
+container has exited), and a non-zero exit fails the deployment (its ``exit_code`` is checked). Ollama
+``depends_on`` it (compose: ``condition: service_completed_successfully``) and Pulumi waits for Ollama to be
+healthy (``wait``); Open WebUI ``depends_on`` both, so ``docker compose up`` starts neither after a failed pull.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
 
     internal = docker.Network(f"{name}-internal", name=f"{name}-internal", internal=True, driver="bridge", opts=opts)
     egress = docker.Network(f"{name}-egress", name=f"{name}-egress", driver="bridge", opts=opts)
+    server_networks = [docker.ContainerNetworksAdvancedArgs(name=internal.name, aliases=["ollama"])]
     models_volume = docker.Volume(f"{name}-models", name=f"{name}-models", opts=opts)
     modelfiles_volume = docker.Volume(f"{name}-modelfiles", name=f"{name}-modelfiles", opts=opts)
     ollama_image = docker.RemoteImage(f"{name}-image", name=ollama_ref.ref, keep_locally=True, opts=opts)
@@ -88,11 +92,47 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
     ports = []
     if not args.auth_proxy:
         ports = [docker.ContainerPortArgs(internal=OLLAMA_PORT, external=args.ollama_port, ip=args.publish_address)]
+        api_edge = docker.Network(f"{name}-api-edge", name=f"{name}-api-edge", driver="bridge", opts=opts)
+        server_networks.append(docker.ContainerNetworksAdvancedArgs(name=api_edge.name))
     gpus = None
     if args.gpu == "all":
         gpus = "all"
     elif isinstance(args.gpu, list):
         gpus = "device=" + ",".join(args.gpu)
+    # One-shot pull + create with a server of its own (the serving Ollama has no route out); a failure
+    # fails `pulumi up`, and Ollama starts only after it exited successfully.
+    modelfiles = args.modelfile_texts()
+    steps = [f"ollama pull {shlex.quote(r.tag)}" for r in args.resolved()]
+    steps += [f"ollama create {shlex.quote(v)} -f {MODELFILE_DIR}/{v}.Modelfile" for v in modelfiles]
+    script = ("set -eu; ollama serve >/tmp/serve.log 2>&1 & server=$!; tries=0; "
+              "until ollama list >/dev/null 2>&1; do tries=$((tries + 1)); "
+              "if [ $tries -gt 60 ]; then cat /tmp/serve.log; exit 1; fi; sleep 1; done; "
+              + "; ".join(steps) + "; kill $server; wait $server || true")
+    pull = docker.Container(
+        f"{name}-pull",
+        name=f"{name}-pull",
+        image=ollama_image.image_id,
+        entrypoints=["/bin/sh", "-c"],
+        command=[script],
+        envs=_env({"OLLAMA_HOST": f"127.0.0.1:{OLLAMA_PORT}", "OLLAMA_MODELS": f"{OLLAMA_HOME}/models", "HOME": "/tmp"}),
+        volumes=[docker.ContainerVolumeArgs(volume_name=models_volume.name, container_path=OLLAMA_HOME),
+                 docker.ContainerVolumeArgs(volume_name=modelfiles_volume.name, container_path=MODELFILE_DIR)],
+        uploads=[docker.ContainerUploadArgs(file=f"{MODELFILE_DIR}/{v}.Modelfile", content=text, permissions="0444")
+                 for v, text in modelfiles.items()],
+        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=512m"},
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=egress.name)],
+        user=args.docker_user,  # writes the models volume the server reads: the server's user
+        memory=1024,
+        memory_swap=1024,
+        restart="no",
+        must_run=False,
+        attach=True,
+        logs=True,
+        labels=_labels("model-pull", part_of),
+        **docker_container_hardening(),
+        opts=opts,
+    )
+
     server = docker.Container(
         name,
         name=name,
@@ -101,10 +141,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
         ports=ports,
         volumes=[docker.ContainerVolumeArgs(volume_name=models_volume.name, container_path=OLLAMA_HOME)],
         tmpfs={"/tmp": "rw,nosuid,nodev,size=512m"},
-        networks_advanced=[
-            docker.ContainerNetworksAdvancedArgs(name=internal.name, aliases=["ollama"]),
-            docker.ContainerNetworksAdvancedArgs(name=egress.name),
-        ],
+        networks_advanced=server_networks,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=["CMD", "ollama", "list"], interval="10s", timeout="5s", retries=6, start_period="20s"),
         wait=True,
@@ -116,36 +153,9 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
         restart="unless-stopped",
         labels=_labels("model-server", part_of),
         **docker_container_hardening(),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pull])),
     )
 
-    # One-shot pull + create, after the server is healthy; a failure fails `pulumi up`.
-    modelfiles = args.modelfile_texts()
-    steps = [f"ollama pull {shlex.quote(r.tag)}" for r in args.resolved()]
-    steps += [f"ollama create {shlex.quote(v)} -f {MODELFILE_DIR}/{v}.Modelfile" for v in modelfiles]
-    pull = docker.Container(
-        f"{name}-pull",
-        name=f"{name}-pull",
-        image=ollama_image.image_id,
-        entrypoints=["/bin/sh", "-c"],
-        command=["set -eu; " + "; ".join(steps)],
-        envs=_env({"OLLAMA_HOST": f"http://ollama:{OLLAMA_PORT}", "HOME": "/tmp"}),
-        volumes=[docker.ContainerVolumeArgs(volume_name=modelfiles_volume.name, container_path=MODELFILE_DIR)],
-        uploads=[docker.ContainerUploadArgs(file=f"{MODELFILE_DIR}/{v}.Modelfile", content=text, permissions="0444")
-                 for v, text in modelfiles.items()],
-        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=internal.name)],
-        user="10001:10001",
-        memory=256,
-        memory_swap=256,
-        restart="no",
-        must_run=False,
-        attach=True,
-        logs=True,
-        labels=_labels("model-pull", part_of),
-        **docker_container_hardening(),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
-    )
     served = pull.exit_code.apply(lambda code: (_fail_on_exit(code, f"{name}-pull"), args.served_models())[1])
 
     api_host, api_port = "127.0.0.1", args.ollama_port

@@ -241,11 +241,13 @@ def _check_confinement(compose: dict) -> None:
         for net, spec in n.items():
             if "ollama" in (spec or {}).get("aliases", []):
                 assert (svc, net) == ("ollama", "ollama-internal")
-    # Whoever talks to Ollama shares only the internal network with it.
-    for svc in nets:
-        if svc != "ollama":
-            assert set(nets[svc]) & set(nets["ollama"]) == {"ollama-internal"}, svc
-    assert set(nets["ollama-pull"]) == {"ollama-internal"}
+    # Only the web UI and the auth proxy share a network with Ollama, and only the internal one.
+    talkers = {svc for svc in nets if svc != "ollama" and set(nets[svc]) & set(nets["ollama"])}
+    assert talkers <= {"ollama-webui", "ollama-auth-proxy"}, talkers
+    for svc in talkers:
+        assert set(nets[svc]) & set(nets["ollama"]) == {"ollama-internal"}, svc
+    # The pull step downloads with a server of its own, on a bridge of its own, before Ollama starts.
+    assert set(nets["ollama-pull"]) == {"ollama-egress"}
     # A published port needs a non-internal network of its own.
     for svc, spec in compose["services"].items():
         if spec.get("ports"):
@@ -256,7 +258,7 @@ def test_dev_docker_networks_confine_webui_to_ollama_path(dev_synth):
     compose = compose_document(dev_synth)
     _check_confinement(compose)
     nets = _networks(compose)
-    assert set(nets["ollama"]) == {"ollama-internal", "ollama-egress"}
+    assert set(nets["ollama"]) == {"ollama-internal", "ollama-api-edge"}  # the loopback API publish (no proxy)
     assert set(nets["ollama-webui"]) == {"ollama-internal", "ollama-webui-edge"}
 
 
@@ -271,6 +273,11 @@ def test_auth_proxy_docker_networks(tmp_path):
     _check_confinement(compose)
     nets = _networks(compose)
     assert set(nets["ollama-auth-proxy"]) == {"ollama-internal", "ollama-proxy-edge"}
+    # Issue #10: Ollama sat on a bridge the host (and host-network containers) could reach, skipping the proxy.
+    # With the proxy it is on the internal network only, and only the proxy and the web UI join that network.
+    assert set(nets["ollama"]) == {"ollama-internal"}
+    assert {svc for svc, n in nets.items() if "ollama-internal" in n} == {"ollama", "ollama-webui", "ollama-auth-proxy"}
+    assert compose["networks"]["ollama-internal"]["internal"] is True
     assert "ports" not in compose["services"]["ollama"]  # only the proxy publishes the API
     assert compose["services"]["ollama-auth-proxy"]["ports"][0]["host_ip"] == "0.0.0.0"
 
