@@ -21,6 +21,7 @@ EXPECTED = {  # (passed, failed) service records of the check on its pass/ and f
     "CKV_SLM_019": (2, 3),
     "CKV_SLM_020": (3, 6),
     "CKV_SLM_028": (2, 2),
+    "CKV_SLM_029": (2, 3),  # pass: download + server (stateless mounts nothing: n/a); fail: each of the three reads another's secret
 }
 
 

@@ -239,6 +239,10 @@ def test_docker_server_cannot_read_the_hf_token(tmp_path):
     assert [s["source"] for s in doc["services"]["edge-phi4"]["secrets"]] == ["edge-phi4-api-key"]
     assert [s["source"] for s in doc["services"]["edge-phi4-model-download"]["secrets"]] == ["edge-phi4-model-download-hf-token"]
     assert "configs" not in doc and "hf_x" not in (tmp_path / "out" / "compose.yaml").read_text()
+    from policies.compose.runner import run_compose_checks
+
+    report = run_compose_checks(doc, "compose.yaml", checks=["CKV_SLM_029"])  # the gate's check for this attack
+    assert report.failed_checks == [] and len(report.passed_checks) == 2
 
 
 # --------------------------------------------------------------------------- k3s target
