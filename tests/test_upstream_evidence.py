@@ -167,3 +167,17 @@ def test_every_edge_download_variable_has_evidence():
     assert {"HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "HF_TOKEN_PATH"} <= names
     missing = sorted(n for n in names if not _cited(rows, n))
     assert not missing, f"no file:line evidence in docs/onnx-edge.md for {missing}"
+
+
+def test_every_ollama_environment_variable_has_evidence():
+    """Every variable a stack may set on the Ollama server (REAL_ENV_VARS) and those the component sets itself
+    are cited with their line in envconfig/config.go at the pinned tag."""
+    from components.ollama.settings import REAL_ENV_VARS
+
+    rows = _evidence_rows((DOCS / "ollama.md").read_text(), "## Upstream evidence (Ollama")
+    ollama = Path(__file__).parents[1] / "components" / "ollama"
+    own = {n for module in ("k8s.py", "docker.py") for n in re.findall(r'"(OLLAMA_[A-Z_]+)": ', (ollama / module).read_text())}
+    names = set(REAL_ENV_VARS) | own
+    assert {"OLLAMA_HOST", "OLLAMA_MODELS", "OLLAMA_KEEP_ALIVE"} <= names
+    missing = sorted(n for n in names if not _cited(rows, n))
+    assert not missing, f"no line evidence in docs/ollama.md for {missing}"
