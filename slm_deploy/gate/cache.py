@@ -9,6 +9,7 @@ A hit returns the stored verdict without importing checkov.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -48,7 +49,9 @@ def _tree(root: Path, skip_top: tuple[str, ...] = ()) -> list[Path]:
     )
 
 
+@functools.lru_cache(maxsize=None)
 def _version(dist: str) -> str:
+    """An installed distribution's version (read once per process: parsing METADATA costs ~50 ms per dist)."""
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
