@@ -111,8 +111,10 @@ ISSUE_17 = {1: (3.4, 4.0), 10: (6.3, 5.4), 25: (9.9, 7.1), 50: (16.7, 10.4), 100
 """The issue's table (cold preview, bare CLI in seconds), measured before this work on the same kind of machine."""
 
 
-def _timed(cmd: list[str], env: dict[str, str], stdin: str | None = None, ok_codes=(0, 1)) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB, the largest process of the run: ours or its worker) of one command."""
+def _timed(cmd: list[str], env: dict[str, str], stdin: str | None = None, ok_codes=(0, 1)) -> tuple[float, int, float]:
+    """Wall time, peak RSS (KiB, the largest process of the run: ours or its worker) and CPU seconds (user + system,
+    the command and the children it waited for: the checkov worker, promtool) of one command. On a shared machine
+    the CPU time moves far less with the load than the wall time does."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -125,7 +127,7 @@ def _timed(cmd: list[str], env: dict[str, str], stdin: str | None = None, ok_cod
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in ok_codes:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err[-2000:]}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def scale_stack(project: Path, services: int) -> str:
@@ -190,14 +192,18 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
             bare = [str(BIN / "checkov"), "-d", str(out / "manifests"), "--framework", "kubernetes", "dockerfile",
                     "--skip-download", "--quiet"]
             _timed(preview, cold_env)  # render once so the bare CLI has files
-            cold, cli, rss = [], [], []
+            cold, cli, rss, cold_cpu, cli_cpu = [], [], [], [], []
             for _ in range(rounds):
-                seconds, peak = _timed(preview, cold_env)
+                seconds, peak, cpu = _timed(preview, cold_env)
                 cold.append(seconds)
                 rss.append(peak)
-                cli.append(_timed(bare, cold_env)[0])
+                cold_cpu.append(cpu)
+                seconds, _, cpu = _timed(bare, cold_env)
+                cli.append(seconds)
+                cli_cpu.append(cpu)
             row = {"services": n, "manifests": len(list((out / "manifests").glob("*.yaml"))),
-                   "cold": statistics.median(cold), "cli": statistics.median(cli), "rss_mb": max(rss) / 1024}
+                   "cold": statistics.median(cold), "cli": statistics.median(cli), "rss_mb": max(rss) / 1024,
+                   "cold_cpu": statistics.median(cold_cpu), "cli_cpu": statistics.median(cli_cpu)}
             print(row, flush=True)
             rows.append(row)
         phases = _phases(project, names[max(services)], tmp / "phases", rounds)
@@ -211,7 +217,8 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
             shutil.rmtree(ROOT / "build" / name, ignore_errors=True)
     xs = [float(r["services"]) for r in rows]
     return {"rows": rows, "rounds": rounds, "fit_preview": _fit(xs, [r["cold"] for r in rows]),
-            "fit_cli": _fit(xs, [r["cli"] for r in rows]), "change": change, "phases": phases,
+            "fit_cli": _fit(xs, [r["cli"] for r in rows]), "fit_cpu": _fit(xs, [r["cold_cpu"] for r in rows]),
+            "fit_cli_cpu": _fit(xs, [r["cli_cpu"] for r in rows]), "change": change, "phases": phases,
             "load": f"{load_before} before, {_loadavg()} after (1/5/15-min load averages)"}
 
 
@@ -333,15 +340,16 @@ def _write_scale(scale: dict) -> list[str]:
         f"medians in seconds. Load while it ran: {scale['load']}. "
         "*Issue 17* is the table the issue was filed with (before this work, same kind of machine, other load).",
         "",
-        "| services | manifests | cold preview | bare checkov CLI | preview / CLI | peak RSS | issue 17: preview | "
-        "issue 17: CLI | issue 17: ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| services | manifests | cold preview | bare checkov CLI | preview / CLI | CPU s: preview | CPU s: CLI | "
+        "CPU ratio | peak RSS | issue 17: preview | issue 17: CLI | issue 17: ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         before = ISSUE_17.get(r["services"])
         old = (f"{before[0]:.1f} | {before[1]:.1f} | {before[0] / before[1]:.2f}x" if before else "- | - | -")
         lines.append(f"| {r['services']} | {r['manifests']} | {r['cold']:.2f} | {r['cli']:.2f} | "
-                     f"{r['cold'] / r['cli']:.2f}x | {r['rss_mb']:.0f} MB | {old} |")
+                     f"{r['cold'] / r['cli']:.2f}x | {r['cold_cpu']:.2f} | {r['cli_cpu']:.2f} | "
+                     f"{r['cold_cpu'] / r['cli_cpu']:.2f}x | {r['rss_mb']:.0f} MB | {old} |")
     res_p = ", ".join(f"{x:+.2f}" for x in fp["residuals"])
     res_c = ", ".join(f"{x:+.2f}" for x in fc["residuals"])
     lines += [
@@ -351,6 +359,11 @@ def _write_scale(scale: dict) -> list[str]:
         "(issue 17: ~0.31 s per service, faster than linear past 50)",
         f"- bare checkov CLI: **{fc['a']:.2f} s + {fc['b'] * 1000:.0f} ms × N**; residuals {res_c} s "
         "(issue 17: ~0.12 s per service)",
+        f"- CPU seconds (user + system from `wait4`, less sensitive to the load than wall time): preview "
+        f"**{scale['fit_cpu']['a']:.2f} s + {scale['fit_cpu']['b'] * 1000:.0f} ms × N** (residuals "
+        + ", ".join(f"{x:+.2f}" for x in scale["fit_cpu"]["residuals"]) + f" s); bare CLI **{scale['fit_cli_cpu']['a']:.2f} s + "
+        f"{scale['fit_cli_cpu']['b'] * 1000:.0f} ms × N** (residuals "
+        + ", ".join(f"{x:+.2f}" for x in scale["fit_cli_cpu"]["residuals"]) + " s)",
         f"- peak RSS is the largest single process of a preview (ours or its checkov worker), from `wait4`.",
         "",
         f"Synth and render of the {change['services']}-service stack alone (fresh process, medians): synth "
@@ -368,7 +381,7 @@ def _write_scale(scale: dict) -> list[str]:
         f"| unchanged stack | {change['unchanged']:.2f} | {change['unchanged_program']:.2f} |",
         f"| one service changed | {change['changed']:.2f} | {change['changed_program']:.2f} |",
         "",
-        "Where a one-service change's time goes (fresh process per run, prewarmed checkov worker, medians): imports "
+        "Where a one-service change's time goes (fresh process per run, prewarmed checkov worker, medians): "
         + ", ".join(f"{k} {change['phases'][k]:.2f} s" for k in ("imports", "load", "synth", "render", "gate"))
         + ". The gate part is what the per-object cache makes incremental; the synth re-runs the whole program.",
         "",
