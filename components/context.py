@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from components.base import ArgsModel
-from components.validation import DnsSubdomain, LabelKey, Labels
+from components.validation import Cidr, DnsSubdomain, LabelKey, Labels
 
 __all__ = ["ClientSelector", "ClusterCapabilities", "Peer", "PrometheusPeer", "StackContext"]
 
@@ -24,9 +24,11 @@ class ClusterCapabilities(ArgsModel):
     keda: bool = Field(default=False, description="KEDA is installed: autoscale with ScaledObjects. Default false: HPA v2 on a pods metric.")
     prometheus_operator: bool = Field(default=False, alias="prometheusOperator", description="The Prometheus Operator CRDs exist (ServiceMonitor, PrometheusRule). Default false.")
     storage_class: DnsSubdomain | None = Field(default=None, alias="storageClass", description="StorageClass for ReadWriteOnce volumes. Default None: the cluster default.")
-    rwx_storage_class: DnsSubdomain | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: one cache per replica group is not possible, so multi-replica services download per pod (emptyDir).")
+    rwx_storage_class: DnsSubdomain | None = Field(default=None, alias="rwxStorageClass", description="StorageClass offering ReadWriteMany, for a model cache shared by replicas. Default None: no RWX class, so a vLLM service whose pods can overlap (several replicas, surge, blue-green) needs source.prefilledClaim (an RWX claim you fill).")
     gpu_node_label: LabelKey = Field(default="nvidia.com/gpu.product", alias="gpuNodeLabel", description="Node label naming the GPU product (set by NVIDIA GPU feature discovery). Default nvidia.com/gpu.product.")
     gpu_taint_key: LabelKey = Field(default="nvidia.com/gpu", alias="gpuTaintKey", description="Taint key on GPU nodes, tolerated by GPU workloads. Default nvidia.com/gpu.")
+    spare_gpus: int = Field(default=0, ge=0, alias="spareGpus", description="GPUs kept free for rollouts: a vLLM service whose pods need at most this many GPUs rolls out with surge (a new pod starts before an old one stops). Default 0: no spare capacity declared, so rollouts are recreate (documented downtime) or blue-green.")
+    api_server_cidrs: list[Cidr] = Field(default_factory=list, alias="apiServerCidrs", description="Public addresses of the cluster's API server (managed clusters with a public endpoint), excluded from download egress like private ranges, and the only public addresses a benchmark Job may reach. Default none: the in-cluster API address is private.")
     kube_context: str | None = Field(default=None, alias="kubeContext", description="kubeconfig context for the real engine. Default None: the current context.")
 
 

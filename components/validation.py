@@ -24,11 +24,11 @@ __all__ = [
     # predicates: value -> what is wrong, or None
     "label_key_problem", "label_value_problem", "dns_label_problem", "dns_subdomain_problem",
     "quantity_problem", "port_name_problem", "env_name_problem", "duration_problem", "docker_host_problem",
-    "image_key_problem", "digest_image_problem", "parse_quantity",
+    "image_key_problem", "digest_image_problem", "cidr_problem", "parse_quantity",
     # pydantic types
     "TypeName", "LabelKey", "LabelValue", "Labels", "DnsLabel", "DnsSubdomain", "CpuQuantity", "MemoryQuantity",
     "StorageQuantity", "Port", "HostPort", "PortName", "Duration", "DockerHostUrl", "ImageKey", "DigestImageRef",
-    "EnvName", "Located", "located",
+    "Cidr", "EnvName", "Located", "located",
     # older helpers
     "dns_label", "ip_address",
 ]
@@ -211,6 +211,16 @@ def digest_image_problem(value: str) -> str | None:
     return None
 
 
+def cidr_problem(value: str) -> str | None:
+    """An IPv4/IPv6 network in CIDR notation with no host bits set (``ipaddress.ip_network(strict=True)``,
+    the rule of NetworkPolicy ``ipBlock.cidr``)."""
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except (ValueError, TypeError):
+        return "must be a CIDR with no host bits set, e.g. 10.20.0.0/16 or 203.0.113.10/32"
+    return None
+
+
 # --------------------------------------------------------------------------- pydantic types
 
 
@@ -242,6 +252,7 @@ Duration = Annotated[str, _check(duration_problem), TypeName("duration")]
 DockerHostUrl = Annotated[str, _check(docker_host_problem), TypeName("Docker host URL")]
 ImageKey = Annotated[str, _check(image_key_problem), TypeName("image key (versions.yaml)")]
 DigestImageRef = Annotated[str, _check(digest_image_problem), TypeName("image@sha256 digest")]
+Cidr = Annotated[str, _check(cidr_problem), TypeName("CIDR")]
 
 
 # --------------------------------------------------------------------------- located model-level errors

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from slm_deploy.commands import ci, export, gate, new_stack, policies, preview, schema, sizing, stacks
+from slm_deploy.commands import benchmarks, ci, export, gate, new_stack, policies, preview, schema, sizing, stacks
 from slm_deploy.console import Verbosity, install_progress, plain_help, unwrapped_help
 from slm_deploy.session import Session
 
@@ -64,7 +64,7 @@ def _root(
 
 
 # Commands live in their own modules (slm_deploy/commands/); each keeps heavy imports inside its body.
-for _module in (stacks, preview, sizing, policies, gate, new_stack, ci, export, schema):
+for _module in (stacks, preview, sizing, policies, gate, new_stack, ci, export, schema, benchmarks):
     _module.register(app)
 
 

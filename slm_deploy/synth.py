@@ -82,6 +82,10 @@ class _RecordingMocks(Mocks):
         self.records: list[ResourceRecord] = []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+        if args.resource_id and args.custom is not False and not args.inputs:
+            # A read of an existing object (Resource.get, e.g. a benchmark's result ConfigMap): Pulumi applies
+            # nothing for it, so it is not recorded; offline there is no live object, so no outputs either.
+            return args.resource_id, {}
         inputs = dict(args.inputs)
         self.records.append(ResourceRecord(args.typ, args.name, bool(args.custom), inputs))
         return f"{args.name}-id", _mock_outputs(args.typ, args.name, inputs)

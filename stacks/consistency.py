@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["component_problems", "name_problems", "host_port_problems", "ollama_problems"]
+__all__ = ["component_problems", "lifecycle_problems", "name_problems", "host_port_problems", "ollama_problems"]
 
 Problems = list[tuple[tuple[Any, ...], str]]
 
@@ -24,10 +24,6 @@ def component_problems(cfg: Any) -> Problems:
         out.append((("vllm",), f"vllm services need target kubernetes (GPU pods); target is {cfg.target}: use ollama "
                                "for a Docker host"))
     for i, v in enumerate(cfg.vllm):
-        if v.model_cache == "shared" and v.max_replicas_resolved > 1 and not cfg.cluster.rwx_storage_class:
-            out.append((("vllm", i, "modelCache"), f"vllm[{i}] ({v.name}): modelCache shared with maxReplicas "
-                        f"{v.max_replicas_resolved} needs cluster.rwxStorageClass (a ReadWriteOnce volume cannot follow "
-                        "replicas onto other nodes); set it or use modelCache per-pod"))
         if v.scale_to_zero and not cfg.cluster.keda:
             out.append((("vllm", i, "scaleToZero"), f"vllm[{i}] ({v.name}): scaleToZero needs cluster.keda true; "
                         "an HPA cannot scale to 0 replicas"))
@@ -41,6 +37,45 @@ def component_problems(cfg: Any) -> Problems:
         elif cfg.monitoring.mode == "operator" and not cfg.cluster.prometheus_operator:
             out.append((("monitoring", "mode"), "monitoring.mode operator needs cluster.prometheusOperator true "
                         "(PodMonitor/PrometheusRule CRDs); set it or use mode standalone"))
+    return out
+
+
+CANARY_UNSUPPORTED = (
+    "the gateway's router (vllm-router 0.1.17) cannot split one model's traffic by weight between two revisions: "
+    "it groups workers by model id and its policies pick among them by load, prefix or hash; a worker's priority "
+    "and cost are stored as labels and never read (src/routers/router_manager.rs:179-185, :404-470; docs/lifecycle.md)"
+)
+"""Why a canary percentage is refused even with the gateway (checked in the router's released source)."""
+
+
+def lifecycle_problems(cfg: Any) -> Problems:
+    """Each vLLM service's cache, rollout and canary rules on this cluster (components/vllm/lifecycle.py)."""
+    out: Problems = []
+    cluster = cfg.cluster
+    for i, v in enumerate(cfg.vllm):
+        rwx = bool(cluster.rwx_storage_class) or v.source.prefilled_claim is not None
+        if v.max_replicas_resolved > 1 and not rwx:
+            key = "maxReplicas" if v.max_replicas else "replicas"
+            out.append((("vllm", i, key), f"{v.max_replicas_resolved} replicas spread over nodes, "
+                        "and serving pods never download: the model cache must be ReadWriteMany; set "
+                        "cluster.rwxStorageClass, or source.prefilledClaim (an RWX claim you fill)"))
+        if v.rollout == "surge":
+            if cluster.spare_gpus < v.gpus:
+                out.append((("vllm", i, "rollout"), f"surge starts a new pod ({v.gpus} "
+                            f"GPU{'s' if v.gpus > 1 else ''}) before an old one stops, and cluster.spareGpus is "
+                            f"{cluster.spare_gpus}: declare the spare capacity (cluster.spareGpus), or choose rollout "
+                            "recreate (downtime while the new pod starts) or blue-green"))
+            elif not rwx:
+                out.append((("vllm", i, "rollout"), "surge runs an old and a new pod at once, on "
+                            "any node: the model cache must be ReadWriteMany (cluster.rwxStorageClass) or "
+                            "source.prefilledClaim; or choose blue-green"))
+        if v.canary is not None:
+            if not cfg.gateway_enabled:
+                why = "a canary needs the model gateway in front of the model, and this stack has none (gateway.enabled)"
+            else:
+                why = CANARY_UNSUPPORTED
+            out.append((("vllm", i, "canary"), f"{why}; remove canary (rollout blue-green switches all traffic once the "
+                        "new revision is ready)"))
     return out
 
 

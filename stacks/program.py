@@ -131,10 +131,17 @@ class _Composition:
         return self.secrets.get(key) or random.RandomPassword(name, length=length, special=False).result
 
 
-def _compose_vllm(c: _Composition) -> None:
+def _benchmarked(cfg: StackConfig, name: str) -> bool:
+    return cfg.benchmark is not None and (not cfg.benchmark.services or name in cfg.benchmark.services)
+
+
+def _compose_vllm(c: _Composition, gateway: ModelGateway | None) -> None:
+    """VllmService per model; behind the gateway, their smoke and benchmark Jobs call through it."""
     for args in c.cfg.vllm:
+        benchmarked = _benchmarked(c.cfg, args.name)
         vllm = VllmService(
             args.name, args, c.ctx, api_key=c.secrets.get("apiKey"), hf_token=c.secrets.get("hfToken"),
+            benchmark=c.cfg.benchmark if benchmarked else None, gateway=gateway.endpoint if gateway else None,
             opts=c.opts_for("kubernetes"),
         )
         c.contributions.append(vllm.monitoring)
@@ -142,16 +149,21 @@ def _compose_vllm(c: _Composition) -> None:
             "baseUrl": vllm.base_url, "servedModelNames": vllm.served_model_names,
             "apiKeySecretName": vllm.api_key_secret_name, "serviceName": vllm.service_name,
         }
+        if benchmarked:
+            c.outputs.setdefault("benchmarks", {})[args.name] = vllm.benchmark
 
 
-def _compose_gateway(c: _Composition) -> None:
-    """The ModelGateway in front of every vLLM model (when the stack has one)."""
+def _compose_gateway(c: _Composition) -> ModelGateway | None:
+    """The ModelGateway in front of every vLLM model (when the stack has one). Built before the models, whose
+    smoke and benchmark Jobs call through it; its verification client allows the largest benchmark's concurrency."""
     if not c.cfg.gateway_enabled:
-        return
-    gateway = ModelGateway(GATEWAY_NAME, c.cfg.gateway, c.ctx, models=c.cfg.served_models, opts=c.opts_for("kubernetes"))
-    c.contributions.append(gateway.monitoring)
+        return None
+    verify = max([4, *(v.plan.max_num_seqs for v in c.cfg.vllm if _benchmarked(c.cfg, v.name))])
+    gateway = ModelGateway(GATEWAY_NAME, c.cfg.gateway, c.ctx, models=c.cfg.served_models, verify_concurrency=verify,
+                           opts=c.opts_for("kubernetes"))
     c.outputs["gateway"] = {"baseUrl": gateway.base_url, "serviceName": gateway.service_name,
                             "clientSecretNames": gateway.client_secret_names, "clientKeys": gateway.client_keys}
+    return gateway
 
 
 def _compose_ollama(c: _Composition) -> None:
@@ -197,8 +209,10 @@ def _compose_monitoring(c: _Composition) -> None:
 def compose(cfg: StackConfig, secrets: dict[str, pulumi.Output[str] | None]) -> dict[str, Any]:
     """Compose the stack's components (serving first, monitoring last). Returns the stack outputs."""
     c = _Composition(cfg, secrets)
-    _compose_vllm(c)
-    _compose_gateway(c)
+    gateway = _compose_gateway(c)
+    _compose_vllm(c, gateway)
+    if gateway is not None:  # its monitoring after the models' (dashboards and rule groups in stack order)
+        c.contributions.append(gateway.monitoring)
     _compose_ollama(c)
     _compose_onnx_edge(c)
     _compose_monitoring(c)

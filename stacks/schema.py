@@ -16,17 +16,19 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.base import ArgsModel
 from components.context import ClusterCapabilities
 from components.gateway.args import GatewayArgs
+from components.lifecycle.benchmark import BenchmarkArgs
 from components.monitoring.args import MonitoringStackArgs
 from components.ollama.args import OllamaStackArgs
 from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.validation import DnsLabel, DockerHostUrl, LabelValue, located
 from components.vllm.args import VllmServiceArgs
-from stacks.consistency import component_problems, host_port_problems, name_problems, ollama_problems
+from stacks.consistency import component_problems, host_port_problems, lifecycle_problems, name_problems, ollama_problems
 
 __all__ = [
     "PROJECT",
@@ -166,6 +168,7 @@ class StackConfig(ArgsModel):
     ollama: OllamaStackArgs | None = Field(default=None, description="Ollama + Open WebUI (components/ollama/), on the Docker host or the cluster. Default None: no Ollama.")
     onnx_edge: list[OnnxEdgeNodeArgs] = Field(default_factory=list, alias="onnxEdge", description="ONNX Runtime GenAI edge servers (components/onnx_edge/), each on the Docker host (target docker) or k3s edge nodes (target kubernetes); every entry's target must match the stack target. Default none.")
     gateway: GatewayArgs = Field(default_factory=GatewayArgs, description="ModelGateway (components/gateway/): one OpenAI endpoint for every vLLM model, named client keys, per-client limits and metrics; Kubernetes targets only. Default: on when the stack has two or more vLLM services or one with more than two replicas (see gateway.enabled).")
+    benchmark: BenchmarkArgs | None = Field(default=None, description="Run vLLM's own load generator (vllm bench serve, from the pinned image) against the stack's vLLM services after each rollout, and record measured TTFT/ITL/throughput next to sizing's prediction (ConfigMap <service>-benchmark; `slm-deploy benchmarks STACK`). `benchmark: {}` turns it on with defaults. Default None: off.")
     monitoring: MonitoringStackArgs | None = Field(default=None, description="MonitoringStack (components/monitoring/): standalone Prometheus/Alertmanager/Grafana or objects for the cluster's Prometheus Operator; Kubernetes targets only. Default None: no monitoring.")
 
     @field_validator("ollama")
@@ -205,11 +208,28 @@ class StackConfig(ArgsModel):
         """Every model name the stack's vLLM services serve (base models and LoRA adapters)."""
         return [v.served_name for v in self.vllm] + [a.name for v in self.vllm for a in v.lora_adapters]
 
+    @field_validator("benchmark")
+    @classmethod
+    def _benchmark_targets(cls, value: BenchmarkArgs | None, info: ValidationInfo) -> BenchmarkArgs | None:
+        if value is None or "vllm" not in info.data:  # vllm itself failed: its errors are reported
+            return value
+        names = [v.name for v in info.data["vllm"]]
+        if not names:
+            raise ValueError("benchmark runs vLLM's load generator (vllm bench serve) against the stack's vLLM services, "
+                             "and this stack has none: remove benchmark, or add the model's vllm service")
+        errors = [InitErrorDetails(type=PydanticCustomError(
+                      "value_error", f"no vllm service is named {name!r}; the stack serves {', '.join(names)}"),
+                      loc=("services", j), input=name)
+                  for j, name in enumerate(value.services) if name not in names]
+        if errors:
+            raise ValidationError.from_exception_data("benchmark", errors)
+        return value
+
     def secrets_needed(self) -> list[tuple[str, object, str, str]]:
         """``(key path, value, secret key, why)`` for every secret this configuration cannot run without."""
         needed = []
         for i, v in enumerate(self.vllm):
-            if v.spec.gated and v.download:
+            if v.spec.gated and v.source.downloads:
                 needed.append((f"vllm[{i}].model", v.model, "hfToken",
                                f"{v.spec.id} is gated on Hugging Face: its download needs the hfToken secret"))
         return needed
@@ -217,5 +237,5 @@ class StackConfig(ArgsModel):
     @model_validator(mode="after")
     def _consistent(self) -> "StackConfig":
         """Every cross-component rule, each problem at its entry (see stacks/consistency.py)."""
-        located(component_problems(self) + name_problems(self) + host_port_problems(self))
+        located(component_problems(self) + lifecycle_problems(self) + name_problems(self) + host_port_problems(self))
         return self

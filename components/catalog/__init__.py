@@ -177,6 +177,8 @@ class GpuSpec(_Frozen):
     node_label_aliases: list[str] = []
     compute_capability: str
     fp8: bool
+    memory_bandwidth_gbs: float | None = Field(default=None, gt=0)
+    """Peak device-memory bandwidth in GB/s (NVIDIA datasheet): the benchmark's roofline prediction."""
 
     @property
     def memory_bytes(self) -> int:

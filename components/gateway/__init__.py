@@ -21,9 +21,10 @@ import pulumi_random
 from components.base import SlmComponent
 from components.context import StackContext
 from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayClient, GatewayIngress
-from components.gateway.constants import PROXY_PORT, TYPE
+from components.gateway.constants import PROXY_PORT, TYPE, VERIFY_CLIENT
 from components.gateway.k8s import build_gateway
 from components.gateway.monitoring import gateway_contribution
+from components.lifecycle.verification import Endpoint
 from components.observability import MonitoringContribution
 
 __all__ = ["ModelGateway", "GatewayArgs", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
@@ -39,6 +40,8 @@ class ModelGateway(SlmComponent):
     client_secret_names: pulumi.Output[dict[str, str]]
     client_keys: pulumi.Output[dict[str, str]]
     monitoring: MonitoringContribution
+    endpoint: Endpoint
+    """What the vLLM services' smoke and benchmark Jobs call: this gateway, with the verification client's key."""
 
     def __init__(
         self,
@@ -48,20 +51,24 @@ class ModelGateway(SlmComponent):
         *,
         models: list[str],
         client_keys: dict[str, pulumi.Input[list[str]]] | None = None,
+        verify_concurrency: int = 4,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``client_keys``: keys set for some clients (first = current); the others get a generated key."""
+        """``client_keys``: keys set for some clients (first = current); the others get a generated key.
+        ``verify_concurrency``: requests in flight the verification client ``slm-verify`` may send per gateway
+        replica (the smoke Jobs send one; a benchmark Job its service's sized concurrency)."""
         super().__init__(name, opts=opts)
         child = pulumi.ResourceOptions(parent=self)
         given = client_keys or {}
         keys: dict[str, pulumi.Output[list[str]]] = {}
-        for client in args.effective_clients(models):
+        for client in args.effective_clients(models, verify_concurrency):
             if client.name in given:
                 keys[client.name] = pulumi.Output.secret(given[client.name])
             else:
                 generated = pulumi_random.RandomPassword(f"{name}-key-{client.name}", length=48, special=False, opts=child)
                 keys[client.name] = pulumi.Output.secret(generated.result.apply(lambda k: [f"sk-{k}"]))
-        workload = build_gateway(name, args, ctx, models=models, client_keys=keys, opts=child)
+        workload = build_gateway(name, args, ctx, models=models, client_keys=keys, verify_concurrency=verify_concurrency,
+                                 opts=child)
         self.service_name = pulumi.Output.from_input(workload.service_name)
         self.base_url = pulumi.Output.from_input(
             f"https://{args.ingress.host}/v1" if args.ingress
@@ -69,6 +76,9 @@ class ModelGateway(SlmComponent):
         self.client_secret_names = pulumi.Output.from_input(workload.client_secret_names)
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys).apply(lambda ks: {c: k[0] for c, k in ks.items()}))
         self.monitoring = gateway_contribution(name, ctx.namespace, workload.selector)
+        self.endpoint = Endpoint(f"http://{workload.service_name}.{ctx.namespace}.svc.cluster.local:{PROXY_PORT}",
+                                 workload.selector, PROXY_PORT, (workload.client_secret_names[VERIFY_CLIENT], "api-key"),
+                                 workload.ready)
         self.register_outputs({
             "baseUrl": self.base_url,
             "serviceName": self.service_name,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
+from components.gateway.constants import VERIFY_CLIENT
 from components.validation import dns_label
 
 __all__ = ["GatewayArgs", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
@@ -73,8 +74,18 @@ class GatewayArgs(ArgsModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"client names must be unique; {', '.join(dupes)} appears more than once")
+        if VERIFY_CLIENT in names:
+            raise ValueError(f"client name {VERIFY_CLIENT} is reserved for the gateway's smoke and benchmark Jobs "
+                             "(docs/lifecycle.md); choose another name")
         return self
 
-    def effective_clients(self, models: list[str]) -> list[GatewayClient]:
-        """The configured clients, or the one default client using every model."""
-        return self.clients or [GatewayClient(name="default", models=list(models), rpm=600, concurrency=64)]
+    def effective_clients(self, models: list[str], verify_concurrency: int | None = None) -> list[GatewayClient]:
+        """The configured clients, or the one default client using every model; with ``verify_concurrency``,
+        also the verification client (every model; ``verify_concurrency`` requests in flight and 120 per
+        minute per slot on *each* gateway replica, since a Job's connections may all land on one)."""
+        clients = self.clients or [GatewayClient(name="default", models=list(models), rpm=600, concurrency=64)]
+        if verify_concurrency is not None:
+            per_replica = max(1, verify_concurrency)
+            clients = [*clients, GatewayClient(name=VERIFY_CLIENT, models=list(models), rpm=120 * per_replica * self.replicas,
+                                               concurrency=per_replica * self.replicas)]
+        return clients

@@ -19,3 +19,6 @@ WORKER_SELECTOR = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/componen
 """Labels of the vLLM pods the router discovers (plus the stack's app.kubernetes.io/part-of)."""
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 """The Prometheus pods admitted to the metrics ports (the MonitoringStack's)."""
+VERIFY_CLIENT = "slm-verify"
+"""The gateway's own client for the post-deploy smoke and benchmark Jobs (docs/lifecycle.md): every model,
+limits sized so a benchmark at the sized concurrency is never throttled; a stack's client may not take the name."""

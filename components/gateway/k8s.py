@@ -59,6 +59,8 @@ class GatewayWorkload:
     selector: dict[str, str]
     service_name: str
     client_secret_names: dict[str, str]
+    ready: list[pulumi.Resource]
+    """What a caller waits for before it calls the gateway (Deployment, Service, NetworkPolicy, key Secrets)."""
 
 
 def _exec_probe(url: str, period: int, failures: int = 3) -> ProbeArgs:
@@ -95,9 +97,11 @@ def build_gateway(
     *,
     models: list[str],
     client_keys: dict[str, pulumi.Output[list[str]]],
+    verify_concurrency: int | None = None,
     opts: pulumi.ResourceOptions,
 ) -> GatewayWorkload:
-    """Create every object of the gateway. ``client_keys`` maps each client to its keys (secret outputs)."""
+    """Create every object of the gateway. ``client_keys`` maps each client to its keys (secret outputs);
+    ``verify_concurrency``: add the verification client (:meth:`GatewayArgs.effective_clients`)."""
     namespace = ctx.namespace
     labels = standard_labels(APP_NAME, name, "gateway", ROUTER_VERSION, ctx.part_of)
     selector = selector_labels(APP_NAME, name)
@@ -105,7 +109,7 @@ def build_gateway(
     def meta(obj_name: str, extra: dict[str, str] | None = None) -> ObjectMetaArgs:
         return ObjectMetaArgs(name=obj_name, namespace=namespace, labels=labels, annotations=extra)
 
-    clients = args.effective_clients(models)
+    clients = args.effective_clients(models, verify_concurrency)
     # Limits are per nginx instance: split each client's budget across the replicas.
     per_replica = [ProxyClient(c.name, tuple(c.models), max(1, -(-c.rpm // args.replicas)),
                                max(1, -(-c.concurrency // args.replicas)),
@@ -119,15 +123,17 @@ def build_gateway(
 
     # --- keys: hashes for the proxy, raw keys for the clients ---------------------------------
     all_keys = pulumi.Output.all(**client_keys)
-    k8s.core.v1.Secret(f"{name}-keys", metadata=meta(f"{name}-keys"), type="Opaque",
+    ready: list[pulumi.Resource] = []
+    keys_secret = k8s.core.v1.Secret(f"{name}-keys", metadata=meta(f"{name}-keys"), type="Opaque",
                        string_data={"clients.keys": pulumi.Output.secret(all_keys.apply(keys_file_text))}, opts=opts)
     client_secrets = {}
     for client in clients:
         secret_name = f"{name}-client-{client.name}"
         current = client_keys[client.name].apply(lambda keys: keys[0])
-        k8s.core.v1.Secret(secret_name, metadata=meta(secret_name), type="Opaque",
-                           string_data={"api-key": pulumi.Output.secret(current)}, opts=opts)
+        ready.append(k8s.core.v1.Secret(secret_name, metadata=meta(secret_name), type="Opaque",
+                                        string_data={"api-key": pulumi.Output.secret(current)}, opts=opts))
         client_secrets[client.name] = secret_name
+    ready.append(keys_secret)
 
     # --- discovery RBAC -------------------------------------------------------------------------
     k8s.core.v1.ServiceAccount(name, metadata=meta(name), automount_service_account_token=False, opts=opts)
@@ -198,7 +204,7 @@ def build_gateway(
         liveness_probe=http_probe("/healthz", EXPORTER_PORT_NAME, period_seconds=10),
         readiness_probe=http_probe("/healthz", EXPORTER_PORT_NAME, period_seconds=10),
     )
-    k8s.apps.v1.Deployment(
+    deployment = k8s.apps.v1.Deployment(
         name, metadata=meta(name),
         spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=args.replicas,
@@ -224,7 +230,7 @@ def build_gateway(
             min_available=1, selector=LabelSelectorArgs(match_labels=selector)), opts=opts)
 
     # --- service, network policy, ingress --------------------------------------------------------
-    k8s.core.v1.Service(name, metadata=meta(name), spec=k8s.core.v1.ServiceSpecArgs(
+    service = k8s.core.v1.Service(name, metadata=meta(name), spec=k8s.core.v1.ServiceSpecArgs(
         type="ClusterIP", selector=selector,
         ports=[k8s.core.v1.ServicePortArgs(name=PROXY_PORT_NAME, port=PROXY_PORT, target_port=PROXY_PORT_NAME, protocol="TCP")],
     ), opts=opts)
@@ -235,7 +241,7 @@ def build_gateway(
         ingress_from_pods([PROMETHEUS_POD_LABELS], [EXPORTER_PORT, ROUTER_METRICS_PORT],
                           namespace_labels=scraper.namespace_labels if scraper else None),
     ]
-    k8s.networking.v1.NetworkPolicy(name, metadata=meta(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+    policy = k8s.networking.v1.NetworkPolicy(name, metadata=meta(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(
         pod_selector=LabelSelectorArgs(match_labels=selector),
         policy_types=["Ingress", "Egress"],
         ingress=ingress,
@@ -259,4 +265,4 @@ def build_gateway(
                         name=name, port=k8s.networking.v1.ServiceBackendPortArgs(name=PROXY_PORT_NAME)))),
             ]))],
         ), opts=opts)
-    return GatewayWorkload(labels, selector, name, client_secrets)
+    return GatewayWorkload(labels, selector, name, client_secrets, [deployment, service, policy, *ready])

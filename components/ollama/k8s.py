@@ -1,19 +1,21 @@
-"""Kubernetes target: Ollama Deployment + PVC + blocking pull Job, Open WebUI, ClusterIP Services, NetworkPolicies.
+"""Kubernetes target: Ollama Deployment + models PVC + cache-fill Job, Open WebUI, ClusterIP Services,
+NetworkPolicies, smoke Job (docs/lifecycle.md).
 
 * Ollama: one replica with ``strategy: Recreate`` (the model PVC is ReadWriteOnce, so two pods must never
-  overlap), non-root 10001, read-only root, HOME and /tmp on emptyDirs, models on the PVC.
-* The pull step is a Job (backoffLimit 2) that runs ``ollama pull`` / ``ollama create`` against the Service;
-  pulumi-kubernetes waits for Job completion and fails the update when it fails, so nothing reports ready
-  with a missing model. Probes never kill a pull: the server is not the one downloading synchronously.
+  overlap), non-root 10001, read-only root, HOME and /tmp on emptyDirs, models on the PVC mounted read-only.
+* The cache-fill Job runs its own ``ollama serve`` on 127.0.0.1 against the PVC, ``ollama show TAG || ollama
+  pull TAG`` per model (a present model is never pulled again) and ``ollama create`` per variant; the
+  Deployment depends on it, and pulumi-kubernetes waits for its completion. It is the only pod with internet
+  egress (DNS + 443 to public addresses, :func:`components.hardening.egress_public`).
 * ``authProxy``: the same nginx API-key proxy as everywhere (:func:`components.auth_proxy.auth_proxy_sidecar`,
   one config generator) runs beside Ollama in its pod; the Service gains the port ``http-auth`` and
-  ``baseUrl`` points at it. ``clients`` are then admitted on ``http-auth`` only, never on Ollama's own port.
-* NetworkPolicies: Ollama's own port admits only Open WebUI, the pull Job and the monitoring ``probers``
-  (the blackbox exporter, possibly in another namespace; a NetworkPolicy filters ports, not paths, so the
-  prober is admitted on the API port it probes ``/api/version`` on), plus ``clients`` without the proxy;
-  egress HTTPS to public addresses only (registry downloads, :func:`components.hardening.egress_public`) +
-  DNS. Open WebUI admits only ``webui.clients`` (default none: ``kubectl port-forward`` only) on 8080 and
-  may reach Ollama and DNS.
+  ``baseUrl`` points at it. ``clients`` and the smoke Job are then admitted on ``http-auth`` only, never on
+  Ollama's own port; the smoke Job reads the key from the Secret ``<name>-api-key`` mounted as a file.
+* NetworkPolicies: Ollama's own port admits only Open WebUI and the monitoring ``probers`` (the blackbox
+  exporter, possibly in another namespace; a NetworkPolicy filters ports, not paths, so the prober is
+  admitted on the API port it probes ``/api/version`` on), plus ``clients`` and the smoke Job without the
+  proxy; egress DNS only (CKV_SLM_030). Open WebUI admits only ``webui.clients`` (default none: ``kubectl
+  port-forward`` only) on 8080 and may reach Ollama and DNS.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ import shlex
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import (
+    AffinityArgs,
+    PodAffinityArgs,
+    PodAffinityTermArgs,
+    WeightedPodAffinityTermArgs,
     ContainerArgs,
     ContainerPortArgs,
     EnvVarArgs,
@@ -48,6 +54,8 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
+from components.lifecycle.cache_fill import CacheFill, FillStep, cache_fill_job
+from components.lifecycle.verification import lifecycle_scripts, smoke_job, smoke_selector, spec_key
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
 from components.ollama.monitoring import monitoring_for
@@ -78,7 +86,6 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     ref = image("ollama")
     labels = standard_labels("ollama", name, "model-server", ref.tag, part_of)
     selector = selector_labels("ollama", name)
-    pull_labels = standard_labels("ollama-pull", name, "model-pull", ref.tag, part_of)
     webui_selector = selector_labels("open-webui", name)
     service = f"{name}"
     url = f"http://{service}.{namespace}.svc.cluster.local:{OLLAMA_PORT}"
@@ -95,8 +102,10 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     home_volume, home_mount = scratch_volume("home", "/home/ollama", size_limit="256Mi")
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="1Gi")
     extended = {"nvidia.com/gpu": "1"} if args.gpu == "all" else None
+    # The server only reads the store the fill Job wrote: mounted read-only, and OLLAMA_NOPRUNE=1 because
+    # its start-up prune (server/routes.go Serve -> PruneLayers, v0.12.3) would try to delete files there.
     server_env = {**args.server.environment(), "OLLAMA_HOST": f"0.0.0.0:{OLLAMA_PORT}",
-                  "OLLAMA_MODELS": "/models", "HOME": "/home/ollama"}
+                  "OLLAMA_MODELS": "/models", "HOME": "/home/ollama", "OLLAMA_NOPRUNE": "1"}
     container = ContainerArgs(
         name="ollama",
         image=ref.ref,
@@ -104,7 +113,7 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         args=["serve"],
         env=_env(server_env),
         ports=[ContainerPortArgs(name="http", container_port=OLLAMA_PORT, protocol="TCP")],
-        volume_mounts=[VolumeMountArgs(name="models", mount_path="/models"), home_mount, tmp_mount],
+        volume_mounts=[VolumeMountArgs(name="models", mount_path="/models", read_only=True), home_mount, tmp_mount],
         resources=resources(mem.cpu_request, mem.request, cpu_limit=mem.cpu_request, memory_limit=mem.limit,
                             extended=extended),
         security_context=container_security_context(),
@@ -119,6 +128,8 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         containers.append(proxy.container)
         volumes = proxy.volumes
     tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
+    job = _fill_job(name, args, ctx, ref, modelfiles, selector, opts=pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=[pvc, config_map])))
     deployment = k8s.apps.v1.Deployment(
         name,
         metadata=_meta(name, namespace, labels),
@@ -136,7 +147,7 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
                 ),
             ),
         },
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc, job])),
     )
     ports = [{"name": "http", "port": OLLAMA_PORT, "target_port": "http", "protocol": "TCP"}]
     if args.auth_proxy:
@@ -144,56 +155,36 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     svc = k8s.core.v1.Service(
         service, metadata=_meta(service, namespace, labels),
         spec={"type": "ClusterIP", "selector": selector, "ports": ports}, opts=opts)
-    # Ollama's own port: the stack's web UI, its pull Job and the probers; clients only without the proxy.
-    in_stack = [webui_selector, selector_labels("ollama-pull", name)]
-    ingress = [ingress_from_pods(in_stack if args.auth_proxy else [*in_stack, *args.clients], ["http"]),
+    # Ollama's own port: the stack's web UI and the probers; clients and the smoke Job only without the proxy
+    # (with it, they come in through the proxy, as clients do).
+    smoke_pods = smoke_selector("ollama", name)
+    ingress = [ingress_from_pods([webui_selector] if args.auth_proxy else [webui_selector, smoke_pods, *args.clients], ["http"]),
                *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)]
-    if args.auth_proxy and args.clients:
-        ingress.append(ingress_from_pods(args.clients, [PROXY_PORT_NAME]))
+    if args.auth_proxy:
+        ingress.append(ingress_from_pods([smoke_pods, *args.clients], [PROXY_PORT_NAME]))
     k8s.networking.v1.NetworkPolicy(
         name, metadata=_meta(name, namespace, labels),
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
-              "ingress": ingress, "egress": [dns_egress(), egress_public()]},
+              # The store is filled by the Job below; the server reaches nothing (CKV_SLM_030).
+              "ingress": ingress, "egress": [dns_egress()]},
         opts=opts)
 
-    # Blocking pull step: a Job against the Service; Pulumi waits for it and fails the update if it fails.
-    steps = [f"ollama pull {shlex.quote(r.tag)}" for r in args.resolved()]
-    steps += [f"ollama create {shlex.quote(v)} -f /modelfiles/{v}.Modelfile" for v in modelfiles]
-    job_tmp, job_tmp_mount = scratch_volume("tmp", "/tmp", size_limit="64Mi")
-    job = k8s.batch.v1.Job(
-        f"{name}-pull",
-        metadata=_meta(f"{name}-pull", namespace, pull_labels),
-        spec={
-            "backoff_limit": 2,
-            "active_deadline_seconds": 3600,
-            "template": PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=pull_labels),
-                spec=restricted_pod_spec(
-                    restart_policy="Never",
-                    containers=[ContainerArgs(
-                        name="pull",
-                        image=ref.ref,
-                        image_pull_policy="IfNotPresent",
-                        command=["/bin/sh", "-c", "set -eu; " + "; ".join(steps)],
-                        env=_env({"OLLAMA_HOST": url, "HOME": "/tmp"}),
-                        volume_mounts=[VolumeMountArgs(name="modelfiles", mount_path="/modelfiles", read_only=True),
-                                       job_tmp_mount],
-                        resources=resources("100m", "128Mi", cpu_limit="500m", memory_limit="256Mi"),
-                        security_context=container_security_context(),
-                    )],
-                    volumes=[VolumeArgs(name="modelfiles", config_map={"name": f"{name}-modelfiles", "default_mode": 0o444}),
-                             job_tmp],
-                ),
-            ),
-        },
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment, svc, config_map])),
+    scripts = lifecycle_scripts(name, namespace, labels, ["smoke_check.py"], opts)
+    smoke_deps: list[pulumi.Resource] = [deployment, svc, scripts]
+    key_secret = None
+    if args.auth_proxy:  # the smoke Job calls through the proxy with the client key, read from a Secret file
+        key_secret = (f"{name}-api-key", "api-key")
+        smoke_deps.append(k8s.core.v1.Secret(
+            key_secret[0], metadata=_meta(key_secret[0], namespace, labels), type="Opaque",
+            string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts))
+    smoke_job(
+        app="ollama", instance=name, namespace=namespace, part_of=part_of,
+        key=spec_key(ref.ref, server_env, modelfiles, [r.tag for r in args.resolved()], args.auth_proxy),
+        base_url=f"http://{service}.{namespace}.svc.cluster.local:{PROXY_PORT}/v1" if args.auth_proxy else f"{url}/v1",
+        models=args.served_models(), api_key_secret=key_secret, server_selector=selector,
+        server_port=PROXY_PORT if args.auth_proxy else OLLAMA_PORT, scripts_config_map=f"{name}-lifecycle",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=smoke_deps)),
     )
-    k8s.networking.v1.NetworkPolicy(
-        f"{name}-pull", metadata=_meta(f"{name}-pull", namespace, pull_labels),
-        spec={"pod_selector": LabelSelectorArgs(match_labels=selector_labels("ollama-pull", name)),
-              "policy_types": ["Ingress", "Egress"], "ingress": [],
-              "egress": [dns_egress(), egress_to_pods([selector], ["http"])]},
-        opts=opts)
     served = job.metadata.apply(lambda _m: args.served_models())
 
     webui_url = None
@@ -267,3 +258,56 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
               "egress": [dns_egress(), egress_to_pods([ollama_selector], ["http"])]},
         opts=opts)
     return f"http://{wname}.{namespace}.svc.cluster.local:{WEBUI_PORT}"
+
+
+def _fill_script(tags: list[str], variants: list[str]) -> str:
+    """The fill Job's shell: its own ``ollama serve`` on 127.0.0.1 writes the store; a model already in the store
+    is never pulled again (``ollama show`` answers from the local manifest; ollama-helm #154); each pull is
+    verified by Ollama itself (server/images.go PullModel: "verifying sha256 digest"); variants are re-created
+    from their Modelfiles (local, no download); then the server stops."""
+    lines = [
+        "set -eu",
+        f"ollama serve >/tmp/ollama-serve.log 2>&1 & server=$!",
+        "until ollama list >/dev/null 2>&1; do kill -0 $server 2>/dev/null || { cat /tmp/ollama-serve.log; exit 1; }; sleep 1; done",
+    ]
+    for tag in tags:
+        q = shlex.quote(tag)
+        lines.append(f"if ollama show {q} >/dev/null 2>&1; then echo \"present: {tag} (not pulled again)\"; "
+                     f"else ollama pull {q}; fi")
+    lines += [f"ollama create {shlex.quote(v)} -f /modelfiles/{v}.Modelfile" for v in variants]
+    lines += ["ollama list", "kill $server", "wait $server || true"]
+    return "\n".join(lines)
+
+
+def _fill_job(name: str, args: OllamaStackArgs, ctx: StackContext, ref, modelfiles: dict[str, str],
+              server_selector: dict[str, str], opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+    """The cache-fill Job: pulls into the models PVC before the server starts (and again, for new models only,
+    before each rollout that changes the model list)."""
+    tags = [r.tag for r in args.resolved()]
+    fill = CacheFill(
+        app="ollama", instance=name, job_name=f"{name}-fill-{spec_key(tags, modelfiles)}", namespace=ctx.namespace,
+        part_of=ctx.part_of, image=ref.ref, version=ref.tag,
+        steps=[FillStep("pull", ["/bin/sh", "-c", _fill_script(tags, list(modelfiles))])],
+        claim=f"{name}-models", mount_path="/models",
+        env={"OLLAMA_HOST": f"127.0.0.1:{OLLAMA_PORT}", "OLLAMA_MODELS": "/models", "HOME": "/tmp"},
+        download_bytes=int(_quantity_gib(args.storage_size) * 1024**3 * 2 // 3),
+        egress=[egress_public([443], also_except=ctx.cluster.api_server_cidrs)],
+        extra_volumes=[(VolumeArgs(name="modelfiles", config_map={"name": f"{name}-modelfiles", "default_mode": 0o444}),
+                        VolumeMountArgs(name="modelfiles", mount_path="/modelfiles", read_only=True))],
+        memory="512Mi", memory_limit="1Gi",
+        # The models PVC is ReadWriteOnce: prefer the node of the running server (a re-run meets it there).
+        pod_spec_extra={"affinity": AffinityArgs(pod_affinity=PodAffinityArgs(
+            preferred_during_scheduling_ignored_during_execution=[WeightedPodAffinityTermArgs(
+                weight=100, pod_affinity_term=PodAffinityTermArgs(
+                    label_selector=LabelSelectorArgs(match_labels=server_selector),
+                    topology_key="kubernetes.io/hostname"))]))},
+    )
+    return cache_fill_job(fill, opts)
+
+
+def _quantity_gib(value: str) -> float:
+    units = {"Gi": 1, "G": 1e9 / 1024**3, "Ti": 1024, "T": 1e12 / 1024**3, "Mi": 1 / 1024, "M": 1e6 / 1024**3}
+    for unit, factor in units.items():
+        if value.endswith(unit):
+            return float(value[: -len(unit)]) * factor
+    return float(value) / 1024**3

@@ -34,6 +34,8 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels
+from components.lifecycle.cache_fill import SCRIPTS_MOUNT, CacheFill, FillStep, cache_fill_job, revision_key
+from components.lifecycle.verification import lifecycle_scripts, smoke_job, spec_key
 from components.context import StackContext
 from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.onnx_edge.constants import (
@@ -66,45 +68,49 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         secret_data["hf-token"] = pulumi.Output.secret(hf_token)
     secret = k8s.core.v1.Secret(f"{name}-secrets", metadata=meta("-secrets"), type="Opaque", string_data=secret_data, opts=opts)
     size_gb = args.storage_gb or math.ceil(onnx_weights_bytes(args.model, args.variant) * 1.5 / GiB)
+    onnx = args.spec.onnx
+    assert onnx is not None and onnx.revision, f"{args.model}: the catalog must pin the ONNX revision"
+    claim = f"{name}-models-{revision_key(onnx.revision)}"  # one cache per revision; the old one goes with it
     pvc = k8s.core.v1.PersistentVolumeClaim(
-        f"{name}-models", metadata=meta("-models"),
+        claim, metadata=meta(claim[len(name):]),
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{size_gb}Gi"}),
         ),
         opts=opts,
     )
-    models_volume = VolumeArgs(name="models", persistent_volume_claim={"claim_name": f"{name}-models"})
+    models_volume = VolumeArgs(name="models", persistent_volume_claim={"claim_name": claim, "read_only": True})
     secret_volume, secret_mount = secret_file_volume("secrets", f"{name}-secrets", SECRETS_DIR,
                                                      items={"api-key": "api-key"})
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="256Mi")
-    dl_tmp_volume, dl_tmp_mount = scratch_volume("download-tmp", "/tmp", size_limit="1Gi")
     extended = {}
     if args.accelerator in DEVICE_RESOURCE and args.execution_provider != "cpu":
         extended = {DEVICE_RESOURCE[args.accelerator]: "1"}
     tier = get_cpu_tier(args.hardware_tier)
     memory_limit = f"{min(plan.memory_limit_bytes, tier.allocatable_bytes) // (1024 * 1024)}Mi"
+    volumes = [models_volume, secret_volume, tmp_volume]
+    placement = {"node_selector": {EDGE_POOL_LABEL: args.edge_pool},
+                 "tolerations": [TolerationArgs(key=EDGE_TAINT_KEY, operator="Exists", effect="NoSchedule")]}
 
-    download_env = [EnvVarArgs(name="HF_HOME", value=f"{MODELS_DIR}/.cache/huggingface"),
-                    EnvVarArgs(name="HF_HUB_DISABLE_TELEMETRY", value="1")]
-    download_mounts = [VolumeMountArgs(name="models", mount_path=MODELS_DIR), dl_tmp_mount]
-    volumes = [models_volume, secret_volume, tmp_volume, dl_tmp_volume]
+    # --- cache fill: hf download of the pinned variant, verified, before the server starts -----------------
+    scripts = lifecycle_scripts(name, namespace, labels, ["verify_download.py", "smoke_check.py"], opts)
+    local_dir = f"{MODELS_DIR}/{args.model}"
+    download = args.download_argv()
+    verify = ["python3", f"{SCRIPTS_MOUNT}/verify_download.py", "--repo", onnx.repo, "--revision", onnx.revision,
+              "--local-dir", local_dir, "--include", f"{args.subfolder}/*"]
+    env = {"HF_HOME": "/tmp/hf-home", "HF_HUB_DISABLE_TELEMETRY": "1", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
+    secret_files = []
     if hf_token is not None:
-        token_volume, token_mount = secret_file_volume("hf-token", f"{name}-secrets", HF_TOKEN_DIR, items={"hf-token": "hf-token"})
-        volumes.append(token_volume)
-        download_mounts.append(token_mount)
-        download_env.append(EnvVarArgs(name="HF_TOKEN_PATH", value=HF_TOKEN_FILE))
-    argv = args.download_argv()
-    download = ContainerArgs(
-        name="model-download",
-        image=args.image,
-        image_pull_policy="IfNotPresent",
-        command=argv,
-        env=download_env,
-        volume_mounts=download_mounts,
-        resources=resources("500m", "512Mi", cpu_limit="1", memory_limit="1Gi"),
-        security_context=container_security_context(),
-    )
+        env["HF_TOKEN_PATH"] = HF_TOKEN_FILE
+        secret_files.append(("hf-token", f"{name}-secrets", HF_TOKEN_DIR, {"hf-token": "hf-token"}))
+    job = cache_fill_job(CacheFill(
+        app="onnx-edge", instance=name, job_name=f"{name}-fill-{revision_key(onnx.revision)}", namespace=namespace,
+        part_of=ctx.part_of, image=args.image, version=labels.get("app.kubernetes.io/version", "edge"),
+        steps=[FillStep("download", download), FillStep("verify", verify)], claim=claim, mount_path=MODELS_DIR,
+        env=env, download_bytes=onnx_weights_bytes(args.model, args.variant),
+        egress=[egress_public([443], also_except=ctx.cluster.api_server_cidrs)], scripts_config_map=f"{name}-lifecycle",
+        secret_files=secret_files, memory="512Mi", memory_limit="1Gi", tmp_size="2Gi", pod_spec_extra=placement,
+    ), pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret, pvc, scripts])))
     server = ContainerArgs(
         name="server",
         image=args.image,
@@ -120,7 +126,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         liveness_probe=http_probe("/health", "http", period_seconds=20, failure_threshold=3),
     )
     assert API_KEY_FILE.startswith(SECRETS_DIR)
-    k8s.apps.v1.Deployment(
+    deployment = k8s.apps.v1.Deployment(
         name, metadata=meta(),
         spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=1,
@@ -128,18 +134,12 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                spec=restricted_pod_spec(
-                    node_selector={EDGE_POOL_LABEL: args.edge_pool},
-                    tolerations=[TolerationArgs(key=EDGE_TAINT_KEY, operator="Exists", effect="NoSchedule")],
-                    init_containers=[download],
-                    containers=[server],
-                    volumes=volumes,
-                ),
+                spec=restricted_pod_spec(containers=[server], volumes=volumes, **placement),
             ),
         ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret, pvc])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret, pvc, job])),
     )
-    k8s.core.v1.Service(
+    service = k8s.core.v1.Service(
         f"{name}-svc", metadata=meta(),
         spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP", selector=selector_labels("onnx-edge", name),
@@ -147,15 +147,24 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         ),
         opts=opts,
     )
-    k8s.networking.v1.NetworkPolicy(
+    policy = k8s.networking.v1.NetworkPolicy(
         f"{name}-netpol", metadata=meta(),
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             policy_types=["Ingress", "Egress"],
             ingress=[ingress_from_pods([{}], ["http"]),
                      *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
-            egress=[dns_egress(), egress_public()],
+            # The model is on the read-only cache the fill Job wrote: DNS is the only egress (CKV_SLM_030).
+            egress=[dns_egress()],
         ),
         opts=opts,
     )
-    return pulumi.Output.from_input(f"http://{name}.{namespace}.svc:{SERVER_PORT}/v1")
+    base_url = f"http://{name}.{namespace}.svc:{SERVER_PORT}/v1"
+    smoke_job(
+        app="onnx-edge", instance=name, namespace=namespace, part_of=ctx.part_of,
+        key=spec_key(args.image, args.server_env(), onnx.revision), base_url=base_url, models=[args.model],
+        api_key_secret=(f"{name}-secrets", "api-key"), server_selector=selector_labels("onnx-edge", name),
+        server_port=SERVER_PORT, scripts_config_map=f"{name}-lifecycle",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment, service, policy, scripts])),
+    )
+    return pulumi.Output.from_input(base_url)

@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from components.base import ArgsModel
 from components.catalog import ModelSpec, get_model, list_cpu_tiers, list_gpus
 from components.context import ClientSelector, Peer, StackContext
+from components.lifecycle.source import ModelSource
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
 from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label
 from components.validation import parse_quantity as _quantity_value
@@ -61,7 +62,7 @@ def parse_quantity(value: str) -> float:
 
 
 class LoraAdapter(ArgsModel):
-    """A LoRA adapter served beside the base model (downloaded by its own init step)."""
+    """A LoRA adapter served beside the base model (downloaded by the cache-fill Job, beside the checkpoint)."""
 
     name: str = Field(description="Served name of the adapter (clients pass it as `model`). Required.")
     hf_repo: str = Field(alias="hfRepo", description="Hugging Face repo of the adapter. Required.")
@@ -115,12 +116,14 @@ class VllmServiceArgs(ArgsModel):
     clients: list[ClientSelector] = Field(default_factory=lambda: [_DEFAULT_CLIENT], description="Pods allowed to call the API. Default: pods labelled slm-deploy.io/vllm-client=true in the same namespace.")
     prometheus_pod_labels: Labels = Field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}, alias="prometheusPodLabels", description="Labels of the Prometheus pods allowed to scrape /metrics. Default app.kubernetes.io/name=prometheus (the MonitoringStack).")
     prometheus_namespace_labels: Labels | None = Field(default=None, alias="prometheusNamespaceLabels", description="Namespace labels of Prometheus. Default None: the service's own namespace.")
-    model_cache: Literal["shared", "per-pod"] | None = Field(default=None, alias="modelCache", description="Model cache: 'shared' PVC (RWX when maxReplicas > 1, needs cluster.rwxStorageClass) or 'per-pod' emptyDir (each pod downloads). Default None: shared when one replica or RWX is available, else per-pod.")
+    model_cache: Literal["shared", "per-pod"] | None = Field(default=None, alias="modelCache", description="Model cache: 'shared' (the only choice): one PVC per revision, filled once by the cache-fill Job and mounted read-only by every replica; ReadWriteMany when pods can overlap (maxReplicas > 1, surge or blue-green; needs cluster.rwxStorageClass), else ReadWriteOnce. 'per-pod' (every pod downloading into an emptyDir) is refused: serving pods have no internet egress. Default None: shared.")
+    source: ModelSource = Field(default_factory=ModelSource, description="Where the cache-fill Job gets the checkpoint: the public hub (default), a hub mirror (mirror, https; caBundleSecret), an S3-compatible bucket (s3) or a pre-filled claim (prefilledClaim: no Job, no egress). Default: the public Hugging Face hub.")
+    rollout: Literal["recreate", "surge", "blue-green"] | None = Field(default=None, description="How a new revision or setting reaches the pods. surge: a new pod starts before an old one stops (needs cluster.spareGpus >= the pod's GPUs and a ReadWriteMany cache). blue-green: a second Deployment per revision; the Service switches to it once it is ready, then the old one and its cache are deleted (needs GPUs for both while it starts). recreate: stop, then start (one replica: downtime until the new pod is ready; more: one pod at a time). Default None: surge when cluster.spareGpus covers a pod, else recreate.")
+    canary: int | None = Field(default=None, ge=0, le=100, description="Percentage of this model's traffic sent to a new revision while it rolls out. Refused: the gateway's router (vllm-router 0.1.17) has no weighted split between revisions of one model (docs/lifecycle.md, Canary); use rollout blue-green. Default None.")
     cache_size_gb: int | None = Field(default=None, ge=1, alias="cacheSizeGb", description="Model cache size in GiB. Default None: 1.5 × the checkpoint (plus adapters) rounded up, room for a revision bump.")
     shm_size_gb: int | None = Field(default=None, ge=1, le=64, alias="shmSizeGb", description="/dev/shm (memory emptyDir) in GiB, added to the memory request/limit. Default None: 2 GiB per GPU (NCCL buffers for tensor parallelism).")
     startup_seconds: int | None = Field(default=None, ge=600, le=7200, alias="startupSeconds", description="Startup-probe budget for download-free model load. Default None: 600 s + 30 s per GiB of weights.")
     node_selector: Labels = Field(default_factory=dict, alias="nodeSelector", description="Extra node labels to require, beside the GPU product label (a required node affinity on the GPU label and its PCIe/NVL aliases). Default none.")
-    download: bool = Field(default=True, description="Download the checkpoint (and adapters) in init steps, with TCP 443 egress to public addresses. Default true. false: the shared model cache is pre-populated (HF_HOME layout), no download step runs and the pod gets no internet egress; needs modelCache shared.")
     cpu_request: CpuQuantity | None = Field(default=None, alias="cpuRequest", description="CPU request of the vllm container (Kubernetes quantity, e.g. 8 or 3500m). Default None: the sizing plan's (4 per GPU).")
     memory_request: MemoryQuantity | None = Field(default=None, alias="memoryRequest", description="Memory request of the vllm container, /dev/shm included (Kubernetes quantity, e.g. 24Gi). Default None: the sizing plan's host memory (4 GiB + half the weights) + shm.")
     memory_limit: MemoryQuantity | None = Field(default=None, alias="memoryLimit", description="Memory limit of the vllm container, /dev/shm included. Default None: the plan's limit (4 GiB + the weights) + shm. Must be >= the request and >= the plan's host-memory need + shm.")
@@ -151,6 +154,13 @@ class VllmServiceArgs(ArgsModel):
     def _revision(cls, v: str | None) -> str | None:
         if v is not None and not _SHA.match(v):
             raise ValueError(f"revision {v!r} is not a 40-hex commit sha; branches and tags float")
+        return v
+
+    @field_validator("model_cache")
+    @classmethod
+    def _shared_cache(cls, v: str | None) -> str | None:
+        if v == "per-pod":
+            raise ValueError("modelCache per-pod would make every serving pod download the model, and serving pods have no internet egress: use modelCache shared (a ReadWriteMany cache via cluster.rwxStorageClass when pods spread over nodes) or source.prefilledClaim")
         return v
 
     @field_validator("extra_args")
@@ -188,8 +198,6 @@ class VllmServiceArgs(ArgsModel):
         names = [self.served_name] + [a.name for a in self.lora_adapters]
         if len(set(names)) != len(names):
             raise ValueError(f"served model names must be unique, got {', '.join(names)}")
-        if not self.download and self.model_cache == "per-pod":
-            raise ValueError("download false needs modelCache shared (a pre-populated volume); a per-pod cache is an empty emptyDir")
         try:
             _ = self.plan
         except FitError as exc:

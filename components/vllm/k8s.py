@@ -1,19 +1,19 @@
 """The VllmService workload: pod spec, Deployment, Service, NetworkPolicy and Secrets.
 
-Pod layout (read-only root everywhere, UID 10001, no capabilities):
+The model cache (a PVC per revision) is filled and verified by the cache-fill Job before the
+Deployment is created (:mod:`components.vllm.lifecycle`); serving pods only read it.
 
-* init ``model-download`` (one per checkpoint, + ``lora-<name>`` per adapter): the same
-  pinned vLLM image runs ``hf download <repo> --revision <sha> --include <patterns>`` into
-  the model cache (``HF_HOME=/models``), fetching only what vLLM loads (safetensors, JSON
-  configs, tokenizer files); the HF token, when set, is a Secret file (``HF_TOKEN_PATH``).
-  ``hf download`` skips files already present, so a shared cache is filled once. With
-  ``download: false`` there is no download step and no internet egress.
-* ``vllm``: ``vllm serve --model <repo> --revision <sha> --host 127.0.0.1`` with
-  ``HF_HUB_OFFLINE=1``, the cache mounted read-only, ``/dev/shm`` as a memory
+Pod layout (read-only root everywhere, UID 10001, no capabilities, no init steps):
+
+* ``vllm``: ``vllm serve --model <repo> --revision <sha> --host 127.0.0.1`` (``0.0.0.0`` behind a
+  ModelGateway) with ``HF_HUB_OFFLINE=1``, the cache mounted read-only, ``/dev/shm`` as a memory
   emptyDir, and every path vLLM/torch/triton write to on an emptyDir under /tmp. Startup
   and readiness probes go through the proxy; liveness is an exec probe on 127.0.0.1:8000 so
   a stuck proxy never restarts the GPU server.
-* ``auth-proxy``: nginx on 8080 (API, Bearer key) and 9090 (metrics only).
+* ``auth-proxy`` (no gateway): nginx on 8080 (API, Bearer key) and 9090 (metrics only).
+
+Egress of the serving pods: DNS only (CKV_SLM_030). Without a gateway, a smoke Job per service calls
+it through the proxy after the rollout; behind a gateway the gateway's smoke Job does (docs/lifecycle.md).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from pulumi_kubernetes.core.v1 import (
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs
 
 from components.auth_proxy import METRICS_PORT, METRICS_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
 from components.hardening import (
@@ -61,10 +60,20 @@ from components.labels import selector_labels, standard_labels
 from components.context import StackContext
 from components.versions import image as pinned_image
 from components.vllm.args import VllmServiceArgs
+from components.lifecycle.benchmark import benchmark_selector
+from components.lifecycle.verification import Endpoint, lifecycle_scripts, smoke_job, smoke_selector, spec_key
 from components.vllm.constants import GATEWAY_PORT_NAME, LORA_DIR, MODEL_DIR, VLLM_PORT
+from components.vllm.lifecycle import (
+    ROLLOUT_LABEL,
+    CachePlan,
+    cache_plan,
+    cache_pvc,
+    fill_job,
+    resolved_rollout,
+    rollout_strategy,
+)
 
-__all__ = ["MODEL_DIR", "LORA_DIR", "Workload", "build_workload", "vllm_env", "download_egress",
-           "gpu_node_affinity", "liveness_probe"]
+__all__ = ["MODEL_DIR", "LORA_DIR", "Workload", "build_workload", "vllm_env", "gpu_node_affinity", "liveness_probe"]
 
 HF_TOKEN_DIR = "/etc/hf-token"
 APP_NAME = "vllm"
@@ -76,11 +85,6 @@ _LIVENESS_SCRIPT = (
     "except Exception:\n"
     "    sys.exit(1)\n"
 )
-
-
-def download_egress() -> NetworkPolicyEgressRuleArgs:
-    """TCP 443 to public addresses only: the Hugging Face hub and its CDN (no stable CIDR)."""
-    return egress_public()
 
 
 def gpu_node_affinity(label_key: str, gpu_id: str) -> AffinityArgs:
@@ -110,6 +114,11 @@ class Workload:
     deployment_name: str
     service_name: str
     api_key_secret_name: str
+    cache: CachePlan
+    serving: list[pulumi.Resource]
+    """The serving resources post-deploy Jobs wait for (Deployment, Service, NetworkPolicy, scripts)."""
+    endpoint: Endpoint
+    """What clients call (and so the smoke and benchmark Jobs): the service's own proxy, or the gateway."""
 
 
 def vllm_env() -> list[EnvVarArgs]:
@@ -134,42 +143,23 @@ def vllm_env() -> list[EnvVarArgs]:
     return [EnvVarArgs(name=k, value=v) for k, v in env.items()]
 
 
-def _download_env(with_token: bool) -> list[EnvVarArgs]:
-    env = {"HF_HOME": MODEL_DIR, "HF_HUB_DISABLE_TELEMETRY": "1", "HOME": "/tmp/home",
-           "XDG_CACHE_HOME": "/tmp/.cache"}
-    if with_token:
-        env["HF_TOKEN_PATH"] = f"{HF_TOKEN_DIR}/token"
-    return [EnvVarArgs(name=k, value=v) for k, v in env.items()]
-
-
-def _init_container(name: str, ref: str, argv: list[str], mounts: list[VolumeMountArgs], with_token: bool,
-                    gpu: dict[str, str]) -> ContainerArgs:
-    """A download step. It runs the CUDA image, so it carries the pod's GPU limit (CKV_SLM_001):
-    a pod's effective extended-resource request is max(init containers, sum of app containers), and
-    the kubelet hands the init container's devices on to the app containers, so this costs no GPU."""
-    return ContainerArgs(
-        name=name,
-        image=ref,
-        image_pull_policy="IfNotPresent",
-        command=argv[:2],
-        args=argv[2:],
-        env=_download_env(with_token),
-        volume_mounts=mounts,
-        resources=resources("500m", "1Gi", cpu_limit="2", memory_limit="2Gi", extended=gpu),
-        security_context=container_security_context(),
-    )
-
-
 def build_workload(
     args: VllmServiceArgs,
     ctx: StackContext,
     *,
     api_key: pulumi.Input[str] | None,
     hf_token: pulumi.Input[str] | None,
+    gateway_endpoint: Endpoint | None = None,
     opts: pulumi.ResourceOptions,
 ) -> Workload:
-    """Create every namespaced object of one VllmService except the autoscaling ones."""
+    """Create every namespaced object of one VllmService except the autoscaling ones.
+
+    ``gateway_endpoint``: the ModelGateway clients call when the stack has one (``ctx.gateway``); the smoke
+    and benchmark Jobs call through it with the gateway's verification client key.
+    """
     name, namespace, cluster = args.name, ctx.namespace, ctx.cluster
+    if ctx.gateway is not None and gateway_endpoint is None:
+        raise ValueError(f"{name}: behind a ModelGateway the smoke and benchmark Jobs call through it; pass gateway_endpoint")
     img = pinned_image(args.image)
     labels = standard_labels(APP_NAME, name, "model-server", img.tag, ctx.part_of)
     selector = selector_labels(APP_NAME, name)
@@ -190,67 +180,36 @@ def build_workload(
                            string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts)
         proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=VLLM_PORT, api_key=api_key,
                                    health_path="/health", metrics_path="/metrics", opts=opts)
-    with_token = hf_token is not None and args.download  # no download step: the token is not needed
+    with_token = hf_token is not None and args.source.downloads  # only the fill Job uses the token
     volumes: list[VolumeArgs] = list(proxy.volumes) if proxy else []
-    token_mounts: list[VolumeMountArgs] = []
     if with_token:
         k8s.core.v1.Secret(f"{name}-hf-token", metadata=meta(f"{name}-hf-token"), type="Opaque",
                            string_data={"token": pulumi.Output.secret(hf_token)}, opts=opts)
-        vol, mount = secret_file_volume("hf-token", f"{name}-hf-token", HF_TOKEN_DIR, items={"token": "token"})
-        volumes.append(vol)
-        token_mounts.append(mount)
 
-    # --- model cache --------------------------------------------------------------------
-    max_replicas = args.max_replicas_resolved
-    mode = args.model_cache or ("shared" if max_replicas == 1 or cluster.rwx_storage_class else "per-pod")
-    if mode == "shared":
-        rwx = max_replicas > 1
-        k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-model-cache",
-            metadata=meta(f"{name}-model-cache"),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteMany" if rwx else "ReadWriteOnce"],
-                storage_class_name=cluster.rwx_storage_class if rwx else cluster.storage_class,
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{args.cache_gib}Gi"}),
-            ),
-            opts=opts,
-        )
-        volumes.append(VolumeArgs(name="model-cache",
-                                  persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(claim_name=f"{name}-model-cache")))
-    else:
-        vol, _ = scratch_volume("model-cache", MODEL_DIR, size_limit=f"{args.cache_gib}Gi")
-        volumes.append(vol)
-    rw_cache = VolumeMountArgs(name="model-cache", mount_path=MODEL_DIR)
+    # --- model cache: one PVC per revision, filled and verified by a Job before any pod moves ------------
+    rollout = resolved_rollout(args, ctx)
+    cache = cache_plan(args, ctx)
+    scripts = lifecycle_scripts(name, namespace, labels, ["verify_download.py", "smoke_check.py", "bench_report.py"], opts)
+    serving_deps: list[pulumi.Resource] = []
+    if cache.created:
+        serving_deps.append(cache_pvc(args, ctx, cache, labels, opts))
+    job = fill_job(args, ctx, cache, server_selector=selector, with_token=with_token,
+                   gpu_affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu), scripts_config_map=f"{name}-lifecycle",
+                   opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*serving_deps, scripts])))
+    if job is not None:
+        serving_deps.append(job)
+    volumes.append(VolumeArgs(name="model-cache", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
+        claim_name=cache.claim, read_only=True)))
     ro_cache = VolumeMountArgs(name="model-cache", mount_path=MODEL_DIR, read_only=True)
 
     # --- scratch ------------------------------------------------------------------------
     shm_vol, shm_mount = scratch_volume("dshm", "/dev/shm", size_limit=f"{args.shm_gib}Gi", memory=True)
     tmp_vol, tmp_mount = scratch_volume("vllm-tmp", "/tmp", size_limit="8Gi")
-    dl_tmp_vol, dl_tmp_mount = scratch_volume("download-tmp", "/tmp", size_limit="1Gi")
-    volumes += [shm_vol, tmp_vol, dl_tmp_vol]
-
-    # --- init: downloads ---------------------------------------------------------------
-    repo, rev = args.checkpoint
-    plan = args.plan
-    gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
-    download_mounts = [rw_cache, dl_tmp_mount, *token_mounts]
-    # One --include with every pattern: huggingface_hub < 1.0 (the v0.11 image; transformers 4.5x pins
-    # it below 1.0) parses --include with nargs="*", where a repeated --include keeps only the last.
-    include = ["--include", *args.download_patterns]
-    inits = []
-    if args.download:
-        inits.append(_init_container("model-download", img.ref, ["hf", "download", repo, "--revision", str(rev), *include],
-                                     download_mounts, with_token, gpu))
-        for adapter in args.lora_adapters:
-            inits.append(_init_container(
-                f"lora-{adapter.name}", img.ref,
-                ["hf", "download", adapter.hf_repo, "--revision", adapter.revision, "--local-dir", f"/models/lora/{adapter.name}", *include],
-                download_mounts, with_token, gpu,
-            ))
-    else:
-        volumes = [v for v in volumes if v.name != "download-tmp"]
+    volumes += [shm_vol, tmp_vol]
 
     # --- server -------------------------------------------------------------------------
+    plan = args.plan
+    gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
     budget = args.startup_budget
     mem_request, mem_limit = args.container_memory
     probe_port = PROXY_PORT if proxy else VLLM_PORT
@@ -273,21 +232,21 @@ def build_workload(
         liveness_probe=liveness_probe(),
     )
 
-    deployment_name = name
-    strategy = ({"type": "Recreate"} if mode == "shared" and max_replicas == 1
-                else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}})
-    k8s.apps.v1.Deployment(
+    # blue-green: one Deployment per revision, selected by the Service once Pulumi has seen it ready.
+    colour = {ROLLOUT_LABEL: cache.key} if rollout == "blue-green" else {}
+    deployment_name = f"{name}-{cache.key}" if colour else name
+    pod_selector = {**selector, **colour}
+    deployment = k8s.apps.v1.Deployment(
         deployment_name,
         metadata=meta(deployment_name),
         spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=args.replicas,
-            selector=LabelSelectorArgs(match_labels=selector),
-            strategy=strategy,
+            selector=LabelSelectorArgs(match_labels=pod_selector),
+            strategy=rollout_strategy(args, ctx),
             template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
+                metadata=ObjectMetaArgs(labels={**labels, **colour}),
                 spec=restricted_pod_spec(
                     service_account_name=name,
-                    init_containers=inits or None,
                     containers=[server, proxy.container] if proxy else [server],
                     volumes=volumes,
                     affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu),
@@ -301,16 +260,16 @@ def build_workload(
                 ),
             ),
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=serving_deps)),
     )
 
     # --- service and network policy -----------------------------------------------------
-    k8s.core.v1.Service(
+    service = k8s.core.v1.Service(
         name,
         metadata=meta(name),
         spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP",
-            selector=selector,
+            selector=pod_selector,
             ports=[
                 k8s.core.v1.ServicePortArgs(name=PROXY_PORT_NAME, port=PROXY_PORT, target_port=PROXY_PORT_NAME, protocol="TCP"),
                 k8s.core.v1.ServicePortArgs(name=METRICS_PORT_NAME, port=METRICS_PORT, target_port=METRICS_PORT_NAME, protocol="TCP"),
@@ -318,27 +277,45 @@ def build_workload(
                 k8s.core.v1.ServicePortArgs(name=GATEWAY_PORT_NAME, port=VLLM_PORT, target_port=GATEWAY_PORT_NAME, protocol="TCP"),
             ],
         ),
-        opts=opts,
+        # blue-green: the selector moves to the new colour only after its Deployment is ready.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment])) if colour else opts,
     )
     scraper = args.scraper(ctx)
     if gateway is None:
+        verifiers = [smoke_selector(APP_NAME, name), benchmark_selector(name)]
         ingress = [
             ingress_from_pods([c.pod_labels], [PROXY_PORT], namespace_labels=c.namespace_labels) for c in args.clients
-        ] + [ingress_from_pods([scraper.pod_labels], [METRICS_PORT], namespace_labels=scraper.namespace_labels)]
-    else:  # vLLM serves /metrics on its API port: the gateway and Prometheus, nobody else
+        ] + [ingress_from_pods(verifiers, [PROXY_PORT]),
+             ingress_from_pods([scraper.pod_labels], [METRICS_PORT], namespace_labels=scraper.namespace_labels)]
+    else:  # vLLM serves /metrics on its API port: the gateway and Prometheus, nobody else (the smoke and
+        # benchmark Jobs call through the gateway, like every client)
         ingress = [ingress_from_pods([gateway.pod_labels], [VLLM_PORT], namespace_labels=gateway.namespace_labels),
                    ingress_from_pods([scraper.pod_labels], [VLLM_PORT], namespace_labels=scraper.namespace_labels)]
-    k8s.networking.v1.NetworkPolicy(
+    policy = k8s.networking.v1.NetworkPolicy(
         name,
         metadata=meta(name),
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=LabelSelectorArgs(match_labels=selector),
             policy_types=["Ingress", "Egress"],
             ingress=ingress,
-            # 443 to public addresses is for the download steps (the hub's CDN has no stable CIDR).
-            # NetworkPolicy selects pods, not containers: the server and proxy share this rule.
-            egress=[dns_egress(), download_egress()] if args.download else [dns_egress()],
+            # The server loads from the read-only cache (HF_HUB_OFFLINE=1) and the proxy talks to 127.0.0.1:
+            # DNS is the only egress (CKV_SLM_030). Only the cache-fill Job reaches the download source.
+            egress=[dns_egress()],
         ),
         opts=opts,
     )
-    return Workload(labels, selector, deployment_name, name, api_key_secret)
+
+    # --- post-deploy: smoke test through the proxy, after the serving resources are ready ------------------
+    # Behind a gateway: through the gateway, with its verification client's key (what clients reach).
+    serving = [deployment, service, policy, scripts]
+    endpoint = gateway_endpoint or Endpoint(f"http://{name}.{namespace}.svc.cluster.local:{PROXY_PORT}", selector,
+                                            PROXY_PORT, (api_key_secret, "api-key"))
+    smoke_job(
+        app=APP_NAME, instance=name, namespace=namespace, part_of=ctx.part_of,
+        key=spec_key(img.ref, args.engine_args(), cache.key, args.replicas),
+        base_url=f"{endpoint.base_url}/v1",
+        models=[args.served_name, *(a.name for a in args.lora_adapters)], api_key_secret=endpoint.key_secret,
+        server_selector=endpoint.pod_selector, server_port=endpoint.port, scripts_config_map=f"{name}-lifecycle",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*serving, *endpoint.ready])),
+    )
+    return Workload(labels, selector, deployment_name, name, api_key_secret, cache, serving, endpoint)

@@ -79,7 +79,13 @@ def is_model_server_container(container: dict, labels: dict) -> bool:
     return has_model_server_label(labels) and container.get("name") != AUTH_PROXY_CONTAINER
 
 
+RUN_TO_COMPLETION_KINDS = ("Job", "CronJob")
+"""Kinds that run to completion (cache fills, smoke tests, benchmarks): never a serving workload."""
+
+
 def is_serving_workload(obj: dict) -> bool:
+    if obj.get("kind") in RUN_TO_COMPLETION_KINDS:
+        return False
     tpl = pod_template(obj)
     if not tpl:
         return False

@@ -76,7 +76,9 @@ def test_on_by_default_from_two_models_or_three_replicas(scratch_project):
     assert load_stack("two", scratch_project).config.gateway_enabled
     write_stack(scratch_project, "off", "config:\n" + VLLM + "  slm-deploy:gateway:\n    enabled: false\n")
     assert not load_stack("off", scratch_project).config.gateway_enabled
-    one = "config:\n  slm-deploy:vllm:\n    - {name: phi4-mini, model: phi-4-mini-instruct, gpu: l4, replicas: 1, maxReplicas: %d}\n"
+    # more than one replica needs a ReadWriteMany model cache (docs/lifecycle.md)
+    one = ("config:\n  slm-deploy:cluster:\n    rwxStorageClass: nfs\n"
+           "  slm-deploy:vllm:\n    - {name: phi4-mini, model: phi-4-mini-instruct, gpu: l4, replicas: 1, maxReplicas: %d}\n")
     write_stack(scratch_project, "one", one % 2)
     assert not load_stack("one", scratch_project).config.gateway_enabled
     write_stack(scratch_project, "three", one % 3)

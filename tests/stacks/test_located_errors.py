@@ -77,10 +77,12 @@ def test_a_name_inside_another_instances_prefix(scratch_project):
 
 
 def test_independent_cross_field_problems_come_together(scratch_project):
-    lines = _lines(scratch_project, "config:\n  slm-deploy:monitoring:\n    mode: operator\n  slm-deploy:vllm:\n"
+    # (an RWX class: two replicas need a ReadWriteMany model cache, docs/lifecycle.md)
+    lines = _lines(scratch_project, "config:\n  slm-deploy:cluster: {rwxStorageClass: nfs}\n  slm-deploy:monitoring:\n"
+                   "    mode: operator\n  slm-deploy:vllm:\n"
                    + VLLM.format(name="a") + VLLM.format(name="a") + "      scaleToZero: true\n      maxReplicas: 2\n"
                    "      activationQuery: up\n")
-    assert [line.split(":")[1] for line in lines] == ["3", "7", "9"]  # in file order
+    assert [line.split(":")[1] for line in lines] == ["4", "8", "10"]  # in file order
     assert "operator needs cluster.prometheusOperator" in lines[0] and "already the name of vllm[0]" in lines[1]
     assert "scaleToZero needs cluster.keda" in lines[2]
 

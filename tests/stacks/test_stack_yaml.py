@@ -121,7 +121,7 @@ def test_a_config_that_is_not_a_mapping_has_a_line(scratch_project, text, line, 
 @pytest.mark.parametrize(
     "text, line, key",
     [
-        ("config:\n  slm-deploy:vllm:\n    - name: a\n      model: qwen3-0.6b\n      replicas: 1\n      replicas: 2\n",
+        ("config:\n  slm-deploy:vllm:\n    - name: a\n      model: qwen3-0.6b\n      replicas: 1\n      replicas: 1\n",
          6, "slm-deploy:vllm[0].replicas"),
         ("config:\n  slm-deploy:namespace: a\n  slm-deploy:partOf: x\n  slm-deploy:namespace: b\n", 4,
          "slm-deploy:namespace"),

@@ -1,7 +1,7 @@
 """Scripts the lifecycle Jobs run (standard library only), shipped to the cluster as ConfigMap data.
 
 * ``verify_download.py``: checks a downloaded checkpoint against the hub's sizes and checksums;
-* ``smoke_test.py``: ``/v1/models`` and one chat completion through the authenticating proxy;
+* ``smoke_check.py``: ``/v1/models`` and one chat completion through the authenticating proxy;
 * ``bench_report.py``: a ``vllm bench serve`` result next to sizing's prediction, to the log and a ConfigMap.
 """
 
@@ -17,5 +17,5 @@ SCRIPTS_DIR = Path(__file__).resolve().parent
 
 @lru_cache(maxsize=None)
 def script_text(name: str) -> str:
-    """The text of one script (``verify_download.py``, ``smoke_test.py``, ``bench_report.py``)."""
+    """The text of one script (``verify_download.py``, ``smoke_check.py``, ``bench_report.py``)."""
     return (SCRIPTS_DIR / name).read_text(encoding="utf-8")

@@ -72,9 +72,9 @@ def test_ollama_policy_admits_blackbox_exporter_on_api_port(cpu_monitored):
     named = {p["name"]: p["containerPort"] for p in container["ports"]}
     ports = {named.get(p["port"], p["port"]) for rule in admitting for p in rule["ports"]}
     assert ports == {11434}
-    # Nothing else was opened: the web UI, the pull Job, the named client, and the prober.
+    # Nothing else was opened: the web UI, the smoke Job, the named client, and the prober.
     peers = [p["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for r in policy["spec"]["ingress"] for p in r["from"]]
-    assert peers[:3] == ["open-webui", "ollama-pull", "rag-api"] and len(peers) == 3 + len(admitting)
+    assert peers[:3] == ["open-webui", "ollama-smoke", "rag-api"] and len(peers) == 3 + len(admitting)
 
 
 def test_cpu_with_monitoring_passes_the_gate(cpu_monitored):
@@ -101,7 +101,8 @@ def test_onnx_edge_policy_admits_probers(tmp_path):
         OnnxEdgeNode("edge-phi4", args, StackContext(namespace="edge", probers=(prober,)), api_key=pulumi.Output.secret("k"))
 
     result = synthesize(program, project="slm-deploy", stack="t")
-    (policy,) = [r.inputs for r in result.resources if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    (policy,) = [r.inputs for r in result.resources
+                 if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and r.name == "edge-phi4-netpol"]
     rules = policy["spec"]["ingress"]
     assert len(rules) == 2
     assert rules[1]["from"] == [{"podSelector": {"matchLabels": prober.pod_labels}, "namespaceSelector": {"matchLabels": prober.namespace_labels}}]

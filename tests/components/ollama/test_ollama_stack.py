@@ -229,9 +229,15 @@ def _objects(build):
             (yaml.safe_load(p.read_text()) for p in (build.out_dir / "manifests").glob("*.yaml"))}
 
 
+def _fill_job(objs) -> dict:
+    [job] = [o for (kind, name), o in objs.items() if kind == "Job" and name.startswith("ollama-fill-")]
+    return job
+
+
 def test_k8s_security(cpu):
     objs = _objects(cpu)
-    for key in [("Deployment", "ollama"), ("Deployment", "ollama-webui"), ("Job", "ollama-pull")]:
+    fill = ("Job", _fill_job(objs)["metadata"]["name"])
+    for key in [("Deployment", "ollama"), ("Deployment", "ollama-webui"), fill]:
         pod = objs[key]["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] >= 10000
@@ -248,13 +254,32 @@ def test_k8s_security(cpu):
     webui = objs[("Deployment", "ollama-webui")]["spec"]["template"]["spec"]["containers"][0]
     mounts = {m["mountPath"]: m for m in webui["volumeMounts"]}
     assert mounts["/app/backend/.webui_secret_key"]["subPath"] == "webui_secret_key"
-    assert objs[("Job", "ollama-pull")]["spec"]["backoffLimit"] == 2
+    assert objs[fill]["spec"]["backoffLimit"] == 2
 
 
-def test_k8s_network_policy_admits_only_webui_pull_and_clients(cpu):
+def test_k8s_models_are_filled_by_a_job_and_mounted_read_only(cpu):
+    """The server reaches nothing and only reads the store; the fill Job pulls what is missing (ollama-helm #154)."""
+    objs = _objects(cpu)
+    job = _fill_job(objs)
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][-1]
+    assert "if ollama show phi4-mini:3.8b-q4_K_M >/dev/null 2>&1; then echo" in script
+    assert "else ollama pull phi4-mini:3.8b-q4_K_M; fi" in script
+    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["OLLAMA_HOST"] == "127.0.0.1:11434" and env["OLLAMA_MODELS"] == "/models"
+    server = objs[("Deployment", "ollama")]["spec"]["template"]["spec"]["containers"][0]
+    assert {m["mountPath"]: m.get("readOnly") for m in server["volumeMounts"]}["/models"] is True
+    assert {e["name"]: e["value"] for e in server["env"]}["OLLAMA_NOPRUNE"] == "1"
+    policy = objs[("NetworkPolicy", "ollama")]["spec"]
+    assert [p["port"] for r in policy["egress"] for p in r["ports"]] == [53, 53], "DNS only"
+    fill_policy = objs[("NetworkPolicy", job["metadata"]["name"])]["spec"]
+    [https] = [r for r in fill_policy["egress"] if r["ports"] == [{"port": 443, "protocol": "TCP"}]]
+    assert "10.0.0.0/8" in https["to"][0]["ipBlock"]["except"]
+
+
+def test_k8s_network_policy_admits_only_webui_smoke_and_clients(cpu):
     policy = _objects(cpu)[("NetworkPolicy", "ollama")]
     peers = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policy["spec"]["ingress"][0]["from"]]
-    assert peers == ["open-webui", "ollama-pull", "rag-api"]
+    assert peers == ["open-webui", "ollama-smoke", "rag-api"]
 
 
 def test_gate_passes_on_cpu_and_schema_valid(cpu):

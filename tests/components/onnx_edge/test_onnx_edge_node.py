@@ -267,8 +267,19 @@ def test_kubernetes_target_is_valid_and_hardened(tmp_path):
     assert pod["tolerations"] == [{"key": EDGE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-    (init,) = pod["initContainers"]
-    assert "--revision" in init["command"] and "fc04c8f93df696602fd9f300a30d1bf2e3081347" in init["command"]
+    assert "initContainers" not in pod, "the serving pod downloads nothing"
+    (job,) = [r.inputs for r in result.resources if r.type == "kubernetes:batch/v1:Job" and "-fill-" in r.inputs["metadata"]["name"]]
+    assert job["metadata"]["name"] == "edge-phi4-fill-fc04c8f93df6"
+    job_pod = job["spec"]["template"]["spec"]
+    (download,), (verify,) = job_pod["initContainers"], job_pod["containers"]
+    argv = download["command"] + download.get("args", [])
+    assert argv[:2] == ["hf", "download"] and argv[argv.index("--revision") + 1] == "fc04c8f93df696602fd9f300a30d1bf2e3081347"
+    assert verify["command"] + verify["args"] == ["python3", "/opt/slm-deploy/verify_download.py", "--repo", argv[2],
+                                                  "--revision", "fc04c8f93df696602fd9f300a30d1bf2e3081347",
+                                                  "--local-dir", "/models/phi-4-mini-instruct", "--include", argv[argv.index("--include") + 1]]
+    assert job_pod["nodeSelector"] == {EDGE_POOL_LABEL: "shop-floor"}, "fetched on the edge pool, in the edge image"
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert models["persistentVolumeClaim"] == {"claimName": "edge-phi4-models-fc04c8f93df6", "readOnly": True}
     (server,) = pod["containers"]
     sc = server["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
@@ -277,7 +288,8 @@ def test_kubernetes_target_is_valid_and_hardened(tmp_path):
     assert server["resources"]["limits"]["memory"] and server["resources"]["requests"]["memory"]
     assert not any("valueFrom" in e for e in server["env"])
     kinds = sorted(r.inputs["kind"] for r in result.resources if r.type.startswith("kubernetes:"))
-    assert kinds == ["Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Secret", "Service"]
+    assert kinds == ["ConfigMap", "Deployment", "Job", "Job", "NetworkPolicy", "NetworkPolicy", "NetworkPolicy",
+                     "PersistentVolumeClaim", "Secret", "Service"]
     files = glob.glob(str(tmp_path / "manifests" / "*.yaml"))
     report = Runner().run(root_folder=None, files=files, runner_filter=RunnerFilter(framework=["kubernetes"]))
     failed = sorted({c.check_id for c in report.failed_checks})

@@ -113,13 +113,14 @@ def test_schema_rejects_duplicate_names():
 
 
 def test_schema_rejects_shared_rwo_cache_with_replicas():
-    with pytest.raises(ValidationError, match="needs cluster.rwxStorageClass"):
+    with pytest.raises(ValidationError, match="the model cache must be ReadWriteMany; set cluster.rwxStorageClass"):
         StackConfig.model_validate(_stack(vllm=[{**BASE, "maxReplicas": 3, "modelCache": "shared"}]))
 
 
 def test_schema_rejects_scale_to_zero_without_keda():
     with pytest.raises(ValidationError, match="scaleToZero needs cluster.keda true"):
-        StackConfig.model_validate(_stack(vllm=[{**BASE, "maxReplicas": 3, "scaleToZero": True, "activationQuery": "up"}]))
+        StackConfig.model_validate(_stack(cluster={"rwxStorageClass": "nfs"},
+                                          vllm=[{**BASE, "maxReplicas": 3, "scaleToZero": True, "activationQuery": "up"}]))
 
 
 def test_located_one_line_error(scratch_project):

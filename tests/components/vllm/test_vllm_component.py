@@ -38,7 +38,7 @@ def _pod(result, name="svc"):
 
 
 def test_hpa_on_queue_depth_without_keda():
-    res = _synth({"name": "svc", "model": "qwen3-0.6b", "replicas": 2, "maxReplicas": 4, "modelCache": "per-pod"})
+    res = _synth({"name": "svc", "model": "qwen3-0.6b", "replicas": 2, "maxReplicas": 4}, {"rwxStorageClass": "nfs"})
     hpa = _by(res, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 4)
     metric = hpa["metrics"][0]
@@ -46,23 +46,26 @@ def test_hpa_on_queue_depth_without_keda():
     assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "5"}
     assert not [r for r in res.resources if "ScaledObject" in r.type]
     vols = {v["name"]: v for v in _pod(res)["volumes"]}
-    assert "emptyDir" in vols["model-cache"], "per-pod cache is an emptyDir"
-    assert not [r for r in res.resources if "PersistentVolumeClaim" in r.type]
+    assert vols["model-cache"]["persistentVolumeClaim"] == {"claimName": f"svc-cache-{_key('qwen3-0.6b')}", "readOnly": True}
     strategy = _by(res, "kubernetes:apps/v1:Deployment").inputs["spec"]["strategy"]
     assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
 
 
-def test_auto_cache_is_per_pod_without_rwx_and_shared_with_it():
+def test_cache_is_read_write_many_when_pods_can_overlap():
     args = {"name": "svc", "model": "qwen3-0.6b", "replicas": 2, "maxReplicas": 4}
-    assert not [r for r in _synth(args).resources if "PersistentVolumeClaim" in r.type]
     pvc = _by(_synth(args, {"rwxStorageClass": "nfs"}), "kubernetes:core/v1:PersistentVolumeClaim").inputs["spec"]
     assert pvc["accessModes"] == ["ReadWriteMany"] and pvc["storageClassName"] == "nfs"
+    single = _by(_synth({"name": "svc", "model": "qwen3-0.6b"}, {"storageClass": "ssd", "rwxStorageClass": "nfs"}),
+                 "kubernetes:core/v1:PersistentVolumeClaim").inputs["spec"]
+    assert single["accessModes"] == ["ReadWriteOnce"] and single["storageClassName"] == "ssd"
+    with pytest.raises(ValueError, match="modelCache per-pod would make every serving pod download"):
+        VllmServiceArgs.model_validate({**args, "modelCache": "per-pod"})
 
 
 def test_keda_scale_to_zero_has_activation_trigger():
     res = _synth({"name": "svc", "model": "qwen3-0.6b", "maxReplicas": 3, "scaleToZero": True,
-                  "activationQuery": 'sum(rate(gateway_requests_total{model="q"}[1m]))', "modelCache": "per-pod"},
-                 {"keda": True})
+                  "activationQuery": 'sum(rate(gateway_requests_total{model="q"}[1m]))'},
+                 {"keda": True, "rwxStorageClass": "nfs"})
     so = _by(res, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]
     assert so["minReplicaCount"] == 0 and so["maxReplicaCount"] == 3
     assert [t["name"] for t in so["triggers"]] == ["queue-depth", "activation"]
@@ -87,15 +90,20 @@ def test_hf_token_is_a_secret_file_and_lora_adapters_download_pinned():
     secret = _by(res, "kubernetes:core/v1:Secret", "svc-hf-token").inputs
     assert secret["stringData"] == {"token": "[secret]"}
     pod = _pod(res)
-    inits = {c["name"]: c for c in pod["initContainers"]}
-    assert inits["lora-sql"]["args"][:5] == ["me/qwen3-4b-sql-lora", "--revision", SHA, "--local-dir", "/models/lora/sql"]
-    assert inits["lora-sql"]["args"][5] == "--include" and "*.safetensors" in inits["lora-sql"]["args"][6:]
-    for c in inits.values():
+    steps = _fill(res)
+    assert list(steps) == ["download", "verify", "download-lora-sql", "verify-lora-sql"]
+    lora = steps["download-lora-sql"]["argv"]
+    assert lora[:7] == ["hf", "download", "me/qwen3-4b-sql-lora", "--revision", SHA, "--local-dir", "/models/lora/sql"]
+    assert lora[7] == "--include" and "*.safetensors" in lora[8:]
+    assert steps["verify-lora-sql"]["argv"][:8] == ["python3", "/opt/slm-deploy/verify_download.py", "--repo",
+                                                    "me/qwen3-4b-sql-lora", "--revision", SHA, "--local-dir", "/models/lora/sql"]
+    for c in steps.values():
         env = {e["name"]: e["value"] for e in c["env"]}
         assert env["HF_TOKEN_PATH"] == "/etc/hf-token/token"
         assert {m["mountPath"]: m.get("readOnly") for m in c["volumeMounts"]}["/etc/hf-token"] is True
     vllm = next(c for c in pod["containers"] if c["name"] == "vllm")
     assert "/etc/hf-token" not in [m["mountPath"] for m in vllm["volumeMounts"]], "the server never sees the token"
+    assert not pod.get("initContainers"), "the serving pod downloads nothing"
     args = vllm["args"]
     assert args[args.index("--lora-modules") + 1] == "sql=/models/lora/sql"
     assert "--enable-lora" in args and args[args.index("--max-loras") + 1] == "1"
@@ -140,6 +148,19 @@ def test_gated_model_without_hf_token_fails():
 
 
 # ----------------------------------------------------------------------------- audit fixes (issue 4)
+def _key(model: str, revision: str | None = None) -> str:
+    from components.catalog import get_model
+
+    return (revision or get_model(model).hf_revision)[:12]
+
+
+def _fill(res) -> dict[str, dict]:
+    """The cache-fill Job's steps (init containers, then the main container), by name."""
+    [job] = [r for r in res.resources if r.type == "kubernetes:batch/v1:Job" and "-fill-" in r.name]
+    spec = job.inputs["spec"]["template"]["spec"]
+    return {c["name"]: {**c, "argv": c["command"] + c["args"]} for c in spec.get("initContainers", []) + spec["containers"]}
+
+
 def _containers(res, name="svc"):
     pod = _pod(res, name)
     return {c["name"]: c for c in pod["containers"] + pod.get("initContainers", [])}
@@ -150,8 +171,9 @@ def test_download_fetches_only_what_vllm_loads():
     import fnmatch
 
     res = _synth({"name": "svc", "model": "llama-3.2-1b-instruct", "revision": SHA}, hf_token=True)
-    argv = _containers(res)["model-download"]["args"]
-    assert argv[argv.index("--include") - 2:argv.index("--include")] == ["--revision", argv[2]]
+    argv = _fill(res)["download"]["argv"]
+    assert argv[:2] == ["hf", "download"] and argv[argv.index("--include") - 2] == "--revision"
+    assert argv[argv.index("--include") - 1] == _key("llama-3.2-1b-instruct", SHA) + SHA[12:]
     patterns = argv[argv.index("--include") + 1:]
     assert patterns and not any(p.startswith("-") for p in patterns)
     assert "*.py" not in patterns, "no remote code without --trust-remote-code"
@@ -173,7 +195,7 @@ def test_download_fetches_only_what_vllm_loads():
 
 def test_remote_code_downloads_python_files():
     res = _synth({"name": "svc", "model": "qwen3-0.6b", "extraArgs": ["--trust-remote-code"]})
-    argv = _containers(res)["model-download"]["args"]
+    argv = _fill(res)["download"]["argv"]
     assert "*.py" in argv[argv.index("--include") + 1:]
 
 
@@ -186,8 +208,13 @@ def test_download_patterns_from_catalog_field(monkeypatch):
     assert A.model_validate({"name": "svc", "model": "qwen3-0.6b"}).download_patterns == ["*.safetensors", "config.json"]
 
 
-def test_egress_443_only_to_public_addresses():
-    np_ = _by(_synth({"name": "svc", "model": "qwen3-0.6b"}), "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+def test_egress_443_only_to_public_addresses_and_only_from_the_fill_job():
+    res = _synth({"name": "svc", "model": "qwen3-0.6b"})
+    serving = _by(res, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc").inputs["spec"]
+    assert [p["port"] for r in serving["egress"] for p in r["ports"]] == [53, 53], "serving pods: DNS only"
+    np_ = _by(res, "kubernetes:networking.k8s.io/v1:NetworkPolicy", f"svc-fill-{_key('qwen3-0.6b')}").inputs["spec"]
+    assert np_["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "vllm-cache-fill"
+    assert np_["ingress"] == []
     https = [r for r in np_["egress"] if any(p.get("port") == 443 for p in r["ports"])]
     assert len(https) == 1 and "to" in https[0], "443 never open to any address"
     [peer] = https[0]["to"]
@@ -195,19 +222,17 @@ def test_egress_443_only_to_public_addresses():
         "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]}}
 
 
-def test_download_false_no_egress_no_init_no_token():
-    res = _synth({"name": "svc", "model": "gemma-3-4b-it", "download": False, "modelCache": "shared"}, hf_token=True)
+def test_prefilled_claim_no_job_no_egress_no_token():
+    res = _synth({"name": "svc", "model": "gemma-3-4b-it", "source": {"prefilledClaim": "gemma-weights"}}, hf_token=True)
     pod = _pod(res)
     assert not pod.get("initContainers"), "no download step"
-    np_ = _by(res, "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+    assert not [r for r in res.resources if r.type == "kubernetes:batch/v1:Job" and "-fill-" in r.name]
+    assert not [r for r in res.resources if r.type == "kubernetes:core/v1:PersistentVolumeClaim"], "the claim is the user's"
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["model-cache"]["persistentVolumeClaim"] == {"claimName": "gemma-weights", "readOnly": True}
+    np_ = _by(res, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc").inputs["spec"]
     assert [p["port"] for r in np_["egress"] for p in r["ports"]] == [53, 53], "DNS only"
     assert not [r for r in res.resources if r.name == "svc-hf-token"]
-    assert "download-tmp" not in [v["name"] for v in pod["volumes"]]
-
-
-def test_download_false_needs_shared_cache():
-    with pytest.raises(ValueError, match="download false needs modelCache shared"):
-        VllmServiceArgs.model_validate({"name": "svc", "model": "qwen3-0.6b", "download": False, "modelCache": "per-pod"})
 
 
 @pytest.mark.parametrize("gpu,values", [
@@ -268,7 +293,7 @@ def test_scale_to_zero_service_has_no_no_target_alert():
     from components.observability import AlertThresholds
     from components.vllm import VllmServiceArgs, _monitoring
 
-    base = {"name": "z", "model": "qwen3-0.6b", "replicas": 1, "maxReplicas": 3, "modelCache": "per-pod"}
+    base = {"name": "z", "model": "qwen3-0.6b", "replicas": 1, "maxReplicas": 3}
     always_on = _monitoring(VllmServiceArgs.model_validate(base), "ns", {"app": "z"})
     idle_ok = _monitoring(
         VllmServiceArgs.model_validate({**base, "scaleToZero": True, "activationQuery": "sum(rate(x[1m]))"}),

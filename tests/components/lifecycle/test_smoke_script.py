@@ -12,7 +12,7 @@ import pytest
 from components.lifecycle.scripts import SCRIPTS_DIR
 from standin_http import Reply, Seen, serve
 
-SCRIPT = SCRIPTS_DIR / "smoke_test.py"
+SCRIPT = SCRIPTS_DIR / "smoke_check.py"
 KEY = "k" * 48
 
 

@@ -161,3 +161,49 @@ def test_the_ca_bundle_variable_is_honoured_for_an_https_endpoint(tmp_path):
                env={"HF_ENDPOINT": "https://127.0.0.1:9", "REQUESTS_CA_BUNDLE": str(tmp_path / "no-such-ca.pem")})
     assert done.returncode == 2
     assert f"the CA bundle {tmp_path / 'no-such-ca.pem'} (REQUESTS_CA_BUNDLE / SSL_CERT_FILE) is not a file" in done.stdout
+
+
+def test_a_private_mirror_over_https_is_trusted_through_the_ca_bundle_only(tmp_path):
+    """A real TLS mirror on 127.0.0.1 with a self-signed CA (openssl, installed by ./dev test): the verifier
+    reaches it with REQUESTS_CA_BUNDLE and refuses it without."""
+    import shutil
+    import ssl
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is missing: ./dev test installs it (Debian package openssl)"
+    cert, key = tmp_path / "ca.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    cache = snapshot(tmp_path, {"config.json": CONFIG})
+    body = json.dumps(listing({"config.json": CONFIG}, set())).encode()
+
+    from http.server import BaseHTTPRequestHandler
+
+    class Hub(BaseHTTPRequestHandler):
+        def log_message(self, *_a):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        trusted = run("--repo", REPO, "--revision", REV, "--cache-dir", str(cache),
+                      env={"HF_ENDPOINT": url, "REQUESTS_CA_BUNDLE": str(cert)})
+        assert trusted.returncode == 0, trusted.stdout
+        untrusted = run("--repo", REPO, "--revision", REV, "--cache-dir", str(cache), env={"HF_ENDPOINT": url})
+        assert untrusted.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,79 @@
+"""CKV_SLM_030 (manifest set): serving workloads have no internet egress.
+
+A model server that can reach the internet can leak prompts and completions. Downloads belong in a
+cache-fill Job (a run-to-completion pod with its own NetworkPolicy); the serving pods get egress to DNS and
+in-cluster peers at most. NetworkPolicies are additive, so every egress rule of every policy that selects
+the pod is judged: a rule without ``to`` (any destination) or with an ``ipBlock`` that is not wholly inside
+private, link-local, CGNAT or loopback space lets the pod out.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from policies.rules._k8s import as_dict, as_list, is_serving_workload, namespace, pod_labels, selector_matches
+from policies.rules._types import CheckMeta, Result
+
+META = CheckMeta(
+    id="CKV_SLM_030",
+    name="Ensure serving workloads have no internet egress (downloads run in a cache-fill Job)",
+    severity="HIGH",
+    rationale=(
+        "A model server that can open connections to the internet can leak prompts and completions, or be "
+        "steered to fetch code. Only the cache-fill Job downloads; serving pods reach DNS and in-cluster peers "
+        "at most. A pod no egress policy selects can reach everything."
+    ),
+    reference="https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-egress-traffic",
+    framework="manifest-set",
+    kinds=("NetworkPolicy",),
+)
+
+_INTERNAL = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+    "fc00::/7", "fe80::/10", "::1/128",
+)]
+
+
+def _internal(cidr: object) -> bool:
+    try:
+        net = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return False
+    return any(net.version == inner.version and net.subnet_of(inner) for inner in _INTERNAL)
+
+
+def _selects(policy: dict, labels: dict) -> bool:
+    return selector_matches(as_dict(as_dict(policy.get("spec")).get("podSelector")), labels)
+
+
+def _restricts_egress(policy: dict) -> bool:
+    return "Egress" in as_list(as_dict(policy.get("spec")).get("policyTypes"))
+
+
+def rule_problems(policy_name: str, rule: dict) -> list[str]:
+    peers = as_list(rule.get("to"))
+    if not peers:
+        return [f"NetworkPolicy {policy_name!r} allows egress to any address"]
+    problems = []
+    for peer in peers:
+        block = as_dict(as_dict(peer).get("ipBlock"))
+        if block and not _internal(block.get("cidr")):
+            problems.append(f"NetworkPolicy {policy_name!r} allows egress to {block.get('cidr')} (public addresses)")
+    return problems
+
+
+def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
+    labels, ns = pod_labels(workload), namespace(workload)
+    policies = [o for o in objects if o.get("kind") == "NetworkPolicy" and namespace(o) == ns
+                and _restricts_egress(o) and _selects(o, labels)]
+    if not policies:
+        return Result.judge(True, [f"no NetworkPolicy in namespace {ns!r} restricts egress of pod labels {labels}"])
+    problems = []
+    for policy in policies:
+        name = as_dict(policy.get("metadata")).get("name")
+        for rule in as_list(as_dict(policy.get("spec")).get("egress")):
+            problems += rule_problems(str(name), as_dict(rule))
+    return Result.judge(True, problems)
+
+
+def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
+    return [(w, evaluate_workload(w, objects)) for w in objects if is_serving_workload(w)]
