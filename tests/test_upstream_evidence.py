@@ -62,12 +62,16 @@ def test_the_evidence_check_fails_on_a_missing_row():
 
 
 def test_every_vllm_environment_variable_has_evidence():
-    """Each variable the vLLM pod sets (server and download steps) is cited where its library reads it."""
-    from components.vllm.k8s import _download_env, vllm_env
+    """Each variable the vLLM pod sets (server) and its cache-fill Job's download and verify steps set (every
+    hub source: token, mirror, CA bundle) is cited where its library reads it."""
+    from components.lifecycle.source import ModelSource
+    from components.vllm.k8s import vllm_env
+    from components.vllm.lifecycle import fill_env
 
     rows = _evidence_rows((DOCS / "vllm.md").read_text(), "### Upstream evidence for the environment")
-    generated = {env.name for env in [*vllm_env(), *_download_env(with_token=True)]}
-    assert generated >= {"HF_HOME", "HF_HUB_OFFLINE", "TRITON_CACHE_DIR", "HF_TOKEN_PATH"}
+    mirror = ModelSource.model_validate({"mirror": "https://hf-mirror.internal", "caBundleSecret": "ca"})
+    generated = {env.name for env in vllm_env()} | set(fill_env(ModelSource(), with_token=True)) | set(fill_env(mirror, False))
+    assert generated >= {"HF_HOME", "HF_HUB_OFFLINE", "TRITON_CACHE_DIR", "HF_TOKEN_PATH", "HF_ENDPOINT", "REQUESTS_CA_BUNDLE"}
     missing = sorted(name for name in generated if not _cited(rows, name))
     assert not missing, f"no file:line evidence in docs/vllm.md for {missing}"
 

@@ -39,7 +39,7 @@ from components.lifecycle.cache_fill import CacheFill, FillStep, SCRIPTS_MOUNT, 
 from components.lifecycle.verification import spec_key
 from components.versions import image as pinned_image
 
-__all__ = ["ROLLOUT_LABEL", "CachePlan", "cache_plan", "fill_job", "rollout_strategy", "resolved_rollout", "run_benchmark"]
+__all__ = ["ROLLOUT_LABEL", "CachePlan", "cache_plan", "fill_env", "fill_job", "rollout_strategy", "resolved_rollout", "run_benchmark"]
 
 ROLLOUT_LABEL = "slm-deploy.io/revision"
 """Pod label of a blue/green colour (the cache key); the Service selects it once that colour is ready."""
@@ -123,6 +123,22 @@ def _s3_steps(args, repo: str, rev: str) -> list[FillStep]:
     ]
 
 
+def fill_env(source, with_token: bool) -> dict[str, str]:
+    """Environment of the hub download and verify steps (each variable cited in docs/vllm.md, "Upstream evidence
+    for the environment"; the S3 step adds its own aws-cli settings)."""
+    env = {"HF_HOME": "/models", "HF_HUB_DISABLE_TELEMETRY": "1", "HOME": "/tmp/home", "XDG_CACHE_HOME": "/tmp/.cache"}
+    if with_token:
+        env["HF_TOKEN_PATH"] = f"{HF_TOKEN_DIR}/token"
+    if source.mirror:
+        # huggingface_hub constants.py:67 reads HF_ENDPOINT; Xet storage is the public hub's CAS, which a
+        # mirror does not serve, so downloads go through plain HTTP (constants.py:294 HF_HUB_DISABLE_XET).
+        env.update({"HF_ENDPOINT": source.mirror, "HF_HUB_DISABLE_XET": "1"})
+    if source.ca_bundle_secret:
+        # requests (huggingface_hub < 1.0) and the verifier read REQUESTS_CA_BUNDLE; SSL_CERT_FILE for the rest.
+        env.update({"REQUESTS_CA_BUNDLE": f"{CA_DIR}/ca.crt", "SSL_CERT_FILE": f"{CA_DIR}/ca.crt"})
+    return env
+
+
 def fill_job(args, ctx: StackContext, cache: CachePlan, *, server_selector: dict[str, str], with_token: bool,
              gpu_affinity: AffinityArgs, scripts_config_map: str, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job | None:
     """The cache-fill Job of this revision (None with a pre-filled claim); ``gpu_affinity`` is the server's."""
@@ -132,19 +148,11 @@ def fill_job(args, ctx: StackContext, cache: CachePlan, *, server_selector: dict
     img = pinned_image(args.image)
     repo, rev = args.checkpoint
     source = args.source
-    env = {"HF_HOME": "/models", "HF_HUB_DISABLE_TELEMETRY": "1", "HOME": "/tmp/home", "XDG_CACHE_HOME": "/tmp/.cache",
-           "PYTHONDONTWRITEBYTECODE": "1"}
+    env = fill_env(source, with_token)
     secret_files = []
     if with_token:
-        env["HF_TOKEN_PATH"] = f"{HF_TOKEN_DIR}/token"
         secret_files.append(("hf-token", f"{args.name}-hf-token", HF_TOKEN_DIR, {"token": "token"}))
-    if source.mirror:
-        # huggingface_hub constants.py:67 reads HF_ENDPOINT; Xet storage is the public hub's CAS, which a
-        # mirror does not serve, so downloads go through plain HTTP (constants.py:294 HF_HUB_DISABLE_XET).
-        env.update({"HF_ENDPOINT": source.mirror, "HF_HUB_DISABLE_XET": "1"})
     if source.ca_bundle_secret:
-        # requests (huggingface_hub < 1.0) and the verifier read REQUESTS_CA_BUNDLE; SSL_CERT_FILE for the rest.
-        env.update({"REQUESTS_CA_BUNDLE": f"{CA_DIR}/ca.crt", "SSL_CERT_FILE": f"{CA_DIR}/ca.crt"})
         secret_files.append(("ca-bundle", source.ca_bundle_secret, CA_DIR, {"ca.crt": "ca.crt"}))
     if source.s3:
         secret_files.append(("s3-credentials", source.s3.credentials_secret, S3_DIR, {"credentials": "credentials"}))

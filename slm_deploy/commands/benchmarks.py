@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from slm_deploy.console import console, plain, print_error
+from slm_deploy.console import console, plain, print_error, prog
 from slm_deploy.session import EXIT_BAD_INPUT, project_dir
 
 __all__ = ["register", "report_table", "PULUMI_NEEDED"]
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         reports = outputs["benchmarks"].value if "benchmarks" in outputs else None
         if not reports:
             print_error(err, f"stack {stack} has no benchmark output: set `benchmark: {{}}` in stacks/Pulumi.{stack}.yaml "
-                        "and run `slm-deploy up`")
+                        f"and run `{prog()} up {stack}`")
             raise typer.Exit(EXIT_BAD_INPUT)
         if as_json:
             typer.echo(json.dumps(reports, indent=2, sort_keys=True))
