@@ -60,7 +60,9 @@ def test_clients_reach_ollama_only_through_the_proxy(proxied):
     assert CLIENT in by_port["http-auth"]
     assert CLIENT not in by_port["http"], "a client reaches Ollama's own port, skipping the proxy"
     names = {p.get("app.kubernetes.io/name") for p in by_port["http"]}
-    assert names == {"open-webui", "ollama-pull"}  # the stack's own UI and pull Job (cpu has no monitoring)
+    assert names == {"open-webui"}  # the stack's own UI (cpu has no monitoring; models come from the fill Job's own server)
+    # the smoke Job is a client: through the proxy, like the others (docs/lifecycle.md)
+    assert "ollama-smoke" in {p.get("app.kubernetes.io/name") for p in by_port["http-auth"]}
     assert set(by_port) == {"http", "http-auth"}
 
 
