@@ -165,7 +165,7 @@ def _loadavg() -> str:
         return "?"
 
 
-def _toggle_one_service(stack_file: Path, flip: bool) -> None:
+def _toggle_one_service(stack_file: Path, flip: bool | None = None) -> None:
     """Change one service (the 8th, or the last of a smaller stack) of a scale stack: its minimum replicas, 2 <-> 3
     (rendered into its Deployment and autoscaler; a concurrency change can leave the output unchanged, since the
     sizing model derives --max-num-seqs from the free KV cache)."""
@@ -173,7 +173,10 @@ def _toggle_one_service(stack_file: Path, flip: bool) -> None:
 
     doc = yaml.safe_load(stack_file.read_text())
     services = doc["config"]["slm-deploy:vllm"]
-    services[min(7, len(services) - 1)]["replicas"] = 3 if flip else 2
+    service = services[min(7, len(services) - 1)]
+    if flip is None:  # relative to the file as it is: every call is a change
+        flip = service.get("replicas", 2) == 2
+    service["replicas"] = 3 if flip else 2
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
@@ -289,10 +292,9 @@ def _change_phases(project: Path, name: str, tmp: Path, env: dict[str, str], rou
 
     once()  # the per-object cache holds the whole stack
     runs = []
-    for i in range(rounds):
-        _toggle_one_service(stack_file, flip=i % 2 == 0)
+    for _ in range(rounds):
+        _toggle_one_service(stack_file)  # a change from whatever the previous run built
         runs.append(once())
-    _toggle_one_service(stack_file, flip=False)
     return {k: statistics.median(float(r[k]) for r in runs) for k in runs[0]}
 
 
