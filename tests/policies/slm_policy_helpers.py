@@ -9,7 +9,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHECKS_DIR = REPO / "policies" / "checks"
-K8S_CHECK_IDS = [f"CKV_SLM_00{i}" for i in range(1, 8)] + [f"CKV_SLM_0{i}" for i in range(21, 28)]
+K8S_CHECK_IDS = [f"CKV_SLM_00{i}" for i in range(1, 8)] + [f"CKV_SLM_0{i}" for i in range(21, 28)] + ["CKV_SLM_032", "CKV_SLM_033"]
 
 
 def fixture_files(check_id: str, outcome: str) -> list[Path]:
@@ -19,5 +19,5 @@ def fixture_files(check_id: str, outcome: str) -> list[Path]:
 def load_docs(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
-MANIFEST_SET_CHECK_IDS = ["CKV_SLM_008", "CKV_SLM_009", "CKV_SLM_030"]
+MANIFEST_SET_CHECK_IDS = ["CKV_SLM_008", "CKV_SLM_009", "CKV_SLM_030", "CKV_SLM_031"]
 COMPOSE_CHECK_IDS = [f"CKV_SLM_0{i}" for i in range(10, 21)] + ["CKV_SLM_028", "CKV_SLM_029"]

@@ -11,6 +11,7 @@ EXPECTED = {  # (passed, failed) findings of the check on its pass/ and fail/ se
     "CKV_SLM_008": (3, 3),
     "CKV_SLM_009": (3, 3),
     "CKV_SLM_030": (3, 4),
+    "CKV_SLM_031": (3, 6),
 }
 
 

@@ -1,0 +1,143 @@
+"""CKV_SLM_031 (manifest set): with a model gateway, model servers admit only the gateway and Prometheus.
+
+The gateway is recognised by what it runs (a container starting vLLM's router: ``vllm_router.launch_router``
+or the ``vllm-router`` binary); the model servers behind it are the workloads its Kubernetes discovery
+selects (``--selector k=v ...`` in ``--service-discovery-namespace``) plus every vLLM engine workload of
+that namespace. Each of them must be selected by an ingress NetworkPolicy, and every ingress peer of
+every policy selecting it must be either the gateway's own pods (at least the gateway Deployment's
+selector labels, same namespace) or Prometheus pods (``app.kubernetes.io/name: prometheus``, in the
+same namespace or one named namespace). NetworkPolicies add up, so one broad rule anywhere opens the pod.
+"""
+from __future__ import annotations
+
+from policies.rules._argv import tokens
+from policies.rules._identify import runs_vllm_engine
+from policies.rules._k8s import (
+    as_dict, as_list, container_argv, containers, is_serving_workload, namespace, pod_labels, pod_template,
+    selector_matches,
+)
+from policies.rules._types import CheckMeta, Result
+from policies.rules.network_policy_coverage import restricts_ingress
+
+META = CheckMeta(
+    id="CKV_SLM_031",
+    name="Ensure that, with a model gateway, model servers admit traffic only from the gateway and Prometheus",
+    severity="CRITICAL",
+    rationale=(
+        "Behind a gateway the model servers run without their own key check: the gateway holds the client keys, "
+        "allow-lists and limits. Any other pod that can reach a model server's port bypasses all of them and "
+        "uses every model without a key or a limit. Each ingress rule of every NetworkPolicy selecting a model "
+        "server must name only the gateway's pods (its Deployment selector, same namespace) or Prometheus's; "
+        "policies add up, so one open rule is enough to bypass the gateway."
+    ),
+    reference="https://kubernetes.io/docs/concepts/services-networking/network-policies/#behavior-of-to-and-from-selectors",
+    framework="manifest-set",
+    kinds=("Deployment", "StatefulSet"),
+)
+
+PROMETHEUS_LABEL = ("app.kubernetes.io/name", "prometheus")
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_ROUTER_MODULE = "vllm_router.launch_router"
+
+
+def runs_router(container: dict) -> bool:
+    toks = tokens(container_argv(container))
+    return _ROUTER_MODULE in toks or any(t.rsplit("/", 1)[-1] == "vllm-router" for t in toks[:1])
+
+
+def discovery(container: dict) -> tuple[dict[str, str], str | None]:
+    """(label selector, namespace) of the router's Kubernetes discovery (empty selector: none)."""
+    toks = tokens(container_argv(container))
+    selector: dict[str, str] = {}
+    ns = None
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok == "--selector":
+            i += 1
+            while i < len(toks) and not toks[i].startswith("-") and "=" in toks[i]:
+                key, value = toks[i].split("=", 1)
+                selector[key] = value
+                i += 1
+            continue
+        if tok == "--service-discovery-namespace" and i + 1 < len(toks):
+            ns = toks[i + 1]
+        i += 1
+    return selector, ns
+
+
+def gateways(objects: list[dict]) -> list[tuple[dict, dict]]:
+    """(gateway workload, router container) pairs."""
+    found = []
+    for obj in objects:
+        tpl = pod_template(obj)
+        if tpl and obj.get("kind") != "PodTemplate":
+            for c in containers(tpl[1], init=False):
+                if runs_router(c):
+                    found.append((obj, c))
+    return found
+
+
+def _runs_engine(workload: dict) -> bool:
+    tpl = pod_template(workload)
+    return bool(tpl) and any(runs_vllm_engine(c.get("image"), container_argv(c)) for c in containers(tpl[1], init=False))
+
+
+def _peer_problem(peer: dict, ns: str, gateway_selector: dict[str, str]) -> str | None:
+    if "ipBlock" in peer:
+        return f"admits the address block {as_dict(peer.get('ipBlock')).get('cidr')!r}"
+    pods = as_dict(peer.get("podSelector"))
+    labels = as_dict(pods.get("matchLabels"))
+    if "podSelector" not in peer:
+        return f"admits every pod of the namespaces selected by {as_dict(peer.get('namespaceSelector'))}"
+    ns_selector = peer.get("namespaceSelector")
+    same_namespace = ns_selector is None or as_dict(as_dict(ns_selector).get("matchLabels")) == {NAMESPACE_NAME_LABEL: ns}
+    if gateway_selector and all(labels.get(k) == v for k, v in gateway_selector.items()):
+        return None if same_namespace else f"admits gateway-labelled pods outside namespace {ns!r}: {ns_selector}"
+    if labels.get(PROMETHEUS_LABEL[0]) == PROMETHEUS_LABEL[1]:
+        named = ns_selector is None or set(as_dict(as_dict(ns_selector).get("matchLabels"))) == {NAMESPACE_NAME_LABEL}
+        return None if named else f"admits Prometheus-labelled pods of any namespace selected by {ns_selector}"
+    return f"admits pods selected by {pods or '{}'} (neither the gateway nor Prometheus)"
+
+
+def evaluate_server(server: dict, objects: list[dict], gateway_selector: dict[str, str]) -> Result:
+    ns, labels = namespace(server), pod_labels(server)
+    problems, selected = [], False
+    for policy in objects:
+        spec = as_dict(policy.get("spec"))
+        if policy.get("kind") != "NetworkPolicy" or namespace(policy) != ns or not restricts_ingress(policy):
+            continue
+        if not selector_matches(as_dict(spec.get("podSelector")), labels):
+            continue
+        selected = True
+        name = as_dict(policy.get("metadata")).get("name")
+        for i, rule in enumerate(as_list(spec.get("ingress"))):
+            peers = as_list(as_dict(rule).get("from"))
+            if not peers:
+                problems.append(f"NetworkPolicy {name!r} ingress[{i}] has no `from`: it admits every source")
+            for peer in peers:
+                problem = _peer_problem(as_dict(peer), ns, gateway_selector)
+                if problem:
+                    problems.append(f"NetworkPolicy {name!r} ingress[{i}] {problem}")
+    if not selected:
+        problems.append(f"no ingress NetworkPolicy in namespace {ns!r} selects it: every pod can reach it")
+    return Result.judge(True, problems)
+
+
+def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
+    results: list[tuple[dict, Result]] = []
+    judged: set[int] = set()
+    for gateway, router in gateways(objects):
+        ns = namespace(gateway)
+        selector, discovery_ns = discovery(router)
+        gateway_selector = {str(k): str(v) for k, v in as_dict(as_dict(
+            as_dict(gateway.get("spec")).get("selector")).get("matchLabels")).items()} or pod_labels(gateway)
+        for obj in objects:
+            if id(obj) in judged or obj is gateway or not pod_template(obj) or obj.get("kind") in ("PodTemplate", "Job", "CronJob"):
+                continue
+            routed = bool(selector) and namespace(obj) == (discovery_ns or ns) and all(
+                pod_labels(obj).get(k) == v for k, v in selector.items())
+            if routed or (namespace(obj) == ns and is_serving_workload(obj) and _runs_engine(obj)):
+                judged.add(id(obj))
+                results.append((obj, evaluate_server(obj, objects, gateway_selector)))
+    return results
