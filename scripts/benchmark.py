@@ -138,12 +138,15 @@ def scale_stack(project: Path, services: int) -> str:
     shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
     doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
     base = doc["config"]["slm-deploy:vllm"]
-    doc["config"]["slm-deploy:vllm"] = [dict(base[i % len(base)], name=f"{base[i % len(base)]['name']}-{i:03d}")
-                                        for i in range(services)]
-    served = {s["model"] for s in doc["config"]["slm-deploy:vllm"]}
+    # Each copy serves its model under its own name (one gateway cannot route two services by one model name).
+    copies = [dict(base[i % len(base)], name=f"{base[i % len(base)]['name']}-{i:03d}") for i in range(services)]
+    for copy in copies:
+        copy["servedModelName"] = copy["name"]
+    doc["config"]["slm-deploy:vllm"] = copies
     gateway = doc["config"].get("slm-deploy:gateway")
-    if gateway:  # prod's clients name prod's models: keep each client to the models this copy serves
-        clients = [dict(c, models=[m for m in c["models"] if m in served]) for c in gateway.get("clients", [])]
+    if gateway:  # prod's clients name prod's models: each client gets the copies of the models it named
+        clients = [dict(c, models=[s["servedModelName"] for s in copies if s["model"] in c["models"]])
+                   for c in gateway.get("clients", [])]
         gateway["clients"] = [c for c in clients if c["models"]]
     name = f"scale{services}"
     (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -13,6 +13,7 @@ resources the way their providers would apply them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -272,7 +273,8 @@ class OutDirError(Exception):
     """The output directory holds something that is not a previous build: refuse to delete it."""
 
 
-def _claim(out_dir: Path) -> None:
+def _claim(out_dir: Path) -> bool:
+    """Check ``out_dir`` may be (re)written; True when it holds a previous build (updated in place)."""
     if out_dir.exists():
         if not out_dir.is_dir():
             raise OutDirError(f"{out_dir} exists and is not a directory")
@@ -284,42 +286,78 @@ def _claim(out_dir: Path) -> None:
                 f"{out_dir} is not empty and is not a previous slm-deploy build (no {BUILD_MARKER}); "
                 "choose an empty or new directory"
             )
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    (out_dir / BUILD_MARKER).write_text("Rendered by slm-deploy; replaced on every preview.\n")
+        return previous_build
+    return False
+
+
+def _write_build(out_dir: Path, outputs: dict[str, str]) -> None:
+    """Make ``out_dir`` hold exactly ``outputs`` (relative path -> text), as a fresh directory would.
+
+    A previous build is updated in place: a file whose bytes are unchanged is not rewritten, everything
+    the new build does not produce (stale objects, old reports, the input marker) is deleted.
+    """
+    if _claim(out_dir):
+        wanted_dirs = {rel.rsplit("/", 1)[0] for rel in outputs if "/" in rel}
+        wanted_dirs |= {d.rsplit("/", i)[0] for d in list(wanted_dirs) for i in range(1, d.count("/") + 1)}
+        for top, dirs, names in os.walk(out_dir, topdown=False):  # never follows a symlink out of the build
+            base = Path(top)
+            for name in names + [d for d in dirs if (base / d).is_symlink()]:
+                if (base / name).relative_to(out_dir).as_posix() not in outputs:
+                    (base / name).unlink()
+            for name in dirs:
+                path = base / name
+                if path.is_dir() and not path.is_symlink() and (path.relative_to(out_dir).as_posix() not in wanted_dirs
+                                              or not any(path.iterdir())):
+                    shutil.rmtree(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rel, text in outputs.items():
+        path = out_dir / rel
+        data = text.encode()
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data:
+                continue
+        except OSError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink() or path.is_dir():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        path.write_bytes(data)
 
 
 def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
-    """Write the build directory afresh; returns a summary of what was written.
+    """Write the build directory (afresh, or a previous build updated in place); returns a summary.
 
-    Raises :class:`OutDirError` rather than delete a directory that is not a previous build.
+    Raises :class:`OutDirError` rather than touch a directory that is not a previous build. YAML comes from
+    the per-object cache (:mod:`slm_deploy.render_cache`) unless ``SLM_DEPLOY_NO_CACHE=1``.
     """
-    _claim(out_dir)
-    manifests_dir = out_dir / "manifests"
-    manifests_dir.mkdir()
+    from slm_deploy.gate.cache import cache_dir, cache_disabled
+    from slm_deploy.render_cache import YamlCache
+
+    _claim(out_dir)  # refuse before any work
+    yaml_cache = YamlCache(result.stack, None if cache_disabled() else cache_dir())
+    outputs: dict[str, str] = {BUILD_MARKER: "Rendered by slm-deploy; replaced on every preview.\n"}
     objects = manifest_objects(result)
     for obj in objects:
-        (manifests_dir / manifest_filename(obj)).write_text(dump_yaml(obj))
+        outputs[f"manifests/{manifest_filename(obj)}"] = yaml_cache.dump(obj)
 
     compose = compose_document(result)
     if compose is not None:
-        (out_dir / "compose.yaml").write_text(dump_yaml(compose))
+        outputs["compose.yaml"] = yaml_cache.dump(compose)
         readme = secrets_readme(compose)
         if readme is not None:
-            (out_dir / "secrets").mkdir()
-            (out_dir / "secrets" / "README.md").write_text(readme)
+            outputs["secrets/README.md"] = readme
 
     files = generated_files(result)
     for rel, content in files.items():
-        path = out_dir / "files" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        outputs[f"files/{rel}"] = content
 
     resources = [
         {"type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom}
         for r in result.resources
     ]
-    (out_dir / "resources.json").write_text(json.dumps(resources, indent=2, sort_keys=True) + "\n")
+    outputs["resources.json"] = json.dumps(resources, indent=2, sort_keys=True) + "\n"
     opt_outs = [o for r in result.resources if not r.custom for o in r.inputs.get(SECURITY_OPT_OUTS, [])]
-    (out_dir / "opt-outs.json").write_text(json.dumps(opt_outs, indent=2, sort_keys=True) + "\n")
+    outputs["opt-outs.json"] = json.dumps(opt_outs, indent=2, sort_keys=True) + "\n"
+    _write_build(out_dir, outputs)
+    yaml_cache.save()
     return {"manifests": len(objects), "compose": compose is not None, "files": len(files), "resources": len(resources)}
