@@ -58,6 +58,8 @@ __all__ = [
     "docker_container_hardening",
     "NON_PUBLIC_CIDRS",
     "egress_public",
+    "PRIVATE_CIDRS",
+    "egress_api_server",
 ]
 
 DEFAULT_UID = 10001
@@ -236,4 +238,21 @@ def egress_public(ports: Sequence[int] = (443,), *, also_except: Sequence[str] =
     return NetworkPolicyEgressRuleArgs(
         to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr="0.0.0.0/0", except_=[*NON_PUBLIC_CIDRS, *also_except]))],
         ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
+    )
+
+
+PRIVATE_CIDRS = NON_PUBLIC_CIDRS[:3]
+"""RFC 1918: where an in-cluster Kubernetes API server address lives when the stack declares none."""
+
+API_SERVER_PORTS = (443, 6443)
+"""The ports a Kubernetes API server listens on (the in-cluster Service's 443, the upstream default 6443)."""
+
+
+def egress_api_server(api_server_cidrs: Sequence[str] = ()) -> NetworkPolicyEgressRuleArgs:
+    """TCP 443/6443 to the Kubernetes API server, for pods that call it (discovery, a Job writing a ConfigMap):
+    the stack's declared ``cluster.apiServerCidrs`` when it declares them, else the private ranges
+    (:data:`PRIVATE_CIDRS`: the in-cluster API address is private). Never the internet at large."""
+    return NetworkPolicyEgressRuleArgs(
+        to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in (api_server_cidrs or PRIVATE_CIDRS)],
+        ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in API_SERVER_PORTS],
     )

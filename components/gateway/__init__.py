@@ -4,8 +4,9 @@ Type token ``slm:serving:ModelGateway``. Inputs are :class:`GatewayArgs` (``args
 served model names and the stack's :class:`~components.context.StackContext`. The modules beside
 this one do the work:
 
-* :mod:`components.gateway.k8s`         Deployment (router install step, nginx + njs proxy, vllm-router,
-  metrics exporter), Service, NetworkPolicy, PDB, discovery Role, key Secrets, optional Ingress;
+* :mod:`components.gateway.k8s`         Deployment (nginx + njs proxy, vllm-router, metrics exporter), Service,
+  NetworkPolicy (no internet egress), PDB, discovery Role, key Secrets, optional Ingress;
+* :mod:`components.gateway.install`     the router install volume and Job (the gateway's only internet egress);
 * :mod:`components.gateway.proxy`       the proxy's nginx.conf and keys file (hashes only);
 * :mod:`components.gateway.monitoring`  its MonitoringContribution (per-client panels and alerts).
 

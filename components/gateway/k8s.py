@@ -1,14 +1,15 @@
 """The ModelGateway workload: one pod shape, three containers, everything hardened.
 
-* init ``router-install``: the pinned python-slim image installs the hash-locked vllm-router
-  release (``files/router-requirements.txt``, ``pip --require-hashes --only-binary :all:``) into
-  an emptyDir. No digest of an upstream router image could be verified (docs/gateway.md), so the
-  release is pinned by its PyPI sha256 instead and the image by the python-slim digest.
 * ``proxy``: nginx + njs on 8080, the only port clients reach (keys, allow-lists, limits, errors).
 * ``router``: vllm-router on 127.0.0.1:8001, IGW mode, Kubernetes discovery of the stack's vLLM
   pods (Role: get/list/watch pods in the namespace; a projected token mounted into this
-  container only), Prometheus metrics on 29000.
+  container only), Prometheus metrics on 29000. It runs from the install volume, mounted
+  read-only: the hash-locked release, installed by a separate Job (:mod:`components.gateway.install`),
+  so the gateway pods themselves never reach the internet.
 * ``exporter``: per-client metrics from nginx's access log on 9145.
+
+Egress of the gateway pods: DNS, the vLLM pods on 8000 and the Kubernetes API (the declared
+``cluster.apiServerCidrs``, else the private ranges), nothing else.
 """
 
 from __future__ import annotations
@@ -29,18 +30,19 @@ from pulumi_kubernetes.core.v1 import (
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
+from pulumi_kubernetes.networking.v1 import NetworkPolicyPortArgs
 
 from components.context import StackContext
 from components.gateway.args import GatewayArgs
+from components.gateway.install import ROUTER_SITE, gateway_placement, router_install
 from components.gateway.constants import (
     APP_NAME, EXPORTER_PORT, PROMETHEUS_POD_LABELS, EXPORTER_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, ROUTER_METRICS_PORT,
     ROUTER_METRICS_PORT_NAME, ROUTER_PORT, ROUTER_VERSION, SYSLOG_ADDRESS, WORKER_PORT, WORKER_SELECTOR,
 )
 from components.gateway.proxy import EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, ProxyClient, gateway_nginx_conf, keys_file_text
 from components.hardening import (
-    container_security_context, dns_egress, egress_to_pods, http_probe, ingress_from_pods, restricted_pod_spec,
-    resources, scratch_volume, secret_file_volume,
+    container_security_context, dns_egress, egress_api_server, egress_to_pods, http_probe, ingress_from_pods,
+    restricted_pod_spec, resources, scratch_volume, secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
 from components.versions import image
@@ -49,7 +51,6 @@ __all__ = ["GatewayWorkload", "build_gateway"]
 
 KEYS_DIR = "/etc/gateway/keys"
 JS_DIR = "/etc/gateway/js"
-ROUTER_DIR = "/opt/router"
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -119,7 +120,9 @@ def build_gateway(
     files = {"nginx.conf": conf, "gateway.js": GATEWAY_JS.read_text(),
              "metrics_exporter.py": EXPORTER_PY.read_text(), "router-requirements.txt": ROUTER_REQUIREMENTS.read_text()}
     checksum = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-    k8s.core.v1.ConfigMap(f"{name}-files", metadata=meta(f"{name}-files"), data=files, opts=opts)
+    files_cm = k8s.core.v1.ConfigMap(f"{name}-files", metadata=meta(f"{name}-files"), data=files, opts=opts)
+    install = router_install(name, ctx, requirements=files["router-requirements.txt"], files_config_map=files_cm,
+                             gateway_selector=selector, opts=opts)
 
     # --- keys: hashes for the proxy, raw keys for the clients ---------------------------------
     all_keys = pulumi.Output.all(**client_keys)
@@ -151,25 +154,13 @@ def build_gateway(
     files_volume = VolumeArgs(name="files", config_map={"name": f"{name}-files", "default_mode": 0o444})
     keys_volume, keys_mount = secret_file_volume("keys", f"{name}-keys", KEYS_DIR)
     token_volume, token_mount = _token_volume()
-    router_vol, _ = scratch_volume("router", ROUTER_DIR, size_limit="512Mi")
-    install_tmp, install_tmp_mount = scratch_volume("install-tmp", "/tmp", size_limit="512Mi")
+    router_vol, router_mount = install.volume()
     proxy_tmp, proxy_tmp_mount = scratch_volume("proxy-tmp", "/tmp", size_limit="256Mi")
     router_tmp, router_tmp_mount = scratch_volume("router-tmp", "/tmp", size_limit="64Mi")
 
     def file_mount(key: str, path: str) -> VolumeMountArgs:
         return VolumeMountArgs(name="files", mount_path=path, sub_path=key, read_only=True)
 
-    install = ContainerArgs(
-        name="router-install", image=python.ref, image_pull_policy="IfNotPresent",
-        command=["python3", "-m", "pip"],
-        args=["install", "--no-cache-dir", "--disable-pip-version-check", "--require-hashes", "--only-binary", ":all:",
-              "--target", ROUTER_DIR, "-r", "/etc/gateway/router-requirements.txt"],
-        env=[EnvVarArgs(name="HOME", value="/tmp")],
-        volume_mounts=[file_mount("router-requirements.txt", "/etc/gateway/router-requirements.txt"),
-                       VolumeMountArgs(name="router", mount_path=ROUTER_DIR), install_tmp_mount],
-        resources=resources("200m", "256Mi", cpu_limit="1", memory_limit="512Mi"),
-        security_context=container_security_context(),
-    )
     proxy = ContainerArgs(
         name="proxy", image=nginx.ref, image_pull_policy="IfNotPresent",
         command=["nginx"], args=["-c", "/etc/gateway/nginx.conf", "-g", "daemon off;"],
@@ -184,9 +175,9 @@ def build_gateway(
     router = ContainerArgs(
         name="router", image=python.ref, image_pull_policy="IfNotPresent",
         command=["python3"], args=_router_args(args, ctx),
-        env=[EnvVarArgs(name="PYTHONPATH", value=ROUTER_DIR), EnvVarArgs(name="HOME", value="/tmp")],
+        env=[EnvVarArgs(name="PYTHONPATH", value=ROUTER_SITE), EnvVarArgs(name="HOME", value="/tmp")],
         ports=[ContainerPortArgs(name=ROUTER_METRICS_PORT_NAME, container_port=ROUTER_METRICS_PORT, protocol="TCP")],
-        volume_mounts=[VolumeMountArgs(name="router", mount_path=ROUTER_DIR, read_only=True), token_mount, router_tmp_mount],
+        volume_mounts=[router_mount, token_mount, router_tmp_mount],
         resources=resources("250m", "256Mi", cpu_limit="2", memory_limit="1Gi"),
         security_context=container_security_context(),
         startup_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 5, failures=24),
@@ -216,16 +207,18 @@ def build_gateway(
                 metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
                 spec=restricted_pod_spec(
                     service_account_name=name,
-                    init_containers=[install],
                     containers=[proxy, router, exporter],
-                    volumes=[files_volume, keys_volume, token_volume, router_vol, install_tmp, proxy_tmp, router_tmp],
+                    volumes=[files_volume, keys_volume, token_volume, router_vol, proxy_tmp, router_tmp],
+                    affinity=gateway_placement(selector, install.rwx),
                     termination_grace_period_seconds=660,
                 ),
             ),
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=install.ready)),
     )
-    if args.replicas > 1:
+    # With a ReadWriteOnce install the replicas share one node: a PDB would block draining it for good (the
+    # evicted pod's replacement must return to that node), so there is none (docs/gateway.md, "The pod").
+    if args.replicas > 1 and install.rwx:
         k8s.policy.v1.PodDisruptionBudget(name, metadata=meta(name), spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
             min_available=1, selector=LabelSelectorArgs(match_labels=selector)), opts=opts)
 
@@ -248,10 +241,8 @@ def build_gateway(
         egress=[
             dns_egress(),
             egress_to_pods([{**WORKER_SELECTOR, "app.kubernetes.io/part-of": ctx.part_of}], [WORKER_PORT]),
-            # The Kubernetes API (pod discovery; its address is cluster-specific) and PyPI (the install step).
-            NetworkPolicyEgressRuleArgs(to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr="0.0.0.0/0"))],
-                                        ports=[NetworkPolicyPortArgs(protocol="TCP", port=443),
-                                               NetworkPolicyPortArgs(protocol="TCP", port=6443)]),
+            # The Kubernetes API for pod discovery; no internet: the router is installed by its own Job.
+            egress_api_server(ctx.cluster.api_server_cidrs),
         ],
     ), opts=opts)
     if args.ingress is not None:

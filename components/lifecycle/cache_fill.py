@@ -40,7 +40,7 @@ from components.hardening import (
 )
 from components.labels import selector_labels, standard_labels
 
-__all__ = ["FillStep", "CacheFill", "cache_fill_job", "fill_deadline_seconds", "SCRIPTS_MOUNT", "revision_key",
+__all__ = ["FillStep", "CacheFill", "cache_fill_job", "cache_claim", "fill_deadline_seconds", "SCRIPTS_MOUNT", "revision_key",
            "source_egress"]
 
 SCRIPTS_MOUNT = "/opt/slm-deploy"
@@ -179,6 +179,21 @@ def cache_fill_job(fill: CacheFill, opts: pulumi.ResourceOptions) -> k8s.batch.v
         opts=opts,
     )
     return job
+
+
+def cache_claim(name: str, namespace: str, labels: dict[str, str], *, size: str, rwx: bool, storage_class: str | None,
+                rwx_storage_class: str | None, opts: pulumi.ResourceOptions) -> k8s.core.v1.PersistentVolumeClaim:
+    """A cache PVC a fill Job writes and serving pods mount read-only: ReadWriteMany on ``rwx_storage_class``
+    when pods on several nodes read it, else ReadWriteOnce (readers share one node) on ``storage_class``."""
+    return k8s.core.v1.PersistentVolumeClaim(
+        name, metadata=ObjectMetaArgs(name=name, namespace=namespace, labels=labels),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteMany" if rwx else "ReadWriteOnce"],
+            storage_class_name=rwx_storage_class if rwx else storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
+        ),
+        opts=opts,
+    )
 
 
 def source_egress(ports: Sequence[int], cidrs: Sequence[str], also_except: Sequence[str]) -> list[NetworkPolicyEgressRuleArgs]:

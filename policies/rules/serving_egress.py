@@ -1,8 +1,9 @@
-"""CKV_SLM_030 (manifest set): serving workloads have no internet egress.
+"""CKV_SLM_030 (manifest set): serving workloads, and the model gateway in front of them, have no internet egress.
 
-A model server that can reach the internet can leak prompts and completions. Downloads belong in a
-cache-fill Job (a run-to-completion pod with its own NetworkPolicy); the serving pods get egress to DNS and
-in-cluster peers at most. NetworkPolicies are additive, so every egress rule of every policy that selects
+A model server that can reach the internet can leak prompts and completions; so can the gateway, which sees every
+prompt of every client on its way through. Downloads belong in a run-to-completion Job with its own NetworkPolicy
+(the cache-fill Jobs, the gateway's router install Job); the serving and gateway pods get egress to DNS and
+in-cluster peers at most. The gateway is recognised by what it runs (vLLM's router, as CKV_SLM_031 finds it). NetworkPolicies are additive, so every egress rule of every policy that selects
 the pod is judged: a rule without ``to`` (any destination) or with an ``ipBlock`` that is not wholly inside
 private, link-local, CGNAT or loopback space lets the pod out.
 """
@@ -10,17 +11,22 @@ from __future__ import annotations
 
 import ipaddress
 
-from policies.rules._k8s import as_dict, as_list, is_serving_workload, namespace, pod_labels, selector_matches
+from policies.rules._k8s import (
+    RUN_TO_COMPLETION_KINDS, as_dict, as_list, containers, is_serving_workload, namespace, pod_labels, pod_template,
+    selector_matches,
+)
 from policies.rules._types import CheckMeta, Result
+from policies.rules.gateway_ingress import runs_router
 
 META = CheckMeta(
     id="CKV_SLM_030",
-    name="Ensure serving workloads have no internet egress (downloads run in a cache-fill Job)",
+    name="Ensure serving workloads and the model gateway have no internet egress (downloads run in Jobs)",
     severity="HIGH",
     rationale=(
-        "A model server that can open connections to the internet can leak prompts and completions, or be "
-        "steered to fetch code. Only the cache-fill Job downloads; serving pods reach DNS and in-cluster peers "
-        "at most. A pod no egress policy selects can reach everything."
+        "A model server, or the gateway in front of it, that can open connections to the internet can leak prompts "
+        "and completions, or be steered to fetch code. Only run-to-completion Jobs download (model caches, the "
+        "router install); serving and gateway pods reach DNS and in-cluster peers at most. A pod no egress policy "
+        "selects can reach everything."
     ),
     reference="https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-egress-traffic",
     framework="manifest-set",
@@ -75,5 +81,13 @@ def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
     return Result.judge(True, problems)
 
 
+def is_gateway_workload(obj: dict) -> bool:
+    """A long-running workload with a container running vLLM's router (the model gateway)."""
+    tpl = pod_template(obj)
+    if not tpl or obj.get("kind") in (*RUN_TO_COMPLETION_KINDS, "PodTemplate"):
+        return False
+    return any(runs_router(c) for c in containers(tpl[1], init=False))
+
+
 def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
-    return [(w, evaluate_workload(w, objects)) for w in objects if is_serving_workload(w)]
+    return [(w, evaluate_workload(w, objects)) for w in objects if is_serving_workload(w) or is_gateway_workload(w)]
