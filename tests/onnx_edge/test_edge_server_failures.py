@@ -205,6 +205,33 @@ def test_a_full_queue_is_503_in_openai_shape(serve):
     assert results == [200, 200]
 
 
+def test_an_answer_is_counted_before_its_last_byte(serve, real_engine, monkeypatch, capsys):
+    """A client that has read a whole answer and then scrapes /metrics finds it counted. The handler thread is
+    held after the answer is written (in the slot release, the first thing after it) until the scrape is done:
+    the request, its tokens and its duration must already be in the metrics. Before the fix they were counted
+    after that point, so a scrape right after the answer raced them (the live metrics test failed under load)."""
+    scraped = threading.Event()
+    release = srv.Admission.release
+
+    def held_release(self) -> None:
+        scraped.wait(10)
+        release(self)
+
+    monkeypatch.setattr(srv.Admission, "release", held_release)
+    s = serve(real_engine)
+    resp, body = s.post({**CHAT, "max_tokens": 3})
+    try:
+        metrics = request(s.port, "GET", "/metrics")[1]
+    finally:
+        scraped.set()
+    assert resp.status == 200
+    usage = json.loads(body)["usage"]
+    assert 'slm_onnx_requests_total{route="/v1/chat/completions",code="200"} 1' in metrics
+    assert f"slm_onnx_prompt_tokens_total {usage['prompt_tokens']}" in metrics
+    assert f"slm_onnx_generation_tokens_total {usage['completion_tokens']}" in metrics
+    assert "slm_onnx_request_duration_seconds_count 1" in metrics
+
+
 def test_a_queue_timeout_is_503(serve):
     engine = _GatedEngine()
     s = serve(engine, concurrency=1, max_queue=4, queue_timeout=0.2)

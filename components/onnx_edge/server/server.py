@@ -472,8 +472,8 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        self._record(status)
         self.wfile.write(data)
-        self._status = status
 
     def _send_error(self, err: ApiError) -> None:
         self._send_json(err.status, err.body(), err.headers)
@@ -481,10 +481,29 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self) -> str:
         return self.path.split("?", 1)[0]
 
+    def _record(self, status: int) -> None:
+        """Count this request in the metrics, once, before the last byte of its answer is written: a client that
+        has read the whole answer and then scrapes ``/metrics`` always finds it counted (``_usage``: the prompt
+        and completion tokens of a chat completion, with its duration)."""
+        self._status = status
+        if getattr(self, "_recorded", False):
+            return
+        self._recorded = True
+        route = self._route()
+        metrics = self.state.metrics
+        metrics.count(route if route in _KNOWN_ROUTES else "other", status)
+        usage = getattr(self, "_usage", None)
+        if usage is not None:
+            with metrics.lock:
+                metrics.prompt_tokens += usage[0]
+                metrics.generation_tokens += usage[1]
+                metrics.latency.observe(time.monotonic() - self._started)
+
     def _finish(self, started: float, **fields: Any) -> None:
+        """The access log line; counts the request if no answer was written (the client left)."""
         route = self._route()
         status = getattr(self, "_status", 0)
-        self.state.metrics.count(route if route in _KNOWN_ROUTES else "other", status)
+        self._record(status)
         log("info", "request", method=self.command, path=route, status=status,
             duration_ms=round((time.monotonic() - started) * 1000, 1), client=self.client_address[0], **fields)
 
@@ -514,7 +533,7 @@ class Handler(BaseHTTPRequestHandler):
             if not getattr(self, "_headers_sent", False):
                 self._send_error(err)
         except (BrokenPipeError, ConnectionResetError):
-            self._status = getattr(self, "_status", 499)  # the client left; nothing to answer
+            self._status = self._status or 499  # the client left; nothing to answer
         except Exception as exc:  # noqa: BLE001 - never drop a connection without an answer
             err = self._failed("internal", exc)
             if not getattr(self, "_headers_sent", False):
@@ -526,9 +545,15 @@ class Handler(BaseHTTPRequestHandler):
                            type_="authentication_error", code="invalid_api_key",
                            headers={"WWW-Authenticate": "Bearer"})
 
+    def _begin(self) -> float:
+        """Per-request state (a handler object could serve several requests on one connection)."""
+        self._started = time.monotonic()
+        self._status, self._recorded, self._usage, self._headers_sent = 0, False, None, False
+        return self._started
+
     # -- GET -----------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        started = time.monotonic()
+        started = self._begin()
         self._answer(self._get)
         self._finish(started)
 
@@ -554,8 +579,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
+            self._record(200)
             self.wfile.write(data)
-            self._status = 200
         else:
             raise ApiError(404, f"no route {route}", code="not_found")
 
@@ -577,7 +602,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- POST ----------------------------------------------------------------------------
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        started = time.monotonic()
+        started = self._begin()
         fields: dict[str, Any] = {}
 
         def post() -> None:
@@ -629,10 +654,6 @@ class Handler(BaseHTTPRequestHandler):
                 completion, reason = self._whole(pieces, len(prompt), max_length, started)
         finally:
             state.admission.release()
-        with state.metrics.lock:
-            state.metrics.prompt_tokens += len(prompt)
-            state.metrics.generation_tokens += completion
-            state.metrics.latency.observe(time.monotonic() - started)
         return {"prompt_tokens": len(prompt), "completion_tokens": completion, "max_length": max_length,
                 "finish_reason": reason, "stream": request.stream}
 
@@ -649,6 +670,7 @@ class Handler(BaseHTTPRequestHandler):
                 text.append(piece)
                 count += 1
         reason = "length" if prompt + count >= max_length else "stop"
+        self._usage = (prompt, count)
         self._send_json(200, {
             "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
             "model": self.state.config.model_id,
@@ -665,7 +687,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self._headers_sent = True
-        self._status = 200
+        self._status = 200  # on the wire; counted (_record) before the stream's last event
         base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": self.state.config.model_id}
         count = 0
@@ -681,15 +703,20 @@ class Handler(BaseHTTPRequestHandler):
             if request.include_usage:
                 self._event({**base, "choices": [], "usage": {
                     "prompt_tokens": prompt, "completion_tokens": count, "total_tokens": prompt + count}})
+            self._usage = (prompt, count)
+            self._record(200)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             close = getattr(pieces, "close", None)
             if close:
                 close()  # stop generating for a client that left
+            self._usage = (prompt, count)  # counted by _finish: nobody is waiting for the answer
             return count, "client_disconnected"
         except Exception as exc:  # noqa: BLE001 - headers are out: the error goes into the stream
             err = exc if isinstance(exc, ApiError) else self._failed("engine", exc)
+            self._usage = (prompt, count)
+            self._record(200)
             try:
                 self._event(err.body())
                 self.wfile.write(b"data: [DONE]\n\n")
