@@ -185,3 +185,72 @@ def test_every_ollama_environment_variable_has_evidence():
     assert {"OLLAMA_HOST", "OLLAMA_MODELS", "OLLAMA_KEEP_ALIVE"} <= names
     missing = sorted(n for n in names if not _cited(rows, n))
     assert not missing, f"no line evidence in docs/ollama.md for {missing}"
+
+
+def _s3_fetch_step():
+    """The S3 source's fetch step as the generator builds it (with a CA bundle, so every variable is set)."""
+    from types import SimpleNamespace
+
+    from components.lifecycle.source import ModelSource
+    from components.vllm.lifecycle import _s3_steps
+
+    source = ModelSource.model_validate({"caBundleSecret": "ca", "s3": {
+        "endpoint": "https://minio.storage.svc:9000", "bucket": "models", "prefix": "phi/abc",
+        "credentialsSecret": "s3-creds"}})
+    steps = _s3_steps(SimpleNamespace(source=source, download_patterns=["*.json"]), "org/model", "a" * 40)
+    return next(step for step in steps if step.argv[0] == "aws")
+
+
+def test_every_s3_fill_flag_and_variable_has_evidence():
+    """The aws-cli fetch step's subcommand, flags and AWS_* variables are each cited (file:line in the pinned
+    aws-cli's source) in docs/lifecycle.md."""
+    rows = _evidence_rows((DOCS / "lifecycle.md").read_text(), "### Upstream evidence for the S3 fill step")
+    step = _s3_fetch_step()
+    names = set(step.env) | {arg for arg in step.argv if arg.startswith("--")} | {step.argv[2]}
+    assert step.argv[:3] == ["aws", "s3", "sync"] and {"AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE", "--endpoint-url"} <= names
+    missing = sorted(n for n in names if not _cited(rows, n))
+    assert not missing, f"no file:line evidence in docs/lifecycle.md for {missing}"
+
+
+def test_every_hf_download_flag_has_evidence():
+    """Each flag of the fill Job's `hf download` (the model's and a LoRA adapter's step) is cited with its line in
+    huggingface_hub's cli/download.py, for the whole huggingface_hub range the pinned vLLM image can hold."""
+    from components.vllm.lifecycle import _hub_steps
+
+    doc = (DOCS / "vllm.md").read_text()
+    paragraph = doc.split("The download steps' command", 1)[1].split("\n\n", 1)[0]
+    argv = [a for step in _hub_steps("org/model", "a" * 40, ["*.json"], "/models/lora/x", "") for a in step.argv
+            if step.argv[:2] == ["hf", "download"]]
+    flags = {a for a in argv if a.startswith("--")}
+    assert flags == {"--revision", "--include", "--local-dir"}, flags
+    missing = sorted(f for f in flags if not re.search(rf"`{re.escape(f)}` `:\d+`", paragraph))
+    assert not missing, f"no cli/download.py line in docs/vllm.md for {missing}"
+    assert all(v in paragraph for v in ("0.34.0", "0.35.3", "0.36.2")), "the range's minimum, image-time newest and newest"
+
+
+def _search_options_of_the_server() -> set[str]:
+    """The option names the edge server passes to set_search_options (keys of ``options`` in its generate())."""
+    import ast
+
+    source = Path(edge_server.__file__).read_text()
+    engine = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "OnnxGenaiEngine")
+    generate = next(n for n in engine.body if isinstance(n, ast.FunctionDef) and n.name == "generate")
+    names = set()
+    for node in ast.walk(generate):
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", "") == "options" and isinstance(node.slice, ast.Constant):
+            names.add(node.slice.value)
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "options" and isinstance(node.value, ast.Dict):
+            names |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    return names
+
+
+def test_every_onnxruntime_genai_call_and_search_option_has_a_source_line():
+    """Each call row cites its definition in src/python/python.cpp, and each search option the server sets is
+    cited where onnxruntime-genai parses it (src/config.cpp), in docs/onnx-edge.md."""
+    rows = _evidence_rows((DOCS / "onnx-edge.md").read_text(), "## Upstream evidence (onnxruntime-genai")
+    calls = [r for r in rows if re.match(r"\| `(og\.\w+|\w+\.\w+)` \|", r)]
+    assert len(calls) >= 15 and all(re.search(r"`python\.cpp:\d+`", r) for r in calls), [r[:60] for r in calls]
+    options = _search_options_of_the_server()
+    assert {"max_length", "do_sample", "temperature", "top_p", "top_k", "random_seed"} <= options, options
+    missing = sorted(o for o in options if not any(f"| `{o}` |" in r and re.search(r"`config\.cpp:\d+`", r) for r in rows))
+    assert not missing, f"no src/config.cpp line in docs/onnx-edge.md for search options {missing}"
