@@ -5,6 +5,13 @@ A change to the output shows up as a diff here. After an intended change run
 tests/golden/. Security fields are also asserted directly elsewhere, so refreshing
 a snapshot cannot quietly accept a regression.
 
+A rendered file that is a byte copy of a file in the repository (the lifecycle scripts, the edge server, the
+gateway's files: copied, never templated) is snapshotted as ``<name>.sha256``, one line in ``sha256sum``
+format naming its source (``sha256sum -c`` from the repository root checks it). Its content is reviewed in the
+source file's own diff; storing it again per stack only repeated those diffs (and ~200 KB of code that
+``duplicates`` flags), while the stub still fails the test on any change to what ships: a changed source
+changes the hash, and a file that stops being a byte copy shows up in full.
+
 Snapshots cover the reference stacks (those with a tests/golden/<stack>/ directory). A stack a user
 adds (``slm-deploy new-stack``) has no snapshot: it is checked by previewing it instead — it must
 load and pass its own gate — so adding a stack never asks for snapshots that never existed.
@@ -12,6 +19,7 @@ load and pass its own gate — so adding a stack never asks for snapshots that n
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -24,18 +32,38 @@ from slm_deploy.render import render
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("SLM_UPDATE_GOLDEN") == "1"
 SNAPSHOT_PARTS = ("manifests", "compose.yaml", "files", "resources.json", "opt-outs.json")
+REPO = GOLDEN.parents[1]
+COPY_SOURCES = ("components", "templates")
+"""Where the files a stack ships verbatim come from."""
 
 
-def _tree(root: Path) -> dict[str, str]:
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def repo_sources() -> dict[str, str]:
+    """sha256 -> repository path (the first in sorted order) of every file a stack may ship as a byte copy."""
+    index: dict[str, str] = {}
+    for top in COPY_SOURCES:
+        for f in sorted((REPO / top).rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts:
+                index.setdefault(_sha256(f.read_bytes()), f.relative_to(REPO).as_posix())
+    return index
+
+
+def _tree(root: Path, sources: dict[str, str] | None = None) -> dict[str, str]:
+    """Snapshot path -> text; with ``sources``, a byte copy of a repository file becomes ``<path>.sha256``."""
     files = {}
     for part in SNAPSHOT_PARTS:
         path = root / part
-        if path.is_file():
-            files[part] = path.read_text()
-        elif path.is_dir():
-            for f in sorted(path.rglob("*")):
-                if f.is_file():
-                    files[str(f.relative_to(root))] = f.read_text()
+        found = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
+        for f in found:
+            rel = f.relative_to(root).as_posix()
+            digest = _sha256(f.read_bytes()) if sources is not None else ""
+            if digest in (sources or {}):
+                files[f"{rel}.sha256"] = f"{digest}  {sources[digest]}\n"
+            else:
+                files[rel] = f.read_text()
     return files
 
 
@@ -55,7 +83,7 @@ def snapshot_stacks(root: Path | None = None) -> tuple[list[str], list[str]]:
 def test_stack_matches_golden(stack: str, tmp_path: Path, synthesized):
     out = tmp_path / stack
     render(synthesized(stack), out)
-    actual = _tree(out)
+    actual = _tree(out, repo_sources())
     golden_dir = GOLDEN / stack
     if UPDATE:
         shutil.rmtree(golden_dir, ignore_errors=True)
@@ -94,3 +122,27 @@ def test_every_reference_stack_has_a_snapshot():
 def test_every_golden_dir_has_a_stack():
     stale = sorted({p.name for p in GOLDEN.iterdir() if p.is_dir()} - set(list_stacks())) if GOLDEN.exists() else []
     assert stale == [], f"golden snapshots without a stack file: {stale}"
+
+
+def test_a_copied_file_is_a_hash_stub_that_fails_on_any_change(tmp_path: Path):
+    """A rendered byte copy of a repository file is snapshotted as its source and sha256; changing one byte of
+    the rendered file (or of its source) changes the snapshot, and so fails the comparison."""
+    sources = repo_sources()
+    script = REPO / "components" / "lifecycle" / "scripts" / "smoke_check.py"
+    (tmp_path / "files" / "x").mkdir(parents=True)
+    (tmp_path / "files" / "x" / "smoke_check.py").write_bytes(script.read_bytes())
+    (tmp_path / "files" / "x" / "own.txt").write_text("rendered\n")
+    digest = hashlib.sha256(script.read_bytes()).hexdigest()
+    assert _tree(tmp_path, sources) == {"files/x/smoke_check.py.sha256": f"{digest}  components/lifecycle/scripts/smoke_check.py\n",
+                                        "files/x/own.txt": "rendered\n"}
+    (tmp_path / "files" / "x" / "smoke_check.py").write_bytes(script.read_bytes() + b"#\n")
+    assert "files/x/smoke_check.py" in _tree(tmp_path, sources)  # no longer a copy: snapshotted in full
+
+
+def test_every_hash_stub_names_its_source_as_it_is():
+    """`sha256sum -c` of every stub, from the repository root: the named source has that hash."""
+    stubs = sorted(GOLDEN.rglob("*.sha256"))
+    assert stubs, "the lifecycle scripts are byte copies: their snapshots are hash stubs"
+    for stub in stubs:
+        digest, source = stub.read_text().split()
+        assert hashlib.sha256((REPO / source).read_bytes()).hexdigest() == digest, f"{stub.relative_to(GOLDEN)}: {source} changed"
