@@ -58,8 +58,21 @@ def _finding(file: str, passed_message: str = "", kind: str = "RuleFile") -> Fin
                    source="gate", kind=kind, name=file)
 
 
-def check_rule_files(build_dir: Path, manifests: dict[Path, Any]) -> tuple[list[Finding], list[Finding]]:
-    """(passed, failed): one finding per rule file; promtool missing fails each of them."""
+def _key(promtool: str, rel: str, text: str) -> str:
+    """A rule file's cache key: its place, its text and the promtool binary (path, size, mtime) that judged it."""
+    import hashlib
+
+    from slm_deploy.gate.cache import _binary
+
+    return hashlib.sha256(f"{_binary('promtool')}\0{promtool}\0{rel}\0{text}".encode()).hexdigest()
+
+
+def check_rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None) -> tuple[list[Finding], list[Finding]]:
+    """(passed, failed): one finding per rule file; promtool missing fails each of them.
+
+    ``store`` (the gate's :class:`~slm_deploy.gate.object_cache.ObjectStore`): promtool's verdict per rule
+    file, keyed on the file's text and the promtool binary; a changed file is always checked again.
+    """
     files = rule_files(build_dir, manifests)
     if not files:
         return [], []
@@ -67,20 +80,28 @@ def check_rule_files(build_dir: Path, manifests: dict[Path, Any]) -> tuple[list[
     if promtool is None:
         return [], [_finding(f, f"promtool is not on PATH, so this rule file cannot be checked; {INSTALL_HINT}")
                     for f, _ in files]
-    passed, failed = [], []
+    verdicts: dict[str, dict[str, Any]] = {}
+    for rel, text in files:
+        known = store.get("rules", _key(promtool, rel, text)) if store is not None else None
+        if known is not None:
+            verdicts[rel] = known
     with tempfile.TemporaryDirectory(prefix="slm-gate-rules-") as tmp:
         for n, (rel, text) in enumerate(files):
+            if rel in verdicts:
+                continue
             path = Path(tmp) / f"{n}.rules.yaml"
             path.write_text(text)
             try:
                 proc = subprocess.run([promtool, "check", "rules", path.name], cwd=tmp, capture_output=True,
                                       text=True, timeout=60, check=False)
             except subprocess.TimeoutExpired:
-                failed.append(_finding(rel, "promtool check rules timed out after 60 s"))
-                continue
-            if proc.returncode == 0:
-                passed.append(_finding(rel))
-            else:
-                detail = " ".join((proc.stdout + proc.stderr).replace(path.name, rel).split())
-                failed.append(_finding(rel, f"promtool check rules: {detail[:600]}"))
+                verdicts[rel] = {"ok": False, "message": "promtool check rules timed out after 60 s"}
+                continue  # not cached: a slow machine, not a verdict on the file
+            detail = " ".join((proc.stdout + proc.stderr).replace(path.name, rel).split())
+            verdicts[rel] = {"ok": proc.returncode == 0,
+                             "message": "" if proc.returncode == 0 else f"promtool check rules: {detail[:600]}"}
+            if store is not None:
+                store.put("rules", _key(promtool, rel, text), verdicts[rel])
+    passed = [_finding(rel) for rel, _ in files if verdicts[rel]["ok"]]
+    failed = [_finding(rel, verdicts[rel]["message"]) for rel, _ in files if not verdicts[rel]["ok"]]
     return passed, failed

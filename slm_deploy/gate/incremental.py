@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from slm_deploy.gate.object_cache import ObjectStore, file_key, graph_key, scan_from_json, scan_to_json
+from slm_deploy.gate.graph_partition import file_keys, scan_set, split_by_file
+from slm_deploy.gate.object_cache import ObjectStore, file_key, scan_from_json, scan_to_json
 
 if TYPE_CHECKING:
     from slm_deploy.gate.scan import ScanOutput
@@ -85,18 +86,35 @@ class Plan:
         if not manifests:
             return
         kind_list = [kinds.get(p) for p in manifests]
-        if catalog is None:
+        self.kinds = kinds
+        if catalog is None:  # a new check set: the worker picks the subset; every file's results are stored after
             self.jobs.append(("graph", _call(worker, "scan_kubernetes_graph_subset", manifests, kind_list, build_dir,
                                              checks_dir, severities), None))
             return
         subset = [manifests[i] for i in graph_subset(manifests, kind_list, catalog["graph_kinds"])]
-        graph_files = {self.rels[p]: self.data[p] for p in subset}
-        cached_graph = self.store.get("graph", graph_key(graph_files))
-        if cached_graph is not None:
-            self.reused.append(cached_graph)
-        else:
-            self.jobs.append(("graph", _call(worker, "scan_kubernetes_graph", subset, build_dir, checks_dir,
-                                             severities), graph_files))
+        files, keys = self._graph_keys(catalog, subset)
+        missing = []
+        for rel, (key, _) in keys.items():
+            record = self.store.get("graph", key)
+            if record is None:
+                missing.append(rel)
+            else:
+                self.reused.append(record)
+        if missing:  # only what changed, with what its results depend on (slm_deploy.gate.graph_partition)
+            by_rel = {self.rels[p]: p for p in subset}
+            load = [by_rel[r] for r in scan_set(missing, files, catalog.get("graph_groups"), keys,
+                                                 set(catalog.get("pod_kinds") or []))]
+            self.graph_scanned = len(load)
+            self.jobs.append(("graph", _call(worker, "scan_kubernetes_graph", load, build_dir, checks_dir, severities),
+                              (missing, keys)))
+
+    kinds: dict[Path, str | None] = field(default_factory=dict)
+    graph_scanned: int = 0
+    """How many files the graph checks loaded this run (0: every graph result came from the cache)."""
+
+    def _graph_keys(self, catalog: dict[str, Any], subset: list[Path]) -> tuple[dict, dict[str, tuple[str, str]]]:
+        files = {self.rels[p]: (self.kinds.get(p), self.keys[p]) for p in subset}
+        return files, file_keys(files, catalog.get("graph_groups"), set(catalog.get("pod_kinds") or []))
     jobs: list[tuple[str, Any, Any]] = field(default_factory=list)
     """(what, pending result, context) in submission order (one worker answers on one pipe)."""
 
@@ -134,11 +152,26 @@ class Plan:
             elif what == "graph":
                 if context is None:  # the worker chose the subset: (indexes into manifests, output)
                     subset, value = value
-                    context = {self.rels[p]: self.data[p] for p in (self.manifests[i] for i in subset)}
-                self.store.put("graph", graph_key(context), scan_to_json(value))
-                outputs.append(value)
+                    _, keys = self._graph_keys(catalog, [self.manifests[i] for i in subset])
+                    context = (list(keys), keys)
+                    self.graph_scanned = len(subset)
+                missing, keys = context
+                for rel, found in split_by_file(value, missing).items():
+                    if rel not in keys:  # not a file of this run's subset (never expected): keep it, store nothing
+                        outputs.append(_output(found))
+                        continue
+                    out = _output(found)
+                    self.store.put("graph", keys[rel][0], scan_to_json(out))
+                    outputs.append(out)
         outputs += [scan_from_json(x) for x in self.reused]
         return outputs, catalog
+
+
+def _output(found: dict[str, list]) -> "ScanOutput":
+    from slm_deploy.gate.scan import ScanOutput
+
+    ran = {f.check_id for bucket in found.values() for f in bucket if f.source == "checkov"}
+    return ScanOutput(found["passed"], found["failed"], found["skipped"], ran)
 
 
 def lookup(store: ObjectStore, build_dir: Path, manifests: list[Path], dockerfiles: list[Path]) -> Plan:

@@ -7,10 +7,13 @@ every file of policies/ that judges output, and the gate's own code):
 * **per file** (key: build-dir path + bytes): checkov's resource checks (built-in and ours), the
   kubernetes-validate errors, and checkov's dockerfile checks. Each of these judges one file's objects
   alone, so an unchanged file keeps its results;
-* **graph checks** (CKV2, which span objects): keyed on every file of the kinds any graph check can see
-  (:func:`slm_deploy.gate.scan.graph_check_kinds`). If any of those files changes, appears or goes, the
-  graph checks run again on that whole subset, so a cross-object finding appears or disappears with the
-  one object that caused it; a change to any other kind (ConfigMap, Service, ...) keeps them;
+* **graph checks** (CKV2, which span objects): per file of the kinds any graph check can see
+  (:func:`slm_deploy.gate.scan.graph_check_kinds`), under a key that also covers the files its results can
+  depend on (:mod:`slm_deploy.gate.graph_partition`: a Deployment's covers every NetworkPolicy; an RBAC
+  object's every RBAC object). A changed object re-runs the graph checks on itself and those files only, so
+  a cross-object finding appears or disappears with the one object that caused it; a change to any other
+  kind (ConfigMap, Service, ...) keeps them;
+* **promtool's verdict per rule file** (key: its place, its text and the promtool binary);
 * **the check catalog** (built-in checks, kinds checks apply to, graph kinds): depends on the check set only.
 
 Every cross-object step of the gate that is not checkov's (manifest-set rules, compose checks, coverage,
@@ -30,7 +33,7 @@ from typing import Any
 
 from slm_deploy.gate.result import Finding
 
-__all__ = ["fingerprint", "ObjectStore", "file_key", "graph_key"]
+__all__ = ["fingerprint", "ObjectStore", "file_key"]
 
 
 def _versions() -> str:
@@ -57,13 +60,6 @@ def file_key(rel: str, data: bytes) -> str:
     return hashlib.sha256(rel.encode() + b"\0" + data).hexdigest()
 
 
-def graph_key(files: dict[str, bytes]) -> str:
-    h = hashlib.sha256()
-    for rel in sorted(files):
-        h.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
-    return h.hexdigest()
-
-
 def scan_to_json(out: Any) -> dict[str, Any]:
     return {"passed": [asdict(f) for f in out.passed], "failed": [asdict(f) for f in out.failed],
             "skipped": [asdict(f) for f in out.skipped], "ran": sorted(out.ran)}
@@ -82,8 +78,8 @@ class ObjectStore:
     def __init__(self, stack: str, fp: str, directory: Path | None, enabled: bool = True):
         self.stack, self.fingerprint, self.enabled = stack, fp, enabled and directory is not None
         self.path = (directory / "objects" / f"{stack}.json") if directory is not None else None
-        self._old: dict[str, Any] = {"files": {}, "graph": {}, "catalog": None}
-        self._new: dict[str, Any] = {"files": {}, "graph": {}, "catalog": None}
+        self._old: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None}
+        self._new: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None}
         if self.enabled and self.path.is_file():
             try:
                 data = json.loads(self.path.read_text())
@@ -91,7 +87,7 @@ class ObjectStore:
                 data = {}
             if data.get("fingerprint") == fp:
                 self._old = {"files": data.get("files") or {}, "graph": data.get("graph") or {},
-                             "catalog": data.get("catalog")}
+                             "rules": data.get("rules") or {}, "catalog": data.get("catalog")}
 
     # Each getter marks the entry as used this run (kept on save); each putter stores a fresh one.
     def get(self, section: str, key: str) -> Any:

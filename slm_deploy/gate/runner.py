@@ -229,7 +229,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     from slm_deploy.gate.alert_rules import check_rule_files
 
-    p, f = check_rule_files(build_dir, parsed)
+    p, f = check_rule_files(build_dir, parsed, store)
     passed += p
     failed += f
     if p or f:

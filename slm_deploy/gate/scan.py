@@ -22,7 +22,7 @@ __all__ = [
     "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks", "kubernetes_check_kinds",
     "ScanOutput", "scan_kubernetes_files", "scan_kubernetes_graph", "scan_dockerfile_files", "graph_check_kinds",
     "graph_subset", "scan_kubernetes_graph_subset",
-    "check_catalog",
+    "check_catalog", "graph_check_groups",
 ]
 
 _STATE: dict[str, Any] = {"ready": False, "external": set()}
@@ -317,7 +317,24 @@ def check_catalog(external_dir: Path | None) -> dict[str, Any]:
     """What the loaded check set is, independent of any stack (cached by the gate per check set)."""
     _prepare()
     _load_external(external_dir)
-    return {"builtins": builtin_checks(), "kinds": kubernetes_check_kinds(), "graph_kinds": graph_check_kinds(external_dir)}
+    return {"builtins": builtin_checks(), "kinds": kubernetes_check_kinds(), "graph_kinds": graph_check_kinds(external_dir),
+            **graph_check_groups(external_dir)}
+
+
+def graph_check_groups(external_dir: Path | None = None) -> dict[str, Any]:
+    """The loaded graph checks' groups and hub kinds (:func:`slm_deploy.gate.graph_partition.graph_groups`)."""
+    _prepare()
+    _load_external(external_dir)
+    from checkov.common.checks_infra.registry import get_graph_checks_registry
+    from checkov.kubernetes.kubernetes_utils import SUPPORTED_POD_CONTAINERS_TYPES
+
+    from slm_deploy.gate.graph_partition import graph_groups
+
+    graph = get_graph_checks_registry("kubernetes")
+    if not graph.checks:
+        graph.load_checks()
+    pod_kinds = sorted(SUPPORTED_POD_CONTAINERS_TYPES)
+    return {"graph_groups": graph_groups(graph.checks, set(pod_kinds)), "pod_kinds": pod_kinds}
 
 
 def scan_dockerfiles(files: list[Path], build_dir: Path, severities: dict[str, str]) -> ScanOutput:

@@ -122,3 +122,34 @@ def test_promtool_missing_fails_the_gate_with_a_clear_message(staging_build, tmp
     failed = [f for f in result.failed if f.check_id == "PROMTOOL_RULES"]
     assert failed and all("promtool is not on PATH" in f.message and "apt-get install" in f.message for f in failed)
     assert os.environ["PATH"] == str(empty)
+
+
+def test_promtool_verdicts_are_cached_per_rule_file_and_a_changed_file_is_checked_again(tmp_path, monkeypatch):
+    import subprocess
+
+    from slm_deploy.gate.alert_rules import check_rule_files
+    from slm_deploy.gate.object_cache import ObjectStore
+
+    build = tmp_path / "b"
+    (build / "files" / "x").mkdir(parents=True)
+    good = "groups:\n- name: ok\n  rules:\n  - alert: Up\n    expr: up == 0\n"
+    (build / "files" / "x" / "a.yaml").write_text(good)
+    (build / "files" / "x" / "b.yaml").write_text(BROKEN_RULES)
+    calls: list[list[str]] = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real(cmd, **kw))
+
+    def judged() -> tuple[list[str], list[str], int]:
+        calls.clear()
+        store = ObjectStore("demo", "fp", tmp_path / "cache")
+        passed, failed = check_rule_files(build, {}, store)
+        store.save()
+        return [f.file for f in passed], [f.file + ": " + f.message for f in failed], len(calls)
+
+    first = judged()
+    assert first[0] == ["files/x/a.yaml"] and first[1][0].startswith("files/x/b.yaml: promtool check rules:")
+    assert first[2] == 2
+    assert judged() == (first[0], first[1], 0)  # unchanged: promtool is not run again, same verdicts
+    (build / "files" / "x" / "a.yaml").write_text(good.replace("up == 0", "sum(rate(up[5m]"))
+    passed, failed, ran = judged()
+    assert passed == [] and [f.split(":")[0] for f in failed] == ["files/x/a.yaml", "files/x/b.yaml"] and ran == 1

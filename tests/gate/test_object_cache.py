@@ -166,7 +166,7 @@ def test_store_keeps_only_the_last_runs_entries(tmp_path):
     _write(build, changed)
     _gate(build)
     store = json.loads((cache_dir() / "objects" / "demo.json").read_text())
-    assert len(store["files"]) == 3 and len(store["graph"]) == 1
+    assert len(store["files"]) == 3 and len(store["graph"]) == 2  # graph results per file: Deployment, NetworkPolicy
     assert store["fingerprint"] == fingerprint(REPO / "policies")
 
 
