@@ -13,6 +13,7 @@ reported alike: everything is grouped by the rendered file (and compose service)
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -99,10 +100,15 @@ class _Report:
             return self.names[f.file]
         return short_name(f)
 
+    @functools.cached_property
+    def kinds(self) -> set[str]:
+        """Every kind a finding names (lowercase), computed once per report."""
+        kinds = {f.kind.lower() for f in self.r.passed + self.r.failed + self.r.not_applicable}
+        return kinds | {w.finding.kind.lower() for w in self.r.waived}
+
     def renders(self, targets: str) -> bool:
         """Does the stack render anything a check with these targets judges?"""
-        kinds = {f.kind.lower() for f in self.r.passed + self.r.failed + self.r.not_applicable}
-        kinds |= {w.finding.kind.lower() for w in self.r.waived}
+        kinds = self.kinds
         if targets.startswith("Dockerfile"):
             return "dockerfile" in kinds and targets == "Dockerfiles"
         if targets == "compose services":

@@ -58,3 +58,17 @@ def test_no_cache_env(tmp_path, monkeypatch):
     run_gate(build, "t")
     monkeypatch.setenv("SLM_DEPLOY_NO_CACHE", "1")
     assert not run_gate(build, "t").cached
+
+
+def test_stored_findings_equal_asdict_and_stay_flat():
+    """The verdict store writes findings without dataclasses.asdict (speed); that is only equal while a
+    Finding holds scalars."""
+    from dataclasses import asdict, fields
+
+    from slm_deploy.gate.result import Finding, GateResult
+
+    finding = Finding("CKV_K8S_1", "name", "Deployment.ns.x", "manifests/x.yaml", "msg", severity="HIGH", line=4)
+    result = GateResult("demo", passed=[finding], failed=[finding])
+    assert result.to_json()["passed"] == [asdict(finding)] == result.to_json()["failed"]
+    assert all(f.type in ("str", "int") for f in fields(Finding))
+    assert GateResult.from_json(result.to_json()).passed == [finding]
