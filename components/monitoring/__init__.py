@@ -100,6 +100,7 @@ class MonitoringStack(SlmComponent):
             outputs = deploy_standalone(
                 **common,
                 storage_class=ctx.storage_class,
+                api_server_cidrs=tuple(ctx.cluster.api_server_cidrs),
                 grafana_admin_password=grafana_admin_password,
                 alert_webhook_url=alert_webhook_url,
             )

@@ -153,6 +153,7 @@ def deploy_standalone(
     rule_groups: list[dict[str, Any]],
     dashboards: dict[str, str],
     storage_class: str | None,
+    api_server_cidrs: tuple[str, ...] = (),
     grafana_admin_password: pulumi.Input[str] | None,
     alert_webhook_url: pulumi.Input[str] | None,
 ) -> dict[str, Any]:
@@ -305,7 +306,7 @@ def deploy_standalone(
     b.network_policy(
         am, "alertmanager", am_img.tag,
         [ingress_from_pods([prom_sel], [ALERTMANAGER_PORT])],
-        [dns_egress(), egress_public(args.alertmanager.receiver_ports)],
+        [dns_egress(), egress_public(args.alertmanager.receiver_ports, also_except=api_server_cidrs)],
     )
 
     # --- Grafana

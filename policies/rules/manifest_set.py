@@ -5,11 +5,13 @@ Kubernetes object as a plain dict); the CrossGuard pack calls it from a StackVal
 """
 from __future__ import annotations
 
-from policies.rules import exposure_resolved, gateway_ingress, network_policy_coverage, serving_egress
+from policies.rules import (
+    exposure_resolved, gateway_ingress, network_policy_coverage, serving_egress, serving_ingress_open,
+)
 from policies.rules._k8s import resource_id, strip_meta
 from policies.rules._types import CheckMeta, Finding, Status
 
-RULES = (network_policy_coverage, exposure_resolved, serving_egress, gateway_ingress)
+RULES = (network_policy_coverage, exposure_resolved, serving_egress, gateway_ingress, serving_ingress_open)
 METAS: tuple[CheckMeta, ...] = tuple(rule.META for rule in RULES)
 
 

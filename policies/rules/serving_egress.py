@@ -9,8 +9,7 @@ private, link-local, CGNAT or loopback space lets the pod out.
 """
 from __future__ import annotations
 
-import ipaddress
-
+from policies.rules._cidr import is_internal
 from policies.rules._k8s import (
     RUN_TO_COMPLETION_KINDS, as_dict, as_list, containers, is_serving_workload, namespace, pod_labels, pod_template,
     selector_matches,
@@ -33,20 +32,6 @@ META = CheckMeta(
     kinds=("NetworkPolicy",),
 )
 
-_INTERNAL = [ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
-    "fc00::/7", "fe80::/10", "::1/128",
-)]
-
-
-def _internal(cidr: object) -> bool:
-    try:
-        net = ipaddress.ip_network(str(cidr), strict=False)
-    except ValueError:
-        return False
-    return any(net.version == inner.version and net.subnet_of(inner) for inner in _INTERNAL)
-
-
 def _selects(policy: dict, labels: dict) -> bool:
     return selector_matches(as_dict(as_dict(policy.get("spec")).get("podSelector")), labels)
 
@@ -62,7 +47,7 @@ def rule_problems(policy_name: str, rule: dict) -> list[str]:
     problems = []
     for peer in peers:
         block = as_dict(as_dict(peer).get("ipBlock"))
-        if block and not _internal(block.get("cidr")):
+        if block and not is_internal(block.get("cidr")):
             problems.append(f"NetworkPolicy {policy_name!r} allows egress to {block.get('cidr')} (public addresses)")
     return problems
 

@@ -1,0 +1,41 @@
+"""Exposure and isolation (issue #10, section 6) fail the gate itself, not only component tests: each test
+takes a gated reference build, adds or edits what an attacker with a stack file or a second program would
+render, and runs the real gate on it."""
+
+from __future__ import annotations
+
+import yaml
+
+from gate_helpers import copy_build
+from slm_deploy.gate import run_gate
+
+
+def _manifest(build, name: str) -> dict:
+    return yaml.safe_load((build / "manifests" / name).read_text())
+
+
+def _write(build, name: str, obj: dict) -> None:
+    (build / "manifests" / name).write_text(yaml.safe_dump(obj, sort_keys=True))
+
+
+def _failed(build, stack: str) -> list[tuple[str, str]]:
+    return sorted((f.check_id, f.resource) for f in run_gate(build, stack, use_cache=False).failed)
+
+
+def test_open_ingress_to_the_web_ui_fails_the_gate(built, tmp_path):
+    """cpu's Open WebUI admits nobody; a second policy admitting every namespace on 8080 opens it."""
+    build = copy_build(built("cpu").out_dir, tmp_path / "cpu")
+    policy = _manifest(build, "slm-cpu.networkpolicy.ollama-webui.yaml")
+    policy["metadata"]["name"] = "ollama-webui-open"
+    policy["spec"] = {"podSelector": policy["spec"]["podSelector"], "policyTypes": ["Ingress"],
+                      "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 8080, "protocol": "TCP"}]}]}
+    _write(build, "slm-cpu.networkpolicy.ollama-webui-open.yaml", policy)
+    assert _failed(build, "cpu") == [("CKV_SLM_034", "Deployment.slm-cpu.ollama-webui")]
+
+
+def test_ingress_rule_without_from_on_ollama_fails_the_gate(built, tmp_path):
+    build = copy_build(built("cpu").out_dir, tmp_path / "cpu")
+    policy = _manifest(build, "slm-cpu.networkpolicy.ollama.yaml")
+    policy["spec"]["ingress"].append({"ports": [{"port": "http", "protocol": "TCP"}]})
+    _write(build, "slm-cpu.networkpolicy.ollama.yaml", policy)
+    assert _failed(build, "cpu") == [("CKV_SLM_034", "Deployment.slm-cpu.ollama")]
