@@ -34,14 +34,16 @@ def custom_contributions(n_vllm: int = 2) -> list:
     return contributions
 
 
-def synth_custom(mode: str, *, contributions: list | None = None, args: dict | None = None, webhook: bool = True) -> SynthResult:
+def synth_custom(mode: str, *, contributions: list | None = None, args: dict | None = None, webhook: bool = True,
+                 cluster: dict | None = None) -> SynthResult:
     contributions = custom_contributions() if contributions is None else contributions
 
     def program() -> None:
         MonitoringStack(
             "monitoring",
             MonitoringStackArgs.model_validate({"mode": mode, "dcgm": {}, **(args or {})}),
-            StackContext(namespace=NS, part_of="slm-deploy", cluster=ClusterCapabilities(prometheusOperator=mode == "operator")),
+            StackContext(namespace=NS, part_of="slm-deploy", cluster=ClusterCapabilities.model_validate(
+                {"prometheusOperator": mode == "operator", **(cluster or {})})),
             contributions=contributions,
             grafana_admin_password=None,
             alert_webhook_url=pulumi.Output.secret("https://hooks.example.com/alert") if webhook else None,
