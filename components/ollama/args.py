@@ -177,10 +177,11 @@ class OllamaStackArgs(ArgsModel):
         return OllamaMemory(tuple(plans), total, limit, cpu)
 
     def check_fits(self, host_memory_gb: float) -> None:
-        """Docker target: the server's models + Open WebUI + the proxy must fit the host's memory."""
+        """Docker target: the server's models + Open WebUI + the proxies must fit the host's memory."""
         mem = self.memory()
         host = int(host_memory_gb * GiB)
-        others = (self.webui.memory_mb * MiB if self.webui.enabled else 0) + (128 * MiB if self.auth_proxy else 0)
+        proxies = int(self.auth_proxy) + int(self.webui.enabled)  # 128 MiB each (docker.py PROXY_MEMORY_MB)
+        others = (self.webui.memory_mb * MiB if self.webui.enabled else 0) + proxies * 128 * MiB
         needed = mem.total_bytes + others
         if needed <= host:
             return

@@ -10,11 +10,15 @@ Networks (each container gets only the networks it needs):
 * ``<name>-api-edge`` (bridge, Ollama alone, only without ``authProxy``): Ollama's API published on loopback
   (Docker publishes nothing from an internal network). With ``authProxy`` Ollama is on ``<name>-internal``
   only: nothing but the proxy and the web UI can reach it, not even the host.
-* ``<name>-webui-edge`` (bridge, Open WebUI alone): the published UI port.
+* ``<name>-webui-internal`` (internal): Open WebUI (alias ``open-webui``) and its entry proxy, nothing else.
+* ``<name>-webui-edge`` (bridge, the web UI proxy alone): the published UI port. Open WebUI itself publishes
+  nothing and joins internal networks only: the host and the LAN reach it through this proxy alone
+  (:mod:`components.ollama.webui_proxy`: WebSocket upgrades and streaming pass, its own login authenticates).
 * ``<name>-proxy-edge`` (bridge, the auth proxy alone, only with ``authProxy``): the published API port.
 
-No two containers share a non-internal network, so Open WebUI and the proxy reach Ollama only over
-``<name>-internal`` (Docker's DNS answers a container name only on the networks both containers are on).
+No two containers share a non-internal network, so Open WebUI and the auth proxy reach Ollama only over
+``<name>-internal``, and the web UI proxy reaches Open WebUI only over ``<name>-webui-internal`` (never Ollama:
+Docker's DNS answers a container name only on the networks both containers are on).
 
 Hardening: read-only root, ``cap_drop: ALL``, ``no-new-privileges``, memory limits from sizing, no host
 network, not privileged, tmpfs where the process writes scratch files. Docker refuses to copy files into a
@@ -41,17 +45,19 @@ from components.context import StackContext
 from components.hardening import docker_container_hardening
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
-from components.ollama.docker_files import PROXY_CONF, docker_generated_files
+from components.ollama.docker_files import PROXY_CONF, WEBUI_ALIAS, WEBUI_PROXY_CONF, docker_generated_files
 from components.ollama.monitoring import monitoring_for
 from components.ollama.outputs import TargetOutputs
-from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_PORT, webui_environment
+from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_KEY_FILE, WEBUI_PORT, WEBUI_SECRET_DIR, webui_environment
+from components.ollama.webui_proxy import WEBUI_PROXY_PORT
 from components.versions import image
 
-__all__ = ["build_docker", "OLLAMA_HOME", "MODELFILE_DIR", "WEBUI_SECRET_DIR"]
+__all__ = ["build_docker", "OLLAMA_HOME", "MODELFILE_DIR"]
 
 OLLAMA_HOME = "/var/lib/ollama"
+PROXY_MEMORY_MB = 128
+"""Memory limit of each nginx entry proxy (the auth proxy, the web UI proxy)."""
 MODELFILE_DIR = "/modelfiles"
-WEBUI_SECRET_DIR = "/run/secrets/open-webui"
 
 
 def _labels(role: str, part_of: str) -> list[docker.ContainerLabelArgs]:
@@ -167,38 +173,34 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
 
     webui_url = None
     if args.webui.enabled:
-        webui_url = _webui(name, args, webui_secret_key, internal, server, pull, part_of, opts)
+        webui_url = _webui(name, args, webui_secret_key, internal, server, pull, part_of, files_dir, opts)
     return TargetOutputs(base_url, webui_url, served,
                          monitoring_for(name, f"{name}-ollama", f"http://ollama:{OLLAMA_PORT}/api/version"))
 
 
-def _webui(name, args, secret_key, internal, server, pull, part_of, opts) -> str:
+def _webui(name, args, secret_key, internal, server, pull, part_of, files_dir, opts) -> str:
     s = args.webui
-    edge = docker.Network(f"{name}-webui-edge", name=f"{name}-webui-edge", driver="bridge", opts=opts)
+    behind = docker.Network(f"{name}-webui-internal", name=f"{name}-webui-internal", internal=True, driver="bridge",
+                            opts=opts)
     data = docker.Volume(f"{name}-webui-data", name=f"{name}-webui-data", opts=opts)
     secrets = docker.Volume(f"{name}-webui-secrets", name=f"{name}-webui-secrets", opts=opts)
     webui_image = docker.RemoteImage(f"{name}-webui-image", name=image("open-webui").ref, keep_locally=True, opts=opts)
-    key_file = f"{WEBUI_SECRET_DIR}/webui_secret_key"
-    # start.sh reads WEBUI_SECRET_KEY from the environment, else from /app/backend/.webui_secret_key, which a
-    # read-only root cannot receive; export it from the uploaded file right before exec'ing start.sh.
-    start = f'WEBUI_SECRET_KEY="$(cat {key_file})"; export WEBUI_SECRET_KEY; exec bash /app/backend/start.sh'
-    docker.Container(
+    webui = docker.Container(
         f"{name}-webui",
         name=f"{name}-webui",
         image=webui_image.image_id,
-        entrypoints=["bash", "-c"],
-        command=[start],
+        # The image's own command (bash start.sh); WEBUI_SECRET_KEY_FILE (in the environment) names the key file.
         envs=_env(webui_environment(s, f"http://ollama:{OLLAMA_PORT}")),
-        ports=[docker.ContainerPortArgs(internal=WEBUI_PORT, external=s.host_port, ip=args.publish_address)],
         volumes=[
             docker.ContainerVolumeArgs(volume_name=data.name, container_path=WEBUI_DATA_DIR),
             docker.ContainerVolumeArgs(volume_name=secrets.name, container_path=WEBUI_SECRET_DIR),
         ],
-        uploads=[docker.ContainerUploadArgs(file=key_file, content=pulumi.Output.secret(secret_key), permissions="0400")],
+        uploads=[docker.ContainerUploadArgs(file=WEBUI_KEY_FILE, content=pulumi.Output.secret(secret_key), permissions="0400")],
         tmpfs={"/tmp": "rw,nosuid,nodev,size=512m"},
+        # Internal networks only: no port is published; the web UI proxy below is the way in.
         networks_advanced=[
-            docker.ContainerNetworksAdvancedArgs(name=internal.name, aliases=["open-webui"]),
-            docker.ContainerNetworksAdvancedArgs(name=edge.name),
+            docker.ContainerNetworksAdvancedArgs(name=internal.name),
+            docker.ContainerNetworksAdvancedArgs(name=behind.name, aliases=[WEBUI_ALIAS]),
         ],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=["CMD-SHELL", f"curl --silent --fail http://127.0.0.1:{WEBUI_PORT}/health || exit 1"],
@@ -211,45 +213,60 @@ def _webui(name, args, secret_key, internal, server, pull, part_of, opts) -> str
         **docker_container_hardening(),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server, pull])),
     )
+    _nginx(f"{name}-webui-proxy", edge_name=f"{name}-webui-edge", role="webui-proxy", conf=files_dir / WEBUI_PROXY_CONF,
+           conf_text=docker_generated_files(args)[WEBUI_PROXY_CONF], keys=None, port=(WEBUI_PROXY_PORT, s.host_port),
+           publish_address=args.publish_address, networks=[behind], part_of=part_of, depends_on=[webui], opts=opts)
     host = "127.0.0.1" if args.publish_address in ("127.0.0.1", "0.0.0.0") else args.publish_address
     return f"http://{host}:{s.host_port}"
 
 
 def _proxy(name, args, api_key, internal, server, part_of, files_dir, opts) -> None:
-    edge = docker.Network(f"{name}-proxy-edge", name=f"{name}-proxy-edge", driver="bridge", opts=opts)
-    conf_volume = docker.Volume(f"{name}-auth-proxy-conf", name=f"{name}-auth-proxy-conf", opts=opts)
-    proxy_image = docker.RemoteImage(f"{name}-auth-proxy-image", name=image("nginx-unprivileged").ref,
-                                     keep_locally=True, opts=opts)
-    conf = docker_generated_files(args)[PROXY_CONF]
-    docker.Container(
-        f"{name}-auth-proxy",
-        name=f"{name}-auth-proxy",
+    _nginx(f"{name}-auth-proxy", edge_name=f"{name}-proxy-edge", role="auth-proxy", conf=files_dir / PROXY_CONF,
+           conf_text=docker_generated_files(args)[PROXY_CONF], keys=keys_map(api_key), port=(8080, args.proxy_port),
+           publish_address=args.publish_address, networks=[internal], part_of=part_of, depends_on=[server], opts=opts)
+
+
+def _nginx(name: str, *, edge_name: str, role: str, conf: Path, conf_text: str, keys, port: tuple[int, int], publish_address: str,
+           networks: list, part_of: str, depends_on: list, opts: pulumi.ResourceOptions) -> docker.Container:
+    """One hardened nginx entry proxy: the config (a rendered, gated generated file) and, for the API-key proxy,
+    ``keys.map`` uploaded into a volume of its own; ``port`` (inside, on the host) published on ``publish_address``;
+    the internal ``networks`` it forwards into plus an edge bridge of its own."""
+    edge = docker.Network(edge_name, name=edge_name, driver="bridge", opts=opts)
+    conf_volume = docker.Volume(f"{name}-conf", name=f"{name}-conf", opts=opts)
+    proxy_image = docker.RemoteImage(f"{name}-image", name=image("nginx-unprivileged").ref, keep_locally=True, opts=opts)
+    uploads = [
+        # The config from the rendered, gated files/<name>/ (by source, not content: the auth proxy's upload list
+        # also carries the key, and a secret input is redacted whole offline).
+        docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", source=str(conf),
+                                   source_hash=hashlib.sha256(conf_text.encode()).hexdigest(), permissions="0444"),
+    ]
+    labels = _labels(role, part_of)
+    if keys is not None:
+        # Uploads are owned by root and Docker has no owner option: the keys must be readable by the
+        # proxy's non-root user, and the volume is attached to this container alone.
+        uploads.append(docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys, permissions="0444"))
+        # The compose export's secrets/README.md tells users how to create keys.map from this format.
+        labels.append(docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{KEYS_DIR}/keys.map=nginx-key-map"))
+    inside, published = port
+    return docker.Container(
+        name,
+        name=name,
         image=proxy_image.image_id,
         command=["nginx", "-c", f"{KEYS_DIR}/nginx.conf", "-g", "daemon off;"],
-        ports=[docker.ContainerPortArgs(internal=8080, external=args.proxy_port, ip=args.publish_address)],
+        ports=[docker.ContainerPortArgs(internal=inside, external=published, ip=publish_address)],
         volumes=[docker.ContainerVolumeArgs(volume_name=conf_volume.name, container_path=KEYS_DIR)],
-        uploads=[
-            # The config from the rendered, gated files/<name>/ (by source, not content: this upload list also
-            # carries the key, and a secret input is redacted whole offline).
-            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", source=str(files_dir / PROXY_CONF),
-                                       source_hash=hashlib.sha256(conf.encode()).hexdigest(), permissions="0444"),
-            # Uploads are owned by root and Docker has no owner option: the keys must be readable by the
-            # proxy's non-root user, and the volume is attached to this container alone.
-            docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys_map(api_key), permissions="0444"),
-        ],
+        uploads=uploads,
         tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=internal.name),
+        networks_advanced=[*(docker.ContainerNetworksAdvancedArgs(name=n.name) for n in networks),
                            docker.ContainerNetworksAdvancedArgs(name=edge.name)],
         healthcheck=docker.ContainerHealthcheckArgs(
-            tests=["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1"],
+            tests=["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:{inside}/healthz || exit 1"],
             interval="10s", timeout="3s", retries=3, start_period="5s"),
-        memory=128,
-        memory_swap=128,
+        memory=PROXY_MEMORY_MB,
+        memory_swap=PROXY_MEMORY_MB,
         user="10001:10001",  # nginx.conf keeps pid and temp files in /tmp (tmpfs), so any uid works
         restart="unless-stopped",
-        # The compose export's secrets/README.md tells users how to create keys.map from this format.
-        labels=[*_labels("auth-proxy", part_of),
-                docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{KEYS_DIR}/keys.map=nginx-key-map")],
+        labels=labels,
         **docker_container_hardening(),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends_on)),
     )

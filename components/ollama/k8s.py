@@ -62,7 +62,7 @@ from components.ollama.monitoring import monitoring_for
 from components.ollama.outputs import TargetOutputs
 from components.ollama.webui import (
     WEBUI_DATA_DIR,
-    WEBUI_KEY_PATH,
+    WEBUI_SECRET_DIR,
     WEBUI_PORT,
     webui_environment,
 )
@@ -206,7 +206,7 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
     pvc = k8s.core.v1.PersistentVolumeClaim(
         f"{wname}-data", metadata=_meta(f"{wname}-data", namespace, labels),
         spec={"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": s.storage_size}}}, opts=opts)
-    key_volume, _ = secret_file_volume("secret-key", f"{wname}-secret-key", "/run/secrets/open-webui")
+    key_volume, key_mount = secret_file_volume("secret-key", f"{wname}-secret-key", WEBUI_SECRET_DIR)
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="1Gi")
     home_volume, home_mount = scratch_volume("home", "/home/webui", size_limit="512Mi")
     memory = f"{s.memory_mb}Mi"
@@ -218,7 +218,7 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
         ports=[ContainerPortArgs(name="http", container_port=WEBUI_PORT, protocol="TCP")],
         volume_mounts=[
             VolumeMountArgs(name="data", mount_path=WEBUI_DATA_DIR),
-            VolumeMountArgs(name="secret-key", mount_path=WEBUI_KEY_PATH, sub_path="webui_secret_key", read_only=True),
+            key_mount,  # WEBUI_SECRET_KEY_FILE names the file in it (webui.py)
             tmp_mount, home_mount,
         ],
         resources=resources(s.cpu, memory, cpu_limit=s.cpu, memory_limit=memory),

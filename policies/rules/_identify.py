@@ -49,6 +49,15 @@ def is_chat_ui_image(image: object) -> bool:
     return "open-webui" in image_repo(image)
 
 
+_VERSION_TAG = re.compile(r":v?(\d+(?:\.\d+)*)(?:@|$)")
+
+
+def image_version(image: object) -> tuple[int, ...] | None:
+    """``x/y:v0.6.36@sha256:..`` -> ``(0, 6, 36)``; None when the tag is not a version (``main``, digest only)."""
+    match = _VERSION_TAG.search(str(image or "").strip().lower().rsplit("/", 1)[-1])
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
 def has_model_server_label(labels: object) -> bool:
     return isinstance(labels, dict) and labels.get(COMPONENT_LABEL) == MODEL_SERVER
 

@@ -39,3 +39,14 @@ def test_ingress_rule_without_from_on_ollama_fails_the_gate(built, tmp_path):
     policy["spec"]["ingress"].append({"ports": [{"port": "http", "protocol": "TCP"}]})
     _write(build, "slm-cpu.networkpolicy.ollama.yaml", policy)
     assert _failed(build, "cpu") == [("CKV_SLM_034", "Deployment.slm-cpu.ollama")]
+
+
+def test_open_webui_publishing_its_own_port_fails_the_gate(built, tmp_path):
+    """Issue #10: on Docker the web UI published its own port. Its proxy publishes now; putting the port back fails."""
+    build = copy_build(built("dev").out_dir, tmp_path / "dev")
+    compose = yaml.safe_load((build / "compose.yaml").read_text())
+    assert "ports" not in compose["services"]["ollama-webui"]
+    compose["services"]["ollama-webui"]["ports"] = [{"host_ip": "127.0.0.1", "published": "3001", "target": 8080,
+                                                     "protocol": "tcp"}]
+    (build / "compose.yaml").write_text(yaml.safe_dump(compose, sort_keys=True))
+    assert _failed(build, "dev") == [("CKV_SLM_036", "service.ollama-webui")]

@@ -20,4 +20,4 @@ def load_docs(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 MANIFEST_SET_CHECK_IDS = ["CKV_SLM_008", "CKV_SLM_009", "CKV_SLM_030", "CKV_SLM_031", "CKV_SLM_034"]
-COMPOSE_CHECK_IDS = [f"CKV_SLM_0{i}" for i in range(10, 21)] + ["CKV_SLM_028", "CKV_SLM_029"]
+COMPOSE_CHECK_IDS = [f"CKV_SLM_0{i}" for i in range(10, 21)] + ["CKV_SLM_028", "CKV_SLM_029", "CKV_SLM_036"]

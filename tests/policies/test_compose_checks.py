@@ -18,10 +18,11 @@ EXPECTED = {  # (passed, failed) service records of the check on its pass/ and f
     "CKV_SLM_016": (4, 5),
     "CKV_SLM_017": (1, 2),
     "CKV_SLM_018": (2, 1),
-    "CKV_SLM_019": (2, 3),
+    "CKV_SLM_019": (3, 3),
     "CKV_SLM_020": (3, 6),
     "CKV_SLM_028": (2, 2),
     "CKV_SLM_029": (2, 3),  # pass: download + server (stateless mounts nothing: n/a); fail: each of the three reads another's secret
+    "CKV_SLM_036": (3, 4),  # pass: both proxies, the unproxied edge server; fail: Ollama behind its proxy, Open WebUI, a download step, host networking
 }
 
 

@@ -5,8 +5,8 @@ from policies.rules._types import NA, Result
 
 class ComposeWebuiAuth(ComposeCheck):
     META = compose_meta(id="CKV_SLM_019", name=rule.META.name, severity=rule.META.severity,
-                        rationale=rule.META.rationale + " In compose: a secret with target: /app/backend/.webui_secret_key, "
-                        "or a secret file that the service's own entrypoint reads.",
+                        rationale=rule.META.rationale + " In compose: a secret with target: /app/backend/.webui_secret_key (or "
+                        "the WEBUI_SECRET_KEY_FILE path), or a secret file that the service's own entrypoint reads.",
                         reference=rule.META.reference)
 
     def evaluate(self, name, service, compose):
@@ -14,7 +14,7 @@ class ComposeWebuiAuth(ComposeCheck):
         if not rule.is_chat_ui(service.get("image"), variables):
             return NA
         start = " ".join(_argv(service.get("entrypoint")) + _argv(service.get("command")))
-        return Result.judge(True, rule.webui_problems(variables, secret_paths(service), start))
+        return Result.judge(True, rule.webui_problems(variables, secret_paths(service), start, service.get("image")))
 
 
 def _argv(value) -> list[str]:

@@ -230,7 +230,7 @@ def _networks(compose: dict) -> dict[str, dict[str, dict]]:
 
 def _check_confinement(compose: dict) -> None:
     internal = {n for n, spec in compose["networks"].items() if spec.get("internal")}
-    assert internal == {"ollama-internal"}
+    assert internal == {"ollama-internal", "ollama-webui-internal"}
     nets = _networks(compose)
     # No non-internal network is shared by two containers.
     for net in compose["networks"]:
@@ -242,11 +242,19 @@ def _check_confinement(compose: dict) -> None:
         for net, spec in n.items():
             if "ollama" in (spec or {}).get("aliases", []):
                 assert (svc, net) == ("ollama", "ollama-internal")
-    # Only the web UI and the auth proxy share a network with Ollama, and only the internal one.
+    # Only the web UI and the auth proxy share a network with Ollama, and only the internal one; only the web UI
+    # proxy shares one with the web UI besides them, and it never reaches Ollama.
     talkers = {svc for svc in nets if svc != "ollama" and set(nets[svc]) & set(nets["ollama"])}
     assert talkers <= {"ollama-webui", "ollama-auth-proxy"}, talkers
     for svc in talkers:
         assert set(nets[svc]) & set(nets["ollama"]) == {"ollama-internal"}, svc
+    assert {svc for svc in nets if svc != "ollama-webui" and set(nets[svc]) & set(nets["ollama-webui"])} <= {
+        "ollama", "ollama-auth-proxy", "ollama-webui-proxy"}
+    assert set(nets["ollama-webui-proxy"]) == {"ollama-webui-internal", "ollama-webui-edge"}
+    # Open WebUI publishes nothing and joins internal networks only: its proxy is the way in (issue #10).
+    assert "ports" not in compose["services"]["ollama-webui"]
+    assert set(nets["ollama-webui"]) == {"ollama-internal", "ollama-webui-internal"}
+    assert nets["ollama-webui"]["ollama-webui-internal"]["aliases"] == ["open-webui"]
     # The pull step downloads with a server of its own, on a bridge of its own, before Ollama starts.
     assert set(nets["ollama-pull"]) == {"ollama-egress"}
     # A published port needs a non-internal network of its own.
@@ -260,7 +268,8 @@ def test_dev_docker_networks_confine_webui_to_ollama_path(dev_synth):
     _check_confinement(compose)
     nets = _networks(compose)
     assert set(nets["ollama"]) == {"ollama-internal", "ollama-api-edge"}  # the loopback API publish (no proxy)
-    assert set(nets["ollama-webui"]) == {"ollama-internal", "ollama-webui-edge"}
+    assert compose["services"]["ollama-webui-proxy"]["ports"] == [
+        {"host_ip": "127.0.0.1", "protocol": "tcp", "published": "3000", "target": 8080}]
 
 
 def test_auth_proxy_docker_networks(tmp_path):

@@ -153,8 +153,14 @@ def test_docker_hardening(dev):
     # (routers/auths.py:575-586): without it a fresh install has no admin (docs/ollama.md).
     assert env["ENABLE_INITIAL_ADMIN_SIGNUP"] == "True"
     assert env["OLLAMA_BASE_URL"] == "http://ollama:11434"
-    assert not any(k.startswith("WEBUI_SECRET_KEY") for k in env)
-    assert webui["uploads"][0]["content"] == "[secret]"
+    # The key is a file only: WEBUI_SECRET_KEY_FILE points upstream start.sh (0.6.36 :17-21) at the uploaded
+    # secret; the image's own command runs (no entrypoint of ours reads or exports the key).
+    assert "WEBUI_SECRET_KEY" not in env and "WEBUI_JWT_SECRET_KEY" not in env
+    assert env["WEBUI_SECRET_KEY_FILE"] == "/run/secrets/open-webui/webui_secret_key"
+    assert "entrypoints" not in webui and "command" not in webui
+    [upload] = webui["uploads"]
+    assert upload["file"] == env["WEBUI_SECRET_KEY_FILE"] and upload["content"] == "[secret]"
+    assert upload["permissions"] == "0400"
 
 
 def test_docker_pull_runs_after_healthy_server(dev):
@@ -246,14 +252,20 @@ def test_k8s_security(cpu):
             assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
             assert sc["capabilities"]["drop"] == ["ALL"] and "@sha256:" in c["image"]
             assert c["resources"]["limits"]["memory"]
-            assert not any("WEBUI_SECRET_KEY" in e["name"] for e in c.get("env", []))
+            assert not {e["name"] for e in c.get("env", [])} & {"WEBUI_SECRET_KEY", "WEBUI_JWT_SECRET_KEY"}
     server = objs[("Deployment", "ollama")]
     assert server["spec"]["strategy"]["type"] == "Recreate" and server["spec"]["replicas"] == 1
     assert server["metadata"]["labels"]["app.kubernetes.io/component"] == "model-server"
     assert objs[("Service", "ollama")]["spec"]["type"] == "ClusterIP"
     webui = objs[("Deployment", "ollama-webui")]["spec"]["template"]["spec"]["containers"][0]
     mounts = {m["mountPath"]: m for m in webui["volumeMounts"]}
-    assert mounts["/app/backend/.webui_secret_key"]["subPath"] == "webui_secret_key"
+    env = {e["name"]: e.get("value") for e in webui["env"]}
+    # The same key file as on Docker: the Secret mounted as a directory (refreshed by the kubelet, no subPath).
+    assert env["WEBUI_SECRET_KEY_FILE"] == "/run/secrets/open-webui/webui_secret_key"
+    key_mount = mounts["/run/secrets/open-webui"]
+    assert key_mount["readOnly"] is True and "subPath" not in key_mount
+    volumes = {v["name"]: v for v in objs[("Deployment", "ollama-webui")]["spec"]["template"]["spec"]["volumes"]}
+    assert volumes[key_mount["name"]]["secret"]["secretName"] == "ollama-webui-secret-key"
     assert objs[fill]["spec"]["backoffLimit"] == 2
 
 
