@@ -128,7 +128,7 @@ def _containers(synth):
 def test_docker_hardening(dev):
     build, _ = dev
     containers = _containers(build.synth)
-    assert set(containers) == {"ollama", "ollama-pull", "ollama-webui"}
+    assert set(containers) == {"ollama", "ollama-pull", "ollama-webui", "ollama-webui-proxy"}
     for name, c in containers.items():
         assert c["readOnly"] is True, name
         assert c["capabilities"]["drops"] == ["ALL"], name
