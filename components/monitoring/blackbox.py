@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from pulumi_kubernetes.core.v1 import ConfigMapVolumeSourceArgs, VolumeArgs, VolumeMountArgs
-from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs, NetworkPolicyPortArgs
+from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
 
-from components.hardening import dns_egress, ingress_from_pods, resources
+from components.hardening import NON_PUBLIC_CIDRS, PRIVATE_CIDRS, dns_egress, ingress_from_pods, resources
 from components.monitoring.builder import Builder, config_checksum, server_container
 from components.monitoring.constants import BLACKBOX_PORT
 from components.monitoring.prometheus_config import to_yaml
@@ -15,6 +15,10 @@ from components.observability import MonitoringContribution
 from components.versions import image
 
 __all__ = ["blackbox_config", "deploy_blackbox"]
+
+
+PROBE_CIDRS = (*PRIVATE_CIDRS, NON_PUBLIC_CIDRS[4])
+"""Where the blackbox exporter may connect: RFC 1918 and CGNAT (in-cluster Services, pods, LAN edge hosts)."""
 
 
 def blackbox_config() -> str:
@@ -60,6 +64,10 @@ def deploy_blackbox(b: Builder, *, contributions: list[MonitoringContribution], 
     egress = [dns_egress()]
     ports = _probe_ports(contributions)
     if ports:
-        egress.append(NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]))
+        # Probe targets are in-cluster Services or hosts on the cluster's network: private and CGNAT ranges only,
+        # never the internet or the metadata address (a public target is not probed: docs/monitoring.md).
+        egress.append(NetworkPolicyEgressRuleArgs(
+            to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in PROBE_CIDRS],
+            ports=[NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]))
     b.network_policy(obj, app, img.tag, [ingress_from_pods(scraper_selectors, [BLACKBOX_PORT], namespace_labels=scraper_namespace)], egress)
     return f"{obj}.{b.namespace}.svc:{BLACKBOX_PORT}"

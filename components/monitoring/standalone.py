@@ -29,6 +29,7 @@ from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs, Network
 
 from components.hardening import (
     dns_egress,
+    egress_api_server,
     egress_public,
     egress_to_pods,
     ingress_from_pods,
@@ -252,8 +253,9 @@ def deploy_standalone(
     b.service(prom, "prometheus", prom_img.tag, PROMETHEUS_PORT, "http")
     prom_egress = [
         dns_egress(),
-        # Kubernetes API for pod discovery (the API server has no pod labels to select on).
-        NetworkPolicyEgressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=443), NetworkPolicyPortArgs(protocol="TCP", port=6443)]),
+        # Kubernetes API for pod discovery (the API server has no pod labels to select on): the declared
+        # cluster.apiServerCidrs, else the private ranges where the in-cluster API address lives.
+        egress_api_server(api_server_cidrs),
         egress_to_pods([b.selector("alertmanager")], [ALERTMANAGER_PORT]),
     ]
     for c in contributions:

@@ -50,3 +50,15 @@ def test_open_webui_publishing_its_own_port_fails_the_gate(built, tmp_path):
                                                      "protocol": "tcp"}]
     (build / "compose.yaml").write_text(yaml.safe_dump(compose, sort_keys=True))
     assert _failed(build, "dev") == [("CKV_SLM_036", "service.ollama-webui")]
+
+
+def test_egress_to_every_address_fails_the_gate(built, tmp_path):
+    """Prometheus needs the API server only; 443/6443 to 0.0.0.0/0 (what it had before) also reaches every pod,
+    private endpoint and the metadata service."""
+    build = copy_build(built("staging").out_dir, tmp_path / "staging")
+    name = "slm-staging.networkpolicy.monitoring-prometheus.yaml"
+    policy = _manifest(build, name)
+    policy["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                     "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]})
+    _write(build, name, policy)
+    assert _failed(build, "staging") == [("CKV_SLM_035", "NetworkPolicy.slm-staging.monitoring-prometheus")]

@@ -9,7 +9,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHECKS_DIR = REPO / "policies" / "checks"
-K8S_CHECK_IDS = [f"CKV_SLM_00{i}" for i in range(1, 8)] + [f"CKV_SLM_0{i}" for i in range(21, 28)] + ["CKV_SLM_032", "CKV_SLM_033"]
+K8S_CHECK_IDS = [f"CKV_SLM_00{i}" for i in range(1, 8)] + [f"CKV_SLM_0{i}" for i in range(21, 28)] + ["CKV_SLM_032", "CKV_SLM_033", "CKV_SLM_035"]
 
 
 def fixture_files(check_id: str, outcome: str) -> list[Path]:

@@ -25,6 +25,7 @@ EXPECTED = {
     "CKV_SLM_027": (2, 2),
     "CKV_SLM_032": (2, 3),
     "CKV_SLM_033": (3, 5),
+    "CKV_SLM_035": (4, 5),  # pass: public-only 443, private/declared API, IPv6 with exceptions, ingress-only
 }
 
 

@@ -26,3 +26,26 @@ def test_alertmanager_receivers_exclude_the_declared_api_server(declared):
     [https] = [r for r in _egress(declared, "monitoring-alertmanager") if r.get("to", [{}])[0].get("ipBlock")]
     assert https["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NON_PUBLIC, API]}}]
     assert [p["port"] for p in https["ports"]] == [443]
+
+
+def _api_rule(result) -> dict:
+    [api] = [r for r in _egress(result, "monitoring-prometheus") if [p["port"] for p in r.get("ports", [])] == [443, 6443]]
+    return api
+
+
+def test_prometheus_reaches_only_the_declared_api_server(declared):
+    """kubernetes_sd needs the API server; with cluster.apiServerCidrs declared, those addresses and nothing else."""
+    assert _api_rule(declared)["to"] == [{"ipBlock": {"cidr": API}}]
+
+
+def test_prometheus_falls_back_to_the_private_ranges():
+    """Undeclared: the private ranges, where the in-cluster API address lives (never 443/6443 to any address)."""
+    api = _api_rule(synth_custom("standalone"))
+    assert api["to"] == [{"ipBlock": {"cidr": c}} for c in NON_PUBLIC[:3]]
+
+
+def test_blackbox_probes_only_private_addresses(declared):
+    rules = _egress(declared, "monitoring-blackbox-exporter")
+    probe = [r for r in rules if {p["port"] for p in r["ports"]} != {53}]
+    assert probe and all(r.get("to") for r in probe), "no egress rule without `to`"
+    assert {peer["ipBlock"]["cidr"] for r in probe for peer in r["to"]} == {*NON_PUBLIC[:3], "100.64.0.0/10"}
