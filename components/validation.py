@@ -23,12 +23,12 @@ from pydantic import AfterValidator
 __all__ = [
     # predicates: value -> what is wrong, or None
     "label_key_problem", "label_value_problem", "dns_label_problem", "dns_subdomain_problem",
-    "quantity_problem", "port_name_problem", "env_name_problem", "duration_problem", "docker_host_problem",
-    "image_key_problem", "digest_image_problem", "cidr_problem", "parse_quantity",
+    "quantity_problem", "port_name_problem", "env_name_problem", "duration_problem", "go_duration_problem",
+    "docker_host_problem", "image_key_problem", "digest_image_problem", "cidr_problem", "parse_quantity",
     # pydantic types
     "TypeName", "LabelKey", "LabelValue", "Labels", "DnsLabel", "DnsSubdomain", "CpuQuantity", "MemoryQuantity",
-    "StorageQuantity", "Port", "HostPort", "PortName", "Duration", "DockerHostUrl", "ImageKey", "DigestImageRef",
-    "Cidr", "EnvName", "Located", "located",
+    "StorageQuantity", "Port", "HostPort", "PortName", "Duration", "GoDuration", "DockerHostUrl", "ImageKey",
+    "DigestImageRef", "Cidr", "EnvName", "Located", "located",
     # older helpers
     "dns_label", "ip_address",
 ]
@@ -162,6 +162,20 @@ def duration_problem(value: str) -> str | None:
     return None
 
 
+_GO_DURATION = re.compile(r"^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
+
+
+def go_duration_problem(value: str) -> str | None:
+    """What Ollama reads as a duration (OLLAMA_KEEP_ALIVE, OLLAMA_LOAD_TIMEOUT): Go's ``time.ParseDuration``
+    (signed, units ns/us/ms/s/m/h, e.g. ``1h30m``, ``2.5m``, ``-1m``), else a whole number of seconds
+    (``300``, ``-1``): ollama ``envconfig/config.go`` at v0.12.3, ``KeepAlive`` lines 100-115.
+    Anything else Ollama silently replaces with its default, so it is refused here."""
+    if isinstance(value, str) and (_GO_DURATION.match(value) or re.fullmatch(r"[-+]?\d+", value)):
+        return None
+    return ("must be a Go duration (units ns, us, ms, s, m, h, e.g. 5m, 1h30m, 2.5m; negative = forever) "
+            "or a whole number of seconds (300, -1 = forever, 0 = unload at once)")
+
+
 def docker_host_problem(value: str) -> str | None:
     """What pulumi-docker/Docker accepts as a host: unix:///abs/path, tcp://host[:port], ssh://[user@]host[:port]."""
     allowed = "use unix:///path/to/docker.sock, tcp://host[:port] or ssh://[user@]host[:port]"
@@ -249,6 +263,7 @@ HostPort = Annotated[int, _check(lambda v: None if 1024 <= v <= 65535 else
 PortName = Annotated[str, _check(port_name_problem), TypeName("port name")]
 EnvName = Annotated[str, _check(env_name_problem), TypeName("env var name")]
 Duration = Annotated[str, _check(duration_problem), TypeName("duration")]
+GoDuration = Annotated[str, _check(go_duration_problem), TypeName("Go duration or seconds")]
 DockerHostUrl = Annotated[str, _check(docker_host_problem), TypeName("Docker host URL")]
 ImageKey = Annotated[str, _check(image_key_problem), TypeName("image key (versions.yaml)")]
 DigestImageRef = Annotated[str, _check(digest_image_problem), TypeName("image@sha256 digest")]

@@ -24,7 +24,7 @@ from policies.compose.service import CONTAINER_TYPE, ComposeService, container_s
 from slm_deploy.synth import SECRET_PLACEHOLDER, ResourceRecord, SynthResult
 from slm_deploy.yaml_dump import dump_yaml
 
-__all__ = ["render", "OutDirError", "BUILD_MARKER", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename",
+__all__ = ["render", "OutDirError", "ObjectCollision", "collisions", "BUILD_MARKER", "manifest_objects", "compose_document", "generated_files", "dump_yaml", "manifest_filename",
            "secrets_readme"]
 
 _CONTAINER = CONTAINER_TYPE
@@ -52,6 +52,46 @@ def manifest_filename(obj: dict[str, Any]) -> str:
     metadata = obj.get("metadata", {})
     namespace = metadata.get("namespace", "_cluster")
     return f"{namespace}.{obj['kind'].lower()}.{metadata['name']}.yaml"
+
+
+def _kubernetes_identity(rec: ResourceRecord) -> str | None:
+    if not (rec.custom and rec.type.startswith("kubernetes:") and not rec.is_provider and "kind" in rec.inputs):
+        return None
+    metadata = rec.inputs.get("metadata") or {}
+    where = f"namespace {metadata['namespace']}" if metadata.get("namespace") else "the cluster"
+    return f"{rec.inputs['kind']} {metadata.get('name')!r} in {where}"
+
+
+def _docker_identity(rec: ResourceRecord) -> str | None:
+    kinds = {_CONTAINER: "container", _NETWORK: "network", _VOLUME: "volume"}
+    if rec.type not in kinds:
+        return None
+    return f"Docker {kinds[rec.type]} {rec.inputs.get('name') or rec.name!r}"
+
+
+def collisions(result: SynthResult) -> list[str]:
+    """Pairs of resources that would create the same object (same kind, namespace and name; same Docker name).
+
+    Pulumi registers both (their resource names differ), and the API server or Docker keeps the first
+    and refuses the second at ``pulumi up``; rendered side by side, the second would silently replace the
+    first in ``build/``. The stack file's name rules (stacks/consistency.py) catch what a user can cause;
+    this catches every other way, e.g. a component naming two parts alike.
+    """
+    owners: dict[str, str] = {}
+    found = []
+    for rec in result.resources:
+        identity = _kubernetes_identity(rec) or _docker_identity(rec)
+        if identity is None:
+            continue
+        if identity in owners:
+            found.append(f"{identity} is created twice: by {owners[identity]} and by {rec.key}")
+        else:
+            owners[identity] = rec.key
+    return found
+
+
+class ObjectCollision(Exception):
+    """The program creates one object twice (see :func:`collisions`); nothing is written."""
 
 
 # --------------------------------------------------------------------------- compose
@@ -247,18 +287,25 @@ def secrets_readme(compose: dict[str, Any]) -> str | None:
 def generated_files(result: SynthResult) -> dict[str, str]:
     """Files carried inside resources: file-like ConfigMap keys and container uploads."""
     files: dict[str, str] = {}
+    owners: dict[str, str] = {}
+
+    def add(rel: str, content: str, rec: ResourceRecord) -> None:
+        if rel in files and files[rel] != content:
+            raise ObjectCollision(f"files/{rel} is written twice with different content: by {owners[rel]} and by {rec.key}")
+        files[rel], owners[rel] = content, rec.key
+
     for rec in result.resources:
         if rec.type == "kubernetes:core/v1:ConfigMap":
             for key, content in (rec.inputs.get("data") or {}).items():
                 if _FILE_KEY.search(key):
-                    files[f"{rec.inputs['metadata']['name']}/{key}"] = content
+                    add(f"{rec.inputs['metadata']['name']}/{key}", content, rec)
         elif rec.type == _CONTAINER:
             for up in rec.inputs.get("uploads") or []:
                 if "content" in up and up["content"] != SECRET_PLACEHOLDER:
-                    files[f"{_service_name(rec)}/{Path(up['file']).name}"] = up["content"]
+                    add(f"{_service_name(rec)}/{Path(up['file']).name}", up["content"], rec)
         elif rec.custom is False and isinstance(rec.inputs.get(GENERATED_FILES), dict):
             for path, content in rec.inputs[GENERATED_FILES].items():
-                files[f"{rec.name}/{path}"] = content
+                add(f"{rec.name}/{path}", content, rec)
     return files
 
 
@@ -327,12 +374,17 @@ def _write_build(out_dir: Path, outputs: dict[str, str]) -> None:
 def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
     """Write the build directory (afresh, or a previous build updated in place); returns a summary.
 
-    Raises :class:`OutDirError` rather than touch a directory that is not a previous build. YAML comes from
-    the per-object cache (:mod:`slm_deploy.render_cache`) unless ``SLM_DEPLOY_NO_CACHE=1``.
+    Raises :class:`OutDirError` rather than touch a directory that is not a previous build, and
+    :class:`ObjectCollision` (before writing anything) when two resources would create the same object.
+    YAML comes from the per-object cache (:mod:`slm_deploy.render_cache`) unless ``SLM_DEPLOY_NO_CACHE=1``.
     """
     from slm_deploy.gate.cache import cache_dir, cache_disabled
     from slm_deploy.render_cache import YamlCache
 
+    duplicated = collisions(result)
+    if duplicated:
+        raise ObjectCollision("; ".join(duplicated))
+    files = generated_files(result)  # raises ObjectCollision too, before anything is written
     _claim(out_dir)  # refuse before any work
     yaml_cache = YamlCache(result.stack, None if cache_disabled() else cache_dir())
     outputs: dict[str, str] = {BUILD_MARKER: "Rendered by slm-deploy; replaced on every preview.\n"}
@@ -347,7 +399,6 @@ def render(result: SynthResult, out_dir: Path) -> dict[str, Any]:
         if readme is not None:
             outputs["secrets/README.md"] = readme
 
-    files = generated_files(result)
     for rel, content in files.items():
         outputs[f"files/{rel}"] = content
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from stacks.instances import GATEWAY_NAME, MONITORING_NAME, OLLAMA_NAME, SINGLE_INSTANCES
+
 __all__ = ["component_problems", "lifecycle_problems", "name_problems", "host_port_problems", "ollama_problems"]
 
 Problems = list[tuple[tuple[Any, ...], str]]
-
-# Components with one fixed instance per stack, and the prefix every object they create carries.
-_FIXED_INSTANCES = {"ollama": "the Ollama stack", "monitoring": "the monitoring stack"}
 
 
 def component_problems(cfg: Any) -> Problems:
@@ -83,16 +82,18 @@ def name_problems(cfg: Any) -> Problems:
     """Instance names are object names: unique per namespace (Kubernetes) or Docker host, after defaulting.
 
     vLLM services and edge nodes name their objects ``<name>`` and ``<name>-<part>``; the Ollama and
-    monitoring stacks are single instances named ``ollama`` / ``monitoring`` with objects ``<instance>-<part>``.
+    monitoring stacks and the model gateway are single instances (stacks/instances.py) with objects
+    ``<instance>-<part>``.
     A name equal to another instance's, or inside a fixed instance's prefix, would create two objects of
     one kind and name: the API server (or Docker) keeps the first and refuses the second.
     """
     out: Problems = []
     seen: dict[str, str] = {}
-    fixed = [name for name, present in (("ollama", cfg.ollama is not None), ("monitoring", cfg.monitoring is not None))
-             if present]
+    present = {OLLAMA_NAME: cfg.ollama is not None, MONITORING_NAME: cfg.monitoring is not None,
+               GATEWAY_NAME: cfg.gateway_enabled}
+    fixed = [name for name, here in present.items() if here]
     for instance in fixed:
-        seen[instance] = _FIXED_INSTANCES[instance]
+        seen[instance] = SINGLE_INSTANCES[instance]
     entries = [("vllm", i, v.name) for i, v in enumerate(cfg.vllm)]
     entries += [("onnxEdge", i, n.name) for i, n in enumerate(cfg.onnx_edge)]
     for key, i, name in entries:
@@ -102,7 +103,7 @@ def name_problems(cfg: Any) -> Problems:
             out.append(((key, i, "name"), f"{name!r} is already the name of {owner}; names must be unique in the "
                         "stack (they name its objects)"))
         elif clash is not None:
-            out.append(((key, i, "name"), f"{name!r} collides with {_FIXED_INSTANCES[clash]}, whose objects are named "
+            out.append(((key, i, "name"), f"{name!r} collides with {SINGLE_INSTANCES[clash]}, whose objects are named "
                         f"{clash}-*; pick a name that does not start with {clash}-"))
         else:
             seen[name] = f"{key}[{i}]"

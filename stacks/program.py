@@ -25,13 +25,12 @@ from components.ollama import OllamaStack
 from components.onnx_edge import OnnxEdgeNode
 from components.vllm import VllmService
 from stacks.errors import ConfigError
+from stacks.instances import GATEWAY_NAME, MONITORING_NAME, OLLAMA_NAME
 from stacks.loader import build_root, check_secrets, validate_values
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
 
 __all__ = ["config_values", "read_config", "read_secrets", "stack_context", "compose", "main", "Gate"]
 
-MONITORING_NAME = "monitoring"
-GATEWAY_NAME = "gateway"
 
 Gate = Callable[[str, dict[str, Any], list[str]], None]
 """``gate(stack, config_values, secret_keys)``: raises pulumi.RunError when the stack must not deploy."""
@@ -173,7 +172,7 @@ def _compose_ollama(c: _Composition) -> None:
         return
     api_key = c.secret_or_generated("apiKey", "ollama-api-key", 40) if args.auth_proxy else c.secrets.get("apiKey")
     stack = OllamaStack(
-        "ollama", args, c.ctx, target=c.cfg.target,
+        OLLAMA_NAME, args, c.ctx, target=c.cfg.target,
         webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"), api_key=api_key,
         context_root=build_root() / pulumi.get_stack() / "files",  # the rendered, gated generated files
         opts=c.opts_for(c.cfg.target),

@@ -8,12 +8,12 @@ list (``envconfig`` of the pinned Ollama), and an invented one names what was pr
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
+from components.validation import GoDuration
 
 __all__ = [
     "REAL_ENV_VARS",
@@ -62,9 +62,6 @@ MANAGED_ENV_VARS: dict[str, str] = {
 }
 """Real variables that are typed fields (or owned by the stack), so not free-form env."""
 
-_DURATION = re.compile(r"^(-1|0|\d+(ms|s|m|h)?|(\d+h)?(\d+m)?(\d+s)?)$")
-
-
 def check_env_name(name: str) -> None:
     """Raise ValueError for a variable Ollama does not read, naming the real setting that was meant."""
     if name in REAL_ENV_VARS:
@@ -80,7 +77,7 @@ def check_env_name(name: str) -> None:
 class OllamaServerSettings(ArgsModel):
     """Server-wide settings, each one a real Ollama environment variable."""
 
-    keep_alive: str = Field(default="5m", alias="keepAlive", description="OLLAMA_KEEP_ALIVE: how long a model stays in memory after its last request (Go duration, -1 = forever, 0 = unload at once). Default 5m, Ollama's own default: memory is freed on an idle laptop.")
+    keep_alive: GoDuration = Field(default="5m", alias="keepAlive", description="OLLAMA_KEEP_ALIVE: how long a model stays in memory after its last request (Go duration, -1 = forever, 0 = unload at once). Default 5m, Ollama's own default: memory is freed on an idle laptop.")
     num_parallel: int = Field(default=1, ge=1, le=16, alias="numParallel", description="OLLAMA_NUM_PARALLEL: parallel requests per loaded model; each one gets its own num_ctx of KV cache, so sizing multiplies by it. Default 1: one user on a workstation.")
     max_loaded_models: int = Field(default=1, ge=1, le=8, alias="maxLoadedModels", description="OLLAMA_MAX_LOADED_MODELS: models kept loaded at the same time; the memory limit covers this many of the largest models. Default 1: switching models reloads, but memory stays bounded.")
     max_queue: int = Field(default=512, ge=1, alias="maxQueue", description="OLLAMA_MAX_QUEUE: requests queued before Ollama answers 503. Default 512 (Ollama's default).")
@@ -88,13 +85,6 @@ class OllamaServerSettings(ArgsModel):
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = Field(default="f16", alias="kvCacheType", description="OLLAMA_KV_CACHE_TYPE: KV cache precision. Default f16 (full quality); q8_0 halves the KV memory and needs flashAttention.")
     context_length: int = Field(default=4096, ge=512, le=131072, alias="contextLength", description="OLLAMA_CONTEXT_LENGTH: context for requests and models that set no num_ctx; sizing uses it (or a variant's larger num_ctx). Default 4096, Ollama's default, enough for chat.")
     env: dict[str, str] = Field(default_factory=dict, description="Further real Ollama variables (OLLAMA_ORIGINS, OLLAMA_LOAD_TIMEOUT, OLLAMA_GPU_OVERHEAD, OLLAMA_DEBUG). Unknown or invented names are errors. Default none.")
-
-    @field_validator("keep_alive")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        if not _DURATION.match(value):
-            raise ValueError(f"keepAlive {value!r} is not a duration; use e.g. 5m, 1h, 30s, -1 (forever) or 0")
-        return value
 
     @field_validator("env")
     @classmethod

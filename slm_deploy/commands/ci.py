@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-from slm_deploy.console import print_error
-
 from typing import Annotated
 
 import typer
+
+from slm_deploy.console import print_error
 
 __all__ = ["register", "write_for_stack"]
 

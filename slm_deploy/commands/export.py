@@ -6,13 +6,13 @@ writes no export. See docs/ci.md (Argo CD, Flux).
 
 from __future__ import annotations
 
-from slm_deploy.console import print_error
-
 import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from slm_deploy.console import print_error
 
 __all__ = ["register"]
 
@@ -25,10 +25,10 @@ def export(
 ) -> None:
     """Gate STACK, then write its manifests and a kustomization.yaml for Argo CD or Flux."""
     from slm_deploy.commands.stack_ops import build_or_exit
-    from slm_deploy.session import EXIT_BAD_INPUT, EXIT_GATE_FAILED, project_dir
     from slm_deploy.console import err, out, prog
     from slm_deploy.export import FORMATS, ExportError, export_kustomize
     from slm_deploy.gate.summary import print_summary
+    from slm_deploy.session import EXIT_BAD_INPUT, EXIT_GATE_FAILED, project_dir
 
     if fmt not in FORMATS:
         print_error(err, f"--format {fmt}: allowed: {', '.join(FORMATS)}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from slm_deploy.console import detail, err, note, phase, prog, print_error
+from slm_deploy.console import detail, err, note, phase, print_error, prog
 from slm_deploy.session import EXIT_BAD_INPUT, Session, project_dir
 
 __all__ = ["fail_input", "load_or_exit", "build_or_exit", "pulumi_missing", "placeholder_note"]
@@ -78,9 +78,8 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
     with ScanWorker() as worker:
         from slm_deploy.gate import run_gate
         from slm_deploy.pipeline import Build, synth_stack
-        from slm_deploy.render import OutDirError, render
+        from slm_deploy.render import ObjectCollision, OutDirError, render
         from slm_deploy.synth import SynthError
-
         from slm_deploy.warm import preview_key, record_inputs, unchanged_build
 
         target = out_dir or project_dir() / "build" / stack
@@ -114,6 +113,9 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
             raise fail_input(f"stacks/Pulumi.{stack}.yaml: the program failed: {exc}") from None
         except OutDirError as exc:
             raise fail_input(f"--out: {exc}") from None
+        except ObjectCollision as exc:
+            raise fail_input(f"stacks/Pulumi.{stack}.yaml: two resources would create one object "
+                             f"(nothing written): {exc}") from None
         build = Build(stack, target, synth, summary, run_gate(target, stack, worker=worker))
         record_inputs(target, key)
         return build

@@ -62,6 +62,9 @@ CASES = [
     (v.StorageQuantity, ["30Gi", "10G", "500Mi"], ["30 GB", "30gb", "0Gi", "5m"], "storage quantity"),
     (v.PortName, ["http", "metrics", "h2c-1", "x" * 15], ["HTTP", "http_1", "1234", "a--b", "-a", "x" * 16, ""], "port name"),
     (v.Duration, ["30s", "5m", "1h30m", "15d", "100ms"], ["5 m", "m5", "30", "1m1h", "", "forever"], "duration"),
+    # Ollama's KeepAlive (envconfig/config.go at v0.12.3): time.ParseDuration, else whole seconds
+    (v.GoDuration, ["5m", "1h30m", "2.5m", "-1m", "300ms", "0", "300", "-1", "+5s"],
+     ["5 minutes", "1d", "forever", "", "5M", "m5", "1.5", "--1", "5 m"], "Go duration or seconds"),
     (v.DockerHostUrl, ["unix:///var/run/docker.sock", "tcp://10.0.0.2:2376", "tcp://box", "ssh://me@box", "ssh://box:2222"],
      ["box", "/var/run/docker.sock", "unix://var/run/docker.sock", "http://box", "ssh://", "tcp://me@box",
       "ssh://me:pw@box", "tcp://box:99999", "ssh://box/path"], "Docker host URL"),

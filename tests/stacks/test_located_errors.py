@@ -76,6 +76,19 @@ def test_a_name_inside_another_instances_prefix(scratch_project):
                            "collides with the monitoring stack")
 
 
+@pytest.mark.parametrize("name, words", [("gateway", "is already the name of the model gateway"),
+                                         ("gateway-keys", "collides with the model gateway")])
+def test_a_name_the_gateway_owns(scratch_project, name, words):
+    # two models turn the gateway on by default; its objects are gateway and gateway-*
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + VLLM.format(name="a") + VLLM.format(name=name))
+    assert line.startswith(f"stacks/Pulumi.t.yaml:5: slm-deploy:vllm[1].name = '{name}': '{name}' {words}")
+
+
+def test_the_gateway_name_is_free_without_a_gateway(scratch_project):
+    write_stack(scratch_project, "t", "config:\n  slm-deploy:vllm:\n" + VLLM.format(name="gateway"))
+    assert load_stack("t", scratch_project).config.vllm[0].name == "gateway"
+
+
 def test_independent_cross_field_problems_come_together(scratch_project):
     # (an RWX class: two replicas need a ReadWriteMany model cache, docs/lifecycle.md)
     lines = _lines(scratch_project, "config:\n  slm-deploy:cluster: {rwxStorageClass: nfs}\n  slm-deploy:monitoring:\n"

@@ -44,6 +44,17 @@ def test_managed_env_var_points_to_field():
     assert "server.keepAlive" in _error(_with(server={"env": {"OLLAMA_KEEP_ALIVE": "1h"}}))
 
 
+@pytest.mark.parametrize("value", ["1 hour", "1d", "forever"])
+def test_keep_alive_is_a_go_duration_or_seconds(value):
+    msg = _error(_with(server={"keepAlive": value}))
+    assert f"ollama.server.keepAlive = {value!r}: must be a Go duration" in msg
+
+
+def test_keep_alive_accepts_what_ollama_reads():
+    for value in ("24h", "-1", "0", "1h30m", "3600"):
+        assert OllamaServerSettings.model_validate({"keepAlive": value}).keep_alive == value
+
+
 def test_quantized_kv_needs_flash_attention():
     assert "needs flashAttention" in _error(_with(server={"kvCacheType": "q8_0"}))
 
