@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from components.monitoring.metrics import metric_names_in
+from components.promql import metric_names_in
 from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ProbeTarget
 
 __all__ = ["probe_contribution", "scoped", "ProbeRules", "PROBE_ALERTS"]

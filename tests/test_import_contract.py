@@ -63,7 +63,19 @@ def _imports(module: str, path: Path) -> set[str]:
     return out
 
 
+def _packages_run_first(module: str, target: str) -> set[str]:
+    """The packages whose ``__init__`` Python runs before ``target``: its ancestors, except the ones that
+    also contain ``module`` (those are already imported by the time ``module`` runs). Importing
+    ``components.monitoring.metrics`` from outside the package runs ``components/monitoring/__init__.py``."""
+    parts = target.split(".")
+    ancestors = {".".join(parts[:i]) for i in range(1, len(parts))}
+    return {a for a in ancestors if a in MODULES and not (module == a or module.startswith(a + "."))}
+
+
 GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
+"""What each module names in an import (the layering rules judge these)."""
+RUNS = {m: targets.union(*(_packages_run_first(m, t) for t in targets)) for m, targets in GRAPH.items()}
+"""What importing each module runs: its imports plus their packages' ``__init__`` (the cycles are judged on these)."""
 
 
 def _in(module: str, package: str) -> bool:
@@ -116,7 +128,7 @@ def _cycles() -> list[list[str]]:
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in GRAPH[v]:
+        for w in RUNS[v]:
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -133,7 +145,7 @@ def _cycles() -> list[list[str]]:
             if len(scc) > 1:
                 found.append(sorted(scc))
 
-    for v in sorted(GRAPH):
+    for v in sorted(RUNS):
         if v not in index:
             visit(v)
     return found
@@ -141,3 +153,80 @@ def _cycles() -> list[list[str]]:
 
 def test_no_import_cycles():
     assert _cycles() == []
+
+
+def test_a_package_init_counts_as_imported():
+    """``from a.b.c import x`` runs ``a/b/__init__.py`` first: an edge to ``a.b`` (a cycle through a package's
+    ``__init__`` is a cycle; it broke ``import components.ollama.k8s`` alone)."""
+    assert "components.monitoring" in RUNS["components.vllm.monitoring"]
+    assert "components.monitoring" not in GRAPH["components.vllm.monitoring"]  # not named: no layering edge
+    assert "components.monitoring" not in RUNS["components.monitoring.metrics"]  # its own package: already run  # its own package: already run
+
+
+# Importing a module alone, in a fresh interpreter, is what a user's program (or one test run on its own) does:
+# whichever module comes first must not meet a partially initialized one. To keep it affordable, one child
+# first imports everything and reports the third-party modules that loaded; the driver imports those (they
+# never import ours, so they cannot hide a cycle of ours) and then imports each of our modules in its own
+# forked child with none of ours loaded. __main__ modules run something when imported.
+_ALONE = r"""
+import importlib, json, os, signal, sys
+sys.dont_write_bytecode = True
+OURS = ("components", "stacks", "slm_deploy", "policies")
+names = json.loads(sys.argv[1])
+
+
+def in_child(job):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        signal.alarm(120)
+        try:
+            message = job() or ""
+        except BaseException as exc:
+            message = "!" + f"{type(exc).__name__}: {exc}"[:2000]
+        os.write(write, message.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return message if status == 0 else f"!child ended with status {status} (hung or crashed)"
+
+
+def load_all():
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            pass
+    return json.dumps(sorted(m for m in sys.modules if m.split(".")[0] not in OURS and m != "__main__"))
+
+
+third_party = in_child(load_all)
+assert not third_party.startswith("!"), third_party
+for module in json.loads(third_party):
+    try:
+        importlib.import_module(module)
+    except BaseException:
+        pass
+assert not [m for m in sys.modules if m.split(".")[0] in OURS]
+failed = {}
+for name in names:
+    message = in_child(lambda: importlib.import_module(name) and None)
+    if message:
+        failed[name] = message.lstrip("!")
+print(json.dumps(failed))
+"""
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    import json
+    import subprocess
+    import sys
+
+    names = sorted(m for m in MODULES if not m.endswith("__main__"))
+    proc = subprocess.run([sys.executable, "-B", "-c", _ALONE, json.dumps(names)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1200, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == {}

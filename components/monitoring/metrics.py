@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from components.promql import metric_names_in
+
 __all__ = [
     "VLLM_VERSION",
     "VLLM_METRICS",
@@ -137,27 +139,3 @@ def known_series() -> frozenset[str]:
     return frozenset(names)
 
 
-_KEYWORDS = {
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "offset", "bool", "inf", "nan", "atan2",
-}
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
-_BRACES = re.compile(r"\{[^{}]*\}")
-_RANGE = re.compile(r"\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_IDENT = re.compile(r"(?<![\w:.$])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?")
-
-
-def metric_names_in(expr: str) -> set[str]:
-    """The metric names a PromQL expression selects (functions, keywords, labels and strings excluded)."""
-    text = _STRING.sub('""', expr)
-    text = _BRACES.sub(" ", text)
-    text = _RANGE.sub(" ", text)
-    text = _GROUPING.sub(" ", text)
-    names = set()
-    for match in _IDENT.finditer(text):
-        ident, call = match.group(1), match.group(2)
-        if call or ident.lower() in _KEYWORDS:
-            continue
-        names.add(ident)
-    return names
