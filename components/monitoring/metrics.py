@@ -12,7 +12,6 @@ tests/test_upstream_evidence.py fails when a name has no citation row.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from components.promql import metric_names_in
