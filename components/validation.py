@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Callable
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
 __all__ = [
     # predicates: value -> what is wrong, or None
@@ -28,7 +28,9 @@ __all__ = [
     # pydantic types
     "TypeName", "LabelKey", "LabelValue", "Labels", "DnsLabel", "DnsSubdomain", "CpuQuantity", "MemoryQuantity",
     "StorageQuantity", "Port", "HostPort", "PortName", "Duration", "GoDuration", "DockerHostUrl", "ImageKey",
-    "DigestImageRef", "Cidr", "EnvName", "Located", "located",
+    "DigestImageRef", "Cidr", "EnvName", "HostMemoryGb", "Located", "located",
+    # one value against one type, worded as the stack loader words it
+    "error_message", "value_problem",
     # older helpers
     "dns_label", "ip_address",
 ]
@@ -268,6 +270,24 @@ DockerHostUrl = Annotated[str, _check(docker_host_problem), TypeName("Docker hos
 ImageKey = Annotated[str, _check(image_key_problem), TypeName("image key (versions.yaml)")]
 DigestImageRef = Annotated[str, _check(digest_image_problem), TypeName("image@sha256 digest")]
 Cidr = Annotated[str, _check(cidr_problem), TypeName("CIDR")]
+HostMemoryGb = Annotated[float, Field(gt=0), TypeName("GB (number > 0)")]
+
+
+def error_message(error: dict[str, Any]) -> str:
+    """The text the stack loader prints for one pydantic error (``Value error, `` dropped)."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def value_problem(type_: Any, value: Any) -> str | None:
+    """What the stack loader says about ``value`` in a field of ``type_`` (one of the types above), or None.
+
+    For checks outside the loader (the cookiecutter template's hook, ``new-stack``'s answers): the same
+    type, the same validation and the same words, so there is one rule per value."""
+    try:
+        TypeAdapter(type_).validate_python(value)
+    except ValidationError as exc:
+        return error_message(exc.errors(include_url=False)[0])
+    return None
 
 
 # --------------------------------------------------------------------------- located model-level errors

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from components.validation import Located
+from components.validation import Located, error_message
 from stacks.errors import ConfigError, MissingSecretError, Problem
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax, template_syntax_raw
 from stacks.yaml_reader import read_yaml
@@ -298,7 +298,7 @@ def validate_values(values: dict[str, Any], display: str, lines: dict[str, int] 
             path = _loc_path(loc)
             key = f"{PROJECT}:{path}" if path else f"{PROJECT}"
             line = lines.get(f"config.{key}") or _nearest_line(lines, f"config.{key}")
-            message = err["msg"].removeprefix("Value error, ")
+            message = error_message(err)
             if err["type"] == "extra_forbidden":
                 owner = _model_at(StackConfig, loc[:-1])
                 allowed = sorted(_field_aliases(owner)) if owner else []

@@ -26,7 +26,7 @@ from components.lifecycle.benchmark import BenchmarkArgs
 from components.monitoring.args import MonitoringStackArgs
 from components.ollama.args import OllamaStackArgs
 from components.onnx_edge.args import OnnxEdgeNodeArgs
-from components.validation import DnsLabel, DockerHostUrl, LabelValue, located
+from components.validation import DnsLabel, DockerHostUrl, HostMemoryGb, LabelValue, located
 from components.vllm.args import VllmServiceArgs
 from stacks.consistency import component_problems, host_port_problems, lifecycle_problems, name_problems, ollama_problems
 
@@ -153,7 +153,7 @@ class DockerHost(ArgsModel):
     """The Docker engine a docker-target stack deploys to."""
 
     host: DockerHostUrl = Field(default="unix:///var/run/docker.sock", description="Docker engine address: unix:///path, tcp://host[:port] or ssh://[user@]host[:port]. Default: the local socket.")
-    memory_gb: float = Field(default=16, gt=0, alias="memoryGb", description="Host memory in GB, for the fit check. Default 16 (a common laptop).")
+    memory_gb: HostMemoryGb = Field(default=16, alias="memoryGb", description="Host memory in GB, for the fit check. Default 16 (a common laptop).")
 
 
 class StackConfig(ArgsModel):

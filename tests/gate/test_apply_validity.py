@@ -212,3 +212,16 @@ def test_apply_failures_are_gate_findings_in_every_report(tmp_path):
     terminal = console.file.getvalue()
     assert "SLM_APPLY_QUANTITY" in terminal and "SLM_APPLY_COMPOSE_PORTS" in terminal
     assert "containers[web].resources.limits.memory" in terminal, "finding text is printed literally, not as markup"
+
+
+@pytest.mark.parametrize("stack", ["dev", "edge", "cpu", "staging", "prod"])
+def test_every_reference_stack_passes_the_apply_validity_stage(built, stack):
+    """Every apply rule that can judge the stack ran on it (Kubernetes rules on manifests, compose rules on
+    compose.yaml) and passed; none failed and none is waived."""
+    build = built(stack)
+    apply_ids = set(APPLY_CHECKS)
+    not_passed = {f.check_id for f in build.gate.failed} | {w.finding.check_id for w in build.gate.waived}
+    assert not_passed & apply_ids == set()
+    compose = (build.out_dir / "compose.yaml").exists()
+    expected = {c for c in apply_ids if c.startswith("SLM_APPLY_COMPOSE") == compose}
+    assert expected <= {f.check_id for f in build.gate.passed}, expected - {f.check_id for f in build.gate.passed}

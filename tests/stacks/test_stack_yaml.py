@@ -47,21 +47,23 @@ def test_anchors_and_aliases_are_refused_where_they_are(scratch_project, text, l
 
 def test_an_alias_bomb_is_refused_fast_and_small(scratch_project, tmp_path):
     """Nine levels of nine aliases (387M nodes if expanded): refused while composing, never expanded.
-    Measured in a child process with generous bounds (the issue's: under 2 s and 200 MB)."""
+    Measured in a child process with the issue's bounds (under 2 s of CPU and 200 MB of peak memory growth),
+    generous for a refusal that takes milliseconds, and real: expanding it would take minutes and gigabytes."""
     write_stack(scratch_project, "bomb", BOMB)
     code = (
         "import json, resource, sys, time\n"
         "from stacks.loader import load_stack\n"
         "from stacks.errors import ConfigError\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "start = time.perf_counter()\n"
+        "start = resource.getrusage(resource.RUSAGE_SELF)\n"
         "try:\n"
         f"    load_stack('bomb', __import__('pathlib').Path({str(scratch_project)!r}))\n"
         "    lines = []\n"
         "except ConfigError as exc:\n"
         "    lines = [str(p) for p in exc.problems]\n"
-        "print(json.dumps({'seconds': time.perf_counter() - start, 'grown_kb': "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, 'lines': lines}))\n"
+        "end = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print(json.dumps({'cpu_seconds': end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime, "
+        "'grown_kb': end.ru_maxrss - before, 'lines': lines}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
                           check=True)
@@ -69,7 +71,7 @@ def test_an_alias_bomb_is_refused_fast_and_small(scratch_project, tmp_path):
     assert result["lines"], "the bomb must be refused"
     assert result["lines"][0].startswith(f"stacks/Pulumi.bomb.yaml:3: ") and "anchor &a0" in result["lines"][0]
     assert len(result["lines"]) <= 21  # capped, with a count of the rest
-    assert result["seconds"] < 2.0, result
+    assert result["cpu_seconds"] < 2.0, result  # CPU time, not wall time: a loaded machine cannot flake it
     assert result["grown_kb"] < 200 * 1024, result
 
 
