@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["MANAGED_BY", "standard_labels", "selector_labels"]
+__all__ = ["MANAGED_BY", "TRACK_LABEL", "standard_labels", "selector_labels"]
 
 MANAGED_BY = "slm-deploy"
+
+TRACK_LABEL = "slm-deploy.io/track"
+"""Pod label of a model server behind the ModelGateway: ``stable`` or ``canary``. The gateway's two routers
+discover one track each, and its proxy splits a canaried model's requests between them (docs/lifecycle.md)."""
 
 
 def selector_labels(name: str, instance: str) -> dict[str, str]:

@@ -39,14 +39,6 @@ def component_problems(cfg: Any) -> Problems:
     return out
 
 
-CANARY_UNSUPPORTED = (
-    "the gateway's router (vllm-router 0.1.17) cannot split one model's traffic by weight between two revisions: "
-    "it groups workers by model id and its policies pick among them by load, prefix or hash; a worker's priority "
-    "and cost are stored as labels and never read (src/routers/router_manager.rs:179-185, :404-470; docs/lifecycle.md)"
-)
-"""Why a canary percentage is refused even with the gateway (checked in the router's released source)."""
-
-
 def lifecycle_problems(cfg: Any) -> Problems:
     """Each vLLM service's cache, rollout and canary rules on this cluster (components/vllm/lifecycle.py)."""
     out: Problems = []
@@ -68,13 +60,11 @@ def lifecycle_problems(cfg: Any) -> Problems:
                 out.append((("vllm", i, "rollout"), "surge runs an old and a new pod at once, on "
                             "any node: the model cache must be ReadWriteMany (cluster.rwxStorageClass) or "
                             "source.prefilledClaim; or choose blue-green"))
-        if v.canary is not None:
-            if not cfg.gateway_enabled:
-                why = "a canary needs the model gateway in front of the model, and this stack has none (gateway.enabled)"
-            else:
-                why = CANARY_UNSUPPORTED
-            out.append((("vllm", i, "canary"), f"{why}; remove canary (rollout blue-green switches all traffic once the "
-                        "new revision is ready)"))
+        if v.canary is not None and not cfg.gateway_enabled:
+            out.append((("vllm", i, "canary"), "a canary needs the model gateway in front of the model, and this stack "
+                        "has none (gateway.enabled): the gateway splits the model's requests between the stable and "
+                        "the canary revision; enable it, or remove canary (rollout blue-green switches all traffic once "
+                        "the new revision is ready)"))
     return out
 
 

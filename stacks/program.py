@@ -15,7 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Peer, PrometheusPeer, StackContext
-from components.gateway import ModelGateway
+from components.gateway import GatewayCanary, ModelGateway
+from components.vllm.canary import canary_name
 from components.gateway.constants import APP_NAME as GATEWAY_APP
 from components.labels import selector_labels
 from components.monitoring import MonitoringStack
@@ -158,7 +159,10 @@ def _compose_gateway(c: _Composition) -> ModelGateway | None:
     if not c.cfg.gateway_enabled:
         return None
     verify = max([4, *(v.plan.max_num_seqs for v in c.cfg.vllm if _benchmarked(c.cfg, v.name))])
+    canaries = [GatewayCanary(canary_name(v.name), (v.served_name, *(a.name for a in v.lora_adapters)), v.canary)
+                for v in c.cfg.vllm if v.canary is not None]
     gateway = ModelGateway(GATEWAY_NAME, c.cfg.gateway, c.ctx, models=c.cfg.served_models, verify_concurrency=verify,
+                           canaries=canaries,
                            opts=c.opts_for("kubernetes"))
     c.outputs["gateway"] = {"baseUrl": gateway.base_url, "serviceName": gateway.service_name,
                             "clientSecretNames": gateway.client_secret_names, "clientKeys": gateway.client_keys}

@@ -187,6 +187,8 @@ class StackConfig(ArgsModel):
         target, vllm = info.data.get("target"), info.data.get("vllm", [])
         if target != "kubernetes" and (value.enabled or value.clients):
             raise ValueError(f"a gateway needs target kubernetes; target is {target}: Docker and edge targets keep their single auth proxy")
+        if "vllm" not in info.data:  # the vllm list is invalid and reported on its own: judge the gateway against it no further
+            return value
         served = [v.served_name for v in vllm] + [a.name for v in vllm for a in v.lora_adapters]
         if not served and (value.enabled or value.clients):
             raise ValueError("a gateway (and its clients) needs models to route to; this stack has no vllm services")

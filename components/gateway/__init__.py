@@ -21,14 +21,14 @@ import pulumi_random
 
 from components.base import SlmComponent
 from components.context import StackContext
-from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayClient, GatewayIngress
+from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayCanary, GatewayClient, GatewayIngress
 from components.gateway.constants import PROXY_PORT, TYPE, VERIFY_CLIENT
-from components.gateway.k8s import build_gateway
+from components.gateway.k8s import build_gateway, canary_port_name
 from components.gateway.monitoring import gateway_contribution
 from components.lifecycle.verification import Endpoint
 from components.observability import MonitoringContribution
 
-__all__ = ["ModelGateway", "GatewayArgs", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
+__all__ = ["ModelGateway", "GatewayArgs", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
 
 
 class ModelGateway(SlmComponent):
@@ -53,9 +53,12 @@ class ModelGateway(SlmComponent):
         models: list[str],
         client_keys: dict[str, pulumi.Input[list[str]]] | None = None,
         verify_concurrency: int = 4,
+        canaries: list[GatewayCanary] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``client_keys``: keys set for some clients (first = current); the others get a generated key.
+        ``canaries``: the vLLM services with a canary revision and the percentage (0-100) of their requests it
+        serves (one more router each; docs/lifecycle.md, "Canary").
         ``verify_concurrency``: requests in flight the verification client ``slm-verify`` may send per gateway
         replica (the smoke Jobs send one; a benchmark Job its service's sized concurrency)."""
         super().__init__(name, opts=opts)
@@ -69,14 +72,14 @@ class ModelGateway(SlmComponent):
                 generated = pulumi_random.RandomPassword(f"{name}-key-{client.name}", length=48, special=False, opts=child)
                 keys[client.name] = pulumi.Output.secret(generated.result.apply(lambda k: [f"sk-{k}"]))
         workload = build_gateway(name, args, ctx, models=models, client_keys=keys, verify_concurrency=verify_concurrency,
-                                 opts=child)
+                                 canaries=canaries, opts=child)
         self.service_name = pulumi.Output.from_input(workload.service_name)
         self.base_url = pulumi.Output.from_input(
             f"https://{args.ingress.host}/v1" if args.ingress
             else f"http://{workload.service_name}.{ctx.namespace}.svc.cluster.local:{PROXY_PORT}/v1")
         self.client_secret_names = pulumi.Output.from_input(workload.client_secret_names)
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys).apply(lambda ks: {c: k[0] for c, k in ks.items()}))
-        self.monitoring = gateway_contribution(name, ctx.namespace, workload.selector)
+        self.monitoring = gateway_contribution(name, ctx.namespace, workload.selector, canary_ports=tuple(canary_port_name(i) for i in range(len(canaries or []))))
         self.endpoint = Endpoint(f"http://{workload.service_name}.{ctx.namespace}.svc.cluster.local:{PROXY_PORT}",
                                  workload.selector, PROXY_PORT, (workload.client_secret_names[VERIFY_CLIENT], "api-key"),
                                  workload.ready)

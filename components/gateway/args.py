@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -10,10 +11,21 @@ from components.base import ArgsModel
 from components.gateway.constants import VERIFY_CLIENT
 from components.validation import dns_label
 
-__all__ = ["GatewayArgs", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
+__all__ = ["GatewayArgs", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
 
 ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "consistent_hash", "random")
 """vllm-router 0.1.17 policies offered (``vllm_router/router_args.py:161-175``); kv_aware needs KV-event publishers."""
+
+
+@dataclass(frozen=True)
+class GatewayCanary:
+    """A vLLM service with a canary revision behind the gateway: its own router discovers only the canary's pods
+    (``app.kubernetes.io/instance: <instance>``, ``slm-deploy.io/track: canary``), and ``share`` percent of the
+    requests for ``models`` (the service's served name and adapters) go there (docs/lifecycle.md, "Canary")."""
+
+    instance: str
+    models: tuple[str, ...]
+    share: int
 
 
 class GatewayClient(ArgsModel):

@@ -11,6 +11,10 @@ PROXY_PORT, PROXY_PORT_NAME = 8080, "http"
 ROUTER_PORT = 8001
 """vllm-router's serving port, on 127.0.0.1 only: its admin routes are unauthenticated."""
 ROUTER_METRICS_PORT, ROUTER_METRICS_PORT_NAME = 29000, "router-metrics"
+CANARY_ROUTER_PORT = 8002
+"""Canary ``i``'s router listens on 127.0.0.1:CANARY_ROUTER_PORT+i (one router per canaried service)."""
+CANARY_METRICS_PORT = 29001
+"""Canary ``i``'s router metrics on CANARY_METRICS_PORT+i, port name ``canary-<i>``."""
 EXPORTER_PORT, EXPORTER_PORT_NAME = 9145, "metrics"
 SYSLOG_ADDRESS = "127.0.0.1:9514"
 WORKER_PORT = 8000

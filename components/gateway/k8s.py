@@ -33,21 +33,23 @@ from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import NetworkPolicyPortArgs
 
 from components.context import StackContext
-from components.gateway.args import GatewayArgs
+from components.gateway.args import GatewayArgs, GatewayCanary
 from components.gateway.install import ROUTER_SITE, gateway_placement, router_install
 from components.gateway.constants import (
-    APP_NAME, EXPORTER_PORT, PROMETHEUS_POD_LABELS, EXPORTER_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, ROUTER_METRICS_PORT,
+    APP_NAME, CANARY_METRICS_PORT, CANARY_ROUTER_PORT, EXPORTER_PORT, PROMETHEUS_POD_LABELS, EXPORTER_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, ROUTER_METRICS_PORT,
     ROUTER_METRICS_PORT_NAME, ROUTER_PORT, ROUTER_VERSION, SYSLOG_ADDRESS, WORKER_PORT, WORKER_SELECTOR,
 )
-from components.gateway.proxy import EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, ProxyClient, gateway_nginx_conf, keys_file_text
+from components.gateway.proxy import (
+    EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, CanaryRoute, ProxyClient, gateway_nginx_conf, keys_file_text,
+)
 from components.hardening import (
     container_security_context, dns_egress, egress_api_server, egress_to_pods, http_probe, ingress_from_pods,
     restricted_pod_spec, resources, scratch_volume, secret_file_volume,
 )
-from components.labels import selector_labels, standard_labels
+from components.labels import TRACK_LABEL, selector_labels, standard_labels
 from components.versions import image
 
-__all__ = ["GatewayWorkload", "build_gateway"]
+__all__ = ["GatewayWorkload", "build_gateway", "canary_port_name"]
 
 KEYS_DIR = "/etc/gateway/keys"
 JS_DIR = "/etc/gateway/js"
@@ -72,13 +74,21 @@ def _exec_probe(url: str, period: int, failures: int = 3) -> ProbeArgs:
                      timeout_seconds=5, failure_threshold=failures)
 
 
-def _router_args(args: GatewayArgs, ctx: StackContext) -> list[str]:
-    selector = [f"{k}={v}" for k, v in {**WORKER_SELECTOR, "app.kubernetes.io/part-of": ctx.part_of}.items()]
+def _router_args(args: GatewayArgs, ctx: StackContext, *, extra_selector: dict[str, str], port: int,
+                 metrics_port: int) -> list[str]:
+    """One router's command line: it discovers the stack's vLLM pods matching ``extra_selector`` too (the stable
+    track, or one service's canary pods)."""
+    labels = {**WORKER_SELECTOR, "app.kubernetes.io/part-of": ctx.part_of, **extra_selector}
     return ["-m", "vllm_router.launch_router",
-            "--host", "127.0.0.1", "--port", str(ROUTER_PORT), "--enable-igw", "--policy", args.policy,
-            "--service-discovery", "--selector", *selector, "--service-discovery-namespace", ctx.namespace,
-            "--service-discovery-port", str(WORKER_PORT),
-            "--prometheus-host", "0.0.0.0", "--prometheus-port", str(ROUTER_METRICS_PORT), "--log-level", "info"]
+            "--host", "127.0.0.1", "--port", str(port), "--enable-igw", "--policy", args.policy,
+            "--service-discovery", "--selector", *(f"{k}={v}" for k, v in labels.items()),
+            "--service-discovery-namespace", ctx.namespace, "--service-discovery-port", str(WORKER_PORT),
+            "--prometheus-host", "0.0.0.0", "--prometheus-port", str(metrics_port), "--log-level", "info"]
+
+
+def canary_port_name(index: int) -> str:
+    """Metrics port name of canary ``index``'s router."""
+    return f"canary-{index}"
 
 
 def _token_volume() -> tuple[VolumeArgs, VolumeMountArgs]:
@@ -99,10 +109,13 @@ def build_gateway(
     models: list[str],
     client_keys: dict[str, pulumi.Output[list[str]]],
     verify_concurrency: int | None = None,
+    canaries: list[GatewayCanary] | None = None,
     opts: pulumi.ResourceOptions,
 ) -> GatewayWorkload:
     """Create every object of the gateway. ``client_keys`` maps each client to its keys (secret outputs);
-    ``verify_concurrency``: add the verification client (:meth:`GatewayArgs.effective_clients`)."""
+    ``verify_concurrency``: add the verification client (:meth:`GatewayArgs.effective_clients`); ``canaries``:
+    the vLLM services with a canary revision (one more router each, discovering only that canary's pods)."""
+    canaries = list(canaries or [])
     namespace = ctx.namespace
     labels = standard_labels(APP_NAME, name, "gateway", ROUTER_VERSION, ctx.part_of)
     selector = selector_labels(APP_NAME, name)
@@ -116,7 +129,9 @@ def build_gateway(
                                max(1, -(-c.concurrency // args.replicas)),
                                None if c.burst is None else -(-c.burst // args.replicas)) for c in clients]
     conf = gateway_nginx_conf(per_replica, models, router=f"127.0.0.1:{ROUTER_PORT}", listen=PROXY_PORT,
-                              keys_file=f"{KEYS_DIR}/clients.keys", js_dir=JS_DIR, metrics_syslog=SYSLOG_ADDRESS)
+                              keys_file=f"{KEYS_DIR}/clients.keys", js_dir=JS_DIR, metrics_syslog=SYSLOG_ADDRESS,
+                              canaries=[CanaryRoute(c.models, c.share, f"127.0.0.1:{CANARY_ROUTER_PORT + i}")
+                                        for i, c in enumerate(canaries)])
     files = {"nginx.conf": conf, "gateway.js": GATEWAY_JS.read_text(),
              "metrics_exporter.py": EXPORTER_PY.read_text(), "router-requirements.txt": ROUTER_REQUIREMENTS.read_text()}
     checksum = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
@@ -172,18 +187,30 @@ def build_gateway(
         liveness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=10),
         readiness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=5),
     )
-    router = ContainerArgs(
-        name="router", image=python.ref, image_pull_policy="IfNotPresent",
-        command=["python3"], args=_router_args(args, ctx),
-        env=[EnvVarArgs(name="PYTHONPATH", value=ROUTER_SITE), EnvVarArgs(name="HOME", value="/tmp")],
-        ports=[ContainerPortArgs(name=ROUTER_METRICS_PORT_NAME, container_port=ROUTER_METRICS_PORT, protocol="TCP")],
-        volume_mounts=[router_mount, token_mount, router_tmp_mount],
-        resources=resources("250m", "256Mi", cpu_limit="2", memory_limit="1Gi"),
-        security_context=container_security_context(),
-        startup_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 5, failures=24),
-        liveness_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 10),
-        readiness_probe=_exec_probe(f"http://127.0.0.1:{ROUTER_PORT}/liveness", 5),
-    )
+    def router_container(container: str, extra_selector: dict[str, str], port: int, metrics_port: int,
+                         metrics_name: str) -> ContainerArgs:
+        return ContainerArgs(
+            name=container, image=python.ref, image_pull_policy="IfNotPresent",
+            command=["python3"],
+            args=_router_args(args, ctx, extra_selector=extra_selector, port=port, metrics_port=metrics_port),
+            env=[EnvVarArgs(name="PYTHONPATH", value=ROUTER_SITE), EnvVarArgs(name="HOME", value="/tmp")],
+            ports=[ContainerPortArgs(name=metrics_name, container_port=metrics_port, protocol="TCP")],
+            volume_mounts=[router_mount, token_mount, router_tmp_mount],
+            resources=resources("250m", "256Mi", cpu_limit="2", memory_limit="1Gi"),
+            security_context=container_security_context(),
+            startup_probe=_exec_probe(f"http://127.0.0.1:{port}/liveness", 5, failures=24),
+            liveness_probe=_exec_probe(f"http://127.0.0.1:{port}/liveness", 10),
+            readiness_probe=_exec_probe(f"http://127.0.0.1:{port}/liveness", 5),
+        )
+
+    router = router_container("router", {TRACK_LABEL: "stable"}, ROUTER_PORT, ROUTER_METRICS_PORT, ROUTER_METRICS_PORT_NAME)
+    # One router per canary, discovering only that service's canary pods: in IGW mode vllm-router sends a model it
+    # has no worker for to any worker it has (src/routers/http/router.rs:1399-1401, docs/lifecycle.md), so a shared
+    # canary router would hand one model's requests to another model's canary while that canary is not ready.
+    routers = [router] + [router_container(f"router-canary-{i}", {"app.kubernetes.io/instance": c.instance,
+                                                                   TRACK_LABEL: "canary"},
+                                           CANARY_ROUTER_PORT + i, CANARY_METRICS_PORT + i, canary_port_name(i))
+                          for i, c in enumerate(canaries)]
     exporter = ContainerArgs(
         name="exporter", image=python.ref, image_pull_policy="IfNotPresent",
         command=["python3"], args=["/etc/gateway/metrics_exporter.py", "--syslog", SYSLOG_ADDRESS,
@@ -207,7 +234,7 @@ def build_gateway(
                 metadata=ObjectMetaArgs(labels=labels, annotations={"slm-deploy.io/config-checksum": checksum}),
                 spec=restricted_pod_spec(
                     service_account_name=name,
-                    containers=[proxy, router, exporter],
+                    containers=[proxy, *routers, exporter],
                     volumes=[files_volume, keys_volume, token_volume, router_vol, proxy_tmp, router_tmp],
                     affinity=gateway_placement(selector, install.rwx),
                     termination_grace_period_seconds=660,
@@ -231,7 +258,7 @@ def build_gateway(
     ingress = [
         # The stack's one entry point: any caller may connect; the proxy authenticates every request.
         k8s.networking.v1.NetworkPolicyIngressRuleArgs(ports=[NetworkPolicyPortArgs(protocol="TCP", port=PROXY_PORT)]),
-        ingress_from_pods([PROMETHEUS_POD_LABELS], [EXPORTER_PORT, ROUTER_METRICS_PORT],
+        ingress_from_pods([PROMETHEUS_POD_LABELS], [EXPORTER_PORT, ROUTER_METRICS_PORT, *(CANARY_METRICS_PORT + i for i in range(len(canaries)))],
                           namespace_labels=scraper.namespace_labels if scraper else None),
     ]
     policy = k8s.networking.v1.NetworkPolicy(name, metadata=meta(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(

@@ -73,8 +73,10 @@ def _rules(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRu
     return build
 
 
-def gateway_contribution(job: str, namespace: str, selector: dict[str, str]) -> MonitoringContribution:
-    """Scrape jobs, alert rules and dashboard panels of one gateway."""
+def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
+                         canary_ports: tuple[str, ...] = ()) -> MonitoringContribution:
+    """Scrape jobs, alert rules and dashboard panels of one gateway (``canary_ports``: its canary routers' metrics
+    port names, one scrape job each)."""
     sel = f'job="{job}", namespace="{namespace}", client=~"$client"'
     router_sel = f'job="{job}-router", namespace="{namespace}"'
     panels = (
@@ -107,6 +109,9 @@ def gateway_contribution(job: str, namespace: str, selector: dict[str, str]) -> 
         scrape_targets=(
             ScrapeTarget(job=job, namespace=namespace, pod_selector=selector, port_name=EXPORTER_PORT_NAME),
             ScrapeTarget(job=f"{job}-router", namespace=namespace, pod_selector=selector, port_name=ROUTER_METRICS_PORT_NAME),
+            # Each canary router's metrics (the canary revision's worker health and routing decisions).
+            *(ScrapeTarget(job=f"{job}-router-{port}", namespace=namespace, pod_selector=selector, port_name=port)
+              for port in canary_ports),
         ),
         alert_rules=rules,
         panels=panels,

@@ -28,6 +28,7 @@ __all__ = [
     "ROUTER_REQUIREMENTS",
     "NJS_MODULE",
     "ProxyClient",
+    "CanaryRoute",
     "key_digest",
     "keys_file_text",
     "gateway_nginx_conf",
@@ -40,6 +41,16 @@ ROUTER_REQUIREMENTS = FILES / "router-requirements.txt"
 # Same path in Debian's libnginx-mod-http-js and in the nginx.org packages the
 # nginx-unprivileged image installs (nginx-module-njs).
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
+
+
+@dataclass(frozen=True)
+class CanaryRoute:
+    """One canary as the proxy splits it: ``share`` percent of the requests for ``models`` go to ``router``
+    (host:port of the router that discovers only that canary's pods); the rest to the stable router."""
+
+    models: tuple[str, ...]
+    share: int
+    router: str
 
 
 @dataclass(frozen=True)
@@ -92,8 +103,16 @@ def gateway_nginx_conf(
     read_timeout_seconds: int = 600,
     max_body: str = "16m",
     njs_module: str = NJS_MODULE,
+    canaries: list[CanaryRoute] | None = None,
 ) -> str:
-    """The proxy's nginx.conf. ``router`` is the vllm-router address (host:port)."""
+    """The proxy's nginx.conf. ``router`` is the vllm-router address (host:port) of the stable revisions;
+    each of ``canaries`` sends its share of its models' requests to its own canary router."""
+    canaries = list(canaries or [])
+    seen: set[str] = set()
+    for c in canaries:
+        if not set(c.models) <= set(models) or seen & set(c.models) or not 0 <= c.share <= 100:
+            raise ValueError(f"canary {c}: served models of one canary each, and a percentage 0-100")
+        seen |= set(c.models)
     return render_template(
         "gateway-nginx.conf.j2",
         clients=[
@@ -118,4 +137,5 @@ def gateway_nginx_conf(
         read_timeout=read_timeout_seconds,
         max_body=max_body,
         njs_module=njs_module,
+        canaries=[{"models": list(c.models), "share": c.share, "router": c.router} for c in canaries],
     )

@@ -7,7 +7,8 @@ Type token ``slm:serving:VllmService``. Inputs are :class:`VllmServiceArgs`
 * :mod:`components.vllm.k8s`          pod spec, Deployment, Service, NetworkPolicy, Secrets;
 * :mod:`components.vllm.autoscaling`  PodDisruptionBudget, KEDA ScaledObject or HPA v2;
 * :mod:`components.vllm.monitoring`   its MonitoringContribution (scrape job, alerts, panels);
-* :mod:`components.vllm.flags`        the pinned version's ``vllm serve`` flags.
+* :mod:`components.vllm.flags`        the pinned version's ``vllm serve`` flags;
+* :mod:`components.vllm.canary`       behind a ModelGateway, the canary revision's cache, Deployment and policy.
 
 Children: ServiceAccount (no token), a model-cache PVC per revision (or a pre-filled claim) with its
 cache-fill Job and NetworkPolicy, the lifecycle-scripts ConfigMap, HF-token Secret (when set), without a
@@ -29,6 +30,7 @@ from components.vllm.autoscaling import autoscaling
 from components.lifecycle.benchmark import BenchmarkArgs
 from components.lifecycle.verification import Endpoint
 from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, GATEWAY_PORT_NAME, VLLM_EXAMPLES_DIR, VLLM_PORT
+from components.vllm.canary import build_canary
 from components.vllm.k8s import build_workload
 from components.vllm.lifecycle import run_benchmark
 from components.vllm.monitoring import vllm_contribution
@@ -70,6 +72,9 @@ class VllmService(SlmComponent):
             raise ValueError("scaleToZero needs KEDA (cluster.keda true); an HPA cannot scale to 0")
         child = pulumi.ResourceOptions(parent=self)
         workload = build_workload(args, ctx, api_key=api_key, hf_token=hf_token, gateway_endpoint=gateway, opts=child)
+        if args.canary is not None:
+            build_canary(args, ctx, stable_labels=workload.labels, stable_selector=workload.selector,
+                         with_token=workload.with_token, scripts=workload.scripts, opts=child)
         autoscaling(args, ctx, labels=workload.labels, selector=workload.selector,
                     deployment_name=workload.deployment_name, opts=child)
 

@@ -25,7 +25,7 @@ from components.catalog import ModelSpec, get_model, list_cpu_tiers, list_gpus
 from components.context import ClientSelector, Peer, StackContext
 from components.lifecycle.source import ModelSource
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
-from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label
+from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label, located
 from components.validation import parse_quantity as _quantity_value
 from components.versions import image as pinned_image
 from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, LORA_DIR, VLLM_EXAMPLES_DIR, VLLM_PORT
@@ -119,7 +119,8 @@ class VllmServiceArgs(ArgsModel):
     model_cache: Literal["shared", "per-pod"] | None = Field(default=None, alias="modelCache", description="Model cache: 'shared' (the only choice): one PVC per revision, filled once by the cache-fill Job and mounted read-only by every replica; ReadWriteMany when pods can overlap (maxReplicas > 1, surge or blue-green; needs cluster.rwxStorageClass), else ReadWriteOnce. 'per-pod' (every pod downloading into an emptyDir) is refused: serving pods have no internet egress. Default None: shared.")
     source: ModelSource = Field(default_factory=ModelSource, description="Where the cache-fill Job gets the checkpoint: the public hub (default), a hub mirror (mirror, https; caBundleSecret), an S3-compatible bucket (s3) or a pre-filled claim (prefilledClaim: no Job, no egress). Default: the public Hugging Face hub.")
     rollout: Literal["recreate", "surge", "blue-green"] | None = Field(default=None, description="How a new revision or setting reaches the pods. surge: a new pod starts before an old one stops (needs cluster.spareGpus >= the pod's GPUs and a ReadWriteMany cache). blue-green: a second Deployment per revision; the Service switches to it once it is ready, then the old one and its cache are deleted (needs GPUs for both while it starts). recreate: stop, then start (one replica: downtime until the new pod is ready; more: one pod at a time). Default None: surge when cluster.spareGpus covers a pod, else recreate.")
-    canary: int | None = Field(default=None, ge=0, le=100, description="Percentage of this model's traffic sent to a new revision while it rolls out. Refused: the gateway's router (vllm-router 0.1.17) has no weighted split between revisions of one model (docs/lifecycle.md, Canary); use rollout blue-green. Default None.")
+    canary: int | None = Field(default=None, ge=0, le=100, description="Percentage (0-100) of this model's requests the ModelGateway sends to canaryRevision; the rest go to the stable revision (`revision`). Raise it in steps with `pulumi up`; promote by setting revision to the canary's and removing canary. Needs the gateway and canaryRevision (docs/lifecycle.md, Canary). Default None: no canary.")
+    canary_revision: str | None = Field(default=None, alias="canaryRevision", description="40-hex commit sha of the checkpoint the canary Deployment (`<name>-canary`, 1 replica, its own verified cache) serves under the same model name. Required with canary. Default None.")
     cache_size_gb: int | None = Field(default=None, ge=1, alias="cacheSizeGb", description="Model cache size in GiB. Default None: 1.5 × the checkpoint (plus adapters) rounded up, room for a revision bump.")
     shm_size_gb: int | None = Field(default=None, ge=1, le=64, alias="shmSizeGb", description="/dev/shm (memory emptyDir) in GiB, added to the memory request/limit. Default None: 2 GiB per GPU (NCCL buffers for tensor parallelism).")
     startup_seconds: int | None = Field(default=None, ge=600, le=7200, alias="startupSeconds", description="Startup-probe budget for download-free model load. Default None: 600 s + 30 s per GiB of weights.")
@@ -149,7 +150,7 @@ class VllmServiceArgs(ArgsModel):
                              "onnxEdge (hardwareTier)")
         return v
 
-    @field_validator("revision")
+    @field_validator("revision", "canary_revision")
     @classmethod
     def _revision(cls, v: str | None) -> str | None:
         if v is not None and not _SHA.match(v):
@@ -195,6 +196,7 @@ class VllmServiceArgs(ArgsModel):
             raise ValueError(f"maxReplicas {self.max_replicas} is below replicas {self.replicas}")
         if self.scale_to_zero and not self.activation_query:
             raise ValueError("scaleToZero needs activationQuery: at 0 replicas vLLM exports no vllm:num_requests_waiting, so nothing would scale it back up")
+        self._check_canary()
         names = [self.served_name] + [a.name for a in self.lora_adapters]
         if len(set(names)) != len(names):
             raise ValueError(f"served model names must be unique, got {', '.join(names)}")
@@ -244,6 +246,31 @@ class VllmServiceArgs(ArgsModel):
     @property
     def spec(self) -> ModelSpec:
         return get_model(self.model)
+
+    def _check_canary(self) -> None:
+        """Canary rules, each located at its key (the gateway requirement is the stack's: stacks/consistency.py)."""
+        if self.canary is None and self.canary_revision is None:
+            return
+        if self.canary_revision is None:
+            located([(("canary",), "a canary needs canaryRevision, the 40-hex commit sha its share of requests is "
+                                   "served by; set canaryRevision or remove canary")])
+        if self.canary is None:
+            located([(("canaryRevision",), "canaryRevision needs canary, the percentage (0-100) of requests it "
+                                           "serves; set canary or remove canaryRevision")])
+        if self.canary_revision == self.checkpoint[1]:
+            located([(("canaryRevision",), "canaryRevision is the stable revision already; a canary serves another "
+                                           "revision (promote by setting revision and removing canary)")])
+        if self.source.prefilled_claim:
+            located([(("canary",), "a canary needs its own cache filled with canaryRevision, and source.prefilledClaim "
+                                   "holds one revision; remove canary or use a download source")])
+        if self.rollout == "blue-green":
+            located([(("canary",), "canary and rollout blue-green are two ways to move traffic to a new revision; "
+                                   "choose one")])
+
+    def canary_args(self) -> "VllmServiceArgs":
+        """These Args with canaryRevision as the revision (what the canary Deployment serves), validated again."""
+        data = self.model_dump(by_alias=True, exclude={"canary", "canary_revision"})
+        return type(self).model_validate({**data, "revision": self.canary_revision})
 
     @property
     def served_name(self) -> str:

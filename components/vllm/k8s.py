@@ -56,7 +56,7 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.catalog import get_gpu
-from components.labels import selector_labels, standard_labels
+from components.labels import TRACK_LABEL, selector_labels, standard_labels
 from components.context import StackContext
 from components.versions import image as pinned_image
 from components.vllm.args import VllmServiceArgs
@@ -73,7 +73,8 @@ from components.vllm.lifecycle import (
     rollout_strategy,
 )
 
-__all__ = ["MODEL_DIR", "LORA_DIR", "Workload", "build_workload", "vllm_env", "gpu_node_affinity", "liveness_probe"]
+__all__ = ["MODEL_DIR", "LORA_DIR", "Workload", "build_workload", "vllm_env", "gpu_node_affinity", "liveness_probe",
+           "server_container", "serving_pod_spec", "serving_network_policy"]
 
 HF_TOKEN_DIR = "/etc/hf-token"
 APP_NAME = "vllm"
@@ -119,6 +120,10 @@ class Workload:
     """The serving resources post-deploy Jobs wait for (Deployment, Service, NetworkPolicy, scripts)."""
     endpoint: Endpoint
     """What clients call (and so the smoke and benchmark Jobs): the service's own proxy, or the gateway."""
+    scripts: pulumi.Resource | None = None
+    """The lifecycle-scripts ConfigMap (the canary's fill Job mounts it too)."""
+    with_token: bool = False
+    """The fill Jobs read the HF token Secret."""
 
 
 def vllm_env() -> list[EnvVarArgs]:
@@ -141,6 +146,71 @@ def vllm_env() -> list[EnvVarArgs]:
         "DO_NOT_TRACK": "1",
     }
     return [EnvVarArgs(name=k, value=v) for k, v in env.items()]
+
+
+def server_container(args: VllmServiceArgs, image_ref: str, *, behind_proxy: bool,
+                     mounts: list[VolumeMountArgs]) -> ContainerArgs:
+    """The ``vllm serve`` container: loopback behind the auth proxy, the pod address behind a ModelGateway."""
+    plan = args.plan
+    gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
+    budget = args.startup_budget
+    mem_request, mem_limit = args.container_memory
+    probe_port = PROXY_PORT if behind_proxy else VLLM_PORT
+    return ContainerArgs(
+        name="vllm",
+        image=image_ref,
+        image_pull_policy="IfNotPresent",
+        command=["vllm", "serve"],
+        args=args.engine_args() if behind_proxy else args.engine_args(host="0.0.0.0"),
+        ports=None if behind_proxy else [ContainerPortArgs(name=GATEWAY_PORT_NAME, container_port=VLLM_PORT, protocol="TCP")],
+        env=vllm_env(),
+        volume_mounts=mounts,
+        resources=resources(args.container_cpu, mem_request, memory_limit=mem_limit, extended=gpu),
+        security_context=container_security_context(),
+        # Startup and readiness go to the pod IP through the proxy (8080 forwards /health to vLLM), so
+        # readiness reflects the path clients use; liveness checks vLLM itself (a stuck proxy is not a
+        # reason to restart a GPU server that took minutes to load).
+        startup_probe=http_probe("/health", probe_port, period_seconds=10, failure_threshold=budget // 10),
+        readiness_probe=http_probe("/health", probe_port, period_seconds=5, failure_threshold=3),
+        liveness_probe=liveness_probe(),
+    )
+
+
+def serving_pod_spec(args: VllmServiceArgs, ctx: StackContext, containers: list[ContainerArgs], volumes: list[VolumeArgs],
+                     spread_selector: dict[str, str]):
+    """The hardened pod spec of a serving pod: GPU placement, spread over nodes, the service's account."""
+    cluster = ctx.cluster
+    return restricted_pod_spec(
+        service_account_name=args.name,
+        containers=containers,
+        volumes=volumes,
+        affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu),
+        node_selector=dict(args.node_selector) or None,
+        tolerations=[TolerationArgs(key=cluster.gpu_taint_key, operator="Exists", effect="NoSchedule")],
+        topology_spread_constraints=[TopologySpreadConstraintArgs(
+            max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable="ScheduleAnyway",
+            label_selector=LabelSelectorArgs(match_labels=spread_selector),
+        )],
+        termination_grace_period_seconds=60,
+    )
+
+
+def serving_network_policy(name: str, meta: ObjectMetaArgs, selector: dict[str, str], ingress: list,
+                           opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
+    """A serving pod's policy: the given ingress, egress DNS only (CKV_SLM_030)."""
+    return k8s.networking.v1.NetworkPolicy(
+        name,
+        metadata=meta,
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=LabelSelectorArgs(match_labels=selector),
+            policy_types=["Ingress", "Egress"],
+            ingress=ingress,
+            # The server loads from the read-only cache (HF_HUB_OFFLINE=1) and the proxy talks to 127.0.0.1:
+            # DNS is the only egress (CKV_SLM_030). Only the cache-fill Job reaches the download source.
+            egress=[dns_egress()],
+        ),
+        opts=opts,
+    )
 
 
 def build_workload(
@@ -208,29 +278,7 @@ def build_workload(
     volumes += [shm_vol, tmp_vol]
 
     # --- server -------------------------------------------------------------------------
-    plan = args.plan
-    gpu = {"nvidia.com/gpu": str(plan.gpu_count)}
-    budget = args.startup_budget
-    mem_request, mem_limit = args.container_memory
-    probe_port = PROXY_PORT if proxy else VLLM_PORT
-    server = ContainerArgs(
-        name="vllm",
-        image=img.ref,
-        image_pull_policy="IfNotPresent",
-        command=["vllm", "serve"],
-        args=args.engine_args() if proxy else args.engine_args(host="0.0.0.0"),
-        ports=None if proxy else [ContainerPortArgs(name=GATEWAY_PORT_NAME, container_port=VLLM_PORT, protocol="TCP")],
-        env=vllm_env(),
-        volume_mounts=[ro_cache, shm_mount, tmp_mount],
-        resources=resources(args.container_cpu, mem_request, memory_limit=mem_limit, extended=gpu),
-        security_context=container_security_context(),
-        # Startup and readiness go to the pod IP through the proxy (8080 forwards /health to vLLM), so
-        # readiness reflects the path clients use; liveness checks vLLM itself (a stuck proxy is not a
-        # reason to restart a GPU server that took minutes to load).
-        startup_probe=http_probe("/health", probe_port, period_seconds=10, failure_threshold=budget // 10),
-        readiness_probe=http_probe("/health", probe_port, period_seconds=5, failure_threshold=3),
-        liveness_probe=liveness_probe(),
-    )
+    server = server_container(args, img.ref, behind_proxy=proxy is not None, mounts=[ro_cache, shm_mount, tmp_mount])
 
     # blue-green: one Deployment per revision, selected by the Service once Pulumi has seen it ready.
     colour = {ROLLOUT_LABEL: cache.key} if rollout == "blue-green" else {}
@@ -244,20 +292,10 @@ def build_workload(
             selector=LabelSelectorArgs(match_labels=pod_selector),
             strategy=rollout_strategy(args, ctx),
             template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels={**labels, **colour}),
-                spec=restricted_pod_spec(
-                    service_account_name=name,
-                    containers=[server, proxy.container] if proxy else [server],
-                    volumes=volumes,
-                    affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu),
-                    node_selector=dict(args.node_selector) or None,
-                    tolerations=[TolerationArgs(key=cluster.gpu_taint_key, operator="Exists", effect="NoSchedule")],
-                    topology_spread_constraints=[TopologySpreadConstraintArgs(
-                        max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable="ScheduleAnyway",
-                        label_selector=LabelSelectorArgs(match_labels=selector),
-                    )],
-                    termination_grace_period_seconds=60,
-                ),
+                # Behind a gateway every server is on a track (stable here; the canary Deployment's pods are
+                # canary): the gateway's routers discover one track each (components/vllm/canary.py).
+                metadata=ObjectMetaArgs(labels={**labels, **colour, **({TRACK_LABEL: "stable"} if gateway else {})}),
+                spec=serving_pod_spec(args, ctx, [server, proxy.container] if proxy else [server], volumes, selector),
             ),
         ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=serving_deps)),
@@ -291,19 +329,7 @@ def build_workload(
         # benchmark Jobs call through the gateway, like every client)
         ingress = [ingress_from_pods([gateway.pod_labels], [VLLM_PORT], namespace_labels=gateway.namespace_labels),
                    ingress_from_pods([scraper.pod_labels], [VLLM_PORT], namespace_labels=scraper.namespace_labels)]
-    policy = k8s.networking.v1.NetworkPolicy(
-        name,
-        metadata=meta(name),
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=LabelSelectorArgs(match_labels=selector),
-            policy_types=["Ingress", "Egress"],
-            ingress=ingress,
-            # The server loads from the read-only cache (HF_HUB_OFFLINE=1) and the proxy talks to 127.0.0.1:
-            # DNS is the only egress (CKV_SLM_030). Only the cache-fill Job reaches the download source.
-            egress=[dns_egress()],
-        ),
-        opts=opts,
-    )
+    policy = serving_network_policy(name, meta(name), selector, ingress, opts)
 
     # --- post-deploy: smoke test through the proxy, after the serving resources are ready ------------------
     # Behind a gateway: through the gateway, with its verification client's key (what clients reach).
@@ -318,4 +344,4 @@ def build_workload(
         server_selector=endpoint.pod_selector, server_port=endpoint.port, scripts_config_map=f"{name}-lifecycle",
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*serving, *endpoint.ready])),
     )
-    return Workload(labels, selector, deployment_name, name, api_key_secret, cache, serving, endpoint)
+    return Workload(labels, selector, deployment_name, name, api_key_secret, cache, serving, endpoint, scripts, with_token)

@@ -230,7 +230,8 @@ class Gateway:
     """nginx (+ njs) with the generated config, and the metrics exporter it logs to."""
 
     def __init__(self, workdir: Path, clients: list[ProxyClient], models: list[str], router: str,
-                 keys: dict[str, list[str]]) -> None:
+                 keys: dict[str, list[str]], **conf_options: object) -> None:
+        """``conf_options``: further keywords of ``gateway_nginx_conf`` (e.g. ``canaries``, ``canary_router``)."""
         self.dir = workdir
         self.port, self.exporter_port, self.syslog_port = free_port(), free_port(), free_port()
         (workdir / "js").mkdir(parents=True, exist_ok=True)
@@ -242,7 +243,7 @@ class Gateway:
         conf = gateway_nginx_conf(
             clients, models, router=router, listen=f"127.0.0.1:{self.port}", keys_file=str(self.keys_file),
             js_dir=str(workdir / "js"), metrics_syslog=f"127.0.0.1:{self.syslog_port}",
-            temp_dir=str(workdir / "tmp"), pid_file=str(workdir / "nginx.pid"),
+            temp_dir=str(workdir / "tmp"), pid_file=str(workdir / "nginx.pid"), **conf_options,
         )
         # Tests run as root: keep the workers root so they can read tmp_path (the container runs as uid 101).
         conf = conf.replace("worker_processes 1;", "worker_processes 1;\nuser root;" if os.geteuid() == 0 else "worker_processes 1;")

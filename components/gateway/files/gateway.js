@@ -102,7 +102,36 @@ function route(r) {
                     'invalid_request_error', 'model_not_allowed');
     }
     r.variables.gw_model = model;
-    r.internalRedirect('@router');
+    var canary = canaryOf(r, model);
+    var toCanary = canary !== null && inCanaryShare(r, canary.share);
+    r.variables.gw_track = toCanary ? 'canary' : 'stable';
+    r.internalRedirect(toCanary ? '@canary_' + canary.index : '@router');
+}
+
+// The canary of `model` from $gw_canaries ("<index>:<percent>:<model> ..."), or null.
+function canaryOf(r, model) {
+    var entries = words(r.variables.gw_canaries);
+    for (var i = 0; i < entries.length; i++) {
+        var a = entries[i].indexOf(':');
+        var b = entries[i].indexOf(':', a + 1);
+        if (entries[i].slice(b + 1) === model) {
+            return {index: entries[i].slice(0, a), share: parseInt(entries[i].slice(a + 1, b), 10)};
+        }
+    }
+    return null;
+}
+
+// Whether one request falls in the canary's share: its bucket (0-99) is the first 32 bits of $request_id
+// (16 random bytes nginx generates per request) modulo 100, so the split is deterministic per request id and
+// no client can pick its track.
+function inCanaryShare(r, share) {
+    if (share <= 0) {
+        return false;
+    }
+    if (share >= 100) {
+        return true;
+    }
+    return parseInt(r.variables.request_id.slice(0, 8), 16) % 100 < share;
 }
 
 // js_content for GET /v1/models: exactly the models this caller's key may use.

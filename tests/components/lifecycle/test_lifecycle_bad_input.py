@@ -21,13 +21,24 @@ CASES = {
         "slm-deploy:vllm[0].rollout = 'surge': surge starts a new pod (1 GPU) before an old one stops, and "
         "cluster.spareGpus is 0: declare the spare capacity (cluster.spareGpus), or choose rollout recreate"),
     "canary without a gateway": (
-        HEAD + ONE + "      canary: 10\n", 6,
+        HEAD + ONE + "      canary: 10\n      canaryRevision: " + "b" * 40 + "\n", 6,
         "slm-deploy:vllm[0].canary = 10: a canary needs the model gateway in front of the model, and this stack has "
         "none (gateway.enabled)"),
-    "canary with the gateway": (
+    "canary without its revision": (
         HEAD + CLUSTER + ONE + "      canary: 10\n  slm-deploy:gateway:\n    enabled: true\n", 8,
-        "slm-deploy:vllm[0].canary = 10: the gateway's router (vllm-router 0.1.17) cannot split one model's traffic by "
-        "weight between two revisions"),
+        "slm-deploy:vllm[0].canary = 10: a canary needs canaryRevision, the 40-hex commit sha its share of requests is "
+        "served by"),
+    "canary revision without a percentage": (
+        HEAD + CLUSTER + ONE + "      canaryRevision: " + "b" * 40 + "\n  slm-deploy:gateway:\n    enabled: true\n", 8,
+        "slm-deploy:vllm[0].canaryRevision = '" + "b" * 40 + "': canaryRevision needs canary, the percentage (0-100)"),
+    "canary of the stable revision": (
+        HEAD + CLUSTER + ONE + "      canary: 10\n      canaryRevision: 5a149550068a1eb93398160d8953f5f56c3603e9\n"
+        "  slm-deploy:gateway:\n    enabled: true\n", 9,
+        "slm-deploy:vllm[0].canaryRevision = '5a149550068a1eb93398160d8953f5f56c3603e9': canaryRevision is the stable "
+        "revision already"),
+    "canary revision not a sha": (
+        HEAD + CLUSTER + ONE + "      canary: 10\n      canaryRevision: main\n  slm-deploy:gateway:\n    enabled: true\n", 9,
+        "slm-deploy:vllm[0].canaryRevision = 'main': revision 'main' is not a 40-hex commit sha"),
     "canary above 100": (
         HEAD + ONE + "      canary: 120\n", 6, "slm-deploy:vllm[0].canary = 120: Input should be less than or equal to 100"),
     "canary below 0": (
