@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from components.validation import Located, error_message
 from stacks.errors import ConfigError, MissingSecretError, Problem
+from components.gateway.keys import CONFIG_KEY as CLIENT_KEYS
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig, template_syntax, template_syntax_raw
 from stacks.yaml_reader import read_yaml
 
@@ -139,6 +140,7 @@ def load_stack(stack: str, root: Path | None = None, *, offline: bool = False) -
     problems: list[Problem] = list(doc.problems)
     values: dict[str, Any] = {k: d["default"] for k, d in schema.items() if "default" in d}
     secret_keys: set[str] = set()
+    client_key_names: list[str] = []
     foreign: dict[str, Any] = {}
     known_keys = sorted(set(_field_aliases(StackConfig)) | set(SECRET_KEYS))
 
@@ -150,6 +152,15 @@ def load_stack(stack: str, root: Path | None = None, *, offline: bool = False) -
             continue
         if name not in known_keys:
             problems.append(Problem(display, f"{PROJECT}:{name}", _unknown(name, known_keys), value, line))
+            continue
+        if name == CLIENT_KEYS and isinstance(value, dict) and set(value) != {"secure"}:
+            # `pulumi config set --secret --path 'clientKeys.<client>' KEY`: an object with secure leaves.
+            found = _secure_object_problems(value, display, lines, f"config.{full_key}")
+            problems += found
+            if not found:
+                secret_keys.add(name)
+                values[name] = secret_placeholder(name)
+                client_key_names = [str(k) for k in value]
             continue
         if isinstance(value, dict) and set(value) == {"secure"}:
             if name not in SECRET_KEYS:
@@ -175,6 +186,7 @@ def load_stack(stack: str, root: Path | None = None, *, offline: bool = False) -
         # Independent problems are reported together; errors at an alias (already refused) are noise.
         found = problems + [p for p in exc.problems if not _under(p.key, doc.dropped)]
         raise ConfigError(sorted(found, key=lambda p: p.line or 0)) from None
+    problems += _client_key_names(config, client_key_names, display, lines)
     if problems:
         raise ConfigError(problems)
     placeholders: list[Problem] = []
@@ -189,6 +201,31 @@ def load_stack(stack: str, root: Path | None = None, *, offline: bool = False) -
             secret_keys.add(key)
             values[key] = secret_placeholder(key)
     return LoadedStack(stack, path, config, values, secret_keys, foreign, placeholders, placeholder_keys)
+
+
+def _secure_object_problems(value: dict, display: str, lines: dict[str, int], path: str) -> list[Problem]:
+    """``clientKeys`` set with ``--path``: every leaf must be ``{secure: ...}`` (a list of them per client allowed)."""
+    problems = []
+    for client, leaf in value.items():
+        leaves = leaf if isinstance(leaf, list) and leaf else [leaf]
+        for i, item in enumerate(leaves):
+            if not (isinstance(item, dict) and set(item) == {"secure"}):
+                where = f"{CLIENT_KEYS}.{client}" + (f"[{i}]" if isinstance(leaf, list) else "")
+                problems.append(Problem(display, f"{PROJECT}:{where}",
+                                        f"must be a secret: pulumi config set --secret --path '{where}' KEY",
+                                        has_value=False, line=lines.get(f"{path}.{client}") or lines.get(path)))
+    return problems
+
+
+def _client_key_names(config: StackConfig, names: list[str], display: str, lines: dict[str, int]) -> list[Problem]:
+    """Every client named under ``clientKeys`` is a gateway client of this stack."""
+    if not names:
+        return []
+    clients = [c.name for c in config.gateway.effective_clients(config.served_models)] if config.gateway_enabled else []
+    allowed = f"gateway clients: {', '.join(clients)}" if clients else "this stack has no gateway"
+    return [Problem(display, f"{PROJECT}:{CLIENT_KEYS}.{name}", f"not a gateway client; {allowed}", has_value=False,
+                    line=lines.get(f"config.{PROJECT}:{CLIENT_KEYS}.{name}"))
+            for name in names if name not in clients]
 
 
 def check_secrets(config: StackConfig, secret_keys: set[str], display: str, lines: dict[str, int] | None = None) -> None:

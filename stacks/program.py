@@ -25,7 +25,9 @@ from components.observability import MonitoringContribution
 from components.ollama import OllamaStack
 from components.onnx_edge import OnnxEdgeNode
 from components.vllm import VllmService
-from stacks.errors import ConfigError
+from components.gateway.keys import CONFIG_KEY as CLIENT_KEYS
+from components.gateway.keys import configured_keys_or_none
+from stacks.errors import ConfigError, Problem
 from stacks.instances import GATEWAY_NAME, MONITORING_NAME, OLLAMA_NAME
 from stacks.loader import build_root, check_secrets, validate_values
 from stacks.schema import PROJECT, SECRET_KEYS, StackConfig
@@ -78,7 +80,20 @@ def read_config(values: dict[str, Any] | None = None) -> StackConfig:
     display = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     config = validate_values(config_values() if values is None else values, display)
     check_secrets(config, set(_set_secret_keys()), display)
+    _check_client_keys(config, display)
     return config
+
+
+def _check_client_keys(config: StackConfig, display: str) -> None:
+    """The decrypted ``clientKeys`` (a real run; offline it is a placeholder): its shape and clients, never its values."""
+    text = pulumi.runtime.get_config(f"{PROJECT}:{CLIENT_KEYS}")
+    if not text:
+        return
+    clients = [c.name for c in config.gateway.effective_clients(config.served_models)] if config.gateway_enabled else []
+    try:
+        configured_keys_or_none(text, clients)
+    except ValueError as exc:
+        raise ConfigError([Problem(display, f"{PROJECT}:{path}", what, has_value=False) for path, what in exc.args[0]]) from None
 
 
 def read_secrets() -> dict[str, pulumi.Output[str] | None]:
@@ -162,7 +177,7 @@ def _compose_gateway(c: _Composition) -> ModelGateway | None:
     canaries = [GatewayCanary(canary_name(v.name), (v.served_name, *(a.name for a in v.lora_adapters)), v.canary)
                 for v in c.cfg.vllm if v.canary is not None]
     gateway = ModelGateway(GATEWAY_NAME, c.cfg.gateway, c.ctx, models=c.cfg.served_models, verify_concurrency=verify,
-                           canaries=canaries,
+                           canaries=canaries, configured_keys=c.secrets.get(CLIENT_KEYS),
                            opts=c.opts_for("kubernetes"))
     c.outputs["gateway"] = {"baseUrl": gateway.base_url, "serviceName": gateway.service_name,
                             "clientSecretNames": gateway.client_secret_names, "clientKeys": gateway.client_keys}

@@ -48,6 +48,9 @@ SECRET_KEYS: dict[str, str] = {
     "grafanaAdminPassword": "Grafana admin password. Generated when unset.",
     "webuiSecretKey": "Open WebUI session-signing key (WEBUI_SECRET_KEY). Generated when unset.",
     "alertmanagerWebhookUrl": "Alertmanager receiver URL (webhook / Slack incoming webhook).",
+    "clientKeys": "Model-gateway client keys, per client: `pulumi config set --secret --path 'clientKeys.<client>' KEY` "
+                  "(or `clientKeys.<client>[0]`, `[1]` ...: the first is current, the others stay accepted while "
+                  "clients roll over). At least 32 printable characters. Clients without one get a generated key.",
 }
 """Secret config keys: set with ``pulumi config set --secret``; never fields of StackConfig."""
 

@@ -24,6 +24,7 @@ from components.context import StackContext
 from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayCanary, GatewayClient, GatewayIngress
 from components.gateway.constants import PROXY_PORT, TYPE, VERIFY_CLIENT
 from components.gateway.k8s import build_gateway, canary_port_name
+from components.gateway.keys import configured_keys_or_none
 from components.gateway.monitoring import gateway_contribution
 from components.lifecycle.verification import Endpoint
 from components.observability import MonitoringContribution
@@ -51,26 +52,29 @@ class ModelGateway(SlmComponent):
         ctx: StackContext,
         *,
         models: list[str],
-        client_keys: dict[str, pulumi.Input[list[str]]] | None = None,
+        configured_keys: pulumi.Input[str] | None = None,
         verify_concurrency: int = 4,
         canaries: list[GatewayCanary] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``client_keys``: keys set for some clients (first = current); the others get a generated key.
+        """``configured_keys``: the secret config value ``clientKeys`` (JSON text of client -> key or keys,
+        first = current; :mod:`components.gateway.keys`). Every client also gets a generated key, the one it
+        uses when the config names none: the set of resources never depends on a secret's contents.
         ``canaries``: the vLLM services with a canary revision and the percentage (0-100) of their requests it
         serves (one more router each; docs/lifecycle.md, "Canary").
         ``verify_concurrency``: requests in flight the verification client ``slm-verify`` may send per gateway
         replica (the smoke Jobs send one; a benchmark Job its service's sized concurrency)."""
         super().__init__(name, opts=opts)
         child = pulumi.ResourceOptions(parent=self)
-        given = client_keys or {}
+        clients = args.effective_clients(models, verify_concurrency)
+        names = [c.name for c in clients]
+        given = pulumi.Output.secret(pulumi.Output.from_input(configured_keys).apply(
+            lambda text: configured_keys_or_none(text, names)))
         keys: dict[str, pulumi.Output[list[str]]] = {}
-        for client in args.effective_clients(models, verify_concurrency):
-            if client.name in given:
-                keys[client.name] = pulumi.Output.secret(given[client.name])
-            else:
-                generated = pulumi_random.RandomPassword(f"{name}-key-{client.name}", length=48, special=False, opts=child)
-                keys[client.name] = pulumi.Output.secret(generated.result.apply(lambda k: [f"sk-{k}"]))
+        for client in clients:
+            generated = pulumi_random.RandomPassword(f"{name}-key-{client.name}", length=48, special=False, opts=child)
+            keys[client.name] = pulumi.Output.secret(pulumi.Output.all(given, generated.result).apply(
+                lambda pair, n=client.name: pair[0].get(n) or [f"sk-{pair[1]}"]))
         workload = build_gateway(name, args, ctx, models=models, client_keys=keys, verify_concurrency=verify_concurrency,
                                  canaries=canaries, opts=child)
         self.service_name = pulumi.Output.from_input(workload.service_name)
