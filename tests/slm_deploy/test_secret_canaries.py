@@ -7,10 +7,17 @@ URL. The offline preview (the CLI command, in process) then runs into tmp_path, 
 build directory, the program's build root, the gate's verdict cache), everything it printed and every log
 record are searched for each canary. Redaction is by type (slm_deploy/synth.py ``normalize``): inside a
 Pulumi secret wrapper only reference fields survive, so no marker is needed for a value to stay out.
+
+``clientKeys`` is an object (client -> key or list of keys), set per client with
+``pulumi config set --secret --path 'clientKeys.<client>'`` and allowed only on a stack with a gateway: there
+it is written in that per-leaf ``secure:`` form for the stack's own clients, the loader hands the program the
+decrypted object as JSON text, and every key (and its SHA-256, which the proxy's keys file holds) is a canary.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 from pathlib import Path
@@ -29,13 +36,34 @@ CANARIES = {
     "grafanaAdminPassword": "canaryGrafana" + secrets.token_hex(12),
     "webuiSecretKey": "canaryWebui" + secrets.token_hex(12),
     "alertmanagerWebhookUrl": "https://hooks.example.com/canaryWebhook" + secrets.token_hex(12),
+    "clientKeys": {  # the decrypted object; one current + one still-accepted key for chat-app (rotation overlap)
+        "chat-app": ["sk-canaryClientCurrent" + secrets.token_hex(16), "sk-canaryClientPrevious" + secrets.token_hex(16)],
+        "batch-jobs": "sk-canaryClientBatch" + secrets.token_hex(16),
+    },
 }
+PER_CLIENT = {"clientKeys"}
+"""Object-valued secrets, set leaf by leaf with ``--path``; only stacks whose config has a gateway take them."""
 VARIANTS = {"proxied": ("dev", {"authProxy": True, "publishAddress": "0.0.0.0"})}
 """The dev stack with the Docker auth proxy on: its keys file is the one Docker upload derived from apiKey."""
 
 
 def test_every_secret_key_has_a_canary():
     assert set(CANARIES) == set(SECRET_KEYS)
+
+
+def _materials(key: str) -> list[str]:
+    """What must never appear for ``key``: its value, or for per-client keys each key and its SHA-256."""
+    canary = CANARIES[key]
+    if not isinstance(canary, dict):
+        return [canary]
+    keys = [k for v in canary.values() for k in (v if isinstance(v, list) else [v])]
+    return keys + [hashlib.sha256(k.encode()).hexdigest() for k in keys]
+
+
+def _decrypted(key: str) -> str:
+    """The plaintext the Pulumi CLI hands the program for ``key`` (an object arrives as JSON text)."""
+    canary = CANARIES[key]
+    return json.dumps(canary) if isinstance(canary, dict) else canary
 
 
 def _project(root: Path, stack: str) -> str:
@@ -48,13 +76,28 @@ def _project(root: Path, stack: str) -> str:
         data["config"][f"{PROJECT}:ollama"].update(ollama)
     for key in SECRET_KEYS:
         # What `pulumi config set --secret` writes: ciphertext the offline path never decrypts.
-        data["config"][f"{PROJECT}:{key}"] = {"secure": "v1:" + secrets.token_hex(16)}
+        if key not in PER_CLIENT:
+            data["config"][f"{PROJECT}:{key}"] = {"secure": "v1:" + secrets.token_hex(16)}
+        elif f"{PROJECT}:gateway" in data["config"]:
+            # `pulumi config set --secret --path 'clientKeys.<client>[i]'`: one secure leaf per key.
+            data["config"][f"{PROJECT}:{key}"] = {
+                client: [{"secure": "v1:" + secrets.token_hex(16)} for _ in keys] if isinstance(keys, list)
+                else {"secure": "v1:" + secrets.token_hex(16)} for client, keys in CANARIES[key].items()}
     (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return stack
 
 
 def _leaks(text: str) -> list[str]:
-    return [key for key, canary in CANARIES.items() if canary in text]
+    return [key for key in CANARIES if any(m in text for m in _materials(key))]
+
+
+def _has_gateway(stack: str) -> bool:
+    base = VARIANTS.get(stack, (stack, None))[0]
+    return f"{PROJECT}:gateway" in yaml.safe_load((REPO / "stacks" / f"Pulumi.{base}.yaml").read_text())["config"]
+
+
+def test_client_keys_canary_runs_on_a_gateway_stack():
+    assert any(_has_gateway(s) for s in list_stacks()), "no reference stack has a gateway: clientKeys has no canary run"
 
 
 @pytest.mark.parametrize("stack", [*list_stacks(), *VARIANTS])
@@ -69,7 +112,13 @@ def test_no_secret_value_reaches_any_output(stack, tmp_path, monkeypatch, caplog
     monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(build_root))
     monkeypatch.setattr(Session, "project_dir", None)
     # The Pulumi CLI decrypts `secure:` values and hands the program the plaintext, marked secret: do the same.
-    monkeypatch.setattr("stacks.loader.secret_placeholder", lambda key: CANARIES[key])
+    monkeypatch.setattr("stacks.loader.secret_placeholder", _decrypted)
+    import components.gateway as gateway_module
+
+    parsed: list[dict] = []  # positive control: the gateway really received the decrypted client keys
+    original = gateway_module.configured_keys_or_none
+    monkeypatch.setattr(gateway_module, "configured_keys_or_none",
+                        lambda text, clients: parsed.append(original(text, clients)) or parsed[-1])
     caplog.set_level(logging.DEBUG)
 
     result = CliRunner().invoke(app, ["-C", str(root), "-v", "preview", stack, "--out", str(out)])
@@ -80,3 +129,6 @@ def test_no_secret_value_reaches_any_output(stack, tmp_path, monkeypatch, caplog
     assert leaks == [], "secret values in the preview's outputs"
     assert result.exit_code == 0, result.output
     assert any(p.name == "verdict.json" for p in written) and list(cache.rglob("*")), "the preview wrote no reports or cache"
+    if _has_gateway(stack):
+        expected = {c: v if isinstance(v, list) else [v] for c, v in CANARIES["clientKeys"].items()}
+        assert expected in parsed, "the gateway never saw the clientKeys canary"
