@@ -26,6 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, VolumeArgs, VolumeMountArgs
 
+from components.gateway.named_clients import KEYS_FILE_NAME, keys_file_text, proxy_files
 from components.hardening import (
     container_security_context,
     http_probe,
@@ -44,11 +45,16 @@ __all__ = [
     "KEYS_FILE",
     "DEFAULT_CLIENT",
     "SECRET_FORMAT_LABEL",
+    "API_CLIENTS_LABEL",
     "AuthProxy",
     "nginx_conf",
     "key_map_line",
     "keys_map",
     "auth_proxy_sidecar",
+    "named_clients_sidecar",
+    "NAMED_CONF_DIR",
+    "NAMED_KEYS_DIR",
+    "NAMED_TITLE",
 ]
 
 PROXY_PORT, PROXY_PORT_NAME = 8080, "http-auth"
@@ -58,6 +64,14 @@ KEYS_FILE = f"{KEYS_DIR}/keys.map"
 SECRET_FORMAT_LABEL = "slm-deploy.io/secret-format"
 """Docker label declaring the format of a container's secret files (read by the compose export's
 secrets README, slm_deploy/render.py, which defines the formats): ``<target path>=<format>``."""
+NAMED_CONF_DIR = KEYS_DIR
+"""With named clients: nginx.conf and gateway.js (public, a ConfigMap or generated files)."""
+NAMED_KEYS_DIR = f"{KEYS_DIR}/keys"
+"""With named clients on Kubernetes: the keys Secret, mounted as a directory (Docker: ``NAMED_CONF_DIR``)."""
+NAMED_TITLE = "Auth proxy with named clients: per-client keys, model allow-lists and limits, in front of one model server."
+API_CLIENTS_LABEL = "slm-deploy.io/api-clients"
+"""Docker label of a named-client proxy: its client names, comma-separated (the compose export's secrets
+README creates one key per name; slm_deploy/render.py)."""
 DEFAULT_CLIENT = "default"
 """Client name of the stack's single API key in ``$api_client`` (and the proxy's access log)."""
 _KEY_FORBIDDEN = frozenset("\"'\\;")
@@ -151,21 +165,72 @@ def auth_proxy_sidecar(
         string_data={"keys.map": keys_map(api_key)},
         opts=opts,
     )
-    conf_volume = VolumeArgs(name="auth-proxy-conf", config_map={"name": f"{name}-auth-proxy", "default_mode": 0o444})
     keys_volume, keys_mount = secret_file_volume("auth-proxy-keys", f"{name}-auth-proxy-keys", KEYS_DIR)
-    tmp_volume, tmp_mount = scratch_volume("auth-proxy-tmp", "/tmp", size_limit="256Mi")
+    conf = {"nginx.conf": "/etc/nginx/nginx.conf"}
+    return AuthProxy(_container(name, conf, keys_mount, metrics=bool(metrics_path)), _volumes(name, keys_volume),
+                     keys_secret, config_map)
+
+
+def named_clients_sidecar(
+    name: str,
+    *,
+    namespace: str,
+    labels: dict[str, str],
+    upstream_port: int,
+    clients: list,
+    models: list[str],
+    client_keys: dict[str, pulumi.Output[list[str]]],
+    opts: pulumi.ResourceOptions,
+) -> AuthProxy:
+    """The proxy with named clients (:mod:`components.gateway.named_clients`, the model gateway's nginx config and
+    gateway.js) in front of ``127.0.0.1:<upstream_port>``: ``<name>-auth-proxy`` holds nginx.conf and gateway.js,
+    ``<name>-auth-proxy-keys`` the keys file (``<client> <sha256>`` per key), mounted as a directory (no subPath)
+    so a rotated Secret reaches the proxy without a restart. ``clients``: GatewayClient entries."""
+    files = proxy_files(clients, models, upstream=f"127.0.0.1:{upstream_port}", conf_dir=NAMED_CONF_DIR,
+                        keys_dir=NAMED_KEYS_DIR, listen=PROXY_PORT, title=NAMED_TITLE)
+    config_map = k8s.core.v1.ConfigMap(
+        f"{name}-auth-proxy",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
+        data=files,
+        opts=opts,
+    )
+    all_keys = pulumi.Output.all(**client_keys)
+    keys_secret = k8s.core.v1.Secret(
+        f"{name}-auth-proxy-keys",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy-keys", namespace=namespace, labels=labels),
+        type="Opaque",
+        string_data={KEYS_FILE_NAME: pulumi.Output.secret(all_keys.apply(keys_file_text))},
+        opts=opts,
+    )
+    keys_volume, keys_mount = secret_file_volume("auth-proxy-keys", f"{name}-auth-proxy-keys", NAMED_KEYS_DIR)
+    mounts = {file: f"{NAMED_CONF_DIR}/{file}" for file in files}
+    return AuthProxy(_container(name, mounts, keys_mount, metrics=False, conf_path=mounts["nginx.conf"]),
+                     _volumes(name, keys_volume), keys_secret, config_map)
+
+
+def _volumes(name: str, keys_volume: VolumeArgs) -> list[VolumeArgs]:
+    conf_volume = VolumeArgs(name="auth-proxy-conf", config_map={"name": f"{name}-auth-proxy", "default_mode": 0o444})
+    tmp_volume, _ = scratch_volume("auth-proxy-tmp", "/tmp", size_limit="256Mi")
+    return [conf_volume, keys_volume, tmp_volume]
+
+
+def _container(name: str, conf_files: dict[str, str], keys_mount: VolumeMountArgs, *, metrics: bool,
+               conf_path: str = "/etc/nginx/nginx.conf") -> ContainerArgs:
+    """The nginx sidecar: ``conf_files`` (ConfigMap key -> path, each by subPath), the keys Secret, /tmp."""
+    _, tmp_mount = scratch_volume("auth-proxy-tmp", "/tmp", size_limit="256Mi")
     ports = [ContainerPortArgs(name=PROXY_PORT_NAME, container_port=PROXY_PORT, protocol="TCP")]
-    if metrics_path:
+    if metrics:
         ports.append(ContainerPortArgs(name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"))
-    container = ContainerArgs(
+    return ContainerArgs(
         name="auth-proxy",
         image=image("nginx-unprivileged").ref,
         image_pull_policy="IfNotPresent",
         command=["nginx"],
-        args=["-c", "/etc/nginx/nginx.conf", "-g", "daemon off;"],
+        args=["-c", conf_path, "-g", "daemon off;"],
         ports=ports,
         volume_mounts=[
-            VolumeMountArgs(name="auth-proxy-conf", mount_path="/etc/nginx/nginx.conf", sub_path="nginx.conf", read_only=True),
+            *(VolumeMountArgs(name="auth-proxy-conf", mount_path=path, sub_path=key, read_only=True)
+              for key, path in conf_files.items()),
             keys_mount,
             tmp_mount,
         ],
@@ -174,4 +239,3 @@ def auth_proxy_sidecar(
         liveness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=10),
         readiness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=5),
     )
-    return AuthProxy(container, [conf_volume, keys_volume, tmp_volume], keys_secret, config_map)

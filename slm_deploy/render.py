@@ -225,7 +225,24 @@ SECRET_FORMATS: dict[str, tuple[str, str]] = {
         "printf '\"~^Bearer \\\\Q%s\\\\E$\" \"default\";\\n' \"$key\" > {path}\n"
         "printf 'API key for clients: %s\\n' \"$key\"\n",
     ),
+    "client-key-hashes": (
+        "one line per accepted key, `<client> <sha256 hex of the key>` (the named-client proxy compares the "
+        "SHA-256 of the presented key, so the file holds no key; several lines for one client let an old and "
+        "a new key overlap while clients roll over). The commands create one random key per client of the "
+        "proxy and print each key once, for that client; to keep a key a client already holds, hash it "
+        "instead of a new one.",
+        "umask 077\n"
+        ": > {path}\n"
+        "for client in {clients}; do\n"
+        "  key=\"sk-$(openssl rand -hex 24)\"\n"
+        "  printf '%s %s\\n' \"$client\" \"$(printf '%s' \"$key\" | openssl dgst -sha256 -r | cut -d' ' -f1)\" >> {path}\n"
+        "  printf 'key for %s: %s\\n' \"$client\" \"$key\"\n"
+        "done\n",
+    ),
 }
+API_CLIENTS_LABEL = "slm-deploy.io/api-clients"
+"""Container label of a named-client proxy: its client names, comma-separated (the ``client-key-hashes``
+recipe creates one key per name)."""
 
 
 def _secret_formats(service: dict[str, Any]) -> dict[str, str]:
@@ -247,11 +264,13 @@ def secrets_readme(compose: dict[str, Any]) -> str | None:
         return None
     users: dict[str, list[str]] = {n: [] for n in names}
     formats: dict[str, str] = {}
+    clients: dict[str, str] = {}
     for service_name, service in sorted(compose.get("services", {}).items()):
         declared = _secret_formats(service)
         for ref in service.get("secrets", []):
             users.setdefault(ref["source"], []).append(f"`{service_name}` reads it at `{ref['target']}`")
             formats[ref["source"]] = declared.get(ref["target"], formats.get(ref["source"], "random-token"))
+            clients[ref["source"]] = " ".join(str((service.get("labels") or {}).get(API_CLIENTS_LABEL, "")).split(","))
     lines = [
         "# Secret files for compose.yaml",
         "",
@@ -275,7 +294,7 @@ def secrets_readme(compose: dict[str, Any]) -> str | None:
             f"Format ({fmt}): {what}",
             "",
             "```sh",
-            commands.format(path=f"secrets/{name}").rstrip("\n"),
+            commands.format(path=f"secrets/{name}", clients=clients.get(name, "")).rstrip("\n"),
             "```",
         ]
     return "\n".join(lines) + "\n"

@@ -218,12 +218,12 @@ def _secure_object_problems(value: dict, display: str, lines: dict[str, int], pa
 
 
 def _client_key_names(config: StackConfig, names: list[str], display: str, lines: dict[str, int]) -> list[Problem]:
-    """Every client named under ``clientKeys`` is a gateway client of this stack."""
+    """Every client named under ``clientKeys`` is a named client of this stack (gateway or a single proxy)."""
     if not names:
         return []
-    clients = [c.name for c in config.gateway.effective_clients(config.served_models)] if config.gateway_enabled else []
-    allowed = f"gateway clients: {', '.join(clients)}" if clients else "this stack has no gateway"
-    return [Problem(display, f"{PROJECT}:{CLIENT_KEYS}.{name}", f"not a gateway client; {allowed}", has_value=False,
+    clients = config.client_names()
+    allowed = f"named clients: {', '.join(clients)}" if clients else "this stack has no named clients (gateway.clients, ollama.apiClients)"
+    return [Problem(display, f"{PROJECT}:{CLIENT_KEYS}.{name}", f"not a named client; {allowed}", has_value=False,
                     line=lines.get(f"config.{PROJECT}:{CLIENT_KEYS}.{name}"))
             for name in names if name not in clients]
 

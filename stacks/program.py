@@ -89,7 +89,7 @@ def _check_client_keys(config: StackConfig, display: str) -> None:
     text = pulumi.runtime.get_config(f"{PROJECT}:{CLIENT_KEYS}")
     if not text:
         return
-    clients = [c.name for c in config.gateway.effective_clients(config.served_models)] if config.gateway_enabled else []
+    clients = config.client_names()
     try:
         configured_keys_or_none(text, clients)
     except ValueError as exc:
@@ -189,15 +189,18 @@ def _compose_ollama(c: _Composition) -> None:
     args = c.cfg.ollama
     if args is None:
         return
-    api_key = c.secret_or_generated("apiKey", "ollama-api-key", 40) if args.auth_proxy else c.secrets.get("apiKey")
+    single_key = args.auth_proxy and not args.api_clients  # named clients have keys of their own (clientKeys)
+    api_key = c.secret_or_generated("apiKey", "ollama-api-key", 40) if single_key else c.secrets.get("apiKey")
     stack = OllamaStack(
         OLLAMA_NAME, args, c.ctx, target=c.cfg.target,
         webui_secret_key=c.secret_or_generated("webuiSecretKey", "webui-secret-key"), api_key=api_key,
+        configured_keys=c.secrets.get(CLIENT_KEYS),
         context_root=build_root() / pulumi.get_stack() / "files",  # the rendered, gated generated files
         opts=c.opts_for(c.cfg.target),
     )
     c.contributions.append(stack.monitoring)
-    c.outputs["ollama"] = {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models}
+    c.outputs["ollama"] = {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models,
+                           **({"clientKeys": stack.client_keys} if stack.client_keys is not None else {})}
 
 
 def _compose_onnx_edge(c: _Composition) -> None:

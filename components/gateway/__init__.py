@@ -24,9 +24,9 @@ from components.context import StackContext
 from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayCanary, GatewayClient, GatewayIngress
 from components.gateway.constants import PROXY_PORT, TYPE, VERIFY_CLIENT
 from components.gateway.k8s import build_gateway, canary_port_name
-from components.gateway.keys import configured_keys_or_none
 from components.gateway.monitoring import gateway_contribution
 from components.lifecycle.verification import Endpoint
+from components.gateway.named_clients import client_keys
 from components.observability import MonitoringContribution
 
 __all__ = ["ModelGateway", "GatewayArgs", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
@@ -67,14 +67,7 @@ class ModelGateway(SlmComponent):
         super().__init__(name, opts=opts)
         child = pulumi.ResourceOptions(parent=self)
         clients = args.effective_clients(models, verify_concurrency)
-        names = [c.name for c in clients]
-        given = pulumi.Output.secret(pulumi.Output.from_input(configured_keys).apply(
-            lambda text: configured_keys_or_none(text, names)))
-        keys: dict[str, pulumi.Output[list[str]]] = {}
-        for client in clients:
-            generated = pulumi_random.RandomPassword(f"{name}-key-{client.name}", length=48, special=False, opts=child)
-            keys[client.name] = pulumi.Output.secret(pulumi.Output.all(given, generated.result).apply(
-                lambda pair, n=client.name: pair[0].get(n) or [f"sk-{pair[1]}"]))
+        keys = client_keys(name, [c.name for c in clients], configured_keys, child)
         workload = build_gateway(name, args, ctx, models=models, client_keys=keys, verify_concurrency=verify_concurrency,
                                  canaries=canaries, opts=child)
         self.service_name = pulumi.Output.from_input(workload.service_name)

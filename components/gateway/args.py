@@ -29,7 +29,7 @@ class GatewayCanary:
 
 
 class GatewayClient(ArgsModel):
-    """One named client: its models and limits. Its key is generated per client (kept in Pulumi state as a secret)."""
+    """One named client: its models and limits. Its keys: the clientKeys secret, else generated (docs/gateway.md)."""
 
     name: str = Field(description="Client name (a DNS label): metrics and logs carry it, never the key. Required.")
     models: list[str] = Field(min_length=1, description="Served model names this client's key may use (the `model` of its requests). Required; /v1/models lists exactly these.")

@@ -40,13 +40,14 @@ from components.gateway.constants import (
     ROUTER_METRICS_PORT_NAME, ROUTER_PORT, ROUTER_VERSION, SYSLOG_ADDRESS, WORKER_PORT, WORKER_SELECTOR,
 )
 from components.gateway.proxy import (
-    EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, CanaryRoute, ProxyClient, gateway_nginx_conf, keys_file_text,
+    EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, CanaryRoute, gateway_nginx_conf, keys_file_text,
 )
 from components.hardening import (
     container_security_context, dns_egress, egress_api_server, egress_to_pods, http_probe, ingress_from_pods,
     restricted_pod_spec, resources, scratch_volume, secret_file_volume,
 )
 from components.labels import TRACK_LABEL, selector_labels, standard_labels
+from components.gateway.named_clients import proxy_clients
 from components.versions import image
 
 __all__ = ["GatewayWorkload", "build_gateway", "canary_port_name"]
@@ -125,9 +126,7 @@ def build_gateway(
 
     clients = args.effective_clients(models, verify_concurrency)
     # Limits are per nginx instance: split each client's budget across the replicas.
-    per_replica = [ProxyClient(c.name, tuple(c.models), max(1, -(-c.rpm // args.replicas)),
-                               max(1, -(-c.concurrency // args.replicas)),
-                               None if c.burst is None else -(-c.burst // args.replicas)) for c in clients]
+    per_replica = proxy_clients(clients, args.replicas)
     conf = gateway_nginx_conf(per_replica, models, router=f"127.0.0.1:{ROUTER_PORT}", listen=PROXY_PORT,
                               keys_file=f"{KEYS_DIR}/clients.keys", js_dir=JS_DIR, metrics_syslog=SYSLOG_ADDRESS,
                               canaries=[CanaryRoute(c.models, c.share, f"127.0.0.1:{CANARY_ROUTER_PORT + i}")

@@ -42,7 +42,7 @@ def parse_client_keys(value: Any, clients: Sequence[str]) -> dict[str, list[str]
     for client, given in value.items():
         path = f"{CONFIG_KEY}.{client}"
         if client not in clients:
-            problems.append((path, f"not a gateway client; clients: {', '.join(clients) or 'none'}"))
+            problems.append((path, f"not a named client; clients: {', '.join(clients) or 'none'}"))
             continue
         keys = given if isinstance(given, list) else [given]
         if not keys:

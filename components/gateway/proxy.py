@@ -104,9 +104,12 @@ def gateway_nginx_conf(
     max_body: str = "16m",
     njs_module: str = NJS_MODULE,
     canaries: list[CanaryRoute] | None = None,
+    title: str = "Model gateway proxy: named client keys, per-client limits and metrics, in front of vllm-router.",
 ) -> str:
-    """The proxy's nginx.conf. ``router`` is the vllm-router address (host:port) of the stable revisions;
-    each of ``canaries`` sends its share of its models' requests to its own canary router."""
+    """The proxy's nginx.conf. ``router`` is the upstream address (host:port): vllm-router of the stable revisions
+    for the gateway, the model server itself for the single proxies of Docker and edge targets
+    (components/gateway/named_clients.py); each of ``canaries`` sends its share of its models' requests to its own
+    canary router; ``title`` is the file's first comment line."""
     canaries = list(canaries or [])
     seen: set[str] = set()
     for c in canaries:
@@ -115,6 +118,7 @@ def gateway_nginx_conf(
         seen |= set(c.models)
     return render_template(
         "gateway-nginx.conf.j2",
+        title=title,
         clients=[
             {
                 "name": c.name,

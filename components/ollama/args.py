@@ -10,13 +10,16 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
+from components.gateway.args import GatewayClient
+from components.gateway.constants import VERIFY_CLIENT
+from components.gateway.named_clients import client_problems
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.models import ResolvedModel, resolve_model
 from components.ollama.settings import OllamaServerSettings
 from components.ollama.webui import WebUiSettings
 from components.optouts import SecurityOptOut
 from components.sizing import MemoryPlan, report_ollama
-from components.validation import HostPort, Labels, StorageQuantity, ip_address
+from components.validation import HostPort, Labels, StorageQuantity, ip_address, located
 
 __all__ = ["OllamaStackArgs", "OllamaMemory"]
 
@@ -60,6 +63,7 @@ class OllamaStackArgs(ArgsModel):
     auth_proxy: bool = Field(default=False, alias="authProxy", description="Put an API-key proxy (nginx, key = the stack's apiKey secret, generated when unset) in front of Ollama. Docker: Ollama itself is then not published; required to publish beyond loopback. Kubernetes: a sidecar in Ollama's pod, the Service's `http-auth` port (baseUrl), the only port `clients` are admitted on. Default false.")
     proxy_port: HostPort = Field(default=8080, alias="proxyPort", description="Docker target: host port of the auth proxy. Default 8080.")
     docker_user: str | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; then a runAsNonRoot entry in optOuts (with its reason) is required. Set e.g. '10001:10001' after chowning the volumes.")
+    api_clients: list[GatewayClient] = Field(default_factory=list, alias="apiClients", description="Named clients of the auth proxy (needs authProxy), in the model gateway's client shape: name, models (served names it may use), rpm, concurrency, burst. Keys per client from the clientKeys secret (`pulumi config set --secret --path 'clientKeys.<client>' KEY`) or generated, stored as a secret file of SHA-256 hashes, compared exactly. The proxy is then the gateway's nginx config in front of Ollama: the OpenAI routes only (/v1/chat/completions, /v1/completions, /v1/embeddings; /v1/models lists the caller's models), 401 for a wrong key, 403 for a model outside the client's list, 429 with Retry-After over a limit (docs/ollama.md). Default none: one key (apiKey), every route, no limits.")
     clients: list[Labels] = Field(default_factory=list, description="Kubernetes target: pod label selectors (same namespace) that may call Ollama besides the web UI; with authProxy only on the proxy's port. Default none: only Open WebUI.")
     storage_size: StorageQuantity = Field(default="30Gi", alias="storageSize", description="Kubernetes target: PVC size for the model store. Default 30Gi: room for a few 4-bit small models and re-pulls.")
     opt_outs: list[SecurityOptOut] = Field(default_factory=list, alias="optOuts", description="Extra typed opt-outs from secure defaults, each with a reason. Default none.")
@@ -117,6 +121,7 @@ class OllamaStackArgs(ArgsModel):
                                  f"context of {spec.max_position_embeddings}")
             if v.name in names:
                 raise ValueError(f"modelfiles {v.name}: the name clashes with a pulled model")
+        self._check_api_clients()
         variant_names = [v.name for v in self.modelfiles]
         if len(set(variant_names)) != len(variant_names):
             raise ValueError("modelfiles names must be unique")
@@ -124,6 +129,13 @@ class OllamaStackArgs(ArgsModel):
             raise ValueError(f"server.maxLoadedModels {self.server.max_loaded_models} is more than the "
                              f"{len(self.models)} pulled models; sizing would over-reserve memory")
         return self
+
+    def _check_api_clients(self) -> None:
+        if not self.api_clients:
+            return
+        if not self.auth_proxy:
+            located([(("authProxy",), "must be true with apiClients (they are the auth proxy's clients)")])
+        located([(("apiClients", *loc), message) for loc, message in client_problems(self.api_clients, self.served_models())])
 
     def check_target(self, target: str) -> None:
         """Rules that depend on the deployment target (this Args' ``target`` or the stack's)."""
@@ -157,6 +169,15 @@ class OllamaStackArgs(ArgsModel):
     def served_models(self) -> list[str]:
         """What clients can put in ``model``: the pulled tags and the variant names."""
         return [r.tag for r in self.resolved()] + [v.name for v in self.modelfiles]
+
+    def proxy_clients(self, target: str) -> list[GatewayClient]:
+        """The auth proxy's named clients: ``apiClients``, plus on Kubernetes the post-deploy smoke Job's own
+        client ``slm-verify`` (every served model; 60 requests per minute, 2 in flight: it sends two). Empty
+        without ``apiClients`` (the proxy then takes the single apiKey)."""
+        if not self.api_clients:
+            return []
+        verify = [GatewayClient(name=VERIFY_CLIENT, models=self.served_models(), rpm=60, concurrency=2)]
+        return [*self.api_clients, *(verify if target == "kubernetes" else [])]
 
     def modelfile_texts(self) -> dict[str, str]:
         return {v.name: render_modelfile(v, self._resolve_base(v.base).tag) for v in self.modelfiles}

@@ -40,12 +40,13 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.auth_proxy import KEYS_DIR, SECRET_FORMAT_LABEL, keys_map
+from components.auth_proxy import API_CLIENTS_LABEL, KEYS_DIR, NAMED_CONF_DIR, SECRET_FORMAT_LABEL, keys_map
+from components.gateway.named_clients import KEYS_FILE_NAME, KEYS_FORMAT, keys_file_text
 from components.context import StackContext
 from components.hardening import docker_container_hardening
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
-from components.ollama.docker_files import PROXY_CONF, WEBUI_ALIAS, WEBUI_PROXY_CONF, docker_generated_files
+from components.ollama.docker_files import PROXY_CONF, WEBUI_ALIAS, WEBUI_PROXY_CONF, auth_proxy_files, docker_generated_files
 from components.ollama.monitoring import monitoring_for
 from components.ollama.outputs import TargetOutputs
 from components.ollama.webui import WEBUI_DATA_DIR, WEBUI_KEY_FILE, WEBUI_PORT, WEBUI_SECRET_DIR, webui_environment
@@ -76,7 +77,7 @@ def _fail_on_exit(code: int | None, name: str) -> int | None:
 
 
 def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key,
-                 files_dir: Path, opts: pulumi.ResourceOptions) -> TargetOutputs:
+                 files_dir: Path, opts: pulumi.ResourceOptions, client_keys=None) -> TargetOutputs:
     """Create the Docker resources of an OllamaStack as children of ``opts.parent``."""
     part_of = ctx.part_of
     mem = args.memory()
@@ -168,7 +169,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
     if args.auth_proxy:
         api_host = args.publish_address if args.publish_address not in ("0.0.0.0", "::") else "<host>"
         api_port = args.proxy_port
-        _proxy(name, args, api_key, internal, server, part_of, files_dir, opts)
+        _proxy(name, args, api_key, client_keys, internal, server, part_of, files_dir, opts)
     base_url = f"http://{api_host}:{api_port}/v1"
 
     webui_url = None
@@ -220,17 +221,28 @@ def _webui(name, args, secret_key, internal, server, pull, part_of, files_dir, o
     return f"http://{host}:{s.host_port}"
 
 
-def _proxy(name, args, api_key, internal, server, part_of, files_dir, opts) -> None:
+def _proxy(name, args, api_key, client_keys, internal, server, part_of, files_dir, opts) -> None:
+    files = auth_proxy_files(args)
+    if client_keys:  # named clients: the keys file holds SHA-256 hashes, one line per accepted key
+        keys = (f"{NAMED_CONF_DIR}/{KEYS_FILE_NAME}", pulumi.Output.secret(pulumi.Output.all(**client_keys).apply(keys_file_text)),
+                KEYS_FORMAT)
+        extra_labels = [docker.ContainerLabelArgs(label=API_CLIENTS_LABEL, value=",".join(client_keys))]
+    else:
+        keys, extra_labels = (f"{KEYS_DIR}/keys.map", keys_map(api_key), "nginx-key-map"), []
     _nginx(f"{name}-auth-proxy", edge_name=f"{name}-proxy-edge", role="auth-proxy", conf=files_dir / PROXY_CONF,
-           conf_text=docker_generated_files(args)[PROXY_CONF], keys=keys_map(api_key), port=(8080, args.proxy_port),
-           publish_address=args.publish_address, networks=[internal], part_of=part_of, depends_on=[server], opts=opts)
+           conf_text=files[PROXY_CONF], keys=keys, port=(8080, args.proxy_port),
+           publish_address=args.publish_address, networks=[internal], part_of=part_of, depends_on=[server], opts=opts,
+           extra_files={path: (files_dir / path, text) for path, text in files.items() if path != PROXY_CONF},
+           extra_labels=extra_labels)
 
 
 def _nginx(name: str, *, edge_name: str, role: str, conf: Path, conf_text: str, keys, port: tuple[int, int], publish_address: str,
-           networks: list, part_of: str, depends_on: list, opts: pulumi.ResourceOptions) -> docker.Container:
-    """One hardened nginx entry proxy: the config (a rendered, gated generated file) and, for the API-key proxy,
-    ``keys.map`` uploaded into a volume of its own; ``port`` (inside, on the host) published on ``publish_address``;
-    the internal ``networks`` it forwards into plus an edge bridge of its own."""
+           networks: list, part_of: str, depends_on: list, opts: pulumi.ResourceOptions,
+           extra_files: dict[str, tuple[Path, str]] | None = None, extra_labels: list | None = None) -> docker.Container:
+    """One hardened nginx entry proxy: the config (a rendered, gated generated file; ``extra_files`` beside it, such
+    as the named-client proxy's gateway.js) and, for the API-key proxy, ``keys`` = (container path, secret content,
+    secret format) uploaded into a volume of its own; ``port`` (inside, on the host) published on
+    ``publish_address``; the internal ``networks`` it forwards into plus an edge bridge of its own."""
     edge = docker.Network(edge_name, name=edge_name, driver="bridge", opts=opts)
     conf_volume = docker.Volume(f"{name}-conf", name=f"{name}-conf", opts=opts)
     proxy_image = docker.RemoteImage(f"{name}-image", name=image("nginx-unprivileged").ref, keep_locally=True, opts=opts)
@@ -239,14 +251,18 @@ def _nginx(name: str, *, edge_name: str, role: str, conf: Path, conf_text: str, 
         # also carries the key, and a secret input is redacted whole offline).
         docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", source=str(conf),
                                    source_hash=hashlib.sha256(conf_text.encode()).hexdigest(), permissions="0444"),
+        *(docker.ContainerUploadArgs(file=f"{KEYS_DIR}/{path}", source=str(source),
+                                     source_hash=hashlib.sha256(text.encode()).hexdigest(), permissions="0444")
+          for path, (source, text) in (extra_files or {}).items()),
     ]
-    labels = _labels(role, part_of)
+    labels = _labels(role, part_of) + list(extra_labels or [])
     if keys is not None:
+        keys_path, keys_content, keys_format = keys
         # Uploads are owned by root and Docker has no owner option: the keys must be readable by the
         # proxy's non-root user, and the volume is attached to this container alone.
-        uploads.append(docker.ContainerUploadArgs(file=f"{KEYS_DIR}/keys.map", content=keys, permissions="0444"))
-        # The compose export's secrets/README.md tells users how to create keys.map from this format.
-        labels.append(docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{KEYS_DIR}/keys.map=nginx-key-map"))
+        uploads.append(docker.ContainerUploadArgs(file=keys_path, content=keys_content, permissions="0444"))
+        # The compose export's secrets/README.md tells users how to create the keys file from this format.
+        labels.append(docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{keys_path}={keys_format}"))
     inside, published = port
     return docker.Container(
         name,

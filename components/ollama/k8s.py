@@ -11,6 +11,9 @@ NetworkPolicies, smoke Job (docs/lifecycle.md).
   one config generator) runs beside Ollama in its pod; the Service gains the port ``http-auth`` and
   ``baseUrl`` points at it. ``clients`` and the smoke Job are then admitted on ``http-auth`` only, never on
   Ollama's own port; the smoke Job reads the key from the Secret ``<name>-api-key`` mounted as a file.
+  With ``apiClients`` the sidecar is :func:`components.auth_proxy.named_clients_sidecar` (the model gateway's
+  nginx config and gateway.js, keys per client as SHA-256 hashes); the smoke Job is then the client
+  ``slm-verify`` and ``<name>-api-key`` holds that client's current key.
 * NetworkPolicies: Ollama's own port admits only Open WebUI and the monitoring ``probers`` (the blackbox
   exporter, possibly in another namespace; a NetworkPolicy filters ports, not paths, so the prober is
   admitted on the API port it probes ``/api/version`` on), plus ``clients`` and the smoke Job without the
@@ -39,7 +42,8 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
+from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar, named_clients_sidecar
+from components.gateway.constants import VERIFY_CLIENT
 from components.context import StackContext
 from components.hardening import (
     container_security_context,
@@ -79,7 +83,7 @@ def _env(values: dict[str, str]) -> list[EnvVarArgs]:
     return [EnvVarArgs(name=k, value=v) for k, v in values.items()]
 
 
-def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key,
+def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key, client_keys=None,
                      opts: pulumi.ResourceOptions) -> TargetOutputs:
     namespace, part_of = ctx.namespace, ctx.part_of
     mem = args.memory()
@@ -122,9 +126,14 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         readiness_probe=http_probe("/api/version", "http", period_seconds=10),
     )
     containers, volumes = [container], []
-    if args.auth_proxy:
+    if args.auth_proxy and client_keys:  # named clients: the model gateway's proxy config, keys per client
+        proxy = named_clients_sidecar(name, namespace=namespace, labels=labels, upstream_port=OLLAMA_PORT,
+                                      clients=args.proxy_clients("kubernetes"), models=args.served_models(),
+                                      client_keys=client_keys, opts=opts)
+    elif args.auth_proxy:
         proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=OLLAMA_PORT, api_key=api_key,
                                    health_path="/api/version", metrics_path=None, opts=opts)
+    if args.auth_proxy:
         containers.append(proxy.container)
         volumes = proxy.volumes
     tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
@@ -176,7 +185,8 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         key_secret = (f"{name}-api-key", "api-key")
         smoke_deps.append(k8s.core.v1.Secret(
             key_secret[0], metadata=_meta(key_secret[0], namespace, labels), type="Opaque",
-            string_data={"api-key": pulumi.Output.secret(api_key)}, opts=opts))
+            string_data={"api-key": pulumi.Output.secret(
+                client_keys[VERIFY_CLIENT].apply(lambda keys: keys[0]) if client_keys else api_key)}, opts=opts))
     smoke_job(
         app="ollama", instance=name, namespace=namespace, part_of=part_of,
         key=spec_key(ref.ref, server_env, modelfiles, [r.tag for r in args.resolved()], args.auth_proxy),

@@ -43,7 +43,7 @@ def test_path_form_loads_as_a_secret(scratch_project):
 
 @pytest.mark.parametrize("entry,expected", [
     ("    chat-ap:\n      secure: v1:AAAA\n",
-     ":{line}: slm-deploy:clientKeys.chat-ap: not a gateway client; gateway clients: chat-app, batch-jobs"),
+     ":{line}: slm-deploy:clientKeys.chat-ap: not a named client; named clients: chat-app, batch-jobs"),
     ("    chat-app: sk-plaintext-value-0123456789abcdef\n",
      ":{line}: slm-deploy:clientKeys.chat-app: must be a secret: pulumi config set --secret --path 'clientKeys.chat-app' KEY"),
     ("    chat-app:\n      - secure: v1:AAAA\n      - plain-second-key-0123456789abcdefgh\n",
@@ -63,7 +63,7 @@ def test_bad_client_keys_are_one_located_line_without_the_value(scratch_project,
 def test_client_keys_on_a_stack_without_gateway(scratch_project):
     write_stack(scratch_project, "t", "config:\n  slm-deploy:vllm:\n    - {name: phi4-mini, model: phi-4-mini-instruct, gpu: l4}\n"
                 "  slm-deploy:clientKeys:\n    default:\n      secure: v1:AAAA\n")
-    with pytest.raises(ConfigError, match="clientKeys.default: not a gateway client; this stack has no gateway"):
+    with pytest.raises(ConfigError, match="clientKeys.default: not a named client; this stack has no named clients"):
         load_stack("t", scratch_project)
 
 
@@ -74,7 +74,7 @@ def test_client_keys_on_a_stack_without_gateway(scratch_project):
     ({"chat-app": [CURRENT, CURRENT]}, "clientKeys.chat-app", "must not repeat a key"),
     ({"chat-app": []}, "clientKeys.chat-app", "at least one key"),
     ({"chat-app": 12345}, "clientKeys.chat-app", "must be a string"),
-    ({"nobody": CURRENT}, "clientKeys.nobody", "not a gateway client; clients: chat-app, batch-jobs"),
+    ({"nobody": CURRENT}, "clientKeys.nobody", "not a named client; clients: chat-app, batch-jobs"),
 ])
 def test_decrypted_value_is_typed(value, path, what):
     with pytest.raises(ValueError) as info:

@@ -43,8 +43,14 @@ CANARIES = {
 }
 PER_CLIENT = {"clientKeys"}
 """Object-valued secrets, set leaf by leaf with ``--path``; only stacks whose config has a gateway take them."""
-VARIANTS = {"proxied": ("dev", {"authProxy": True, "publishAddress": "0.0.0.0"})}
-"""The dev stack with the Docker auth proxy on: its keys file is the one Docker upload derived from apiKey."""
+VARIANTS = {
+    "proxied": ("dev", {"authProxy": True, "publishAddress": "0.0.0.0"}),
+    "clients": ("dev", {"authProxy": True, "apiClients": [
+        {"name": "chat-app", "models": ["phi4-mini:3.8b-q4_K_M"], "rpm": 60, "concurrency": 4},
+        {"name": "batch-jobs", "models": ["qwen3:0.6b-q4_K_M"], "rpm": 30, "concurrency": 2}]}),
+}
+"""The dev stack with the Docker auth proxy on: its keys file is the one Docker upload derived from apiKey;
+with named clients (``apiClients``) the upload of SHA-256 hashes of the clientKeys."""
 
 
 def test_every_secret_key_has_a_canary():
@@ -78,7 +84,7 @@ def _project(root: Path, stack: str) -> str:
         # What `pulumi config set --secret` writes: ciphertext the offline path never decrypts.
         if key not in PER_CLIENT:
             data["config"][f"{PROJECT}:{key}"] = {"secure": "v1:" + secrets.token_hex(16)}
-        elif f"{PROJECT}:gateway" in data["config"]:
+        elif _has_named_clients(data["config"]):
             # `pulumi config set --secret --path 'clientKeys.<client>[i]'`: one secure leaf per key.
             data["config"][f"{PROJECT}:{key}"] = {
                 client: [{"secure": "v1:" + secrets.token_hex(16)} for _ in keys] if isinstance(keys, list)
@@ -91,13 +97,23 @@ def _leaks(text: str) -> list[str]:
     return [key for key in CANARIES if any(m in text for m in _materials(key))]
 
 
-def _has_gateway(stack: str) -> bool:
-    base = VARIANTS.get(stack, (stack, None))[0]
-    return f"{PROJECT}:gateway" in yaml.safe_load((REPO / "stacks" / f"Pulumi.{base}.yaml").read_text())["config"]
+def _has_named_clients(config: dict) -> bool:
+    """A gateway, or Ollama's auth proxy with apiClients: the stacks whose proxies take clientKeys."""
+    return f"{PROJECT}:gateway" in config or bool((config.get(f"{PROJECT}:ollama") or {}).get("apiClients"))
 
 
-def test_client_keys_canary_runs_on_a_gateway_stack():
-    assert any(_has_gateway(s) for s in list_stacks()), "no reference stack has a gateway: clientKeys has no canary run"
+def _stack_has_named_clients(stack: str) -> bool:
+    base, ollama = VARIANTS.get(stack, (stack, None))
+    config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{base}.yaml").read_text())["config"]
+    if ollama:
+        config[f"{PROJECT}:ollama"] = {**config[f"{PROJECT}:ollama"], **ollama}
+    return _has_named_clients(config)
+
+
+def test_client_keys_canary_runs_on_the_gateway_and_a_single_proxy():
+    assert any(_stack_has_named_clients(s) and f"{PROJECT}:gateway" in yaml.safe_load(
+        (REPO / "stacks" / f"Pulumi.{s}.yaml").read_text())["config"] for s in list_stacks()), "no reference stack has a gateway"
+    assert _stack_has_named_clients("clients")
 
 
 @pytest.mark.parametrize("stack", [*list_stacks(), *VARIANTS])
@@ -113,11 +129,11 @@ def test_no_secret_value_reaches_any_output(stack, tmp_path, monkeypatch, caplog
     monkeypatch.setattr(Session, "project_dir", None)
     # The Pulumi CLI decrypts `secure:` values and hands the program the plaintext, marked secret: do the same.
     monkeypatch.setattr("stacks.loader.secret_placeholder", _decrypted)
-    import components.gateway as gateway_module
+    import components.gateway.named_clients as named_clients
 
-    parsed: list[dict] = []  # positive control: the gateway really received the decrypted client keys
-    original = gateway_module.configured_keys_or_none
-    monkeypatch.setattr(gateway_module, "configured_keys_or_none",
+    parsed: list[dict] = []  # positive control: the proxies really received the decrypted client keys
+    original = named_clients.configured_keys_or_none
+    monkeypatch.setattr(named_clients, "configured_keys_or_none",
                         lambda text, clients: parsed.append(original(text, clients)) or parsed[-1])
     caplog.set_level(logging.DEBUG)
 
@@ -129,6 +145,6 @@ def test_no_secret_value_reaches_any_output(stack, tmp_path, monkeypatch, caplog
     assert leaks == [], "secret values in the preview's outputs"
     assert result.exit_code == 0, result.output
     assert any(p.name == "verdict.json" for p in written) and list(cache.rglob("*")), "the preview wrote no reports or cache"
-    if _has_gateway(stack):
+    if _stack_has_named_clients(stack):
         expected = {c: v if isinstance(v, list) else [v] for c, v in CANARIES["clientKeys"].items()}
-        assert expected in parsed, "the gateway never saw the clientKeys canary"
+        assert expected in parsed, "no proxy saw the clientKeys canary"

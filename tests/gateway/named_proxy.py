@@ -1,0 +1,75 @@
+"""Run a generated named-client proxy (nginx.conf + gateway.js from a rendered build) in real nginx + njs
+on 127.0.0.1, in front of a stand-in model server (not a test module).
+
+The only rewrites are the ones a test process needs, each asserted to have happened (a template change that
+moves them fails loudly instead of silently testing something else): the listen port -> a free port on
+127.0.0.1; pid and temp paths -> the test's directory; the config directory (js_path, the keys file) -> the
+test's directory; the upstream server (``ollama:11434`` on a Docker network, ``127.0.0.1:<port>`` in a pod) ->
+the stand-in; as root, ``user root`` so workers can read tmp_path. Everything else runs as generated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from components.gateway.proxy import keys_file_text
+
+from .harness import Process, free_port, wait_http
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def _sub(pattern: str, repl: str, text: str, *, count: int | None = 1) -> str:
+    new, n = re.subn(pattern, repl, text, flags=re.MULTILINE)
+    assert (n >= 1) if count is None else (n == count), f"rewrite {pattern!r} matched {n} times: the config changed shape"
+    return new
+
+
+class NamedProxy:
+    """The generated files of one proxy, running. ``conf_dir``: where the deployed proxy reads them."""
+
+    def __init__(self, workdir: Path, files: dict[str, str], *, conf_dir: str, keys_file: str, upstream_port: int,
+                 keys: dict[str, list[str]]) -> None:
+        self.dir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "tmp").mkdir(exist_ok=True)
+        (workdir / "gateway.js").write_text(files["gateway.js"])
+        self.keys_file = workdir / "clients.keys"
+        self.write_keys(keys)
+        self.port = free_port()
+        conf = files["nginx.conf"]
+        conf = _sub(r"^pid /tmp/nginx\.pid;", f"pid {workdir}/nginx.pid;", conf)
+        conf = _sub(r"(_temp_path) /tmp/", rf"\1 {workdir}/tmp/", conf, count=5)
+        conf = _sub(rf"^(\s*)js_path {re.escape(conf_dir)};", rf"\g<1>js_path {workdir};", conf)
+        conf = _sub(rf"^(\s*)js_var \$gw_keys_file {re.escape(keys_file)};", rf"\g<1>js_var $gw_keys_file {self.keys_file};", conf)
+        conf = _sub(r"^(\s*)server (ollama|127\.0\.0\.1):\d+;", rf"\g<1>server 127.0.0.1:{upstream_port};", conf)
+        conf = _sub(r"^(\s*)listen 8080;", rf"\g<1>listen 127.0.0.1:{self.port};", conf)
+        if os.geteuid() == 0:
+            conf = _sub(r"^worker_processes 1;", "worker_processes 1;\nuser root;", conf)
+        self.conf = workdir / "nginx.conf"
+        self.conf.write_text(conf)
+        check = subprocess.run([NGINX, "-t", "-p", str(workdir), "-c", str(self.conf)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        self.nginx = Process([NGINX, "-p", str(workdir), "-c", str(self.conf), "-g", "daemon off;"], workdir / "nginx.log")
+        wait_http(f"{self.url}/healthz")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_keys(self, keys: dict[str, list[str]] | str) -> None:
+        """Replace the keys file atomically (as a Docker upload or the kubelet's Secret update lands)."""
+        staged = self.keys_file.with_suffix(".new")
+        staged.write_text(keys if isinstance(keys, str) else keys_file_text(keys))
+        staged.replace(self.keys_file)
+
+    def access_log(self) -> str:
+        return (self.dir / "nginx.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.nginx.stop(signal.SIGQUIT)
