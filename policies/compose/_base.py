@@ -57,3 +57,16 @@ def secret_paths(service: dict) -> list[str]:
             target = str(entry.get("target") or entry.get("source") or "")
             paths.append(target if target.startswith("/") else f"/run/secrets/{target}")
     return paths
+
+
+def config_texts(service: dict, compose: dict) -> list[str]:
+    """The text of every compose config ``service`` mounts that the document carries inline (``content``; the
+    gate inlines ``file`` configs first, :func:`policies.compose.runner.inline_config_files`)."""
+    configs = as_dict(compose.get("configs"))
+    texts = []
+    for entry in as_list(service.get("configs")):
+        source = entry if isinstance(entry, str) else as_dict(entry).get("source")
+        content = as_dict(configs.get(source)).get("content")
+        if isinstance(content, str):
+            texts.append(content)
+    return texts

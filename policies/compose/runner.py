@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from policies.compose._base import ComposeCheck, services
 from policies.rules._types import Finding, Status
@@ -29,9 +30,30 @@ def load_compose_checks() -> list[ComposeCheck]:
     return sorted(found, key=lambda c: c.META.id)
 
 
-def run_compose_checks(compose: dict, file_path: str, checks: list[str] | None = None) -> ComposeReport:
-    """`checks`: optional list of check ids to run (default: all)."""
+def inline_config_files(compose: dict, base_dir: Path) -> dict:
+    """A copy of ``compose`` whose top-level ``configs`` read from a ``file`` (relative to the compose file's
+    directory, as ``docker compose`` resolves it) carry its text as ``content``, so checks judge what the
+    service mounts. A file outside ``base_dir`` or missing stays a reference (nothing to judge)."""
+    configs = compose.get("configs") if isinstance(compose, dict) else None
+    if not isinstance(configs, dict):
+        return compose
+    root = base_dir.resolve()
+    inlined = {}
+    for name, config in configs.items():
+        path = (root / config["file"]).resolve() if isinstance(config, dict) and isinstance(config.get("file"), str) else None
+        if path is not None and path.is_relative_to(root) and path.is_file():
+            config = {**config, "content": path.read_text(errors="replace")}
+        inlined[name] = config
+    return {**compose, "configs": inlined}
+
+
+def run_compose_checks(compose: dict, file_path: str, checks: list[str] | None = None,
+                       base_dir: Path | None = None) -> ComposeReport:
+    """`checks`: optional list of check ids to run (default: all). `base_dir`: the compose file's directory;
+    configs read from files there are judged by content (:func:`inline_config_files`)."""
     report = ComposeReport(file_path)
+    if base_dir is not None:
+        compose = inline_config_files(compose or {}, base_dir)
     for check in load_compose_checks():
         if checks and check.META.id not in checks:
             continue

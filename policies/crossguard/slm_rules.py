@@ -139,5 +139,22 @@ def validate_manifest_set(args: Any, report_violation: ReportViolation) -> None:
 def resource_policies_spec() -> list[tuple[CheckMeta, Callable[[Any, ReportViolation], None]]]:
     """(meta, validate) for every per-resource SLM rule: Kubernetes rules, then compose rules."""
     spec = [(rule.META, k8s_validator(rule)) for rule in KUBERNETES_RULES]
-    spec += [(check.META, compose_validator(check)) for check in load_compose_checks()]
+    index = {meta.id: i for i, (meta, _) in enumerate(spec)}
+    for check in load_compose_checks():
+        if check.META.id in index:  # a Docker twin of a Kubernetes rule: one policy, each validator on its own type
+            meta, k8s_validate = spec[index[check.META.id]]
+            spec[index[check.META.id]] = (meta, _either(k8s_validate, compose_validator(check)))
+        else:
+            spec.append((check.META, compose_validator(check)))
     return spec
+
+
+def _either(*validators: Callable[[Any, ReportViolation], None]) -> Callable[[Any, ReportViolation], None]:
+    """One validate that runs each (each ignores resource types it does not judge)."""
+
+    def validate(args: Any, report_violation: ReportViolation) -> None:
+        for v in validators:
+            v(args, report_violation)
+
+    validate.__name__ = validators[0].__name__
+    return validate

@@ -1,7 +1,9 @@
 """CKV_SLM_032: every named client of a key-checking proxy has a request-rate and a concurrency limit.
 
 Judged on the proxy's nginx configuration as nginx reads it (``policies.rules._nginx``), in a ConfigMap
-(Kubernetes) or a compose config (Docker). The proxy names the caller into a client variable
+(Kubernetes, through checkov) or in a compose service's configs (Docker: the Docker twin
+``policies/compose/checks/proxy_client_limits.py``, same id, reads the generated ``files/<component>/nginx.conf``
+the compose export mounts, or an inline config). The proxy names the caller into a client variable
 (``js_set $V <module>.client``, or ``map $http_authorization $V``); the clients are the names the
 configuration maps from that variable (``map $V $X { "<client>" ...; }``). For every client and every
 location that serves inference (``js_content <module>.route``, or a ``proxy_pass`` outside named and
@@ -16,6 +18,7 @@ is not applicable.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from policies.rules._nginx import Directive, looks_like_nginx, parse, walk
@@ -35,6 +38,9 @@ META = CheckMeta(
     framework="kubernetes",
     kinds=("ConfigMap",),
 )
+
+COMPOSE_META = dataclasses.replace(META, framework="compose", kinds=())
+"""The Docker twin's metadata: the same check, judged on compose services' nginx configs."""
 
 _RATE = re.compile(r"^rate=(\d+)r/[sm]$")
 _HEALTH = re.compile(r"health|ready|live", re.I)

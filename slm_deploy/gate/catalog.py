@@ -96,9 +96,10 @@ def _cell(text: str) -> str:
 
 
 def catalog_markdown(entries: list[CatalogEntry]) -> str:
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.source] = counts.get(e.source, 0) + 1
+    ids: dict[str, set[str]] = {}
+    for e in entries:  # one check judged on two frameworks (a Kubernetes rule and its Docker twin) counts once
+        ids.setdefault(e.source, set()).add(e.id)
+    counts = {source: len(found) for source, found in ids.items()}
     lines = [
         "# Policy catalog",
         "",
@@ -125,7 +126,7 @@ def catalog_markdown(entries: list[CatalogEntry]) -> str:
     )
     for title, source in sections:
         rows = [e for e in entries if e.source == source]
-        lines += [f"## {title} ({len(rows)})", "", "| id | framework | severity | name | rationale |",
+        lines += [f"## {title} ({len({e.id for e in rows})})", "", "| id | framework | severity | name | rationale |",
                   "|---|---|---|---|---|"]
         for e in rows:
             rationale = e.rationale

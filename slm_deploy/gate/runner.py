@@ -209,7 +209,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         from policies.compose import run_compose_checks
 
         compose_doc = yaml.safe_load(compose_path.read_text()) or {}
-        report = run_compose_checks(compose_doc, "compose.yaml")
+        report = run_compose_checks(compose_doc, "compose.yaml", base_dir=build_dir)  # file configs: files/...
         passed += [_policy_finding(x, "compose") for x in report.passed_checks]
         failed += [_policy_finding(x, "compose") for x in report.failed_checks]
         ran |= {x.check_id for x in report.passed_checks + report.failed_checks}
@@ -335,9 +335,11 @@ def _check_table(ran: set[str], slm_metas: list, builtins: list[dict[str, str]],
         table[c["id"]] = {"name": c["name"], "severity": severities.get(c["id"], ""), "framework": c["framework"],
                           "guideline": c["guideline"], "targets": c.get("targets", "")}
     for m in slm_metas:
-        table[m.id] = {"name": m.name, "severity": m.severity, "framework": m.framework, "guideline": m.reference,
-                       "targets": ", ".join(m.kinds) if m.kinds else ("compose services" if m.framework == "compose"
-                                                                        else "")}
+        row = {"name": m.name, "severity": m.severity, "framework": m.framework, "guideline": m.reference,
+               "targets": ", ".join(m.kinds) if m.kinds else ("compose services" if m.framework == "compose" else "")}
+        if m.id in table:  # one check on two frameworks (a Kubernetes rule and its Docker twin)
+            row |= {k: f"{table[m.id][k]}, {row[k]}" for k in ("framework", "targets") if table[m.id][k] != row[k]}
+        table[m.id] = row
     for cid, (name, _) in GATE_CHECKS.items():
         table[cid] = {"name": name, "severity": "HIGH", "framework": "gate", "guideline": ""}
     for cid in ran:

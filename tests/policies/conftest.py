@@ -19,7 +19,7 @@ def checkov_report():
     from checkov.runner_filter import RunnerFilter
 
     bc_integration.skip_download = True  # the CLI's --skip-download: never call the platform
-    files = [str(p) for cid in K8S_CHECK_IDS for o in ("pass", "fail") for p in fixture_files(cid, o)]
+    files = [str(p) for cid in K8S_CHECK_IDS for o in ("pass", "fail") for p in fixture_files(cid, o, "kubernetes")]
     report = Runner().run(
         root_folder=None, files=files, external_checks_dir=[str(CHECKS_DIR)],
         runner_filter=RunnerFilter(framework=["kubernetes"], checks=K8S_CHECK_IDS),

@@ -22,13 +22,14 @@ EXPECTED = {  # (passed, failed) service records of the check on its pass/ and f
     "CKV_SLM_020": (3, 6),
     "CKV_SLM_028": (2, 2),
     "CKV_SLM_029": (2, 3),  # pass: download + server (stateless mounts nothing: n/a); fail: each of the three reads another's secret
+    "CKV_SLM_032": (1, 2),  # pass: the named-client proxy (single-key proxy and plain service: n/a); fail: a lost limit_conn, no limits
     "CKV_SLM_036": (3, 4),  # pass: both proxies, the unproxied edge server; fail: Ollama behind its proxy, Open WebUI, a download step, host networking
 }
 
 
 def _run(check_id: str, outcome: str):
     reports = [run_compose_checks(yaml.safe_load(p.read_text()), str(p), checks=[check_id])
-               for p in fixture_files(check_id, outcome)]
+               for p in fixture_files(check_id, outcome, "compose")]
     return [r for rep in reports for r in rep.passed_checks], [r for rep in reports for r in rep.failed_checks]
 
 

@@ -18,7 +18,7 @@ def test_catalog_is_complete_and_well_formed():
         assert m.name.startswith("Ensure ") and m.severity in {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
         assert m.reference.startswith("https://") and len(m.rationale) > 80
         assert m.framework in {"kubernetes", "manifest-set", "compose"}
-        assert fixture_files(m.id, "pass") and fixture_files(m.id, "fail"), m.id
+        assert fixture_files(m.id, "pass", m.framework) and fixture_files(m.id, "fail", m.framework), m.id
 
 
 def test_one_checkov_check_per_module():

@@ -307,3 +307,25 @@ def test_the_secrets_readme_recipe_gives_keys_the_proxy_accepts(builds, tmp_path
     finally:
         proxy.stop()
         stand_in.close()
+
+
+# --------------------------------------------------------------------------- the gate (CKV_SLM_032, Docker twin)
+def test_gate_judges_the_docker_proxy_config_it_mounts(builds, tmp_path):
+    """CKV_SLM_032 reads files/ollama/nginx.conf through the compose config that mounts it: the generated one
+    passes; with one client's limit_conn removed, the gate fails on the proxy service."""
+    import shutil
+
+    from slm_deploy.gate.runner import run_gate
+
+    build = tmp_path / "build"
+    shutil.copytree(builds["dev"], build)
+    result = run_gate(build, "t", use_cache=False, write_reports=False)
+    assert [f.resource for f in result.passed if f.check_id == "CKV_SLM_032"] == ["service.ollama-auth-proxy"]
+    conf = build / "files" / "ollama" / "nginx.conf"
+    text = conf.read_text()
+    tampered = re.sub(r"^\s*limit_conn gw_conn_1 \d+;\n", "", text, flags=re.M)
+    assert tampered != text
+    conf.write_text(tampered)
+    result = run_gate(build, "t", use_cache=False, write_reports=False)
+    [failed] = [f for f in result.failed if f.check_id == "CKV_SLM_032"]
+    assert failed.resource == "service.ollama-auth-proxy" and "batch-jobs" in failed.message and not result.ok
