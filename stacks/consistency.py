@@ -11,7 +11,8 @@ from typing import Any
 
 from stacks.instances import GATEWAY_NAME, MONITORING_NAME, OLLAMA_NAME, SINGLE_INSTANCES
 
-__all__ = ["component_problems", "lifecycle_problems", "name_problems", "host_port_problems", "ollama_problems"]
+__all__ = ["component_problems", "lifecycle_problems", "name_problems", "served_name_problems", "host_port_problems",
+           "ollama_problems"]
 
 Problems = list[tuple[tuple[Any, ...], str]]
 
@@ -97,6 +98,29 @@ def name_problems(cfg: Any) -> Problems:
                         f"{clash}-*; pick a name that does not start with {clash}-"))
         else:
             seen[name] = f"{key}[{i}]"
+    return out
+
+
+def served_name_problems(cfg: Any) -> Problems:
+    """Behind the model gateway, a request's ``model`` picks one service: every served name (a service's
+    servedModelName or catalog id, and each LoRA adapter's name) belongs to one service only."""
+    if not cfg.gateway_enabled:
+        return []
+    out: Problems = []
+    seen: dict[str, str] = {}
+    for i, v in enumerate(cfg.vllm):
+        key = "servedModelName" if v.served_model_name else "model"
+        names = [(("vllm", i, key), v.served_name, f"vllm[{i}]")]
+        names += [(("vllm", i, "loraAdapters", j, "name"), a.name, f"vllm[{i}].loraAdapters[{j}]")
+                  for j, a in enumerate(v.lora_adapters)]
+        for loc, name, entry in names:
+            owner = seen.get(name)
+            if owner is not None:
+                out.append((loc, f"model name {name!r} is already served by {owner}; behind the model gateway a "
+                                 "request's model picks one service, so each served name must be unique: set "
+                                 "servedModelName (or rename the adapter)"))
+            else:
+                seen[name] = entry
     return out
 
 

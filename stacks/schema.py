@@ -28,7 +28,14 @@ from components.ollama.args import OllamaStackArgs
 from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.validation import DnsLabel, DockerHostUrl, HostMemoryGb, LabelValue, located
 from components.vllm.args import VllmServiceArgs
-from stacks.consistency import component_problems, host_port_problems, lifecycle_problems, name_problems, ollama_problems
+from stacks.consistency import (
+    component_problems,
+    host_port_problems,
+    lifecycle_problems,
+    name_problems,
+    ollama_problems,
+    served_name_problems,
+)
 
 __all__ = [
     "PROJECT",
@@ -251,5 +258,6 @@ class StackConfig(ArgsModel):
     @model_validator(mode="after")
     def _consistent(self) -> "StackConfig":
         """Every cross-component rule, each problem at its entry (see stacks/consistency.py)."""
-        located(component_problems(self) + lifecycle_problems(self) + name_problems(self) + host_port_problems(self))
+        located(component_problems(self) + lifecycle_problems(self) + name_problems(self) + served_name_problems(self)
+                + host_port_problems(self))
         return self

@@ -9,7 +9,12 @@ from stacks.errors import ConfigError
 from stacks.loader import load_stack
 from tests.conftest import write_stack
 
-VLLM = "    - name: {name}\n      model: qwen3-0.6b\n"
+VLLM = "    - name: {name}\n      model: {model}\n"
+
+
+def vllm(name: str, model: str = "qwen3-0.6b") -> str:
+    return VLLM.format(name=name, model=model)
+
 OLLAMA_DOCKER = (
     "  slm-deploy:ollama:\n    models: [qwen3-0.6b]\n    optOuts:\n      - setting: runAsNonRoot\n"
     "        reason: named volumes are root-owned on this laptop host; all capabilities are dropped\n"
@@ -24,8 +29,8 @@ def _lines(root, text: str) -> list[str]:
 
 
 def test_a_duplicate_vllm_name_points_at_the_second_entry(scratch_project):
-    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + VLLM.format(name="a") + VLLM.format(name="b")
-                    + VLLM.format(name="a"))
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + vllm("a") + vllm("b", "qwen3-1.7b")
+                    + vllm("a", "smollm2-1.7b-instruct"))
     assert line.startswith("stacks/Pulumi.t.yaml:7: slm-deploy:vllm[2].name = 'a': 'a' is already the name of vllm[0]")
 
 
@@ -71,7 +76,7 @@ def test_two_services_publishing_one_host_port(scratch_project):
 
 def test_a_name_inside_another_instances_prefix(scratch_project):
     [line] = _lines(scratch_project, "config:\n  slm-deploy:monitoring:\n    mode: standalone\n  slm-deploy:vllm:\n"
-                    + VLLM.format(name="monitoring-grafana"))
+                    + vllm("monitoring-grafana"))
     assert line.startswith("stacks/Pulumi.t.yaml:5: slm-deploy:vllm[0].name = 'monitoring-grafana': 'monitoring-grafana' "
                            "collides with the monitoring stack")
 
@@ -80,12 +85,12 @@ def test_a_name_inside_another_instances_prefix(scratch_project):
                                          ("gateway-keys", "collides with the model gateway")])
 def test_a_name_the_gateway_owns(scratch_project, name, words):
     # two models turn the gateway on by default; its objects are gateway and gateway-*
-    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + VLLM.format(name="a") + VLLM.format(name=name))
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + vllm("a") + vllm(name, "qwen3-1.7b"))
     assert line.startswith(f"stacks/Pulumi.t.yaml:5: slm-deploy:vllm[1].name = '{name}': '{name}' {words}")
 
 
 def test_the_gateway_name_is_free_without_a_gateway(scratch_project):
-    write_stack(scratch_project, "t", "config:\n  slm-deploy:vllm:\n" + VLLM.format(name="gateway"))
+    write_stack(scratch_project, "t", "config:\n  slm-deploy:vllm:\n" + vllm("gateway"))
     assert load_stack("t", scratch_project).config.vllm[0].name == "gateway"
 
 
@@ -93,7 +98,7 @@ def test_independent_cross_field_problems_come_together(scratch_project):
     # (an RWX class: two replicas need a ReadWriteMany model cache, docs/lifecycle.md)
     lines = _lines(scratch_project, "config:\n  slm-deploy:cluster: {rwxStorageClass: nfs}\n  slm-deploy:monitoring:\n"
                    "    mode: operator\n  slm-deploy:vllm:\n"
-                   + VLLM.format(name="a") + VLLM.format(name="a") + "      scaleToZero: true\n      maxReplicas: 2\n"
+                   + vllm("a") + vllm("a", "qwen3-1.7b") + "      scaleToZero: true\n      maxReplicas: 2\n"
                    "      activationQuery: up\n")
     assert [line.split(":")[1] for line in lines] == ["4", "8", "10"]  # in file order
     assert "operator needs cluster.prometheusOperator" in lines[0] and "already the name of vllm[0]" in lines[1]
@@ -113,3 +118,26 @@ def test_independent_cross_field_problems_come_together(scratch_project):
 def test_typed_stack_fields_refuse_what_kubernetes_or_docker_would(scratch_project, key, value, words):
     [line] = _lines(scratch_project, f"config:\n  slm-deploy:{key}: {value}\n")
     assert line.startswith("stacks/Pulumi.t.yaml:2: slm-deploy:") and words in line
+
+
+def test_two_services_serving_one_model_name_behind_the_gateway(scratch_project):
+    # two services turn the gateway on by default; a request's model must pick one of them
+    [line] = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + vllm("a") + vllm("b"))
+    assert line.startswith("stacks/Pulumi.t.yaml:6: slm-deploy:vllm[1].model = 'qwen3-0.6b': model name 'qwen3-0.6b' is "
+                           "already served by vllm[0]; behind the model gateway")
+
+
+def test_an_adapter_named_like_another_services_model_behind_the_gateway(scratch_project):
+    lines = _lines(scratch_project, "config:\n  slm-deploy:vllm:\n" + vllm("a") + "      servedModelName: chat\n"
+                   + vllm("b", "qwen3-1.7b") + "      servedModelName: other\n      loraAdapters:\n"
+                   "        - name: sql\n          hfRepo: org/adapter\n          revision: " + "a" * 40 + "\n"
+                   "        - name: chat\n          hfRepo: org/other\n          revision: " + "b" * 40 + "\n")
+    [line] = lines
+    assert line.startswith("stacks/Pulumi.t.yaml:13: slm-deploy:vllm[1].loraAdapters[1].name = 'chat': model name 'chat' "
+                           "is already served by vllm[0]")
+
+
+def test_one_model_name_twice_is_fine_without_a_gateway(scratch_project):
+    write_stack(scratch_project, "t", "config:\n  slm-deploy:gateway:\n    enabled: false\n  slm-deploy:vllm:\n"
+                + vllm("a") + vllm("b"))
+    assert [v.served_name for v in load_stack("t", scratch_project).config.vllm] == ["qwen3-0.6b", "qwen3-0.6b"]
