@@ -145,7 +145,7 @@ def test_ollama_on_a_small_host_suggests_stack_keys_not_engine_settings(scratch_
         "    models: [qwen3-8b]\n    dockerUser: '10001:10001'\n",
     )
     assert "the models do not fit the Docker host" in line
-    assert "a shorter context: server.contextLength: 3072" in line
+    assert "a shorter context: server.contextLength: 2048" in line
     assert "server.kvCacheType: q8_0 with server.flashAttention: true" in line
     assert "a bigger host: docker.memoryGb: 16" in line
     assert "OLLAMA_" not in line and "num_ctx 3072" not in line and "Q4_0" not in line
