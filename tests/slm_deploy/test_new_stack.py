@@ -80,14 +80,14 @@ def test_qwen3_8b_on_an_8gb_laptop_can_be_generated_with_a_shorter_context(scrat
     """Issue #16: the verdict says what would fit in the user's terms, and the size questions come again."""
     proc = _new_stack(scratch_project, answers=[
         "lap", "ollama-docker", "", "8", "qwen3-8b", "", "", "",  # defaults: context 4096 does not fit
-        "", "", "", "3072", "",  # Enter keeps memory, model and quantization; a shorter context
+        "", "", "", "2048", "",  # Enter keeps memory, model and quantization; a shorter context
         "", "y"])
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
-    assert "error: the models do not fit the Docker host" in err and "server.contextLength: 3072" in err
+    assert "error: the models do not fit the Docker host" in err and "server.contextLength: 2048" in err
     assert err.index("do not fit") < err.index("Change the answers that decide the size")
-    assert "sizing   ollama qwen3-8b: Q4_K_M, context 3072 x 1 parallel -> " in err
-    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 3072}
+    assert "sizing   ollama qwen3-8b: Q4_K_M, context 2048 x 1 parallel -> " in err
+    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 2048}
     assert load_stack("lap", scratch_project).config.docker.memory_gb == 8
 
 
