@@ -18,10 +18,11 @@ from components.ollama.models import ResolvedModel, resolve_model
 from components.ollama.settings import OllamaServerSettings
 from components.ollama.webui import WebUiSettings
 from components.optouts import SecurityOptOut
-from components.sizing import MemoryPlan, report_ollama
+from components.catalog import get_cpu_tier
+from components.sizing import Fix, MemoryPlan, report_ollama, worded
 from components.validation import HostPort, Labels, StorageQuantity, ip_address, located
 
-__all__ = ["OllamaStackArgs", "OllamaMemory"]
+__all__ = ["OllamaStackArgs", "OllamaMemory", "OllamaHostFit"]
 
 MiB = 1024**2
 GiB = 1024**3
@@ -197,45 +198,69 @@ class OllamaStackArgs(ArgsModel):
         cpu = max((p.cpu_request for p in largest), key=lambda c: float(c.rstrip("m")) / (1000 if c.endswith("m") else 1))
         return OllamaMemory(tuple(plans), total, limit, cpu)
 
-    def check_fits(self, host_memory_gb: float) -> None:
-        """Docker target: the server's models + Open WebUI + the proxies must fit the host's memory."""
+    def host_fit(self, host_memory_gb: float) -> OllamaHostFit:
+        """Docker target: the server's models + Open WebUI + the proxies against the host's memory, with what
+        would fit (the sizing model's fixes for the largest model on what the others leave)."""
         mem = self.memory()
         host = int(host_memory_gb * GiB)
         proxies = int(self.auth_proxy) + int(self.webui.enabled)  # 128 MiB each (docker.py PROXY_MEMORY_MB)
         others = (self.webui.memory_mb * MiB if self.webui.enabled else 0) + proxies * 128 * MiB
-        needed = mem.total_bytes + others
-        if needed <= host:
-            return
-        parts = " + ".join(f"{p.model} {p.quantization} {p.total_bytes / GiB:.1f} GiB" for p in
-                           sorted(mem.plans, key=lambda p: p.total_bytes, reverse=True)[: self.server.max_loaded_models])
-        hints = []
-        if self.server.max_loaded_models > 1:
-            hints.append("server.maxLoadedModels: 1 (models are swapped instead of kept loaded)")
-        biggest = max(mem.plans, key=lambda p: p.total_bytes)
+        loaded = tuple(sorted(mem.plans, key=lambda p: p.total_bytes, reverse=True)[: self.server.max_loaded_models])
+        biggest = loaded[0]
         fit = report_ollama(biggest.model, quantization=biggest.quantization, num_ctx=biggest.num_ctx or 4096,
                             num_parallel=self.server.num_parallel, kv_cache_type=self.server.kv_cache_type,
                             host_memory_bytes=max(0, host - others))
-        hints += [_stack_terms(h, biggest.model) for h in fit.suggestions]
+        fixes = [Fix("max_loaded", "1", "fewer models kept loaded",
+                     "OLLAMA_MAX_LOADED_MODELS=1 (models are swapped instead of kept loaded)")] \
+            if self.server.max_loaded_models > 1 else []
+        return OllamaHostFit(loaded, mem.total_bytes + others, host, others, tuple(fixes) + fit.fixes)
+
+    def check_fits(self, host_memory_gb: float) -> None:
+        """Docker target: refuse (ValueError, in stack-file keys) when :meth:`host_fit` does not fit."""
+        fit = self.host_fit(host_memory_gb)
+        if fit.fits:
+            return
+        now = _tag(fit.loaded[0].model, fit.loaded[0].quantization)
+        words = {**STACK_WORDS, "quantization": lambda f: f"models: {_tag(fit.loaded[0].model, f.value)} instead of {now}"}
+        parts = " + ".join(f"{p.model} {p.quantization} {p.total_bytes / GiB:.1f} GiB" for p in fit.loaded)
+        context = ("server.contextLength" if (fit.loaded[0].num_ctx or 0) <= self.server.context_length
+                   else "a Modelfile variant's num_ctx")
         raise ValueError(
-            f"the models do not fit the Docker host: {parts} (num_ctx × numParallel {self.server.num_parallel}, "
-            f"maxLoadedModels {self.server.max_loaded_models}) + {others / GiB:.1f} GiB for Open WebUI/proxy = "
-            f"{needed / GiB:.1f} GiB, but docker.memoryGb is {host_memory_gb:g} ({host / GiB:.1f} GiB). "
-            f"What would fit: {'; '.join(hints) or 'a smaller model or a bigger host'}"
+            f"the models do not fit the Docker host: {parts} ({context} {fit.loaded[0].num_ctx} × server.numParallel "
+            f"{self.server.num_parallel}, server.maxLoadedModels {self.server.max_loaded_models}) + "
+            f"{fit.others_bytes / GiB:.1f} GiB for Open WebUI/proxy = {fit.needed_bytes / GiB:.1f} GiB, but "
+            f"docker.memoryGb is {host_memory_gb:g} ({fit.host_bytes / GiB:.1f} GiB). "
+            f"What would fit: {'; '.join(worded(fit.fixes, words)) or 'a smaller model or a bigger host'}"
         )
 
 
-def _stack_terms(hint: str, model: str) -> str:
-    """A sizing suggestion in stack-file keys (the sizing model speaks Ollama's num_ctx and variables)."""
-    import re
+@dataclass(frozen=True)
+class OllamaHostFit:
+    """:meth:`OllamaStackArgs.host_fit`: the models loaded at once, needed vs the host, what would fit."""
 
+    loaded: tuple[MemoryPlan, ...]
+    needed_bytes: int
+    host_bytes: int
+    others_bytes: int
+    fixes: tuple[Fix, ...]
+
+    @property
+    def fits(self) -> bool:
+        return self.needed_bytes <= self.host_bytes
+
+
+# What would fit, in stack-file keys (the sizing model speaks Ollama's num_ctx and variables).
+STACK_WORDS = {
+    "context": "server.contextLength: {value}",
+    "concurrency": "server.numParallel: {value}",
+    "kv_cache": "server.kvCacheType: {value} with server.flashAttention: true",
+    "max_loaded": "server.maxLoadedModels: {value}",
+    "host": lambda f: f"docker.memoryGb: {get_cpu_tier(f.value).memory_gib}",
+}
+
+
+def _tag(model: str, quantization: str) -> str:
     from components.catalog import get_model
     from components.ollama.models import catalog_tag
 
-    hint = re.sub(r"num_ctx (\d+)", r"server.contextLength: \1", hint)
-    hint = hint.replace("OLLAMA_KV_CACHE_TYPE=q8_0 (needs OLLAMA_FLASH_ATTENTION=1)",
-                        "server.kvCacheType: q8_0 with server.flashAttention: true")
-    hint = re.sub(r"a bigger host: cpu-(\d+)gb \([^)]*\)", r"a bigger host: docker.memoryGb: \1", hint)
-    found = re.match(r"a smaller quantization: (\S+)$", hint)
-    if found:
-        hint += f" (the model tag {catalog_tag(get_model(model), found.group(1))})"
-    return hint
+    return catalog_tag(get_model(model), quantization)

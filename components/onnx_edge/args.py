@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -20,7 +18,8 @@ from components.onnx_edge.constants import (
     SERVER_PORT,
     START_BUDGET_SECONDS,
 )
-from components.sizing import FitError, MemoryPlan, size_onnx
+from components.sizing import MemoryPlan, report_onnx, worded
+from components.sizing.common import fit_message, gib
 from components.templating import render_template
 from components.validation import DigestImageRef, HostPort, LabelValue, dns_label, ip_address
 from components.versions import image as pinned_image
@@ -33,6 +32,9 @@ _HARDWARE_FOR_EP = {
     "qnn": ("qualcomm-npu",),
 }
 
+
+# What would fit, in stack-file keys (the sizing model speaks onnxruntime-genai's max_length and tier ids).
+STACK_WORDS = {"context": "maxLength: {value}", "concurrency": "concurrency: {value}", "host": "hardwareTier: {value}"}
 
 class OnnxEdgeNodeArgs(ArgsModel):
     """One ONNX Runtime GenAI server on an edge box or a k3s edge pool."""
@@ -106,7 +108,7 @@ class OnnxEdgeNodeArgs(ArgsModel):
                              "build/<stack>/files/<name>/Dockerfile in CI, push it and give repo@sha256:<digest>")
         if self.max_length > spec.max_position_embeddings:
             raise ValueError(f"maxLength {self.max_length} is above {self.model}'s maximum of {spec.max_position_embeddings} tokens")
-        self.plan()  # the fit check: FitError (a ValueError) carries the numbers and what would fit
+        self.plan()  # the fit check: a ValueError with the numbers and what would fit, in stack keys
         return self
 
     # -- derived -------------------------------------------------------------------------------
@@ -115,16 +117,17 @@ class OnnxEdgeNodeArgs(ArgsModel):
         return get_model(self.model)
 
     def plan(self) -> MemoryPlan:
-        """Memory plan on the hardware tier (raises FitError with numbers when it does not fit)."""
+        """Memory plan on the hardware tier (ValueError with numbers and what would fit when it does not)."""
         tier = get_cpu_tier(self.hardware_tier)
-        try:
-            return size_onnx(self.model, variant=self.variant, max_length=self.max_length,
-                             concurrency=self.concurrency, host_memory_bytes=tier.allocatable_bytes)
-        except FitError as exc:
-            # In stack-file keys: the sizing model speaks onnxruntime-genai's max_length and tier ids.
-            message = re.sub(r"a shorter max_length: (\d+)", r"a shorter maxLength: \1", str(exc))
-            message = re.sub(r"a bigger host: (cpu-\d+gb)", r"a bigger host: hardwareTier: \1", message)
-            raise ValueError(f"does not fit {tier.id}: {message}") from None
+        plan = report_onnx(self.model, variant=self.variant, max_length=self.max_length,
+                           concurrency=self.concurrency, host_memory_bytes=tier.allocatable_bytes)
+        if not plan.fits:  # in stack-file keys: the sizing model speaks onnxruntime-genai's max_length
+            raise ValueError(f"does not fit {tier.id}: " + fit_message(
+                f"{self.spec.display_name} {plan.quantization}", plan,
+                f"maxLength {self.max_length} × concurrency {self.concurrency}",
+                f"hardwareTier {tier.id} has {gib(tier.allocatable_bytes)} allocatable",
+                worded(plan.fixes, STACK_WORDS)))
+        return plan
 
     @property
     def subfolder(self) -> str:

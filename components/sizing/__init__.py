@@ -27,17 +27,22 @@ from __future__ import annotations
 
 from components.catalog import ModelSpec
 from components.sizing.common import (
+    ENGINE_FIXES,
     FitError,
+    Fix,
     MemoryPlan,
+    Wording,
     checkpoint_bytes,
     k8s_quantity,
     kv_cache_bytes,
+    worded,
 )
 from components.sizing.gguf import gguf_weights_bytes, report_ollama, size_ollama
 from components.sizing.onnx import onnx_weights_bytes, report_onnx, size_onnx
 from components.sizing.vllm import (
     DEFAULT_MAX_MODEL_LEN,
     VllmPlan,
+    fit_problem,
     report_vllm,
     size_vllm,
     vllm_weights_bytes,
@@ -45,10 +50,14 @@ from components.sizing.vllm import (
 
 __all__ = [
     "DEFAULT_MAX_MODEL_LEN",
+    "ENGINE_FIXES",
     "FitError",
+    "Fix",
     "MemoryPlan",
+    "Wording",
     "VllmPlan",
     "checkpoint_bytes",
+    "fit_problem",
     "gguf_weights_bytes",
     "k8s_quantity",
     "kv_cache_bytes",
@@ -61,6 +70,7 @@ __all__ = [
     "size_onnx",
     "size_vllm",
     "vllm_weights_bytes",
+    "worded",
 ]
 
 

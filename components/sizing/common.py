@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -33,6 +34,57 @@ class FitError(ValueError):
         self.suggestions = suggestions
         self.plan = plan
 
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One change that alone would make a configuration fit, in the sizing model's own terms.
+
+    ``setting`` is one of :data:`ENGINE_FIXES`; ``text`` words it as the engine does (what ``size`` prints).
+    Whoever shows a fit problem words the same fix in the keys its reader writes: a stack file's keys
+    (``maxModelLen: 4096``), new-stack's questions (``context_length 4096``); see :func:`worded`.
+    """
+
+    setting: str
+    value: str
+    label: str
+    """What kind of change, e.g. "a shorter context"."""
+    text: str
+
+
+ENGINE_FIXES = {
+    "vllm": frozenset({"context", "concurrency", "gpu_count", "quantization", "kv_cache", "gpu"}),
+    "ollama": frozenset({"context", "concurrency", "quantization", "kv_cache", "host", "max_loaded"}),
+    "onnx": frozenset({"context", "concurrency", "host"}),
+}
+"""The fix settings each engine's suggestions use (besides ``model``: a smaller model, no value).
+context: tokens per sequence; concurrency: sequences at once; gpu_count: GPUs per pod (tensor parallel
+alike); quantization: weight format; kv_cache: KV-cache dtype; gpu: GPU type id; host: CPU tier id of a
+bigger host; max_loaded: models kept loaded at once (Ollama)."""
+
+Wording = Mapping[str, "str | Callable[[Fix], str]"]
+"""Per fix setting: a template (``{value}``) or a function giving the key and value a reader writes.
+A setting the reader cannot change (missing) is left out."""
+
+
+def worded(fixes: tuple[Fix, ...] | list[Fix], words: Wording) -> list[str]:
+    """``label: <the change in the reader's keys>`` per fix the reader can make."""
+    lines = []
+    for fix in fixes:
+        word = words.get(fix.setting)
+        if fix.setting == "model":
+            lines.append(fix.text)
+        elif word is not None:
+            lines.append(f"{fix.label}: {word(fix) if callable(word) else word.format(value=fix.value)}")
+    return lines
+
+
+def fit_message(head: str, plan, at: str, where: str, fixes: list[str]) -> str:
+    """The one fit message every engine and every reader shares: needed (weights + KV at ``at`` + overhead)
+    versus available on ``where``, then what would fit (``fixes``, already worded for the reader)."""
+    return (f"{head} needs {gib(plan.weights_bytes)} of weights + {gib(plan.kv_cache_bytes)} KV at {at}"
+            f" + {gib(plan.overhead_bytes)} overhead = {gib(plan.total_bytes)}; {where}."
+            " What would fit: " + "; ".join(fixes or ["nothing in the catalog; use a smaller model"]))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,6 +164,8 @@ class MemoryPlan:
     kv_cache_type: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     suggestions: tuple[str, ...] = ()
+    fixes: tuple[Fix, ...] = ()
+    """The suggestions as :class:`Fix` records (``suggestions`` is their engine wording)."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -140,18 +194,22 @@ def memory_plan(engine: Literal["ollama", "onnx"], m: ModelSpec, quant: str, wei
 
 
 def host_message(m: ModelSpec, plan: MemoryPlan, what: str, suggestions: list[str]) -> str:
-    return (
-        f"{m.display_name} {plan.quantization} needs {gib(plan.weights_bytes)} of weights"
-        f" + {gib(plan.kv_cache_bytes)} KV at {what} + {gib(plan.overhead_bytes)} overhead"
-        f" = {gib(plan.total_bytes)}; the host has {gib(plan.available_bytes or 0)} allocatable."
-        " What would fit: " + "; ".join(suggestions or ["nothing in the catalog; use a smaller model"])
-    )
+    return fit_message(f"{m.display_name} {plan.quantization}", plan, what,
+                       f"the host has {gib(plan.available_bytes or 0)} allocatable", suggestions)
 
 
-def bigger_tier(total: int, available: int) -> str | None:
+def with_fixes(plan, fixes: list[Fix]):
+    """``plan`` carrying ``fixes`` and their engine wording as ``suggestions``."""
+    from dataclasses import replace
+
+    return replace(plan, fixes=tuple(fixes), suggestions=tuple(f.text for f in fixes))
+
+
+def bigger_tier(total: int, available: int) -> Fix | None:
     for tier in list_cpu_tiers():
         if tier.allocatable_bytes > available and tier.allocatable_bytes >= total:
-            return f"a bigger host: {tier.id} ({gib(tier.allocatable_bytes)} allocatable)"
+            return Fix("host", tier.id, "a bigger host",
+                       f"a bigger host: {tier.id} ({gib(tier.allocatable_bytes)} allocatable)")
     return None
 
 

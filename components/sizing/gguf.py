@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from components.catalog import ModelSpec, QuantSpec, ggml_type_bits
 from components.sizing.common import (
     RUNTIME_BASE_BYTES,
     FitError,
+    Fix,
     MemoryPlan,
     bigger_tier,
     host_message,
@@ -16,6 +16,7 @@ from components.sizing.common import (
     memory_plan,
     model_spec,
     quant_spec,
+    with_fixes,
 )
 
 LLAMA_CPP_BATCH = 512  # llama.cpp n_batch default
@@ -98,28 +99,35 @@ def report_ollama(model: str | ModelSpec, *, quantization: str = "Q4_K_M", num_c
     plan = _ollama_plan(m, quantization, num_ctx, num_parallel, kv_cache_type, host_memory_bytes)
     if plan.fits:
         return plan
-    return replace(plan, suggestions=tuple(_ollama_suggestions(m, plan, host_memory_bytes or 0)))
+    return with_fixes(plan, _ollama_suggestions(m, plan, host_memory_bytes or 0))
 
 
-def _ollama_suggestions(m: ModelSpec, plan: MemoryPlan, available: int) -> list[str]:
+def _ollama_suggestions(m: ModelSpec, plan: MemoryPlan, available: int) -> list[Fix]:
     out = []
     budget = available - plan.weights_bytes - plan.overhead_bytes
     per_ctx_token = kv_cache_bytes(m, 1, plan.num_parallel or 1, OLLAMA_KV_BYTES[plan.kv_cache_type or "f16"])
     ctx = int(budget // per_ctx_token) // 1024 * 1024 if budget > 0 else 0
     if ctx >= 1024:
-        out.append(f"a shorter context: num_ctx {ctx}")
+        out.append(Fix("context", str(ctx), "a shorter context", f"a shorter context: num_ctx {ctx}"))
+    parallel = plan.num_parallel or 1
+    per_sequence = kv_cache_bytes(m, plan.num_ctx or 4096, 1, OLLAMA_KV_BYTES[plan.kv_cache_type or "f16"])
+    seqs = int(budget // per_sequence) if budget > 0 else 0
+    if 1 <= seqs < parallel:
+        out.append(Fix("concurrency", str(seqs), "fewer parallel requests",
+                       f"fewer parallel requests: OLLAMA_NUM_PARALLEL={seqs}"))
     # Only formats the model is published in (an Ollama tag exists for them), smallest last.
     for qid in [q for q in ("Q4_K_M", "Q4_0") if not m.ollama_quantizations or q in m.ollama_quantizations]:
         smaller = _ollama_plan(m, qid, plan.num_ctx or 4096, plan.num_parallel or 1,
                                plan.kv_cache_type or "f16", available)
         if smaller.weights_bytes < plan.weights_bytes and smaller.fits:
-            out.append(f"a smaller quantization: {qid}")
+            out.append(Fix("quantization", qid, "a smaller quantization", f"a smaller quantization: {qid}"))
             break
     if plan.kv_cache_type == "f16":
         q8 = _ollama_plan(m, plan.quantization, plan.num_ctx or 4096, plan.num_parallel or 1, "q8_0",
                           available)
         if q8.fits:
-            out.append("a q8_0 KV cache: OLLAMA_KV_CACHE_TYPE=q8_0 (needs OLLAMA_FLASH_ATTENTION=1)")
+            out.append(Fix("kv_cache", "q8_0", "a q8_0 KV cache",
+                           "a q8_0 KV cache: OLLAMA_KV_CACHE_TYPE=q8_0 (needs OLLAMA_FLASH_ATTENTION=1)"))
     tier = bigger_tier(plan.total_bytes, available)
     if tier:
         out.append(tier)

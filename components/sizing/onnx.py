@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from components.catalog import ModelSpec
 from components.sizing.common import (
     RUNTIME_BASE_BYTES,
     FitError,
+    Fix,
     MemoryPlan,
     bigger_tier,
     host_message,
@@ -17,6 +17,7 @@ from components.sizing.common import (
     memory_plan,
     model_spec,
     quant_spec,
+    with_fixes,
 )
 
 ONNX_PREFILL_TOKENS = 1024
@@ -54,11 +55,14 @@ def report_onnx(model: str | ModelSpec, *, variant: str = "cpu-int4", max_length
     per_token = kv_cache_bytes(m, 1, concurrency, q.kv_bytes or 4)
     length = int(budget // per_token) // 1024 * 1024 if budget > 0 else 0
     if length >= 1024:
-        out.append(f"a shorter max_length: {length}")
+        out.append(Fix("context", str(length), "a shorter context", f"a shorter max_length: {length}"))
+    seqs = int(budget // kv_cache_bytes(m, max_length, 1, q.kv_bytes or 4)) if budget > 0 else 0
+    if 1 <= seqs < concurrency:
+        out.append(Fix("concurrency", str(seqs), "fewer concurrent requests", f"fewer concurrent requests: {seqs}"))
     tier = bigger_tier(plan.total_bytes, host_memory_bytes or 0)
     if tier:
         out.append(tier)
-    return replace(plan, suggestions=tuple(out))
+    return with_fixes(plan, out)
 
 
 def size_onnx(model: str | ModelSpec, *, variant: str = "cpu-int4", max_length: int = 4096,

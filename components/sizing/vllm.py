@@ -15,14 +15,19 @@ from components.catalog import (
 )
 from components.sizing.common import (
     FitError,
+    Fix,
     GiB,
     MiB,
+    Wording,
+    fit_message,
     gib,
     head_params,
     k8s_quantity,
     linear_params,
     model_spec,
     quant_spec,
+    with_fixes,
+    worded,
 )
 
 DEFAULT_MAX_MODEL_LEN = 8192
@@ -80,6 +85,8 @@ class VllmPlan:
     checkpoint_revision: str | None
     node_label_value: str
     suggestions: tuple[str, ...] = ()
+    fixes: tuple[Fix, ...] = ()
+    """The suggestions as :class:`Fix` records (``suggestions`` is their engine wording)."""
 
     def engine_args(self) -> list[str]:
         """vLLM CLI flags derived by the plan; --quantization / --kv-cache-dtype only when not default."""
@@ -179,20 +186,23 @@ def _first_fit(req: _VllmRequest, counts: list[int]) -> VllmPlan | None:
     return None
 
 
-def _vllm_suggestions(req: _VllmRequest, plan: VllmPlan) -> list[str]:
+def _vllm_suggestions(req: _VllmRequest, plan: VllmPlan) -> list[Fix]:
     """What would fit instead: shorter context, fewer sequences, more GPUs, smaller format, bigger GPU."""
     m, out = req.model, []
     per_token = _kv_per_token(m, KV_DTYPE_BYTES[req.kv_cache_dtype], plan.tensor_parallel_size)
     if plan.kv_budget_bytes > 0:
         max_len = int(plan.kv_budget_bytes // (per_token * req.concurrency)) // 1024 * 1024
         if max_len >= 1024:
-            out.append(f"a shorter context: --max-model-len {max_len} fits {req.concurrency} sequences")
+            out.append(Fix("context", str(max_len), "a shorter context",
+                           f"a shorter context: --max-model-len {max_len} fits {req.concurrency} sequences"))
         seqs = int(plan.kv_budget_bytes // (per_token * req.max_model_len))
         if 1 <= seqs < req.concurrency:
-            out.append(f"fewer concurrent sequences: {seqs} at {req.max_model_len} tokens")
+            out.append(Fix("concurrency", str(seqs), "fewer concurrent sequences",
+                           f"fewer concurrent sequences: {seqs} at {req.max_model_len} tokens"))
     more = _first_fit(req, [n for n in _valid_counts(m) if n > plan.gpu_count])
     if more:
-        out.append(f"more GPUs: {more.gpu_count} × {req.gpu.id} (--tensor-parallel-size {more.gpu_count})")
+        out.append(Fix("gpu_count", str(more.gpu_count), "more GPUs",
+                       f"more GPUs: {more.gpu_count} × {req.gpu.id} (--tensor-parallel-size {more.gpu_count})"))
     for qid in ("fp8", "awq", "gptq"):
         if qid == req.quant.id or qid not in m.vllm_quantizations:
             continue
@@ -200,29 +210,32 @@ def _vllm_suggestions(req: _VllmRequest, plan: VllmPlan) -> list[str]:
             continue
         alt = _first_fit(replace(req, quant=get_quant(qid)), [plan.gpu_count])
         if alt:
-            out.append(f"a smaller quantization: {qid} on {plan.gpu_count} × {req.gpu.id}")
+            out.append(Fix("quantization", qid, "a smaller quantization",
+                           f"a smaller quantization: {qid} on {plan.gpu_count} × {req.gpu.id}"))
             break
     if req.kv_cache_dtype == "auto" and req.gpu.fp8:
         alt = _first_fit(replace(req, kv_cache_dtype="fp8"), [plan.gpu_count])
         if alt:
-            out.append("an fp8 KV cache: --kv-cache-dtype fp8")
+            out.append(Fix("kv_cache", "fp8", "an fp8 KV cache", "an fp8 KV cache: --kv-cache-dtype fp8"))
     for gpu in list_gpus():
         if gpu.memory_mib <= req.gpu.memory_mib or (req.quant.requires_fp8_gpu and not gpu.fp8):
             continue
         if _first_fit(replace(req, gpu=gpu), [1]):
-            out.append(f"a bigger GPU: 1 × {gpu.id}")
+            out.append(Fix("gpu", gpu.id, "a bigger GPU", f"a bigger GPU: 1 × {gpu.id}"))
             break
-    return out or ["nothing in the catalog on one node; use a smaller model"]
+    return out or [Fix("model", "", "a smaller model", "nothing in the catalog on one node; use a smaller model")]
 
 
-def _vllm_message(req: _VllmRequest, plan: VllmPlan, suggestions: list[str]) -> str:
-    return (
-        f"{req.model.display_name} {req.quant.id} needs {gib(plan.weights_bytes)} of weights"
-        f" + {gib(plan.kv_cache_bytes)} KV at {req.max_model_len} × {req.concurrency}"
-        f" + {gib(plan.overhead_bytes)} overhead = {gib(plan.total_bytes)};"
-        f" {plan.gpu_count} × {req.gpu.id} has {gib(plan.available_bytes)} usable"
-        f" at --gpu-memory-utilization {req.utilization:g}. What would fit: " + "; ".join(suggestions)
-    )
+def fit_problem(plan: VllmPlan, words: Wording | None = None, *, context: str = "", concurrency: str = "",
+                utilization: str = "--gpu-memory-utilization") -> str:
+    """A plan that does not fit, in the reader's words: ``words`` per fix setting (see
+    :func:`components.sizing.common.worded`; None: the engine's own text); ``context``, ``concurrency`` and
+    ``utilization`` name those settings in the numbers (``KV at maxModelLen 32768 × concurrency 8``)."""
+    fixes = [f.text for f in plan.fixes] if words is None else worded(plan.fixes, words)
+    at = " ".join(filter(None, (context, str(plan.max_model_len), "×", concurrency, str(plan.concurrency))))
+    where = (f"{plan.gpu_count} × {plan.gpu} has {gib(plan.available_bytes)} usable at {utilization} "
+             f"{plan.gpu_memory_utilization:g}")
+    return fit_message(f"{model_spec(plan.model).display_name} {plan.quantization}", plan, at, where, fixes)
 
 
 def _vllm_request(model: str | ModelSpec, quantization: str, kv_cache_dtype: str,
@@ -283,7 +296,7 @@ def report_vllm(model: str | ModelSpec, *, quantization: str = "bf16", kv_cache_
         plan = _vllm_plan(req, *layout)
     if plan.fits:
         return plan
-    return replace(plan, suggestions=tuple(_vllm_suggestions(req, plan)))
+    return with_fixes(plan, _vllm_suggestions(req, plan))
 
 
 def size_vllm(model: str | ModelSpec, *, quantization: str = "bf16", kv_cache_dtype: str = "auto",
@@ -303,9 +316,7 @@ def size_vllm(model: str | ModelSpec, *, quantization: str = "bf16", kv_cache_dt
                        gpu_memory_utilization=gpu_memory_utilization)
     if plan.fits:
         return plan
-    req = _vllm_request(model, quantization, kv_cache_dtype, max_model_len, concurrency, gpu,
-                        gpu_memory_utilization)
-    raise FitError(_vllm_message(req, plan, list(plan.suggestions)), needed_bytes=plan.total_bytes,
+    raise FitError(fit_problem(plan), needed_bytes=plan.total_bytes,
                    available_bytes=plan.available_bytes, suggestions=list(plan.suggestions), plan=plan)
 
 

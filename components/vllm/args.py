@@ -24,7 +24,7 @@ from components.base import ArgsModel
 from components.catalog import ModelSpec, get_model, list_cpu_tiers, list_gpus
 from components.context import ClientSelector, Peer, StackContext
 from components.lifecycle.source import ModelSource
-from components.sizing import FitError, VllmPlan, checkpoint_bytes, size_vllm
+from components.sizing import FitError, VllmPlan, checkpoint_bytes, fit_problem, size_vllm
 from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label, located
 from components.validation import parse_quantity as _quantity_value
 from components.versions import image as pinned_image
@@ -40,17 +40,17 @@ _GiB = 1024**3
 
 
 
-# The sizing model speaks vLLM's flags; a stack file is written in these keys.
-_FLAG_TO_KEY = {"--max-model-len": "maxModelLen", "--tensor-parallel-size": "tensorParallelSize",
-                "--kv-cache-dtype": "kvCacheDtype", "--gpu-memory-utilization": "gpuMemoryUtilization"}
+# The sizing model speaks vLLM's flags; a stack file is written in these keys (what would fit, per fix).
+STACK_WORDS = {"context": "maxModelLen: {value}", "concurrency": "concurrency: {value}",
+               "gpu_count": "gpuCount: {value} (tensorParallelSize: {value})", "quantization": "quantization: {value}",
+               "kv_cache": "kvCacheDtype: {value}", "gpu": "gpu: {value}"}
 
 
-def stack_keys(message: str) -> str:
-    """A sizing message in stack-file terms: ``--max-model-len 4096`` -> ``maxModelLen: 4096``."""
-    for flag, key in _FLAG_TO_KEY.items():
-        message = re.sub(rf"{flag} (\S+?)([;,)]|$| )", rf"{key}: \1\2", message)
-        message = message.replace(flag, key)
-    return message.replace("more GPUs: ", "more GPUs (gpuCount): ")
+def fit_in_stack_keys(plan: VllmPlan) -> str:
+    """A plan that does not fit, in stack-file keys: ``KV at maxModelLen 32768 × concurrency 8 ... What would
+    fit: a shorter context: maxModelLen: 4096; a bigger GPU: gpu: h100-80gb``."""
+    return fit_problem(plan, STACK_WORDS, context="maxModelLen", concurrency="concurrency",
+                       utilization="gpuMemoryUtilization")
 
 
 def parse_quantity(value: str) -> float:
@@ -203,7 +203,7 @@ class VllmServiceArgs(ArgsModel):
         try:
             _ = self.plan
         except FitError as exc:
-            raise ValueError(f"does not fit: {stack_keys(str(exc))}") from None
+            raise ValueError(f"does not fit: {fit_in_stack_keys(exc.plan)}") from None
         self._check_memory()
         return self
 

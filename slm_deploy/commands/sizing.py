@@ -249,7 +249,10 @@ def stack_sizing_lines(config) -> list[str]:
     each vLLM service, each Ollama model (against docker.memoryGb on a Docker host), each ONNX edge node."""
     lines = []
     for service in getattr(config, "vllm", None) or []:
-        lines.append(f"sizing   {service.name}: {plan_line(service.plan)}")
+        plan, why = service.plan, ""
+        if plan.gpu_count > 1 and service.gpu_count is None:  # derived: say why it is more than one GPU
+            why = f" (does not fit on 1x {plan.gpu})"
+        lines.append(f"sizing   {service.name}: {plan_line(plan)}{why}")
         lines += [f"warning: {service.name}: {w}" for w in plan_warnings(service.plan)]
     ollama = getattr(config, "ollama", None)
     if ollama is not None:

@@ -86,6 +86,10 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
         try:
             loaded = load_or_exit(stack, offline=offline, announce=False)  # bad input: located errors only
             key = preview_key(loaded, target)  # before the build: inputs edited meanwhile miss next time
+            from slm_deploy.commands.sizing import stack_sizing_lines
+
+            for line in stack_sizing_lines(loaded.config):  # the plan, also when the build is unchanged
+                note(line)
             previous = unchanged_build(loaded, target, key)
             if previous is not None:
                 if intro:
@@ -97,10 +101,6 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
             placeholder_note(loaded)
             detail(f"stack file stacks/Pulumi.{stack}.yaml: target {loaded.config.target}, "
                    f"namespace {loaded.config.namespace}")
-            from slm_deploy.commands.sizing import stack_sizing_lines
-
-            for line in stack_sizing_lines(loaded.config):
-                note(line)
             with phase("synth") as info:
                 synth = synth_stack(loaded)
                 info["what"] = f"{len(synth.resources)} resources (the Pulumi program under the mock runtime)"

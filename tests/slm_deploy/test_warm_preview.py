@@ -37,6 +37,7 @@ def test_unchanged_stack_is_not_rebuilt_and_says_so(tmp_path: Path):
     assert warm["resources"] == cold["resources"] and warm["counts"] == cold["counts"] and warm["gate"] == cold["gate"]
     assert (out / "resources.json").stat().st_mtime_ns == stamp  # nothing was rendered again
     assert (out / "gate" / "report.sarif").is_file()
+    assert "sizing   phi4-mini: phi-4-mini-instruct bf16 -> 1x L4" in second.stderr  # the plan is never silent
 
     text = subprocess.run([sys.executable, "-m", "slm_deploy", "preview", "staging", "--out", str(out)],
                           capture_output=True, text=True, cwd=REPO, check=False,

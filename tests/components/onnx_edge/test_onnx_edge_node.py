@@ -57,7 +57,8 @@ def test_fit_check_fails_with_numbers_and_suggestions():
         OnnxEdgeNodeArgs.model_validate({**BASE, "maxLength": 4096, "hardwareTier": "cpu-8gb"})
     text = str(exc.value)
     assert "does not fit cpu-8gb" in text and "GiB" in text and "What would fit" in text
-    assert "a shorter maxLength: 1024" in text  # the stack-file key, not the engine option (issue #16)
+    assert "a shorter context: maxLength: 1024" in text and "max_length" not in text  # the stack-file key (issue #16)
+    assert "at maxLength 4096 × concurrency 1" in text and "a bigger host: hardwareTier: cpu-16gb" in text
 
 
 def test_defaults_are_documented_and_secure():
