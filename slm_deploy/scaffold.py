@@ -155,6 +155,9 @@ def answer_problem(key: str, value: str, answers: dict[str, str], project: Path)
             return "must be a whole number" if key != "host_memory_gb" else "must be a number of GB"
         if number <= 0:
             return "must be greater than 0"
+        spec = _model_spec(answers.get("model", ""))
+        if key == "context_length" and spec is not None and number > spec.max_position_embeddings:
+            return f"above {spec.id}'s maximum context of {spec.max_position_embeddings} tokens"
     return None
 
 
@@ -189,10 +192,14 @@ class Draft:
 
     problems: list = field(default_factory=list)
     loaded: object | None = None
+    config: dict | None = None
+    """The draft's ``config:`` mapping as baked (what the fit check of new-stack sizes)."""
 
 
 def draft(answers: dict[str, str], bake: Callable[[dict[str, str], Path], Path], project: Path) -> Draft:
     """Bake ``answers`` (defaults for the rest) into a scratch copy of the project and load the result."""
+    import yaml
+
     from stacks.errors import ConfigError
     from stacks.loader import load_stack
 
@@ -202,10 +209,11 @@ def draft(answers: dict[str, str], bake: Callable[[dict[str, str], Path], Path],
         (scratch / "stacks").mkdir()
         path = bake(answers, scratch)
         stack = path.name[len("Pulumi."):-len(".yaml")]
+        config = (yaml.safe_load(path.read_text()) or {}).get("config")
         try:
-            return Draft(loaded=load_stack(stack, scratch, offline=True))
+            return Draft(loaded=load_stack(stack, scratch, offline=True), config=config)
         except ConfigError as exc:
-            return Draft(problems=list(exc.problems))
+            return Draft(problems=list(exc.problems), config=config)
 
 
 def _under(path: str, prefix: str) -> bool:

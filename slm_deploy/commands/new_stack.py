@@ -120,8 +120,8 @@ def _prompt(text: str, default: str) -> str:
         raise _NoAnswer from None
 
 
-def _question_text(key: str, answers: dict[str, str]) -> str:
-    from slm_deploy.scaffold import BY_KEY, ENGINE, choices_for, default_for, shown_default
+def _question_text(key: str, answers: dict[str, str], default: str) -> str:
+    from slm_deploy.scaffold import BY_KEY, ENGINE, choices_for, shown_default
 
     text = BY_KEY[key].text
     choices = choices_for(key, answers)
@@ -129,7 +129,7 @@ def _question_text(key: str, answers: dict[str, str]) -> str:
         text += f" ({', '.join(choices)})"
     elif key == "model":
         text += f" ({', '.join(_models_for(ENGINE[answers['kind']]))})"
-    return f"{text} [{shown_default(key, default_for(key, answers), answers)}]"
+    return f"{text} [{shown_default(key, default, answers)}]"
 
 
 def _models_for(engine: str) -> list[str]:
@@ -141,7 +141,8 @@ def _models_for(engine: str) -> list[str]:
 
 def ask(answers: dict[str, str], root: Path) -> tuple[dict[str, str], object]:
     """Ask the questions the kind uses (``answers`` from --set are taken, not asked, unless they fail a
-    check); check each answer at once; show the sizing verdict before anything is written.
+    check); check each answer at once; from the model answer on, check the fit after every size answer
+    (the sizing plan, or what does not fit in the questions' words); show the plan before anything is written.
 
     Returns the answers and the draft the loader accepted. Raises :class:`_NoAnswer` when input ends.
     """
@@ -151,33 +152,46 @@ def ask(answers: dict[str, str], root: Path) -> tuple[dict[str, str], object]:
     given = dict(answers)
     answers = {}
     asked: set[str] = set()
+    suggested: dict[str, str] = {}  # a later size question's default: the answer that would fit
     while True:
         kind = answers.get("kind", given.get("kind", KINDS[0]))
         keys = [q.key for q in questions_for(kind)]
         pending = [k for k in keys if k not in asked]
         if pending:
             key = pending[0]
-            value = given.pop(key) if key in given else _prompt(_question_text(key, answers), default_for(key, answers))
-            problem, sizing = answer_problem(key, value, answers, root), []
+            if key in given:
+                value = given.pop(key)
+            else:
+                default = suggested.pop(key, None) or default_for(key, answers)
+                value = _prompt(_question_text(key, answers, default), default)
+            problem, sizing, fit, loaded = answer_problem(key, value, answers, root), [], None, None
             if problem is None and key not in ("stack_name", "kind"):
                 trial = {**{k: v for k, v in answers.items() if k in keys}, key: value}
-                mine, sizing, _ = _check_draft(trial, kind, asked | {key}, root)
+                mine, sizing, loaded, config = _check_draft(trial, kind, asked | {key}, root)
                 problem = mine[0] if mine else None
+                if problem is None and key in SIZE_KEYS and "model" in asked | {key} and config is not None:
+                    fit, problem = _fit_now(kind, config)
             if problem:
                 print_error(err, f"{key} = {value!r}: {problem}")
                 continue
             answers[key] = value
             asked.add(key)
+            if fit is not None:
+                _does_not_fit(key, value, fit, config, kind, answers, asked, suggested)
+                continue
+            if key in SIZE_KEYS and "model" in asked and loaded is not None:
+                for line in stack_sizing_lines(loaded.config, "host_memory_gb"):
+                    err.print(line, highlight=False, markup=False)
             if key in SIZE_KEYS and sizing:  # every answer that decides the size is in: the verdict is no
                 for line in sizing:
                     print_error(err, line)
                 err.print(_AGAIN, highlight=False, markup=False)
                 asked -= set(SIZE_KEYS)
             continue
-        mine, sizing, loaded = _check_draft({k: v for k, v in answers.items() if k in keys}, kind, asked, root,
-                                            final=True)
+        mine, sizing, loaded, config = _check_draft({k: v for k, v in answers.items() if k in keys}, kind, asked,
+                                                    root, final=True)
         if not mine and not sizing:
-            for line in stack_sizing_lines(loaded.config):
+            for line in stack_sizing_lines(loaded.config, "host_memory_gb"):
                 err.print(line, highlight=False, markup=False)
             import click
 
@@ -188,26 +202,86 @@ def ask(answers: dict[str, str], root: Path) -> tuple[dict[str, str], object]:
             except click.exceptions.Abort:
                 raise _NoAnswer from None
         else:
-            for problem in mine + sizing:
-                print_error(err, problem)
+            fit, problem = _fit_now(kind, config) if config is not None and sizing else (None, None)
+            for line in mine + ([f"does not fit: {fit.problem}" if fit else problem] if fit or problem else sizing):
+                print_error(err, line)
         err.print(_AGAIN, highlight=False, markup=False)
         asked -= set(SIZE_KEYS)
 
 
+def _does_not_fit(key: str, value: str, fit, config: dict, kind: str, answers: dict[str, str], asked: set[str],
+                  suggested: dict[str, str]) -> None:
+    """An accepted size answer with which the draft does not fit (``fit``: in the questions' words).
+
+    When the size questions still to come can make it fit, a note says so and their fitting answers become
+    their defaults. Otherwise it is an error on this answer: asked again when this answer (with those still
+    to come) can make it fit, with that answer as the default; else every size question is asked again.
+    """
+    from slm_deploy.scaffold import SIZE_KEYS, questions_for
+
+    keys = [q.key for q in questions_for(kind)]
+    pending = {k for k in keys if k in SIZE_KEYS and k not in asked}
+    way = _fitting_answers(kind, config, pending, answers) if pending else None
+    if way is not None:
+        err.print(f"note: with {_so_far(answers, keys, asked)} and the defaults of the questions to come, it does "
+                  f"not fit yet: {fit.problem}", highlight=False, markup=False)
+        suggested.update({q: v for q, v in way.items() if q == "quantization"})
+        suggested.update({q: v for q, v in fit.answers if q in pending})
+        return
+    way = _fitting_answers(kind, config, pending | {key}, answers)
+    alone = dict(fit.answers).get(key)
+    hint = ""
+    if alone is None and way is not None and key in way:
+        later = " and ".join(q for q in way if q != key)
+        hint = f"; or {key} {way[key]}" + (f" with a smaller {later} (asked next)" if later else "")
+    print_error(err, f"{key} = {value!r}: does not fit: {fit.problem}{hint}")
+    if alone is not None or (way is not None and key in way):
+        asked.discard(key)
+        suggested[key] = alone if alone is not None else way[key]
+        return
+    err.print(_AGAIN, highlight=False, markup=False)
+    asked.difference_update(SIZE_KEYS)
+
+
+def _so_far(answers: dict[str, str], keys: list[str], asked: set[str]) -> str:
+    from slm_deploy.scaffold import SIZE_KEYS
+
+    return ", ".join(f"{k} {answers[k]}" for k in keys if k in SIZE_KEYS and k in asked and answers.get(k))
+
+
+def _fitting_answers(kind: str, config: dict, open_questions: set[str], answers: dict[str, str]):
+    from slm_deploy.scaffold import ENGINE, choices_for
+    from slm_deploy.scaffold_fit import fitting_answers
+
+    return fitting_answers(ENGINE[kind], config, open_questions, choices_for("quantization", answers) or [])
+
+
+def _fit_now(kind: str, config: dict):
+    """(the fit verdict of a draft's config or None, a refused combination's reason or None)."""
+    from slm_deploy.scaffold import ENGINE
+    from slm_deploy.scaffold_fit import fit_verdict
+
+    try:
+        return fit_verdict(ENGINE[kind], config), None
+    except (ValueError, KeyError, TypeError) as exc:  # a combination the sizing model refuses (fp8 on a10g)
+        return None, str(exc) if isinstance(exc, ValueError) else None
+
+
 def _check_draft(answers: dict[str, str], kind: str, asked: set[str], root: Path, *,
-                 final: bool = False) -> tuple[list[str], list[str], object]:
+                 final: bool = False) -> tuple[list[str], list[str], object, dict | None]:
     """The loader's verdict on a draft of ``answers``: (problems about given answers, sizing verdict
-    problems, the loaded draft when there are none). The template's own hook refusing is a given-answer problem."""
+    problems, the loaded draft when there are none, the draft's ``config:`` mapping). The template's own hook
+    refusing is a given-answer problem."""
     from slm_deploy.scaffold import draft, owned_problems
 
     try:
         result = draft(answers, bake, root)
     except BakeError as exc:
-        return [str(exc)], [], None
+        return [str(exc)], [], None, None
     mine, sizing = owned_problems(result.problems, kind, asked)
     if final and result.loaded is None and not mine and not sizing:
         sizing = result.problems  # nothing left unasked: every problem is about the answers as a whole
-    return [p.message for p in mine], [p.message for p in sizing], result.loaded
+    return [p.message for p in mine], [p.message for p in sizing], result.loaded, result.config
 
 
 def _deciding_answers(problem, answers: dict[str, str]) -> str:
@@ -232,7 +306,8 @@ def register(app: typer.Typer) -> None:
         no_input: Annotated[bool, typer.Option("--no-input", help="Do not prompt; use defaults and --set values.")] = False,
     ) -> None:
         """Scaffold a new stack from templates/stack (cookiecutter): asks only what the kind uses, checks each
-        answer at once, shows the sizing verdict, writes the stack file and its CI workflow."""
+        answer at once (the fit from the model answer on, with the sizing plan), writes the stack file and its
+        CI workflow."""
         from stacks.loader import load_stack
         from stacks.errors import ConfigError
 
@@ -279,7 +354,7 @@ def register(app: typer.Typer) -> None:
         from slm_deploy.commands.sizing import stack_sizing_lines
 
         if no_input:  # the interactive path showed the verdict before writing
-            for line in stack_sizing_lines(loaded.config):
+            for line in stack_sizing_lines(loaded.config, "host_memory_gb"):
                 out.print(line, highlight=False, markup=False)
         placeholder_note(loaded)
         out.print(f"Wrote {rel}{wrote_ci}. Next: {prog()} preview {stack}", highlight=False, markup=False)

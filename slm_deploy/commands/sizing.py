@@ -244,21 +244,22 @@ def _verdict(plan: VllmPlan | MemoryPlan, one_gpu: VllmPlan | MemoryPlan | None)
     return "fits" if plan.fits else "does not fit"
 
 
-def stack_sizing_lines(config) -> list[str]:
+def stack_sizing_lines(config, host_key: str = "docker.memoryGb") -> list[str]:
     """The sizing plan of every model server of a loaded stack, and its warnings (preview, new-stack):
-    each vLLM service, each Ollama model (against docker.memoryGb on a Docker host), each ONNX edge node."""
+    each vLLM service, each Ollama model (against docker.memoryGb on a Docker host, named ``host_key``:
+    new-stack names its question), each ONNX edge node."""
     lines = []
     for service in getattr(config, "vllm", None) or []:
         plan, why = service.plan, ""
         if plan.gpu_count > 1 and service.gpu_count is None:  # derived: say why it is more than one GPU
-            why = f" (does not fit on 1x {plan.gpu})"
+            why = f" (the fewest {plan.gpu} GPUs it fits on)"
         lines.append(f"sizing   {service.name}: {plan_line(plan)}{why}")
         lines += [f"warning: {service.name}: {w}" for w in plan_warnings(service.plan)]
     ollama = getattr(config, "ollama", None)
     if ollama is not None:
         memory = ollama.memory()
         host = config.docker.memory_gb if config.target == "docker" and config.docker else None
-        of = f" of a {host:g} GB host (docker.memoryGb)" if host else ""
+        of = f" of a {host:g} GB host ({host_key})" if host else ""
         for plan in memory.plans:
             lines.append(f"sizing   ollama {plan.model}: {plan.quantization}, context {plan.num_ctx} x "
                          f"{plan.num_parallel} parallel -> {_gib(plan.total_bytes)}{of}")

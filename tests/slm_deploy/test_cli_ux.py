@@ -155,7 +155,7 @@ def test_new_stack_shows_the_sizing_plan_and_writes_the_ci_workflow(scratch_proj
                 env={"SLM_DEPLOY_PROG": "./dev"})
     assert proc.returncode == 0, proc.stderr
     assert "sizing   qwen3-8b: qwen3-8b bf16 -> 2x L4, TP 2, max-model-len " in proc.stdout
-    assert "max-num-seqs 19 (does not fit on 1x l4)" in proc.stdout  # why two GPUs
+    assert "max-num-seqs 19 (the fewest l4 GPUs it fits on)" in proc.stdout  # why two GPUs
     assert ".github/workflows/slm-deploy-team-q.yml" in proc.stdout and "Next: ./dev preview team-q" in proc.stdout
     assert (scratch_project / ".github" / "workflows" / "slm-deploy-team-q.yml").exists()
 

@@ -77,17 +77,14 @@ def test_each_answer_is_checked_at_once_with_the_loaders_messages(scratch_projec
 
 
 def test_qwen3_8b_on_an_8gb_laptop_can_be_generated_with_a_shorter_context(scratch_project: Path):
-    """Issue #16: the verdict says what would fit in the user's terms, and the size questions come again."""
-    proc = _new_stack(scratch_project, answers=[
-        "lap", "ollama-docker", "", "8", "qwen3-8b", "", "", "",  # defaults: context 4096 does not fit
-        "", "", "", "2048", "",  # Enter keeps memory, model and quantization; a shorter context
-        "", "y"])
+    """Issue #16: the fit check offers the context that fits as the context question's default (Enter takes it);
+    tests/slm_deploy/test_new_stack_fit.py checks the wording."""
+    proc = _new_stack(scratch_project, answers=["lap", "ollama-docker", "", "8", "qwen3-8b", "", "", "", "", "y"])
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
-    assert "error: the models do not fit the Docker host" in err and "server.contextLength: 2048" in err
-    assert err.index("do not fit") < err.index("Change the answers that decide the size")
-    assert "sizing   ollama qwen3-8b: Q4_K_M, context 2048 x 1 parallel -> " in err
-    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 2048}
+    assert "it does not fit yet" in err and "a shorter context: context_length 3072" in err
+    assert "sizing   ollama qwen3-8b: Q4_K_M, context 3072 x 1 parallel -> " in err
+    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 3072}
     assert load_stack("lap", scratch_project).config.docker.memory_gb == 8
 
 
