@@ -20,6 +20,7 @@ from components.ollama.webui import WebUiSettings
 from components.optouts import SecurityOptOut
 from components.catalog import get_cpu_tier
 from components.sizing import Fix, MemoryPlan, report_ollama, worded
+from components.sizing.common import bigger_tier
 from components.validation import HostPort, Labels, StorageQuantity, ip_address, located
 
 __all__ = ["OllamaStackArgs", "OllamaMemory", "OllamaHostFit"]
@@ -213,7 +214,9 @@ class OllamaStackArgs(ArgsModel):
         fixes = [Fix("max_loaded", "1", "fewer models kept loaded",
                      "OLLAMA_MAX_LOADED_MODELS=1 (models are swapped instead of kept loaded)")] \
             if self.server.max_loaded_models > 1 else []
-        return OllamaHostFit(loaded, mem.total_bytes + others, host, others, tuple(fixes) + fit.fixes)
+        fixes += [f for f in fit.fixes if f.setting != "host"]
+        bigger = bigger_tier(mem.total_bytes + others, host, installed=True)  # the host holds the others too
+        return OllamaHostFit(loaded, mem.total_bytes + others, host, others, tuple(fixes + [bigger] if bigger else fixes))
 
     def check_fits(self, host_memory_gb: float) -> None:
         """Docker target: refuse (ValueError, in stack-file keys) when :meth:`host_fit` does not fit."""

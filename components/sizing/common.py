@@ -205,11 +205,15 @@ def with_fixes(plan, fixes: list[Fix]):
     return replace(plan, fixes=tuple(fixes), suggestions=tuple(f.text for f in fixes))
 
 
-def bigger_tier(total: int, available: int) -> Fix | None:
+def bigger_tier(total: int, available: int, *, installed: bool = False) -> Fix | None:
+    """The smallest CPU tier bigger than ``available`` that holds ``total``: by its allocatable memory (an
+    edge box or node keeps room for its OS), or its ``installed`` memory (Ollama on a Docker host, sized
+    against docker.memoryGb: the same rule as ``size --engine ollama``)."""
     for tier in list_cpu_tiers():
-        if tier.allocatable_bytes > available and tier.allocatable_bytes >= total:
-            return Fix("host", tier.id, "a bigger host",
-                       f"a bigger host: {tier.id} ({gib(tier.allocatable_bytes)} allocatable)")
+        room = tier.memory_bytes if installed else tier.allocatable_bytes
+        if room > available and room >= total:
+            what = "installed" if installed else "allocatable"
+            return Fix("host", tier.id, "a bigger host", f"a bigger host: {tier.id} ({gib(room)} {what})")
     return None
 
 

@@ -128,7 +128,7 @@ def _ollama_suggestions(m: ModelSpec, plan: MemoryPlan, available: int) -> list[
         if q8.fits:
             out.append(Fix("kv_cache", "q8_0", "a q8_0 KV cache",
                            "a q8_0 KV cache: OLLAMA_KV_CACHE_TYPE=q8_0 (needs OLLAMA_FLASH_ATTENTION=1)"))
-    tier = bigger_tier(plan.total_bytes, available)
+    tier = bigger_tier(plan.total_bytes, available, installed=True)
     if tier:
         out.append(tier)
     return out

@@ -168,6 +168,8 @@ def size_command(
         fits_on = _where_it_fits(model, engine, quant, ctx, concurrency)
     except ValueError as exc:  # UnknownCatalogId is a ValueError too
         raise _fail(str(exc)) from None
+    from components.sizing import worded
+
     one_gpu = None
     if engine == "vllm" and getattr(plan, "gpu_count", 1) > 1:
         try:
@@ -180,12 +182,19 @@ def size_command(
         "weights_bytes": plan.weights_bytes, "kv_cache_bytes": plan.kv_cache_bytes,
         "overhead_bytes": plan.overhead_bytes, "total_bytes": plan.total_bytes,
         "available_bytes": plan.available_bytes, "fits": plan.fits, "fits_on": fits_on,
-        "settings": _settings(plan), "suggestions": list(plan.suggestions),
+        "settings": _settings(plan), "suggestions": worded(plan.fixes, SIZE_WORDS),
     }
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     _print_size(data)
+
+
+# What would fit, in this command's own options (the sizing model's fixes; components.sizing.Fix).
+SIZE_WORDS = {"context": "--ctx {value}", "concurrency": "--concurrency {value}", "quantization": "--quant {value}",
+              "gpu": "--hardware {value}", "host": "--hardware {value}",
+              "gpu_count": "{value} GPUs (tensor parallel {value}; a stack's gpuCount)",
+              "kv_cache": "{value} (a stack's kvCacheDtype / server.kvCacheType)"}
 
 
 def _print_size(data: dict) -> None:

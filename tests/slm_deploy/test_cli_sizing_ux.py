@@ -96,3 +96,24 @@ def test_one_memory_rule_for_onnx_size_and_an_edge_stack():
         assert f"{data['available_bytes'] / 1024**3:.1f} GiB allocatable" in str(exc)
     else:
         raise AssertionError("the stack accepted what size refused")
+
+
+def test_what_would_fit_is_said_in_size_options_and_each_one_fits():
+    """size suggests its own options (--ctx, --concurrency, --quant, --hardware), never engine flags, and
+    each suggestion run as size says it fits; a bigger Ollama host is one the 'Fits on' line lists."""
+    cases = [("gemma-3-27b-it", "--engine", "vllm", "--hardware", "a10g", "--ctx", "32768", "--concurrency", "64"),
+             ("qwen3-8b", "--engine", "ollama", "--hardware", "cpu-8gb", "--ctx", "16384", "--concurrency", "2",
+              "--quant", "Q8_0"),
+             ("phi-4-mini-instruct", "--engine", "onnx", "--hardware", "cpu-8gb", "--ctx", "4096", "--concurrency", "3")]
+    for case in cases:
+        data = json.loads(_run("size", *case, "--json").output)
+        assert not data["fits"] and data["suggestions"], case
+        for suggestion in data["suggestions"]:
+            option, value = suggestion.split(": ", 1)[1].split(" ")
+            assert option in ("--ctx", "--concurrency", "--quant", "--hardware"), suggestion
+            args = list(case)
+            args[args.index(option) + 1] = value
+            after = json.loads(_run("size", *args, "--json").output)
+            assert after["fits"], (case, suggestion)
+            if option == "--hardware" and case[2] != "vllm":
+                assert value in data["fits_on"], (suggestion, data["fits_on"])
