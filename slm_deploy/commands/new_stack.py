@@ -284,6 +284,23 @@ def _check_draft(answers: dict[str, str], kind: str, asked: set[str], root: Path
     return [p.message for p in mine], [p.message for p in sizing], result.loaded, result.config
 
 
+def _fit_in_answers(path: Path, answers: dict[str, str]) -> None:
+    """A kept draft that does not fit: the verdict again in the questions' words, with the --set answers that
+    would fit (the user typed --set answers, not the stack keys of the draft)."""
+    import yaml
+
+    from slm_deploy.scaffold import KINDS
+
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    fit, _ = _fit_now(answers.get("kind", KINDS[0]), config)
+    if fit is None:
+        return
+    err.print(f"In your answers: does not fit: {fit.problem}", highlight=False, markup=False)
+    if fit.answers:
+        sets = " or ".join(f"--set {q}={v}" for q, v in fit.answers)
+        err.print(f"Or delete it and run `{prog()} new-stack` again with {sets}.", highlight=False, markup=False)
+
+
 def _deciding_answers(problem, answers: dict[str, str]) -> str:
     """Which answers fill the key a problem is located at (what the user typed, not the stack-file key)."""
     from slm_deploy.scaffold import ENTRY, KINDS, SIZE_KEYS, questions_for
@@ -343,6 +360,7 @@ def register(app: typer.Typer) -> None:
                 print_error(err, f"{problem}{_deciding_answers(problem, answers)}")
             err.print(f"Edit {rel}, then run `{prog()} preview {stack}` (or delete it and run "
                       f"`{prog()} new-stack` again).", highlight=False, markup=False)
+            _fit_in_answers(path, answers)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         from slm_deploy.ci_workflow import write_workflow
 

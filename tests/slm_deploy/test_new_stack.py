@@ -125,6 +125,9 @@ def test_no_input_draft_errors_name_the_answers_that_decide_them(scratch_project
                       "--set", "model=qwen3-8b", "--set", "host_memory_gb=2")
     assert proc.returncode == 2 and "kept as a draft" in proc.stderr
     assert "(from your answers: host_memory_gb=2, model=qwen3-8b, quantization (default)" in proc.stderr
+    # and once more in the words of the --set answers, with the answer that would fit
+    assert "In your answers: does not fit: qwen3-8b Q4_K_M needs " in proc.stderr and "host_memory_gb is 2" in proc.stderr
+    assert "run `./dev new-stack` again with --set host_memory_gb=16." in proc.stderr
 
 
 def test_a_gated_model_is_generated_with_a_note_about_its_token(scratch_project: Path):
