@@ -88,17 +88,15 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
             key = preview_key(loaded, target)  # before the build: inputs edited meanwhile miss next time
             from slm_deploy.commands.sizing import stack_sizing_lines
 
+            previous = unchanged_build(loaded, target, key)
+            if intro:
+                note(intro if previous is None else
+                     intro.split(":")[0] + ": unchanged since the last build (cached; nothing re-run)")
+            placeholder_note(loaded)
             for line in stack_sizing_lines(loaded.config):  # the plan, also when the build is unchanged
                 note(line)
-            previous = unchanged_build(loaded, target, key)
             if previous is not None:
-                if intro:
-                    note(intro.split(":")[0] + ": unchanged since the last build (cached; nothing re-run)")
-                placeholder_note(loaded)
                 return previous  # Pulumi is never imported; the unused worker is killed on exit
-            if intro:
-                note(intro)
-            placeholder_note(loaded)
             detail(f"stack file stacks/Pulumi.{stack}.yaml: target {loaded.config.target}, "
                    f"namespace {loaded.config.namespace}")
             with phase("synth") as info:
