@@ -82,9 +82,9 @@ def test_qwen3_8b_on_an_8gb_laptop_can_be_generated_with_a_shorter_context(scrat
     proc = _new_stack(scratch_project, answers=["lap", "ollama-docker", "", "8", "qwen3-8b", "", "", "", "", "y"])
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
-    assert "it does not fit yet" in err and "a shorter context: context_length 3072" in err
-    assert "sizing   ollama qwen3-8b: Q4_K_M, context 3072 x 1 parallel -> " in err
-    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 3072}
+    assert "it does not fit yet" in err and "a shorter context: context_length 2048" in err
+    assert "sizing   ollama qwen3-8b: Q4_K_M, context 2048 x 1 parallel -> " in err
+    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 2048}
     assert load_stack("lap", scratch_project).config.docker.memory_gb == 8
 
 

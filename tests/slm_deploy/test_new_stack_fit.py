@@ -58,10 +58,10 @@ def test_a_model_that_fits_only_with_a_shorter_context_gets_it_as_the_next_defau
             "yet: qwen3-8b Q4_K_M needs ")
     assert note in err and _before(err, note, "Weight format")
     assert "at context_length 4096 × concurrency 1" in err and "but host_memory_gb is 8" in err
-    assert "What would fit: a shorter context: context_length 3072; a bigger host: host_memory_gb 16" in err
-    assert "Context length in tokens (prompt + answer) [3072]" in err
+    assert "What would fit: a shorter context: context_length 2048; a bigger host: host_memory_gb 16" in err
+    assert "Context length in tokens (prompt + answer) [2048]" in err
     assert "error:" not in err and not [k for k in STACK_KEYS if k in err], err
-    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 3072}
+    assert _config(scratch_project, "lap")["slm-deploy:ollama"]["server"] == {"contextLength": 2048}
 
 
 def test_a_format_too_big_for_the_host_is_asked_again_with_one_that_can_fit(scratch_project):
