@@ -14,10 +14,9 @@ from policies.rules._argv import tokens
 from policies.rules._identify import runs_vllm_engine
 from policies.rules._k8s import (
     as_dict, as_list, container_argv, containers, is_serving_workload, namespace, pod_labels, pod_template,
-    selector_matches,
 )
 from policies.rules._types import CheckMeta, Result
-from policies.rules.network_policy_coverage import restricts_ingress
+from policies.rules.network_policy_coverage import ingress_policies_selecting, ingress_rules
 
 META = CheckMeta(
     id="CKV_SLM_031",
@@ -101,26 +100,17 @@ def _peer_problem(peer: dict, ns: str, gateway_selector: dict[str, str]) -> str 
 
 
 def evaluate_server(server: dict, objects: list[dict], gateway_selector: dict[str, str]) -> Result:
-    ns, labels = namespace(server), pod_labels(server)
-    problems, selected = [], False
-    for policy in objects:
-        spec = as_dict(policy.get("spec"))
-        if policy.get("kind") != "NetworkPolicy" or namespace(policy) != ns or not restricts_ingress(policy):
-            continue
-        if not selector_matches(as_dict(spec.get("podSelector")), labels):
-            continue
-        selected = True
-        name = as_dict(policy.get("metadata")).get("name")
-        for i, rule in enumerate(as_list(spec.get("ingress"))):
-            peers = as_list(as_dict(rule).get("from"))
-            if not peers:
-                problems.append(f"NetworkPolicy {name!r} ingress[{i}] has no `from`: it admits every source")
-            for peer in peers:
-                problem = _peer_problem(as_dict(peer), ns, gateway_selector)
-                if problem:
-                    problems.append(f"NetworkPolicy {name!r} ingress[{i}] {problem}")
-    if not selected:
-        problems.append(f"no ingress NetworkPolicy in namespace {ns!r} selects it: every pod can reach it")
+    ns = namespace(server)
+    policies = ingress_policies_selecting(server, objects)
+    problems = [] if policies else [f"no ingress NetworkPolicy in namespace {ns!r} selects it: every pod can reach it"]
+    for name, i, rule in ingress_rules(policies):
+        peers = as_list(rule.get("from"))
+        if not peers:
+            problems.append(f"NetworkPolicy {name!r} ingress[{i}] has no `from`: it admits every source")
+        for peer in peers:
+            problem = _peer_problem(as_dict(peer), ns, gateway_selector)
+            if problem:
+                problems.append(f"NetworkPolicy {name!r} ingress[{i}] {problem}")
     return Result.judge(True, problems)
 
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from policies.rules._cidr import admitted, public_part
 from policies.rules._identify import AUTH_PROXY_CONTAINER
-from policies.rules._k8s import (
-    as_dict, as_list, containers, is_serving_workload, namespace, pod_labels, pod_template, selector_matches,
-)
+from policies.rules._k8s import as_dict, as_list, containers, is_serving_workload, namespace, pod_template
 from policies.rules._types import CheckMeta, Result
-from policies.rules.network_policy_coverage import restricts_ingress
+from policies.rules.network_policy_coverage import ingress_policies_selecting, ingress_rules
 
 META = CheckMeta(
     id="CKV_SLM_034",
@@ -86,30 +84,21 @@ def _reaches(rule_ports: list, ports: list[dict]) -> list[str]:
 
 
 def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
-    ns, labels, ports = namespace(workload), pod_labels(workload), serving_ports(workload)
-    problems, selected = [], False
-    for policy in objects:
-        spec = as_dict(policy.get("spec"))
-        if policy.get("kind") != "NetworkPolicy" or namespace(policy) != ns or not restricts_ingress(policy):
+    ns, ports = namespace(workload), serving_ports(workload)
+    policies = ingress_policies_selecting(workload, objects)
+    problems = [] if policies else [f"no ingress NetworkPolicy in namespace {ns!r} selects it: it admits any source"]
+    for name, i, rule in ingress_rules(policies):
+        reached = _reaches(as_list(rule.get("ports")), ports)
+        if not reached:
             continue
-        if not selector_matches(as_dict(spec.get("podSelector")), labels):
-            continue
-        selected = True
-        name = as_dict(policy.get("metadata")).get("name")
-        for i, rule in enumerate(map(as_dict, as_list(spec.get("ingress")))):
-            reached = _reaches(as_list(rule.get("ports")), ports)
-            if not reached:
-                continue
-            peers = as_list(rule.get("from"))
-            where = f"NetworkPolicy {name!r} ingress[{i}] (ports {', '.join(reached)})"
-            if not peers:
-                problems.append(f"{where} has no `from`: it admits any source")
-            for peer in peers:
-                problem = peer_problem(as_dict(peer), ns)
-                if problem:
-                    problems.append(f"{where} {problem}")
-    if not selected:
-        problems.append(f"no ingress NetworkPolicy in namespace {ns!r} selects it: it admits any source")
+        peers = as_list(rule.get("from"))
+        where = f"NetworkPolicy {name!r} ingress[{i}] (ports {', '.join(reached)})"
+        if not peers:
+            problems.append(f"{where} has no `from`: it admits any source")
+        for peer in peers:
+            problem = peer_problem(as_dict(peer), ns)
+            if problem:
+                problems.append(f"{where} {problem}")
     return Result.judge(True, problems)
 
 
