@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, PodTemplateSpecArgs, VolumeArgs, VolumeMountArgs
+from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, VolumeArgs, VolumeMountArgs
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,12 +32,12 @@ from components.hardening import (
     dns_egress,
     egress_to_pods,
     resources,
-    restricted_pod_spec,
     scratch_volume,
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
 from components.lifecycle.cache_fill import SCRIPTS_MOUNT
+from components.lifecycle.run_once import run_once_job
 
 __all__ = ["BenchmarkArgs", "BenchmarkTarget", "benchmark_selector", "benchmark_job", "predicted"]
 
@@ -164,34 +164,19 @@ def benchmark_job(t: BenchmarkTarget, b: BenchmarkArgs, prediction: dict, script
         placement["affinity"] = {**(placement.get("affinity") or {}), "pod_affinity": {
             "required_during_scheduling_ignored_during_execution": [{
                 "label_selector": {"match_labels": t.server_selector}, "topology_key": "kubernetes.io/hostname"}]}}
-    deadline = 1800
-    job = k8s.batch.v1.Job(
-        f"{name}-{key}",
-        metadata=meta(f"{name}-{key}"),
-        spec=k8s.batch.v1.JobSpecArgs(
-            backoff_limit=0,
-            active_deadline_seconds=deadline,
-            template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
-                spec=restricted_pod_spec(
-                    restart_policy="Never",
-                    service_account_name=name,
-                    containers=[ContainerArgs(
-                        name="benchmark", image=t.image, image_pull_policy="IfNotPresent",
-                        command=["/bin/sh", "-c"], args=[script],
-                        env=[EnvVarArgs(name=k, value=v) for k, v in env.items()],
-                        volume_mounts=mounts,
-                        resources=resources("2", "4Gi", cpu_limit="4", memory_limit="8Gi"),
-                        security_context=container_security_context(),
-                    )],
-                    volumes=volumes,
-                    **placement,
-                ),
-            ),
-        ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            depends_on=[results, sa, role, binding],
-            custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline + 300}s", update=f"{deadline + 300}s"))),
+    job = run_once_job(
+        f"{name}-{key}", meta(f"{name}-{key}"), labels,
+        containers=[ContainerArgs(
+            name="benchmark", image=t.image, image_pull_policy="IfNotPresent",
+            command=["/bin/sh", "-c"], args=[script],
+            env=[EnvVarArgs(name=k, value=v) for k, v in env.items()],
+            volume_mounts=mounts,
+            resources=resources("2", "4Gi", cpu_limit="4", memory_limit="8Gi"),
+            security_context=container_security_context(),
+        )],
+        volumes=volumes, deadline_seconds=1800, wait_margin_seconds=300,
+        pod_spec={"service_account_name": name, **placement},
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[results, sa, role, binding])),
     )
     api_server = NetworkPolicyEgressRuleArgs(
         to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in (*NON_PUBLIC_CIDRS[:3], *t.api_server_cidrs)],

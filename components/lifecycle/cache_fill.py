@@ -23,7 +23,6 @@ from pulumi_kubernetes.core.v1 import (
     ContainerArgs,
     EnvVarArgs,
     PersistentVolumeClaimVolumeSourceArgs,
-    PodTemplateSpecArgs,
     VolumeArgs,
     VolumeMountArgs,
 )
@@ -34,11 +33,11 @@ from components.hardening import (
     container_security_context,
     dns_egress,
     resources,
-    restricted_pod_spec,
     scratch_volume,
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
+from components.lifecycle.run_once import run_once_job
 
 __all__ = ["FillStep", "CacheFill", "cache_fill_job", "cache_claim", "fill_deadline_seconds", "SCRIPTS_MOUNT", "revision_key",
            "source_egress"]
@@ -147,25 +146,10 @@ def cache_fill_job(fill: CacheFill, opts: pulumi.ResourceOptions) -> k8s.batch.v
         )
 
     *init, main = fill.steps
-    job = k8s.batch.v1.Job(
-        fill.job_name,
-        metadata=meta,
-        spec=k8s.batch.v1.JobSpecArgs(
-            backoff_limit=2,
-            active_deadline_seconds=fill.deadline,
-            template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=fill.labels),
-                spec=restricted_pod_spec(
-                    restart_policy="Never",
-                    init_containers=[container(s) for s in init] or None,
-                    containers=[container(main)],
-                    volumes=volumes,
-                    **fill.pod_spec_extra,
-                ),
-            ),
-        ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            custom_timeouts=pulumi.CustomTimeouts(create=f"{fill.deadline + 300}s", update=f"{fill.deadline + 300}s"))),
+    job = run_once_job(
+        fill.job_name, meta, fill.labels,
+        init_containers=[container(s) for s in init], containers=[container(main)], volumes=volumes,
+        deadline_seconds=fill.deadline, wait_margin_seconds=300, backoff_limit=2, pod_spec=fill.pod_spec_extra, opts=opts,
     )
     k8s.networking.v1.NetworkPolicy(
         fill.job_name,

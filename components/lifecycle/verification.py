@@ -18,7 +18,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, PodTemplateSpecArgs, VolumeArgs, VolumeMountArgs
+from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, VolumeArgs, VolumeMountArgs
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components.hardening import (
@@ -26,11 +26,11 @@ from components.hardening import (
     dns_egress,
     egress_to_pods,
     resources,
-    restricted_pod_spec,
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
 from components.lifecycle.cache_fill import SCRIPTS_MOUNT
+from components.lifecycle.run_once import run_once_job
 from components.lifecycle.scripts import script_text
 from components.versions import image as pinned_image
 
@@ -120,33 +120,20 @@ def smoke_job(
         mounts.append(mount)
         argv += ["--key-file", f"{_KEY_DIR}/api-key"]
     budget = SMOKE_WAIT_SECONDS + 2 * 120 * (len(models) + 1)
-    job = k8s.batch.v1.Job(
-        name,
-        metadata=meta,
-        spec=k8s.batch.v1.JobSpecArgs(
-            backoff_limit=0,
-            active_deadline_seconds=budget,
-            template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
-                spec=restricted_pod_spec(
-                    restart_policy="Never",
-                    containers=[ContainerArgs(
-                        name="smoke",
-                        image=img.ref,
-                        image_pull_policy="IfNotPresent",
-                        command=argv[:1],
-                        args=argv[1:],
-                        env=[EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
-                        volume_mounts=mounts,
-                        resources=resources("50m", "64Mi", cpu_limit="200m", memory_limit="128Mi"),
-                        security_context=container_security_context(),
-                    )],
-                    volumes=volumes,
-                ),
-            ),
-        ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            custom_timeouts=pulumi.CustomTimeouts(create=f"{budget + 120}s", update=f"{budget + 120}s"))),
+    job = run_once_job(
+        name, meta, labels,
+        containers=[ContainerArgs(
+            name="smoke",
+            image=img.ref,
+            image_pull_policy="IfNotPresent",
+            command=argv[:1],
+            args=argv[1:],
+            env=[EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
+            volume_mounts=mounts,
+            resources=resources("50m", "64Mi", cpu_limit="200m", memory_limit="128Mi"),
+            security_context=container_security_context(),
+        )],
+        volumes=volumes, deadline_seconds=budget, wait_margin_seconds=120, opts=opts,
     )
     k8s.networking.v1.NetworkPolicy(
         name,
