@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+from policies.rules._types import NA, Result
 from policies.rules._identify import (
     AUTH_PROXY_CONTAINER,
     has_model_server_label,
@@ -65,6 +66,23 @@ def containers(pod_spec: dict, init: bool = True) -> list[dict]:
     if init:
         found += [c for c in as_list(pod_spec.get("initContainers")) if isinstance(c, dict)]
     return found
+
+
+def judge_containers(obj: dict, problems_of: Callable[[dict, dict], list[str] | None], *, init: bool = True) -> Result:
+    """A per-container check of a workload: ``problems_of(container, pod_spec)`` is None for a container the check
+    does not apply to, else its problems, reported as ``container 'name': problem``. Not applicable without a
+    pod template or without a container it applies to."""
+    tpl = pod_template(obj)
+    if not tpl:
+        return NA
+    applicable, problems = False, []
+    for c in containers(tpl[1], init=init):
+        found = problems_of(c, tpl[1])
+        if found is None:
+            continue
+        applicable = True
+        problems += [f"container {c.get('name')!r}: {p}" for p in found]
+    return Result.judge(applicable, problems)
 
 
 def pod_labels(obj: dict) -> dict:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from policies.rules._argv import tokens
 from policies.rules._identify import is_vllm_image
-from policies.rules._k8s import container_argv, containers, pod_template
-from policies.rules._types import NA, Result
+from policies.rules._k8s import container_argv, judge_containers
+from policies.rules._types import Result
 
 __all__ = ["normalized", "switch_on", "values_of", "json_value", "judge_vllm"]
 
@@ -65,13 +65,5 @@ def json_value(raw: str) -> object:
 
 def judge_vllm(obj: dict, problems_of: Callable[[list[str]], list[str]]) -> Result:
     """Apply ``problems_of(tokens)`` to every vLLM container's command line."""
-    tpl = pod_template(obj)
-    if not tpl:
-        return NA
-    applicable, problems = False, []
-    for c in containers(tpl[1], init=True):
-        if not is_vllm_image(c.get("image")):
-            continue
-        applicable = True
-        problems += [f"container {c.get('name')!r}: {p}" for p in problems_of(normalized(container_argv(c)))]
-    return Result.judge(applicable, problems)
+    return judge_containers(obj, lambda c, _spec: problems_of(normalized(container_argv(c)))
+                            if is_vllm_image(c.get("image")) else None)

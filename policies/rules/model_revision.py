@@ -5,8 +5,8 @@ import re
 
 from policies.rules._argv import FULL_SHA, flag_value, segments, tokens
 from policies.rules._identify import runs_vllm_engine
-from policies.rules._k8s import WORKLOAD_KINDS, container_argv, containers, pod_template
-from policies.rules._types import NA, CheckMeta, Result
+from policies.rules._k8s import WORKLOAD_KINDS, container_argv, judge_containers
+from policies.rules._types import CheckMeta, Result
 
 META = CheckMeta(
     id="CKV_SLM_003",
@@ -78,13 +78,10 @@ def argv_problems(image: object, argv: list[str]) -> tuple[bool, list[str]]:
     return applicable, problems
 
 
+def _container_problems(c: dict, _spec: dict) -> list[str] | None:
+    applies, problems = argv_problems(c.get("image"), container_argv(c))
+    return problems if applies or problems else None
+
+
 def evaluate(obj: dict) -> Result:
-    tpl = pod_template(obj)
-    if not tpl:
-        return NA
-    applicable, problems = False, []
-    for c in containers(tpl[1]):
-        app, probs = argv_problems(c.get("image"), container_argv(c))
-        applicable = applicable or app
-        problems += [f"container {c.get('name')!r}: {p}" for p in probs]
-    return Result.judge(applicable, problems)
+    return judge_containers(obj, _container_problems)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from policies.rules._identify import runs_vllm_engine
-from policies.rules._k8s import WORKLOAD_KINDS, as_dict, container_argv, containers, mounts, pod_template
-from policies.rules._types import NA, CheckMeta, Result
+from policies.rules._k8s import WORKLOAD_KINDS, as_dict, container_argv, judge_containers, mounts
+from policies.rules._types import CheckMeta, Result
 
 META = CheckMeta(
     id="CKV_SLM_006",
@@ -19,18 +19,13 @@ META = CheckMeta(
 )
 
 
+def _shm_problems(c: dict, spec: dict) -> list[str] | None:
+    if not runs_vllm_engine(c.get("image"), container_argv(c)):
+        return None
+    shm = any(m.get("mountPath") == "/dev/shm" and as_dict(v.get("emptyDir")).get("medium") == "Memory"
+              for m, v in mounts(c, spec))
+    return [] if shm else ["no emptyDir(medium: Memory) at /dev/shm"]
+
+
 def evaluate(obj: dict) -> Result:
-    tpl = pod_template(obj)
-    if not tpl:
-        return NA
-    applicable, problems = False, []
-    for c in containers(tpl[1], init=False):
-        if not runs_vllm_engine(c.get("image"), container_argv(c)):
-            continue
-        applicable = True
-        if not any(
-            m.get("mountPath") == "/dev/shm" and as_dict(v.get("emptyDir")).get("medium") == "Memory"
-            for m, v in mounts(c, tpl[1])
-        ):
-            problems.append(f"container {c.get('name')!r} has no emptyDir(medium: Memory) at /dev/shm")
-    return Result.judge(applicable, problems)
+    return judge_containers(obj, _shm_problems, init=False)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from policies.rules._identify import runs_vllm_engine
-from policies.rules._k8s import WORKLOAD_KINDS, as_dict, container_argv, containers, pod_template
-from policies.rules._types import NA, CheckMeta, Result
+from policies.rules._k8s import WORKLOAD_KINDS, as_dict, container_argv, judge_containers
+from policies.rules._types import CheckMeta, Result
 
 META = CheckMeta(
     id="CKV_SLM_007",
@@ -28,18 +28,15 @@ def probe_budget(probe: dict) -> float:
         probe.get("failureThreshold", 3) or 3)
 
 
+def _probe_problems(c: dict, _spec: dict) -> list[str] | None:
+    if not runs_vllm_engine(c.get("image"), container_argv(c)):
+        return None
+    probe = as_dict(c.get("startupProbe"))
+    if not probe:
+        return ["no startupProbe"]
+    budget = probe_budget(probe)
+    return [f"startupProbe budget {budget:.0f}s < {MIN_BUDGET_SECONDS:.0f}s"] if budget < MIN_BUDGET_SECONDS else []
+
+
 def evaluate(obj: dict) -> Result:
-    tpl = pod_template(obj)
-    if not tpl:
-        return NA
-    applicable, problems = False, []
-    for c in containers(tpl[1], init=False):
-        if not runs_vllm_engine(c.get("image"), container_argv(c)):
-            continue
-        applicable = True
-        probe = as_dict(c.get("startupProbe"))
-        if not probe:
-            problems.append(f"container {c.get('name')!r} has no startupProbe")
-        elif probe_budget(probe) < MIN_BUDGET_SECONDS:
-            problems.append(f"container {c.get('name')!r} startupProbe budget {probe_budget(probe):.0f}s < 600s")
-    return Result.judge(applicable, problems)
+    return judge_containers(obj, _probe_problems, init=False)

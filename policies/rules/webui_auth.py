@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from policies.rules._identify import WEBUI_KEY_PATH, image_version, is_chat_ui_image
 from policies.rules._k8s import (
-    WORKLOAD_KINDS, EnvVar, container_env, containers, literal_env, path_covered, pod_template, secret_mount_paths,
+    WORKLOAD_KINDS, EnvVar, container_env, judge_containers, literal_env, path_covered, secret_mount_paths,
 )
-from policies.rules._types import NA, CheckMeta, Result
+from policies.rules._types import CheckMeta, Result
 
 META = CheckMeta(
     id="CKV_SLM_005",
@@ -62,15 +62,13 @@ def webui_problems(env: list[EnvVar], secret_paths: list[str], start_command: st
     return problems
 
 
+def _container_problems(c: dict, spec: dict) -> list[str] | None:
+    env = container_env(c)
+    if not is_chat_ui(c.get("image"), env):
+        return None
+    start = " ".join(str(a) for a in (c.get("command") or []) + (c.get("args") or []))
+    return webui_problems(env, secret_mount_paths(c, spec), start, c.get("image"))
+
+
 def evaluate(obj: dict) -> Result:
-    tpl = pod_template(obj)
-    if not tpl:
-        return NA
-    applicable, problems = False, []
-    for c in containers(tpl[1], init=False):
-        env = container_env(c)
-        if is_chat_ui(c.get("image"), env):
-            applicable = True
-            start = " ".join(str(a) for a in (c.get("command") or []) + (c.get("args") or []))
-            problems += [f"container {c.get('name')!r}: {p}" for p in webui_problems(env, secret_mount_paths(c, tpl[1]), start, c.get("image"))]
-    return Result.judge(applicable, problems)
+    return judge_containers(obj, _container_problems, init=False)

@@ -1,8 +1,8 @@
 """CKV_SLM_027: Open WebUI lets nobody create an account, or holds new accounts as pending."""
 from __future__ import annotations
 
-from policies.rules._k8s import WORKLOAD_KINDS, EnvVar, container_env, containers, literal_env, pod_template
-from policies.rules._types import NA, CheckMeta, Result
+from policies.rules._k8s import WORKLOAD_KINDS, EnvVar, container_env, judge_containers, literal_env
+from policies.rules._types import CheckMeta, Result
 from policies.rules.webui_auth import is_chat_ui
 
 META = CheckMeta(
@@ -37,13 +37,5 @@ def signup_problems(env: list[EnvVar]) -> list[str]:
 
 
 def evaluate(obj: dict) -> Result:
-    tpl = pod_template(obj)
-    if not tpl:
-        return NA
-    applicable, problems = False, []
-    for c in containers(tpl[1], init=False):
-        env = container_env(c)
-        if is_chat_ui(c.get("image"), env):
-            applicable = True
-            problems += [f"container {c.get('name')!r}: {p}" for p in signup_problems(env)]
-    return Result.judge(applicable, problems)
+    return judge_containers(obj, lambda c, _spec: signup_problems(container_env(c))
+                            if is_chat_ui(c.get("image"), container_env(c)) else None, init=False)
