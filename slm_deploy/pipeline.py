@@ -27,18 +27,18 @@ class Build:
     """True when nothing was rebuilt: same inputs as the previous build (see slm_deploy.warm)."""
 
 
-def synth_stack(stack: LoadedStack) -> SynthResult:
+def synth_stack(stack: LoadedStack, *, stock_runtime: bool = False) -> SynthResult:
     """Run ``stacks.program.main`` (what ``__main__.py`` runs) under the mock runtime.
 
     The stack's config was validated when it was loaded: the program gets that StackConfig, not a
     second validation of the same values (secrets and other namespaces' keys still come from the
-    runtime config, as under the real engine).
+    runtime config, as under the real engine). ``stock_runtime``: see :func:`slm_deploy.synth.synthesize`.
     """
     from stacks.program import main
 
     config, secret_keys = runtime_config(stack)
     return synthesize(lambda: main(gate=None, config=stack.config), project=PROJECT, stack=stack.name, config=config,
-                      secret_keys=secret_keys)
+                      secret_keys=secret_keys, stock_runtime=stock_runtime)
 
 
 def build_stack(stack: LoadedStack, out_dir: Path, *, worker: ScanWorker | None = None) -> Build:

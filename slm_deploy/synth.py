@@ -13,6 +13,7 @@ process can synthesize several stacks in turn without leaking registrations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,8 +127,15 @@ def synthesize(
     stack: str,
     config: dict[str, str] | None = None,
     secret_keys: list[str] | None = None,
+    stock_runtime: bool = False,
 ) -> SynthResult:
-    """Run ``program`` under mocks with ``config`` and return every registered resource, normalized."""
+    """Run ``program`` under mocks with ``config`` and return every registered resource, normalized.
+
+    ``stock_runtime``: use the SDK's own mock monitor and stack-trace capture instead of
+    :mod:`slm_deploy.synth_runtime` (the same records, slower; tests and benchmarks compare the two).
+    """
+    from slm_deploy.synth_runtime import FastMockMonitor, fast_runtime
+
     mocks = _RecordingMocks()
     parents: dict[str, str] = {}
     depends: dict[str, list[str]] = {}
@@ -152,10 +160,13 @@ def synthesize(
     loop = asyncio.new_event_loop()
     previous_loop = _current_loop()
     asyncio.set_event_loop(loop)
+    runtime = contextlib.ExitStack()
+    fast_in_use = False if stock_runtime else runtime.enter_context(fast_runtime())
     try:
         runtime_settings.reset_options(project=project, stack=stack, preview=True)
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys or []))
-        set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger)
+        set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger,
+                  monitor=FastMockMonitor(mocks) if fast_in_use else None)
         runtime_settings.SETTINGS.rpc_manager.clear()
         runtime_settings.SETTINGS.outputs.clear()
         pulumi.runtime.register_stack_transformation(record_parent)
@@ -166,6 +177,7 @@ def synthesize(
         except Exception as exc:
             raise SynthError(f"{type(exc).__name__}: {exc}") from exc
     finally:
+        runtime.close()
         logger.removeHandler(errors)
         loop.close()
         asyncio.set_event_loop(previous_loop)
