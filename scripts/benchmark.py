@@ -168,19 +168,24 @@ def _loadavg() -> str:
         return "?"
 
 
-def _toggle_one_service(stack_file: Path, flip: bool | None = None) -> None:
-    """Change one service (the 8th, or the last of a smaller stack) of a scale stack: its minimum replicas, 2 <-> 3
-    (rendered into its Deployment and autoscaler; a concurrency change can leave the output unchanged, since the
-    sizing model derives --max-num-seqs from the free KV cache)."""
+NEW_REPLICAS = (3, 4, 5, 6, 7, 2)
+"""Minimum replicas a one-service change cycles through (prod autoscales 2-8): six states, so a state comes back only
+after more runs than the program gate keeps verdicts of (slm_deploy.program_gate._KEEP_PROGRAM_VERDICTS = 3) and the
+per-object cache keeps runs of (one): every measured run is a real change, never a cached verdict."""
+
+
+def _change_one_service(stack_file: Path) -> int:
+    """Set one service's minimum replicas to the next value of :data:`NEW_REPLICAS`; returns it."""
     import yaml
 
     doc = yaml.safe_load(stack_file.read_text())
     services = doc["config"]["slm-deploy:vllm"]
     service = services[min(7, len(services) - 1)]
-    if flip is None:  # relative to the file as it is: every call is a change
-        flip = service.get("replicas", 2) == 2
-    service["replicas"] = 3 if flip else 2
+    current = service.get("replicas", 2)
+    service["replicas"] = NEW_REPLICAS[(NEW_REPLICAS.index(current) + 1) % len(NEW_REPLICAS)] \
+        if current in NEW_REPLICAS else NEW_REPLICAS[0]
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return service["replicas"]
 
 
 def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict[str, object]:
@@ -189,6 +194,7 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
     cold_env = dict(os.environ, SLM_DEPLOY_NO_CACHE="1")
     warm_env = dict(os.environ, SLM_DEPLOY_CACHE_DIR=str(cache))
     load_before = _loadavg()
+    started = _machine()["date"]
     rows = []
     try:
         names = {n: scale_stack(project, n) for n in services}
@@ -225,11 +231,12 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
     return {"rows": rows, "rounds": rounds, "fit_preview": _fit(xs, [r["cold"] for r in rows]),
             "fit_cli": _fit(xs, [r["cli"] for r in rows]), "fit_cpu": _fit(xs, [r["cold_cpu"] for r in rows]),
             "fit_cli_cpu": _fit(xs, [r["cli_cpu"] for r in rows]), "change": change, "phases": phases,
-            "load": f"{load_before} before, {_loadavg()} after (1/5/15-min load averages)"}
+            "load": f"{load_before} before, {_loadavg()} after (1/5/15-min load averages)", "started": started,
+            "machine": _machine()}
 
 
 _PHASES = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from stacks.loader import load_stack
@@ -242,16 +249,27 @@ result = synth_stack(stack)
 t3 = time.perf_counter()
 summary = render(result, Path(sys.argv[3]))
 t4 = time.perf_counter()
+# Synth CPU (process time: the main thread and the mock monitor's executor thread), warm (lazy SDK imports done),
+# the SDK's stock mock runtime vs slm_deploy.synth_runtime, in the order given.
+cpu = {}
+for stock in json.loads(sys.argv[4]):
+    c = time.process_time()
+    again = synth_stack(stack, stock_runtime=stock)
+    cpu["stock" if stock else "fast"] = time.process_time() - c
+    assert len(again.resources) == len(result.resources)
 print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "synth": t3 - t2, "render": t4 - t3,
-                  "resources": len(result.resources), "manifests": summary["manifests"]}))
+                  "resources": len(result.resources), "manifests": summary["manifests"],
+                  "synth_cpu_fast": cpu["fast"], "synth_cpu_stock": cpu["stock"]}))
 """
 
 
 def _phases(project: Path, name: str, out: Path, rounds: int) -> dict[str, float]:
-    """Synth and render of one stack in a fresh process (no gate): medians per phase."""
+    """Synth and render of one stack in a fresh process (no gate): medians per phase; plus the synth's CPU with the
+    SDK's stock mock runtime and with slm_deploy.synth_runtime, alternating which goes first."""
     runs = []
-    for _ in range(rounds):
-        proc = subprocess.run([sys.executable, "-c", _PHASES, name, str(project), str(out)], cwd=ROOT,
+    for i in range(rounds):
+        order = json.dumps([False, True] if i % 2 == 0 else [True, False])
+        proc = subprocess.run([sys.executable, "-c", _PHASES, name, str(project), str(out), order], cwd=ROOT,
                               capture_output=True, text=True, check=True)
         runs.append(json.loads(proc.stdout))
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -296,20 +314,22 @@ def _change_phases(project: Path, name: str, tmp: Path, env: dict[str, str], rou
     once()  # the per-object cache holds the whole stack
     runs = []
     for _ in range(rounds):
-        _toggle_one_service(stack_file)  # a change from whatever the previous run built
+        _change_one_service(stack_file)  # a change to a state no cache holds
         runs.append(once())
     return {k: statistics.median(float(r[k]) for r in runs) for k in runs[0]}
 
 
 def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str], rounds: int) -> dict[str, object]:
-    """The biggest stack with caches on: unchanged re-preview, then each run changes one service
-    (preview, and the program gate a `pulumi preview` runs), alternating."""
+    """The biggest stack with caches on: unchanged re-preview, then each run changes one service (preview, and the
+    program gate a `pulumi preview` runs), alternating this code with the same code on the SDK's stock mock runtime
+    (``SLM_DEPLOY_SYNTH_RUNTIME=stock``: the synth as it was before slm_deploy.synth_runtime), in the same run."""
     from stacks.loader import load_stack
 
     out = tmp / "out" / f"{name}-warm"
     stack_file = project / "stacks" / f"Pulumi.{name}.yaml"
     preview = [str(BIN / "slm-deploy"), "-C", str(project), "preview", name, "--out", str(out)]
     program = [sys.executable, "-m", "slm_deploy.program_gate", name]
+    stock_env = dict(env, SLM_DEPLOY_SYNTH_RUNTIME="stock")
 
     def payload() -> str:
         loaded = load_stack(name, project)
@@ -318,16 +338,25 @@ def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str]
 
     _timed(preview, env)  # populate the per-object cache, the verdict cache and the input marker
     _timed(program, env, stdin=payload())
-    unchanged = [_timed(preview, env)[0] for _ in range(rounds)]
-    unchanged_program = [_timed(program, env, stdin=payload())[0] for _ in range(rounds)]
-    changed, changed_program = [], []
+    unchanged = [_timed(preview, env) for _ in range(rounds)]
+    unchanged_program = [_timed(program, env, stdin=payload()) for _ in range(rounds)]
+    runs: dict[str, list[tuple[float, int, float]]] = {k: [] for k in ("preview", "preview_stock", "program",
+                                                                      "program_stock")}
     for i in range(rounds):
-        _toggle_one_service(stack_file, flip=i % 2 == 0)
-        changed.append(_timed(preview, env)[0])
-        changed_program.append(_timed(program, env, stdin=payload())[0])
-    return {"services": int(name.removeprefix("scale")), "unchanged": statistics.median(unchanged),
-            "unchanged_program": statistics.median(unchanged_program), "changed": statistics.median(changed),
-            "changed_program": statistics.median(changed_program)}
+        for what, cmd, run_env, stdin in (("preview", preview, env, False), ("preview_stock", preview, stock_env, False),
+                                           ("program", program, env, True), ("program_stock", program, stock_env, True)):
+            if i % 2:  # alternate which runtime goes first
+                what = {"preview": "preview_stock", "preview_stock": "preview", "program": "program_stock",
+                        "program_stock": "program"}[what]
+                run_env = stock_env if what.endswith("_stock") else env
+            _change_one_service(stack_file)  # every run is a change, to a state no cache holds
+            runs[what].append(_timed(cmd, run_env, stdin=payload() if stdin else None))
+
+    def med(values: list[tuple[float, int, float]]) -> dict[str, float]:
+        return {"wall": statistics.median(v[0] for v in values), "cpu": statistics.median(v[2] for v in values)}
+
+    return {"services": int(name.removeprefix("scale")), "unchanged": med(unchanged),
+            "unchanged_program": med(unchanged_program), **{k: med(v) for k, v in runs.items()}}
 
 
 SCALE_START, SCALE_END = "<!-- scale-benchmark:start -->", "<!-- scale-benchmark:end -->"
@@ -335,10 +364,15 @@ SCALE_START, SCALE_END = "<!-- scale-benchmark:start -->", "<!-- scale-benchmark
 
 def _write_scale(scale: dict) -> list[str]:
     rows, fp, fc, change = scale["rows"], scale["fit_preview"], scale["fit_cli"], scale["change"]
+    ph, res = scale["phases"], scale["phases"]["resources"]
+    machine = scale.get("machine") or _machine()
     lines = [
         SCALE_START,
         "",
         "## Scale: copies of prod with N VllmServices (issue 17)",
+        "",
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM, Python {machine['python']}; "
+        f"run started {scale.get('started', machine['date'])}, finished {machine['date']}; shared with other sessions.",
         "",
         f"Same run, {scale['rounds']} alternating rounds per size (cold preview with `SLM_DEPLOY_NO_CACHE=1`, then "
         "`checkov -d <out>/manifests --framework kubernetes dockerfile --skip-download --quiet` on the same output), "
@@ -378,13 +412,28 @@ def _write_scale(scale: dict) -> list[str]:
         f"**{scale['phases']['render'] / scale['phases']['manifests'] * 1000:.2f} s per 1,000 objects** (target <= 1); "
         f"config load {scale['phases']['load']:.2f} s, imports {scale['phases']['imports']:.2f} s.",
         "",
+        f"Synth CPU of the same stack, warm (lazy imports done), the SDK's stock mock runtime vs "
+        f"`slm_deploy/synth_runtime.py` alternating in the same processes: **{ph['synth_cpu_stock'] / res * 1000:.1f} -> "
+        f"{ph['synth_cpu_fast'] / res * 1000:.1f} ms CPU per resource** ({ph['synth_cpu_fast'] / ph['synth_cpu_stock']:.2f}x; "
+        "target <= 3).",
+        "",
         f"One-service change of the {change['services']}-service stack, caches on (per-object results, verdicts, "
-        "input keys); each run changes the minimum replicas of one service (2 <-> 3) relative to the previous run:",
+        "input keys); each run sets one service's minimum replicas to a value no cache holds (a real re-gate, never a "
+        "cached verdict); *stock* is the same code with `SLM_DEPLOY_SYNTH_RUNTIME=stock` (the synth before "
+        "`synth_runtime.py`), alternating with it in the same run. Medians, wall seconds (CPU seconds, the checkov "
+        "worker and promtool included):",
         "",
         "| case | preview | program gate (what `pulumi preview` runs first) |",
         "|---|---|---|",
-        f"| unchanged stack | {change['unchanged']:.2f} | {change['unchanged_program']:.2f} |",
-        f"| one service changed | {change['changed']:.2f} | {change['changed_program']:.2f} |",
+        f"| unchanged stack | {change['unchanged']['wall']:.2f} ({change['unchanged']['cpu']:.2f} CPU) | "
+        f"{change['unchanged_program']['wall']:.2f} ({change['unchanged_program']['cpu']:.2f} CPU) |",
+        f"| one service changed, stock synth runtime | {change['preview_stock']['wall']:.2f} "
+        f"({change['preview_stock']['cpu']:.2f} CPU) | {change['program_stock']['wall']:.2f} "
+        f"({change['program_stock']['cpu']:.2f} CPU) |",
+        f"| one service changed | {change['preview']['wall']:.2f} ({change['preview']['cpu']:.2f} CPU) | "
+        f"{change['program']['wall']:.2f} ({change['program']['cpu']:.2f} CPU) |",
+        f"| ratio (CPU) | {change['preview']['cpu'] / change['preview_stock']['cpu']:.2f}x | "
+        f"{change['program']['cpu'] / change['program_stock']['cpu']:.2f}x |",
         "",
         "Where a one-service change's time goes (fresh process per run, prewarmed checkov worker, medians): "
         + ", ".join(f"{k} {change['phases'][k]:.2f} s" for k in ("imports", "load", "synth", "render", "gate"))

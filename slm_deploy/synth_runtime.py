@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -41,10 +42,20 @@ from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbac
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-__all__ = ["VERIFIED_PULUMI", "FastMockMonitor", "fast_runtime", "supported", "plain_struct"]
+__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "fast_runtime", "supported", "plain_struct",
+           "stock_requested"]
 
 VERIFIED_PULUMI = "3.272.0"
 """The pulumi SDK version whose internals this module was checked against (line numbers above)."""
+
+RUNTIME_ENV = "SLM_DEPLOY_SYNTH_RUNTIME"
+"""``stock``: every synth of this process uses the SDK's own mock runtime (an escape hatch, and what
+scripts/benchmark.py compares against in the same run); unset or ``fast``: this module where supported."""
+
+
+def stock_requested() -> bool:
+    """Whether :data:`RUNTIME_ENV` asks for the SDK's stock runtime."""
+    return os.environ.get(RUNTIME_ENV, "").strip().lower() == "stock"
 
 
 @lru_cache(maxsize=1)
@@ -115,8 +126,9 @@ def _no_stack_trace() -> source_pb2.StackTrace:
 @contextlib.contextmanager
 def fast_runtime() -> Iterator[bool]:
     """While the synth runs: registrations carry no stack trace (the mock never reads it). Yields whether the fast
-    runtime is in use (False on an unverified pulumi version: then nothing is changed)."""
-    if not supported():
+    runtime is in use (False on an unverified pulumi version or with ``SLM_DEPLOY_SYNTH_RUNTIME=stock``: then
+    nothing is changed)."""
+    if not supported() or stock_requested():
         yield False
         return
     original = sdk_resource._get_stack_trace

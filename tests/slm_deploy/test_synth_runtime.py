@@ -162,6 +162,21 @@ def test_an_unverified_sdk_version_gets_the_stock_runtime(monkeypatch):
         assert fast is False and sdk_resource._get_stack_trace is original
 
 
+def test_the_environment_can_ask_for_the_stock_runtime(monkeypatch):
+    monitors = []
+
+    def program():
+        monitors.append(type(pulumi.runtime.settings.SETTINGS.monitor))
+        monitors.append(sdk_resource._get_stack_trace)
+
+    monkeypatch.setenv(synth_runtime.RUNTIME_ENV, "stock")
+    synthesize(program, project="p", stack="s")
+    monkeypatch.setenv(synth_runtime.RUNTIME_ENV, "fast")
+    synthesize(program, project="p", stack="s")
+    assert monitors[0] is MockMonitor and monitors[1] is sdk_resource._get_stack_trace
+    assert monitors[2] is FastMockMonitor and monitors[3] is not sdk_resource._get_stack_trace
+
+
 def test_the_fast_monitor_is_the_one_registering():
     monitors = []
 
