@@ -15,7 +15,8 @@ checks' own definitions this module derives:
 :func:`file_keys` turns that into one cache key per file: in a spoke-local group a spoke's key covers its
 own bytes and every hub file of the group (so does a hub's, which no check reports on); every other file's key
 covers every file of its group. So a
-changed or added Deployment changes its own key only (re-judged against every NetworkPolicy), a removed one
+changed or added Deployment changes its own key only (re-judged against every NetworkPolicy that can select it:
+:mod:`slm_deploy.gate.graph_edges`), a removed one
 no other key, a changed, added or removed NetworkPolicy every key of its group (the whole group is judged
 again), and a change in another group changes nothing here. :func:`scan_set` says which files the re-run must load for the files
 whose keys missed. tests/gate/test_graph_partition.py checks that a cross-object finding appears and
@@ -25,6 +26,7 @@ disappears when only one object changes, against a full scan.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["graph_groups", "file_keys", "scan_set", "POD"]
@@ -134,9 +136,14 @@ def file_keys(files: dict[str, tuple[str | None, str]], groups: list[dict[str, A
 
 
 def scan_set(missing: list[str], files: dict[str, tuple[str | None, str]], groups: list[dict[str, Any]] | None,
-             keys: dict[str, tuple[str, str]], pod_kinds: set[str]) -> list[str]:
+             keys: dict[str, tuple[str, str]], pod_kinds: set[str],
+             may_connect: Callable[[str, list[str]], bool] | None = None) -> list[str]:
     """The files a graph re-run must load so that every ``missing`` file's results are exact: per group with a
-    missing file, its missing spokes plus all its hubs (spoke-local), else all of the group."""
+    missing file, its missing spokes plus all its hubs (spoke-local), else all of the group.
+
+    ``may_connect(hub, spokes)``: False when the hub file can have no edge to any of the missing spoke files
+    (:mod:`slm_deploy.gate.graph_edges`); such a hub cannot change their results and is left out. Only the
+    missing spokes' results are kept from such a run (no check of a spoke-local group reports on a hub)."""
     by_group: dict[str, list[str]] = {}
     for rel, (_, group) in keys.items():
         by_group.setdefault(group, []).append(rel)
@@ -147,7 +154,8 @@ def scan_set(missing: list[str], files: dict[str, tuple[str | None, str]], group
             continue
         hubs = set(groups[int(group)]["hubs"] or []) if group != "all" and groups is not None else None
         if hubs and not any(_membership(files[r][0], pod_kinds) in hubs for r in gone):
-            wanted |= set(gone) | {r for r in rels if _membership(files[r][0], pod_kinds) in hubs}
+            wanted |= set(gone) | {r for r in rels if _membership(files[r][0], pod_kinds) in hubs
+                                   and (may_connect is None or may_connect(r, gone))}
         else:
             wanted |= set(rels)
     return sorted(wanted)

@@ -69,8 +69,11 @@ class Plan:
         return parsed
 
     def submit(self, worker: "ScanWorker | None", kinds: dict[Path, str | None], checks_dir: Path | None,
-               severities: dict[str, str]) -> None:
-        """Send the checkov work the cache could not answer (catalog, resource scans, graph scan)."""
+               severities: dict[str, str], objects: dict[Path, Any] | None = None) -> None:
+        """Send the checkov work the cache could not answer (catalog, resource scans, graph scan).
+
+        ``objects``: the parsed manifests; with them a spoke-only graph re-run leaves out the NetworkPolicies that
+        cannot select a changed pod (:mod:`slm_deploy.gate.graph_edges`)."""
         from slm_deploy.gate.scan import graph_subset
 
         build_dir, manifests = self.build_dir, self.manifests
@@ -103,7 +106,8 @@ class Plan:
         if missing:  # only what changed, with what its results depend on (slm_deploy.gate.graph_partition)
             by_rel = {self.rels[p]: p for p in subset}
             load = [by_rel[r] for r in scan_set(missing, files, catalog.get("graph_groups"), keys,
-                                                 set(catalog.get("pod_kinds") or []))]
+                                                 set(catalog.get("pod_kinds") or []),
+                                                 _policy_filter(objects, by_rel))]
             self.graph_scanned = len(load)
             self.jobs.append(("graph", _call(worker, "scan_kubernetes_graph", load, build_dir, checks_dir, severities),
                               (missing, keys)))
@@ -165,6 +169,27 @@ class Plan:
                     outputs.append(out)
         outputs += [scan_from_json(x) for x in self.reused]
         return outputs, catalog
+
+
+def _policy_filter(objects: dict[Path, Any] | None, by_rel: dict[str, Path]):
+    """``may_connect(hub, spokes)`` for :func:`scan_set` from the parsed objects, or None (keep every hub)."""
+    from slm_deploy.gate import graph_edges
+
+    if objects is None or not graph_edges.supported():
+        return None
+    labels: dict[str, list[Any] | None] = {}
+
+    def may_connect(hub: str, spokes: list[str]) -> bool:
+        pods: list[Any] = []
+        for rel in spokes:
+            if rel not in labels:
+                labels[rel] = graph_edges.pod_labels(objects.get(by_rel[rel]))
+            if labels[rel] is None:
+                return True
+            pods += labels[rel]
+        return graph_edges.policy_may_connect(objects.get(by_rel[hub]), pods)
+
+    return may_connect
 
 
 def _output(found: dict[str, list]) -> "ScanOutput":

@@ -196,7 +196,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     parsed = plan.parse_manifests()
     checks_dir = policies_dir / "checks"
     plan.submit(worker, {p: obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else None
-                         for p, obj in parsed.items()}, checks_dir if checks_dir.is_dir() else None, severities)
+                         for p, obj in parsed.items()}, checks_dir if checks_dir.is_dir() else None, severities, parsed)
 
     p, f = _schema(build_dir, parsed, plan)
     passed += p

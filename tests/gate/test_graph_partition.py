@@ -87,12 +87,12 @@ def test_spoke_change_rescans_only_it_with_the_hubs_and_findings_follow(tmp_path
     _write(build, _deployment("c", "z"))  # a new Deployment nothing selects: its finding appears
     result, asked = _gate(build, graph_calls)
     assert _k8s6(result) == {"passed app-a", "passed app-b", "failed app-c"}
-    assert asked == [["demo.deployment.c.yaml", "demo.networkpolicy.np.yaml"]]
+    assert asked == [["demo.deployment.c.yaml"]]  # the policy cannot select tier z: left out (graph_edges)
 
     _write(build, _deployment("b", "y"))  # b back as it was first: its cached result is wrong now, not reused
     result, asked = _gate(build, graph_calls)
     assert _k8s6(result) == {"passed app-a", "failed app-b", "failed app-c"}
-    assert asked == [["demo.deployment.b.yaml", "demo.networkpolicy.np.yaml"]]
+    assert asked == [["demo.deployment.b.yaml"]]
 
     (build / "manifests" / "demo.deployment.c.yaml").unlink()  # a spoke removed: nothing else to re-judge
     result, asked = _gate(build, graph_calls)
@@ -145,3 +145,42 @@ def test_a_check_reporting_on_a_hub_makes_its_group_not_spoke_local():
     on_hub = spoke_local + [_Check(["NetworkPolicy"], subs=[_Check(["NetworkPolicy"], ["Service"])])]
     assert graph_groups(on_hub, {"Deployment"}) == [{"kinds": ["NetworkPolicy", "Pod", "Service"], "hubs": None}]
     assert graph_groups([_Check(["all"])], set()) is None
+
+
+def _shaped(name: str, pod_selector) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": "demo"},
+            "spec": {"podSelector": pod_selector, "policyTypes": ["Ingress"]}}
+
+
+@pytest.mark.parametrize("selector, selects_z", [
+    ({}, True),  # every pod
+    ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["q"]}]}, True),  # checkov: every pod
+    ({"matchLabels": {"tier": "z"}}, True),
+    ({"matchLabels": {"tier": "z", "app": "other"}}, False),
+    ({"matchLabels": {"tier": "q"}}, False),
+])
+def test_a_changed_pod_is_judged_with_exactly_the_policies_that_can_select_it(tmp_path, graph_calls, selector,
+                                                                                selects_z):
+    """Each policy shape against a Deployment that changes into and out of its reach; every cached gate equals an
+    uncached full one (_gate), and the pruned scans name the policies they loaded."""
+    build = write_build(tmp_path / "b", [_deployment("a", "x"), _deployment("b", "y"), _policy("np-x", "x"),
+                                         _shaped("np-shape", selector)])
+    _gate(build, graph_calls)
+    _write(build, _deployment("b", "z"))
+    result, asked = _gate(build, graph_calls)
+    assert ("passed app-b" if selects_z else "failed app-b") in _k8s6(result)
+    assert asked == [["demo.deployment.b.yaml"] + (["demo.networkpolicy.np-shape.yaml"] if selects_z else [])]
+    _write(build, _deployment("b", "x"))  # now np-x selects it: found although np-x did not change
+    result, asked = _gate(build, graph_calls)
+    assert "passed app-b" in _k8s6(result)
+    assert "demo.networkpolicy.np-x.yaml" in asked[0]
+
+
+def test_a_changed_pod_without_labels_is_judged_with_every_policy(tmp_path, graph_calls):
+    build = write_build(tmp_path / "b", [_deployment("a", "x"), _deployment("b", "y"), _policy("np-x", "x")])
+    _gate(build, graph_calls)
+    bare = _deployment("b", "y")
+    del bare["spec"]["template"]["metadata"]["labels"]  # checkov connects every policy to a pod without labels
+    _write(build, bare)
+    result, asked = _gate(build, graph_calls)
+    assert asked == [["demo.deployment.b.yaml", "demo.networkpolicy.np-x.yaml"]]
