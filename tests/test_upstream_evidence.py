@@ -254,3 +254,37 @@ def test_every_onnxruntime_genai_call_and_search_option_has_a_source_line():
     assert {"max_length", "do_sample", "temperature", "top_p", "top_k", "random_seed"} <= options, options
     missing = sorted(o for o in options if not any(f"| `{o}` |" in r and re.search(r"`config\.cpp:\d+`", r) for r in rows))
     assert not missing, f"no src/config.cpp line in docs/onnx-edge.md for search options {missing}"
+
+
+def _leaf_keys(tree: dict, prefix: str = "") -> set[str]:
+    """Dotted paths of the leaves of a nested dict."""
+    keys: set[str] = set()
+    for key, value in tree.items():
+        keys |= _leaf_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}"}
+    return keys
+
+
+def test_every_genai_config_key_of_the_fixture_is_cited_at_the_pinned_builder_line():
+    """docs/onnx-edge.md cites each key tests/onnx_edge/tiny_model.py writes at the line of the pinned wheel's model
+    builder that writes it (checked on the installed 0.18.0 file), names the wheel's commit, and each key's name is
+    in the pinned engine binary (where its C++ parser compares it)."""
+    import onnxruntime_genai as og
+
+    from tests.onnx_edge.tiny_model import _genai_config
+
+    doc = (DOCS / "onnx-edge.md").read_text()
+    assert og.__version__ == "0.18.0" and f'`__commit__ = "{og.__commit__}"`' in doc, og.__commit__
+    rows = _evidence_rows(doc, "### Evidence: the genai_config.json keys")
+    cited = {m.group(1): int(m.group(2)) for r in rows if (m := re.match(r"\| `([\w.]+)` \| `base\.py:(\d+)`", r))}
+    keys = _leaf_keys(_genai_config(vocab=8))
+    assert {"model.type", "search.past_present_share_buffer", "model.decoder.inputs.past_key_names"} <= keys, keys
+    assert not keys - set(cited), f"no builder line in docs/onnx-edge.md for {sorted(keys - set(cited))}"
+    package = Path(og.__file__).parent
+    builder = (package / "models" / "builders" / "base.py").read_text().splitlines()
+    wrong = {k: builder[cited[k] - 1].strip() for k in keys
+             if k != "model.type" and f'"{k.rsplit(".", 1)[1]}"' not in builder[cited[k] - 1]}
+    assert not wrong, f"the cited line does not write the key: {wrong}"
+    assert '"type":' in builder[cited["model.type"] - 1]
+    engine = (package / "libonnxruntime-genai.so").read_bytes()
+    unknown = sorted(k for k in keys if k.rsplit(".", 1)[1].encode() not in engine)
+    assert not unknown, f"not in the pinned engine binary: {unknown}"
