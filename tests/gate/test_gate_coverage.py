@@ -148,8 +148,58 @@ def test_promtool_verdicts_are_cached_per_rule_file_and_a_changed_file_is_checke
 
     first = judged()
     assert first[0] == ["files/x/a.yaml"] and first[1][0].startswith("files/x/b.yaml: promtool check rules:")
-    assert first[2] == 2
+    assert first[2] == 1  # one promtool process for both files
     assert judged() == (first[0], first[1], 0)  # unchanged: promtool is not run again, same verdicts
     (build / "files" / "x" / "a.yaml").write_text(good.replace("up == 0", "sum(rate(up[5m]"))
     passed, failed, ran = judged()
     assert passed == [] and [f.split(":")[0] for f in failed] == ["files/x/a.yaml", "files/x/b.yaml"] and ran == 1
+
+
+def test_promtool_checks_every_rule_file_of_a_build_in_one_call_and_tells_them_apart(tmp_path, monkeypatch):
+    """One `promtool check rules` process per gate run, however many rule files; each file still gets its own
+    verdict, the broken one named with promtool's error."""
+    import subprocess
+
+    from slm_deploy.gate.alert_rules import check_rule_files
+
+    build = tmp_path / "b"
+    good = "groups:\n- name: ok\n  rules:\n  - alert: Up\n    expr: up == 0\n"
+    for name, text in (("a", good), ("b", BROKEN_RULES), ("c", good), ("d", good)):
+        (build / "files" / name).mkdir(parents=True)
+        (build / "files" / name / "rules.yaml").write_text(text)
+    calls: list[list[str]] = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real(cmd, **kw))
+    passed, failed = check_rule_files(build, {}, None)
+    assert len(calls) == 1 and calls[0][1:3] == ["check", "rules"] and len(calls[0]) == 3 + 4
+    assert [f.file for f in passed] == ["files/a/rules.yaml", "files/c/rules.yaml", "files/d/rules.yaml"]
+    [broken] = failed
+    assert broken.file == "files/b/rules.yaml"
+    assert broken.message.startswith("promtool check rules: files/b/rules.yaml:") and "parse error" in broken.message
+    assert "r0000" not in broken.message  # the temporary names never show
+
+
+def test_a_promtool_timeout_says_so_and_is_not_cached(tmp_path, monkeypatch):
+    """A promtool that does not finish in time fails the rule files with a message about the machine, not the
+    file, and the verdict is not cached: the next run checks them again (and passes)."""
+    from slm_deploy.gate import alert_rules
+    from slm_deploy.gate.object_cache import ObjectStore
+
+    build = tmp_path / "b"
+    (build / "files" / "x").mkdir(parents=True)
+    (build / "files" / "x" / "a.yaml").write_text("groups:\n- name: ok\n  rules:\n  - alert: Up\n    expr: up == 0\n")
+    assert alert_rules.PROMTOOL_TIMEOUT_S >= 120  # generous: a loaded machine is not a broken rule file
+
+    def judge(timeout: float):
+        monkeypatch.setattr(alert_rules, "PROMTOOL_TIMEOUT_S", timeout)
+        store = ObjectStore("demo", "fp", tmp_path / "cache")
+        result = alert_rules.check_rule_files(build, {}, store)
+        store.save()
+        return result
+
+    passed, [failed] = judge(0.001)  # no process starts and finishes in a millisecond
+    assert passed == [] and failed.file == "files/x/a.yaml"
+    assert "did not finish within 0.001 s" in failed.message and "not a verdict on the file" in failed.message
+    assert "run the gate again" in failed.message
+    passed, failed = judge(300)
+    assert [f.file for f in passed] == ["files/x/a.yaml"] and failed == []

@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from components.monitoring.dashboards import dashboard_queries
-from tests_monitoring_helpers import build_custom, build_reference, dashboard_files
+import tests_monitoring_helpers
+from tests_monitoring_helpers import build_custom, build_reference, dashboard_files, run_checker
 
 PROMTOOL = shutil.which("promtool")
 AMTOOL = shutil.which("amtool")
@@ -37,7 +38,18 @@ def builds(tmp_path_factory, synthesized) -> dict[str, Path]:
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=60)
+    return run_checker(*args, cwd=cwd)
+
+
+def test_a_checker_that_does_not_finish_fails_with_the_load_not_a_traceback(tmp_path, monkeypatch):
+    """The bound on a checker run is generous (a loaded machine is not a broken config), and hitting it says so."""
+    assert tests_monitoring_helpers.CHECKER_TIMEOUT_S >= 120
+    monkeypatch.setattr(tests_monitoring_helpers, "CHECKER_TIMEOUT_S", 0.001)
+    rules = tmp_path / "r.rules.yaml"
+    rules.write_text("groups: []\n")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        _run(PROMTOOL, "check", "rules", str(rules), cwd=tmp_path)
+    assert "promtool check rules did not finish within 0.001 s (1/5/15-min load average " in str(failed.value)
 
 
 def _files(builds: dict[str, Path], pattern: str) -> list[Path]:

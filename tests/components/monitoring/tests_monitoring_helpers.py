@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pulumi
+import pytest
 
 from components.monitoring import MonitoringStack, MonitoringStackArgs
 from components.probe_monitoring import probe_contribution
@@ -14,6 +17,21 @@ from slm_deploy.synth import SynthResult, synthesize
 from components.context import ClusterCapabilities, StackContext
 
 NS = "slm-test"
+
+CHECKER_TIMEOUT_S = 300
+"""Bound on one run of an upstream checker (promtool, amtool). A run takes well under a second on an idle machine, so
+this only stops a hung checker; it is generous because the suite's two workers and other work share two cores
+(a 60 s bound flaked under load)."""
+
+
+def run_checker(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run an upstream checker; a timeout fails the test with the command and the load average (not a traceback)."""
+    try:
+        return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=CHECKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        pytest.fail(f"{Path(args[0]).name} {' '.join(args[1:3])} did not finish within {CHECKER_TIMEOUT_S} s "
+                    f"(1/5/15-min load average {load}): the machine is overloaded or the checker hangs", pytrace=False)
 
 
 def build_reference(result: SynthResult, out: Path) -> Path:
