@@ -1,4 +1,8 @@
-"""CLI exit codes and behaviour on bad input: 0 ok, 1 gate failed, 2 bad input; no tracebacks."""
+"""CLI exit codes and behaviour on bad input: 0 ok, 1 gate failed, 2 bad input; no tracebacks.
+
+The process boundary (what a shell sees: the exit code of ``python -m slm_deploy``, stderr, no traceback unless
+``--debug``) is tested through a real subprocess (``_process``); what the commands do runs in-process
+(``tests/run_cli.py``: the same app and argument handling, without ~2 s of imports per call)."""
 
 from __future__ import annotations
 
@@ -9,13 +13,19 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO, write_stack
+from tests.run_cli import run_cli
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A real ``python -m slm_deploy`` process (for the tests of the process boundary)."""
     return subprocess.run(
         [sys.executable, "-m", "slm_deploy", *args],
         capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}, check=False,
     )
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env=env, cwd=REPO)
 
 
 def test_preview_ok_writes_build_dir_and_json(tmp_path: Path):
@@ -31,7 +41,7 @@ def test_preview_ok_writes_build_dir_and_json(tmp_path: Path):
 def test_bad_config_exits_2_one_line_no_traceback_nothing_written(scratch_project: Path):
     write_stack(scratch_project, "broken", "config:\n  slm-deploy:namespce: x\n")
     out = scratch_project / "out"
-    proc = _cli("-C", str(scratch_project), "preview", "broken", "--out", str(out))
+    proc = _process("-C", str(scratch_project), "preview", "broken", "--out", str(out))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
@@ -41,7 +51,7 @@ def test_bad_config_exits_2_one_line_no_traceback_nothing_written(scratch_projec
 
 def test_debug_flag_shows_the_traceback(scratch_project: Path):
     write_stack(scratch_project, "broken", "config:\n  slm-deploy:namespce: x\n")
-    proc = _cli("--debug", "-C", str(scratch_project), "preview", "broken", "--out", str(scratch_project / "o"))
+    proc = _process("--debug", "-C", str(scratch_project), "preview", "broken", "--out", str(scratch_project / "o"))
     assert proc.returncode == 2 and "Traceback" in proc.stderr
 
 

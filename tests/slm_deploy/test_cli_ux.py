@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, write_stack
+from tests.run_cli import run_cli
 
 PLAIN = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "plain", "namespace": "demo"},
          "spec": {"selector": {"matchLabels": {"app": "plain"}}, "template": {
@@ -21,10 +22,17 @@ PLAIN = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pl
              "spec": {"containers": [{"name": "plain", "image": "nginx:1.27"}]}}}}
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def _process(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """A real ``python -m slm_deploy`` process: for what only a process shows (the version of the installed
+    package, a traceback on stderr, a console that is not a terminal from the start)."""
     base = {k: v for k, v in os.environ.items() if k != "SLM_DEPLOY_PROG"}
     return subprocess.run([sys.executable, "-m", "slm_deploy", *args], capture_output=True, text=True, cwd=cwd,
                           env={**base, **(env or {})}, check=False)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (tests/run_cli.py), SLM_DEPLOY_PROG unset unless given."""
+    return run_cli(*args, env={"SLM_DEPLOY_PROG": None, **(env or {})}, cwd=cwd)
 
 
 def _rendered(tmp_path: Path) -> Path:
@@ -63,13 +71,13 @@ def test_usage_names_the_argument_stack():
 
 
 def test_version_flag():
-    proc = _cli("--version")
+    proc = _process("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("slm-deploy ")
 
 
 def test_debug_after_the_command(scratch_project: Path):
     write_stack(scratch_project, "broken", "config:\n  slm-deploy:namespce: x\n")
-    proc = _cli("-C", str(scratch_project), "preview", "broken", "--debug")
+    proc = _process("-C", str(scratch_project), "preview", "broken", "--debug")
     assert proc.returncode == 2 and "Traceback" in proc.stderr
     from slm_deploy.cli import hoist_global_flags
 
@@ -120,10 +128,10 @@ def test_stacks_lists_every_stack_marks_the_broken_one_and_json(scratch_project:
 
 
 def test_no_wrapping_or_truncation_without_a_terminal():
-    proc = _cli("--help")
+    proc = _process("--help")
     line = next(x for x in proc.stdout.splitlines() if x.strip().startswith("stacks "))
     assert line.rstrip().endswith("mark broken ones with their first error.") and "..." not in line
-    models = _cli("models")
+    models = _process("models")
     assert all("…" not in x for x in models.stdout.splitlines())
 
 
