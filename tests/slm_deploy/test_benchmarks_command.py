@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import REPO
+from tests.run_cli import run_cli
 
 REPORT = {
     "model": "phi4-mini", "failedRequests": 0,
@@ -23,15 +24,14 @@ REPORT = {
 def test_without_the_pulumi_cli_it_explains_in_one_line_and_exits_2():
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-m", "slm_deploy", "benchmarks", "staging"], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=120)
+                          cwd=REPO, env=env, timeout=120)  # a real process: what a shell sees
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = [x for x in proc.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "the pulumi CLI is not on PATH" in lines[0] and "<service>-benchmark" in lines[0]
 
 
 def test_unknown_stack_exits_2():
-    proc = subprocess.run([sys.executable, "-m", "slm_deploy", "benchmarks", "nope"], capture_output=True, text=True,
-                          cwd=REPO, timeout=120)
+    proc = run_cli("benchmarks", "nope", cwd=REPO)  # in this process (tests/run_cli.py)
     assert proc.returncode == 2 and "no such stack file: stacks/Pulumi.nope.yaml" in proc.stderr
 
 

@@ -14,6 +14,7 @@ import yaml
 
 from slm_deploy.ci_workflow import ACTIONS, render_workflow, write_workflow
 from tests.conftest import REPO
+from tests.run_cli import run_cli
 
 BIN = Path(sys.executable).parent
 
@@ -131,13 +132,11 @@ def test_shape_pr_gate_main_deploy_behind_environment():
 def test_ci_command_writes_the_workflow_for_an_existing_stack(tmp_path):
     shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copytree(REPO / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
-    proc = subprocess.run([sys.executable, "-m", "slm_deploy", "-C", str(tmp_path), "ci", "staging"],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    proc = run_cli("-C", str(tmp_path), "ci", "staging", cwd=REPO)  # in this process (tests/run_cli.py)
     assert proc.returncode == 0, proc.stderr
     path = tmp_path / ".github" / "workflows" / "slm-deploy-staging.yml"
     assert path.read_text() == render_workflow("staging", "kubernetes")
     assert "Wrote .github/workflows/slm-deploy-staging.yml" in proc.stdout
     path.write_text(path.read_text() + "# local edit\n")
-    again = subprocess.run([sys.executable, "-m", "slm_deploy", "-C", str(tmp_path), "ci", "staging"],
-                           capture_output=True, text=True, cwd=REPO, check=False)
+    again = run_cli("-C", str(tmp_path), "ci", "staging", cwd=REPO)
     assert again.returncode == 2 and "--force" in again.stderr and "local edit" in path.read_text()

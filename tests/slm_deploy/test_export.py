@@ -3,19 +3,19 @@ gated manifests (Secrets left out and listed for the team), byte for byte."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO
+from tests.run_cli import run_cli
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "slm_deploy", *args], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "SLM_DEPLOY_NO_CACHE": "1", **(env or {})}, check=False)
+    """The CLI in this process (tests/run_cli.py; exit codes and messages as a shell sees them are tested in
+    tests/slm_deploy/test_cli.py)."""
+    return run_cli(*args, env={"SLM_DEPLOY_NO_CACHE": "1", **(env or {})}, cwd=REPO)
 
 
 def test_export_kustomize_is_the_gated_manifests(tmp_path: Path):

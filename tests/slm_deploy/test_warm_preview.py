@@ -11,14 +11,14 @@ from pathlib import Path
 
 from slm_deploy import program_gate
 from tests.conftest import REPO
+from tests.run_cli import run_cli
 
 
 def _preview(out: Path, cache: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "slm_deploy", "preview", "staging", "--out", str(out), "--json"],
-        capture_output=True, text=True, cwd=REPO, check=False,
-        env={**os.environ, "SLM_DEPLOY_CACHE_DIR": str(cache), **env},
-    )
+    """``preview staging --json`` in this process (tests/run_cli.py); the warm path in a fresh process is the last
+    call of test_unchanged_stack_is_not_rebuilt_and_says_so."""
+    return run_cli("preview", "staging", "--out", str(out), "--json", cwd=REPO,
+                   env={"SLM_DEPLOY_CACHE_DIR": str(cache), **env})
 
 
 def test_unchanged_stack_is_not_rebuilt_and_says_so(tmp_path: Path):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from slm_deploy.schema_doc import all_models, json_schema, markdown_reference
 from tests.conftest import REPO
+from tests.run_cli import run_cli
 
 
 def test_stacks_readme_is_in_sync():
@@ -46,8 +45,8 @@ def test_json_schema_is_valid_json_schema():
 
 
 def test_schema_command():
-    out = subprocess.run([sys.executable, "-m", "slm_deploy", "schema", "--json"], capture_output=True, text=True, cwd=REPO, check=True)
-    assert "vllm" in json.loads(out.stdout)["properties"]
+    out = run_cli("schema", "--json", cwd=REPO)  # in this process (tests/run_cli.py)
+    assert out.returncode == 0 and "vllm" in json.loads(out.stdout)["properties"]
 
 
 def test_fields_show_their_real_type():
