@@ -238,21 +238,18 @@ def test_compose_opt_out_without_container_covers_the_whole_instance(tmp_path):
     assert "service.sidecar" in {f.resource for f in result.failed if f.check_id == "CKV_SLM_020"}
 
 
-def test_dev_stack_root_opt_outs_waive_ckv_slm_020_visibly(tmp_path):
+def test_dev_stack_root_opt_outs_waive_ckv_slm_020_visibly(built):
     """The dev stack runs Ollama, its pull step and Open WebUI as the images' root user with a recorded opt-out:
     the gate passes with those CKV_SLM_020 findings waived (not hidden) and listed in report.md with their reason.
     (The pull step writes the root-owned models volume since it downloads with a server of its own, issue #10;
     with dockerUser set it runs as that uid like the others.)"""
-    from stacks.loader import load_stack
-    from slm_deploy.pipeline import build_stack
-
-    build = build_stack(load_stack("dev"), tmp_path / "dev")
+    build = built("dev")  # the session's build of the reference stack (reviewed waivers, no cache)
     gate = build.gate
     assert gate.ok, [(f.check_id, f.resource) for f in gate.failed]
     waived = {w.finding.resource: w for w in gate.waived if w.finding.check_id == "CKV_SLM_020"}
     assert set(waived) == {"service.ollama", "service.ollama-pull", "service.ollama-webui"}
     assert all(w.by.source == OPT_OUT_SOURCE and "root-owned" in w.by.reason for w in waived.values())
-    report = (tmp_path / "dev" / "gate" / "report.md").read_text()
+    report = (build.out_dir / "gate" / "report.md").read_text()
     rows = [line for line in report.splitlines() if line.startswith("| CKV_SLM_020 | service/")]
     assert len(rows) == 3 and all(OPT_OUT_SOURCE in r and "root-owned" in r for r in rows)
 

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from components.gateway.proxy import GATEWAY_JS, NJS_MODULE
-from slm_deploy.pipeline import build_stack
 from stacks.errors import ConfigError
 from stacks.loader import load_stack
 from tests.conftest import write_stack
@@ -88,11 +87,10 @@ def test_on_by_default_from_two_models_or_three_replicas(scratch_project):
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("prod")
-    build = build_stack(load_stack("prod"), out)
+def prod(built) -> Path:
+    build = built("prod")  # the session's build of the reference stack (tests only read it)
     assert build.gate.ok, build.gate.failed
-    return out
+    return build.out_dir
 
 
 def _obj(root: Path, kind: str, name: str) -> dict:

@@ -151,17 +151,15 @@ def test_flags_that_v0110_has_are_accepted():
         "--video-pruning-rate", "0.5", "--enable-lora-bias"]
 
 
-def test_every_flag_the_component_emits_exists(tmp_path):
+def test_every_flag_the_component_emits_exists(tmp_path, synthesized):
     """The flags VllmService writes into the container args, for every reference stack, are v0.11.0 flags."""
     import yaml
 
-    from slm_deploy.pipeline import synth_stack
     from slm_deploy.render import render
-    from stacks.loader import load_stack
 
     seen = set()
     for stack in ("staging", "prod"):
-        render(synth_stack(load_stack(stack)), tmp_path / stack)
+        render(synthesized(stack), tmp_path / stack)  # the session's synth of the reference stack
         for manifest in (tmp_path / stack / "manifests").glob("*.deployment.*.yaml"):
             for c in yaml.safe_load(manifest.read_text())["spec"]["template"]["spec"]["containers"]:
                 if c["name"] == "vllm":
