@@ -12,11 +12,18 @@ import yaml
 
 from stacks.loader import load_stack
 from tests.conftest import REPO
+from tests.run_cli import run_cli
 
 
-def _new_stack(project: Path, *args: str, answers: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLM_DEPLOY_PROG": "./dev"}
+def _new_stack(project: Path, *args: str, answers: list[str] | None = None,
+               process: bool = False) -> subprocess.CompletedProcess[str]:
+    """``new-stack`` with ``answers`` typed on stdin (each with its Enter; ``None``: no stdin at all). In this
+    process by default (tests/run_cli.py: same prompts, output and exit code); ``process``: a real
+    ``python -m slm_deploy`` reading a real stdin pipe."""
     stdin = "".join(f"{a}\n" for a in answers) if answers is not None else None
+    if not process:
+        return run_cli("-C", str(project), "new-stack", *args, input=stdin, env={"SLM_DEPLOY_PROG": "./dev"}, cwd=REPO)
+    env = {**os.environ, "SLM_DEPLOY_PROG": "./dev"}
     return subprocess.run([sys.executable, "-m", "slm_deploy", "-C", str(project), "new-stack", *args],
                           input=stdin, capture_output=True, text=True, cwd=REPO, env=env, check=False,
                           stdin=None if answers is not None else subprocess.DEVNULL)
@@ -89,7 +96,8 @@ def test_qwen3_8b_on_an_8gb_laptop_can_be_generated_with_a_shorter_context(scrat
 
 
 def test_no_is_a_second_look_at_the_size_and_end_of_input_writes_nothing(scratch_project: Path):
-    proc = _new_stack(scratch_project, answers=["e", "onnx-edge", "ssh://slm@box", "8", "", "", "", "", "n"])
+    # a real process reading a real stdin pipe to its end (the others type their answers in-process)
+    proc = _new_stack(scratch_project, answers=["e", "onnx-edge", "ssh://slm@box", "8", "", "", "", "", "n"], process=True)
     assert proc.returncode == 2
     assert "Change the answers that decide the size" in proc.stderr
     assert "input ended before every question was answered; nothing was written" in proc.stderr
