@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
+from components.validation import DnsLabel
 
 __all__ = ["OptOutSetting", "SecurityOptOut", "OPT_OUT_CHECKS", "opt_out_records"]
 
@@ -44,7 +45,7 @@ class SecurityOptOut(ArgsModel):
 
     setting: OptOutSetting = Field(description="The secure default to turn off. Required.")
     reason: str = Field(min_length=15, description="Why, for the security review, in words (at least 15 characters and 4 different words). Required.")
-    container: str | None = Field(
+    container: DnsLabel | None = Field(
         default=None, description="Limit the opt-out to one container. Default None: the whole workload."
     )
     approver: str | None = Field(

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
@@ -25,10 +25,18 @@ __all__ = [
     "label_key_problem", "label_value_problem", "dns_label_problem", "dns_subdomain_problem",
     "quantity_problem", "port_name_problem", "env_name_problem", "duration_problem", "go_duration_problem",
     "docker_host_problem", "image_key_problem", "digest_image_problem", "cidr_problem", "parse_quantity",
+    "commit_sha_problem", "https_url_problem", "ip_address_problem", "docker_user_problem", "s3_bucket_problem",
+    "s3_prefix_problem", "cpu_tier_problem", "catalog_model_problem", "prom_size_problem", "prom_size_bytes",
+    "host_and_port_problem", "data_key_problem", "alert_matcher_problem", "prom_label_name_problem",
+    "hf_repo_problem", "ingress_host_problem", "ollama_model_name_problem", "http_url_problem",
+    "served_model_name_problem", "docker_gpus_problem",
     # pydantic types
     "TypeName", "LabelKey", "LabelValue", "Labels", "DnsLabel", "DnsSubdomain", "CpuQuantity", "MemoryQuantity",
     "StorageQuantity", "Port", "HostPort", "PortName", "Duration", "GoDuration", "DockerHostUrl", "ImageKey",
     "DigestImageRef", "Cidr", "EnvName", "HostMemoryGb", "Located", "located",
+    "InstanceName", "ReceiverName", "CommitSha", "HttpsUrl", "IpAddress", "DockerUser", "S3Bucket", "S3Prefix",
+    "CpuTierId", "CatalogModelId", "PromSize", "HostAndPort", "DataKey", "AlertMatcher", "PromLabelName",
+    "HfRepoId", "IngressHost", "OllamaModelName", "GroupBy", "HttpUrl", "ServedModelName", "DockerGpus",
     # one value against one type, worded as the stack loader words it
     "error_message", "value_problem",
     # older helpers
@@ -38,9 +46,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TypeName:
-    """Marker in an ``Annotated`` type: the name ``slm-deploy schema`` shows for it (stacks/README.md)."""
+    """Marker in an ``Annotated`` type: the name ``slm-deploy schema`` shows for it (stacks/README.md) and, in
+    that file's table of value types, what it allows."""
 
     name: str
+    allowed: str = ""
 
 
 # --------------------------------------------------------------------------- names and labels
@@ -237,6 +247,255 @@ def cidr_problem(value: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- revisions, URLs, addresses, names
+
+
+def _short_label(max_len: int, why: str) -> Callable[[Any], str | None]:
+    """A DNS-1123 label of at most ``max_len`` characters, ``why`` saying why the limit is tighter than 63."""
+    def problem(value: Any) -> str | None:
+        message = dns_label_problem(value, max_len)
+        return f"{message} ({why})" if message else None
+
+    return problem
+
+
+_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def commit_sha_problem(value: str) -> str | None:
+    """A git commit sha, as ``hf download --revision`` takes it: 40 lowercase hex digits. Branch and tag names move,
+    so the same stack file would deploy other weights tomorrow."""
+    if not isinstance(value, str) or not _COMMIT_SHA.match(value):
+        return "must be a 40-hex commit sha (lowercase 0-9 and a-f); branches and tags float"
+    return None
+
+
+def https_url_problem(value: str) -> str | None:
+    """An https URL with a host: no credentials (they live in Secrets), no query or fragment, and not a link-local
+    address (169.254.0.0/16, fe80::/10: the cloud metadata range is never a model source)."""
+    allowed = "must be an https:// URL with a host, e.g. https://hf-mirror.internal or https://minio.storage.svc:9000"
+    if not isinstance(value, str):
+        return allowed
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError:
+        return f"{allowed} (its port is not a number from 1 to 65535)"
+    if parts.scheme != "https" or not parts.hostname:
+        return f"{allowed} (downloads are never sent in clear text)" if parts.scheme == "http" else allowed
+    if parts.username or parts.password:
+        return "must not carry credentials: put them in a Secret"
+    if parts.query or parts.fragment:
+        return "must not carry a query or a fragment"
+    try:
+        if ipaddress.ip_address(parts.hostname).is_link_local:
+            return "must not be a link-local address (the cloud metadata range is not a model source)"
+    except ValueError:
+        pass
+    return None
+
+
+def http_url_problem(value: str) -> str | None:
+    """An http(s) URL of an in-cluster or private service (e.g. the Prometheus a KEDA trigger queries): a host, no
+    credentials, query or fragment."""
+    allowed = "must be an http:// or https:// URL with a host, e.g. http://prometheus.monitoring.svc:9090"
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        _ = parts.port if parts else None
+    except ValueError:
+        return f"{allowed} (its port is not a number from 1 to 65535)"
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return allowed
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return f"{allowed}, without credentials, a query or a fragment"
+    return None
+
+
+_SERVED_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+
+
+def served_model_name_problem(value: str) -> str | None:
+    """What clients put in ``model``. It is written into the proxies' nginx configs (a space-separated list inside
+    a quoted string), so it carries no spaces, quotes or other characters nginx would read as syntax."""
+    if not isinstance(value, str) or not _SERVED_MODEL_NAME.match(value):
+        return ("must be a model name: at most 128 letters, digits, '.', '_', ':', '/' and '-', starting with a "
+                "letter or digit (no spaces or quotes)")
+    return None
+
+
+def docker_gpus_problem(value: str | list[str]) -> str | None:
+    """Docker's ``--gpus``: none, all, or device ids (indexes or GPU UUIDs) joined with commas by Docker."""
+    if isinstance(value, list) and (not value or any(not d or "," in d or d.strip() != d for d in value)):
+        return ("must be none, all, or a non-empty list of device ids (e.g. ['0', '1'] or GPU UUIDs) without commas "
+                "or spaces")
+    return None
+
+
+def ip_address_problem(value: str) -> str | None:
+    """An IPv4 or IPv6 address (where Docker publishes a port)."""
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        return "must be an IPv4 or IPv6 address, e.g. 127.0.0.1 (this host only) or 0.0.0.0 (every interface)"
+    return None
+
+
+_DOCKER_USER = re.compile(r"^(\d+)(:(\d+))?$")
+
+
+def docker_user_problem(value: str) -> str | None:
+    """A numeric ``uid[:gid]`` for Docker's ``user``, uid >= 10000 (the hardening rule CKV_SLM_020 checks)."""
+    found = _DOCKER_USER.match(value) if isinstance(value, str) else None
+    if not found or int(found.group(1)) < 10000:
+        return "must be a numeric uid[:gid] with uid >= 10000, e.g. '10001:10001'"
+    return None
+
+
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def s3_bucket_problem(value: str) -> str | None:
+    """An S3 bucket name (AWS general-purpose bucket naming rules, which MinIO and Ceph RGW follow)."""
+    if not isinstance(value, str) or not _S3_BUCKET.match(value) or ".." in value or ip_address_problem(value) is None:
+        return ("must be an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-', starting and ending with a "
+                "letter or digit, no '..', not an IP address")
+    return None
+
+
+def s3_prefix_problem(value: str) -> str | None:
+    """A key prefix naming a folder of the bucket (leading/trailing '/' are dropped first)."""
+    if not isinstance(value, str) or not value.strip("/") or ".." in value.split("/"):
+        return "must name a folder in the bucket, e.g. models/phi-4-mini/<sha> (not empty, no '..' parts)"
+    return None
+
+
+def cpu_tier_problem(value: str) -> str | None:
+    """A CPU tier of components/catalog/hardware.yaml; a GPU id here is a kind mistake and says where GPUs go."""
+    from components.catalog import get_cpu_tier, list_cpu_tiers, list_gpus
+
+    tiers = ", ".join(t.id for t in list_cpu_tiers())
+    if isinstance(value, str) and value.lower() in {g.id for g in list_gpus()}:
+        return f"{value} is a GPU, not a CPU tier ({tiers}); GPUs are for vllm services (gpu)"
+    try:
+        get_cpu_tier(value)
+    except ValueError as exc:  # UnknownCatalogId: the allowed ids and the closest one
+        return str(exc)
+    return None
+
+
+def catalog_model_problem(value: str) -> str | None:
+    """A model id of components/catalog/models.yaml."""
+    from components.catalog import get_model
+
+    try:
+        get_model(value)
+    except ValueError as exc:  # UnknownCatalogId: the allowed ids and the closest one
+        return str(exc)
+    return None
+
+
+_PROM_SIZE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB)$")
+_PROM_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
+
+
+def prom_size_bytes(value: str) -> int | None:
+    """Bytes of a Prometheus size (``--storage.tsdb.retention.size``: base-2 units B, KB ... PB), else None."""
+    found = _PROM_SIZE.match(value) if isinstance(value, str) else None
+    return int(found.group(1)) * _PROM_SIZE_UNITS[found.group(2)] if found else None
+
+
+def prom_size_problem(value: str) -> str | None:
+    if not prom_size_bytes(value):
+        return "must be a Prometheus size: a whole number > 0 with B, KB, MB, GB, TB or PB (base 2), e.g. 8GB"
+    return None
+
+
+_HOST_AND_PORT = re.compile(r"^([A-Za-z0-9.-]+):(\d{1,5})$")
+
+
+def host_and_port_problem(value: str) -> str | None:
+    """``host:port`` of a service (a DNS name or IPv4 address, port 1-65535)."""
+    found = _HOST_AND_PORT.match(value) if isinstance(value, str) else None
+    if not found or not 1 <= int(found.group(2)) <= 65535:
+        return "must be host:port with a port from 1 to 65535, e.g. blackbox-exporter.monitoring.svc:9115"
+    return None
+
+
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def data_key_problem(value: str) -> str | None:
+    """A key of a Secret's or ConfigMap's data (apimachinery ``IsConfigMapKey``)."""
+    if (not isinstance(value, str) or len(value) > 253 or not _DATA_KEY.match(value) or value in (".", "..")
+            or value.startswith("..")):
+        return ("must be a Secret data key: at most 253 letters, digits, '-', '_' and '.', not '.' or '..' and "
+                "not starting with '..'")
+    return None
+
+
+_ALERT_MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*')
+
+
+def alert_matcher_problem(value: str) -> str | None:
+    """An Alertmanager route matcher: ``label OP "value"``."""
+    if not isinstance(value, str) or not _ALERT_MATCHER.fullmatch(value):
+        return 'must be an Alertmanager matcher: label OP "value" with OP one of = != =~ !~, e.g. severity="critical"'
+    return None
+
+
+_PROM_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def prom_label_name_problem(value: str) -> str | None:
+    """A Prometheus label name, or Alertmanager's ``...`` (group by every label)."""
+    if not isinstance(value, str) or not (value == "..." or _PROM_LABEL.match(value)):
+        return ("must be a Prometheus label name (letters, digits and '_', not starting with a digit), or '...' "
+                "(every label)")
+    return None
+
+
+def _group_by_problem(value: list[str]) -> str | None:
+    """Alertmanager refuses ``...`` beside other labels in one group_by."""
+    if "..." in value and len(value) > 1:
+        return "'...' (group by every label) must be the only entry"
+    return None
+
+
+_HF_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,96}$")
+
+
+def hf_repo_problem(value: str) -> str | None:
+    """A Hugging Face repo id, by huggingface_hub's own rule (``utils/_validators.py`` validate_repo_id, 2.4.0
+    lines 28-39 and 94-149): ``[owner/]name``, ASCII letters, digits, '-', '_', '.', neither part starting or ending
+    with '-' or '.', at most 96 characters each, no '--' or '..', not ending in '.git'."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if (not 1 <= len(parts) <= 2 or not all(_HF_NAME.match(p) and p[0] not in "-." and p[-1] not in "-." for p in parts)
+            or "--" in value or ".." in value or value.endswith(".git")):
+        return ("must be a Hugging Face repo id: owner/name of letters, digits, '-', '_' and '.' (at most 96 each, "
+                "not starting or ending with '-' or '.', no '--' or '..'), e.g. microsoft/Phi-4-mini-instruct")
+    return None
+
+
+def ingress_host_problem(value: str) -> str | None:
+    """An Ingress rule host: a DNS-1123 subdomain, optionally a wildcard ``*.`` first label; not an IP address."""
+    name = value[2:] if isinstance(value, str) and value.startswith("*.") else value
+    if dns_subdomain_problem(name) or ip_address_problem(name) is None:
+        return ("must be a host name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), optionally "
+                "starting with '*.', not an IP address")
+    return None
+
+
+_OLLAMA_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def ollama_model_name_problem(value: str) -> str | None:
+    """The name of a model ``ollama create`` builds (what clients put in ``model``)."""
+    if not isinstance(value, str) or not _OLLAMA_MODEL_NAME.match(value):
+        return ("must be an Ollama model name: at most 64 lowercase letters, digits, '.', '_' and '-', starting with "
+                "a letter or digit")
+    return None
+
+
 # --------------------------------------------------------------------------- pydantic types
 
 
@@ -250,27 +509,92 @@ def _check(problem: Callable[[Any], str | None]) -> AfterValidator:
     return AfterValidator(validate)
 
 
-LabelKey = Annotated[str, _check(label_key_problem), TypeName("label key")]
-LabelValue = Annotated[str, _check(label_value_problem), TypeName("label value")]
+LabelKey = Annotated[str, _check(label_key_problem), TypeName("label key",
+        "optional DNS-1123 subdomain prefix and '/', then at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric (app.kubernetes.io/name)")]
+LabelValue = Annotated[str, _check(label_value_problem), TypeName("label value",
+        "empty, or at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric; no spaces")]
 Labels = dict[LabelKey, LabelValue]
-DnsLabel = Annotated[str, _check(dns_label_problem), TypeName("DNS-1123 label")]
-DnsSubdomain = Annotated[str, _check(dns_subdomain_problem), TypeName("DNS-1123 subdomain")]
-CpuQuantity = Annotated[str, _check(lambda v: quantity_problem(v, "cpu")), TypeName("CPU quantity")]
-MemoryQuantity = Annotated[str, _check(lambda v: quantity_problem(v, "memory")), TypeName("memory quantity")]
-StorageQuantity = Annotated[str, _check(lambda v: quantity_problem(v, "storage")), TypeName("storage quantity")]
+DnsLabel = Annotated[str, _check(dns_label_problem), TypeName("DNS-1123 label",
+        "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit")]
+DnsSubdomain = Annotated[str, _check(dns_subdomain_problem), TypeName("DNS-1123 subdomain",
+        "at most 253 characters: DNS-1123 labels joined by '.'")]
+CpuQuantity = Annotated[str, _check(lambda v: quantity_problem(v, "cpu")), TypeName("CPU quantity",
+        'cores (2, 0.5) or millicores (500m), greater than 0, no space before the unit')]
+MemoryQuantity = Annotated[str, _check(lambda v: quantity_problem(v, "memory")), TypeName("memory quantity",
+        'bytes with an optional suffix Ki, Mi, Gi, Ti (binary) or k, M, G, T (decimal), e.g. 512Mi, 16Gi; greater than 0, no space')]
+StorageQuantity = Annotated[str, _check(lambda v: quantity_problem(v, "storage")), TypeName("storage quantity",
+        "like a memory quantity, e.g. 10Gi, 30Gi; greater than 0, no space (not '30 GB')")]
 Port = Annotated[int, _check(lambda v: None if 1 <= v <= 65535 else "must be a port number from 1 to 65535"),
-                 TypeName("port")]
+                 TypeName("port",
+        '1 to 65535')]
 HostPort = Annotated[int, _check(lambda v: None if 1024 <= v <= 65535 else
-                                 "must be an unprivileged host port from 1024 to 65535"), TypeName("host port")]
-PortName = Annotated[str, _check(port_name_problem), TypeName("port name")]
-EnvName = Annotated[str, _check(env_name_problem), TypeName("env var name")]
-Duration = Annotated[str, _check(duration_problem), TypeName("duration")]
-GoDuration = Annotated[str, _check(go_duration_problem), TypeName("Go duration or seconds")]
-DockerHostUrl = Annotated[str, _check(docker_host_problem), TypeName("Docker host URL")]
-ImageKey = Annotated[str, _check(image_key_problem), TypeName("image key (versions.yaml)")]
-DigestImageRef = Annotated[str, _check(digest_image_problem), TypeName("image@sha256 digest")]
-Cidr = Annotated[str, _check(cidr_problem), TypeName("CIDR")]
-HostMemoryGb = Annotated[float, Field(gt=0), TypeName("GB (number > 0)")]
+                                 "must be an unprivileged host port from 1024 to 65535"), TypeName("host port",
+        '1024 to 65535 (unprivileged)')]
+PortName = Annotated[str, _check(port_name_problem), TypeName("port name",
+        "IANA service name: at most 15 lowercase letters, digits and '-', at least one letter, no '--'")]
+EnvName = Annotated[str, _check(env_name_problem), TypeName("env var name",
+        "letters, digits, '_', '-' and '.', not starting with a digit")]
+Duration = Annotated[str, _check(duration_problem), TypeName("duration",
+        'Prometheus duration, units largest first: 30s, 5m, 1h30m, 15d (ms, s, m, h, d, w, y), not zero')]
+GoDuration = Annotated[str, _check(go_duration_problem), TypeName("Go duration or seconds",
+        'Go time.ParseDuration (5m, 1h30m, 2.5m, -1m) or whole seconds (300, -1 = forever)')]
+DockerHostUrl = Annotated[str, _check(docker_host_problem), TypeName("Docker host URL",
+        'unix:///path/to/docker.sock, tcp://host[:port] or ssh://[user@]host[:port]; no password')]
+ImageKey = Annotated[str, _check(image_key_problem), TypeName("image key (versions.yaml)",
+        'a key of components/versions.yaml, where every image is pinned by tag and digest')]
+DigestImageRef = Annotated[str, _check(digest_image_problem), TypeName("image@sha256 digest",
+        '<registry>/<repository>[:tag]@sha256:<64 hex>, repository lowercase')]
+Cidr = Annotated[str, _check(cidr_problem), TypeName("CIDR",
+        'an IPv4 or IPv6 network with no host bits set, e.g. 10.20.0.0/16, 203.0.113.10/32')]
+HostMemoryGb = Annotated[float, Field(gt=0), TypeName("GB (number > 0)",
+        'a number of gigabytes greater than 0')]
+InstanceName = Annotated[str, _check(_short_label(42, "object names get suffixes")),
+                         TypeName("DNS-1123 label (at most 42)",
+        'a DNS-1123 label of at most 42 characters: object names get suffixes')]
+ReceiverName = Annotated[str, _check(_short_label(50, "it also names the Secret volume receiver-<name>")),
+                         TypeName("DNS-1123 label (at most 50)",
+        'a DNS-1123 label of at most 50 characters: it also names a volume receiver-<name>')]
+CommitSha = Annotated[str, _check(commit_sha_problem), TypeName("40-hex commit sha",
+        '40 lowercase hex digits; branch and tag names float and are refused')]
+HttpsUrl = Annotated[str, _check(https_url_problem), AfterValidator(lambda v: v.rstrip("/")), TypeName("https URL",
+        'https://host[:port][/path]; no credentials, query or fragment; not link-local (cloud metadata)')]
+HttpUrl = Annotated[str, _check(http_url_problem), TypeName("http(s) URL",
+        'http:// or https:// with a host; no credentials, query or fragment')]
+IpAddress = Annotated[str, _check(ip_address_problem), TypeName("IP address",
+        'IPv4 or IPv6 address, e.g. 127.0.0.1 (this host only) or 0.0.0.0 (every interface)')]
+DockerUser = Annotated[str, _check(docker_user_problem), TypeName("uid[:gid] (uid >= 10000)",
+        "numeric uid, optionally ':' and a numeric gid, uid at least 10000, e.g. '10001:10001'")]
+DockerGpus = Annotated[Literal["none", "all"] | list[str], _check(docker_gpus_problem),
+                       TypeName("none | all | list[GPU device id]",
+        'none, all, or a non-empty list of device indexes or GPU UUIDs, without commas or spaces')]
+S3Bucket = Annotated[str, _check(s3_bucket_problem), TypeName("S3 bucket name",
+        "3-63 lowercase letters, digits, '.' and '-', starting and ending alphanumeric, no '..', not an IP address")]
+S3Prefix = Annotated[str, _check(s3_prefix_problem), AfterValidator(lambda v: v.strip("/")), TypeName("S3 key prefix",
+        "a folder of the bucket, e.g. models/phi-4-mini/<sha>; not empty, no '..' parts (outer '/' dropped)")]
+CpuTierId = Annotated[str, _check(cpu_tier_problem), TypeName("CPU tier (hardware.yaml)",
+        'a CPU tier id of components/catalog/hardware.yaml (`slm-deploy hardware`)')]
+CatalogModelId = Annotated[str, _check(catalog_model_problem), TypeName("catalog model id (models.yaml)",
+        'a model id of components/catalog/models.yaml (`slm-deploy models`)')]
+PromSize = Annotated[str, _check(prom_size_problem), TypeName("Prometheus size",
+        'a whole number > 0 with B, KB, MB, GB, TB or PB (base 2), e.g. 8GB')]
+HostAndPort = Annotated[str, _check(host_and_port_problem), TypeName("host:port",
+        "a DNS name or IPv4 address, ':', a port from 1 to 65535")]
+DataKey = Annotated[str, _check(data_key_problem), TypeName("Secret data key",
+        "at most 253 letters, digits, '-', '_' and '.'; not '.', '..' or starting with '..'")]
+AlertMatcher = Annotated[str, _check(alert_matcher_problem), TypeName("Alertmanager matcher",
+        'label OP "value" with OP one of = != =~ !~, e.g. severity="critical"')]
+PromLabelName = Annotated[str, _check(prom_label_name_problem), TypeName("Prometheus label name",
+        "letters, digits and '_', not starting with a digit; or '...' (every label)")]
+GroupBy = Annotated[list[PromLabelName], _check(_group_by_problem), TypeName("list[Prometheus label name]",
+        "Prometheus label names (letters, digits, '_', not starting with a digit), or '...' alone (every label)")]
+HfRepoId = Annotated[str, _check(hf_repo_problem), TypeName("Hugging Face repo id",
+        "[owner/]name, each at most 96 ASCII letters, digits, '-', '_', '.', not starting or ending with '-' or '.'; no '--', '..' or trailing .git")]
+IngressHost = Annotated[str, _check(ingress_host_problem), TypeName("host name (DNS-1123 subdomain, *. allowed)",
+        "a DNS-1123 subdomain, optionally starting with '*.'; not an IP address")]
+ServedModelName = Annotated[str, _check(served_model_name_problem), TypeName("model name",
+        "at most 128 letters, digits, '.', '_', ':', '/' and '-', starting alphanumeric; no spaces or quotes")]
+OllamaModelName = Annotated[str, _check(ollama_model_name_problem), TypeName("Ollama model name",
+        "at most 64 lowercase letters, digits, '.', '_' and '-', starting with a letter or digit")]
 
 
 def error_message(error: dict[str, Any]) -> str:

@@ -54,6 +54,29 @@ def _type_name(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> s
     return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
+def _value_types(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """``(name, what it allows)`` of every named value type in a field's annotation (nested ones included)."""
+    found = [(m.name, m.allowed) for m in metadata if type(m).__name__ == "TypeName" and getattr(m, "allowed", "")]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return found + _value_types(typing.get_args(annotation)[0], annotation.__metadata__)
+    return found + [t for arg in typing.get_args(annotation) for t in _value_types(arg)]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _value_type_table() -> list[str]:
+    types: dict[str, str] = {}
+    for model in all_models():
+        for field in model.model_fields.values():
+            types.update(_value_types(field.annotation, field.metadata))
+    rows = [f"| `{_cell(name)}` | {_cell(allowed)} |" for name, allowed in sorted(types.items(), key=lambda t: t[0].lower())]
+    return ["## Value types", "", "What each named type in the tables above allows (components/validation.py; a bad",
+            "value is refused at load with file, line, key, value and this rule).", "", "| type | allowed |", "|---|---|",
+            *rows, ""]
+
+
 def _default(field: Any) -> str:
     if field.default_factory is not None:
         value = field.default_factory()
@@ -105,6 +128,7 @@ def markdown_reference() -> str:
         "",
     ]
     _section(StackConfig, "StackConfig", set(), out)
+    out += _value_type_table()
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
 from components.gateway.constants import VERIFY_CLIENT
-from components.validation import dns_label
+from components.validation import DnsLabel, DnsSubdomain, IngressHost
 
 __all__ = ["GatewayArgs", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
 
@@ -31,17 +31,12 @@ class GatewayCanary:
 class GatewayClient(ArgsModel):
     """One named client: its models and limits. Its keys: the clientKeys secret, else generated (docs/gateway.md)."""
 
-    name: str = Field(description="Client name (a DNS label): metrics and logs carry it, never the key. Required.")
+    name: DnsLabel = Field(description="Client name (a DNS label): metrics and logs carry it, never the key. Required.")
     models: list[str] = Field(min_length=1, description="Served model names this client's key may use (the `model` of its requests). Required; /v1/models lists exactly these.")
     rpm: int = Field(gt=0, description="Requests per minute over all replicas of the gateway (nginx limit_req, split evenly across gateway replicas). Required: every client has limits.")
     concurrency: int = Field(gt=0, description="Requests in flight at once over all gateway replicas (nginx limit_conn; a stream counts until it ends). Required.")
     burst: int | None = Field(default=None, ge=0, description="Requests admitted at once above the steady rate. Default None: 10 s worth of the RPM.")
     tpm: int | None = Field(default=None, description="Tokens per minute. Not enforceable by this gateway (vllm-router 0.1.17 has one global token bucket, no per-client one; the proxy does not count streamed tokens): any value is refused. Default None.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return dns_label(value)
 
     @field_validator("tpm")
     @classmethod
@@ -61,14 +56,9 @@ class GatewayClient(ArgsModel):
 class GatewayIngress(ArgsModel):
     """An Ingress in front of the gateway Service, TLS from a Secret that already exists."""
 
-    host: str = Field(description="Host name clients use. Required.")
-    tls_secret_name: str = Field(alias="tlsSecretName", description="Name of an existing kubernetes.io/tls Secret in the stack namespace. Required: no plain-HTTP Ingress.")
-    class_name: str | None = Field(default=None, alias="className", description="IngressClass. Default None: the cluster's default class.")
-
-    @field_validator("tls_secret_name")
-    @classmethod
-    def _secret(cls, value: str) -> str:
-        return dns_label(value)
+    host: IngressHost = Field(description="Host name clients use (the Ingress rule host and its TLS host). Required.")
+    tls_secret_name: DnsSubdomain = Field(alias="tlsSecretName", description="Name of an existing kubernetes.io/tls Secret in the stack namespace. Required: no plain-HTTP Ingress.")
+    class_name: DnsSubdomain | None = Field(default=None, alias="className", description="IngressClass. Default None: the cluster's default class.")
 
 
 class GatewayArgs(ArgsModel):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
 from components.labels import selector_labels
 from components.monitoring.constants import PROMETHEUS_PORT
 from components.observability import AlertThresholds
 from components.validation import (
-    CpuQuantity, DnsLabel, DnsSubdomain, Duration, Labels, MemoryQuantity, Port, PortName, StorageQuantity, dns_label, parse_quantity,
+    AlertMatcher, CpuQuantity, DataKey, DnsLabel, DnsSubdomain, Duration, GroupBy, HostAndPort, Labels, MemoryQuantity,
+    Port, PortName, PromSize, ReceiverName, StorageQuantity, parse_quantity, prom_size_bytes,
 )
 
 __all__ = [
@@ -28,36 +28,20 @@ __all__ = [
 ]
 
 
-_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50}
-
-
-def _prom_size(value: str) -> int:
-    m = re.fullmatch(r"(\d+)(B|KB|MB|GB|TB|PB)", value)
-    if not m:
-        raise ValueError(f"{value!r} is not a Prometheus size; use a whole number with B, KB, MB, GB, TB or PB (e.g. 8GB)")
-    return int(m.group(1)) * _SIZE_UNITS[m.group(2)]
-
-
 class PrometheusArgs(ArgsModel):
     """The standalone Prometheus server."""
 
     retention_time: Duration = Field(default="15d", alias="retentionTime", description="TSDB retention time (--storage.tsdb.retention.time). Default 15d: two weeks of history for capacity trends.")
-    retention_size: str = Field(default="8GB", alias="retentionSize", description="TSDB size cap (--storage.tsdb.retention.size), below the volume size. Default 8GB on the 10Gi default volume, leaving WAL headroom.")
+    retention_size: PromSize = Field(default="8GB", alias="retentionSize", description="TSDB size cap (--storage.tsdb.retention.size), below the volume size. Default 8GB on the 10Gi default volume, leaving WAL headroom.")
     storage_size: StorageQuantity = Field(default="10Gi", alias="storageSize", description="PersistentVolumeClaim size for /prometheus. Default 10Gi: a few serving jobs at 30s for 15d fit well below it.")
     cpu_request: CpuQuantity = Field(default="250m", alias="cpuRequest", description="CPU request. Default 250m (tens of targets).")
     cpu_limit: CpuQuantity = Field(default="1", alias="cpuLimit", description="CPU limit. Default 1 (rule evaluation and compaction bursts).")
     memory_request: MemoryQuantity = Field(default="1Gi", alias="memoryRequest", description="Memory request. Default 1Gi.")
     memory_limit: MemoryQuantity = Field(default="2Gi", alias="memoryLimit", description="Memory limit. Default 2Gi: head block of a small stack with room for WAL replay.")
 
-    @field_validator("retention_size")
-    @classmethod
-    def _size(cls, value: str) -> str:
-        _prom_size(value)
-        return value
-
     @model_validator(mode="after")
     def _retention_fits_volume(self) -> "PrometheusArgs":
-        size, volume = _prom_size(self.retention_size), parse_quantity(self.storage_size)
+        size, volume = prom_size_bytes(self.retention_size) or 0, parse_quantity(self.storage_size) or 0
         if size >= volume:
             raise ValueError(
                 f"retentionSize {self.retention_size} must be smaller than storageSize {self.storage_size} "
@@ -66,7 +50,6 @@ class PrometheusArgs(ArgsModel):
         return self
 
 
-_MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*')
 RESERVED_RECEIVERS = ("default", "null")
 """Receivers every standalone Alertmanager has: ``default`` (the alertmanagerWebhookUrl secret) and ``null`` (drop)."""
 
@@ -74,24 +57,12 @@ RESERVED_RECEIVERS = ("default", "null")
 class ReceiverArgs(ArgsModel):
     """An extra Alertmanager receiver whose URL is a key of a Secret you manage in the stack namespace, mounted as a file."""
 
-    name: str = Field(description="Receiver name routes refer to; a DNS label (it also names the Secret volume). Required.")
+    name: ReceiverName = Field(description="Receiver name routes refer to; a DNS label (it also names the Secret volume). Required.")
     type: Literal["webhook", "slack"] = Field(description="webhook (generic, url_file) or slack (incoming webhook, api_url_file). Required.")
     secret_name: DnsSubdomain = Field(alias="secretName", description="Name of a Secret in the stack namespace holding the URL (you create it; pods can only mount Secrets of their own namespace). Required.")
-    secret_key: str = Field(default="url", alias="secretKey", description="Key of the URL in that Secret. Default url.")
+    secret_key: DataKey = Field(default="url", alias="secretKey", description="Key of the URL in that Secret. Default url.")
     slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (type slack). Default None: the incoming webhook's own channel.")
     send_resolved: bool = Field(default=True, alias="sendResolved", description="Also notify when the alert resolves. Default true.")
-
-    @field_validator("name", "secret_name")
-    @classmethod
-    def _dns_label(cls, value: str, info: ValidationInfo) -> str:
-        return dns_label(value, max_len=50, what=info.field_name)
-
-    @field_validator("secret_key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        if not re.fullmatch(r"[-._a-zA-Z0-9]+", value):
-            raise ValueError(f"secretKey {value!r} is not a valid Secret key (letters, digits, '-', '_', '.')")
-        return value
 
     @model_validator(mode="after")
     def _slack_channel_needs_slack(self) -> "ReceiverArgs":
@@ -105,10 +76,10 @@ class ReceiverArgs(ArgsModel):
 class RouteArgs(ArgsModel):
     """One Alertmanager child route: alerts matching every matcher go to ``receiver``."""
 
-    matchers: list[str] = Field(description='Alertmanager matchers, each label OP "value" with OP one of = != =~ !~ (e.g. severity="critical", source=~"phi4.*"). Required, at least one.')
+    matchers: list[AlertMatcher] = Field(description='Alertmanager matchers, each label OP "value" with OP one of = != =~ !~ (e.g. severity="critical", source=~"phi4.*"). Required, at least one.')
     receiver: str = Field(description="Receiver name: default, null, or one of alertmanager.receivers. Required.")
     continue_: bool = Field(default=False, alias="continue", description="Keep matching later routes after this one. Default false: the first matching route wins.")
-    group_by: list[str] | None = Field(default=None, alias="groupBy", description="Grouping labels for this route. Default None: inherit alertmanager.groupBy.")
+    group_by: GroupBy | None = Field(default=None, alias="groupBy", description="Grouping labels for this route. Default None: inherit alertmanager.groupBy.")
     group_wait: Duration | None = Field(default=None, alias="groupWait", description="Default None: inherit alertmanager.groupWait.")
     group_interval: Duration | None = Field(default=None, alias="groupInterval", description="Default None: inherit alertmanager.groupInterval.")
     repeat_interval: Duration | None = Field(default=None, alias="repeatInterval", description="Default None: inherit alertmanager.repeatInterval.")
@@ -118,9 +89,6 @@ class RouteArgs(ArgsModel):
     def _matchers(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("matchers must name at least one matcher, e.g. severity=\"critical\" (a route without matchers catches everything)")
-        bad = [m for m in value if not _MATCHER.fullmatch(m)]
-        if bad:
-            raise ValueError(f'matchers {bad} are not Alertmanager matchers; write label OP "value" with OP one of = != =~ !~, e.g. severity="critical"')
         return value
 
 
@@ -129,7 +97,7 @@ class AlertmanagerArgs(ArgsModel):
 
     receiver: Literal["webhook", "slack"] = Field(default="webhook", description="Receiver type for the secret URL: a generic webhook or a Slack incoming webhook. Default webhook.")
     slack_channel: str | None = Field(default=None, alias="slackChannel", description="Slack channel override (receiver slack). Default None: the incoming webhook's own channel.")
-    group_by: list[str] = Field(default_factory=lambda: ["alertname", "job", "severity"], alias="groupBy", description="Labels alerts are grouped by. Default alertname, job, severity: one notification per alert per server.")
+    group_by: GroupBy = Field(default_factory=lambda: ["alertname", "job", "severity"], alias="groupBy", description="Labels alerts are grouped by. Default alertname, job, severity: one notification per alert per server.")
     group_wait: Duration = Field(default="30s", alias="groupWait", description="Wait before the first notification of a group. Default 30s.")
     group_interval: Duration = Field(default="5m", alias="groupInterval", description="Wait before notifying about new alerts in a group. Default 5m.")
     repeat_interval: Duration = Field(default="4h", alias="repeatInterval", description="Re-notify interval for warnings. Default 4h.")
@@ -206,7 +174,7 @@ class OperatorArgs(ArgsModel):
     selector_labels: Labels = Field(default_factory=lambda: {"release": "kube-prometheus-stack"}, alias="selectorLabels", description="Labels the operator's podMonitorSelector/probeSelector/ruleSelector match. Default release=kube-prometheus-stack (the chart's default).")
     prometheus_namespace: DnsLabel = Field(default="monitoring", alias="prometheusNamespace", description="Namespace of the cluster's Prometheus, allowed into the blackbox exporter. Default monitoring.")
     dashboard_label: Labels = Field(default_factory=lambda: {"grafana_dashboard": "1"}, alias="dashboardLabel", description="Label the Grafana dashboard sidecar watches. Default grafana_dashboard=1 (kube-prometheus-stack).")
-    blackbox_exporter_address: str | None = Field(default=None, alias="blackboxExporterAddress", description="host:port of an existing blackbox exporter for Probe objects. Default None: the stack deploys its own when anything is probed.")
+    blackbox_exporter_address: HostAndPort | None = Field(default=None, alias="blackboxExporterAddress", description="host:port of an existing blackbox exporter for Probe objects. Default None: the stack deploys its own when anything is probed.")
     blackbox_exporter_pod_labels: Labels = Field(
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus-blackbox-exporter"}, alias="blackboxExporterPodLabels",
         description="Pod labels of that existing blackbox exporter, which is assumed to run in prometheusNamespace; probed servers' "
@@ -219,13 +187,6 @@ class OperatorArgs(ArgsModel):
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         if not value:
             raise ValueError("blackboxExporterPodLabels must name at least one label, or every pod of the namespace would be let in")
-        return value
-
-    @field_validator("blackbox_exporter_address")
-    @classmethod
-    def _host_port(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9.-]+:\d{1,5}", value):
-            raise ValueError(f"{value!r} must be host:port, e.g. blackbox-exporter.monitoring.svc:9115")
         return value
 
 

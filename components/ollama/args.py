@@ -14,14 +14,14 @@ from components.gateway.args import GatewayClient
 from components.gateway.constants import VERIFY_CLIENT
 from components.gateway.named_clients import client_problems
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
-from components.ollama.models import ResolvedModel, resolve_model
+from components.ollama.models import OllamaModelRef, ResolvedModel, resolve_model
 from components.ollama.settings import OllamaServerSettings
 from components.ollama.webui import WebUiSettings
 from components.optouts import SecurityOptOut
 from components.catalog import get_cpu_tier
 from components.sizing import Fix, MemoryPlan, report_ollama, worded
 from components.sizing.common import bigger_tier
-from components.validation import HostPort, Labels, StorageQuantity, ip_address, located
+from components.validation import DockerGpus, DockerUser, HostPort, IpAddress, Labels, StorageQuantity, located
 
 __all__ = ["OllamaStackArgs", "OllamaMemory", "OllamaHostFit"]
 
@@ -55,16 +55,16 @@ class OllamaStackArgs(ArgsModel):
     """Inputs of :class:`~components.ollama.OllamaStack` (stack key ``ollama``)."""
 
     target: Literal["docker", "kubernetes"] | None = Field(default=None, description="Where to deploy. Default None: the stack's `target`. Set it only to assert it; a mismatch is an error.")
-    models: list[str] = Field(min_length=1, description="Models to pull: catalog ids (resolved to their explicit-quantization Ollama tag) or pinned Ollama tags with a size (qwen3:0.6b, phi4-mini:3.8b-q4_K_M). Required.")
+    models: list[OllamaModelRef] = Field(min_length=1, description="Models to pull: catalog ids (resolved to their explicit-quantization Ollama tag) or pinned Ollama tags with a size (qwen3:0.6b, phi4-mini:3.8b-q4_K_M). Required.")
     modelfiles: list[ModelfileVariant] = Field(default_factory=list, description="Modelfile variants built with `ollama create` after the pulls. Default none.")
     server: OllamaServerSettings = Field(default_factory=OllamaServerSettings, description="Ollama server settings (real OLLAMA_* variables only). Defaults: Ollama's own.")
-    gpu: Literal["none", "all"] | list[str] = Field(default="none", description="GPU access: none, all, or a list of device ids (Docker only: `--gpus device=0,1`). Kubernetes: `all` requests one nvidia.com/gpu; device ids are an error there (the scheduler picks the device). Default none: CPU inference, works on any laptop.")
+    gpu: DockerGpus = Field(default="none", description="GPU access: none, all, or a list of device ids (Docker only: `--gpus device=0,1`). Kubernetes: `all` requests one nvidia.com/gpu; device ids are an error there (the scheduler picks the device). Default none: CPU inference, works on any laptop.")
     webui: WebUiSettings = Field(default_factory=WebUiSettings, description="Open WebUI settings. Default: enabled, auth on, sign-up off.")
-    publish_address: str = Field(default="127.0.0.1", alias="publishAddress", description="Docker target: host address ports are published on. Default 127.0.0.1: Ollama has no authentication, so nothing leaves the host unless authProxy is on.")
+    publish_address: IpAddress = Field(default="127.0.0.1", alias="publishAddress", description="Docker target: host address ports are published on. Default 127.0.0.1: Ollama has no authentication, so nothing leaves the host unless authProxy is on.")
     ollama_port: HostPort = Field(default=11434, alias="ollamaPort", description="Docker target: host port for the Ollama API (without the proxy). Default 11434, Ollama's port.")
     auth_proxy: bool = Field(default=False, alias="authProxy", description="Put an API-key proxy (nginx, key = the stack's apiKey secret, generated when unset) in front of Ollama. Docker: Ollama itself is then not published; required to publish beyond loopback. Kubernetes: a sidecar in Ollama's pod, the Service's `http-auth` port (baseUrl), the only port `clients` are admitted on. Default false.")
     proxy_port: HostPort = Field(default=8080, alias="proxyPort", description="Docker target: host port of the auth proxy. Default 8080.")
-    docker_user: str | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; then a runAsNonRoot entry in optOuts (with its reason) is required. Set e.g. '10001:10001' after chowning the volumes.")
+    docker_user: DockerUser | None = Field(default=None, alias="dockerUser", description="Docker target: run Ollama and Open WebUI as this uid:gid. Default None: the images' own user (root, with every capability dropped and no-new-privileges), because named volumes are created root-owned; then a runAsNonRoot entry in optOuts (with its reason) is required. Set e.g. '10001:10001' after chowning the volumes.")
     api_clients: list[GatewayClient] = Field(default_factory=list, alias="apiClients", description="Named clients of the auth proxy (needs authProxy), in the model gateway's client shape: name, models (served names it may use), rpm, concurrency, burst. Keys per client from the clientKeys secret (`pulumi config set --secret --path 'clientKeys.<client>' KEY`) or generated, stored as a secret file of SHA-256 hashes, compared exactly. The proxy is then the gateway's nginx config in front of Ollama: the OpenAI routes only (/v1/chat/completions, /v1/completions, /v1/embeddings; /v1/models lists the caller's models), 401 for a wrong key, 403 for a model outside the client's list, 429 with Retry-After over a limit (docs/ollama.md). Default none: one key (apiKey), every route, no limits.")
     clients: list[Labels] = Field(default_factory=list, description="Kubernetes target: pod label selectors (same namespace) that may call Ollama besides the web UI; with authProxy only on the proxy's port. Default none: only Open WebUI.")
     storage_size: StorageQuantity = Field(default="30Gi", alias="storageSize", description="Kubernetes target: PVC size for the model store. Default 30Gi: room for a few 4-bit small models and re-pulls.")
@@ -78,30 +78,6 @@ class OllamaStackArgs(ArgsModel):
         if dupes:
             raise ValueError(f"models list {', '.join(dupes)} more than once")
         return models
-
-    @field_validator("gpu")
-    @classmethod
-    def _device_ids(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list):
-            bad = [d for d in value if not d or "," in d or d.strip() != d]
-            if not value or bad:
-                raise ValueError(f"gpu {value!r} must be none, all, or a non-empty list of device ids (e.g. ['0', '1'] "
-                                 "or GPU UUIDs) without commas or spaces")
-        return value
-
-    @field_validator("publish_address")
-    @classmethod
-    def _ip(cls, value: str) -> str:
-        return ip_address(value, what="publishAddress", hint="e.g. 127.0.0.1, or 0.0.0.0 with authProxy")
-
-    @field_validator("docker_user")
-    @classmethod
-    def _user(cls, value: str | None) -> str | None:
-        if value is not None:
-            uid, _, gid = value.partition(":")
-            if not uid.isdigit() or (gid and not gid.isdigit()) or int(uid) < 10000:
-                raise ValueError(f"dockerUser {value!r} must be numeric uid[:gid] with uid >= 10000")
-        return value
 
     @model_validator(mode="after")
     def _cross(self) -> "OllamaStackArgs":

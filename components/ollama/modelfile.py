@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import unicodedata
 from pathlib import Path
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from components.base import ArgsModel
 from components.ollama.modelfile_parser import ModelfileSyntaxError, parse_modelfile
 from components.templating import render_template
+from components.validation import OllamaModelName, TypeName
 
 __all__ = [
     "INSTRUCTIONS",
@@ -55,7 +55,6 @@ _RANGES: dict[str, tuple[float, float]] = {
     "top_k": (0, 10_000), "repeat_penalty": (0, 10), "repeat_last_n": (-1, 1_048_576), "num_predict": (-2, 1_048_576),
     "num_gpu": (-1, 1000), "num_thread": (1, 1024), "num_batch": (1, 65536),
 }
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ParamValue = Union[bool, int, float, str, list[str]]
 
 
@@ -164,6 +163,17 @@ def _parse_scalar(name: str, raw: str) -> object:
     return raw.strip('"')
 
 
+def _instruction(line: str) -> str:
+    check_instruction(line)
+    return line
+
+
+ModelfileLine = Annotated[str, AfterValidator(_instruction), TypeName(
+    "Modelfile line (PARAMETER, MESSAGE or LICENSE)",
+    "one Modelfile line: PARAMETER <real parameter> <value>, MESSAGE <role> <text> or LICENSE <text>")]
+"""One raw ``instructions`` line, checked by :func:`check_instruction`."""
+
+
 class ModelfileMessage(ArgsModel):
     """A MESSAGE line: example conversation turn baked into the variant."""
 
@@ -179,7 +189,7 @@ class ModelfileMessage(ArgsModel):
 class ModelfileVariant(ArgsModel):
     """A named model built with ``ollama create`` from one of the pulled models."""
 
-    name: str = Field(description="Name of the created model (what clients put in `model`). Required; lowercase letters, digits, '.', '_' and '-'.")
+    name: OllamaModelName = Field(description="Name of the created model (what clients put in `model`). Required; lowercase letters, digits, '.', '_' and '-'.")
     base: str = Field(description="The model it is built FROM: one of `models` (catalog id or pinned tag). Required.")
     parameters: dict[str, ParamValue] = Field(default_factory=dict, description="PARAMETER lines (temperature, num_ctx, top_p, stop, ...). Only Ollama's real parameter names. Default none: the base model's own parameters.")
     system: str | None = Field(default=None, description="SYSTEM prompt. Default None: the base model's system prompt.")
@@ -191,14 +201,7 @@ class ModelfileVariant(ArgsModel):
     )
     messages: list[ModelfileMessage] = Field(default_factory=list, description="MESSAGE lines (few-shot turns). Default none.")
     license: str | None = Field(default=None, description="LICENSE text. Default None: inherited from the base model.")
-    instructions: list[str] = Field(default_factory=list, description="Extra raw Modelfile lines, each checked (PARAMETER/MESSAGE/LICENSE only). Default none.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"variant name {value!r} must be lowercase letters, digits, '.', '_' or '-' (at most 64)")
-        return value
+    instructions: list[ModelfileLine] = Field(default_factory=list, description="Extra raw Modelfile lines, each checked (PARAMETER/MESSAGE/LICENSE only). Default none.")
 
     @field_validator("parameters")
     @classmethod
@@ -212,12 +215,6 @@ class ModelfileVariant(ArgsModel):
     def _text(cls, value: str | None, info) -> str | None:
         return multi_line(value, info.field_name.upper())
 
-    @field_validator("instructions")
-    @classmethod
-    def _instructions(cls, lines: list[str]) -> list[str]:
-        for line in lines:
-            check_instruction(line)
-        return lines
 
     @property
     def num_ctx(self) -> int | None:

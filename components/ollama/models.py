@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from components.catalog import ModelSpec, UnknownCatalogId, get_model, list_models
+from components.validation import TypeName
 
-__all__ = ["ResolvedModel", "resolve_model", "ollama_catalog_tags", "catalog_tag"]
+__all__ = ["ResolvedModel", "resolve_model", "ollama_catalog_tags", "catalog_tag", "OllamaModelRef"]
 
 _SIZE_TAG = re.compile(r"^\d+(\.\d+)?[bBmM]")
 _QUANT = re.compile(r"(?:^|-)(q\d_[0-9a-z_]+|fp16|f16|bf16)$", re.IGNORECASE)
@@ -86,3 +90,14 @@ def resolve_model(ref: str) -> ResolvedModel:
         raise ValueError(f"model tag {ref!r}: quantization {quant} is not published for {spec.id} "
                          f"(Ollama offers {', '.join(spec.ollama_quantizations)})")
     return ResolvedModel(ref, ref, spec, quant)
+
+
+def _resolvable(ref: str) -> str:
+    resolve_model(ref)
+    return ref
+
+
+OllamaModelRef = Annotated[str, AfterValidator(_resolvable), TypeName(
+    "catalog id or pinned Ollama tag",
+    "a catalog id with an Ollama tag, or a tag with an explicit size (qwen3:0.6b, phi4-mini:3.8b-q4_K_M); never latest")]
+"""A model to pull (``ollama.models[]``): what :func:`resolve_model` resolves, else its ValueError."""

@@ -8,12 +8,12 @@ list (``envconfig`` of the pinned Ollama), and an invented one names what was pr
 from __future__ import annotations
 
 import difflib
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from components.base import ArgsModel
-from components.validation import GoDuration
+from components.validation import GoDuration, TypeName
 
 __all__ = [
     "REAL_ENV_VARS",
@@ -74,6 +74,18 @@ def check_env_name(name: str) -> None:
     raise ValueError(f"{name} is not an Ollama environment variable; {hint}real ones: {', '.join(REAL_ENV_VARS)}")
 
 
+def _free_env_name(name: str) -> str:
+    check_env_name(name)
+    if name in MANAGED_ENV_VARS:
+        raise ValueError(f"{name} is not free-form here: use {MANAGED_ENV_VARS[name]}")
+    return name
+
+
+OllamaEnvName = Annotated[str, AfterValidator(_free_env_name), TypeName(
+    "Ollama variable name (OLLAMA_*)", "a real Ollama variable (envconfig) that no typed server field sets")]
+"""A key of ``server.env``: a real Ollama variable that no typed field sets."""
+
+
 class OllamaServerSettings(ArgsModel):
     """Server-wide settings, each one a real Ollama environment variable."""
 
@@ -84,16 +96,7 @@ class OllamaServerSettings(ArgsModel):
     flash_attention: bool = Field(default=False, alias="flashAttention", description="OLLAMA_FLASH_ATTENTION: flash attention; required for a quantized KV cache. Default false (Ollama's default; not every model/backend supports it).")
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = Field(default="f16", alias="kvCacheType", description="OLLAMA_KV_CACHE_TYPE: KV cache precision. Default f16 (full quality); q8_0 halves the KV memory and needs flashAttention.")
     context_length: int = Field(default=4096, ge=512, le=131072, alias="contextLength", description="OLLAMA_CONTEXT_LENGTH: context for requests and models that set no num_ctx; sizing uses it (or a variant's larger num_ctx). Default 4096, Ollama's default, enough for chat.")
-    env: dict[str, str] = Field(default_factory=dict, description="Further real Ollama variables (OLLAMA_ORIGINS, OLLAMA_LOAD_TIMEOUT, OLLAMA_GPU_OVERHEAD, OLLAMA_DEBUG). Unknown or invented names are errors. Default none.")
-
-    @field_validator("env")
-    @classmethod
-    def _real_vars(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            check_env_name(name)
-            if name in MANAGED_ENV_VARS:
-                raise ValueError(f"{name} is not free-form here: use {MANAGED_ENV_VARS[name]}")
-        return env
+    env: dict[OllamaEnvName, str] = Field(default_factory=dict, description="Further real Ollama variables (OLLAMA_ORIGINS, OLLAMA_LOAD_TIMEOUT, OLLAMA_GPU_OVERHEAD, OLLAMA_DEBUG). Unknown or invented names are errors. Default none.")
 
     @model_validator(mode="after")
     def _kv_needs_flash(self) -> "OllamaServerSettings":

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
-from components.catalog import ModelSpec, get_cpu_tier, get_model, get_quant, list_cpu_tiers, list_gpus, list_models
+from components.catalog import ModelSpec, get_cpu_tier, get_model, get_quant, list_models
 from components.hardening import DEFAULT_UID
 from components.onnx_edge.constants import (
     API_KEY_FILE,
@@ -21,7 +21,7 @@ from components.onnx_edge.constants import (
 from components.sizing import MemoryPlan, report_onnx, worded
 from components.sizing.common import fit_message, gib
 from components.templating import render_template
-from components.validation import DigestImageRef, HostPort, LabelValue, dns_label, ip_address
+from components.validation import CatalogModelId, CpuTierId, DigestImageRef, DnsLabel, HostPort, IpAddress, LabelValue
 from components.versions import image as pinned_image
 
 __all__ = ["OnnxEdgeNodeArgs", "image_context_files"]
@@ -39,49 +39,30 @@ STACK_WORDS = {"context": "maxLength: {value}", "concurrency": "concurrency: {va
 class OnnxEdgeNodeArgs(ArgsModel):
     """One ONNX Runtime GenAI server on an edge box or a k3s edge pool."""
 
-    name: str = Field(description="Name of the server (container / Deployment / Service name, DNS-1123 label). Required.")
-    model: str = Field(description="Catalog model id with a published ONNX export (components/catalog/models.yaml `onnx:`), e.g. phi-4-mini-instruct. Required.")
+    name: DnsLabel = Field(description="Name of the server (container / Deployment / Service name, DNS-1123 label). Required.")
+    model: CatalogModelId = Field(description="Catalog model id with a published ONNX export (components/catalog/models.yaml `onnx:`), e.g. phi-4-mini-instruct. Required.")
     target: Literal["docker", "kubernetes"] = Field(default="docker", description="docker: one edge box through pulumi-docker; kubernetes: k3s edge nodes. Default docker, the common edge case; must match the stack's target.")
     variant: str = Field(default="cpu-int4", description="ONNX export variant of the model (e.g. cpu-int4, gpu-int4). Default cpu-int4: runs on any x86_64/aarch64 CPU with the smallest memory footprint.")
     execution_provider: Literal["cpu", "cuda", "openvino", "qnn"] = Field(default="cpu", alias="executionProvider", description="onnxruntime-genai execution provider. Default cpu: needs no accelerator and matches the generated image (CPU onnxruntime-genai).")
     accelerator: Literal["none", "nvidia-gpu", "intel-gpu", "intel-npu", "qualcomm-npu"] = Field(default="none", description="Accelerator present on the edge hardware; cuda needs nvidia-gpu, openvino intel-gpu/intel-npu, qnn qualcomm-npu. Default none (CPU only).")
-    hardware_tier: str = Field(default="cpu-8gb", alias="hardwareTier", description="Edge hardware tier from components/catalog/hardware.yaml (cpu-4gb, cpu-8gb, cpu-16gb, cpu-32gb) for the fit check. Default cpu-8gb, a common edge box.")
+    hardware_tier: CpuTierId = Field(default="cpu-8gb", alias="hardwareTier", description="Edge hardware tier from components/catalog/hardware.yaml (cpu-4gb, cpu-8gb, cpu-16gb, cpu-32gb) for the fit check. Default cpu-8gb, a common edge box.")
     max_length: int = Field(default=4096, ge=256, alias="maxLength", description="Cap on prompt + completion tokens (onnxruntime-genai max_length; the KV cache is sized by it). Default 4096: enough for chat, far below the model's full context (131072 for Phi-4-mini), which would not fit an edge box.")
     concurrency: int = Field(default=1, ge=1, le=16, description="Generations running at once (each holds a KV cache of max_length). Default 1: edge CPUs are saturated by one generation.")
     max_queue: int = Field(default=8, ge=0, le=1024, alias="maxQueue", description="Requests waiting for a free slot before the server answers 503 (queue_full). Default 8.")
-    publish_address: str = Field(default="127.0.0.1", alias="publishAddress", description="Host address the docker target publishes the port on. Default 127.0.0.1 (reach it through an SSH tunnel or a reverse proxy). 0.0.0.0 is allowed because the server authenticates every /v1 request itself; /health and /ready stay open.")
+    publish_address: IpAddress = Field(default="127.0.0.1", alias="publishAddress", description="Host address the docker target publishes the port on. Default 127.0.0.1 (reach it through an SSH tunnel or a reverse proxy). 0.0.0.0 is allowed because the server authenticates every /v1 request itself; /health and /ready stay open.")
     port: HostPort = Field(default=SERVER_PORT, description="Host port (docker target). Default 8000.")
     platform: Literal["linux/amd64", "linux/arm64"] = Field(default="linux/amd64", description="Image platform built on the edge box (docker target). Default linux/amd64; arm64 boards (Jetson, Raspberry Pi 5, Ampere) need linux/arm64.")
     image: DigestImageRef | None = Field(default=None, description="Prebuilt server image by digest (repo@sha256:...), built by CI from the generated Dockerfile. Default None: the docker target builds the image on the edge box. Required for kubernetes (nodes pull from a registry) and for non-cpu execution providers (the generated image is the CPU build).")
     edge_pool: LabelValue = Field(default="edge", alias="edgePool", description=f"kubernetes: value of the node label {EDGE_POOL_LABEL} selecting the edge nodes (pods also tolerate the {EDGE_TAINT_KEY} taint). Default edge.")
     storage_gb: int | None = Field(default=None, ge=1, alias="storageGb", description="kubernetes: size of the model PVC in GB. Default None: 1.5 × the variant's weights, rounded up.")
 
-    @field_validator("name")
-    @classmethod
-    def _dns_label(cls, value: str) -> str:
-        return dns_label(value, what="name")
-
     @field_validator("model")
     @classmethod
     def _onnx_model(cls, value: str) -> str:
-        spec = get_model(value)  # UnknownCatalogId lists the allowed ids
+        spec = get_model(value)  # a catalog id already (CatalogModelId)
         if spec.onnx is None:
             raise ValueError(f"model {value!r} has no ONNX export in the catalog; models with one: {', '.join(_onnx_models())}")
         return value
-
-    @field_validator("hardware_tier")
-    @classmethod
-    def _tier(cls, value: str) -> str:
-        if value.lower() in {g.id for g in list_gpus()}:  # a kind mistake, not a typo
-            raise ValueError(f"{value} is a GPU; hardwareTier is the edge box's CPU tier "
-                             f"({', '.join(t.id for t in list_cpu_tiers())}); GPUs are for vllm services (gpu)")
-        get_cpu_tier(value)
-        return value
-
-    @field_validator("publish_address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        return ip_address(value, what="publishAddress", hint="use 127.0.0.1 (default) or 0.0.0.0")
 
     @model_validator(mode="after")
     def _consistent(self) -> OnnxEdgeNodeArgs:

@@ -25,16 +25,18 @@ from components.catalog import ModelSpec, get_model, list_cpu_tiers, list_gpus
 from components.context import ClientSelector, Peer, StackContext
 from components.lifecycle.source import ModelSource
 from components.sizing import FitError, VllmPlan, checkpoint_bytes, fit_problem, size_vllm
-from components.validation import CpuQuantity, ImageKey, Labels, MemoryQuantity, dns_label, located
+from components.validation import (
+    CatalogModelId, CommitSha, CpuQuantity, HfRepoId, HttpUrl, ImageKey, InstanceName, Labels, MemoryQuantity,
+    ServedModelName, located,
+)
 from components.validation import parse_quantity as _quantity_value
 from components.versions import image as pinned_image
 from components.vllm.constants import DEFAULT_DOWNLOAD_PATTERNS, LORA_DIR, VLLM_EXAMPLES_DIR, VLLM_PORT
-from components.vllm.flags import validate_extra_args
+from components.vllm.flags import VllmFlags
 
 __all__ = ["VllmServiceArgs", "LoraAdapter", "ClientSelector", "parse_quantity"]
 
 GPU_COUNTS_ONE_NODE = 8
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 _CUDA_IMAGES = {"vllm-openai"}
 _GiB = 1024**3
 
@@ -64,21 +66,9 @@ def parse_quantity(value: str) -> float:
 class LoraAdapter(ArgsModel):
     """A LoRA adapter served beside the base model (downloaded by the cache-fill Job, beside the checkpoint)."""
 
-    name: str = Field(description="Served name of the adapter (clients pass it as `model`). Required.")
-    hf_repo: str = Field(alias="hfRepo", description="Hugging Face repo of the adapter. Required.")
-    revision: str = Field(description="40-hex commit sha of the adapter. Required: adapters are pinned like models.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return dns_label(v, max_len=42, what="adapter name")
-
-    @field_validator("revision")
-    @classmethod
-    def _sha(cls, v: str) -> str:
-        if not _SHA.match(v):
-            raise ValueError(f"revision {v!r} is not a 40-hex commit sha; branches and tags float")
-        return v
+    name: InstanceName = Field(description="Served name of the adapter (clients pass it as `model`; it also names its download step and directory). Required.")
+    hf_repo: HfRepoId = Field(alias="hfRepo", description="Hugging Face repo of the adapter. Required.")
+    revision: CommitSha = Field(description="40-hex commit sha of the adapter. Required: adapters are pinned like models.")
 
 
 _DEFAULT_CLIENT = ClientSelector(pod_labels={"slm-deploy.io/vllm-client": "true"})
@@ -87,11 +77,11 @@ _DEFAULT_CLIENT = ClientSelector(pod_labels={"slm-deploy.io/vllm-client": "true"
 class VllmServiceArgs(ArgsModel):
     """Inputs of :class:`VllmService`; every default is derived or documented here."""
 
-    name: str = Field(description="Instance name: prefix of every object (DNS label, at most 42 characters). Required.")
-    model: str = Field(description="Catalog model id (e.g. phi-4-mini-instruct, qwen3-8b); it gives the architecture for sizing, the pinned checkpoint and the tool parser. Required.")
-    hf_repo: str | None = Field(default=None, alias="hfRepo", description="Checkpoint override: a Hugging Face repo with the catalog model's architecture (a fine-tune, or an AWQ/GPTQ export). Default None: the catalog checkpoint. Needs `revision`.")
-    revision: str | None = Field(default=None, description="40-hex commit sha of `hfRepo` (or of the catalog checkpoint when the catalog pins none). Default None: the catalog's pinned revision.")
-    served_model_name: str | None = Field(default=None, alias="servedModelName", description="Name clients pass as `model`. Default None: the catalog id.")
+    name: InstanceName = Field(description="Instance name: prefix of every object (DNS label, at most 42 characters). Required.")
+    model: CatalogModelId = Field(description="Catalog model id (e.g. phi-4-mini-instruct, qwen3-8b); it gives the architecture for sizing, the pinned checkpoint and the tool parser. Required.")
+    hf_repo: HfRepoId | None = Field(default=None, alias="hfRepo", description="Checkpoint override: a Hugging Face repo with the catalog model's architecture (a fine-tune, or an AWQ/GPTQ export). Default None: the catalog checkpoint. Needs `revision`.")
+    revision: CommitSha | None = Field(default=None, description="40-hex commit sha of `hfRepo` (or of the catalog checkpoint when the catalog pins none). Default None: the catalog's pinned revision.")
+    served_model_name: ServedModelName | None = Field(default=None, alias="servedModelName", description="Name clients pass as `model`. Default None: the catalog id.")
     quantization: Literal["bf16", "fp16", "fp8", "awq", "gptq"] = Field(default="bf16", description="Weight format. Default bf16 (the published dtype of every catalog checkpoint). fp8 is dynamic (Ada/Hopper GPUs); awq/gptq need a checkpoint quantized that way.")
     dtype: Literal["auto", "bfloat16", "float16"] = Field(default="auto", description="Activation dtype (--dtype). Default auto: the checkpoint's dtype (float16 with quantization fp16).")
     kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(default="auto", alias="kvCacheDtype", description="KV-cache dtype (--kv-cache-dtype). Default auto: the model dtype; fp8 halves the KV cache.")
@@ -106,11 +96,11 @@ class VllmServiceArgs(ArgsModel):
     scale_to_zero: bool = Field(default=False, alias="scaleToZero", description="Let KEDA scale to 0 replicas when idle (needs cluster.keda and activationQuery). Default false: GPU pods cold-start in minutes.")
     activation_query: str | None = Field(default=None, alias="activationQuery", description="PromQL that is > 0 when requests arrive while at 0 replicas (e.g. a gateway's request rate). Default None; required with scaleToZero, since at 0 replicas vLLM exports no metrics.")
     queue_target: int = Field(default=5, ge=1, alias="queueTarget", description="Waiting requests per replica (vllm:num_requests_waiting) the autoscaler aims for. Default 5.")
-    prometheus_url: str | None = Field(default=None, alias="prometheusUrl", description="Prometheus the KEDA trigger queries. Default None: http://prometheus.<namespace>.svc.cluster.local:9090 (the MonitoringStack's standalone Prometheus).")
+    prometheus_url: HttpUrl | None = Field(default=None, alias="prometheusUrl", description="Prometheus the KEDA trigger queries. Default None: http://prometheus.<namespace>.svc.cluster.local:9090 (the MonitoringStack's standalone Prometheus).")
     tool_calling: bool = Field(default=False, alias="toolCalling", description="Enable OpenAI tool calling (--enable-auto-tool-choice with the catalog's --tool-call-parser). Default false.")
     lora_adapters: list[LoraAdapter] = Field(default_factory=list, alias="loraAdapters", description="LoRA adapters to serve (--enable-lora --lora-modules). Default none.")
     max_lora_rank: int = Field(default=16, ge=1, le=512, alias="maxLoraRank", description="--max-lora-rank when adapters are set. Default 16 (vLLM's default).")
-    extra_args: list[str] = Field(default_factory=list, alias="extraArgs", description="Extra vllm serve flags, validated against the pinned version's flag list. Default none.")
+    extra_args: VllmFlags = Field(default_factory=list, alias="extraArgs", description="Extra vllm serve flags, validated against the pinned version's flag list. Default none.")
     device: Literal["cuda", "cpu"] = Field(default="cuda", description="Accelerator. Default cuda; cpu needs a vLLM CPU image, which versions.yaml does not pin yet.")
     image: ImageKey = Field(default="vllm-openai", description="Image key in components/versions.yaml (pinned by digest). Default vllm-openai (the CUDA build).")
     clients: list[ClientSelector] = Field(default_factory=lambda: [_DEFAULT_CLIENT], description="Pods allowed to call the API. Default: pods labelled slm-deploy.io/vllm-client=true in the same namespace.")
@@ -120,7 +110,7 @@ class VllmServiceArgs(ArgsModel):
     source: ModelSource = Field(default_factory=ModelSource, description="Where the cache-fill Job gets the checkpoint: the public hub (default), a hub mirror (mirror, https; caBundleSecret), an S3-compatible bucket (s3) or a pre-filled claim (prefilledClaim: no Job, no egress). Default: the public Hugging Face hub.")
     rollout: Literal["recreate", "surge", "blue-green"] | None = Field(default=None, description="How a new revision or setting reaches the pods. surge: a new pod starts before an old one stops (needs cluster.spareGpus >= the pod's GPUs and a ReadWriteMany cache). blue-green: a second Deployment per revision; the Service switches to it once it is ready, then the old one and its cache are deleted (needs GPUs for both while it starts). recreate: stop, then start (one replica: downtime until the new pod is ready; more: one pod at a time). Default None: surge when cluster.spareGpus covers a pod, else recreate.")
     canary: int | None = Field(default=None, ge=0, le=100, description="Percentage (0-100) of this model's requests the ModelGateway sends to canaryRevision; the rest go to the stable revision (`revision`). Raise it in steps with `pulumi up`; promote by setting revision to the canary's and removing canary. Needs the gateway and canaryRevision (docs/lifecycle.md, Canary). Default None: no canary.")
-    canary_revision: str | None = Field(default=None, alias="canaryRevision", description="40-hex commit sha of the checkpoint the canary Deployment (`<name>-canary`, 1 replica, its own verified cache) serves under the same model name. Required with canary. Default None.")
+    canary_revision: CommitSha | None = Field(default=None, alias="canaryRevision", description="40-hex commit sha of the checkpoint the canary Deployment (`<name>-canary`, 1 replica, its own verified cache) serves under the same model name. Required with canary. Default None.")
     cache_size_gb: int | None = Field(default=None, ge=1, alias="cacheSizeGb", description="Model cache size in GiB. Default None: 1.5 × the checkpoint (plus adapters) rounded up, room for a revision bump.")
     shm_size_gb: int | None = Field(default=None, ge=1, le=64, alias="shmSizeGb", description="/dev/shm (memory emptyDir) in GiB, added to the memory request/limit. Default None: 2 GiB per GPU (NCCL buffers for tensor parallelism).")
     startup_seconds: int | None = Field(default=None, ge=600, le=7200, alias="startupSeconds", description="Startup-probe budget for download-free model load. Default None: 600 s + 30 s per GiB of weights.")
@@ -128,17 +118,6 @@ class VllmServiceArgs(ArgsModel):
     cpu_request: CpuQuantity | None = Field(default=None, alias="cpuRequest", description="CPU request of the vllm container (Kubernetes quantity, e.g. 8 or 3500m). Default None: the sizing plan's (4 per GPU).")
     memory_request: MemoryQuantity | None = Field(default=None, alias="memoryRequest", description="Memory request of the vllm container, /dev/shm included (Kubernetes quantity, e.g. 24Gi). Default None: the sizing plan's host memory (4 GiB + half the weights) + shm.")
     memory_limit: MemoryQuantity | None = Field(default=None, alias="memoryLimit", description="Memory limit of the vllm container, /dev/shm included. Default None: the plan's limit (4 GiB + the weights) + shm. Must be >= the request and >= the plan's host-memory need + shm.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return dns_label(v, max_len=42, what="name", why=" (object names get suffixes)")
-
-    @field_validator("model")
-    @classmethod
-    def _catalog(cls, v: str) -> str:
-        get_model(v)  # UnknownCatalogId lists the ids and the closest match
-        return v
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -150,24 +129,12 @@ class VllmServiceArgs(ArgsModel):
                              "onnxEdge (hardwareTier)")
         return v
 
-    @field_validator("revision", "canary_revision")
-    @classmethod
-    def _revision(cls, v: str | None) -> str | None:
-        if v is not None and not _SHA.match(v):
-            raise ValueError(f"revision {v!r} is not a 40-hex commit sha; branches and tags float")
-        return v
-
     @field_validator("model_cache")
     @classmethod
     def _shared_cache(cls, v: str | None) -> str | None:
         if v == "per-pod":
             raise ValueError("modelCache per-pod would make every serving pod download the model, and serving pods have no internet egress: use modelCache shared (a ReadWriteMany cache via cluster.rwxStorageClass when pods spread over nodes) or source.prefilledClaim")
         return v
-
-    @field_validator("extra_args")
-    @classmethod
-    def _flags(cls, v: list[str]) -> list[str]:
-        return validate_extra_args(v)
 
     @field_validator("memory_request", "memory_limit")
     @classmethod

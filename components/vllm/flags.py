@@ -20,9 +20,14 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from components.validation import TypeName
 
 __all__ = ["VLLM_VERSION", "VLLM_FLAGS", "FLAG_SOURCES", "FLAGS_FILE", "FLAG_KINDS", "KINDS", "SHORT_ALIASES",
-           "COMPONENT_OWNED", "validate_extra_args"]
+           "COMPONENT_OWNED", "validate_extra_args", "VllmFlags"]
 
 FLAGS_FILE = Path(__file__).with_name("flags.json")
 _DATA = json.loads(FLAGS_FILE.read_text())
@@ -212,3 +217,9 @@ def _is_number(token: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+VllmFlags = Annotated[list[str], AfterValidator(validate_extra_args), TypeName(
+    f"list[vllm serve flag ({VLLM_VERSION})]",
+    "flags of the pinned vllm serve (components/vllm/flags.json) with their values; no flag the component sets itself")]
+"""``extraArgs``: flags (and their values) of the pinned ``vllm serve``, checked by :func:`validate_extra_args`."""

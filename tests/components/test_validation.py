@@ -69,6 +69,41 @@ CASES = [
      ["box", "/var/run/docker.sock", "unix://var/run/docker.sock", "http://box", "ssh://", "tcp://me@box",
       "ssh://me:pw@box", "tcp://box:99999", "ssh://box/path"], "Docker host URL"),
     (v.EnvName, ["OLLAMA_HOST", "a.b-c", "_X"], ["1X", "A B", "A=B", ""], "env var name"),
+    (v.InstanceName, ["phi4-mini", "x" * 42], ["x" * 43, "Phi4", "phi_4", "a.b", ""], "DNS-1123 label (at most 42)"),
+    (v.ReceiverName, ["oncall", "x" * 50], ["x" * 51, "On-call", "a.b"], "DNS-1123 label (at most 50)"),
+    (v.CommitSha, ["5a149550068a1eb93398160d8953f5f56c3603e9"],
+     ["main", "v1.0", "5a14955", "5A149550068A1EB93398160D8953F5F56C3603E9", "5a149550068a1eb93398160d8953f5f56c3603e9 "],
+     "40-hex commit sha"),
+    (v.HttpsUrl, ["https://hf-mirror.internal", "https://minio.storage.svc:9000", "https://10.0.0.5/hub"],
+     ["http://hf-mirror.internal", "hf-mirror.internal", "https://", "https://me:pw@mirror", "https://m/?x=1",
+      "https://m/#f", "https://169.254.169.254", "https://m:99999", "ftp://m"], "https URL"),
+    (v.HttpUrl, ["http://prometheus.monitoring.svc:9090", "https://prom.example.com"],
+     ["prometheus:9090", "http://", "http://u:p@prom", "http://prom?x", "http://prom:0x1"], "http(s) URL"),
+    (v.IpAddress, ["127.0.0.1", "0.0.0.0", "::1", "192.168.1.10"], ["localhost", "everywhere", "127.0.0.256", "", "1.2.3"],
+     "IP address"),
+    (v.DockerUser, ["10001", "10001:10001", "65534:0"], ["root", "1000:1000", "10001:", "10001:abc", "user:10001", ""],
+     "uid[:gid] (uid >= 10000)"),
+    (v.S3Bucket, ["models", "my.bucket-1", "abc"], ["ab", "Models", "my_bucket", "-models", "a..b", "192.168.1.1", "x" * 64],
+     "S3 bucket name"),
+    (v.S3Prefix, ["models/phi", "a"], ["", "/", "models/../etc", ".."], "S3 key prefix"),
+    (v.CpuTierId, ["cpu-8gb", "cpu-32gb"], ["cpu-9gb", "l4", "8gb", ""], "CPU tier (hardware.yaml)"),
+    (v.CatalogModelId, ["phi-4-mini-instruct", "qwen3-8b"], ["phi4", "qwen3-9b", "llama3:8b", ""], "catalog model id (models.yaml)"),
+    (v.PromSize, ["8GB", "512MB", "1TB"], ["8Gi", "8 GB", "8gb", "1.5GB", "0GB", "8"], "Prometheus size"),
+    (v.HostAndPort, ["blackbox-exporter.monitoring.svc:9115", "10.0.0.5:9115"],
+     ["http://bb:9115", "bb", "bb:0", "bb:70000", "bb:port", ":9115"], "host:port"),
+    (v.DataKey, ["url", "webhook.url", "api_url-1"], ["", ".", "..", "..x", "a/b", "a b", "x" * 254], "Secret data key"),
+    (v.AlertMatcher, ['severity="critical"', 'source=~"phi4.*"', 'a != "b"'], ["severity=critical", 'sev:"x"', '1a="b"', ""],
+     "Alertmanager matcher"),
+    (v.PromLabelName, ["alertname", "_x", "job_1", "..."], ["1a", "a-b", "a.b", "", "a b"], "Prometheus label name"),
+    (v.HfRepoId, ["microsoft/Phi-4-mini-instruct", "gpt2", "Qwen/Qwen3-0.6B", "org/model_v1.5"],
+     ["a/b/c", "org/-model", "org/model.", "org--x/m", "org/m..x", "org/model.git", "org/mod el", "org/café", "", "/m"],
+     "Hugging Face repo id"),
+    (v.IngressHost, ["llm.example.com", "*.example.com", "gateway"],
+     ["LLM.example.com", "10.0.0.1", "*.", "a..b", "llm example.com", "*foo.example.com", ""],
+     "host name (DNS-1123 subdomain, *. allowed)"),
+    (v.ServedModelName, ["phi-4-mini-instruct", "org/model:v1", "chat_2.5"],
+     ["", "chat app", 'x"; return 200', "chat;", "-x", "x" * 129, "é"], "model name"),
+    (v.OllamaModelName, ["support", "support-v2.1", "a_b"], ["Support", "-x", "a b", "a:b", "x" * 65, ""], "Ollama model name"),
 ]
 
 
@@ -78,7 +113,9 @@ def test_each_type_accepts_real_values_and_refuses_what_the_api_server_would(typ
         assert _accepts(type_, value) == value
     for value in bad:
         message = _refuses(type_, value)
-        assert message.startswith(("must", "unix://", "ssh://", "tcp://", "has ", "port ")), (value, message)
+        assert message.startswith(("must", "unix://", "ssh://", "tcp://", "has ", "port ", "unknown ", f"{value} is a GPU")), \
+            (value, message)
+        assert "\n" not in message
     assert any(isinstance(m, v.TypeName) and m.name == name for m in type_.__metadata__)
 
 
@@ -120,3 +157,39 @@ def test_located_carries_every_entry():
     v.located([])  # nothing to raise
     with pytest.raises(v.Located):
         v.located(exc.problems)
+
+
+def test_group_by_keeps_every_label_alone():
+    assert _accepts(v.GroupBy, ["..."]) == ["..."]
+    assert _accepts(v.GroupBy, ["alertname", "job"]) == ["alertname", "job"]
+    assert _refuses(v.GroupBy, ["...", "job"]) == "'...' (group by every label) must be the only entry"
+
+
+def test_docker_gpus():
+    assert _accepts(v.DockerGpus, "all") == "all" and _accepts(v.DockerGpus, ["0", "GPU-1a2b"]) == ["0", "GPU-1a2b"]
+    for bad in ([], ["0,1"], [" 0"], [""]):
+        assert _refuses(v.DockerGpus, bad).startswith("must be none, all, or a non-empty list of device ids")
+
+
+def test_urls_and_prefixes_are_normalised():
+    assert _accepts(v.HttpsUrl, "https://hf-mirror.internal/") == "https://hf-mirror.internal"
+    assert _accepts(v.S3Prefix, "/models/phi/") == "models/phi"
+
+
+def test_a_gpu_as_a_cpu_tier_says_where_gpus_go():
+    assert _refuses(v.CpuTierId, "l4") == ("l4 is a GPU, not a CPU tier (cpu-4gb, cpu-8gb, cpu-16gb, cpu-32gb); "
+                                           "GPUs are for vllm services (gpu)")
+
+
+def test_unknown_catalog_ids_list_the_allowed_ones():
+    message = _refuses(v.CatalogModelId, "phi-4-mini")
+    assert message.startswith("unknown model 'phi-4-mini'.") and "Allowed: phi-4-mini-instruct" in message
+
+
+def test_every_named_type_says_what_it_allows():
+    """The schema doc's table of value types is filled from TypeName.allowed: none may be empty."""
+    named = [getattr(v, n) for n in v.__all__ if hasattr(getattr(v, n), "__metadata__")]
+    assert len(named) > 30
+    for type_ in named:
+        [marker] = [m for m in type_.__metadata__ if isinstance(m, v.TypeName)]
+        assert marker.allowed.strip(), marker.name

@@ -161,7 +161,8 @@ def test_a_cpu_tier_as_a_vllm_gpu_says_where_cpu_tiers_go(scratch_project):
 def test_a_gpu_as_an_edge_hardware_tier_says_where_gpus_go(scratch_project):
     [line] = _problems(scratch_project, "config:\n  slm-deploy:target: docker\n  slm-deploy:onnxEdge:\n    - name: e\n"
                                         "      model: phi-4-mini-instruct\n      hardwareTier: l4\n")
-    assert "slm-deploy:onnxEdge[0].hardwareTier = 'l4': l4 is a GPU; hardwareTier is the edge box's CPU tier" in line
+    assert "slm-deploy:onnxEdge[0].hardwareTier = 'l4': l4 is a GPU, not a CPU tier (cpu-4gb, " in line
+    assert "GPUs are for vllm services (gpu)" in line
 
 
 def test_gated_model_without_hf_token_is_a_located_error(scratch_project):
@@ -189,15 +190,22 @@ _VLLM = """config:
     - name: phi4-mini
       model: phi-4-mini-instruct
       gpu: l4
-      servedModelName: {value}
+      activationQuery: {value}
 """
 
 
 @pytest.mark.parametrize("value", ['"phi4 {{ .Values.x }}"', '"phi4 {{ .Release.Name }}"', '"a {% raw %}"', '"{{- x }}"'])
 def test_template_syntax_in_a_user_string_is_refused_at_load(scratch_project, value):
     [line] = _problems(scratch_project, _VLLM.format(value=value))
-    assert line.startswith("stacks/Pulumi.t.yaml:7: slm-deploy:vllm[0].servedModelName = ")
+    assert line.startswith("stacks/Pulumi.t.yaml:7: slm-deploy:vllm[0].activationQuery = ")
     assert "template syntax ('{{' or '{%') is not allowed here" in line
+
+
+@pytest.mark.parametrize("value", ['"phi4 {{ .Values.x }}"', '"{{- x }}"'])
+def test_template_syntax_in_a_typed_string_is_refused_by_its_type(scratch_project, value):
+    [line] = _problems(scratch_project, _VLLM.replace("activationQuery", "servedModelName").format(value=value))
+    assert line.startswith("stacks/Pulumi.t.yaml:7: slm-deploy:vllm[0].servedModelName = ")
+    assert "must be a model name" in line
 
 
 def test_template_syntax_in_map_keys_and_nested_strings_is_refused(scratch_project):

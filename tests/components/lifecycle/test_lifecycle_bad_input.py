@@ -39,15 +39,14 @@ CASES = {
         "revision already"),
     "canary revision not a sha": (
         HEAD + CLUSTER + ONE + "      canary: 10\n      canaryRevision: main\n  slm-deploy:gateway:\n    enabled: true\n", 9,
-        "slm-deploy:vllm[0].canaryRevision = 'main': revision 'main' is not a 40-hex commit sha"),
+        "slm-deploy:vllm[0].canaryRevision = 'main': must be a 40-hex commit sha"),
     "canary above 100": (
         HEAD + ONE + "      canary: 120\n", 6, "slm-deploy:vllm[0].canary = 120: Input should be less than or equal to 100"),
     "canary below 0": (
         HEAD + ONE + "      canary: -5\n", 6, "slm-deploy:vllm[0].canary = -5: Input should be greater than or equal to 0"),
     "mirror not https": (
         HEAD + ONE + "      source:\n        mirror: http://hf-mirror.internal\n", 7,
-        "slm-deploy:vllm[0].source.mirror = 'http://hf-mirror.internal': source.mirror 'http://hf-mirror.internal' "
-        "must be an https:// URL"),
+        "slm-deploy:vllm[0].source.mirror = 'http://hf-mirror.internal': must be an https:// URL"),
     "pre-filled claim with a download source": (
         HEAD + ONE + "      source:\n        prefilledClaim: weights\n        mirror: https://hf-mirror.internal\n", 6,
         "slm-deploy:vllm[0].source: prefilledClaim 'weights' is a pre-filled cache, nothing is downloaded: remove mirror"),
@@ -71,7 +70,7 @@ CASES = {
     "s3 endpoint not https": (
         HEAD + ONE + "      source:\n        s3:\n          endpoint: http://minio:9000\n          bucket: models\n"
         "          prefix: phi\n          credentialsSecret: s3\n", 8,
-        "slm-deploy:vllm[0].source.s3.endpoint = 'http://minio:9000': s3.endpoint 'http://minio:9000' must be an https:// URL"),
+        "slm-deploy:vllm[0].source.s3.endpoint = 'http://minio:9000': must be an https:// URL"),
 }
 
 

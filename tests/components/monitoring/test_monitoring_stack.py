@@ -67,7 +67,7 @@ def _prom_config(build: Path) -> dict:
     ("model", "data", "message"),
     [
         (PrometheusArgs, {"retentionTime": "two weeks"}, "must be a non-zero duration"),
-        (PrometheusArgs, {"retentionSize": "8Gi"}, "'8Gi' is not a Prometheus size"),
+        (PrometheusArgs, {"retentionSize": "8Gi"}, "must be a Prometheus size"),
         (PrometheusArgs, {"storageSize": "10 GB"}, "must be a storage quantity.*no space between number and unit"),
         (PrometheusArgs, {"retentionSize": "20GB", "storageSize": "10Gi"}, "retentionSize 20GB must be smaller than storageSize 10Gi"),
         (AlertmanagerArgs, {"repeatInterval": "often"}, "must be a non-zero duration"),
@@ -396,11 +396,11 @@ _ROUTED = {
     ("data", "message"),
     [
         ({"routes": [{"matchers": ['severity="critical"'], "receiver": "pager"}]}, r"routes\[0\].receiver 'pager' is not a receiver; allowed: default, null"),
-        ({"routes": [{"matchers": ["severity=critical"], "receiver": "default"}]}, "are not Alertmanager matchers"),
+        ({"routes": [{"matchers": ["severity=critical"], "receiver": "default"}]}, r"routes.0.matchers.0\n  Value error, must be an Alertmanager matcher"),
         ({"routes": [{"matchers": [], "receiver": "default"}]}, "matchers must name at least one matcher"),
         ({"routes": [{"matchers": ['a="b"'], "receiver": "default", "repeatInterval": "hourly"}]}, "repeatInterval\n  Value error, must be a non-zero duration"),
         ({"receivers": [{"name": "default", "type": "webhook", "secretName": "s"}]}, "receiver name 'default' is reserved"),
-        ({"receivers": [{"name": "Ops", "type": "webhook", "secretName": "s"}]}, "'Ops' must be a DNS-1123 label"),
+        ({"receivers": [{"name": "Ops", "type": "webhook", "secretName": "s"}]}, r"receivers.0.name\n  Value error, must be a DNS-1123 label"),
         ({"receivers": [{"name": "a", "type": "webhook", "secretName": "s", "slackChannel": "#x"}]}, "slackChannel '#x' is set but receiver 'a' has type 'webhook'"),
         ({"receivers": [{"name": "a", "type": "webhook", "secretName": "s"}] * 2}, r"receiver names \['a'\] are used more than once"),
         ({"receivers": [{"name": "a", "type": "email", "secretName": "s"}]}, "'webhook' or 'slack'"),

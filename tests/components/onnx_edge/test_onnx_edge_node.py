@@ -40,7 +40,7 @@ DIGEST_IMAGE = "ghcr.io/acme/slm-onnx-edge:0.1.0@sha256:" + "a" * 64
         ({"maxLength": 100}, "greater than or equal to 256"),
         ({"concurrency": 0}, "greater than or equal to 1"),
         ({"hardwareTier": "cpu-64gb"}, "unknown"),
-        ({"publishAddress": "everywhere"}, "publishAddress 'everywhere' is not an IP address"),
+        ({"publishAddress": "everywhere"}, "must be an IPv4 or IPv6 address"),
         ({"edgePool": "bad pool!"}, "must be a label value"),
         ({"port": 80}, "must be an unprivileged host port from 1024 to 65535"),
         ({"unknownKey": 1}, "Extra inputs are not permitted"),

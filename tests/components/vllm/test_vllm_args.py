@@ -83,7 +83,7 @@ def test_hf_repo_needs_revision():
 
 
 def test_revision_must_be_a_sha():
-    assert "is not a 40-hex commit sha" in _err(hfRepo="me/phi-4-mini-ft", revision="main")
+    assert "must be a 40-hex commit sha" in _err(hfRepo="me/phi-4-mini-ft", revision="main")
 
 
 def test_unknown_catalog_model():
