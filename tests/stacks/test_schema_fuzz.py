@@ -4,10 +4,11 @@ gives located errors (never a traceback, never another exception type)."""
 from __future__ import annotations
 
 import string
+import tempfile
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from stacks.loader import load_stack
@@ -120,4 +121,88 @@ def test_vllm_config_either_renders_valid_manifests_or_says_why(scratch_project:
     out = scratch_project / "build"
     render(synth_stack(loaded), out)
     assert validate_manifests(out / "manifests") == []
+    _apply_valid(out)
+
+
+# --------------------------------------------------------------------------- Docker targets (issue 11)
+# Ollama on a Docker host and ONNX edge servers on a Docker box: every accepted random config renders a compose
+# file that passes the apply-validity stage's compose rules (no host port published twice, every referenced
+# volume/network/secret/config declared); every refused one is located lines only.
+
+host_port = st.sampled_from([3000, 8000, 8080, 11434, 18000])
+ROOT_OPT_OUT = {"optOuts": [{"setting": "runAsNonRoot", "reason": "named volumes are root owned on this laptop host",
+                             "approver": "platform-security@example.com", "expires": "2027-01-31"}]}
+ollama_on_docker = st.tuples(
+    st.fixed_dictionaries(
+        {"models": st.lists(st.sampled_from(["qwen3-0.6b", "qwen3:0.6b", "qwen3:1.7b-q8_0", "smollm2-1.7b-instruct",
+                                             "phi4-mini:3.8b-q4_K_M"]), min_size=1, max_size=2, unique=True)},
+        optional={
+            "authProxy": st.booleans(),
+            "publishAddress": st.sampled_from(["127.0.0.1", "0.0.0.0", "::1"]),
+            "ollamaPort": host_port,
+            "proxyPort": host_port,
+            "gpu": st.sampled_from(["none", "all", ["0"], ["0", "1"]]),
+            "webui": st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "hostPort": host_port}),
+            "server": st.fixed_dictionaries({}, optional={"numParallel": st.integers(1, 4),
+                                                          "contextLength": st.sampled_from([2048, 4096, 16384])}),
+        },
+    ),
+    st.sampled_from([{"dockerUser": "10001:10001"}, {"dockerUser": "20000"}, ROOT_OPT_OUT]),
+).map(lambda parts: {**parts[0], **parts[1]})
+edge_on_docker = st.fixed_dictionaries(
+    {"name": st.sampled_from(["edge-a", "edge-b", "box"]), "model": st.just("phi-4-mini-instruct")},
+    optional={
+        "hardwareTier": st.sampled_from(["cpu-8gb", "cpu-16gb", "cpu-32gb"]),
+        "maxLength": st.sampled_from([512, 1024, 2048]),
+        "concurrency": st.integers(1, 2),
+        "port": host_port,
+        "publishAddress": st.sampled_from(["127.0.0.1", "0.0.0.0"]),
+        "platform": st.sampled_from(["linux/amd64", "linux/arm64"]),
+    },
+)
+docker_host = st.fixed_dictionaries({"memoryGb": st.sampled_from([8, 16, 32])},
+                                    optional={"host": st.sampled_from(["unix:///var/run/docker.sock", "ssh://slm@edge-box"])})
+edge_nodes = st.lists(edge_on_docker, min_size=1, max_size=2)
+docker_stack = st.one_of(
+    st.fixed_dictionaries({"slm-deploy:docker": docker_host, "slm-deploy:ollama": ollama_on_docker}),
+    st.fixed_dictionaries({"slm-deploy:docker": docker_host, "slm-deploy:onnxEdge": edge_nodes}),
+    st.fixed_dictionaries({"slm-deploy:docker": docker_host, "slm-deploy:ollama": ollama_on_docker,
+                           "slm-deploy:onnxEdge": edge_nodes}),
+).map(lambda config: {"slm-deploy:target": "docker", **config})
+
+_RENDERS_ON_DOCKER = {  # explicit examples that load, so the compose rules always judge a real file
+    "slm-deploy:target": "docker", "slm-deploy:docker": {"memoryGb": 32},
+    "slm-deploy:ollama": {"models": ["qwen3:0.6b"], "authProxy": True, "publishAddress": "0.0.0.0",
+                          "dockerUser": "10001:10001", "webui": {"hostPort": 3000}},
+    "slm-deploy:onnxEdge": [{"name": "edge-a", "model": "phi-4-mini-instruct", "hardwareTier": "cpu-8gb",
+                             "maxLength": 1024, "port": 18000}],
+}
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@example(config=_RENDERS_ON_DOCKER)
+@example(config={"slm-deploy:target": "docker", "slm-deploy:docker": {"memoryGb": 16},
+                 "slm-deploy:onnxEdge": [{"name": "edge-a", "model": "phi-4-mini-instruct", "maxLength": 1024},
+                                         {"name": "edge-b", "model": "phi-4-mini-instruct", "maxLength": 512,
+                                          "port": 8080, "publishAddress": "0.0.0.0"}]})
+@given(config=docker_stack)
+def test_docker_config_either_renders_an_apply_valid_compose_file_or_says_why(scratch_project: Path, config: dict):
+    _write(scratch_project, config)
+    try:
+        loaded = load_stack("fuzz", scratch_project)
+    except ConfigError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            text = str(problem)
+            assert text.startswith("stacks/Pulumi.fuzz.yaml:") and "\n" not in text, text
+            assert problem.key.startswith(("slm-deploy:ollama", "slm-deploy:onnxEdge", "slm-deploy:docker")), text
+        event(f"refused at load: {exc.problems[0].message[:40]}")
+        return
+    out = Path(tempfile.mkdtemp(dir=scratch_project)) / "build"
+    render(synth_stack(loaded), out)
+    compose = yaml.safe_load((out / "compose.yaml").read_text())
+    assert compose["services"], "a Docker stack renders services"
+    event("rendered")
+    assert not (out / "manifests").exists() or not any((out / "manifests").iterdir())
     _apply_valid(out)
