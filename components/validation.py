@@ -572,9 +572,9 @@ S3Bucket = Annotated[str, _check(s3_bucket_problem), TypeName("S3 bucket name",
 S3Prefix = Annotated[str, _check(s3_prefix_problem), AfterValidator(lambda v: v.strip("/")), TypeName("S3 key prefix",
         "a folder of the bucket, e.g. models/phi-4-mini/<sha>; not empty, no '..' parts (outer '/' dropped)")]
 CpuTierId = Annotated[str, _check(cpu_tier_problem), TypeName("CPU tier (hardware.yaml)",
-        'a CPU tier id of components/catalog/hardware.yaml (`slm-deploy hardware`)')]
+        'a CPU tier id of components/catalog/hardware.yaml (`./dev hardware` lists them)')]
 CatalogModelId = Annotated[str, _check(catalog_model_problem), TypeName("catalog model id (models.yaml)",
-        'a model id of components/catalog/models.yaml (`slm-deploy models`)')]
+        'a model id of components/catalog/models.yaml (`./dev models` lists them)')]
 PromSize = Annotated[str, _check(prom_size_problem), TypeName("Prometheus size",
         'a whole number > 0 with B, KB, MB, GB, TB or PB (base 2), e.g. 8GB')]
 HostAndPort = Annotated[str, _check(host_and_port_problem), TypeName("host:port",
