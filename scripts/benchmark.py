@@ -4,6 +4,9 @@ bare checkov CLI on the same rendered files, alternating, medians; plus a warm r
     uv run python scripts/benchmark.py [--rounds 5] [STACK ...]   # writes docs/benchmarks.md
     uv run python scripts/benchmark.py --gateway                  # gateway overhead (scripts/gateway_benchmark.py)
     uv run python scripts/benchmark.py --scale-rounds 3            # also the scale series (issue 17)
+    uv run python scripts/benchmark.py --scale-only --scale-rounds 2   # only the scale series, into its block
+    uv run python scripts/benchmark.py --synth-phases 100          # synth ms/resource, stock vs synth_runtime
+    uv run python scripts/benchmark.py --change-phases 100         # where a one-service change's time goes
 
 Targets (issue 3): preview <= 1.0x the bare CLI; warm re-gate <= 0.1x of the cold preview.
 Targets (issue 17): a 100-service stack previews in <= 1.0x the bare CLI, cost linear in services
@@ -236,7 +239,7 @@ def bench_scale(rounds: int, services: tuple[int, ...] = SCALE_SERVICES) -> dict
 
 
 _PHASES = """
-import json, os, sys, time
+import gc, json, os, sys, statistics, time
 from pathlib import Path
 t0 = time.perf_counter()
 from stacks.loader import load_stack
@@ -249,16 +252,21 @@ result = synth_stack(stack)
 t3 = time.perf_counter()
 summary = render(result, Path(sys.argv[3]))
 t4 = time.perf_counter()
+resources = len(result.resources)
 # Synth CPU (process time: the main thread and the mock monitor's executor thread), warm (lazy SDK imports done),
-# the SDK's stock mock runtime vs slm_deploy.synth_runtime, in the order given.
-cpu = {}
+# the SDK's stock mock runtime vs slm_deploy.synth_runtime, in the order given; each from a collected heap with no
+# earlier synth result alive (a live one made the next synth pay for its garbage collection).
+cpu = {"stock": [], "fast": []}
+del result
 for stock in json.loads(sys.argv[4]):
+    gc.collect()
     c = time.process_time()
     again = synth_stack(stack, stock_runtime=stock)
-    cpu["stock" if stock else "fast"] = time.process_time() - c
-    assert len(again.resources) == len(result.resources)
+    cpu["stock" if stock else "fast"].append(time.process_time() - c)
+    del again
+cpu = {k: statistics.median(v) for k, v in cpu.items()}
 print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "synth": t3 - t2, "render": t4 - t3,
-                  "resources": len(result.resources), "manifests": summary["manifests"],
+                  "resources": resources, "manifests": summary["manifests"],
                   "synth_cpu_fast": cpu["fast"], "synth_cpu_stock": cpu["stock"]}))
 """
 
@@ -268,7 +276,7 @@ def _phases(project: Path, name: str, out: Path, rounds: int) -> dict[str, float
     SDK's stock mock runtime and with slm_deploy.synth_runtime, alternating which goes first."""
     runs = []
     for i in range(rounds):
-        order = json.dumps([False, True] if i % 2 == 0 else [True, False])
+        order = json.dumps([False, True, True, False] if i % 2 == 0 else [True, False, False, True])
         proc = subprocess.run([sys.executable, "-c", _PHASES, name, str(project), str(out), order], cwd=ROOT,
                               capture_output=True, text=True, check=True)
         runs.append(json.loads(proc.stdout))
@@ -513,9 +521,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--scale-only", action="store_true", help="only the scale series; the rest of --out is kept")
     parser.add_argument("--gateway", action="store_true", help="only the gateway-overhead benchmark")
+    parser.add_argument("--synth-phases", type=int, metavar="SERVICES",
+                        help="only the synth/render phases of a SERVICES-service stack, with the synth's CPU on the SDK's "
+                             "stock mock runtime vs synth_runtime (printed as JSON)")
     parser.add_argument("--change-phases", type=int, metavar="SERVICES",
                         help="only the phase split of a one-service change of a SERVICES-service stack (printed)")
     args = parser.parse_args()
+    if args.synth_phases:
+        tmp = Path(tempfile.mkdtemp(prefix="slm-phases-"))
+        try:
+            name = scale_stack(tmp / "project", args.synth_phases)
+            print(json.dumps({"services": args.synth_phases, "loadavg": _loadavg(), "date": _machine()["date"],
+                              **_phases(tmp / "project", name, tmp / "out", args.scale_rounds)}), flush=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     if args.change_phases:
         tmp = Path(tempfile.mkdtemp(prefix="slm-change-"))
         try:
