@@ -524,6 +524,9 @@ def main() -> None:
     parser.add_argument("--synth-phases", type=int, metavar="SERVICES",
                         help="only the synth/render phases of a SERVICES-service stack, with the synth's CPU on the SDK's "
                              "stock mock runtime vs synth_runtime (printed as JSON)")
+    parser.add_argument("--change-only", type=int, metavar="SERVICES",
+                        help="only the one-service change of a SERVICES-service stack, this code vs the SDK's stock mock "
+                             "runtime, alternating (printed as JSON)")
     parser.add_argument("--change-phases", type=int, metavar="SERVICES",
                         help="only the phase split of a one-service change of a SERVICES-service stack (printed)")
     args = parser.parse_args()
@@ -535,6 +538,19 @@ def main() -> None:
                               **_phases(tmp / "project", name, tmp / "out", args.scale_rounds)}), flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        return
+    if args.change_only:
+        tmp = Path(tempfile.mkdtemp(prefix="slm-change-"))
+        try:
+            name = scale_stack(tmp / "project", args.change_only)
+            env = dict(os.environ, SLM_DEPLOY_CACHE_DIR=str(tmp / "cache"))
+            before, started = _loadavg(), _machine()["date"]
+            result = _one_service_change(tmp / "project", name, tmp, env, args.scale_rounds)
+            print(json.dumps({"loadavg": f"{before} before, {_loadavg()} after", "started": started,
+                              "finished": _machine()["date"], "rounds": args.scale_rounds, **result}), flush=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(ROOT / "build" / f"scale{args.change_only}", ignore_errors=True)
         return
     if args.change_phases:
         tmp = Path(tempfile.mkdtemp(prefix="slm-change-"))
