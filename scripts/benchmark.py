@@ -413,7 +413,7 @@ def _write_scale(scale: dict) -> list[str]:
         + ", ".join(f"{x:+.2f}" for x in scale["fit_cli_cpu"]["residuals"]) + " s)",
         f"- peak RSS is the largest single process of a preview (ours or its checkov worker), from `wait4`.",
         "",
-        f"Synth and render of the {change['services']}-service stack alone (fresh process, medians): synth "
+        f"Synth and render of the {change['services']}-service stack alone (fresh process, medians, wall seconds): synth "
         f"{scale['phases']['synth']:.2f} s for {scale['phases']['resources']:.0f} resources = "
         f"**{scale['phases']['synth'] / scale['phases']['resources'] * 1000:.1f} ms per resource** (target <= 3); render "
         f"{scale['phases']['render']:.2f} s for {scale['phases']['manifests']:.0f} manifests = "
