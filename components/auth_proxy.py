@@ -54,6 +54,7 @@ __all__ = [
     "named_clients_sidecar",
     "NAMED_CONF_DIR",
     "NAMED_KEYS_DIR",
+    "NAMED_UPSTREAM_DIR",
     "NAMED_TITLE",
 ]
 
@@ -68,6 +69,9 @@ NAMED_CONF_DIR = KEYS_DIR
 """With named clients: nginx.conf and gateway.js (public, a ConfigMap or generated files)."""
 NAMED_KEYS_DIR = f"{KEYS_DIR}/keys"
 """With named clients on Kubernetes: the keys Secret, mounted as a directory (Docker: ``NAMED_CONF_DIR``)."""
+NAMED_UPSTREAM_DIR = f"{KEYS_DIR}/upstream"
+"""With named clients on Kubernetes, in front of a server that authenticates itself (the ONNX edge server): the
+server's own key Secret item, mounted as a directory (the proxy presents it upstream, never the client's key)."""
 NAMED_TITLE = "Auth proxy with named clients: per-client keys, model allow-lists and limits, in front of one model server."
 API_CLIENTS_LABEL = "slm-deploy.io/api-clients"
 """Docker label of a named-client proxy: its client names, comma-separated (the compose export's secrets
@@ -180,14 +184,21 @@ def named_clients_sidecar(
     clients: list,
     models: list[str],
     client_keys: dict[str, pulumi.Output[list[str]]],
+    upstream_key: tuple[str, str] | None = None,
+    open_paths: tuple[str, ...] = (),
+    title: str = NAMED_TITLE,
     opts: pulumi.ResourceOptions,
 ) -> AuthProxy:
     """The proxy with named clients (:mod:`components.gateway.named_clients`, the model gateway's nginx config and
     gateway.js) in front of ``127.0.0.1:<upstream_port>``: ``<name>-auth-proxy`` holds nginx.conf and gateway.js,
     ``<name>-auth-proxy-keys`` the keys file (``<client> <sha256>`` per key), mounted as a directory (no subPath)
-    so a rotated Secret reaches the proxy without a restart. ``clients``: GatewayClient entries."""
+    so a rotated Secret reaches the proxy without a restart. ``clients``: GatewayClient entries.
+    ``upstream_key``: (Secret, item) of the key of a server that authenticates itself, mounted at
+    :data:`NAMED_UPSTREAM_DIR` and presented upstream; ``open_paths``: the server's health paths, passed through."""
+    upstream_file = f"{NAMED_UPSTREAM_DIR}/{upstream_key[1]}" if upstream_key else None
     files = proxy_files(clients, models, upstream=f"127.0.0.1:{upstream_port}", conf_dir=NAMED_CONF_DIR,
-                        keys_dir=NAMED_KEYS_DIR, listen=PROXY_PORT, title=NAMED_TITLE)
+                        keys_dir=NAMED_KEYS_DIR, listen=PROXY_PORT, title=title, upstream_key_file=upstream_file,
+                        open_paths=open_paths)
     config_map = k8s.core.v1.ConfigMap(
         f"{name}-auth-proxy",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
@@ -204,8 +215,14 @@ def named_clients_sidecar(
     )
     keys_volume, keys_mount = secret_file_volume("auth-proxy-keys", f"{name}-auth-proxy-keys", NAMED_KEYS_DIR)
     mounts = {file: f"{NAMED_CONF_DIR}/{file}" for file in files}
-    return AuthProxy(_container(name, mounts, keys_mount, metrics=False, conf_path=mounts["nginx.conf"]),
-                     _volumes(name, keys_volume), keys_secret, config_map)
+    volumes, extra_mounts = _volumes(name, keys_volume), []
+    if upstream_key:
+        volume, mount = secret_file_volume("auth-proxy-upstream-key", upstream_key[0], NAMED_UPSTREAM_DIR,
+                                           items={upstream_key[1]: upstream_key[1]})
+        volumes.append(volume)
+        extra_mounts.append(mount)
+    return AuthProxy(_container(name, mounts, keys_mount, metrics=False, conf_path=mounts["nginx.conf"],
+                                extra_mounts=extra_mounts), volumes, keys_secret, config_map)
 
 
 def _volumes(name: str, keys_volume: VolumeArgs) -> list[VolumeArgs]:
@@ -215,7 +232,7 @@ def _volumes(name: str, keys_volume: VolumeArgs) -> list[VolumeArgs]:
 
 
 def _container(name: str, conf_files: dict[str, str], keys_mount: VolumeMountArgs, *, metrics: bool,
-               conf_path: str = "/etc/nginx/nginx.conf") -> ContainerArgs:
+               conf_path: str = "/etc/nginx/nginx.conf", extra_mounts: list[VolumeMountArgs] | None = None) -> ContainerArgs:
     """The nginx sidecar: ``conf_files`` (ConfigMap key -> path, each by subPath), the keys Secret, /tmp."""
     _, tmp_mount = scratch_volume("auth-proxy-tmp", "/tmp", size_limit="256Mi")
     ports = [ContainerPortArgs(name=PROXY_PORT_NAME, container_port=PROXY_PORT, protocol="TCP")]
@@ -232,6 +249,7 @@ def _container(name: str, conf_files: dict[str, str], keys_mount: VolumeMountArg
             *(VolumeMountArgs(name="auth-proxy-conf", mount_path=path, sub_path=key, read_only=True)
               for key, path in conf_files.items()),
             keys_mount,
+            *(extra_mounts or []),
             tmp_mount,
         ],
         resources=resources("100m", "64Mi", cpu_limit="500m", memory_limit="128Mi"),

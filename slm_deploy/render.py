@@ -245,6 +245,16 @@ API_CLIENTS_LABEL = "slm-deploy.io/api-clients"
 recipe creates one key per name)."""
 
 
+SAME_AS = "same-as:"
+"""Format ``same-as:<secret>``: a second copy of another secret file (a proxy presenting a server's own key)."""
+
+
+def _same_as(source: str) -> tuple[str, str]:
+    return (f"the same value as `secrets/{source}` (create that file first): a proxy presents the key of the server "
+            "behind it, so both files must hold one value; never hand it to clients.",
+            f"umask 077\ncp secrets/{source} {{path}}\n")
+
+
 def _secret_formats(service: dict[str, Any]) -> dict[str, str]:
     raw = (service.get("labels") or {}).get(SECRET_FORMAT_LABEL, "")
     pairs = (item.split("=", 1) for item in raw.split(",") if item)
@@ -283,9 +293,12 @@ def secrets_readme(compose: dict[str, Any]) -> str | None:
     ]
     for name in names:
         fmt = formats.get(name, "random-token")
-        if fmt not in SECRET_FORMATS:
+        if fmt.startswith(SAME_AS):
+            what, commands = _same_as(fmt[len(SAME_AS):])
+        elif fmt not in SECRET_FORMATS:
             raise ValueError(f"secret {name}: unknown format {fmt!r} in label {SECRET_FORMAT_LABEL}")
-        what, commands = SECRET_FORMATS[fmt]
+        else:
+            what, commands = SECRET_FORMATS[fmt]
         lines += [
             "",
             f"## `secrets/{name}`",

@@ -222,7 +222,7 @@ def _client_key_names(config: StackConfig, names: list[str], display: str, lines
     if not names:
         return []
     clients = config.client_names()
-    allowed = f"named clients: {', '.join(clients)}" if clients else "this stack has no named clients (gateway.clients, ollama.apiClients)"
+    allowed = f"named clients: {', '.join(clients)}" if clients else "this stack has no named clients (gateway.clients, ollama.apiClients, onnxEdge[].apiClients)"
     return [Problem(display, f"{PROJECT}:{CLIENT_KEYS}.{name}", f"not a named client; {allowed}", has_value=False,
                     line=lines.get(f"config.{PROJECT}:{CLIENT_KEYS}.{name}"))
             for name in names if name not in clients]

@@ -208,11 +208,12 @@ def _compose_onnx_edge(c: _Composition) -> None:
     for args in c.cfg.onnx_edge:
         node = OnnxEdgeNode(
             args.name, args, c.ctx, api_key=c.secret_or_generated("apiKey", f"{args.name}-api-key", 40),
-            hf_token=c.secrets.get("hfToken"), opts=c.opts_for(args.target),
+            hf_token=c.secrets.get("hfToken"), configured_keys=c.secrets.get(CLIENT_KEYS), opts=c.opts_for(args.target),
             context_root=build_root() / pulumi.get_stack() / "files",  # the rendered, gated generated files
         )
         c.contributions.append(node.monitoring)
-        c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length}
+        c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length,
+                                               **({"clientKeys": node.client_keys} if node.client_keys is not None else {})}
 
 
 def _compose_monitoring(c: _Composition) -> None:

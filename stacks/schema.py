@@ -55,7 +55,7 @@ SECRET_KEYS: dict[str, str] = {
     "grafanaAdminPassword": "Grafana admin password. Generated when unset.",
     "webuiSecretKey": "Open WebUI session-signing key (WEBUI_SECRET_KEY). Generated when unset.",
     "alertmanagerWebhookUrl": "Alertmanager receiver URL (webhook / Slack incoming webhook).",
-    "clientKeys": "Keys of named API clients (gateway.clients, ollama.apiClients), per client: `pulumi config set --secret --path 'clientKeys.<client>' KEY` "
+    "clientKeys": "Keys of named API clients (gateway.clients, ollama.apiClients, onnxEdge[].apiClients), per client: `pulumi config set --secret --path 'clientKeys.<client>' KEY` "
                   "(or `clientKeys.<client>[0]`, `[1]` ...: the first is current, the others stay accepted while "
                   "clients roll over). At least 32 printable characters. Clients without one get a generated key.",
 }
@@ -222,11 +222,12 @@ class StackConfig(ArgsModel):
 
     def client_names(self) -> list[str]:
         """Every named API client of the stack, whose keys ``clientKeys`` may set: the gateway's clients (when it
-        is on) and the single proxies' (``ollama.apiClients``, each edge node's ``clients``). One name on two
+        is on) and the single proxies' (``ollama.apiClients``, each edge node's ``apiClients``). One name on two
         proxies is one client with one key."""
         names = [c.name for c in self.gateway.effective_clients(self.served_models)] if self.gateway_enabled else []
         if self.ollama is not None and self.ollama.auth_proxy:
             names += [c.name for c in self.ollama.api_clients]
+        names += [c.name for node in self.onnx_edge for c in node.api_clients]
         return list(dict.fromkeys(names))
 
     @field_validator("benchmark")

@@ -26,6 +26,7 @@ __all__ = [
     "KEYS_FILE_NAME",
     "KEYS_FORMAT",
     "client_problems",
+    "single_proxy_clients",
     "proxy_clients",
     "client_keys",
     "proxy_files",
@@ -54,6 +55,16 @@ def client_problems(clients: Sequence[GatewayClient], served: Sequence[str]) -> 
             if m not in served:
                 problems.append(((i, "models", j), f"not a model served here; served models: {', '.join(served)}"))
     return problems
+
+
+def single_proxy_clients(clients: Sequence[GatewayClient], served: Sequence[str], target: str) -> list[GatewayClient]:
+    """The named clients of a single proxy (Ollama's auth proxy, the ONNX edge proxy): the stack's ``clients``,
+    plus on Kubernetes the post-deploy smoke Job's own client ``slm-verify`` (every served model; 60 requests per
+    minute, 2 in flight: it sends two). Empty without clients (the proxy then takes the single apiKey)."""
+    if not clients:
+        return []
+    verify = [GatewayClient(name=VERIFY_CLIENT, models=list(served), rpm=60, concurrency=2)]
+    return [*clients, *(verify if target == "kubernetes" else [])]
 
 
 def proxy_clients(clients: Sequence[GatewayClient], replicas: int = 1) -> list[ProxyClient]:
@@ -94,11 +105,16 @@ def _own(text: str | None, names: list[str]) -> str | None:
 
 
 def proxy_files(clients: Sequence[GatewayClient], models: Sequence[str], *, upstream: str, conf_dir: str,
-                keys_dir: str | None = None, listen: int = 8080, replicas: int = 1, title: str) -> dict[str, str]:
+                keys_dir: str | None = None, listen: int = 8080, replicas: int = 1, title: str,
+                upstream_key_file: str | None = None, open_paths: tuple[str, ...] = ()) -> dict[str, str]:
     """``{file name: text}`` for a named-client proxy: ``nginx.conf`` (the gateway's, with ``upstream`` in place
     of the router) and ``gateway.js``, both read from ``conf_dir``; the keys file ``<keys_dir>/clients.keys``
-    (default ``conf_dir``) is a secret file of its own. No key material in either."""
+    (default ``conf_dir``) is a secret file of its own. No key material in either. ``upstream_key_file``: the
+    secret file with the key of an upstream that authenticates itself (the ONNX edge server), which the proxy
+    presents in place of the client's key; ``open_paths``: the upstream's unauthenticated health paths, passed
+    through for probes."""
     conf = gateway_nginx_conf(proxy_clients(clients, replicas), list(models), router=upstream, listen=listen,
                               keys_file=f"{keys_dir or conf_dir}/{KEYS_FILE_NAME}", js_dir=conf_dir,
-                              metrics_syslog=None, title=title)
+                              metrics_syslog=None, title=title, upstream_key_file=upstream_key_file,
+                              open_paths=open_paths)
     return {"nginx.conf": conf, "gateway.js": GATEWAY_JS.read_text()}

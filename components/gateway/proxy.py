@@ -104,12 +104,17 @@ def gateway_nginx_conf(
     max_body: str = "16m",
     njs_module: str = NJS_MODULE,
     canaries: list[CanaryRoute] | None = None,
+    upstream_key_file: str | None = None,
+    open_paths: tuple[str, ...] = (),
     title: str = "Model gateway proxy: named client keys, per-client limits and metrics, in front of vllm-router.",
 ) -> str:
     """The proxy's nginx.conf. ``router`` is the upstream address (host:port): vllm-router of the stable revisions
     for the gateway, the model server itself for the single proxies of Docker and edge targets
     (components/gateway/named_clients.py); each of ``canaries`` sends its share of its models' requests to its own
-    canary router; ``title`` is the file's first comment line."""
+    canary router; ``upstream_key_file``: a secret file holding the key of an upstream that authenticates every
+    request itself (the ONNX edge server), presented instead of the client's key (default None: no key upstream);
+    ``open_paths``: the upstream's unauthenticated health/readiness paths passed through for probes (default none);
+    ``title`` is the file's first comment line."""
     canaries = list(canaries or [])
     seen: set[str] = set()
     for c in canaries:
@@ -142,4 +147,6 @@ def gateway_nginx_conf(
         max_body=max_body,
         njs_module=njs_module,
         canaries=[{"models": list(c.models), "share": c.share, "router": c.router} for c in canaries],
+        upstream_key_file=upstream_key_file,
+        open_paths=list(open_paths),
     )

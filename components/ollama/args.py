@@ -11,8 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
 from components.gateway.args import GatewayClient
-from components.gateway.constants import VERIFY_CLIENT
-from components.gateway.named_clients import client_problems
+from components.gateway.named_clients import client_problems, single_proxy_clients
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.models import OllamaModelRef, ResolvedModel, resolve_model
 from components.ollama.settings import OllamaServerSettings
@@ -152,10 +151,7 @@ class OllamaStackArgs(ArgsModel):
         """The auth proxy's named clients: ``apiClients``, plus on Kubernetes the post-deploy smoke Job's own
         client ``slm-verify`` (every served model; 60 requests per minute, 2 in flight: it sends two). Empty
         without ``apiClients`` (the proxy then takes the single apiKey)."""
-        if not self.api_clients:
-            return []
-        verify = [GatewayClient(name=VERIFY_CLIENT, models=self.served_models(), rpm=60, concurrency=2)]
-        return [*self.api_clients, *(verify if target == "kubernetes" else [])]
+        return single_proxy_clients(self.api_clients, self.served_models(), target)
 
     def modelfile_texts(self) -> dict[str, str]:
         return {v.name: render_modelfile(v, self._resolve_base(v.base).tag) for v in self.modelfiles}
@@ -180,7 +176,7 @@ class OllamaStackArgs(ArgsModel):
         would fit (the sizing model's fixes for the largest model on what the others leave)."""
         mem = self.memory()
         host = int(host_memory_gb * GiB)
-        proxies = int(self.auth_proxy) + int(self.webui.enabled)  # 128 MiB each (docker.py PROXY_MEMORY_MB)
+        proxies = int(self.auth_proxy) + int(self.webui.enabled)  # 128 MiB each (components/auth_proxy_docker.py PROXY_MEMORY_MB)
         others = (self.webui.memory_mb * MiB if self.webui.enabled else 0) + proxies * 128 * MiB
         loaded = tuple(sorted(mem.plans, key=lambda p: p.total_bytes, reverse=True)[: self.server.max_loaded_models])
         biggest = loaded[0]

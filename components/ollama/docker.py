@@ -33,15 +33,14 @@ healthy (``wait``); Open WebUI ``depends_on`` both, so ``docker compose up`` sta
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
-from components.auth_proxy import API_CLIENTS_LABEL, KEYS_DIR, NAMED_CONF_DIR, SECRET_FORMAT_LABEL, keys_map
-from components.gateway.named_clients import KEYS_FILE_NAME, KEYS_FORMAT, keys_file_text
+from components.auth_proxy import KEYS_DIR, keys_map
+from components.auth_proxy_docker import named_client_keys, nginx_container
 from components.context import StackContext
 from components.hardening import docker_container_hardening
 from components.ollama.args import OllamaStackArgs
@@ -56,8 +55,6 @@ from components.versions import image
 __all__ = ["build_docker", "OLLAMA_HOME", "MODELFILE_DIR"]
 
 OLLAMA_HOME = "/var/lib/ollama"
-PROXY_MEMORY_MB = 128
-"""Memory limit of each nginx entry proxy (the auth proxy, the web UI proxy)."""
 MODELFILE_DIR = "/modelfiles"
 
 
@@ -214,9 +211,10 @@ def _webui(name, args, secret_key, internal, server, pull, part_of, files_dir, o
         **docker_container_hardening(),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[server, pull])),
     )
-    _nginx(f"{name}-webui-proxy", edge_name=f"{name}-webui-edge", role="webui-proxy", conf=files_dir / WEBUI_PROXY_CONF,
-           conf_text=docker_generated_files(args)[WEBUI_PROXY_CONF], keys=None, port=(WEBUI_PROXY_PORT, s.host_port),
-           publish_address=args.publish_address, networks=[behind], part_of=part_of, depends_on=[webui], opts=opts)
+    nginx_container(f"{name}-webui-proxy", edge_name=f"{name}-webui-edge", conf=files_dir / WEBUI_PROXY_CONF,
+                    conf_text=docker_generated_files(args)[WEBUI_PROXY_CONF], secrets=[],
+                    port=(WEBUI_PROXY_PORT, s.host_port), publish_address=args.publish_address, networks=[behind],
+                    labels=_labels("webui-proxy", part_of), depends_on=[webui], opts=opts)
     host = "127.0.0.1" if args.publish_address in ("127.0.0.1", "0.0.0.0") else args.publish_address
     return f"http://{host}:{s.host_port}"
 
@@ -224,65 +222,11 @@ def _webui(name, args, secret_key, internal, server, pull, part_of, files_dir, o
 def _proxy(name, args, api_key, client_keys, internal, server, part_of, files_dir, opts) -> None:
     files = auth_proxy_files(args)
     if client_keys:  # named clients: the keys file holds SHA-256 hashes, one line per accepted key
-        keys = (f"{NAMED_CONF_DIR}/{KEYS_FILE_NAME}", pulumi.Output.secret(pulumi.Output.all(**client_keys).apply(keys_file_text)),
-                KEYS_FORMAT)
-        extra_labels = [docker.ContainerLabelArgs(label=API_CLIENTS_LABEL, value=",".join(client_keys))]
+        keys, extra_labels = named_client_keys(client_keys)
     else:
         keys, extra_labels = (f"{KEYS_DIR}/keys.map", keys_map(api_key), "nginx-key-map"), []
-    _nginx(f"{name}-auth-proxy", edge_name=f"{name}-proxy-edge", role="auth-proxy", conf=files_dir / PROXY_CONF,
-           conf_text=files[PROXY_CONF], keys=keys, port=(8080, args.proxy_port),
-           publish_address=args.publish_address, networks=[internal], part_of=part_of, depends_on=[server], opts=opts,
-           extra_files={path: (files_dir / path, text) for path, text in files.items() if path != PROXY_CONF},
-           extra_labels=extra_labels)
-
-
-def _nginx(name: str, *, edge_name: str, role: str, conf: Path, conf_text: str, keys, port: tuple[int, int], publish_address: str,
-           networks: list, part_of: str, depends_on: list, opts: pulumi.ResourceOptions,
-           extra_files: dict[str, tuple[Path, str]] | None = None, extra_labels: list | None = None) -> docker.Container:
-    """One hardened nginx entry proxy: the config (a rendered, gated generated file; ``extra_files`` beside it, such
-    as the named-client proxy's gateway.js) and, for the API-key proxy, ``keys`` = (container path, secret content,
-    secret format) uploaded into a volume of its own; ``port`` (inside, on the host) published on
-    ``publish_address``; the internal ``networks`` it forwards into plus an edge bridge of its own."""
-    edge = docker.Network(edge_name, name=edge_name, driver="bridge", opts=opts)
-    conf_volume = docker.Volume(f"{name}-conf", name=f"{name}-conf", opts=opts)
-    proxy_image = docker.RemoteImage(f"{name}-image", name=image("nginx-unprivileged").ref, keep_locally=True, opts=opts)
-    uploads = [
-        # The config from the rendered, gated files/<name>/ (by source, not content: the auth proxy's upload list
-        # also carries the key, and a secret input is redacted whole offline).
-        docker.ContainerUploadArgs(file=f"{KEYS_DIR}/nginx.conf", source=str(conf),
-                                   source_hash=hashlib.sha256(conf_text.encode()).hexdigest(), permissions="0444"),
-        *(docker.ContainerUploadArgs(file=f"{KEYS_DIR}/{path}", source=str(source),
-                                     source_hash=hashlib.sha256(text.encode()).hexdigest(), permissions="0444")
-          for path, (source, text) in (extra_files or {}).items()),
-    ]
-    labels = _labels(role, part_of) + list(extra_labels or [])
-    if keys is not None:
-        keys_path, keys_content, keys_format = keys
-        # Uploads are owned by root and Docker has no owner option: the keys must be readable by the
-        # proxy's non-root user, and the volume is attached to this container alone.
-        uploads.append(docker.ContainerUploadArgs(file=keys_path, content=keys_content, permissions="0444"))
-        # The compose export's secrets/README.md tells users how to create the keys file from this format.
-        labels.append(docker.ContainerLabelArgs(label=SECRET_FORMAT_LABEL, value=f"{keys_path}={keys_format}"))
-    inside, published = port
-    return docker.Container(
-        name,
-        name=name,
-        image=proxy_image.image_id,
-        command=["nginx", "-c", f"{KEYS_DIR}/nginx.conf", "-g", "daemon off;"],
-        ports=[docker.ContainerPortArgs(internal=inside, external=published, ip=publish_address)],
-        volumes=[docker.ContainerVolumeArgs(volume_name=conf_volume.name, container_path=KEYS_DIR)],
-        uploads=uploads,
-        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
-        networks_advanced=[*(docker.ContainerNetworksAdvancedArgs(name=n.name) for n in networks),
-                           docker.ContainerNetworksAdvancedArgs(name=edge.name)],
-        healthcheck=docker.ContainerHealthcheckArgs(
-            tests=["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:{inside}/healthz || exit 1"],
-            interval="10s", timeout="3s", retries=3, start_period="5s"),
-        memory=PROXY_MEMORY_MB,
-        memory_swap=PROXY_MEMORY_MB,
-        user="10001:10001",  # nginx.conf keeps pid and temp files in /tmp (tmpfs), so any uid works
-        restart="unless-stopped",
-        labels=labels,
-        **docker_container_hardening(),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends_on)),
-    )
+    nginx_container(f"{name}-auth-proxy", edge_name=f"{name}-proxy-edge", conf=files_dir / PROXY_CONF,
+                    conf_text=files[PROXY_CONF], secrets=[keys], port=(8080, args.proxy_port),
+                    publish_address=args.publish_address, networks=[internal],
+                    labels=_labels("auth-proxy", part_of) + extra_labels, depends_on=[server], opts=opts,
+                    extra_files={path: (files_dir / path, text) for path, text in files.items() if path != PROXY_CONF})

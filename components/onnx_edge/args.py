@@ -8,6 +8,8 @@ from pydantic import Field, field_validator, model_validator
 
 from components.base import ArgsModel
 from components.catalog import ModelSpec, get_cpu_tier, get_model, get_quant, list_models
+from components.gateway.args import GatewayClient
+from components.gateway.named_clients import client_problems, single_proxy_clients
 from components.hardening import DEFAULT_UID
 from components.onnx_edge.constants import (
     API_KEY_FILE,
@@ -21,7 +23,7 @@ from components.onnx_edge.constants import (
 from components.sizing import MemoryPlan, report_onnx, worded
 from components.sizing.common import fit_message, gib
 from components.templating import render_template
-from components.validation import CatalogModelId, CpuTierId, DigestImageRef, DnsLabel, HostPort, IpAddress, LabelValue
+from components.validation import CatalogModelId, CpuTierId, DigestImageRef, DnsLabel, HostPort, IpAddress, LabelValue, located
 from components.versions import image as pinned_image
 
 __all__ = ["OnnxEdgeNodeArgs", "image_context_files"]
@@ -55,6 +57,7 @@ class OnnxEdgeNodeArgs(ArgsModel):
     image: DigestImageRef | None = Field(default=None, description="Prebuilt server image by digest (repo@sha256:...), built by CI from the generated Dockerfile. Default None: the docker target builds the image on the edge box. Required for kubernetes (nodes pull from a registry) and for non-cpu execution providers (the generated image is the CPU build).")
     edge_pool: LabelValue = Field(default="edge", alias="edgePool", description=f"kubernetes: value of the node label {EDGE_POOL_LABEL} selecting the edge nodes (pods also tolerate the {EDGE_TAINT_KEY} taint). Default edge.")
     storage_gb: int | None = Field(default=None, ge=1, alias="storageGb", description="kubernetes: size of the model PVC in GB. Default None: 1.5 × the variant's weights, rounded up.")
+    api_clients: list[GatewayClient] = Field(default_factory=list, alias="apiClients", description="Named clients in the model gateway's client shape (name, models: this node's model id, rpm, concurrency, burst), enforced by an nginx + njs proxy in front of the server, as Ollama's apiClients: keys per client from the clientKeys secret (`pulumi config set --secret --path 'clientKeys.<client>' KEY`) or generated, stored as a secret file of SHA-256 hashes, compared exactly; 401 for a wrong key, 403 for a model outside the client's list, 429 with Retry-After over a limit; the OpenAI routes only. The proxy presents the server's own key (apiKey) upstream, never the client's. Docker: the proxy publishes `port` and the server is on an internal network only; kubernetes: a sidecar on port 8080 (`http-auth`), the only port namespace pods are admitted on (docs/onnx-edge.md). Default none: clients use the server's single key.")
 
     @field_validator("model")
     @classmethod
@@ -90,6 +93,7 @@ class OnnxEdgeNodeArgs(ArgsModel):
         if self.max_length > spec.max_position_embeddings:
             raise ValueError(f"maxLength {self.max_length} is above {self.model}'s maximum of {spec.max_position_embeddings} tokens")
         self.plan()  # the fit check: a ValueError with the numbers and what would fit, in stack keys
+        located([(("apiClients", *loc), message) for loc, message in client_problems(self.api_clients, [self.model])])
         return self
 
     # -- derived -------------------------------------------------------------------------------
@@ -124,6 +128,11 @@ class OnnxEdgeNodeArgs(ArgsModel):
         assert onnx is not None and onnx.revision, f"{self.model}: the catalog must pin the ONNX revision"
         return ["hf", "download", onnx.repo, "--revision", onnx.revision, "--include", f"{self.subfolder}/*",
                 "--local-dir", f"{MODELS_DIR}/{self.model}"]
+
+    def proxy_clients(self) -> list[GatewayClient]:
+        """The named-client proxy's clients: ``apiClients`` (plus the smoke Job's ``slm-verify`` on kubernetes);
+        empty without ``apiClients`` (no proxy)."""
+        return single_proxy_clients(self.api_clients, [self.model], self.target)
 
     def server_env(self) -> dict[str, str]:
         return {

@@ -3,6 +3,12 @@
 The image is built on the box's daemon from the generated build context (see
 :func:`components.onnx_edge.args.image_context_files`); a one-shot container downloads the pinned
 ONNX variant into a named volume, and the server container starts after it exited successfully.
+
+With ``apiClients`` the server publishes nothing: it joins ``<name>-internal`` (internal: no route out, not
+reachable from the host) as ``model-server``, and the named-client proxy (:mod:`components.auth_proxy_docker`,
+the same container as Ollama's auth proxy) is the only member besides it, publishing ``port`` from an edge bridge
+of its own. The proxy holds the clients' key hashes and the server's own key (``upstream.key``, which it presents
+upstream); the compose export names both secret files (``secrets/README.md``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from components.auth_proxy_docker import named_client_keys, nginx_container
 from components.catalog import get_cpu_tier
 from components.hardening import DEFAULT_UID, docker_container_hardening
 from components.onnx_edge.args import OnnxEdgeNodeArgs
@@ -26,6 +33,7 @@ from components.onnx_edge.constants import (
     SERVER_PORT,
     START_BUDGET_SECONDS,
 )
+from components.onnx_edge.proxy import PROXY_FILES_DIR, SERVER_ALIAS, UPSTREAM_KEY_FILE, docker_proxy_files
 from components.sizing import MemoryPlan
 
 __all__ = ["DockerNode", "docker_node"]
@@ -46,8 +54,10 @@ def _ready_check(path: str = "/ready") -> list[str]:
 
 def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryPlan, context_dir: Path | None,
                 files: dict[str, str], api_key: pulumi.Input[str], hf_token: pulumi.Input[str] | None,
-                child: pulumi.ResourceOptions) -> DockerNode:
-    """Create the node's Docker children (image build, network, volumes, download step, server)."""
+                child: pulumi.ResourceOptions, client_keys: dict[str, pulumi.Output[list[str]]] | None = None,
+                files_dir: Path | None = None) -> DockerNode:
+    """Create the node's Docker children (image build, network, volumes, download step, server, and with
+    ``client_keys`` the named-client proxy, whose config it uploads from ``files_dir``, the node's rendered files)."""
     uid = f"{DEFAULT_UID}:{DEFAULT_UID}"
     container_labels = [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]
     if context_dir is not None:
@@ -123,12 +133,22 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
         opts=child,
     )
     memory_mib = min(plan.memory_limit_bytes, get_cpu_tier(args.hardware_tier).allocatable_bytes) // (1024 * 1024)
+    ports = [docker.ContainerPortArgs(internal=SERVER_PORT, external=args.port, ip=args.publish_address, protocol="tcp")]
+    server_hardening = hardening
+    if client_keys:  # behind the proxy: on the internal network only (as Ollama behind its proxy), nothing published
+        internal = docker.Network(f"{args.name}-internal", name=f"{args.name}-internal", internal=True, driver="bridge",
+                                  labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+                                  opts=child)
+        ports = []
+        server_hardening = {**{k: v for k, v in hardening.items() if k not in ("network_mode", "networks_advanced")},
+                            "networks_advanced": [docker.ContainerNetworksAdvancedArgs(name=internal.name,
+                                                                                       aliases=[SERVER_ALIAS])]}
     server = docker.Container(
         args.name,
         name=args.name,
         image=image_ref,
         envs=[f"{k}={v}" for k, v in args.server_env().items()],
-        ports=[docker.ContainerPortArgs(internal=SERVER_PORT, external=args.port, ip=args.publish_address, protocol="tcp")],
+        ports=ports,
         volumes=[
             docker.ContainerVolumeArgs(volume_name=models.name, container_path=MODELS_DIR, read_only=True),
             docker.ContainerVolumeArgs(volume_name=keys.name, container_path=SECRETS_DIR),
@@ -143,8 +163,32 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
             start_period=f"{START_BUDGET_SECONDS}s", start_interval="5s",
         ),
         restart="unless-stopped",
-        **hardening,
+        **server_hardening,
         opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[download])),
     )
+    containers = {"server": server, "download": download}
+    if client_keys:
+        containers["proxy"] = _proxy(args, labels, api_key, client_keys, internal, server, files_dir, child)
     host = "127.0.0.1" if args.publish_address in ("0.0.0.0", "::") else args.publish_address  # noqa: S104
-    return DockerNode(pulumi.Output.from_input(f"http://{host}:{args.port}/v1"), {"server": server, "download": download})
+    return DockerNode(pulumi.Output.from_input(f"http://{host}:{args.port}/v1"), containers)
+
+
+def _proxy(args: OnnxEdgeNodeArgs, labels: dict[str, str], api_key: pulumi.Input[str],
+           client_keys: dict[str, pulumi.Output[list[str]]], internal: docker.Network, server: docker.Container,
+           files_dir: Path | None, child: pulumi.ResourceOptions) -> docker.Container:
+    """The named-client proxy: the node's ``port`` on ``publishAddress``, forwarding to the server over the internal
+    network with the server's own key (a secret file holding the same value as the server's)."""
+    assert files_dir is not None, "the named-client proxy uploads its config from the node's rendered files"
+    files = docker_proxy_files(args)
+    keys, client_labels = named_client_keys(client_keys)
+    # The compose export reads the server's key from secrets/<node>-api-key; the proxy's copy must hold the same.
+    upstream = (UPSTREAM_KEY_FILE, pulumi.Output.secret(api_key), f"same-as:{args.name}-api-key")
+    # slm-deploy.io/role: the stack's entry point (CKV_SLM_036 lets only an entry point publish).
+    proxy_labels = {**labels, "app.kubernetes.io/component": "auth-proxy", "slm-deploy.io/role": "auth-proxy"}
+    return nginx_container(
+        f"{args.name}-auth-proxy", edge_name=f"{args.name}-proxy-edge", conf=files_dir / PROXY_FILES_DIR / "nginx.conf",
+        conf_text=files["nginx.conf"], secrets=[keys, upstream], port=(8080, args.port),
+        publish_address=args.publish_address, networks=[internal],
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(proxy_labels.items())] + client_labels,
+        depends_on=[server], opts=child,
+        extra_files={"gateway.js": (files_dir / PROXY_FILES_DIR / "gateway.js", files["gateway.js"])})

@@ -8,10 +8,15 @@ Not a component of its own: :class:`components.onnx_edge.OnnxEdgeNode` calls
   node drains forever, and maxUnavailable 1 protects nothing; an edge node being drained means
   the service is down anyway.
 * The model download is a blocking initContainer (pinned revision), never a postStart hook.
-* The server authenticates itself (Bearer key from the mounted Secret), so there is no auth-proxy
-  sidecar; the NetworkPolicy still admits only pods of the namespace on the API port, plus the monitoring
-  stack's probers (``probers``: pod + namespace labels, e.g. a blackbox exporter in another namespace) on
-  that port, where they probe ``/ready`` (a NetworkPolicy filters ports, not paths).
+* The server authenticates itself (Bearer key from the mounted Secret); the NetworkPolicy still admits only
+  pods of the namespace on the API port, plus the monitoring stack's probers (``probers``: pod + namespace
+  labels, e.g. a blackbox exporter in another namespace) on that port, where they probe ``/ready`` (a
+  NetworkPolicy filters ports, not paths).
+* With ``apiClients``: the named-client sidecar (:func:`components.auth_proxy.named_clients_sidecar`, the model
+  gateway's nginx config and gateway.js; the server's own key mounted for it to present upstream) on port 8080
+  (``http-auth``), the Service's second port and the only one pods of the namespace are admitted on; the server's
+  port keeps only the probers. The smoke Job calls through the proxy as the client ``slm-verify``, its key in the
+  Secret ``<name>-verify-key``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, EnvVarArgs, TolerationArgs, VolumeArgs, VolumeMountArgs
 
+from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, named_clients_sidecar
 from components.catalog import get_cpu_tier
+from components.gateway.constants import VERIFY_CLIENT
 from components.hardening import (
     container_security_context,
     dns_egress,
@@ -50,6 +57,7 @@ from components.onnx_edge.constants import (
     SERVER_PORT,
     START_BUDGET_SECONDS,
 )
+from components.onnx_edge.proxy import OPEN_PATHS, TITLE
 from components.sizing import MemoryPlan, onnx_weights_bytes
 
 __all__ = ["edge_workload"]
@@ -59,8 +67,10 @@ GiB = 1024**3
 
 def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str, str], plan: MemoryPlan,
                   api_key: pulumi.Input[str], hf_token: pulumi.Input[str] | None,
-                  opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
-    """The node's Kubernetes children; ``ctx.probers`` are admitted on the server port."""
+                  opts: pulumi.ResourceOptions,
+                  client_keys: dict[str, pulumi.Output[list[str]]] | None = None) -> pulumi.Output[str]:
+    """The node's Kubernetes children; ``ctx.probers`` are admitted on the server port; with ``client_keys`` the
+    named-client sidecar fronts the server."""
     name, namespace, storage_class = args.name, ctx.namespace, ctx.storage_class
     meta = lambda suffix="": k8s.meta.v1.ObjectMetaArgs(name=f"{name}{suffix}", namespace=namespace, labels=labels)  # noqa: E731
     secret_data = {"api-key": pulumi.Output.secret(api_key)}
@@ -126,6 +136,14 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         liveness_probe=http_probe("/health", "http", period_seconds=20, failure_threshold=3),
     )
     assert API_KEY_FILE.startswith(SECRETS_DIR)
+    containers = [server]
+    if client_keys:
+        proxy = named_clients_sidecar(name, namespace=namespace, labels=labels, upstream_port=SERVER_PORT,
+                                      clients=args.proxy_clients(), models=[args.model], client_keys=client_keys,
+                                      upstream_key=(f"{name}-secrets", "api-key"), open_paths=OPEN_PATHS, title=TITLE,
+                                      opts=opts)
+        containers.append(proxy.container)
+        volumes += proxy.volumes
     deployment = k8s.apps.v1.Deployment(
         name, metadata=meta(),
         spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -134,7 +152,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                spec=restricted_pod_spec(containers=[server], volumes=volumes, **placement),
+                spec=restricted_pod_spec(containers=containers, volumes=volumes, **placement),
             ),
         ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret, pvc, job])),
@@ -143,7 +161,9 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         f"{name}-svc", metadata=meta(),
         spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP", selector=selector_labels("onnx-edge", name),
-            ports=[k8s.core.v1.ServicePortArgs(name="http", port=SERVER_PORT, target_port="http", protocol="TCP")],
+            ports=[k8s.core.v1.ServicePortArgs(name="http", port=SERVER_PORT, target_port="http", protocol="TCP"),
+                   *([k8s.core.v1.ServicePortArgs(name=PROXY_PORT_NAME, port=PROXY_PORT, target_port=PROXY_PORT_NAME,
+                                                  protocol="TCP")] if client_keys else [])],
         ),
         opts=opts,
     )
@@ -152,19 +172,27 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
             policy_types=["Ingress", "Egress"],
-            ingress=[ingress_from_pods([{}], ["http"]),
+            # With the proxy, pods of the namespace (the smoke Job among them) come in through it only.
+            ingress=[ingress_from_pods([{}], [PROXY_PORT_NAME if client_keys else "http"]),
                      *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
             # The model is on the read-only cache the fill Job wrote: DNS is the only egress (CKV_SLM_030).
             egress=[dns_egress()],
         ),
         opts=opts,
     )
-    base_url = f"http://{name}.{namespace}.svc:{SERVER_PORT}/v1"
+    port, key_secret, smoke_deps = SERVER_PORT, (f"{name}-secrets", "api-key"), [deployment, service, policy, scripts]
+    if client_keys:  # the smoke Job is the client slm-verify, through the proxy, its key from a Secret file
+        port, key_secret = PROXY_PORT, (f"{name}-verify-key", "api-key")
+        smoke_deps.append(k8s.core.v1.Secret(
+            key_secret[0], metadata=meta("-verify-key"), type="Opaque",
+            string_data={"api-key": pulumi.Output.secret(client_keys[VERIFY_CLIENT].apply(lambda keys: keys[0]))},
+            opts=opts))
+    base_url = f"http://{name}.{namespace}.svc:{port}/v1"
     smoke_job(
         app="onnx-edge", instance=name, namespace=namespace, part_of=ctx.part_of,
-        key=spec_key(args.image, args.server_env(), onnx.revision), base_url=base_url, models=[args.model],
-        api_key_secret=(f"{name}-secrets", "api-key"), server_selector=selector_labels("onnx-edge", name),
-        server_port=SERVER_PORT, scripts_config_map=f"{name}-lifecycle",
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[deployment, service, policy, scripts])),
+        key=spec_key(args.image, args.server_env(), onnx.revision, *(["named-clients"] if client_keys else [])),
+        base_url=base_url, models=[args.model], api_key_secret=key_secret,
+        server_selector=selector_labels("onnx-edge", name), server_port=port, scripts_config_map=f"{name}-lifecycle",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=smoke_deps)),
     )
     return pulumi.Output.from_input(base_url)

@@ -4,8 +4,10 @@ on 127.0.0.1, in front of a stand-in model server (not a test module).
 The only rewrites are the ones a test process needs, each asserted to have happened (a template change that
 moves them fails loudly instead of silently testing something else): the listen port -> a free port on
 127.0.0.1; pid and temp paths -> the test's directory; the config directory (js_path, the keys file) -> the
-test's directory; the upstream server (``ollama:11434`` on a Docker network, ``127.0.0.1:<port>`` in a pod) ->
-the stand-in; as root, ``user root`` so workers can read tmp_path. Everything else runs as generated.
+test's directory; the upstream server (``ollama:11434`` or ``model-server:8000`` on a Docker network,
+``127.0.0.1:<port>`` in a pod) -> the stand-in; the upstream key file (a proxy in front of a server that
+authenticates itself) -> the test's directory; as root, ``user root`` so workers can read tmp_path. Everything
+else runs as generated.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class NamedProxy:
     """The generated files of one proxy, running. ``conf_dir``: where the deployed proxy reads them."""
 
     def __init__(self, workdir: Path, files: dict[str, str], *, conf_dir: str, keys_file: str, upstream_port: int,
-                 keys: dict[str, list[str]]) -> None:
+                 keys: dict[str, list[str]] | str, upstream_key_file: str | None = None, upstream_key: str = "") -> None:
         self.dir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "tmp").mkdir(exist_ok=True)
@@ -47,7 +49,14 @@ class NamedProxy:
         conf = _sub(r"(_temp_path) /tmp/", rf"\1 {workdir}/tmp/", conf, count=5)
         conf = _sub(rf"^(\s*)js_path {re.escape(conf_dir)};", rf"\g<1>js_path {workdir};", conf)
         conf = _sub(rf"^(\s*)js_var \$gw_keys_file {re.escape(keys_file)};", rf"\g<1>js_var $gw_keys_file {self.keys_file};", conf)
-        conf = _sub(r"^(\s*)server (ollama|127\.0\.0\.1):\d+;", rf"\g<1>server 127.0.0.1:{upstream_port};", conf)
+        conf = _sub(r"^(\s*)server (ollama|model-server|127\.0\.0\.1):\d+;", rf"\g<1>server 127.0.0.1:{upstream_port};", conf)
+        self.upstream_key_file = workdir / "upstream.key"
+        if upstream_key_file is not None:
+            self.write_upstream_key(upstream_key)
+            conf = _sub(rf"^(\s*)js_var \$gw_upstream_key_file {re.escape(upstream_key_file)};",
+                        rf"\g<1>js_var $gw_upstream_key_file {self.upstream_key_file};", conf)
+        else:
+            assert "gw_upstream_key_file" not in conf
         conf = _sub(r"^(\s*)listen 8080;", rf"\g<1>listen 127.0.0.1:{self.port};", conf)
         if os.geteuid() == 0:
             conf = _sub(r"^worker_processes 1;", "worker_processes 1;\nuser root;", conf)
@@ -67,6 +76,12 @@ class NamedProxy:
         staged = self.keys_file.with_suffix(".new")
         staged.write_text(keys if isinstance(keys, str) else keys_file_text(keys))
         staged.replace(self.keys_file)
+
+    def write_upstream_key(self, key: str) -> None:
+        """Replace the upstream key file atomically (the server's key file format: one key per line)."""
+        staged = self.upstream_key_file.with_suffix(".new")
+        staged.write_text(f"# the server's key\n{key}\n" if key else "")
+        staged.replace(self.upstream_key_file)
 
     def access_log(self) -> str:
         return (self.dir / "nginx.log").read_text(errors="replace")

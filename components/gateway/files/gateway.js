@@ -134,6 +134,32 @@ function inCanaryShare(r, share) {
     return parseInt(r.variables.request_id.slice(0, 8), 16) % 100 < share;
 }
 
+// js_set $gw_upstream_auth gateway.upstreamAuth;  for a single proxy in front of a model server that
+// authenticates every request itself (the ONNX edge server): "Bearer <the server's own key>", read per request
+// from $gw_upstream_key_file (a secret file in the server's format: the first line that is neither blank nor a
+// '#' comment). The client's key never goes upstream; an unreadable file sends no key (the server answers 401).
+function upstreamAuth(r) {
+    var path = r.variables.gw_upstream_key_file;
+    if (!path) {
+        return '';
+    }
+    var text;
+    try {
+        text = fs.readFileSync(path, 'utf8');
+    } catch (e) {
+        r.error('gateway: cannot read the upstream key file: ' + e.message);
+        return '';
+    }
+    var lines = text.split('\n');
+    for (var i = 0; i < lines.length; i++) {
+        var line = lines[i].trim();
+        if (line.length > 0 && line.charAt(0) !== '#') {
+            return 'Bearer ' + line;
+        }
+    }
+    return '';
+}
+
 // js_content for GET /v1/models: exactly the models this caller's key may use.
 function models(r) {
     var who = client(r);
@@ -148,4 +174,4 @@ function models(r) {
     r.return(200, JSON.stringify({object: 'list', data: data}) + '\n');
 }
 
-export default {client: client, route: route, models: models};
+export default {client: client, route: route, models: models, upstreamAuth: upstreamAuth};
