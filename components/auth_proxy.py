@@ -26,10 +26,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, VolumeArgs, VolumeMountArgs
 
+from components.context import StackContext
+from components.gateway.constants import EXPORTER_PORT, PROMETHEUS_POD_LABELS, SYSLOG_ADDRESS
 from components.gateway.named_clients import KEYS_FILE_NAME, keys_file_text, proxy_files
+from components.gateway.proxy import EXPORTER_PY
 from components.hardening import (
     container_security_context,
     http_probe,
+    ingress_from_pods,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -56,6 +60,9 @@ __all__ = [
     "NAMED_KEYS_DIR",
     "NAMED_UPSTREAM_DIR",
     "NAMED_TITLE",
+    "CLIENT_METRICS_PORT",
+    "CLIENT_METRICS_PORT_NAME",
+    "prometheus_ingress",
 ]
 
 PROXY_PORT, PROXY_PORT_NAME = 8080, "http-auth"
@@ -73,6 +80,9 @@ NAMED_UPSTREAM_DIR = f"{KEYS_DIR}/upstream"
 """With named clients on Kubernetes, in front of a server that authenticates itself (the ONNX edge server): the
 server's own key Secret item, mounted as a directory (the proxy presents it upstream, never the client's key)."""
 NAMED_TITLE = "Auth proxy with named clients: per-client keys, model allow-lists and limits, in front of one model server."
+CLIENT_METRICS_PORT, CLIENT_METRICS_PORT_NAME = EXPORTER_PORT, "client-metrics"
+"""With named clients on Kubernetes: the gateway's per-client metrics exporter beside nginx (``slm_gateway_*`` by
+client name, fed by nginx's JSON access log over UDP on loopback), for Prometheus."""
 API_CLIENTS_LABEL = "slm-deploy.io/api-clients"
 """Docker label of a named-client proxy: its client names, comma-separated (the compose export's secrets
 README creates one key per name; slm_deploy/render.py)."""
@@ -134,6 +144,8 @@ class AuthProxy:
     volumes: list[VolumeArgs]
     keys_secret: k8s.core.v1.Secret
     config_map: k8s.core.v1.ConfigMap
+    extra_containers: tuple[ContainerArgs, ...] = ()
+    """Beside the proxy in the pod: the per-client metrics exporter (named clients)."""
 
 
 def auth_proxy_sidecar(
@@ -187,6 +199,7 @@ def named_clients_sidecar(
     upstream_key: tuple[str, str] | None = None,
     open_paths: tuple[str, ...] = (),
     title: str = NAMED_TITLE,
+    metrics: bool = True,
     opts: pulumi.ResourceOptions,
 ) -> AuthProxy:
     """The proxy with named clients (:mod:`components.gateway.named_clients`, the model gateway's nginx config and
@@ -194,15 +207,18 @@ def named_clients_sidecar(
     ``<name>-auth-proxy-keys`` the keys file (``<client> <sha256>`` per key), mounted as a directory (no subPath)
     so a rotated Secret reaches the proxy without a restart. ``clients``: GatewayClient entries.
     ``upstream_key``: (Secret, item) of the key of a server that authenticates itself, mounted at
-    :data:`NAMED_UPSTREAM_DIR` and presented upstream; ``open_paths``: the server's health paths, passed through."""
+    :data:`NAMED_UPSTREAM_DIR` and presented upstream; ``open_paths``: the server's health paths, passed through.
+    ``metrics`` (default on): the gateway's exporter as a second container (``auth-proxy-metrics``, port
+    :data:`CLIENT_METRICS_PORT_NAME`), fed by nginx's access log over UDP on loopback."""
     upstream_file = f"{NAMED_UPSTREAM_DIR}/{upstream_key[1]}" if upstream_key else None
     files = proxy_files(clients, models, upstream=f"127.0.0.1:{upstream_port}", conf_dir=NAMED_CONF_DIR,
                         keys_dir=NAMED_KEYS_DIR, listen=PROXY_PORT, title=title, upstream_key_file=upstream_file,
-                        open_paths=open_paths)
+                        open_paths=open_paths, metrics_syslog=SYSLOG_ADDRESS if metrics else None)
+    exporter = {"metrics_exporter.py": EXPORTER_PY.read_text()} if metrics else {}
     config_map = k8s.core.v1.ConfigMap(
         f"{name}-auth-proxy",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
-        data=files,
+        data={**files, **exporter},
         opts=opts,
     )
     all_keys = pulumi.Output.all(**client_keys)
@@ -222,7 +238,36 @@ def named_clients_sidecar(
         volumes.append(volume)
         extra_mounts.append(mount)
     return AuthProxy(_container(name, mounts, keys_mount, metrics=False, conf_path=mounts["nginx.conf"],
-                                extra_mounts=extra_mounts), volumes, keys_secret, config_map)
+                                extra_mounts=extra_mounts), volumes, keys_secret, config_map,
+                     (_exporter(),) if metrics else ())
+
+
+def _exporter() -> ContainerArgs:
+    """The gateway's per-client metrics exporter (Python standard library, the pinned python-slim image), its
+    script from the proxy's ConfigMap."""
+    return ContainerArgs(
+        name="auth-proxy-metrics",
+        image=image("python-slim").ref,
+        image_pull_policy="IfNotPresent",
+        command=["python3"],
+        args=[f"{NAMED_CONF_DIR}/metrics_exporter.py", "--syslog", SYSLOG_ADDRESS,
+              "--listen", f"0.0.0.0:{CLIENT_METRICS_PORT}"],
+        ports=[ContainerPortArgs(name=CLIENT_METRICS_PORT_NAME, container_port=CLIENT_METRICS_PORT, protocol="TCP")],
+        volume_mounts=[VolumeMountArgs(name="auth-proxy-conf", mount_path=f"{NAMED_CONF_DIR}/metrics_exporter.py",
+                                       sub_path="metrics_exporter.py", read_only=True)],
+        resources=resources("50m", "64Mi", cpu_limit="500m", memory_limit="128Mi"),
+        security_context=container_security_context(),
+        liveness_probe=http_probe("/healthz", CLIENT_METRICS_PORT_NAME, period_seconds=10),
+        readiness_probe=http_probe("/healthz", CLIENT_METRICS_PORT_NAME, period_seconds=10),
+    )
+
+
+def prometheus_ingress(ctx: StackContext):
+    """The NetworkPolicy ingress rule admitting the stack's Prometheus (as the gateway's) to the per-client
+    metrics exporter's port, and nothing else."""
+    scraper = ctx.prometheus
+    return ingress_from_pods([PROMETHEUS_POD_LABELS], [CLIENT_METRICS_PORT_NAME],
+                             namespace_labels=scraper.namespace_labels if scraper else None)
 
 
 def _volumes(name: str, keys_volume: VolumeArgs) -> list[VolumeArgs]:

@@ -199,6 +199,8 @@ def _compose_ollama(c: _Composition) -> None:
         opts=c.opts_for(c.cfg.target),
     )
     c.contributions.append(stack.monitoring)
+    if stack.client_metrics is not None:  # named clients on Kubernetes: the proxy's per-client metrics
+        c.contributions.append(stack.client_metrics)
     c.outputs["ollama"] = {"baseUrl": stack.base_url, "webuiUrl": stack.webui_url, "models": stack.models,
                            **({"clientKeys": stack.client_keys} if stack.client_keys is not None else {})}
 
@@ -212,6 +214,8 @@ def _compose_onnx_edge(c: _Composition) -> None:
             context_root=build_root() / pulumi.get_stack() / "files",  # the rendered, gated generated files
         )
         c.contributions.append(node.monitoring)
+        if node.client_metrics is not None:  # named clients on Kubernetes: the proxy's per-client metrics
+            c.contributions.append(node.client_metrics)
         c.outputs[f"onnxEdge.{args.name}"] = {"endpoint": node.endpoint, "model": args.model, "maxLength": args.max_length,
                                                **({"clientKeys": node.client_keys} if node.client_keys is not None else {})}
 

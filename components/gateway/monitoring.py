@@ -7,17 +7,22 @@ Alerts (each with a promtool unit test in tests/promtool/promtool_cases.py):
 ``GatewayTargetDown``, ``GatewayClientAtLimit`` (a client's 429 share stays above
 ``gatewayLimitedShare`` for ``gatewayLimitedFor``) and ``GatewayAuthFailures`` (401s per
 minute above ``gatewayAuthFailuresPerMinute`` for ``gatewayAuthFor``).
+
+The single named-client proxies (Ollama's auth proxy and the ONNX edge proxy on Kubernetes) run the same exporter
+beside nginx: :func:`proxy_client_contribution` gives each its scrape job, a row of client panels on the same
+dashboard and the same two client alerts (by their own job).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from components.gateway.constants import EXPORTER_PORT_NAME, ROUTER_METRICS_PORT_NAME
 from components.monitoring.metrics import metric_names_in
 from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget
 
-__all__ = ["GATEWAY_ALERTS", "gateway_contribution"]
+__all__ = ["GATEWAY_ALERTS", "gateway_contribution", "proxy_client_contribution"]
 
 GATEWAY_ALERTS = ("GatewayTargetDown", "GatewayClientAtLimit", "GatewayAuthFailures")
 
@@ -27,22 +32,47 @@ def _num(value: float) -> str:
     return short if float(short) == value else repr(float(value))
 
 
-def _rules(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRule]]:
+def _target_down(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRule]]:
+    sel = f'job="{job}", namespace="{namespace}"'
+
+    def build(t: AlertThresholds) -> list[AlertRule]:
+        return [AlertRule(
+            name="GatewayTargetDown",
+            expr=f"min by (job, namespace, pod) (up{{{sel}}}) == 0",
+            for_=t.down_for,
+            severity="critical",
+            summary="Model gateway {{ $labels.pod }} is down",
+            description=f"Prometheus cannot scrape gateway pod {{{{ $labels.pod }}}} (job {job}) for {t.down_for}: "
+            "clients of every model may be failing.",
+            runbook="kubectl describe pod / logs -c proxy, -c router, -c router-install: the install step needs "
+            "PyPI; the router needs its Role to list pods.",
+        )]
+
+    return build
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How the alerts name the proxy whose clients they watch."""
+
+    limit: str
+    """"gateway limit" or "proxy limit"."""
+    where: str
+    """"at the model gateway" or "at auth proxy <job>"."""
+    dashboard: str
+    log: str
+    """Where the access log is: "The gateway's access log" or "The proxy's access log (container auth-proxy)"."""
+
+
+_GATEWAY = _Kind("gateway limit", "at the model gateway", "Model gateway (clients)", "The gateway's access log")
+
+
+def _client_rules(job: str, namespace: str, kind: _Kind) -> Callable[[AlertThresholds], list[AlertRule]]:
+    """The per-client alerts, on the exporter's metrics of one proxy (the gateway's or a single proxy's)."""
     sel = f'job="{job}", namespace="{namespace}"'
 
     def build(t: AlertThresholds) -> list[AlertRule]:
         return [
-            AlertRule(
-                name="GatewayTargetDown",
-                expr=f"min by (job, namespace, pod) (up{{{sel}}}) == 0",
-                for_=t.down_for,
-                severity="critical",
-                summary="Model gateway {{ $labels.pod }} is down",
-                description=f"Prometheus cannot scrape gateway pod {{{{ $labels.pod }}}} (job {job}) for {t.down_for}: "
-                "clients of every model may be failing.",
-                runbook="kubectl describe pod / logs -c proxy, -c router, -c router-install: the install step needs "
-                "PyPI; the router needs its Role to list pods.",
-            ),
             AlertRule(
                 name="GatewayClientAtLimit",
                 expr=(f"sum by (job, namespace, client) (rate(slm_gateway_limited_total{{{sel}}}[5m])) / "
@@ -50,10 +80,10 @@ def _rules(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRu
                       f"{_num(t.gateway_limited_share)}"),
                 for_=t.gateway_limited_for,
                 severity="warning",
-                summary="Client {{ $labels.client }} is persistently at its gateway limit",
+                summary=f"Client {{{{ $labels.client }}}} is persistently at its {kind.limit}",
                 description=f"More than {_num(t.gateway_limited_share * 100)} % of client {{{{ $labels.client }}}}'s "
                 f"requests were refused with 429 (rpm or concurrency) for {t.gateway_limited_for}.",
-                runbook="Dashboard 'Model gateway (clients)': raise the client's rpm/concurrency in the stack file, "
+                runbook=f"Dashboard '{kind.dashboard}': raise the client's rpm/concurrency in the stack file, "
                 "or ask the client to back off (Retry-After).",
             ),
             AlertRule(
@@ -62,10 +92,10 @@ def _rules(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRu
                       f'code="401"}}[5m])) * 60 > {_num(t.gateway_auth_failures_per_minute)}'),
                 for_=t.gateway_auth_for,
                 severity="warning",
-                summary="Burst of failed authentications at the model gateway",
+                summary=f"Burst of failed authentications {kind.where}",
                 description=f"More than {_num(t.gateway_auth_failures_per_minute)} requests per minute with a missing "
                 f"or wrong key for {t.gateway_auth_for} (job {job}).",
-                runbook="The gateway's access log (client \"\", status 401) shows the source addresses: a client with "
+                runbook=f"{kind.log} (client \"\", status 401) shows the source addresses: a client with "
                 "a revoked key, or key guessing.",
             ),
         ]
@@ -73,36 +103,71 @@ def _rules(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRu
     return build
 
 
-def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
-                         canary_ports: tuple[str, ...] = ()) -> MonitoringContribution:
-    """Scrape jobs, alert rules and dashboard panels of one gateway (``canary_ports``: its canary routers' metrics
-    port names, one scrape job each)."""
+def _client_panels(job: str, namespace: str, title: str = "") -> tuple[Panel, ...]:
+    """Requests, refusals, p95 latency and 429s per client, from one exporter (``title``: a prefix naming it)."""
     sel = f'job="{job}", namespace="{namespace}", client=~"$client"'
-    router_sel = f'job="{job}-router", namespace="{namespace}"'
-    panels = (
-        Panel("Requests/s by client", (
+    return (
+        Panel(f"{title}Requests/s by client", (
             (f"sum by (client) (rate(slm_gateway_requests_total{{{sel}}}[5m]))", "{{client}}"),), unit="reqps"),
-        Panel("Refused by client (401/403/404/429)", (
+        Panel(f"{title}Refused by client (401/403/404/429)", (
             (f'sum by (client, code) (rate(slm_gateway_requests_total{{{sel}, code=~"401|403|404|429"}}[5m]))',
              "{{client}} {{code}}"),), unit="reqps"),
-        Panel("Latency p95 by client", (
+        Panel(f"{title}Latency p95 by client", (
             (f"histogram_quantile(0.95, sum by (client, le) (rate(slm_gateway_request_duration_seconds_bucket{{{sel}}}[5m])))",
              "{{client}}"),), unit="s"),
-        Panel("At limit (429) by client and limit", (
+        Panel(f"{title}At limit (429) by client and limit", (
             (f"sum by (client, limit) (rate(slm_gateway_limited_total{{{sel}}}[5m]))", "{{client}} {{limit}}"),), unit="reqps"),
-        Panel("Router: healthy workers", (
-            (f"sum(vllm_router_worker_health{{{router_sel}}})", "healthy"),), kind="stat"),
-        Panel("Router: prefix-cache decisions", (
-            (f"sum by (outcome) (rate(vllm_router_prefix_routing_decisions_total{{{router_sel}}}[5m]))", "{{outcome}}"),),
-            unit="reqps"),
     )
-    rules = _rules(job, namespace)
+
+
+def _names(rules: Callable[[AlertThresholds], list[AlertRule]], panels: tuple[Panel, ...]) -> frozenset[str]:
     names: set[str] = set()
     for rule in rules(AlertThresholds()):
         names |= metric_names_in(rule.expr)
     for panel in panels:
         for expr, _ in panel.targets:
             names |= metric_names_in(expr)
+    return frozenset(names)
+
+
+def proxy_client_contribution(source: str, job: str, namespace: str, selector: dict[str, str], *,
+                              port_name: str, proxy: str) -> MonitoringContribution:
+    """The per-client metrics of a single named-client proxy (Ollama's, an edge node's; Kubernetes): the gateway's
+    exporter beside it, scraped as ``job`` on ``port_name``; its client panels (a row of the gateway dashboard)
+    and the same two client alerts, labelled with its own job. ``proxy``: how a person names it (e.g. "Ollama's
+    auth proxy")."""
+    kind = _Kind("proxy limit", f"at {proxy} (job {job})", _GATEWAY.dashboard,
+                 f"{proxy[0].upper()}{proxy[1:]}'s access log (container auth-proxy)")
+    rules = _client_rules(job, namespace, kind)
+    panels = _client_panels(job, namespace, title=f"{proxy[0].upper()}{proxy[1:]}: ")
+    return MonitoringContribution(
+        source=source,
+        engine="gateway",
+        scrape_targets=(ScrapeTarget(job=job, namespace=namespace, pod_selector=selector, port_name=port_name),),
+        alert_rules=rules,
+        panels=panels,
+        metric_names=_names(rules, panels),
+    )
+
+
+def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
+                         canary_ports: tuple[str, ...] = ()) -> MonitoringContribution:
+    """Scrape jobs, alert rules and dashboard panels of one gateway (``canary_ports``: its canary routers' metrics
+    port names, one scrape job each)."""
+    router_sel = f'job="{job}-router", namespace="{namespace}"'
+    panels = (
+        *_client_panels(job, namespace),
+        Panel("Router: healthy workers", (
+            (f"sum(vllm_router_worker_health{{{router_sel}}})", "healthy"),), kind="stat"),
+        Panel("Router: prefix-cache decisions", (
+            (f"sum by (outcome) (rate(vllm_router_prefix_routing_decisions_total{{{router_sel}}}[5m]))", "{{outcome}}"),),
+            unit="reqps"),
+    )
+    down, clients = _target_down(job, namespace), _client_rules(job, namespace, _GATEWAY)
+
+    def rules(t: AlertThresholds) -> list[AlertRule]:
+        return [*down(t), *clients(t)]
+
     return MonitoringContribution(
         source=job,
         engine="gateway",
@@ -115,5 +180,5 @@ def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
         ),
         alert_rules=rules,
         panels=panels,
-        metric_names=frozenset(names),
+        metric_names=_names(rules, panels),
     )

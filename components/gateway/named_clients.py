@@ -106,15 +106,17 @@ def _own(text: str | None, names: list[str]) -> str | None:
 
 def proxy_files(clients: Sequence[GatewayClient], models: Sequence[str], *, upstream: str, conf_dir: str,
                 keys_dir: str | None = None, listen: int = 8080, replicas: int = 1, title: str,
-                upstream_key_file: str | None = None, open_paths: tuple[str, ...] = ()) -> dict[str, str]:
+                upstream_key_file: str | None = None, open_paths: tuple[str, ...] = (),
+                metrics_syslog: str | None = None) -> dict[str, str]:
     """``{file name: text}`` for a named-client proxy: ``nginx.conf`` (the gateway's, with ``upstream`` in place
     of the router) and ``gateway.js``, both read from ``conf_dir``; the keys file ``<keys_dir>/clients.keys``
     (default ``conf_dir``) is a secret file of its own. No key material in either. ``upstream_key_file``: the
     secret file with the key of an upstream that authenticates itself (the ONNX edge server), which the proxy
     presents in place of the client's key; ``open_paths``: the upstream's unauthenticated health paths, passed
-    through for probes."""
+    through for probes; ``metrics_syslog``: where nginx also sends its JSON access log for the per-client metrics
+    exporter (host:port; default None: stdout only)."""
     conf = gateway_nginx_conf(proxy_clients(clients, replicas), list(models), router=upstream, listen=listen,
                               keys_file=f"{keys_dir or conf_dir}/{KEYS_FILE_NAME}", js_dir=conf_dir,
-                              metrics_syslog=None, title=title, upstream_key_file=upstream_key_file,
+                              metrics_syslog=metrics_syslog, title=title, upstream_key_file=upstream_key_file,
                               open_paths=open_paths)
     return {"nginx.conf": conf, "gateway.js": GATEWAY_JS.read_text()}

@@ -43,6 +43,7 @@ class OllamaStack(SlmComponent):
     models: pulumi.Output[list[str]]
     client_keys: pulumi.Output[dict[str, str]] | None
     monitoring: MonitoringContribution
+    client_metrics: MonitoringContribution | None
 
     def __init__(
         self,
@@ -87,6 +88,7 @@ class OllamaStack(SlmComponent):
         self.webui_url = pulumi.Output.from_input(out.webui_url)
         self.models = out.models
         self.monitoring = out.monitoring
+        self.client_metrics = out.client_metrics
         # The current key of each named client (a secret output): what `pulumi stack output --show-secrets` hands out.
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**{
             c: k.apply(lambda ks: ks[0]) for c, k in keys.items() if c in {a.name for a in args.api_clients}})) if keys else None

@@ -42,7 +42,15 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar, named_clients_sidecar
+from components.auth_proxy import (
+    CLIENT_METRICS_PORT_NAME,
+    PROXY_PORT,
+    PROXY_PORT_NAME,
+    auth_proxy_sidecar,
+    named_clients_sidecar,
+    prometheus_ingress,
+)
+from components.gateway.monitoring import proxy_client_contribution
 from components.gateway.constants import VERIFY_CLIENT
 from components.context import StackContext
 from components.hardening import (
@@ -134,7 +142,7 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         proxy = auth_proxy_sidecar(name, namespace=namespace, labels=labels, upstream_port=OLLAMA_PORT, api_key=api_key,
                                    health_path="/api/version", metrics_path=None, opts=opts)
     if args.auth_proxy:
-        containers.append(proxy.container)
+        containers += [proxy.container, *proxy.extra_containers]
         volumes = proxy.volumes
     tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
     job = _fill_job(name, args, ctx, ref, modelfiles, selector, opts=pulumi.ResourceOptions.merge(
@@ -171,6 +179,8 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
                *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)]
     if args.auth_proxy:
         ingress.append(ingress_from_pods([smoke_pods, *args.clients], [PROXY_PORT_NAME]))
+    if client_keys:  # the proxy's per-client metrics exporter: Prometheus only
+        ingress.append(prometheus_ingress(ctx))
     k8s.networking.v1.NetworkPolicy(
         name, metadata=_meta(name, namespace, labels),
         spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
@@ -201,7 +211,11 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     if args.webui.enabled:
         webui_url = _webui(name, args, webui_secret_key, namespace, part_of, selector, url, opts)
     api_url = f"http://{service}.{namespace}.svc.cluster.local:{PROXY_PORT}" if args.auth_proxy else url
-    return TargetOutputs(f"{api_url}/v1", webui_url, served, monitoring_for(name, f"{name}-ollama", f"{url}/api/version"))
+    client_metrics = proxy_client_contribution(f"{name}-clients", f"{name}-proxy", namespace, selector,
+                                               port_name=CLIENT_METRICS_PORT_NAME,
+                                               proxy="Ollama's auth proxy") if client_keys else None
+    return TargetOutputs(f"{api_url}/v1", webui_url, served, monitoring_for(name, f"{name}-ollama", f"{url}/api/version"),
+                         client_metrics)
 
 
 def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_url, opts) -> str:

@@ -17,3 +17,5 @@ class TargetOutputs:
     webui_url: pulumi.Input[str] | None
     models: pulumi.Output[list[str]]
     monitoring: MonitoringContribution
+    client_metrics: MonitoringContribution | None = None
+    """With named clients on Kubernetes: the proxy's per-client metrics (its exporter's scrape job, panels, alerts)."""

@@ -33,7 +33,9 @@ import pulumi
 from components.base import SlmComponent
 from components.context import StackContext
 from components.gateway.named_clients import client_keys
-from components.labels import standard_labels
+from components.auth_proxy import CLIENT_METRICS_PORT_NAME
+from components.gateway.monitoring import proxy_client_contribution
+from components.labels import selector_labels, standard_labels
 from components.observability import MonitoringContribution
 from components.onnx_edge.args import OnnxEdgeNodeArgs, image_context_files
 from components.onnx_edge.proxy import proxy_generated_files
@@ -54,6 +56,7 @@ class OnnxEdgeNode(SlmComponent):
     endpoint: pulumi.Output[str]
     client_keys: pulumi.Output[dict[str, str]] | None
     monitoring: MonitoringContribution
+    client_metrics: MonitoringContribution | None
 
     def __init__(
         self,
@@ -105,6 +108,11 @@ class OnnxEdgeNode(SlmComponent):
             namespace=namespace if args.target == "kubernetes" else None,
             pod_regex=f"{args.name}-.*" if args.target == "kubernetes" else None,
         )
+        # With named clients on Kubernetes: the proxy's exporter (per-client request/error/latency metrics).
+        self.client_metrics = proxy_client_contribution(
+            f"{args.name}-clients", f"onnx-edge-{args.name}-proxy", namespace, selector_labels("onnx-edge", args.name),
+            port_name=CLIENT_METRICS_PORT_NAME, proxy=f"the edge proxy of {args.name}",
+        ) if keys and args.target == "kubernetes" else None
         # The current key of each named client (a secret output): what `pulumi stack output --show-secrets` hands out.
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**{
             c.name: keys[c.name].apply(lambda ks: ks[0]) for c in args.api_clients})) if keys else None

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, EnvVarArgs, TolerationArgs, VolumeArgs, VolumeMountArgs
 
-from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, named_clients_sidecar
+from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, named_clients_sidecar, prometheus_ingress
 from components.catalog import get_cpu_tier
 from components.gateway.constants import VERIFY_CLIENT
 from components.hardening import (
@@ -142,7 +142,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
                                       clients=args.proxy_clients(), models=[args.model], client_keys=client_keys,
                                       upstream_key=(f"{name}-secrets", "api-key"), open_paths=OPEN_PATHS, title=TITLE,
                                       opts=opts)
-        containers.append(proxy.container)
+        containers += [proxy.container, *proxy.extra_containers]
         volumes += proxy.volumes
     deployment = k8s.apps.v1.Deployment(
         name, metadata=meta(),
@@ -174,7 +174,9 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
             policy_types=["Ingress", "Egress"],
             # With the proxy, pods of the namespace (the smoke Job among them) come in through it only.
             ingress=[ingress_from_pods([{}], [PROXY_PORT_NAME if client_keys else "http"]),
-                     *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers)],
+                     *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers),
+                     # the proxy's per-client metrics exporter: Prometheus only
+                     *([prometheus_ingress(ctx)] if client_keys else [])],
             # The model is on the read-only cache the fill Job wrote: DNS is the only egress (CKV_SLM_030).
             egress=[dns_egress()],
         ),

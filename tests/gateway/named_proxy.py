@@ -6,8 +6,9 @@ moves them fails loudly instead of silently testing something else): the listen 
 127.0.0.1; pid and temp paths -> the test's directory; the config directory (js_path, the keys file) -> the
 test's directory; the upstream server (``ollama:11434`` or ``model-server:8000`` on a Docker network,
 ``127.0.0.1:<port>`` in a pod) -> the stand-in; the upstream key file (a proxy in front of a server that
-authenticates itself) -> the test's directory; as root, ``user root`` so workers can read tmp_path. Everything
-else runs as generated.
+authenticates itself) -> the test's directory; the exporter's syslog port (Kubernetes: ``127.0.0.1:9514`` in the pod) -> a free port, with
+the rendered ``metrics_exporter.py`` listening there; as root, ``user root`` so workers can read tmp_path.
+Everything else runs as generated.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 from components.gateway.proxy import keys_file_text
@@ -58,6 +61,17 @@ class NamedProxy:
         else:
             assert "gw_upstream_key_file" not in conf
         conf = _sub(r"^(\s*)listen 8080;", rf"\g<1>listen 127.0.0.1:{self.port};", conf)
+        self.exporter = None
+        if "metrics_exporter.py" in files:  # the per-client metrics exporter beside nginx, from the rendered script
+            self.syslog_port, self.exporter_port = free_port(), free_port()
+            conf = _sub(r"syslog:server=127\.0\.0\.1:9514,", f"syslog:server=127.0.0.1:{self.syslog_port},", conf)
+            (workdir / "metrics_exporter.py").write_text(files["metrics_exporter.py"])
+            self.exporter = Process([sys.executable, str(workdir / "metrics_exporter.py"), "--syslog",
+                                     f"127.0.0.1:{self.syslog_port}", "--listen", f"127.0.0.1:{self.exporter_port}"],
+                                    workdir / "exporter.log")
+            wait_http(f"http://127.0.0.1:{self.exporter_port}/healthz")
+        else:
+            assert "syslog:" not in conf
         if os.geteuid() == 0:
             conf = _sub(r"^worker_processes 1;", "worker_processes 1;\nuser root;", conf)
         self.conf = workdir / "nginx.conf"
@@ -83,8 +97,15 @@ class NamedProxy:
         staged.write_text(f"# the server's key\n{key}\n" if key else "")
         staged.replace(self.upstream_key_file)
 
+    def metrics(self) -> str:
+        """The exporter's /metrics text."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.exporter_port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
     def access_log(self) -> str:
         return (self.dir / "nginx.log").read_text(errors="replace")
 
     def stop(self) -> None:
         self.nginx.stop(signal.SIGQUIT)
+        if self.exporter is not None:
+            self.exporter.stop()

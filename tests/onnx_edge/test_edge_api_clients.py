@@ -77,7 +77,7 @@ def builds(tmp_path_factory) -> dict[str, Path]:
 def _proxy_files(builds: dict[str, Path], target: str) -> dict[str, str]:
     files_dir = (builds[target] / "files" / NODE / PROXY_FILES_DIR if target == "docker"
                  else builds[target] / "files" / f"{NODE}-auth-proxy")
-    return {name: (files_dir / name).read_text() for name in ("nginx.conf", "gateway.js")}
+    return {f.name: f.read_text() for f in files_dir.iterdir()}  # Kubernetes: with the metrics exporter
 
 
 # --------------------------------------------------------------------------- what is generated

@@ -87,7 +87,12 @@ def test_kubernetes_sidecar_mounts_the_keys_secret_as_a_directory(builds):
     assert keys_mount["mountPath"] == NAMED_KEYS_DIR and "subPath" not in keys_mount  # rotation reaches the proxy
     assert "env" not in proxy and not any("sk-" in a for a in proxy["args"])
     config_map = yaml.safe_load((manifests / "slm-cpu.configmap.ollama-auth-proxy.yaml").read_text())
-    assert set(config_map["data"]) == {"nginx.conf", "gateway.js"}
+    assert set(config_map["data"]) == {"nginx.conf", "gateway.js", "metrics_exporter.py"}
+    [exporter] = [c for c in pod["containers"] if c["name"] == "auth-proxy-metrics"]  # per-client metrics
+    assert [p["name"] for p in exporter["ports"]] == ["client-metrics"] and "env" not in exporter
+    policy = yaml.safe_load((manifests / "slm-cpu.networkpolicy.ollama.yaml").read_text())
+    [rule] = [r for r in policy["spec"]["ingress"] if r["ports"] == [{"port": "client-metrics", "protocol": "TCP"}]]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
     assert f'"{VERIFY_CLIENT}" $gw_client;' in config_map["data"]["nginx.conf"]  # the smoke Job's own client
     smoke = next(manifests.glob("slm-cpu.job.ollama-smoke-*.yaml"))
     assert "ollama-api-key" in smoke.read_text()  # its key: slm-verify's, from a Secret file
@@ -173,7 +178,7 @@ def live(request, builds, tmp_path_factory):
     require_tools()
     base = request.param
     files_dir = builds[base] / "files" / ("ollama" if base == "dev" else "ollama-auth-proxy")
-    files = {name: (files_dir / name).read_text() for name in ("nginx.conf", "gateway.js")}
+    files = {f.name: f.read_text() for f in files_dir.iterdir()}  # Kubernetes: with the metrics exporter
     keys_path = f"{NAMED_CONF_DIR}/clients.keys" if base == "dev" else f"{NAMED_KEYS_DIR}/clients.keys"
     stand_in = StandIn("ollama", stream_gap=0.4)
     proxy = NamedProxy(tmp_path_factory.mktemp(f"named-{base}"), files, conf_dir=NAMED_CONF_DIR, keys_file=keys_path,
