@@ -39,13 +39,22 @@ class NamedProxy:
     """The generated files of one proxy, running. ``conf_dir``: where the deployed proxy reads them."""
 
     def __init__(self, workdir: Path, files: dict[str, str], *, conf_dir: str, keys_file: str, upstream_port: int,
-                 keys: dict[str, list[str]] | str, upstream_key_file: str | None = None, upstream_key: str = "") -> None:
+                 keys: dict[str, list[str]] | str, upstream_key_file: str | None = None, upstream_key: str = "",
+                 keys_bind_source: Path | None = None) -> None:
+        """``keys_bind_source``: the keys file nginx reads is a bind mount of this host file, made in nginx's own
+        mount namespace (``unshare -m``), as docker compose mounts a file secret (``secrets/<name>``); the
+        initial ``keys`` are written to it."""
         self.dir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "tmp").mkdir(exist_ok=True)
         (workdir / "gateway.js").write_text(files["gateway.js"])
         self.keys_file = workdir / "clients.keys"
-        self.write_keys(keys)
+        self.keys_source = keys_bind_source
+        if keys_bind_source is not None:
+            self.keys_file.touch()
+            keys_bind_source.write_text(keys if isinstance(keys, str) else keys_file_text(keys))
+        else:
+            self.write_keys(keys)
         self.port = free_port()
         conf = files["nginx.conf"]
         conf = _sub(r"^pid /tmp/nginx\.pid;", f"pid {workdir}/nginx.pid;", conf)
@@ -78,7 +87,12 @@ class NamedProxy:
         self.conf.write_text(conf)
         check = subprocess.run([NGINX, "-t", "-p", str(workdir), "-c", str(self.conf)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
-        self.nginx = Process([NGINX, "-p", str(workdir), "-c", str(self.conf), "-g", "daemon off;"], workdir / "nginx.log")
+        argv = [NGINX, "-p", str(workdir), "-c", str(self.conf), "-g", "daemon off;"]
+        if keys_bind_source is not None:  # unshare and sh exec in place: the process is nginx itself
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", str(keys_bind_source), str(self.keys_file),
+                    *argv]
+        self.nginx = Process(argv, workdir / "nginx.log")
         wait_http(f"{self.url}/healthz")
 
     @property
