@@ -59,6 +59,7 @@ from components.onnx_edge.constants import (
 )
 from components.onnx_edge.proxy import OPEN_PATHS, TITLE
 from components.sizing import MemoryPlan, onnx_weights_bytes
+from components.sizing.common import quantity_bytes
 
 __all__ = ["edge_workload"]
 
@@ -97,7 +98,11 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
     if args.accelerator in DEVICE_RESOURCE and args.execution_provider != "cpu":
         extended = {DEVICE_RESOURCE[args.accelerator]: "1"}
     tier = get_cpu_tier(args.hardware_tier)
-    memory_limit = f"{min(plan.memory_limit_bytes, tier.allocatable_bytes) // (1024 * 1024)}Mi"
+    limit_bytes = min(plan.memory_limit_bytes, tier.allocatable_bytes)
+    memory_limit = f"{limit_bytes // (1024 * 1024)}Mi"
+    # The request is the sized need rounded up to whole Gi; on a tier whose allocatable memory caps the limit below
+    # that rounding (7Gi on cpu-8gb's 6248Mi), the limit itself is the request (the fit check put the need under it).
+    memory_request = plan.memory_request if quantity_bytes(plan.total_bytes) <= limit_bytes else memory_limit
     volumes = [models_volume, secret_volume, tmp_volume]
     placement = {"node_selector": {EDGE_POOL_LABEL: args.edge_pool},
                  "tolerations": [TolerationArgs(key=EDGE_TAINT_KEY, operator="Exists", effect="NoSchedule")]}
@@ -128,7 +133,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
         ports=[ContainerPortArgs(name="http", container_port=SERVER_PORT, protocol="TCP")],
         env=[EnvVarArgs(name=k, value=v) for k, v in args.server_env().items()],
         volume_mounts=[VolumeMountArgs(name="models", mount_path=MODELS_DIR, read_only=True), secret_mount, tmp_mount],
-        resources=resources(plan.cpu_request, plan.memory_request, cpu_limit=str(tier.cpus),
+        resources=resources(plan.cpu_request, memory_request, cpu_limit=str(tier.cpus),
                             memory_limit=memory_limit, extended=extended),
         security_context=container_security_context(),
         startup_probe=http_probe("/ready", "http", period_seconds=10, failure_threshold=START_BUDGET_SECONDS // 10),

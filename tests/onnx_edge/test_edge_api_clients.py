@@ -126,6 +126,9 @@ def test_kubernetes_sidecar_presents_the_server_key_and_namespace_pods_use_the_p
     assert upstream["secret"]["secretName"] == f"{NODE}-secrets"
     assert upstream["secret"]["items"] == [{"key": "api-key", "path": "api-key"}]  # never the HF token
     assert "env" not in proxy and not any("sk-" in a for a in proxy["args"])
+    [server] = [c for c in pod["containers"] if c["name"] == "server"]
+    mib = lambda q: int(q[:-2]) * (1024 if q.endswith("Gi") else 1)  # noqa: E731
+    assert mib(server["resources"]["requests"]["memory"]) <= mib(server["resources"]["limits"]["memory"]), server["resources"]
     config_map = yaml.safe_load((manifests / f"slm-cpu.configmap.{NODE}-auth-proxy.yaml").read_text())
     assert f'"{VERIFY_CLIENT}" $gw_client;' in config_map["data"]["nginx.conf"]  # the smoke Job's own client
     service = yaml.safe_load((manifests / f"slm-cpu.service.{NODE}.yaml").read_text())
