@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ArgsModel", "SlmComponent", "SECURITY_OPT_OUTS", "GENERATED_FILES", "EXTERNAL_SECRETS_ANNOTATION"]
+__all__ = ["ArgsModel", "SlmComponent", "SECURITY_OPT_OUTS", "GENERATED_FILES", "EXTERNAL_SECRETS_ANNOTATION",
+           "EXTERNAL_CLAIMS_ANNOTATION"]
 
 SECURITY_OPT_OUTS = "securityOptOuts"
 """Input key: the component's opt-out records (a list, empty when it keeps every default)."""
@@ -31,6 +32,9 @@ GENERATED_FILES = "generatedFiles"
 EXTERNAL_SECRETS_ANNOTATION = "slm-deploy.io/external-secrets"
 """Pod-template annotation: comma-separated Secrets the user creates (a config field names each one); the gate's
 apply-validity stage accepts a reference to them although the stack does not render them."""
+EXTERNAL_CLAIMS_ANNOTATION = "slm-deploy.io/external-claims"
+"""Pod-template annotation: comma-separated PersistentVolumeClaims the user creates (source.prefilledClaim), the
+same for claims."""
 """Input key: ``{relative path: text}`` of files the component generates for the renderer and the gate."""
 
 

@@ -36,6 +36,7 @@ from components.hardening import (
     scratch_volume,
     secret_file_volume,
 )
+from components.base import EXTERNAL_SECRETS_ANNOTATION
 from components.labels import selector_labels, standard_labels
 from components.lifecycle.run_once import run_once_job
 
@@ -90,6 +91,8 @@ class CacheFill:
     egress: list[NetworkPolicyEgressRuleArgs]
     scripts_config_map: str | None = None
     secret_files: list[tuple[str, str, str, dict[str, str] | None]] = field(default_factory=list)
+    external_secrets: list[str] = field(default_factory=list)
+    """Secrets of ``secret_files`` the user creates (a CA bundle, S3 credentials): declared on the pod for the gate."""
     """(volume name, Secret name, mount path, items) mounted read-only into every step."""
     extra_volumes: list[tuple[VolumeArgs, VolumeMountArgs]] = field(default_factory=list)
     """(volume, mount) pairs every step gets besides the cache, /tmp, the scripts and the secret files."""
@@ -149,7 +152,9 @@ def cache_fill_job(fill: CacheFill, opts: pulumi.ResourceOptions) -> k8s.batch.v
     job = run_once_job(
         fill.job_name, meta, fill.labels,
         init_containers=[container(s) for s in init], containers=[container(main)], volumes=volumes,
-        deadline_seconds=fill.deadline, wait_margin_seconds=300, backoff_limit=2, pod_spec=fill.pod_spec_extra, opts=opts,
+        deadline_seconds=fill.deadline, wait_margin_seconds=300, backoff_limit=2, pod_spec=fill.pod_spec_extra,
+        pod_annotations={EXTERNAL_SECRETS_ANNOTATION: ",".join(sorted(set(fill.external_secrets)))} if fill.external_secrets else None,
+        opts=opts,
     )
     k8s.networking.v1.NetworkPolicy(
         fill.job_name,

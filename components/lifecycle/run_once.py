@@ -27,11 +27,13 @@ def run_once_job(
     backoff_limit: int = 0,
     init_containers: Sequence[ContainerArgs] | None = None,
     pod_spec: dict[str, Any] | None = None,
+    pod_annotations: dict[str, str] | None = None,
     opts: pulumi.ResourceOptions,
 ) -> k8s.batch.v1.Job:
     """A Job ``name`` whose pod (labelled ``labels``) runs ``containers`` once (``backoff_limit`` retries) and is
     stopped after ``deadline_seconds``; Pulumi waits for it up to the deadline plus ``wait_margin_seconds`` (the
-    time to schedule and pull). ``pod_spec`` adds pod fields (service account, placement)."""
+    time to schedule and pull). ``pod_spec`` adds pod fields (service account, placement); ``pod_annotations``
+    the pod template's annotations (e.g. the external Secrets it mounts, for the gate)."""
     wait = f"{deadline_seconds + wait_margin_seconds}s"
     return k8s.batch.v1.Job(
         name,
@@ -40,7 +42,7 @@ def run_once_job(
             backoff_limit=backoff_limit,
             active_deadline_seconds=deadline_seconds,
             template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
+                metadata=ObjectMetaArgs(labels=labels, annotations=pod_annotations or None),
                 spec=restricted_pod_spec(
                     restart_policy="Never",
                     init_containers=list(init_containers) if init_containers else None,

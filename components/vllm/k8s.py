@@ -43,6 +43,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
+from components.base import EXTERNAL_CLAIMS_ANNOTATION
 from components.auth_proxy import METRICS_PORT, METRICS_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
 from components.hardening import (
     container_security_context,
@@ -294,7 +295,9 @@ def build_workload(
             template=PodTemplateSpecArgs(
                 # Behind a gateway every server is on a track (stable here; the canary Deployment's pods are
                 # canary): the gateway's routers discover one track each (components/vllm/canary.py).
-                metadata=ObjectMetaArgs(labels={**labels, **colour, **({TRACK_LABEL: "stable"} if gateway else {})}),
+                metadata=ObjectMetaArgs(labels={**labels, **colour, **({TRACK_LABEL: "stable"} if gateway else {})},
+                                        # a pre-filled claim is the user's: declared for the gate's reference rule
+                                        annotations=None if cache.created else {EXTERNAL_CLAIMS_ANNOTATION: cache.claim}),
                 spec=serving_pod_spec(args, ctx, [server, proxy.container] if proxy else [server], volumes, selector),
             ),
         ),

@@ -179,6 +179,7 @@ def fill_job(args, ctx: StackContext, cache: CachePlan, *, server_selector: dict
         env=env, download_bytes=args.cache_gib * _GiB * 2 // 3,
         egress=source_egress([source.port], source.egress_cidrs, cluster.api_server_cidrs),
         scripts_config_map=scripts_config_map, secret_files=secret_files, pod_spec_extra=placement,
+        external_secrets=[s for s in (source.ca_bundle_secret, source.s3.credentials_secret if source.s3 else None) if s],
     )
     return cache_fill_job(fill, opts)
 

@@ -9,7 +9,8 @@ forgot to type still fails the gate instead of ``pulumi up``. Each rule is a gat
 
 References: an object the stack renders, or a documented external one: :data:`EXTERNAL_OBJECTS` (what
 Kubernetes itself publishes in every namespace) and Secrets the user creates, which the component that
-mounts them declares on the pod template in the :data:`EXTERNAL_SECRETS_ANNOTATION` annotation.
+mounts them declares on the pod template in the :data:`EXTERNAL_SECRETS_ANNOTATION` annotation (claims the user
+fills, e.g. ``source.prefilledClaim``: :data:`EXTERNAL_CLAIMS_ANNOTATION`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from components.validation import (
     parse_quantity, port_name_problem, quantity_problem,
 )
 
-from components.base import EXTERNAL_SECRETS_ANNOTATION
+from components.base import EXTERNAL_CLAIMS_ANNOTATION, EXTERNAL_SECRETS_ANNOTATION
 from slm_deploy.gate.apply_checks import APPLY_CHECKS
 from slm_deploy.gate.result import Finding
 
@@ -311,8 +312,8 @@ def _references(obj: dict, template: dict | None, rendered: set[tuple[str, str, 
     if template is None:
         return None
     spec = template.get("spec") or {}
-    annotation = _get(template, "metadata", "annotations", EXTERNAL_SECRETS_ANNOTATION) or ""
-    external_secrets = {s.strip() for s in str(annotation).split(",") if s.strip()}
+    external = {kind: {s.strip() for s in str(_get(template, "metadata", "annotations", key) or "").split(",") if s.strip()}
+                for kind, key in (("Secret", EXTERNAL_SECRETS_ANNOTATION), ("PersistentVolumeClaim", EXTERNAL_CLAIMS_ANNOTATION))}
     wanted: list[tuple[str, str, str, bool]] = []  # kind, name, where, optional
     for v in spec.get("volumes") or []:
         if not isinstance(v, dict):
@@ -344,7 +345,7 @@ def _references(obj: dict, template: dict | None, rendered: set[tuple[str, str, 
     for kind, name, where, optional in wanted:
         if optional or (kind, namespace, name) in rendered or (kind, name) in EXTERNAL_OBJECTS:
             continue
-        if kind == "Secret" and name in external_secrets:
+        if name in external.get(kind, ()):
             continue
         out.append(f"{where} references {kind} {name!r}, which the stack does not render in namespace {namespace} "
                    f"(and it is not a documented external object)")

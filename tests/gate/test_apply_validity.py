@@ -148,6 +148,49 @@ def test_a_user_created_secret_declared_on_the_pod_is_a_documented_external_one(
     assert _failures(objs) == {}, "an optional reference may be absent"
 
 
+def test_a_user_filled_claim_declared_on_the_pod_is_a_documented_external_one():
+    objs = copy.deepcopy(GOOD)
+    volumes = _deployment(objs)["spec"]["template"]["spec"]["volumes"]
+    volumes.append({"name": "weights", "persistentVolumeClaim": {"claimName": "team-weights"}})
+    assert "PersistentVolumeClaim 'team-weights'" in str(_failures(objs))
+    _deployment(objs)["spec"]["template"]["metadata"]["annotations"] = {"slm-deploy.io/external-claims": "team-weights"}
+    assert _failures(objs) == {}
+    _deployment(objs)["spec"]["template"]["metadata"]["annotations"] = {"slm-deploy.io/external-secrets": "team-weights"}
+    assert _failures(objs), "a claim is not declared by the Secrets annotation"
+
+
+_USER_SOURCES = {  # issue 11: each documented model source whose objects the user creates passes the stage
+    "prefilled claim": {"prefilledClaim": "team.weights"},
+    "mirror with a CA bundle": {"mirror": "https://hf-mirror.internal", "caBundleSecret": "mirror-ca",
+                                "egressCidrs": ["10.20.0.0/16"]},
+    "s3 with credentials": {"s3": {"endpoint": "https://minio.storage.svc:9000", "bucket": "models", "prefix": "phi",
+                                   "credentialsSecret": "s3-creds"}, "caBundleSecret": "minio-ca"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(_USER_SOURCES))
+def test_user_created_source_objects_pass_the_reference_rule(case, scratch_project, tmp_path):
+    from slm_deploy.pipeline import synth_stack
+    from slm_deploy.render import render
+    from stacks.loader import load_stack
+    from tests.conftest import write_stack
+
+    source = {"cluster": {"rwxStorageClass": "nfs"}, "vllm": [{"name": "phi", "model": "qwen3-0.6b",
+                                                               "source": _USER_SOURCES[case]}]}
+    write_stack(scratch_project, "t", yaml.safe_dump({"config": {f"slm-deploy:{k}": v for k, v in source.items()}}))
+    out = tmp_path / "build"
+    render(synth_stack(load_stack("t", scratch_project)), out)
+    objects = [(p.name, yaml.safe_load(p.read_text())) for p in sorted((out / "manifests").glob("*.yaml"))]
+    results = [r for r in check_kubernetes(objects) if r.check_id == "SLM_APPLY_REFERENCES"]
+    assert results and [r.problems for r in results if r.problems] == []
+    annotations = [((o.get("spec") or {}).get("template") or {}).get("metadata", {}).get("annotations") or {}
+                   for _, o in objects if o["kind"] in ("Deployment", "Job")]
+    declared = ",".join(a.get("slm-deploy.io/external-claims", "") + "," + a.get("slm-deploy.io/external-secrets", "")
+                        for a in annotations)
+    for name in ("team.weights", "mirror-ca", "s3-creds", "minio-ca"):
+        assert (name in declared) == (name in json.dumps(_USER_SOURCES[case])), name
+
+
 GOOD_COMPOSE = {
     "services": {
         "a": {"image": "x", "ports": [{"host_ip": "127.0.0.1", "published": "3000", "target": 80}],

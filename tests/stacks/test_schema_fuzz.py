@@ -206,3 +206,48 @@ def test_docker_config_either_renders_an_apply_valid_compose_file_or_says_why(sc
     event("rendered")
     assert not (out / "manifests").exists() or not any((out / "manifests").iterdir())
     _apply_valid(out)
+
+
+# --------------------------------------------------------------------------- typed strings (issue 11)
+# Random text in the string fields that reach object names, volumes, URLs and proxy configs: either the field's
+# type refuses it with a located line, or what it accepts renders manifests the apply-validity stage passes.
+
+def _text_or(*good: str):
+    return st.one_of(st.sampled_from(good), st.text(string.ascii_letters + string.digits + "-._/: \"'", max_size=24))
+
+
+typed_vllm_entry = st.fixed_dictionaries(
+    {"name": _text_or("phi4", "chat-a"), "model": st.just("qwen3-0.6b")},
+    optional={
+        "servedModelName": _text_or("chat", "org/chat:v1"),
+        "source": st.one_of(
+            st.fixed_dictionaries({"prefilledClaim": _text_or("weights", "team.models")}),
+            st.fixed_dictionaries({"mirror": _text_or("https://hf-mirror.internal", "https://10.0.0.5:8443/hub"),
+                                   "caBundleSecret": _text_or("mirror-ca")})),
+        "loraAdapters": st.lists(st.fixed_dictionaries(
+            {"name": _text_or("sql"), "hfRepo": _text_or("org/sql-lora"), "revision": _text_or("a" * 40, "main")}),
+            max_size=1),
+    },
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@example(entry={"name": "chat-a", "model": "qwen3-0.6b", "servedModelName": "org/chat:v1",
+                "source": {"prefilledClaim": "team.models"}})
+@given(entry=typed_vllm_entry)
+def test_typed_strings_either_render_apply_valid_manifests_or_are_refused_where_they_are(scratch_project: Path, entry: dict):
+    _write(scratch_project, {"slm-deploy:namespace": "fuzz", "slm-deploy:cluster": {"rwxStorageClass": "nfs"},
+                             "slm-deploy:vllm": [entry]})
+    try:
+        loaded = load_stack("fuzz", scratch_project)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            assert str(problem).startswith("stacks/Pulumi.fuzz.yaml:") and "\n" not in str(problem), str(problem)
+            assert problem.key.startswith("slm-deploy:vllm[0]"), str(problem)
+        event("refused at load")
+        return
+    event("rendered")
+    out = Path(tempfile.mkdtemp(dir=scratch_project)) / "build"
+    render(synth_stack(loaded), out)
+    assert validate_manifests(out / "manifests") == []
+    _apply_valid(out)
