@@ -5,7 +5,7 @@ the same Python representers) does it ~5x faster. Their output is byte-identical
 when a double-quoted scalar is folded at the line width, PyYAML escapes the line break (``\\``) and
 libyaml folds on a plain break. So a document holding any string PyYAML would double-quote (one with
 control or non-ASCII characters, a multi-line string that cannot be a block literal, a multi-line key)
-or an empty key, is written by the pure-Python emitter, every other by libyaml. tests/test_yaml_dump.py checks byte
+or an empty key, is written by the pure-Python emitter, every other by libyaml. tests/slm_deploy/test_yaml_dump.py checks byte
 identity on the reference stacks and on generated data.
 """
 
@@ -39,6 +39,7 @@ class _CDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[m
 for _dumper in (_PyDumper, _CDumper):
     _dumper.add_representer(str, _str_presenter)
 
+_BREAKS = "\n\x85\u2028\u2029"
 _ANALYZER = Emitter(io.StringIO())  # only its analyze_scalar() is used: PyYAML's own style decision
 
 
@@ -51,8 +52,14 @@ def _emitters_may_differ(text: str, is_key: bool) -> bool:
         return False
     analysis = _ANALYZER.analyze_scalar(text)
     if analysis.multiline:
-        return is_key or not analysis.allow_block
+        return is_key or not analysis.allow_block or _keeps_trailing_breaks(text)
     return not analysis.allow_single_quoted
+
+
+def _keeps_trailing_breaks(text: str) -> bool:
+    """A block literal with "keep" chomping (``|+``: the text is one line break, or ends in two). libyaml then
+    ends the whole document with ``...``, wherever the literal stands; PyYAML only when it is the last scalar."""
+    return text[-1:] in _BREAKS and (len(text) == 1 or text[-2] in _BREAKS)
 
 
 def _needs_python_emitter(data: Any, is_key: bool = False) -> bool:

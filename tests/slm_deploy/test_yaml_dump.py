@@ -31,7 +31,14 @@ def test_reference_stack_manifests_are_byte_identical():
 def test_plain_manifests_use_libyaml():
     data = yaml.safe_load(next(GOLDEN.glob("prod/manifests/*.deployment.*.yaml")).read_text())
     assert not yaml_dump._needs_python_emitter(data)
-    assert yaml_dump._needs_python_emitter({"k": "long " + "word " * 60 + "\nsecond"})  # the one known difference
+    assert yaml_dump._needs_python_emitter({"k": "long " + "word " * 60 + "\nsecond"})  # a folded double-quoted line
+    assert yaml_dump._needs_python_emitter({"0": "\n", "1": "x"})  # a keep-chomped literal before the end
+
+
+def test_a_literal_keeping_its_line_breaks_before_the_last_key():
+    """Found by the generated-data test: libyaml wrote a document end marker after '1: x' (its literal '|+' earlier)."""
+    for data in ({"00": None, "0": "\n"}, {"0": "a\n\n", "1": "x"}, {"k": ["\n", "y"]}):
+        assert dump_yaml(data) == dump_yaml_reference(data), data
 
 
 def test_tricky_strings_are_byte_identical():
