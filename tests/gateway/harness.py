@@ -184,6 +184,13 @@ def request(url: str, *, key: str | None = None, body: dict | None = None, metho
         return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
 
 
+def openai_error(body: bytes) -> dict:
+    """The ``error`` object of an OpenAI-shaped error body (asserting the shape)."""
+    payload = json.loads(body)
+    assert set(payload) == {"error"} and {"message", "type", "param", "code"} <= set(payload["error"])
+    return payload["error"]
+
+
 class Process:
     def __init__(self, args: list[str], log: Path, **kwargs: object) -> None:
         self.log = log

@@ -13,7 +13,7 @@ import pytest
 
 from components.gateway.proxy import ProxyClient
 
-from .harness import Gateway, Router, StandIn, request, require_tools
+from .harness import Gateway, Router, StandIn, openai_error, request, require_tools
 
 CHAT_KEY = "sk-Chat-AbCdEf0123456789"
 BATCH_KEY = "sk-Batch-ZyXw9876543210"
@@ -63,12 +63,6 @@ def assert_no_key_seen(stack) -> None:
                 assert not any(key in joined for key in ALL_KEYS), f"{name} saw a key"
 
 
-def error_of(body: bytes) -> dict:
-    payload = json.loads(body)
-    assert set(payload) == {"error"} and {"message", "type", "param", "code"} <= set(payload["error"])
-    return payload["error"]
-
-
 def test_routes_each_model_to_its_servers(stack):
     gateway, stand_ins = stack["gateway"], stack["stand_ins"]
     status, _, body = chat(gateway, CHAT_KEY, "qwen")
@@ -85,7 +79,7 @@ def test_routes_each_model_to_its_servers(stack):
 def test_unknown_model_is_openai_404(stack):
     status, _, body = chat(stack["gateway"], CHAT_KEY, "gpt-9")
     assert status == 404
-    assert error_of(body)["code"] == "model_not_found"
+    assert openai_error(body)["code"] == "model_not_found"
 
 
 def test_models_listed_per_key(stack):
@@ -109,13 +103,13 @@ def test_wrong_or_case_flipped_key_is_401(stack, header):
     body = resp.read()
     assert resp.status == 401, header
     assert resp.getheader("WWW-Authenticate", "").startswith("Bearer")
-    assert error_of(body)["code"] == "invalid_api_key"
+    assert openai_error(body)["code"] == "invalid_api_key"
 
 
 def test_model_outside_allow_list_is_403(stack):
     status, _, body = chat(stack["gateway"], CHAT_KEY, "slow")
     assert status == 403
-    assert error_of(body)["code"] == "model_not_allowed"
+    assert openai_error(body)["code"] == "model_not_allowed"
 
 
 def test_over_rpm_is_429_with_retry_after(stack):
@@ -126,7 +120,7 @@ def test_over_rpm_is_429_with_retry_after(stack):
         statuses.append(status)
     assert statuses[0] == 200 and statuses[-1] == 429, statuses
     assert headers["retry-after"] == "30"  # 2 RPM: one request every 30 s
-    error = error_of(body)
+    error = openai_error(body)
     assert error["code"] == "rate_limit_exceeded" and "rpm" in error["message"]
     # Another client is not affected.
     assert chat(gateway, CHAT_KEY, "qwen")[0] == 200
@@ -174,7 +168,7 @@ def test_over_concurrency_is_429(stack):
     status, headers, body = chat(gateway, SLOW_KEY, "slow")
     holder.join(15)
     assert status == 429 and headers["retry-after"] == "1"
-    assert "concurrency" in error_of(body)["message"] and done == [True]
+    assert "concurrency" in openai_error(body)["message"] and done == [True]
 
 
 def test_key_rotation_without_restart(stack):

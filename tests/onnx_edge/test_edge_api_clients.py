@@ -7,7 +7,6 @@ located line, exit 2, nothing written."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import re
@@ -20,16 +19,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from components.auth_proxy import NAMED_CONF_DIR, NAMED_KEYS_DIR, NAMED_UPSTREAM_DIR
 from components.gateway.constants import VERIFY_CLIENT
 from components.onnx_edge.proxy import PROXY_FILES_DIR, UPSTREAM_KEY_FILE
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
-from stacks.loader import load_stack, project_root, runtime_config
+from stacks.loader import load_stack, project_root
 from stacks.schema import PROJECT
-from tests.gateway.harness import StandIn, request, require_tools
+from tests.gateway.client_config import keys_reach_only_the_keys_file, refused_as_one_located_line
+from tests.gateway.harness import StandIn, openai_error, request, require_tools
 from tests.gateway.named_proxy import NamedProxy
 
 MODEL = "phi-4-mini-instruct"
@@ -152,53 +151,14 @@ def test_gate_judges_the_edge_proxy_config_it_mounts(builds, tmp_path):
     assert [f.resource for f in result.passed if f.check_id == "CKV_SLM_032"] == [f"service.{NODE}-auth-proxy"]
 
 
-def _seen_secrets(monkeypatch) -> dict[str, object]:
-    """Secret-bearing inputs as the engine receives them, before the synth redacts them: Kubernetes Secrets by
-    name, Docker uploads by container path."""
-    import slm_deploy.synth as synth_module
-
-    seen: dict[str, object] = {}
-    original = synth_module.normalize
-
-    def spy(value, *a, **kw):
-        if isinstance(value, dict) and value.get("kind") == "Secret" and isinstance(value.get("metadata"), dict):
-            seen[value["metadata"].get("name")] = copy.deepcopy(value)
-        uploads = value.get("uploads") if isinstance(value, dict) else None
-        if isinstance(uploads, dict):  # a list holding a secret arrives wrapped whole: {<sig>: ..., "value": [...]}
-            uploads = uploads.get("value")
-        for up in uploads if isinstance(uploads, list) else []:
-            if isinstance(up, dict) and "file" in up:
-                seen[up["file"]] = copy.deepcopy(up.get("content"))
-        return original(value, *a, **kw)
-
-    monkeypatch.setattr(synth_module, "normalize", spy)
-    return seen
-
-
 @pytest.mark.parametrize("target", ["docker", "kubernetes"])
 def test_configured_keys_reach_only_the_keys_file(target, tmp_path, monkeypatch):
     """clientKeys (decrypted, as the Pulumi CLI passes it): chat-app's two keys are hashed into the proxy's keys
     file, batch-jobs keeps a generated key; no key or hash anywhere in the rendered build."""
-    from slm_deploy.synth import synthesize
-    from stacks.program import main
-
-    stack = load_stack("t", _project(tmp_path / "p", target, CLIENTS))
-    config, secret_keys = runtime_config(stack)
-    config[f"{PROJECT}:clientKeys"] = json.dumps({"chat-app": [CHAT_KEY, CHAT_NEXT]})
-    seen = _seen_secrets(monkeypatch)
-    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "br"))
-    result = synthesize(lambda: main(gate=None, config=stack.config), project=PROJECT, stack="t", config=config,
-                        secret_keys=sorted(set(secret_keys) | {f"{PROJECT}:clientKeys"}))
-    keys_file = json.dumps(seen[f"{NAMED_CONF_DIR}/clients.keys"] if target == "docker" else seen[f"{NODE}-auth-proxy-keys"])
-    sha = lambda k: hashlib.sha256(k.encode()).hexdigest()  # noqa: E731
-    assert f"chat-app {sha(CHAT_KEY)}" in keys_file and f"chat-app {sha(CHAT_NEXT)}" in keys_file
-    assert re.search(r"batch-jobs [0-9a-f]{64}", keys_file) and CHAT_KEY not in keys_file
-    out = tmp_path / "build"
-    render(result, out)
-    everything = json.dumps([r.inputs for r in result.resources], default=str) + "".join(
-        p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
-    for material in (CHAT_KEY, CHAT_NEXT, sha(CHAT_KEY), sha(CHAT_NEXT)):
-        assert material not in everything
+    keys_reach_only_the_keys_file(_project(tmp_path / "p", target, CLIENTS), tmp_path, monkeypatch,
+                                  {"chat-app": [CHAT_KEY, CHAT_NEXT]},
+                                  f"{NAMED_CONF_DIR}/clients.keys" if target == "docker" else f"{NODE}-auth-proxy-keys",
+                                  generated_for="batch-jobs")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -212,20 +172,7 @@ def test_configured_keys_reach_only_the_keys_file(target, tmp_path, monkeypatch)
     ([{**CLIENTS[1], "name": VERIFY_CLIENT}], f"onnxEdge[0].apiClients[0].name = '{VERIFY_CLIENT}': {VERIFY_CLIENT} is reserved"),
 ])
 def test_bad_clients_are_one_located_line_exit_2_nothing_written(clients, expected, tmp_path, monkeypatch):
-    from slm_deploy.cli import app
-    from slm_deploy.session import Session
-
-    project = _project(tmp_path / "p", "docker", clients)
-    monkeypatch.setattr(Session, "project_dir", None)
-    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "br"))
-    out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["-C", str(project), "preview", "t", "--out", str(out)])
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    located = [line for line in lines if "stacks/Pulumi.t.yaml:" in line]
-    assert len(located) == 1 and expected in located[0], lines
-    assert re.match(r"(error: )?stacks/Pulumi\.t\.yaml:\d+: ", located[0]), located
-    assert "Traceback" not in result.output and not out.exists() and not (tmp_path / "br").exists()
+    refused_as_one_located_line(_project(tmp_path / "p", "docker", clients), tmp_path, monkeypatch, expected)
 
 
 # --------------------------------------------------------------------------- live, real nginx + njs
@@ -290,12 +237,6 @@ def _chat(proxy: NamedProxy, key: str | None, model: str = MODEL, **extra):
                    body={"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, **extra})
 
 
-def _error(body: bytes) -> dict:
-    payload = json.loads(body)
-    assert set(payload) == {"error"} and {"message", "type", "param", "code"} <= set(payload["error"])
-    return payload["error"]
-
-
 def test_clients_reach_the_real_edge_server_with_the_servers_key(live):
     """The real server authenticates every request: it answers only because the proxy presents its key."""
     for key in (CHAT_KEY, CHAT_NEXT):  # both keys of a client work while it rolls over
@@ -337,7 +278,7 @@ def test_wrong_or_case_flipped_key_is_401(live, header):
                                  headers={"Content-Type": "application/json", **({"Authorization": header} if header else {})})
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(req, timeout=10)
-    assert caught.value.code == 401 and _error(caught.value.read())["code"] == "invalid_api_key"
+    assert caught.value.code == 401 and openai_error(caught.value.read())["code"] == "invalid_api_key"
     assert caught.value.headers.get("WWW-Authenticate", "").startswith("Bearer")
 
 
@@ -345,7 +286,7 @@ def test_a_model_this_node_does_not_serve_is_404_and_models_lists_the_node_model
     """One node serves one model, which every client's allow-list must hold (a client listing another is refused
     at load, test_bad_clients_...): a request naming another model is the proxy's 404, before the server."""
     status, _, body = _chat(live["proxy"], CHAT_KEY, "qwen3-0.6b")
-    assert status == 404 and _error(body)["code"] == "model_not_found"
+    assert status == 404 and openai_error(body)["code"] == "model_not_found"
     status, _, body = request(live["proxy"].url + "/v1/models", key=BATCH_KEY)
     assert status == 200 and [m["id"] for m in json.loads(body)["data"]] == [MODEL]
 
@@ -368,7 +309,7 @@ def test_over_rpm_is_429_with_retry_after_in_openai_shape(live):
         codes.append(status)
     assert codes[0] == 200 and codes[-1] == 429, codes
     assert headers["retry-after"] == "30"  # one request's worth of 2 per minute
-    error = _error(body)
+    error = openai_error(body)
     assert error["code"] == "rate_limit_exceeded" and "batch-jobs" in error["message"]
     assert _chat(proxy, CHAT_KEY)[0] == 200  # another client is not limited by it
 
@@ -384,7 +325,7 @@ def test_over_concurrency_is_429(live):
     status, headers, body = _chat(proxy, CHAT_NEXT)
     thread.join(timeout=30)
     assert first["status"] == 200 and status == 429 and headers["retry-after"] == "1"
-    assert "concurrency" in _error(body)["message"]
+    assert "concurrency" in openai_error(body)["message"]
 
 
 def test_a_rotated_keys_file_applies_without_a_restart(live):

@@ -5,7 +5,6 @@ a stand-in model server; bad input is one located line, exit 2, nothing written.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 import subprocess
@@ -15,16 +14,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-import slm_deploy.synth as synth_module
 from components.auth_proxy import NAMED_CONF_DIR, NAMED_KEYS_DIR
 from components.gateway.constants import VERIFY_CLIENT
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
-from stacks.loader import load_stack, project_root, runtime_config
+from stacks.loader import load_stack, project_root
 from stacks.schema import PROJECT
-from tests.gateway.harness import StandIn, request, require_tools
+from tests.gateway.client_config import keys_reach_only_the_keys_file, refused_as_one_located_line
+from tests.gateway.harness import StandIn, openai_error, request, require_tools
 from tests.gateway.named_proxy import NamedProxy
 
 PHI, QWEN = "phi4-mini:3.8b-q4_K_M", "qwen3:0.6b-q4_K_M"
@@ -98,52 +96,14 @@ def test_kubernetes_sidecar_mounts_the_keys_secret_as_a_directory(builds):
     assert "ollama-api-key" in smoke.read_text()  # its key: slm-verify's, from a Secret file
 
 
-def _seen_secrets(monkeypatch) -> dict[str, object]:
-    """Secret-bearing inputs as the engine receives them, before the synth redacts them: Kubernetes Secrets by
-    name, Docker uploads by container path."""
-    seen: dict[str, object] = {}
-    original = synth_module.normalize
-
-    def spy(value, *a, **kw):
-        if isinstance(value, dict) and value.get("kind") == "Secret" and isinstance(value.get("metadata"), dict):
-            seen[value["metadata"].get("name")] = copy.deepcopy(value)
-        uploads = value.get("uploads") if isinstance(value, dict) else None
-        if isinstance(uploads, dict):  # a list holding a secret arrives wrapped whole: {<sig>: ..., "value": [...]}
-            uploads = uploads.get("value")
-        for up in uploads if isinstance(uploads, list) else []:
-            if isinstance(up, dict) and "file" in up:
-                seen[up["file"]] = copy.deepcopy(up.get("content"))
-        return original(value, *a, **kw)
-
-    monkeypatch.setattr(synth_module, "normalize", spy)
-    return seen
-
-
 @pytest.mark.parametrize("base", ["dev", "cpu"])
 def test_configured_keys_reach_only_the_keys_file(base, tmp_path, monkeypatch):
     """clientKeys (decrypted, as the Pulumi CLI passes it): chat-app's two keys (rotation overlap) are hashed into
     the proxy's keys file, batch-jobs keeps a generated key; no key or hash anywhere in the rendered build."""
-    from slm_deploy.synth import synthesize
-    from stacks.program import main
-
     project = _project(tmp_path / "p", base, {"authProxy": True, "apiClients": _clients(base)})
-    stack = load_stack("t", project)
-    config, secret_keys = runtime_config(stack)
-    config[f"{PROJECT}:clientKeys"] = json.dumps({"chat-app": [CHAT_KEY, CHAT_NEXT]})
-    seen = _seen_secrets(monkeypatch)
-    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "br"))
-    result = synthesize(lambda: main(gate=None, config=stack.config), project=PROJECT, stack="t", config=config,
-                        secret_keys=sorted(set(secret_keys) | {f"{PROJECT}:clientKeys"}))
-    keys_file = json.dumps(seen[f"{NAMED_CONF_DIR}/clients.keys"] if base == "dev" else seen["ollama-auth-proxy-keys"])
-    sha = lambda k: hashlib.sha256(k.encode()).hexdigest()  # noqa: E731
-    assert f"chat-app {sha(CHAT_KEY)}" in keys_file and f"chat-app {sha(CHAT_NEXT)}" in keys_file
-    assert re.search(r"batch-jobs [0-9a-f]{64}", keys_file) and CHAT_KEY not in keys_file
-    out = tmp_path / "build"
-    render(result, out)
-    everything = json.dumps([r.inputs for r in result.resources], default=str) + "".join(
-        p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
-    for material in (CHAT_KEY, CHAT_NEXT, sha(CHAT_KEY), sha(CHAT_NEXT)):
-        assert material not in everything
+    keys_reach_only_the_keys_file(project, tmp_path, monkeypatch, {"chat-app": [CHAT_KEY, CHAT_NEXT]},
+                                  f"{NAMED_CONF_DIR}/clients.keys" if base == "dev" else "ollama-auth-proxy-keys",
+                                  generated_for="batch-jobs")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -156,20 +116,8 @@ def test_configured_keys_reach_only_the_keys_file(base, tmp_path, monkeypatch):
     ([CLIENTS[1]], False, "ollama.authProxy = False: must be true with apiClients"),
 ])
 def test_bad_clients_are_one_located_line_exit_2_nothing_written(clients, proxy, expected, tmp_path, monkeypatch):
-    from slm_deploy.cli import app
-    from slm_deploy.session import Session
-
     project = _project(tmp_path / "p", "dev", {"authProxy": proxy, "apiClients": clients})
-    monkeypatch.setattr(Session, "project_dir", None)
-    monkeypatch.setenv("SLM_DEPLOY_BUILD_ROOT", str(tmp_path / "br"))
-    out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["-C", str(project), "preview", "t", "--out", str(out)])
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    located = [line for line in lines if "stacks/Pulumi.t.yaml:" in line]
-    assert len(located) == 1 and expected in located[0], lines
-    assert re.match(r"(error: )?stacks/Pulumi\.t\.yaml:\d+: ", located[0]), located
-    assert "Traceback" not in result.output and not out.exists() and not (tmp_path / "br").exists()
+    refused_as_one_located_line(project, tmp_path, monkeypatch, expected)
 
 
 # --------------------------------------------------------------------------- live, real nginx + njs
@@ -195,12 +143,6 @@ def _chat(proxy: NamedProxy, key: str | None, model: str, **extra):
                    body={"model": model, "messages": [{"role": "user", "content": "hi"}], **extra})
 
 
-def _error(body: bytes) -> dict:
-    payload = json.loads(body)
-    assert set(payload) == {"error"} and {"message", "type", "param", "code"} <= set(payload["error"])
-    return payload["error"]
-
-
 def test_each_client_reaches_its_models_and_the_server_never_sees_a_key(live):
     proxy, stand_in = live["proxy"], live["stand_in"]
     for key in (CHAT_KEY, CHAT_NEXT):  # both keys of a client work while it rolls over
@@ -217,7 +159,7 @@ def test_each_client_reaches_its_models_and_the_server_never_sees_a_key(live):
                                     f"Bearer {CHAT_KEY}x", f"Basic {CHAT_KEY}"])
 def test_wrong_or_case_flipped_key_is_401(live, header):
     status, headers, body = _raw(live, header)
-    assert status == 401 and _error(body)["code"] == "invalid_api_key"
+    assert status == 401 and openai_error(body)["code"] == "invalid_api_key"
     assert headers.get("www-authenticate", "").startswith("Bearer")
     assert live["stand_in"].seen.paths.count("/v1/chat/completions") == len(live["stand_in"].seen.bodies)
 
@@ -237,9 +179,9 @@ def _raw(live, header: str | None):
 
 def test_model_outside_the_allow_list_is_403_and_unknown_is_404(live):
     status, _, body = _chat(live["proxy"], CHAT_KEY, QWEN)
-    assert status == 403 and _error(body)["code"] == "model_not_allowed"
+    assert status == 403 and openai_error(body)["code"] == "model_not_allowed"
     status, _, body = _chat(live["proxy"], CHAT_KEY, "llama3:8b")
-    assert status == 404 and _error(body)["code"] == "model_not_found"
+    assert status == 404 and openai_error(body)["code"] == "model_not_found"
 
 
 def test_models_list_is_per_key_and_ollama_native_routes_are_closed(live):
@@ -258,7 +200,7 @@ def test_over_rpm_is_429_with_retry_after_in_openai_shape(live):
         codes.append(status)
     assert codes[0] == 200 and codes[-1] == 429, codes
     assert headers["retry-after"] == "30"  # one request's worth of 2 per minute
-    error = _error(body)
+    error = openai_error(body)
     assert error["code"] == "rate_limit_exceeded" and "batch-jobs" in error["message"]
     assert _chat(proxy, CHAT_KEY, PHI)[0] == 200  # another client is not limited by it
 
@@ -274,7 +216,7 @@ def test_over_concurrency_is_429(live):
     status, headers, body = _chat(proxy, CHAT_NEXT, PHI)
     thread.join(timeout=30)
     assert first["status"] == 200 and status == 429 and headers["retry-after"] == "1"
-    assert "concurrency" in _error(body)["message"]
+    assert "concurrency" in openai_error(body)["message"]
 
 
 def test_a_rotated_keys_file_applies_without_a_restart(live):
