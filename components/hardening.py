@@ -56,6 +56,7 @@ __all__ = [
     "ingress_from_pods",
     "egress_to_pods",
     "docker_container_hardening",
+    "service_account_token_volume",
     "NON_PUBLIC_CIDRS",
     "egress_public",
     "PRIVATE_CIDRS",
@@ -164,6 +165,22 @@ def http_probe(
         timeout_seconds=timeout_seconds,
         initial_delay_seconds=initial_delay_seconds,
     )
+
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+"""Where client-go and controller-runtime read the in-cluster token, CA and namespace."""
+
+
+def service_account_token_volume(name: str) -> tuple[VolumeArgs, VolumeMountArgs]:
+    """The service-account token (1 h, rotated by the kubelet), the cluster CA and the namespace as a projected
+    volume, for the one container that calls the Kubernetes API: the pod keeps ``automountServiceAccountToken:
+    false``, so no other container of it sees a token."""
+    volume = VolumeArgs(name=name, projected={"default_mode": 0o444, "sources": [
+        {"service_account_token": {"path": "token", "expiration_seconds": 3600}},
+        {"config_map": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downward_api": {"items": [{"path": "namespace", "field_ref": {"field_path": "metadata.namespace"}}]}},
+    ]})
+    return volume, VolumeMountArgs(name=name, mount_path=SERVICE_ACCOUNT_DIR, read_only=True)
 
 
 def dns_egress() -> NetworkPolicyEgressRuleArgs:

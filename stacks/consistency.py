@@ -11,7 +11,7 @@ from typing import Any
 
 from stacks.instances import GATEWAY_NAME, MONITORING_NAME, OLLAMA_NAME, SINGLE_INSTANCES
 
-__all__ = ["component_problems", "lifecycle_problems", "name_problems", "served_name_problems", "host_port_problems",
+__all__ = ["component_problems", "inference_gateway_problems", "lifecycle_problems", "name_problems", "served_name_problems", "host_port_problems",
            "ollama_problems"]
 
 Problems = list[tuple[tuple[Any, ...], str]]
@@ -37,6 +37,35 @@ def component_problems(cfg: Any) -> Problems:
         elif cfg.monitoring.mode == "operator" and not cfg.cluster.prometheus_operator:
             out.append((("monitoring", "mode"), "monitoring.mode operator needs cluster.prometheusOperator true "
                         "(PodMonitor/PrometheusRule CRDs); set it or use mode standalone"))
+    return out
+
+
+def inference_gateway_problems(cfg: Any) -> Problems:
+    """cluster.inferenceGateway (GAIE): the model gateway forwards to the cluster's Gateway instead of its own routers,
+    so it needs the gateway, on Kubernetes, and nothing that only those routers do (docs/gateway.md, "GAIE")."""
+    gaie = cfg.cluster.inference_gateway
+    if gaie is None:
+        return []
+    where = ("cluster", "inferenceGateway")
+    if cfg.target != "kubernetes":
+        return [(where, f"a Gateway API Inference Extension gateway is a Kubernetes cluster's; target is {cfg.target}: "
+                        "remove cluster.inferenceGateway")]
+    out: Problems = []
+    if not cfg.gateway_enabled:
+        out.append((where, "the model gateway routes through this Gateway, and the stack has no gateway "
+                           "(gateway.enabled is false, or unset with one vllm service of at most 2 replicas): set "
+                           "gateway.enabled: true, or remove cluster.inferenceGateway"))
+    if "policy" in cfg.gateway.model_fields_set:
+        out.append((("gateway", "policy"), "gateway.policy chooses vllm-router's policy, and with "
+                    "cluster.inferenceGateway there is no router (the endpoint picker scores replicas): remove it"))
+    for i, v in enumerate(cfg.vllm):
+        if v.canary is not None:
+            out.append((("vllm", i, "canary"), f"vllm[{i}] ({v.name}): a canary split needs the gateway's own routers, "
+                        "and with cluster.inferenceGateway there are none: remove canary (or cluster.inferenceGateway)"))
+        if v.rollout == "blue-green":
+            out.append((("vllm", i, "rollout"), f"vllm[{i}] ({v.name}): blue-green switches the Service once the new "
+                        "revision is ready, and an InferencePool selects every ready pod of both revisions: choose "
+                        "rollout surge or recreate with cluster.inferenceGateway"))
     return out
 
 

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Peer, PrometheusPeer, StackContext
-from components.gateway import GatewayCanary, ModelGateway
+from components.gateway import GatewayBackend, GatewayCanary, ModelGateway
 from components.vllm.canary import canary_name
 from components.gateway.constants import APP_NAME as GATEWAY_APP
 from components.labels import selector_labels
@@ -176,8 +176,9 @@ def _compose_gateway(c: _Composition) -> ModelGateway | None:
     verify = max([4, *(v.plan.max_num_seqs for v in c.cfg.vllm if _benchmarked(c.cfg, v.name))])
     canaries = [GatewayCanary(canary_name(v.name), (v.served_name, *(a.name for a in v.lora_adapters)), v.canary)
                 for v in c.cfg.vllm if v.canary is not None]
+    backends = [GatewayBackend(v.name, (v.served_name, *(a.name for a in v.lora_adapters))) for v in c.cfg.vllm]
     gateway = ModelGateway(GATEWAY_NAME, c.cfg.gateway, c.ctx, models=c.cfg.served_models, verify_concurrency=verify,
-                           canaries=canaries, configured_keys=c.secrets.get(CLIENT_KEYS),
+                           canaries=canaries, backends=backends, configured_keys=c.secrets.get(CLIENT_KEYS),
                            opts=c.opts_for("kubernetes"))
     c.outputs["gateway"] = {"baseUrl": gateway.base_url, "serviceName": gateway.service_name,
                             "clientSecretNames": gateway.client_secret_names, "clientKeys": gateway.client_keys}

@@ -30,6 +30,7 @@ from components.validation import DnsLabel, DockerHostUrl, HostMemoryGb, LabelVa
 from components.vllm.args import VllmServiceArgs
 from stacks.consistency import (
     component_problems,
+    inference_gateway_problems,
     host_port_problems,
     lifecycle_problems,
     name_problems,
@@ -259,6 +260,7 @@ class StackConfig(ArgsModel):
     @model_validator(mode="after")
     def _consistent(self) -> "StackConfig":
         """Every cross-component rule, each problem at its entry (see stacks/consistency.py)."""
-        located(component_problems(self) + lifecycle_problems(self) + name_problems(self) + served_name_problems(self)
+        located(component_problems(self) + inference_gateway_problems(self) + lifecycle_problems(self)
+                + name_problems(self) + served_name_problems(self)
                 + host_port_problems(self))
         return self

@@ -8,7 +8,10 @@ this one do the work:
   NetworkPolicy (no internet egress), PDB, discovery Role, key Secrets, optional Ingress;
 * :mod:`components.gateway.install`     the router install volume and Job (the gateway's only internet egress);
 * :mod:`components.gateway.proxy`       the proxy's nginx.conf and keys file (hashes only);
-* :mod:`components.gateway.monitoring`  its MonitoringContribution (per-client panels and alerts).
+* :mod:`components.gateway.monitoring`  its MonitoringContribution (per-client panels and alerts);
+* :mod:`components.gateway.inference_pool`, :mod:`components.gateway.http_route`  with cluster.inferenceGateway
+  (GAIE): an InferencePool and endpoint picker per vLLM service and the HTTPRoute on the cluster's Gateway,
+  which the proxy forwards to instead of vllm-router.
 
 Model servers admit only the gateway and Prometheus when a stack has one (StackContext.gateway).
 Evaluation of the routers and every cited fact: docs/gateway.md.
@@ -21,7 +24,7 @@ import pulumi_random
 
 from components.base import SlmComponent
 from components.context import StackContext
-from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayCanary, GatewayClient, GatewayIngress
+from components.gateway.args import ROUTER_POLICIES, GatewayArgs, GatewayBackend, GatewayCanary, GatewayClient, GatewayIngress
 from components.gateway.constants import PROXY_PORT, TYPE, VERIFY_CLIENT
 from components.gateway.k8s import build_gateway, canary_port_name
 from components.gateway.monitoring import gateway_contribution
@@ -29,7 +32,7 @@ from components.lifecycle.verification import Endpoint
 from components.gateway.named_clients import client_keys
 from components.observability import MonitoringContribution
 
-__all__ = ["ModelGateway", "GatewayArgs", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
+__all__ = ["ModelGateway", "GatewayArgs", "GatewayBackend", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
 
 
 class ModelGateway(SlmComponent):
@@ -55,6 +58,7 @@ class ModelGateway(SlmComponent):
         configured_keys: pulumi.Input[str] | None = None,
         verify_concurrency: int = 4,
         canaries: list[GatewayCanary] | None = None,
+        backends: list[GatewayBackend] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``configured_keys``: the secret config value ``clientKeys`` (JSON text of client -> key or keys,
@@ -63,20 +67,23 @@ class ModelGateway(SlmComponent):
         ``canaries``: the vLLM services with a canary revision and the percentage (0-100) of their requests it
         serves (one more router each; docs/lifecycle.md, "Canary").
         ``verify_concurrency``: requests in flight the verification client ``slm-verify`` may send per gateway
-        replica (the smoke Jobs send one; a benchmark Job its service's sized concurrency)."""
+        replica (the smoke Jobs send one; a benchmark Job its service's sized concurrency).
+        ``backends``: the vLLM services and the names each serves (with cluster.inferenceGateway, an InferencePool
+        each)."""
         super().__init__(name, opts=opts)
         child = pulumi.ResourceOptions(parent=self)
         clients = args.effective_clients(models, verify_concurrency)
         keys = client_keys(name, [c.name for c in clients], configured_keys, child)
         workload = build_gateway(name, args, ctx, models=models, client_keys=keys, verify_concurrency=verify_concurrency,
-                                 canaries=canaries, opts=child)
+                                 canaries=canaries, backends=backends, opts=child)
         self.service_name = pulumi.Output.from_input(workload.service_name)
         self.base_url = pulumi.Output.from_input(
             f"https://{args.ingress.host}/v1" if args.ingress
             else f"http://{workload.service_name}.{ctx.namespace}.svc.cluster.local:{PROXY_PORT}/v1")
         self.client_secret_names = pulumi.Output.from_input(workload.client_secret_names)
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys).apply(lambda ks: {c: k[0] for c, k in ks.items()}))
-        self.monitoring = gateway_contribution(name, ctx.namespace, workload.selector, canary_ports=tuple(canary_port_name(i) for i in range(len(canaries or []))))
+        self.monitoring = gateway_contribution(name, ctx.namespace, workload.selector, canary_ports=tuple(canary_port_name(i) for i in range(len(canaries or []))),
+                                               router=ctx.cluster.inference_gateway is None)
         self.endpoint = Endpoint(f"http://{workload.service_name}.{ctx.namespace}.svc.cluster.local:{PROXY_PORT}",
                                  workload.selector, PROXY_PORT, (workload.client_secret_names[VERIFY_CLIENT], "api-key"),
                                  workload.ready)

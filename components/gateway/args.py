@@ -11,10 +11,19 @@ from components.base import ArgsModel
 from components.gateway.constants import VERIFY_CLIENT
 from components.validation import DnsLabel, DnsSubdomain, IngressHost
 
-__all__ = ["GatewayArgs", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
+__all__ = ["GatewayArgs", "GatewayBackend", "GatewayCanary", "GatewayClient", "GatewayIngress", "ROUTER_POLICIES"]
 
 ROUTER_POLICIES = ("cache_aware", "round_robin", "power_of_two", "consistent_hash", "random")
 """vllm-router 0.1.17 policies offered (``vllm_router/router_args.py:161-175``); kv_aware needs KV-event publishers."""
+
+
+@dataclass(frozen=True)
+class GatewayBackend:
+    """One vLLM service behind the gateway: its name (``app.kubernetes.io/instance`` of its pods) and the model names
+    it serves (base model and LoRA adapters). With cluster.inferenceGateway each gets an InferencePool."""
+
+    service: str
+    models: tuple[str, ...]
 
 
 @dataclass(frozen=True)

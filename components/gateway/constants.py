@@ -26,3 +26,22 @@ PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 VERIFY_CLIENT = "slm-verify"
 """The gateway's own client for the post-deploy smoke and benchmark Jobs (docs/lifecycle.md): every model,
 limits sized so a benchmark at the sized concurrency is never throttled; a stack's client may not take the name."""
+
+# --- Gateway API Inference Extension (cluster.inferenceGateway; docs/gateway.md "GAIE") --------------------------
+GAIE_VERSION = "v1.0.0"
+"""The GAIE release whose CRDs, chart and endpoint picker (versions.yaml ``gaie-epp``) the GAIE path follows."""
+MODEL_HEADER = "X-Gateway-Model-Name"
+"""The header the proxy sets to the body's ``model``; the HTTPRoute matches it (GAIE v1.0.0 Body-Based Routing sets
+the same header: ``pkg/bbr/handlers/request.go:31``)."""
+EPP_APP = "inference-epp"
+"""``app.kubernetes.io/name`` of the endpoint-picker pods; ``app.kubernetes.io/instance`` is the vLLM service's name."""
+EPP_GRPC_PORT, EPP_HEALTH_PORT, EPP_METRICS_PORT = 9002, 9003, 9090
+"""The EPP's ext-proc, gRPC health and metrics ports (its defaults: ``pkg/epp/server/runserver.go:69-71``)."""
+DATA_PLANE_ANNOTATION = "slm-deploy.io/gateway-data-plane"
+"""On each InferencePool: the declared Gateway data plane (JSON ``{"podLabels", "namespaceLabels"}``), which the
+gate's CKV_SLM_031 accepts as a peer of the pool's model servers."""
+
+
+def epp_selector(service: str) -> dict[str, str]:
+    """Pod labels of the endpoint picker of vLLM service ``service``'s InferencePool (what its model servers admit)."""
+    return {"app.kubernetes.io/name": EPP_APP, "app.kubernetes.io/instance": service}

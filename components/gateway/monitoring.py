@@ -151,9 +151,10 @@ def proxy_client_contribution(source: str, job: str, namespace: str, selector: d
 
 
 def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
-                         canary_ports: tuple[str, ...] = ()) -> MonitoringContribution:
+                         canary_ports: tuple[str, ...] = (), router: bool = True) -> MonitoringContribution:
     """Scrape jobs, alert rules and dashboard panels of one gateway (``canary_ports``: its canary routers' metrics
-    port names, one scrape job each)."""
+    port names, one scrape job each; ``router``: the gateway runs vllm-router, whose metrics are scraped and charted,
+    False with cluster.inferenceGateway)."""
     router_sel = f'job="{job}-router", namespace="{namespace}"'
     panels = (
         *_client_panels(job, namespace),
@@ -162,7 +163,7 @@ def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
         Panel("Router: prefix-cache decisions", (
             (f"sum by (outcome) (rate(vllm_router_prefix_routing_decisions_total{{{router_sel}}}[5m]))", "{{outcome}}"),),
             unit="reqps"),
-    )
+    ) if router else _client_panels(job, namespace)
     down, clients = _target_down(job, namespace), _client_rules(job, namespace, _GATEWAY)
 
     def rules(t: AlertThresholds) -> list[AlertRule]:
@@ -173,7 +174,8 @@ def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
         engine="gateway",
         scrape_targets=(
             ScrapeTarget(job=job, namespace=namespace, pod_selector=selector, port_name=EXPORTER_PORT_NAME),
-            ScrapeTarget(job=f"{job}-router", namespace=namespace, pod_selector=selector, port_name=ROUTER_METRICS_PORT_NAME),
+            *((ScrapeTarget(job=f"{job}-router", namespace=namespace, pod_selector=selector,
+                            port_name=ROUTER_METRICS_PORT_NAME),) if router else ()),
             # Each canary router's metrics (the canary revision's worker health and routing decisions).
             *(ScrapeTarget(job=f"{job}-router-{port}", namespace=namespace, pod_selector=selector, port_name=port)
               for port in canary_ports),

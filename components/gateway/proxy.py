@@ -106,6 +106,7 @@ def gateway_nginx_conf(
     canaries: list[CanaryRoute] | None = None,
     upstream_key_file: str | None = None,
     open_paths: tuple[str, ...] = (),
+    model_header: str | None = None,
     title: str = "Model gateway proxy: named client keys, per-client limits and metrics, in front of vllm-router.",
 ) -> str:
     """The proxy's nginx.conf. ``router`` is the upstream address (host:port): vllm-router of the stable revisions
@@ -114,6 +115,8 @@ def gateway_nginx_conf(
     canary router; ``upstream_key_file``: a secret file holding the key of an upstream that authenticates every
     request itself (the ONNX edge server), presented instead of the client's key (default None: no key upstream);
     ``open_paths``: the upstream's unauthenticated health/readiness paths passed through for probes (default none);
+    ``model_header``: send the body's ``model`` upstream in this request header, and the upstream's own host name as
+    ``Host`` (a Gateway API Gateway routing by model: cluster.inferenceGateway; default None: no such header);
     ``title`` is the file's first comment line."""
     canaries = list(canaries or [])
     seen: set[str] = set()
@@ -149,4 +152,6 @@ def gateway_nginx_conf(
         canaries=[{"models": list(c.models), "share": c.share, "router": c.router} for c in canaries],
         upstream_key_file=upstream_key_file,
         open_paths=list(open_paths),
+        model_header=model_header,
+        upstream_host=router.rsplit(":", 1)[0],
     )

@@ -64,6 +64,7 @@ from components.vllm.args import VllmServiceArgs
 from components.lifecycle.benchmark import benchmark_selector
 from components.lifecycle.verification import Endpoint, lifecycle_scripts, smoke_job, smoke_selector, spec_key
 from components.vllm.constants import GATEWAY_PORT_NAME, LORA_DIR, MODEL_DIR, VLLM_PORT
+from components.gateway.constants import epp_selector
 from components.vllm.lifecycle import (
     ROLLOUT_LABEL,
     CachePlan,
@@ -194,6 +195,17 @@ def serving_pod_spec(args: VllmServiceArgs, ctx: StackContext, containers: list[
         )],
         termination_grace_period_seconds=60,
     )
+
+
+def _gateway_ingress(ctx: StackContext, name: str) -> list:
+    """Who reaches a model server behind the ModelGateway on its port: the gateway's pods; with
+    cluster.inferenceGateway (GAIE) instead the cluster Gateway's data plane (it forwards the requests) and this
+    service's endpoint picker (it scrapes /metrics: docs/gateway.md, "GAIE")."""
+    gaie, gateway = ctx.cluster.inference_gateway, ctx.gateway
+    if gaie is None:
+        return [ingress_from_pods([gateway.pod_labels], [VLLM_PORT], namespace_labels=gateway.namespace_labels)]
+    return [ingress_from_pods([gaie.data_plane.pod_labels], [VLLM_PORT], namespace_labels=gaie.data_plane_namespace_labels),
+            ingress_from_pods([epp_selector(name)], [VLLM_PORT])]
 
 
 def serving_network_policy(name: str, meta: ObjectMetaArgs, selector: dict[str, str], ingress: list,
@@ -330,7 +342,7 @@ def build_workload(
              ingress_from_pods([scraper.pod_labels], [METRICS_PORT], namespace_labels=scraper.namespace_labels)]
     else:  # vLLM serves /metrics on its API port: the gateway and Prometheus, nobody else (the smoke and
         # benchmark Jobs call through the gateway, like every client)
-        ingress = [ingress_from_pods([gateway.pod_labels], [VLLM_PORT], namespace_labels=gateway.namespace_labels),
+        ingress = [*_gateway_ingress(ctx, name),
                    ingress_from_pods([scraper.pod_labels], [VLLM_PORT], namespace_labels=scraper.namespace_labels)]
     policy = serving_network_policy(name, meta(name), selector, ingress, opts)
 

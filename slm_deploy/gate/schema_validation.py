@@ -1,4 +1,11 @@
-"""kubernetes-validate in strict mode, on the oldest and newest Kubernetes versions we support."""
+"""kubernetes-validate in strict mode, on the oldest and newest Kubernetes versions we support; and the custom
+resources whose CRDs are vendored in ``crds/`` (InferencePool, HTTPRoute) against their CRD's openAPIV3Schema.
+
+A CRD schema is made strict the way the API server's strict field validation judges an object: a field no
+``properties`` declares is an error (unless the schema preserves unknown fields), ``x-kubernetes-int-or-string``
+takes an integer or a string, ``nullable`` admits null, and ``metadata`` is the built-in ObjectMeta of that
+Kubernetes version. CEL rules (``x-kubernetes-validations``) are not evaluated: only the API server runs CEL.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +20,71 @@ import yaml
 from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 from referencing import Registry, Resource
 
-__all__ = ["SUPPORTED_KUBERNETES", "validate_manifests", "validate_objects"]
+__all__ = ["CRD_DIR", "SUPPORTED_KUBERNETES", "crd_kinds", "validate_manifests", "validate_objects"]
 
 SUPPORTED_KUBERNETES = ("1.29", "1.33")
 """Oldest and newest supported Kubernetes minor versions; manifests must be valid on both."""
 
-# Custom resources (KEDA, Prometheus Operator) have no bundled schema; they are checked by checkov only.
+# Custom resources without a vendored CRD (KEDA, Prometheus Operator) have no schema; they are checked by checkov only.
 _BUILTIN_GROUPS = ("v1", "apps/", "batch/", "networking.k8s.io/", "policy/", "autoscaling/", "rbac.authorization.k8s.io/", "storage.k8s.io/", "scheduling.k8s.io/")
 
 
 def _is_builtin(api_version: str) -> bool:
     return api_version == "v1" or api_version.startswith(_BUILTIN_GROUPS[1:])
+
+
+CRD_DIR = Path(__file__).with_name("crds")
+"""Vendored CRDs, each unchanged from its upstream tag, with a ``.source`` file (repository, tag, commit, path, sha256)."""
+_OBJECT_META = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+
+@lru_cache(maxsize=1)
+def crd_kinds() -> dict[tuple[str, str], Path]:
+    """``(apiVersion, kind) -> CRD file`` for every served version of every vendored CRD (read from the file names'
+    group and each CRD's header without parsing the schemas)."""
+    kinds: dict[tuple[str, str], Path] = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        crd = _load_crd(path)
+        spec = crd["spec"]
+        for version in spec["versions"]:
+            if version.get("served"):
+                kinds[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = path
+    return kinds
+
+
+@lru_cache(maxsize=8)
+def _load_crd(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _strict(schema: object) -> object:
+    """An openAPIV3Schema node as a strict JSON schema (see the module docstring)."""
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
+    if schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if schema.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if ("properties" in schema and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
+@lru_cache(maxsize=16)
+def _crd_validator(version: str, api_version: str, kind: str) -> tuple[jsonschema.protocols.Validator, str]:
+    actual = [v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]
+    crd = _load_crd(crd_kinds()[(api_version, kind)])
+    [served] = [v for v in crd["spec"]["versions"] if f"{crd['spec']['group']}/{v['name']}" == api_version]
+    schema = _strict(served["schema"]["openAPIV3Schema"])
+    schema["properties"]["metadata"] = {"$ref": _OBJECT_META}
+    schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind", "metadata"})
+    return (jsonschema.validators.Draft202012Validator(schema, registry=_registry(f"v{actual}-local-strict", version)),
+            major_minor(actual))
 
 
 @lru_cache(maxsize=8)
@@ -48,7 +109,10 @@ def _validator(version: str, kind: str, api_version: str) -> tuple[jsonschema.pr
 
 
 def _validate(obj: dict, version: str) -> None:
-    validator, actual = _validator(version, obj["kind"], obj["apiVersion"])
+    if (obj["apiVersion"], obj["kind"]) in crd_kinds():
+        validator, actual = _crd_validator(version, obj["apiVersion"], obj["kind"])
+    else:
+        validator, actual = _validator(version, obj["kind"], obj["apiVersion"])
     try:
         validator.validate(obj)
     except jsonschema.ValidationError as exc:
@@ -66,7 +130,8 @@ def validate_objects(objects: dict[str, dict], versions: tuple[str, ...] = SUPPO
     """Like :func:`validate_manifests`, on already parsed objects keyed by file name."""
     errors: list[tuple[str, str, str]] = []
     for name, obj in objects.items():
-        if not isinstance(obj, dict) or not _is_builtin(obj.get("apiVersion", "")):
+        if not isinstance(obj, dict) or not (
+                _is_builtin(obj.get("apiVersion", "")) or (obj.get("apiVersion"), obj.get("kind")) in crd_kinds()):
             continue
         for version in versions:
             try:

@@ -11,7 +11,7 @@ EXPECTED = {  # (passed, failed) findings of the check on its pass/ and fail/ se
     "CKV_SLM_008": (3, 3),
     "CKV_SLM_009": (3, 3),
     "CKV_SLM_030": (4, 5),
-    "CKV_SLM_031": (3, 6),
+    "CKV_SLM_031": (5, 10),  # + GAIE: pools with their picker and declared data plane; fail: data plane of any namespace, picker from another, undeclared data plane, open unpooled engine
     "CKV_SLM_034": (3, 6),  # pass: proxied Ollama, closed web UI, named vLLM peers; fail: no from, {} namespaces, {} pods, public ipBlock, unselected, portless open rule
 }
 
