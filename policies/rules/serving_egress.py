@@ -3,7 +3,9 @@
 A model server that can reach the internet can leak prompts and completions; so can the gateway, which sees every
 prompt of every client on its way through. Downloads belong in a run-to-completion Job with its own NetworkPolicy
 (the cache-fill Jobs, the gateway's router install Job); the serving and gateway pods get egress to DNS and
-in-cluster peers at most. The gateway is recognised by what it runs (vLLM's router, as CKV_SLM_031 finds it). NetworkPolicies are additive, so every egress rule of every policy that selects
+in-cluster peers at most. The gateway is recognised by what it runs (vLLM's router, as CKV_SLM_031 finds it) or,
+without a router (the proxy in front of a Gateway API Inference Extension Gateway), by its pod label
+``app.kubernetes.io/component: gateway``. NetworkPolicies are additive, so every egress rule of every policy that selects
 the pod is judged: a rule without ``to`` (any destination) or with an ``ipBlock`` that is not wholly inside
 private, link-local, CGNAT or loopback space lets the pod out.
 """
@@ -66,12 +68,18 @@ def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
     return Result.judge(True, problems)
 
 
+GATEWAY_COMPONENT = "gateway"
+"""``app.kubernetes.io/component`` of the model gateway's pods (components/gateway)."""
+
+
 def is_gateway_workload(obj: dict) -> bool:
-    """A long-running workload with a container running vLLM's router (the model gateway)."""
+    """A long-running workload with a container running vLLM's router, or whose pods are labelled as the model
+    gateway (``app.kubernetes.io/component: gateway``: with GAIE it runs no router)."""
     tpl = pod_template(obj)
     if not tpl or obj.get("kind") in (*RUN_TO_COMPLETION_KINDS, "PodTemplate"):
         return False
-    return any(runs_router(c) for c in containers(tpl[1], init=False))
+    return (any(runs_router(c) for c in containers(tpl[1], init=False))
+            or as_dict(as_dict(tpl[0]).get("labels")).get("app.kubernetes.io/component") == GATEWAY_COMPONENT)
 
 
 def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:

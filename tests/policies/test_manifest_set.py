@@ -10,7 +10,7 @@ from slm_policy_helpers import MANIFEST_SET_CHECK_IDS, fixture_files, load_docs
 EXPECTED = {  # (passed, failed) findings of the check on its pass/ and fail/ sets
     "CKV_SLM_008": (3, 3),
     "CKV_SLM_009": (3, 3),
-    "CKV_SLM_030": (4, 5),
+    "CKV_SLM_030": (5, 6),
     "CKV_SLM_031": (5, 10),  # + GAIE: pools with their picker and declared data plane; fail: data plane of any namespace, picker from another, undeclared data plane, open unpooled engine
     "CKV_SLM_034": (3, 6),  # pass: proxied Ollama, closed web UI, named vLLM peers; fail: no from, {} namespaces, {} pods, public ipBlock, unselected, portless open rule
 }
