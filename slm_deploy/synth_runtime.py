@@ -1,49 +1,66 @@
-"""Two per-resource costs of Pulumi's mock runtime that never reach what the synth records, removed.
+"""Per-resource costs of Pulumi's mock runtime that never reach what the synth records, removed.
 
 The offline synth runs the real program under :func:`pulumi.runtime.set_mocks`. For every registered resource
 the SDK (pulumi 3.272.0) also does work whose result the mock engine never looks at, or re-derives data it
-already holds. Profiled on a 100-service stack (py-spy, 1,430 resources), two such costs stand out:
+already holds. Profiled on a 100-service stack (py-spy, 1,430 resources), these costs are removed while the synth
+runs (:func:`fast_runtime`):
 
 - **The stack trace of every registration** (``pulumi/runtime/resource.py:741-778``, ``_get_stack_trace``,
   called at 1160 and 833-837): ``traceback.extract_stack()`` plus a file URI per frame, ~6 % of the synth.
   It only fills ``RegisterResourceRequest.stackTrace`` / ``sourcePosition``, which the mock monitor never reads
   (``MockMonitor.RegisterResource``, ``pulumi/runtime/mocks.py:308-334``, reads ``type``, ``name``, ``parent``,
   ``object``, ``provider``, ``importId``, ``custom``, ``transforms``). Under the real engine it feeds the CLI's
-  source positions; the synth swaps it for an empty trace only while it runs (:func:`fast_runtime`).
-- **The mock's outputs, serialized through the SDK's async serializer** (``mocks.py:330``:
-  ``_sync_await(rpc.serialize_properties(state, {}))``): a nested event-loop pump per resource over data that
-  is already plain JSON (our mock echoes the deserialized inputs, ``slm_deploy.synth._mock_outputs``), ~13 %.
-  :class:`FastMockMonitor` builds the same ``Struct`` directly when every value is plain (``dict`` with ``str``
-  keys, ``list``, ``str``, ``bool``, ``int``, ``float``, ``None``) and uses the SDK's serializer otherwise
-  (resource references, assets, anything else). For plain data ``serialize_properties`` does exactly this
-  (``rpc.py:217-255`` drops top-level ``None``; ``rpc.py:443-458`` lists, ``724-766`` mappings without a type,
-  ``786-787`` scalars as they are), and both end in ``Struct.__setitem__``.
+  source positions; the synth swaps it for an empty trace.
+- **The protobuf round trip of the inputs**: ``prepare_resource`` (``resource.py:203-319``) serializes them into a
+  ``Struct`` (``rpc.serialize_properties``, 229-243) and the mock monitor, in the same process, deserializes it
+  again (``mocks.py:318``). While ``prepare_resource`` runs for a non-remote resource in a dry run,
+  ``rpc.serialize_properties`` of *its* inputs is :func:`slm_deploy.synth_serialize.serialize_properties` (the same
+  walk, awaits, dependencies and errors, without re-deriving type information per value), and the ``Struct`` it
+  returns carries only a hand-off token; the monitor's ``deserialize_properties`` of that ``Struct`` returns what
+  the SDK's would have returned for the real one (:func:`slm_deploy.synth_serialize.deserialized_properties`).
+  ``register_resource`` reads ``serialized_props`` elsewhere only when no monitor is set (1330-1334) or, in
+  ``resolve_outputs``, outside a dry run or with legacy apply (``rpc.py:1520-1536``): then the real ``Struct`` is
+  built. Values the mirror does not cover exactly (assets, archives, resource references, ...) get the real
+  ``Struct`` too.
+- **The protobuf round trip of the mock's outputs** (``mocks.py:330``: ``_sync_await(rpc.serialize_properties(
+  state, {}))``, a nested event-loop pump per resource, then ``rpc.resolve_outputs`` deserializing it,
+  ``rpc.py:1507``): :class:`FastMockMonitor` hands the outputs over the same way; ``resolve_outputs`` (its
+  ``deserialize_properties(outputs, keep_unknowns)`` call) gets what it would have deserialized.
+- **``rpc.contains_unknowns``** (``rpc.py:1460-1477``), run for every ``Output`` the program makes
+  (``output.py:75``) and every serialized one: :func:`slm_deploy.synth_serialize.contains_unknowns`, the same
+  walk answering plain leaves first.
 
-Neither changes what the program sees or what is recorded: tests/slm_deploy/test_synth_runtime.py synthesizes the
-reference stacks with the SDK's stock path and with this one and compares every record, and compares the
-``Struct`` of both serializers on generated data. Both replace SDK internals, so they are pinned: they are used
-only with the pulumi version they were checked against (:data:`VERIFIED_PULUMI`); the test also pins the source
-of the SDK functions they stand in for, so a pulumi upgrade fails it until this module is re-checked.
+None of this changes what the program sees or what is recorded: tests/slm_deploy/test_synth_runtime.py
+synthesizes the reference stacks with the SDK's stock path and with this one and compares every record and every
+rendered file, does the same for programs with assets, archives, resource references, secrets, unknowns and
+outputs read back, and compares both paths on generated data. Everything here replaces SDK internals, so it is
+pinned: used only with the pulumi version it was checked against (:data:`VERIFIED_PULUMI`); the test pins the
+source of every SDK function stood in for or relied on, so a pulumi upgrade fails it until this is re-checked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import itertools
 import os
 from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
 from google.protobuf import struct_pb2
 from pulumi.runtime import resource as sdk_resource
-from pulumi.runtime import rpc
+from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "fast_runtime", "supported", "plain_struct",
-           "stock_requested"]
+from slm_deploy import synth_serialize
+from slm_deploy.synth_serialize import NotMirrored
+
+__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "fast_runtime", "supported", "stock_requested",
+           "handed_over"]
 
 VERIFIED_PULUMI = "3.272.0"
 """The pulumi SDK version whose internals this module was checked against (line numbers above)."""
@@ -67,33 +84,77 @@ def supported() -> bool:
         return False
 
 
-def _is_plain(value: Any) -> bool:
-    kind = type(value)
-    if kind is str or kind is bool or kind is int or kind is float or value is None:
-        return True
-    if kind is dict:
-        return all(type(k) is str and _is_plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_is_plain(v) for v in value)
-    return False
+# --- the hand-off: a Struct carrying a token instead of the values, resolved on the far side ---
+
+_HANDOFF_KEY = "__slm_deploy_synth_handoff"
+_handoffs: dict[str, dict[str, Any]] = {}
+_tokens = itertools.count()
 
 
-def plain_struct(state: dict[str, Any]) -> struct_pb2.Struct | None:
-    """The ``Struct`` ``rpc.serialize_properties(state, {})`` would build, or None when ``state`` is not plain data."""
-    if type(state) is not dict or not _is_plain(state):
-        return None
+def _hand_over(deserialized: dict[str, Any]) -> struct_pb2.Struct:
+    token = f"{os.getpid()}-{next(_tokens)}"
+    _handoffs[token] = deserialized
     struct = struct_pb2.Struct()
-    for key, value in state.items():
-        if value is not None:  # serialize_properties treats top-level None as absent
-            struct[key] = value
+    struct[_HANDOFF_KEY] = token
     return struct
 
 
+def handed_over(struct: Any) -> bool:
+    """Whether ``struct`` is a hand-off (its values wait on this side, not in the ``Struct``)."""
+    return (type(struct) is struct_pb2.Struct and len(struct.fields) == 1 and _HANDOFF_KEY in struct.fields
+            and struct[_HANDOFF_KEY] in _handoffs)
+
+
+def _deserialize_properties(props_struct, keep_unknowns=None, keep_internal=True):
+    """``rpc.deserialize_properties`` (``rpc.py:826-896``) that answers a hand-off with the values it stands for."""
+    if not handed_over(props_struct):
+        return _STOCK["deserialize_properties"](props_struct, keep_unknowns, keep_internal)
+    # The hand-off holds what the SDK returns in a dry run (unknowns as Unknown() whatever keep_unknowns says) with
+    # internal keys kept: the monitor (mocks.py:318) and resolve_outputs (rpc.py:1507) call it so.
+    if keep_internal is False or not settings.is_dry_run():
+        raise AssertionError("a synth hand-off deserialized outside the mock's dry run")
+    return _handoffs.pop(props_struct[_HANDOFF_KEY])
+
+
+_preparing: ContextVar[Any] = ContextVar("slm_deploy_synth_preparing", default=None)
+
+
+async def _prepare_resource(res, ty, custom, remote, props, opts, typ=None):
+    """``prepare_resource`` (``resource.py:203-319``) during which its own ``serialize_properties`` call hands over."""
+    token = _preparing.set(None if remote else props)
+    try:
+        return await _STOCK["prepare_resource"](res, ty, custom, remote, props, opts, typ)
+    finally:
+        _preparing.reset(token)
+
+
+async def _serialize_properties(inputs, property_deps, resource_obj=None, input_transformer=None, typ=None,
+                                keep_output_values=False, exclude_resource_refs_from_deps=False):
+    """``rpc.serialize_properties`` (``rpc.py:163-255``); for the inputs of a registration in a dry run (the call in
+    ``prepare_resource``, ``resource.py:229-243``), a hand-off of what the monitor would deserialize."""
+    if (_preparing.get() is not inputs or keep_output_values or exclude_resource_refs_from_deps
+            or settings.excessive_debug_output or not settings.is_dry_run() or settings.is_legacy_apply_enabled()):
+        return await _STOCK["serialize_properties"](inputs, property_deps, resource_obj, input_transformer, typ,
+                                                    keep_output_values, exclude_resource_refs_from_deps)
+    _preparing.set(None)
+    serialized = await synth_serialize.serialize_properties(inputs, property_deps, resource_obj, input_transformer,
+                                                            typ)
+    try:
+        return _hand_over(synth_serialize.deserialized_properties(serialized))
+    except NotMirrored:
+        struct = struct_pb2.Struct()
+        for key, value in serialized.items():
+            struct[key] = value
+        return struct
+
+
 class FastMockMonitor(MockMonitor):
-    """``MockMonitor`` whose ``RegisterResource`` builds plain outputs without the async serializer.
+    """``MockMonitor`` whose ``RegisterResource`` hands the outputs over instead of serializing them.
 
     The body is ``MockMonitor.RegisterResource`` of pulumi 3.272.0 (``mocks.py:308-334``) with only the output
-    serialization changed (:func:`plain_struct`, else the SDK's own serializer).
+    serialization changed: the values ``resolve_outputs`` would deserialize from the SDK serializer's ``Struct``
+    (:func:`slm_deploy.synth_serialize.deserialized_properties`: the mock's outputs are plain data), else the SDK's
+    own serializer (anything the mirror does not cover exactly).
     """
 
     def RegisterResource(self, request):  # noqa: N802 - the SDK's method name
@@ -112,8 +173,11 @@ class FastMockMonitor(MockMonitor):
             transforms=_resolve_callbacks(request.transforms),
         )
         id_, state = self.mocks.new_resource(resource_args)
-        obj_proto = plain_struct(state)
-        if obj_proto is None:
+        try:
+            if not settings.is_dry_run():
+                raise NotMirrored("not a dry run")
+            obj_proto = _hand_over(synth_serialize.deserialized_properties(state))
+        except NotMirrored:
             obj_proto = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
@@ -123,17 +187,34 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+_STOCK: dict[str, Any] = {}
+"""The SDK functions replaced while a fast synth runs, by name (filled by :func:`fast_runtime`)."""
+
+_PATCHES = (
+    (sdk_resource, "_get_stack_trace", _no_stack_trace),
+    (sdk_resource, "prepare_resource", _prepare_resource),
+    (rpc, "serialize_properties", _serialize_properties),
+    (rpc, "deserialize_properties", _deserialize_properties),
+    (rpc, "contains_unknowns", synth_serialize.contains_unknowns),
+)
+
+
 @contextlib.contextmanager
 def fast_runtime() -> Iterator[bool]:
-    """While the synth runs: registrations carry no stack trace (the mock never reads it). Yields whether the fast
-    runtime is in use (False on an unverified pulumi version or with ``SLM_DEPLOY_SYNTH_RUNTIME=stock``: then
-    nothing is changed)."""
+    """While the synth runs: the SDK functions above replaced. Yields whether the fast runtime is in use (False on an
+    unverified pulumi version or with ``SLM_DEPLOY_SYNTH_RUNTIME=stock``: then nothing is changed)."""
     if not supported() or stock_requested():
         yield False
         return
-    original = sdk_resource._get_stack_trace
-    sdk_resource._get_stack_trace = _no_stack_trace
+    if _STOCK:  # a synth inside a synth: the outer one's replacements stay in place
+        yield True
+        return
+    for module, name, replacement in _PATCHES:
+        _STOCK[name] = getattr(module, name)
+        setattr(module, name, replacement)
     try:
         yield True
     finally:
-        sdk_resource._get_stack_trace = original
+        for module, name, _ in _PATCHES:
+            setattr(module, name, _STOCK.pop(name))
+        _handoffs.clear()

@@ -1,47 +1,95 @@
-"""The synth's fast mock runtime (slm_deploy/synth_runtime.py) records exactly what the SDK's stock runtime records."""
+"""The synth's fast mock runtime (slm_deploy/synth_runtime.py, synth_serialize.py) records exactly what the SDK's stock
+runtime records, and the program reads back exactly what it reads back under the stock runtime."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
+import re
 
 import pulumi
+import pulumi._types as sdk_types
 import pulumi.runtime.resource as sdk_resource
+import pulumi_kubernetes as k8s
 import pytest
 from google.protobuf import struct_pb2
+from google.protobuf.internal import well_known_types
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
 
-from slm_deploy import synth_runtime
+from slm_deploy import synth_runtime, synth_serialize
 from slm_deploy.pipeline import synth_stack
+from slm_deploy.render import render
 from slm_deploy.synth import SynthError, synthesize
-from slm_deploy.synth_runtime import FastMockMonitor, plain_struct
+from slm_deploy.synth_runtime import FastMockMonitor
+from slm_deploy.synth_serialize import NotMirrored, deserialized_properties
 from stacks.loader import load_stack
 
-# The SDK functions synth_runtime stands in for or changes, as they were when it was checked (pulumi 3.272.0).
+# The SDK functions synth_runtime / synth_serialize stand in for, mirror, rely on, or cache per type, as they were
+# when checked (pulumi 3.272.0; protobuf's Struct conversions, whose number and text handling is mirrored).
 PINNED_SOURCES = {
     "MockMonitor.RegisterResource": (MockMonitor.RegisterResource,
                                      "756b6fbc95aee5833987b9b532b5d10c364e29c37c2f6a52363592ebab2565e5"),
     "serialize_properties": (rpc.serialize_properties, "d101e72bd9ececa92586e13cddd7d0d28d97b0418b28cab0e7e688d86f7cfeff"),
     "serialize_property": (rpc.serialize_property, "7e1361fad73506d2c78408541126e705a07da73e5ef44e348e369394f3e30a7a"),
+    "deserialize_properties": (rpc.deserialize_properties,
+                               "e4b8ebdc1594cf4eeaa421cda2c89ffc39d5a2590fa19753c78d8ebc13e95c7e"),
+    "deserialize_property": (rpc.deserialize_property, "662b333c8c26d2708fa7f7745c712def4e8bc98a844c1ab9bac1e266f48a2cb5"),
+    "contains_unknowns": (rpc.contains_unknowns, "1f1f335b6f48b96055607dbb5be2e53b1163e35ec88704c89a41271070017cc8"),
+    "resolve_outputs": (rpc.resolve_outputs, "18f65c1be3ad95f4d7f679ac3f75c555e3eef738627e50fd0146440477d387e8"),
+    "_get_list_element_type": (rpc._get_list_element_type,
+                               "3f8a08367e4b35f1a0cb693002e0af39015d466fb9761d25e9bd4362ef8aceaf"),
+    "prepare_resource": (sdk_resource.prepare_resource,
+                         "ec27af8e12a8d2632e0e51f98f6ad90057af2d80dcc1c080fee1b0b13319120e"),
     "_get_stack_trace": (sdk_resource._get_stack_trace,
                          "3943b2273016925109e1c3a7bc603db06a44ea09ff3494c29544e44bccf8dd1f"),
     "_get_source_position": (sdk_resource._get_source_position,
                              "eb98b10e3279d85c8f4ac088223695dac33fb23f6ee06e081cd29bc21b424a79"),
+    "read_resource": (sdk_resource.read_resource, "fe8d3624c32db0b7726965c102a01f8bd518e103d584e0ffa994cdf41b244e8f"),
     "register_resource": (sdk_resource.register_resource,
                           "633fd2207a3851a366731f9ec5b1f62ecb07b7fc823dfe5a0a789e8e1e5dada3"),
+    "unwrap_type": (sdk_types.unwrap_type, "6ccd35036cb0b3d4c00ef27db03174477870a0e212643876bc7b1718e4ff3c06"),
+    "input_type_types": (sdk_types.input_type_types, "8290a8cbb598d0a9125abb297318233ec6a7247e039bfab9a301233035a427bb"),
+    "input_type_py_to_pulumi_names": (sdk_types.input_type_py_to_pulumi_names,
+                                      "c80765937c2c2bcabee6fb6d872a6f84f60e28f6924a003a5ebe39a0ee694251"),
+    "input_type_to_dict": (sdk_types.input_type_to_dict,
+                           "2337bcb071aab7490e2df87f51fe640f45cc6616e62a8a1c90770684144a6a48"),
+    "is_discriminated_union": (sdk_types.is_discriminated_union,
+                               "dde99438a0981c4b4032b569f0eb795097cf99020b835b4890fdb9df0f016ea4"),
+    "protobuf _SetStructValue": (well_known_types._SetStructValue,
+                                 "5c9e375426c987e933300198c94efd7768c332b4b56cd18decac991265ed7bd1"),
+    "protobuf _GetStructValue": (well_known_types._GetStructValue,
+                                 "d5f0ef94de49d5cf19c0c19cb27d3ea5d1b1f1953270457db0ba72aafad29128"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(PINNED_SOURCES))
 def test_sdk_internals_are_the_checked_ones(name):
-    """A pulumi upgrade changes these: re-check slm_deploy/synth_runtime.py against the new SDK, then the hashes."""
+    """A pulumi upgrade changes these: re-check slm_deploy/synth_runtime.py and synth_serialize.py against the new SDK,
+    then the hashes."""
     function, digest = PINNED_SOURCES[name]
     assert hashlib.sha256(inspect.getsource(function).encode()).hexdigest() == digest
     assert synth_runtime.supported()
+
+
+# --- the value mirrors, on generated data ---
+
+def _typed(value):
+    """A value with its types made visible (1 and 1.0 differ), unknowns and secrets as markers."""
+    if isinstance(value, pulumi.output.Unknown):
+        return "<unknown>"
+    if isinstance(value, dict):
+        return ("dict", sorted((k, _typed(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return _comparable(value)
+    return (type(value).__name__, value)
 
 
 def _sdk_struct(state: dict) -> struct_pb2.Struct:
@@ -52,53 +100,214 @@ def _sdk_struct(state: dict) -> struct_pb2.Struct:
         loop.close()
 
 
-_SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=8)
-_SECRET = st.builds(lambda v: {rpc._special_sig_key: rpc._special_secret_sig, "value": v}, st.text(max_size=8))
+@contextlib.contextmanager
+def _dry_run():
+    """Runtime settings of a dry run (the synth is one), secrets supported as under the mock monitor."""
+    pulumi.runtime.settings.configure(pulumi.runtime.settings.Settings(project="p", stack="s", dry_run=True))
+    pulumi.runtime.settings.SETTINGS.monitor_features = {resource_pb2.RESOURCE_MONITOR_FEATURE_SECRETS}
+    try:
+        yield
+    finally:
+        pulumi.runtime.settings.reset_options()
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=8)
+            | st.just(rpc.UNKNOWN))
+_SECRET = st.builds(lambda v: {rpc._special_sig_key: rpc._special_secret_sig, "value": v}, _SCALARS)
 _JSON = st.recursive(_SCALARS | _SECRET, lambda inner: st.lists(inner, max_size=4)
-                     | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20)
+                     | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+                     | st.builds(lambda v: {rpc._special_sig_key: rpc._special_secret_sig, "value": v}, inner),
+                     max_leaves=20)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(max_size=6), _JSON, max_size=6))
-def test_plain_outputs_serialize_like_the_sdk(state):
-    assert plain_struct(state) == _sdk_struct(state)
-
-
-def test_top_level_none_is_absent_and_nested_none_is_null():
-    struct = plain_struct({"a": None, "b": {"c": None}, "d": [None, 1]})
-    assert struct == _sdk_struct({"a": None, "b": {"c": None}, "d": [None, 1]})
-    assert "a" not in struct and struct["b"].fields["c"].WhichOneof("kind") == "null_value"
+def test_plain_values_deserialize_like_their_struct(state):
+    """What the mock's outputs (and a registration's serialized inputs) become after the SDK's protobuf round trip in
+    a dry run: floats for numbers, None dropped from mappings, the unknown sentinel as Unknown, secrets pushed up."""
+    with _dry_run():
+        expected = rpc.deserialize_properties(_sdk_struct(state), keep_unknowns=True)
+        assert _typed(deserialized_properties(state)) == _typed(expected)
 
 
 @pytest.mark.parametrize("state", [
-    {"asset": pulumi.StringAsset("x")},
-    {"nested": {"asset": pulumi.FileAsset("/x")}},
-    {"tuple": (1, 2)},
+    {"asset": {rpc._special_sig_key: rpc._special_asset_sig, "text": "x"}},
+    {"ref": [{rpc._special_sig_key: rpc._special_resource_sig, "urn": "u"}]},
     {"key": {1: "non-string key"}},
-    {"bytes": b"x"},
+    {"text": "\ud800"},
+    {"huge": 2**1100},
+    {"object": object()},
+    {rpc._special_sig_key: rpc._special_secret_sig, "value": 1},
 ])
-def test_anything_but_plain_data_goes_to_the_sdk_serializer(state):
-    assert plain_struct(state) is None
+def test_anything_not_mirrored_exactly_is_refused(state):
+    with pytest.raises(NotMirrored):
+        deserialized_properties(state)
 
+
+_UNKNOWNISH = st.recursive(
+    _SCALARS | st.builds(pulumi.output.Unknown),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    | st.tuples(inner, inner), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_UNKNOWNISH)
+def test_contains_unknowns_answers_like_the_sdk(value):
+    assert synth_serialize.contains_unknowns(value) is rpc.contains_unknowns(value)
+
+
+def test_contains_unknowns_on_shared_and_cyclic_values():
+    shared = {"u": pulumi.output.Unknown()}
+    cyclic: dict = {"a": 1}
+    cyclic["self"] = cyclic
+    for value in ({"x": shared, "y": shared}, [shared, shared], cyclic, [cyclic, pulumi.output.Unknown()]):
+        assert synth_serialize.contains_unknowns(value) is rpc.contains_unknowns(value)
+
+
+# A generated input: plain data, Outputs (known, unknown, secret) around it, and pulumi_kubernetes input types.
+_LEAF_INPUT = st.none() | st.booleans() | st.integers(-1000, 1000) | st.floats(allow_nan=False) | st.text(max_size=6)
+_RECIPE = st.recursive(
+    _LEAF_INPUT,
+    lambda inner: st.lists(inner, max_size=3).map(lambda v: ("list", v))
+    | st.lists(inner, max_size=3).map(lambda v: ("tuple", v))
+    | st.dictionaries(st.sampled_from(["a", "b_c", "name", "match_labels", "containerPort"]), inner, max_size=3)
+    .map(lambda v: ("dict", v))
+    | st.tuples(st.sampled_from(["output", "secret", "unknown", "unknown-secret"]), inner)
+    | st.tuples(st.just("meta"), st.text(max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=2))
+    | st.tuples(st.just("port"), st.integers(1, 65535), inner),
+    max_leaves=12)
+
+
+def _build(recipe):
+    """The value a recipe stands for (Outputs need the running loop)."""
+    if not isinstance(recipe, tuple):
+        return recipe
+    kind = recipe[0]
+    if kind == "list":
+        return [_build(r) for r in recipe[1]]
+    if kind == "tuple":
+        return tuple(_build(r) for r in recipe[1])
+    if kind == "dict":
+        return {k: _build(r) for k, r in recipe[1].items()}
+    if kind == "meta":
+        return k8s.meta.v1.ObjectMetaArgs(name=recipe[1], labels=_build(("output", recipe[2])))
+    if kind == "port":
+        return k8s.core.v1.ContainerPortArgs(container_port=recipe[1], name=_build(recipe[2]))
+    inner = _build(recipe[1])
+    if kind == "output":
+        return pulumi.Output.from_input(inner)
+    if kind == "secret":
+        return pulumi.Output.secret(inner)
+    unknown = pulumi.Output.from_input(pulumi.output.Unknown())
+    return pulumi.Output.secret(unknown) if kind == "unknown-secret" else unknown
+
+
+_TYPES = [None, k8s.core.v1.ContainerArgs, k8s.meta.v1.ObjectMetaArgs]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["name", "ports", "env", "labels", "metadata", "x_y"]), _RECIPE, max_size=4),
+       st.sampled_from(_TYPES), st.booleans())
+def test_serialized_inputs_are_the_sdks(recipe, typ, transform):
+    """synth_serialize.serialize_properties + deserialized_properties == the SDK's serialize_properties, Struct,
+    deserialize_properties (values, types, property dependencies, Output resources), for each input shape."""
+    transformer = (lambda k: f"T{k}") if transform else None
+
+    async def outcome(serialize, deserialize):
+        inputs = {k: _build(r) for k, r in recipe.items()}
+        deps: dict = {}
+        try:
+            values = deserialize(await serialize(inputs, deps, None, transformer, typ))
+        except (ValueError, AssertionError) as exc:  # the SDK refuses some shapes (a list for a str): so must we
+            return (type(exc).__name__, re.sub(r" at 0x[0-9a-f]+", "", str(exc))), None
+        return _typed(values), deps
+
+    async def drain():
+        await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}), return_exceptions=True)
+
+    loop = asyncio.new_event_loop()
+    try:
+        with _dry_run():
+            sdk = loop.run_until_complete(outcome(rpc.serialize_properties, rpc.deserialize_properties))
+            ours = loop.run_until_complete(outcome(synth_serialize.serialize_properties, deserialized_properties))
+            loop.run_until_complete(drain())
+    finally:
+        loop.close()
+    assert ours == sdk
+
+
+# --- whole programs: records, what the program reads back, rendered files ---
 
 class _Thing(pulumi.CustomResource):
     def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None):
         super().__init__("test:index:Thing", name, props, opts)
 
 
-def _mixed_program():
-    """Inputs of every shape the fast monitor must hand back to the SDK serializer (assets, archives, resource
-    references, secrets, unknown-free outputs) or serialize itself."""
-    seen = {}
-    first = _Thing("first", {"text": "a", "n": 2, "none": None, "nested": {"x": [1, 2.5, None, True]}})
+class _Camel(pulumi.CustomResource):
+    """Untyped inputs with the resource's own key translation (the SDK's input_transformer path)."""
+
+    def __init__(self, name: str, props: dict, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("test:index:Camel", name, props, opts)
+
+    def translate_input_property(self, prop: str) -> str:
+        head, *rest = prop.split("_")
+        return head + "".join(p.title() for p in rest)
+
+    def translate_output_property(self, prop: str) -> str:
+        return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), prop)
+
+
+class _Group(pulumi.ComponentResource):
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("test:index:Group", name, {"label": "g", "count": 3}, opts)
+        self.child = _Thing(f"{name}-child", {"in": "group"}, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"child": self.child.id})
+
+
+def _mixed_program(seen: dict) -> None:
+    """Inputs of every shape: plain values, typed pulumi_kubernetes Args, assets, archives, resource references,
+    secrets, unknowns, explicit dependencies, a component with a child, outputs read back into later inputs; what the
+    program reads back goes into ``seen``."""
+    first = _Thing("first", {"text": "a", "n": 2, "none": None, "nested": {"x": [1, 2.5, None, True]},
+                             "tuple": (1, "two"), "unknown": pulumi.output.Unknown()})
     second = _Thing("second", {
         "asset": pulumi.StringAsset("hello"), "archive": pulumi.AssetArchive({"f": pulumi.StringAsset("x")}),
+        "file": pulumi.FileAsset("/etc/hostname"), "remote": pulumi.RemoteArchive("https://example.invalid/a.zip"),
         "ref": first, "from_output": first.id.apply(lambda i: f"{i}-derived"),
-        "secret": pulumi.Output.secret("s3cr3t"),
+        "secret": pulumi.Output.secret("s3cr3t"), "secret_nested": {"k": pulumi.Output.secret({"deep": 1})},
+        "unknown_output": pulumi.Output.from_input(pulumi.output.Unknown()),
     })
     seen["trace"] = sdk_resource._get_stack_trace
-    _Thing("third", {"copy": second.id, "echo": second.urn.apply(lambda u: u.split("::")[-1])})
-    return seen
+    group = _Group("group", pulumi.ResourceOptions(depends_on=[first]))
+    camel = _Camel("camel", {"some_key": {"inner_key": 1}, "list_of": [{"a_b": "c"}]},
+                   pulumi.ResourceOptions(depends_on=[group]))
+    meta = k8s.meta.v1.ObjectMetaArgs(name="cm", labels={"app": first.id}, annotations={"a": pulumi.Output.secret("x")})
+    config = k8s.core.v1.ConfigMap("cm", metadata=meta, data={"k": "v", "n": second.id},
+                                   opts=pulumi.ResourceOptions(parent=group))
+    deployment = k8s.apps.v1.Deployment("dep", metadata={"name": "dep", "labels": {"a": "b"}}, spec=k8s.apps.v1.DeploymentSpecArgs(
+        replicas=3, selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"a": "b"}),
+        template=k8s.core.v1.PodTemplateSpecArgs(
+            metadata={"labels": {"a": "b"}},
+            spec=k8s.core.v1.PodSpecArgs(containers=[k8s.core.v1.ContainerArgs(
+                name="c", image="i", ports=[k8s.core.v1.ContainerPortArgs(container_port=80)],
+                env=[{"name": "E", "value": config.metadata.name}])]))))
+    existing = k8s.core.v1.ConfigMap.get("existing", "ns/existing")  # a read: prepare_resource, then ReadResource
+    _Thing("third", {"copy": second.id, "read": existing.data, "echo": second.urn.apply(lambda u: u.split("::")[-1]),
+                     "replicas": deployment.spec.replicas, "camel": camel.some_key})
+    for name, output in {"first.n": first.n, "first.nested": first.nested, "first.tuple": first.tuple,
+                         "first.unknown": first.unknown, "second.unknown_output": second.unknown_output,
+                         "second.secret": second.secret,
+                         "second.secret_nested": second.secret_nested, "second.asset": second.asset,
+                         "second.ref": second.ref, "camel.some_key": camel.some_key,
+                         "camel.list_of": camel.list_of, "config.data": config.data,
+                         "config.metadata": config.metadata.apply(lambda m: {"name": m.name, "labels": m.labels}),
+                         "deployment.replicas": deployment.spec.replicas,
+                         "deployment.ports": deployment.spec.template.spec.containers[0].ports[0].container_port,
+                         "group.child": group.child.id, "existing.id": existing.id}.items():
+        output.apply(lambda v, name=name: seen.__setitem__(name, _typed(v) if not isinstance(v, pulumi.Resource)
+                                                           else ("resource", v._name)), run_with_unknowns=True)
+        pulumi.Output.all(output).apply(lambda v, name=name: seen.__setitem__(f"{name}:all", repr(_typed(v))))
+    pulumi.Output.secret(second.secret).apply(lambda v: seen.__setitem__("secret-known", v))
 
 
 def _comparable(value):
@@ -110,6 +319,8 @@ def _comparable(value):
     if isinstance(value, (pulumi.Asset, pulumi.Archive)):
         return (type(value).__name__, _comparable({k: v for k, v in vars(value).items() if not k.startswith("_")}),
                 _comparable(getattr(value, "assets", None)), getattr(value, "text", None), getattr(value, "path", None))
+    if isinstance(value, pulumi.output.Unknown):
+        return "<unknown>"
     return value
 
 
@@ -117,49 +328,106 @@ def _records(result):
     return [(r.type, r.name, r.custom, r.parent, r.depends_on, _comparable(r.inputs)) for r in result.resources]
 
 
-def test_mixed_inputs_record_the_same_with_both_runtimes(monkeypatch):
-    built = []
+def test_mixed_programs_record_and_read_back_the_same_with_both_runtimes(monkeypatch):
+    handed, refused = [], []
+    original = synth_serialize.deserialized_properties
 
-    def counting(state):
-        built.append(plain_struct(state) is not None)
-        return plain_struct(state)
+    def counting(values):
+        try:
+            result = original(values)
+        except NotMirrored:
+            refused.append(values)
+            raise
+        handed.append(values)
+        return result
 
-    monkeypatch.setattr(synth_runtime, "plain_struct", counting)
-    fast = synthesize(_mixed_program, project="p", stack="s")
-    assert built.count(False) == 1 and built.count(True) >= 2  # "second" (assets) went to the SDK serializer
-    stock = synthesize(_mixed_program, project="p", stack="s", stock_runtime=True)
+    monkeypatch.setattr(synth_serialize, "deserialized_properties", counting)
+    seen_fast: dict = {}
+    fast = synthesize(lambda: _mixed_program(seen_fast), project="p", stack="s")
+    # "second" (assets, archives, a resource reference) went through the real Struct both ways
+    assert any("asset" in r for r in refused) and len(handed) >= 10
+    seen_stock: dict = {}
+    stock = synthesize(lambda: _mixed_program(seen_stock), project="p", stack="s", stock_runtime=True)
     assert _records(fast) == _records(stock)
-    assert [r.name for r in fast.resources] == ["first", "second", "third"]
-    second = _comparable(fast.resources[1].inputs)
+    del seen_fast["trace"], seen_stock["trace"]
+    assert seen_fast == seen_stock
+    assert seen_fast["first.n"] == ("float", 2.0) and seen_fast["deployment.replicas"] == ("int", 3)
+    assert seen_fast["first.unknown"] == seen_fast["second.unknown_output"] == "<unknown>"
+    assert seen_fast["camel.some_key"] == ("dict", [("inner_key", ("float", 1.0))]) and seen_fast["secret-known"] == "s3cr3t"
+    assert len(seen_fast) == 32  # 17 read back, 14 through Output.all (not run for the 3 unknowns), the secret
+    assert sorted(r.name for r in fast.resources) == ["camel", "cm", "dep", "first", "group", "group-child", "second",
+                                                     "third"]
+    second = _comparable(next(r for r in fast.resources if r.name == "second").inputs)
     assert second["asset"][3] == "hello" and second["ref"] == "first-id" and second["from_output"] == "first-id-derived"
 
 
-def test_the_stack_trace_is_skipped_only_while_the_synth_runs():
-    original = sdk_resource._get_stack_trace
+def test_a_failing_registration_fails_the_same_with_both_runtimes():
+    not_an_input = object()
+
+    def bad_input():
+        _Thing("bad", {"ok": 1, "bad": not_an_input})
+
+    def bad_text():
+        _Thing("bad", {"text": "\ud800"})
+
+    for program in (bad_input, bad_text):
+        with pytest.raises(SynthError) as fast:
+            synthesize(program, project="p", stack="s")
+        with pytest.raises(SynthError) as stock:
+            synthesize(program, project="p", stack="s", stock_runtime=True)
+        assert str(fast.value) == str(stock.value)
+
+
+def test_the_runtime_is_patched_only_while_the_synth_runs():
+    original = {name: getattr(module, name) for module, name, _ in synth_runtime._PATCHES}
     seen = {}
 
     def program():
-        seen.update(_mixed_program())
+        _mixed_program(seen)
+        seen["patched"] = {name: getattr(module, name) is not original[name]
+                           for module, name, _ in synth_runtime._PATCHES}
 
     synthesize(program, project="p", stack="s")
-    assert seen["trace"] is not original and len(seen["trace"]().frames) == 0
-    assert sdk_resource._get_stack_trace is original
+    assert all(seen["patched"].values()) and len(seen["trace"]().frames) == 0
+    assert all(getattr(module, name) is original[name] for module, name, _ in synth_runtime._PATCHES)
+    assert not synth_runtime._handoffs
 
     def failing():
+        _Thing("x", {"a": 1})
         raise RuntimeError("boom")
 
     with pytest.raises(SynthError):
         synthesize(failing, project="p", stack="s")
-    assert sdk_resource._get_stack_trace is original
+    assert all(getattr(module, name) is original[name] for module, name, _ in synth_runtime._PATCHES)
     synthesize(program, project="p", stack="s", stock_runtime=True)
-    assert seen["trace"] is original
+    assert not any(seen["patched"].values())
+
+
+def test_a_hand_off_is_never_deserialized_outside_the_dry_run():
+    with synth_runtime.fast_runtime():
+        struct = synth_runtime._hand_over({"a": 1.0})
+        assert synth_runtime.handed_over(struct)
+        pulumi.runtime.settings.configure(pulumi.runtime.settings.Settings(project="p", stack="s", dry_run=False))
+        try:
+            with pytest.raises(AssertionError):
+                rpc.deserialize_properties(struct, keep_unknowns=True)
+        finally:
+            pulumi.runtime.settings.reset_options()
+        with _dry_run():
+            with pytest.raises(AssertionError):
+                rpc.deserialize_properties(struct, keep_internal=False)
+            assert rpc.deserialize_properties(struct) == {"a": 1.0}
+        assert not synth_runtime.handed_over(struct)  # used once
+        unused = synth_runtime._hand_over({"b": 2.0})
+    assert not synth_runtime.handed_over(unused)  # nothing outlives the synth
 
 
 def test_an_unverified_sdk_version_gets_the_stock_runtime(monkeypatch):
     monkeypatch.setattr(synth_runtime, "supported", lambda: False)
     original = sdk_resource._get_stack_trace
     with synth_runtime.fast_runtime() as fast:
-        assert fast is False and sdk_resource._get_stack_trace is original
+        assert fast is False and sdk_resource._get_stack_trace is original and rpc.serialize_properties is not (
+            synth_runtime._serialize_properties)
 
 
 def test_the_environment_can_ask_for_the_stock_runtime(monkeypatch):
@@ -167,29 +435,26 @@ def test_the_environment_can_ask_for_the_stock_runtime(monkeypatch):
 
     def program():
         monitors.append(type(pulumi.runtime.settings.SETTINGS.monitor))
-        monitors.append(sdk_resource._get_stack_trace)
+        monitors.append(rpc.serialize_properties)
 
     monkeypatch.setenv(synth_runtime.RUNTIME_ENV, "stock")
     synthesize(program, project="p", stack="s")
     monkeypatch.setenv(synth_runtime.RUNTIME_ENV, "fast")
     synthesize(program, project="p", stack="s")
-    assert monitors[0] is MockMonitor and monitors[1] is sdk_resource._get_stack_trace
-    assert monitors[2] is FastMockMonitor and monitors[3] is not sdk_resource._get_stack_trace
-
-
-def test_the_fast_monitor_is_the_one_registering():
-    monitors = []
-
-    def program():
-        monitors.append(type(pulumi.runtime.settings.SETTINGS.monitor))
-        _Thing("x", {"a": 1})
-
-    synthesize(program, project="p", stack="s")
-    synthesize(program, project="p", stack="s", stock_runtime=True)
-    assert monitors == [FastMockMonitor, MockMonitor]
+    assert monitors[0] is MockMonitor and monitors[1] is not synth_runtime._serialize_properties
+    assert monitors[2] is FastMockMonitor and monitors[3] is synth_runtime._serialize_properties
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev", "edge"])
-def test_reference_stacks_record_the_same_with_both_runtimes(stack, synthesized):
-    """Kubernetes (prod: gateway, vLLM, monitoring), Docker (dev) and Docker over ssh with an image build (edge)."""
-    assert _records(synthesized(stack)) == _records(synth_stack(load_stack(stack), stock_runtime=True))
+def test_reference_stacks_record_and_render_the_same_with_both_runtimes(stack, synthesized, tmp_path):
+    """Kubernetes (prod: gateway, vLLM, monitoring), Docker (dev) and Docker over ssh with an image build (edge):
+    the same records, and every rendered file byte for byte."""
+    fast, stock = synthesized(stack), synth_stack(load_stack(stack), stock_runtime=True)
+    assert _records(fast) == _records(stock)
+    render(fast, tmp_path / "fast")
+    render(stock, tmp_path / "stock")
+    files = sorted(p.relative_to(tmp_path / "fast") for p in (tmp_path / "fast").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "stock") for p in (tmp_path / "stock").rglob("*") if p.is_file())
+    assert len(files) > 5
+    for path in files:
+        assert (tmp_path / "fast" / path).read_bytes() == (tmp_path / "stock" / path).read_bytes(), path
