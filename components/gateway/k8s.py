@@ -133,6 +133,9 @@ def build_gateway(
     conf = gateway_nginx_conf(per_replica, models, router=gaie.address if gaie else f"127.0.0.1:{ROUTER_PORT}",
                               listen=PROXY_PORT, keys_file=f"{KEYS_DIR}/clients.keys", js_dir=JS_DIR,
                               metrics_syslog=SYSLOG_ADDRESS, model_header=MODEL_HEADER if gaie else None,
+                              **({"title": "Model gateway proxy: named client keys, per-client limits and metrics, in "
+                                           "front of the cluster's Gateway (Gateway API Inference Extension)."}
+                                 if gaie else {}),
                               canaries=[CanaryRoute(c.models, c.share, f"127.0.0.1:{CANARY_ROUTER_PORT + i}")
                                         for i, c in enumerate(canaries)])
     files = {"nginx.conf": conf, "gateway.js": GATEWAY_JS.read_text(), "metrics_exporter.py": EXPORTER_PY.read_text()}

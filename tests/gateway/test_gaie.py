@@ -15,42 +15,12 @@ import yaml
 from slm_deploy.gate.schema_validation import CRD_DIR, crd_kinds, validate_objects
 from stacks.errors import ConfigError
 from stacks.loader import load_stack
-from tests.conftest import REPO, write_stack
+from tests.conftest import write_stack
 
-GAIE = """    inferenceGateway:
-      name: inference-gateway
-      namespace: gateway-system
-      address: inference-gateway-istio.gateway-system.svc.cluster.local:80
-      dataPlane:
-        podLabels:
-          gateway.networking.k8s.io/gateway-name: inference-gateway
-"""
+from .gaie_stack import GAIE
+
 DATA_PLANE = {"gateway.networking.k8s.io/gateway-name": "inference-gateway"}
 DATA_PLANE_NS = {"kubernetes.io/metadata.name": "gateway-system"}
-
-
-def gaie_stack_text(cluster_extra: str = GAIE) -> str:
-    """prod's stack file with the capability added under cluster (prod itself keeps vllm-router)."""
-    text = (REPO / "stacks" / "Pulumi.prod.yaml").read_text()
-    anchor = "    spareGpus: 1\n"
-    assert anchor in text
-    return text.replace(anchor, anchor + cluster_extra)
-
-
-@pytest.fixture(scope="module")
-def gaie_build(tmp_path_factory) -> Path:
-    from slm_deploy.pipeline import build_stack
-
-    root = tmp_path_factory.mktemp("gaie-project")
-    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
-    (root / "stacks").mkdir()
-    write_stack(root, "gaie", gaie_stack_text())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("SLM_DEPLOY_WAIVERS", raising=False)
-        mp.setenv("SLM_DEPLOY_NO_CACHE", "1")
-        build = build_stack(load_stack("gaie", root), root / "build" / "gaie")
-    assert build.gate.ok, [(f.check_id, f.resource, f.message) for f in build.gate.failed]
-    return build.out_dir
 
 
 def _manifests(build: Path, kind: str) -> dict[str, dict]:
