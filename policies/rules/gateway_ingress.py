@@ -27,7 +27,9 @@ from policies.rules._k8s import (
     as_dict, as_list, container_argv, containers, is_serving_workload, namespace, pod_labels, pod_template,
 )
 from policies.rules._types import CheckMeta, Result
-from policies.rules.network_policy_coverage import ingress_policies_selecting, ingress_rules
+from policies.rules.network_policy_coverage import (
+    PolicyIndex, ingress_policies_selecting, ingress_rules, restricts_ingress,
+)
 
 META = CheckMeta(
     id="CKV_SLM_031",
@@ -135,9 +137,10 @@ def _peer_problem(peer: dict, ns: str, allowed: list[Allowed]) -> str | None:
     return f"admits pods selected by {pods or '{}'} (neither the gateway nor Prometheus)"
 
 
-def evaluate_server(server: dict, objects: list[dict], allowed: list[Allowed]) -> Result:
+def evaluate_server(server: dict, objects: list[dict], allowed: list[Allowed],
+                    index: PolicyIndex | None = None) -> Result:
     ns = namespace(server)
-    policies = ingress_policies_selecting(server, objects)
+    policies = ingress_policies_selecting(server, objects, index)
     problems = [] if policies else [f"no ingress NetworkPolicy in namespace {ns!r} selects it: every pod can reach it"]
     for name, i, rule in ingress_rules(policies):
         peers = as_list(rule.get("from"))
@@ -185,6 +188,7 @@ def _candidates(objects: list[dict]) -> list[dict]:
 def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
     results: list[tuple[dict, Result]] = []
     judged: set[int] = set()
+    index = PolicyIndex(objects, restricts_ingress)
     pools = inference_pools(objects)
     pool_namespaces: dict[str, list[Allowed]] = {}
     for pool, selector, allowed in pools:
@@ -193,12 +197,12 @@ def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
         for obj in _candidates(objects):
             if id(obj) not in judged and namespace(obj) == ns and selector and _carries(pod_labels(obj), selector):
                 judged.add(id(obj))
-                results.append((obj, evaluate_server(obj, objects, allowed)))
+                results.append((obj, evaluate_server(obj, objects, allowed, index)))
     for ns, allowed in pool_namespaces.items():  # the namespace's other vLLM engines: any pool's peers at most
         for obj in _candidates(objects):
             if id(obj) not in judged and namespace(obj) == ns and is_serving_workload(obj) and _runs_engine(obj):
                 judged.add(id(obj))
-                results.append((obj, evaluate_server(obj, objects, allowed)))
+                results.append((obj, evaluate_server(obj, objects, allowed, index)))
     for gateway, router in gateways(objects):
         ns = namespace(gateway)
         selector, discovery_ns = discovery(router)
@@ -211,5 +215,5 @@ def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
                 pod_labels(obj).get(k) == v for k, v in selector.items())
             if routed or (namespace(obj) == ns and is_serving_workload(obj) and _runs_engine(obj)):
                 judged.add(id(obj))
-                results.append((obj, evaluate_server(obj, objects, [Allowed(gateway_selector, None, "gateway")])))
+                results.append((obj, evaluate_server(obj, objects, [Allowed(gateway_selector, None, "gateway")], index)))
     return results

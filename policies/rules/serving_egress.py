@@ -18,6 +18,7 @@ from policies.rules._k8s import (
 )
 from policies.rules._types import CheckMeta, Result
 from policies.rules.gateway_ingress import runs_router
+from policies.rules.network_policy_coverage import PolicyIndex
 
 META = CheckMeta(
     id="CKV_SLM_030",
@@ -54,10 +55,13 @@ def rule_problems(policy_name: str, rule: dict) -> list[str]:
     return problems
 
 
-def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
+def evaluate_workload(workload: dict, objects: list[dict], index: PolicyIndex | None = None) -> Result:
+    """``index``: a :class:`PolicyIndex` of ``objects`` built with ``_restricts_egress`` (the same policies, found
+    without reading every object for each workload)."""
     labels, ns = pod_labels(workload), namespace(workload)
-    policies = [o for o in objects if o.get("kind") == "NetworkPolicy" and namespace(o) == ns
-                and _restricts_egress(o) and _selects(o, labels)]
+    policies = index.selecting(workload) if index is not None else [
+        o for o in objects if o.get("kind") == "NetworkPolicy" and namespace(o) == ns
+        and _restricts_egress(o) and _selects(o, labels)]
     if not policies:
         return Result.judge(True, [f"no NetworkPolicy in namespace {ns!r} restricts egress of pod labels {labels}"])
     problems = []
@@ -83,4 +87,5 @@ def is_gateway_workload(obj: dict) -> bool:
 
 
 def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
-    return [(w, evaluate_workload(w, objects)) for w in objects if is_serving_workload(w) or is_gateway_workload(w)]
+    index = PolicyIndex(objects, _restricts_egress)
+    return [(w, evaluate_workload(w, objects, index)) for w in objects if is_serving_workload(w) or is_gateway_workload(w)]

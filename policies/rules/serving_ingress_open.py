@@ -15,7 +15,9 @@ from policies.rules._cidr import admitted, public_part
 from policies.rules._identify import AUTH_PROXY_CONTAINER
 from policies.rules._k8s import as_dict, as_list, containers, is_serving_workload, namespace, pod_template
 from policies.rules._types import CheckMeta, Result
-from policies.rules.network_policy_coverage import ingress_policies_selecting, ingress_rules
+from policies.rules.network_policy_coverage import (
+    PolicyIndex, ingress_policies_selecting, ingress_rules, restricts_ingress,
+)
 
 META = CheckMeta(
     id="CKV_SLM_034",
@@ -83,9 +85,9 @@ def _reaches(rule_ports: list, ports: list[dict]) -> list[str]:
     return hit
 
 
-def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
+def evaluate_workload(workload: dict, objects: list[dict], index: PolicyIndex | None = None) -> Result:
     ns, ports = namespace(workload), serving_ports(workload)
-    policies = ingress_policies_selecting(workload, objects)
+    policies = ingress_policies_selecting(workload, objects, index)
     problems = [] if policies else [f"no ingress NetworkPolicy in namespace {ns!r} selects it: it admits any source"]
     for name, i, rule in ingress_rules(policies):
         reached = _reaches(as_list(rule.get("ports")), ports)
@@ -103,5 +105,6 @@ def evaluate_workload(workload: dict, objects: list[dict]) -> Result:
 
 
 def evaluate(objects: list[dict]) -> list[tuple[dict, Result]]:
-    return [(w, evaluate_workload(w, objects)) for w in objects
+    index = PolicyIndex(objects, restricts_ingress)
+    return [(w, evaluate_workload(w, objects, index)) for w in objects
             if w.get("kind") != "PodTemplate" and is_serving_workload(w)]
