@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["VERIFIED_CHECKOV", "supported", "pod_labels", "policy_may_connect", "POD_CONTAINERS"]
+__all__ = ["VERIFIED_CHECKOV", "supported", "pod_labels", "policy_may_connect", "POD_CONTAINERS", "PolicyEdges"]
 
 VERIFIED_CHECKOV = "3.3.30"
 
@@ -98,3 +98,52 @@ def policy_may_connect(policy: Any, pods: list[Any] | None) -> bool:
         if not _plain_labels(labels) or all(labels.get(k) == v for k, v in match.items()):
             return True
     return False
+
+
+class PolicyEdges:
+    """:func:`policy_may_connect` for many pods against one set of policies, without reading every policy per pod.
+
+    ``policies``: name -> object (a file's rel path -> its parsed object). :meth:`connected` returns, in sorted
+    order, exactly the names whose policy :func:`policy_may_connect` says may connect to the given object's Pod
+    vertices: the index only narrows the candidates (a policy whose ``podSelector.matchLabels`` is plain, non-empty
+    text is a candidate only for pods holding its first pair, since it connects only to pods holding all its
+    pairs; any other shape is a candidate for every pod), and each candidate is judged by the same function.
+    A pod without labels or with labels that are not plain text (unsure) makes every policy a candidate.
+    """
+
+    def __init__(self, policies: dict[str, Any]):
+        self._policies = policies
+        self._always: list[str] = []
+        self._by_pair: dict[tuple[str, str], list[str]] = {}
+        for name, policy in policies.items():
+            pair = _index_pair(policy)
+            if pair is None:
+                self._always.append(name)
+            else:
+                self._by_pair.setdefault(pair, []).append(name)
+
+    def connected(self, obj: Any) -> list[str]:
+        pods = pod_labels(obj)
+        if pods is None or not all(_plain_labels(labels) for labels in pods):
+            candidates = set(self._policies)
+        else:
+            candidates = set(self._always)
+            for labels in pods:
+                for pair in labels.items():
+                    candidates.update(self._by_pair.get(pair, ()))
+        return sorted(name for name in candidates if policy_may_connect(self._policies[name], pods))
+
+
+def _index_pair(policy: Any) -> tuple[str, str] | None:
+    """The ``matchLabels`` pair a policy is indexed under: only where :func:`policy_may_connect` connects it
+    to nothing but pods holding every such pair; None means "may connect to any pod" (judged for every pod)."""
+    if not isinstance(policy, dict) or policy.get("kind") != "NetworkPolicy":
+        return None
+    spec = policy.get("spec")
+    if not isinstance(spec, dict) or "selector" in spec:
+        return None
+    selector = spec.get("podSelector")
+    match = selector.get("matchLabels") if isinstance(selector, dict) else None
+    if not match or not _plain_labels(match):
+        return None
+    return next(iter(match.items()))

@@ -13,14 +13,15 @@ checks' own definitions this module derives:
   on itself and the group's hubs.
 
 :func:`file_keys` turns that into one cache key per file: in a spoke-local group a spoke's key covers its
-own bytes and every hub file of the group (so does a hub's, which no check reports on); every other file's key
-covers every file of its group. So a
-changed or added Deployment changes its own key only (re-judged against every NetworkPolicy that can select it:
-:mod:`slm_deploy.gate.graph_edges`), a removed one
-no other key, a changed, added or removed NetworkPolicy every key of its group (the whole group is judged
-again), and a change in another group changes nothing here. :func:`scan_set` says which files the re-run must load for the files
-whose keys missed. tests/gate/test_graph_partition.py checks that a cross-object finding appears and
-disappears when only one object changes, against a full scan.
+own bytes and the hub files that can be connected to it (given ``edges``, from :mod:`slm_deploy.gate.graph_edges`;
+without it every hub file of the group); a hub's key covers its own bytes (no check reports on a hub, so its
+results are empty); every other file's key covers every file of its group. So a changed or added Deployment
+changes its own key only (re-judged against every NetworkPolicy that can select it), a removed one no other
+key, a changed, added or removed NetworkPolicy its own key and the keys of the pods it can select before or
+after the change (their set of connected hubs changed), and a change in another group changes nothing here.
+:func:`scan_set` says which files the re-run must load for the files whose keys missed.
+tests/gate/test_graph_partition.py checks that a cross-object finding appears and disappears when only one
+object changes, against a full scan.
 """
 
 from __future__ import annotations
@@ -106,9 +107,12 @@ def _membership(kind: str | None, pod_kinds: set[str]) -> str | None:
 
 
 def file_keys(files: dict[str, tuple[str | None, str]], groups: list[dict[str, Any]] | None,
-              pod_kinds: set[str]) -> dict[str, tuple[str, str]]:
+              pod_kinds: set[str],
+              edges: Callable[[list[str]], Callable[[str], list[str]]] | None = None) -> dict[str, tuple[str, str]]:
     """``rel -> (graph cache key, group id)`` for the graph subset. ``files``: ``rel -> (kind, content key)``.
 
+    ``edges(hub_rels)``: for a spoke-local group's hub files, a function giving the hubs among them that can be
+    connected to one spoke file (a superset of checkov's edges); None: every hub counts for every spoke.
     Without groups, or with a file of unknown kind, everything is one group keyed on every file.
     """
     by_kind: dict[str, int] = {}
@@ -124,13 +128,27 @@ def file_keys(files: dict[str, tuple[str | None, str]], groups: list[dict[str, A
         members.setdefault(n, []).append(rel)
     keys: dict[str, tuple[str, str]] = {}
     for n, rels in members.items():
-        hubs = set(groups[n]["hubs"] or [])
-        whole = _digest([(r, files[r][1]) for r in rels])
-        hub_digest = _digest([(r, files[r][1]) for r in rels if _membership(files[r][0], pod_kinds) in hubs])
-        # Spoke-local: no check reports on a hub, and a spoke's results depend on itself and the hubs only;
-        # so adding, changing or removing a spoke changes no other file's key.
-        context = f"hubs:{hub_digest}" if groups[n]["hubs"] is not None else f"group:{whole}"
+        if groups[n]["hubs"] is None:  # not spoke-local: every file's results may depend on every file
+            context = f"group:{_digest([(r, files[r][1]) for r in rels])}"
+            for rel in rels:
+                keys[rel] = (hashlib.sha256(f"{files[rel][1]}\0{context}".encode()).hexdigest(), f"{n}")
+            continue
+        # Spoke-local: no check reports on a hub, and a spoke's results depend on itself and the hubs connected
+        # to it only; so adding, changing or removing a spoke changes no other file's key, and a hub changes
+        # only its own key and those of the spokes it can be connected to (now or before: their hub set moved).
+        hubs = set(groups[n]["hubs"])
+        hub_rels = sorted(r for r in rels if _membership(files[r][0], pod_kinds) in hubs)
+        hub_set = set(hub_rels)
+        connected = edges(hub_rels) if edges is not None else None
+        every_hub = None
         for rel in rels:
+            if rel in hub_set:
+                context = "hub"
+            elif connected is not None:
+                context = f"edges:{_digest([(r, files[r][1]) for r in connected(rel)])}"
+            else:
+                every_hub = every_hub or _digest([(r, files[r][1]) for r in hub_rels])
+                context = f"hubs:{every_hub}"
             keys[rel] = (hashlib.sha256(f"{files[rel][1]}\0{context}".encode()).hexdigest(), f"{n}")
     return keys
 
@@ -138,12 +156,15 @@ def file_keys(files: dict[str, tuple[str | None, str]], groups: list[dict[str, A
 def scan_set(missing: list[str], files: dict[str, tuple[str | None, str]], groups: list[dict[str, Any]] | None,
              keys: dict[str, tuple[str, str]], pod_kinds: set[str],
              may_connect: Callable[[str, list[str]], bool] | None = None) -> list[str]:
-    """The files a graph re-run must load so that every ``missing`` file's results are exact: per group with a
-    missing file, its missing spokes plus all its hubs (spoke-local), else all of the group.
+    """The files a graph re-run must load so that every ``missing`` file's results are exact: per spoke-local group
+    with a missing file, its missing files plus the hubs that may be connected to its missing spokes; per other
+    group with a missing file, all of the group.
 
     ``may_connect(hub, spokes)``: False when the hub file can have no edge to any of the missing spoke files
-    (:mod:`slm_deploy.gate.graph_edges`); such a hub cannot change their results and is left out. Only the
-    missing spokes' results are kept from such a run (no check of a spoke-local group reports on a hub)."""
+    (:mod:`slm_deploy.gate.graph_edges`); such a hub cannot change their results and is left out (None: every hub
+    is kept). A missing hub is loaded for its own (empty: no check of a spoke-local group reports on a hub)
+    results; the spokes it can be connected to have missing keys themselves (:func:`file_keys`). Only the missing
+    files' results are kept from such a run."""
     by_group: dict[str, list[str]] = {}
     for rel, (_, group) in keys.items():
         by_group.setdefault(group, []).append(rel)
@@ -153,9 +174,12 @@ def scan_set(missing: list[str], files: dict[str, tuple[str | None, str]], group
         if not gone:
             continue
         hubs = set(groups[int(group)]["hubs"] or []) if group != "all" and groups is not None else None
-        if hubs and not any(_membership(files[r][0], pod_kinds) in hubs for r in gone):
-            wanted |= set(gone) | {r for r in rels if _membership(files[r][0], pod_kinds) in hubs
-                                   and (may_connect is None or may_connect(r, gone))}
+        if hubs:
+            spokes = [r for r in gone if _membership(files[r][0], pod_kinds) not in hubs]
+            wanted |= set(gone)
+            if spokes:
+                wanted |= {r for r in rels if _membership(files[r][0], pod_kinds) in hubs
+                           and (may_connect is None or may_connect(r, spokes))}
         else:
             wanted |= set(rels)
     return sorted(wanted)

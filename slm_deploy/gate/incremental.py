@@ -77,6 +77,7 @@ class Plan:
         from slm_deploy.gate.scan import graph_subset
 
         build_dir, manifests = self.build_dir, self.manifests
+        self.objects = objects
         catalog = self.store.catalog()
         if catalog is None:
             self.jobs.append(("catalog", _call(worker, "check_catalog", checks_dir), None))
@@ -113,12 +114,15 @@ class Plan:
                               (missing, keys)))
 
     kinds: dict[Path, str | None] = field(default_factory=dict)
+    objects: dict[Path, Any] | None = None
+    """The parsed manifests (:meth:`submit`), for the graph keys' and re-runs' edges (None: every hub counts)."""
     graph_scanned: int = 0
     """How many files the graph checks loaded this run (0: every graph result came from the cache)."""
 
     def _graph_keys(self, catalog: dict[str, Any], subset: list[Path]) -> tuple[dict, dict[str, tuple[str, str]]]:
         files = {self.rels[p]: (self.kinds.get(p), self.keys[p]) for p in subset}
-        return files, file_keys(files, catalog.get("graph_groups"), set(catalog.get("pod_kinds") or []))
+        edges = _edges(self.objects, {self.rels[p]: p for p in subset})
+        return files, file_keys(files, catalog.get("graph_groups"), set(catalog.get("pod_kinds") or []), edges)
     jobs: list[tuple[str, Any, Any]] = field(default_factory=list)
     """(what, pending result, context) in submission order (one worker answers on one pipe)."""
 
@@ -190,6 +194,21 @@ def _policy_filter(objects: dict[Path, Any] | None, by_rel: dict[str, Path]):
         return graph_edges.policy_may_connect(objects.get(by_rel[hub]), pods)
 
     return may_connect
+
+
+def _edges(objects: dict[Path, Any] | None, by_rel: dict[str, Path]):
+    """``edges(hub_rels)`` for :func:`~slm_deploy.gate.graph_partition.file_keys` from the parsed objects, or None
+    (every hub counts for every spoke): the hubs checkov may connect to one spoke, through an index of the hubs."""
+    from slm_deploy.gate import graph_edges
+
+    if objects is None or not graph_edges.supported():
+        return None
+
+    def for_hubs(hub_rels: list[str]):
+        index = graph_edges.PolicyEdges({rel: objects.get(by_rel[rel]) for rel in hub_rels})
+        return lambda spoke: index.connected(objects.get(by_rel[spoke]))
+
+    return for_hubs
 
 
 def _output(found: dict[str, list]) -> "ScanOutput":

@@ -11,6 +11,8 @@ import inspect
 
 import pytest
 from checkov.kubernetes import kubernetes_utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from checkov.kubernetes.graph_builder.graph_components.ResourceKeywordIdentifier import ResourceKeywordIdentifier
 from checkov.kubernetes.graph_builder.graph_components.edge_builders.KeywordEdgeBuilder import KeywordEdgeBuilder
 from checkov.kubernetes.graph_builder.graph_components.edge_builders.LabelSelectorEdgeBuilder import (
@@ -25,7 +27,7 @@ from checkov.kubernetes.graph_builder.graph_components.edge_builders.ServiceAcco
 from checkov.kubernetes.graph_builder.local_graph import KubernetesLocalGraph
 
 from slm_deploy.gate import graph_edges
-from slm_deploy.gate.graph_edges import POD_CONTAINERS, pod_labels, policy_may_connect
+from slm_deploy.gate.graph_edges import POD_CONTAINERS, PolicyEdges, pod_labels, policy_may_connect
 
 PINNED = {
     "NetworkPolicyEdgeBuilder": (NetworkPolicyEdgeBuilder,
@@ -112,3 +114,44 @@ def test_an_unverified_checkov_keeps_every_policy(monkeypatch):
 
     monkeypatch.setattr(graph_edges, "supported", lambda: False)
     assert incremental._policy_filter({}, {}) is None
+
+
+_text = st.sampled_from(["a", "b", "t"])
+_labels = st.one_of(st.dictionaries(st.sampled_from(["app", "tier"]), st.one_of(_text, st.just(True)), max_size=2),
+                    st.none())
+_plain = st.dictionaries(st.sampled_from(["app", "tier"]), _text, min_size=1, max_size=2)
+_specs = st.one_of(
+    st.builds(lambda match: {"podSelector": {"matchLabels": match}}, _plain),  # the common shape, most often
+    st.builds(lambda match: {"podSelector": {"matchLabels": match}}, _plain),
+    st.fixed_dictionaries({"podSelector": st.one_of(st.fixed_dictionaries({}, optional={
+        "matchLabels": _labels, "matchExpressions": st.just([{"key": "app", "operator": "Exists"}])}), st.none())},
+        optional={"selector": st.fixed_dictionaries({"matchLabels": _labels})}),
+    st.none(), st.just(["odd"]))
+_objects = st.one_of(
+    st.builds(_deployment, _plain),
+    st.builds(_deployment, st.dictionaries(st.sampled_from(["app", "tier"]), _text, max_size=2),
+              st.sampled_from(["Deployment", "Job", "CronLike"])),
+    st.builds(lambda labels: {"kind": "Pod", "metadata": {"labels": labels}, "spec": {}}, _labels),
+    st.just({"kind": "Deployment", "spec": [{"template": {}}]}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(policies=st.lists(st.one_of(st.builds(_policy, _specs), st.just({"kind": "Service", "spec": {}})), max_size=8),
+       objects=st.lists(_objects, min_size=1, max_size=4))
+def test_policy_edges_index_is_the_linear_answer(policies, objects):
+    """PolicyEdges.connected is exactly the policies policy_may_connect keeps, whatever the shapes."""
+    named = {f"p{i}": p for i, p in enumerate(policies)}
+    index = PolicyEdges(named)
+    for obj in objects:
+        assert index.connected(obj) == sorted(n for n, p in named.items() if policy_may_connect(p, pod_labels(obj)))
+
+
+def test_policy_edges_read_only_candidates(monkeypatch):
+    """Not a timing test: one pod's lookup judges only the policies that can select it (its pair, every-pod)."""
+    named = {f"p{i}": _policy({"podSelector": {"matchLabels": {"app": f"a{i}"}}}) for i in range(40)}
+    named["all"] = _policy({"podSelector": {}})
+    judged = []
+    real = graph_edges.policy_may_connect
+    monkeypatch.setattr(graph_edges, "policy_may_connect", lambda p, pods: judged.append(p) or real(p, pods))
+    assert PolicyEdges(named).connected(_deployment({"app": "a7"})) == ["all", "p7"]
+    assert len(judged) == 2

@@ -99,19 +99,37 @@ def test_spoke_change_rescans_only_it_with_the_hubs_and_findings_follow(tmp_path
     assert _k8s6(result) == {"passed app-a", "failed app-b"} and asked == []
 
 
-def test_hub_change_rejudges_the_whole_group(tmp_path, graph_calls):
-    build = write_build(tmp_path / "b", [_deployment("a", "x"), _deployment("b", "y"), _policy("np", "x")])
-    _gate(build, graph_calls)
-    _write(build, _policy("np", "y"))  # only the policy changed: a loses its policy, b gains one
+def test_hub_change_rejudges_only_the_pods_it_can_select(tmp_path, graph_calls):
+    """A changed, added or removed NetworkPolicy re-judges itself and the pods it can be connected to before or
+    after the change (their connected policies changed), each with the policies connected to it; every other pod
+    keeps its cached result. Each cached gate equals an uncached full one (_gate)."""
+    build = write_build(tmp_path / "b", [_deployment("a", "x"), _deployment("b", "y"), _deployment("c", "z"),
+                                         _policy("np", "x")])
+    assert _k8s6(_gate(build, graph_calls)[0]) == {"passed app-a", "failed app-b", "failed app-c"}
+    _write(build, _policy("np", "y"))  # only the policy changed: a loses its policy, b gains one, c is untouched
     result, asked = _gate(build, graph_calls)
-    assert _k8s6(result) == {"failed app-a", "passed app-b"}
+    assert _k8s6(result) == {"failed app-a", "passed app-b", "failed app-c"}
     assert asked == [["demo.deployment.a.yaml", "demo.deployment.b.yaml", "demo.networkpolicy.np.yaml"]]
-    _write(build, _policy("np2", "x"))  # a second policy: a is covered again
+    _write(build, _policy("np2", "x"))  # a second policy: a is covered again; b keeps its result
     result, asked = _gate(build, graph_calls)
-    assert _k8s6(result) == {"passed app-a", "passed app-b"} and len(asked) == 1 and len(asked[0]) == 4
-    for name in ("np", "np2"):
-        (build / "manifests" / f"demo.networkpolicy.{name}.yaml").unlink()  # the hubs gone: both fail
-    assert _k8s6(_gate(build, graph_calls)[0]) == {"failed app-a", "failed app-b"}
+    assert _k8s6(result) == {"passed app-a", "passed app-b", "failed app-c"}
+    assert asked == [["demo.deployment.a.yaml", "demo.networkpolicy.np2.yaml"]]
+    (build / "manifests" / "demo.networkpolicy.np.yaml").unlink()  # b's only policy removed: its finding appears
+    result, asked = _gate(build, graph_calls)
+    assert _k8s6(result) == {"passed app-a", "failed app-b", "failed app-c"}
+    assert asked == [["demo.deployment.b.yaml"]]
+    _write(build, _policy("np-q", "q"))  # a policy selecting no pod: judged alone, no pod re-judged
+    result, asked = _gate(build, graph_calls)
+    assert _k8s6(result) == {"passed app-a", "failed app-b", "failed app-c"}
+    assert asked == [["demo.networkpolicy.np-q.yaml"]]
+    _write(build, _shaped("np-all", {}))  # selects every pod: every pod re-judged, with the policies it connects to
+    result, asked = _gate(build, graph_calls)
+    assert _k8s6(result) == {"passed app-a", "passed app-b", "passed app-c"}
+    assert asked == [["demo.deployment.a.yaml", "demo.deployment.b.yaml", "demo.deployment.c.yaml",
+                      "demo.networkpolicy.np-all.yaml", "demo.networkpolicy.np2.yaml"]]
+    for name in ("np2", "np-q", "np-all"):
+        (build / "manifests" / f"demo.networkpolicy.{name}.yaml").unlink()  # the hubs gone: all fail
+    assert _k8s6(_gate(build, graph_calls)[0]) == {"failed app-a", "failed app-b", "failed app-c"}
 
 
 def test_keys_and_scan_sets_by_shape():
@@ -124,11 +142,17 @@ def test_keys_and_scan_sets_by_shape():
     changed = file_keys(dict(files, d1=("Deployment", "k1b")), groups, pods)
     assert [r for r in keys if keys[r] != changed[r]] == ["d1"]  # a spoke: only its own key
     hub = file_keys(dict(files, np=("NetworkPolicy", "k3b")), groups, pods)
-    assert {r for r in keys if keys[r] != hub[r]} == {"d1", "j1", "np"}  # a hub: its whole group
+    assert {r for r in keys if keys[r] != hub[r]} == {"d1", "j1", "np"}  # a hub, no edges known: every spoke
+    edges = {"d1": ["np"], "j1": []}  # np can be connected to d1 only (graph_edges decides it from the objects)
+    with_edges = file_keys(files, groups, pods, lambda hubs: lambda spoke: [h for h in edges[spoke] if h in hubs])
+    hub = file_keys(dict(files, np=("NetworkPolicy", "k3b")), groups, pods,
+                    lambda hubs: lambda spoke: [h for h in edges[spoke] if h in hubs])
+    assert {r for r in with_edges if with_edges[r] != hub[r]} == {"d1", "np"}  # a hub: itself and its pods
     role = file_keys(dict(files, r=("Role", "k4b")), groups, pods)
     assert {r for r in keys if keys[r] != role[r]} == {"r", "rb"}  # not spoke-local: its whole group
     assert scan_set(["d1"], files, groups, keys, pods) == ["d1", "np"]
     assert scan_set(["np", "d1", "j1"], files, groups, keys, pods) == ["d1", "j1", "np"]
+    assert scan_set(["np"], files, groups, keys, pods) == ["np"]  # a hub alone: its own (empty) results only
     assert scan_set(["rb"], files, groups, keys, pods) == ["r", "rb"]
     unknown = file_keys(dict(files, x=(None, "k6")), groups, pods)  # a file of unknown kind: one group of all
     assert scan_set(["d1"], dict(files, x=(None, "k6")), groups, unknown, pods) == sorted([*files, "x"])
@@ -184,3 +208,47 @@ def test_a_changed_pod_without_labels_is_judged_with_every_policy(tmp_path, grap
     _write(build, bare)
     result, asked = _gate(build, graph_calls)
     assert asked == [["demo.deployment.b.yaml", "demo.networkpolicy.np-x.yaml"]]
+
+
+def test_random_single_changes_match_a_full_scan(tmp_path, graph_calls):
+    """A seeded walk of one-object changes (a pod's labels, a policy's selector or shape, a policy or pod added or
+    removed): after each, the cached gate equals an uncached full one (_gate) and re-judged no unchanged pod that
+    no changed policy can select."""
+    import random
+
+    rng = random.Random(17)
+    tiers = ["x", "y", "z", "w"]
+    pods = {f"d{i}": rng.choice(tiers) for i in range(5)}
+    policies = {f"np{i}": {"matchLabels": {"tier": rng.choice(tiers)}} for i in range(3)}
+    build = write_build(tmp_path / "b", [_deployment(n, t) for n, t in pods.items()]
+                        + [_shaped(n, s) for n, s in policies.items()])
+    _gate(build, graph_calls)
+    shapes = [{}, {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["x"]}]}]
+    for step in range(8):
+        what = rng.choice(["pod", "policy", "add-policy", "drop-policy", "add-pod", "drop-pod"])
+        if what == "pod" or (what == "drop-pod" and len(pods) < 3):
+            name = rng.choice(sorted(pods))
+            pods[name] = rng.choice([t for t in tiers if t != pods[name]])
+            _write(build, _deployment(name, pods[name]))
+        elif what in ("policy", "add-policy"):
+            name = rng.choice(sorted(policies)) if what == "policy" else f"np{len(policies) + step + 10}"
+            policies[name] = rng.choice(shapes + [{"matchLabels": {"tier": t}} for t in tiers])
+            _write(build, _shaped(name, policies[name]))
+        elif what == "drop-policy" and policies:
+            name = rng.choice(sorted(policies))
+            del policies[name]
+            (build / "manifests" / f"demo.networkpolicy.{name}.yaml").unlink()
+        elif what == "add-pod":
+            name = f"d{len(pods) + step + 10}"
+            pods[name] = rng.choice(tiers)
+            _write(build, _deployment(name, pods[name]))
+        elif what == "drop-pod":
+            name = rng.choice(sorted(pods))
+            del pods[name]
+            (build / "manifests" / f"demo.deployment.{name}.yaml").unlink()
+        result, asked = _gate(build, graph_calls)  # equals a full scan
+        covered = {n for n, t in pods.items() if any(not s.get("matchLabels") or s["matchLabels"]["tier"] == t
+                                                       for s in policies.values())}
+        assert _k8s6(result) == {("passed " if n in covered else "failed ") + f"app-{n}" for n in pods}, (step, what)
+        rejudged = {f.split(".")[2] for call in asked for f in call if ".deployment." in f}
+        assert len(rejudged) <= 2 or what in ("policy", "add-policy", "drop-policy"), (step, what, rejudged)
