@@ -9,8 +9,9 @@ every file of policies/ that judges output, and the gate's own code):
   alone, so an unchanged file keeps its results;
 * **graph checks** (CKV2, which span objects): per file of the kinds any graph check can see
   (:func:`slm_deploy.gate.scan.graph_check_kinds`), under a key that also covers the files its results can
-  depend on (:mod:`slm_deploy.gate.graph_partition`: a Deployment's covers every NetworkPolicy; an RBAC
-  object's every RBAC object). A changed object re-runs the graph checks on itself and those files only, so
+  depend on (:mod:`slm_deploy.gate.graph_partition`: a Deployment's covers the NetworkPolicies checkov can
+  connect to its pods; an RBAC object's every RBAC object). A changed object re-runs the graph checks on itself
+  and those files only, so
   a cross-object finding appears or disappears with the one object that caused it; a change to any other
   kind (ConfigMap, Service, ...) keeps them;
 * **promtool's verdict per rule file** (key: its place, its text and the promtool binary);
