@@ -37,7 +37,26 @@ def _is_rules(doc: Any) -> bool:
     return isinstance(groups, list) and bool(groups) and all(isinstance(g, dict) and "rules" in g for g in groups)
 
 
-def rule_files(build_dir: Path, manifests: dict[Path, Any]) -> list[tuple[str, str]]:
+def _text_is_rules(text: str, store: Any = None) -> bool:
+    """Whether a YAML text is a rule file (:func:`_is_rules` of its parse). ``store`` (an
+    :class:`~slm_deploy.gate.object_cache.ObjectStore`) keeps the answer per text: a function of the text alone,
+    so an unchanged rule file of a large stack (every service's alerts, ~0.5 MB) is not parsed again."""
+    import hashlib
+
+    key = "shape:" + hashlib.sha256(text.encode()).hexdigest()
+    known = store.get("rules", key) if store is not None else None
+    if known is not None:
+        return bool(known["rules"])
+    try:
+        doc = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        doc = None
+    if store is not None:
+        store.put("rules", key, {"rules": _is_rules(doc)})
+    return _is_rules(doc)
+
+
+def rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None) -> list[tuple[str, str]]:
     """``(file in the build dir, rule-file text)`` for every rendered rule file."""
     found: list[tuple[str, str]] = []
     files = build_dir / "files"
@@ -45,11 +64,7 @@ def rule_files(build_dir: Path, manifests: dict[Path, Any]) -> list[tuple[str, s
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
             continue
         text = path.read_text()
-        try:
-            doc = yaml.load(text, Loader=_LOADER)
-        except yaml.YAMLError:
-            doc = None
-        if _is_rules(doc):
+        if _text_is_rules(text, store):
             found.append((path.relative_to(build_dir).as_posix(), text))
     for path, obj in manifests.items():  # JSON is YAML to promtool, and ~20x cheaper to write than PyYAML's output
         if isinstance(obj, dict) and obj.get("kind") == "PrometheusRule":
@@ -77,7 +92,7 @@ def check_rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = N
     ``store`` (the gate's :class:`~slm_deploy.gate.object_cache.ObjectStore`): promtool's verdict per rule
     file, keyed on the file's text and the promtool binary; a changed file is always checked again.
     """
-    files = rule_files(build_dir, manifests)
+    files = rule_files(build_dir, manifests, store)
     if not files:
         return [], []
     promtool = shutil.which("promtool")

@@ -41,13 +41,16 @@ def split_not_applicable(passed: list[Finding], objects_by_file: dict[str, Any],
     """(still passed, not applicable). ``objects_by_file``: build-relative manifest path -> object;
     ``runs``: check id -> control-plane binaries it judges (checks absent here are left alone)."""
     still, not_applicable = [], []
+    commands: dict[str, list[list[str]]] = {}  # per file, read once (a workload has ~50 such findings)
     for finding in passed:
         binaries = runs.get(finding.check_id)
         obj = objects_by_file.get(finding.file)
         if not binaries or obj is None:
             still.append(finding)
             continue
-        if any(b in command for command in container_commands(obj) for b in binaries):
+        if finding.file not in commands:
+            commands[finding.file] = container_commands(obj)
+        if any(b in command for command in commands[finding.file] for b in binaries):
             still.append(finding)
             continue
         what = " or ".join(binaries)

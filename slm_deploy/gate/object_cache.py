@@ -28,11 +28,10 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from slm_deploy.gate.result import Finding
+from slm_deploy.gate.result import finding_from_values, finding_values
 
 __all__ = ["fingerprint", "ObjectStore", "file_key"]
 
@@ -46,14 +45,14 @@ def _versions() -> str:
 
 def fingerprint(policies_dir: Path) -> str:
     """sha256 of everything that decides what a check says about one object (not which objects exist)."""
-    from slm_deploy.gate.cache import _tree
+    from slm_deploy.gate.cache import _digest_file, _files
 
     h = hashlib.sha256(_versions().encode())
     gate_code = Path(__file__).resolve().parent
     for label, root, skip in (("policies", policies_dir, ("crossguard", "CATALOG.md")), ("gate", gate_code, ())):
-        for path in _tree(root, skip):
-            h.update(f"\0{label}:{path.relative_to(root).as_posix()}\0".encode())
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+        for rel, path in _files(root, skip):
+            h.update(f"\0{label}:{rel}\0".encode())
+            h.update(_digest_file(path))
     return h.hexdigest()
 
 
@@ -62,15 +61,17 @@ def file_key(rel: str, data: bytes) -> str:
 
 
 def scan_to_json(out: Any) -> dict[str, Any]:
-    return {"passed": [asdict(f) for f in out.passed], "failed": [asdict(f) for f in out.failed],
-            "skipped": [asdict(f) for f in out.skipped], "ran": sorted(out.ran)}
+    """One scan output as JSON, each finding as its list of field values (:func:`finding_values`)."""
+    return {"passed": [finding_values(f) for f in out.passed], "failed": [finding_values(f) for f in out.failed],
+            "skipped": [finding_values(f) for f in out.skipped], "ran": sorted(out.ran)}
 
 
 def scan_from_json(data: dict[str, Any]) -> Any:
     from slm_deploy.gate.scan import ScanOutput
 
-    return ScanOutput([Finding(**f) for f in data["passed"]], [Finding(**f) for f in data["failed"]],
-                      [Finding(**f) for f in data["skipped"]], set(data["ran"]))
+    return ScanOutput([finding_from_values(f) for f in data["passed"]],
+                      [finding_from_values(f) for f in data["failed"]],
+                      [finding_from_values(f) for f in data["skipped"]], set(data["ran"]))
 
 
 class ObjectStore:

@@ -8,7 +8,6 @@ Pure Python (no checkov import), so a cached verdict can be re-reported instantl
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
@@ -158,7 +157,46 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
     }
 
 
+def _attr(text: str) -> str:
+    """ElementTree's attribute escaping (``xml.etree.ElementTree._escape_attrib``, Python 3.11)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    if "\n" in text:
+        text = text.replace("\n", "&#10;")
+    if "\t" in text:
+        text = text.replace("\t", "&#09;")
+    return text
+
+
+def _cdata(text: str) -> str:
+    """ElementTree's text escaping (``xml.etree.ElementTree._escape_cdata``, Python 3.11)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _open(tag: str, attrs: list[tuple[str, str]]) -> str:
+    return "<" + tag + "".join(f' {k}="{_attr(v)}"' for k, v in attrs)
+
+
 def junit_xml(result: GateResult) -> str:
+    """JUnit XML, one testsuite per check, one testcase per result.
+
+    Written line by line: byte for byte what ElementTree wrote for the same tree after ``ET.indent`` (two spaces)
+    and ``ET.tostring(encoding="unicode")`` (tests/gate/test_gate_reports.py compares both), without building
+    tens of thousands of elements for a large stack."""
     cases: dict[str, list[tuple[Finding, str, str]]] = defaultdict(list)
     for f in result.passed:
         cases[f.check_id].append((f, "passed", ""))
@@ -166,34 +204,49 @@ def junit_xml(result: GateResult) -> str:
         cases[f.check_id].append((f, "failed", f.message))
     for w in result.waived:
         cases[w.finding.check_id].append((w.finding, "skipped", f"waived ({w.by.source} {w.by.ident}): {w.by.reason}"))
-    root = ET.Element("testsuites", name=f"slm-deploy gate: {result.stack}")
+    props = [("property", [("name", f"waiverFile.{key}"), ("value", str(value).lower() if isinstance(value, bool)
+                                                                        else str(value))])
+             for key, value in sorted(result.waiver_file.items())]
+    body: list[str] = []
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for check_id in sorted(cases):
         rows = cases[check_id]
         failures = sum(1 for _, s, _ in rows if s == "failed")
         skipped = sum(1 for _, s, _ in rows if s == "skipped")
-        suite = ET.SubElement(root, "testsuite", name=check_id, tests=str(len(rows)), failures=str(failures),
-                              errors="0", skipped=str(skipped))
-        props = ET.SubElement(suite, "properties")
-        for key, value in sorted(result.waiver_file.items()):
-            ET.SubElement(props, "property", name=f"waiverFile.{key}", value=str(value).lower()
-                          if isinstance(value, bool) else str(value))
+        body.append("  " + _open("testsuite", [("name", check_id), ("tests", str(len(rows))),
+                                               ("failures", str(failures)), ("errors", "0"), ("skipped", str(skipped))])
+                    + ">\n")
+        if props:
+            body.append("    <properties>\n")
+            body += ["      " + _open(tag, attrs) + " />\n" for tag, attrs in props]
+            body.append("    </properties>\n")
+        else:
+            body.append("    <properties />\n")
+        classname = f"{result.stack}.{check_id}"
         for f, status, text in sorted(rows, key=lambda r: (r[0].resource, r[0].file)):
-            case = ET.SubElement(suite, "testcase", classname=f"{result.stack}.{check_id}",
-                                 name=f"{f.resource} [{f.file}]", file=f.file)
+            case = "    " + _open("testcase", [("classname", classname), ("name", f"{f.resource} [{f.file}]"),
+                                               ("file", f.file)])
             if status == "failed":
-                failure = ET.SubElement(case, "failure", message=f.check_name, type=check_id)
-                failure.text = text or f.check_name
+                inner = _open("failure", [("message", f.check_name), ("type", check_id)])
+                content = text or f.check_name
+                inner += f">{_cdata(content)}</failure>" if content else " />"
             elif status == "skipped":
-                ET.SubElement(case, "skipped", message=text)
+                inner = _open("skipped", [("message", text)]) + " />"
+            else:
+                body.append(case + " />\n")
+                continue
+            body.append(case + ">\n      " + inner + "\n    </testcase>\n")
+        body.append("  </testsuite>\n")
         totals["tests"] += len(rows)
         totals["failures"] += failures
         totals["skipped"] += skipped
-    for k, v in totals.items():
-        root.set(k, str(v))
-    root.set("errors", "0")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    root = _open("testsuites", [("name", f"slm-deploy gate: {result.stack}")]
+                 + [(k, str(v)) for k, v in totals.items()] + [("errors", "0")])
+    if body:  # the last child's closing line ends the root's indentation ("\n" at level 0)
+        xml = root + ">\n" + "".join(body) + "</testsuites>"
+    else:
+        xml = root + " />"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"
 
 
 def write_reports(result: GateResult, build_dir: Path) -> dict[str, str]:

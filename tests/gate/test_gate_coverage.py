@@ -203,3 +203,36 @@ def test_a_promtool_timeout_says_so_and_is_not_cached(tmp_path, monkeypatch):
     assert "run the gate again" in failed.message
     passed, failed = judge(300)
     assert [f.file for f in passed] == ["files/x/a.yaml"] and failed == []
+
+
+def test_rule_file_shape_is_cached_per_text_and_follows_a_change(tmp_path, monkeypatch):
+    """Whether a YAML file under files/ is a rule file is kept per text in the object store: an unchanged file is not
+    parsed again, a changed one always is (in and out of the rule-file shape)."""
+    import yaml as pyyaml
+
+    from slm_deploy.gate import alert_rules
+    from slm_deploy.gate.object_cache import ObjectStore
+
+    build = tmp_path / "b"
+    (build / "files" / "x").mkdir(parents=True)
+    path = build / "files" / "x" / "a.yaml"
+    good = "groups:\n- name: ok\n  rules:\n  - alert: Up\n    expr: up == 0\n"
+    parses: list[int] = []
+    real = pyyaml.load
+    monkeypatch.setattr(pyyaml, "load", lambda *a, **kw: parses.append(1) or real(*a, **kw))
+
+    def found() -> tuple[list[str], int]:
+        parses.clear()
+        store = ObjectStore("demo", "fp", tmp_path / "cache")
+        files = alert_rules.rule_files(build, {}, store)
+        store.save()
+        return [rel for rel, _ in files], len(parses)
+
+    path.write_text(good)
+    assert found() == (["files/x/a.yaml"], 1)
+    assert found() == (["files/x/a.yaml"], 0)  # unchanged: the cached answer
+    path.write_text("groups: []\n")  # no longer a rule file
+    assert found() == ([], 1)
+    path.write_text(good.replace("up == 0", "up == 1"))
+    assert found() == (["files/x/a.yaml"], 1)
+    assert alert_rules.rule_files(build, {}) == [("files/x/a.yaml", path.read_text())]  # no store: parsed every time
