@@ -29,6 +29,17 @@ runs (:func:`fast_runtime`):
 - **``rpc.contains_unknowns``** (``rpc.py:1460-1477``), run for every ``Output`` the program makes
   (``output.py:75``) and every serialized one: :func:`slm_deploy.synth_serialize.contains_unknowns`, the same
   walk answering plain leaves first.
+- **``rpc.translate_output_properties``** (``rpc.py:1250-1377``), what ``resolve_outputs`` makes of every output:
+  :func:`slm_deploy.synth_translate.translate_output_properties`, the same walk with each annotation's facts derived
+  once per type.
+- **Aliases and URNs the mock never reads**: ``prepare_aliases`` (``resource.py:129-167``) fills the request's
+  ``aliases`` (not read by the mock monitor): skipped for plain aliases, which cannot fail; ``collapse_alias_to_urn``
+  (481-514, for ``Resource._aliases``, read only without alias specs) and ``create_urn`` (517-547, computed per
+  registration at 1326 and used only without a monitor) give the same URN output from one output instead of five.
+
+Removing awaits changes how the event loop interleaves the program's tasks; so does the stock runtime's executor
+thread, whose monitor calls finish in no fixed order: a program whose result depended on that order would already
+differ between two stock runs. The reference stacks record and render the same either way (tested).
 
 None of this changes what the program sees or what is recorded: tests/slm_deploy/test_synth_runtime.py
 synthesizes the reference stacks with the SDK's stock path and with this one and compares every record and every
@@ -49,14 +60,16 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
+import pulumi.resource as pulumi_resource
 from google.protobuf import struct_pb2
+from pulumi import Alias, Output, Resource
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from slm_deploy import synth_serialize
+from slm_deploy import synth_serialize, synth_translate
 from slm_deploy.synth_serialize import NotMirrored
 
 __all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "fast_runtime", "supported", "stock_requested",
@@ -187,15 +200,72 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+def _plain_alias(alias: Any) -> bool:
+    """An alias whose URN needs nothing awaited: a string, or an ``Alias`` naming at most a name and a type (the
+    shape pulumi_kubernetes gives every resource it renamed across API versions)."""
+    if type(alias) is str:
+        return True
+    return (type(alias) is Alias and alias.parent is ... and alias.stack in (..., None) and alias.project in (..., None)
+            and (alias.name is ... or type(alias.name) is str) and (alias.type_ is ... or type(alias.type_) is str))
+
+
+async def _prepare_aliases(resource, resource_options, supports_alias_specs):
+    """``prepare_aliases`` (``resource.py:129-167``) fills ``RegisterResourceRequest.aliases``, which the mock monitor
+    never reads (``mocks.py:308-334``). For plain aliases (:func:`_plain_alias`, nothing that could fail or be
+    awaited) the request goes without them; anything else is prepared as the SDK prepares it."""
+    aliases = resource_options.aliases if resource_options is not None else None
+    if supports_alias_specs and all(_plain_alias(a) for a in aliases or ()):
+        return []
+    return await _STOCK["prepare_aliases"](resource, resource_options, supports_alias_specs)
+
+
+def _collapse_alias_to_urn(alias, default_name, default_type, default_parent):
+    """``collapse_alias_to_urn`` (``resource.py:481-514``), called by ``Resource.__init__`` (``pulumi/resource.py:1090``)
+    for every alias: for a plain ``Alias`` the same URN, known, with the same resources (the parent's, through its
+    URN), from one ``apply`` instead of the SDK's chain of five outputs; anything else as the SDK does it. (Only
+    ``all_aliases`` reads the result, when the monitor lacks alias specs; the mock monitor has them.)"""
+    if type(alias) is not Alias or not _plain_alias(alias):
+        return _STOCK["collapse_alias_to_urn"](alias, default_name, default_type, default_parent)
+    name = alias.name if alias.name is not ... else default_name
+    type_ = alias.type_ if alias.type_ is not ... else default_type
+    if type(name) is not str or type(type_) is not str or not (default_parent is None
+                                                               or isinstance(default_parent, Resource)):
+        return _STOCK["collapse_alias_to_urn"](alias, default_name, default_type, default_parent)
+    if default_parent is None:
+        return Output.from_input(f"urn:pulumi:{settings.get_stack()}::{settings.get_project()}::{type_}::{name}")
+    return default_parent.urn.apply(lambda u: u[0 : u.rfind("::")] + "$" + type_ + "::" + name)
+
+
+def _create_urn(name, type_, parent=None, project=None, stack=None):
+    """``create_urn`` (``resource.py:517-547``; ``register_resource`` computes one per registration at 1326 and uses it
+    only when no monitor is set): for a text name, type and parent URN the same value, known, without resources,
+    as one output instead of five; anything else as the SDK does it."""
+    if type(name) is not str or type(type_) is not str or not (parent is None or type(parent) is str):
+        return _STOCK["create_urn"](name, type_, parent, project, stack)
+    if parent is not None:
+        prefix = parent[0 : parent.rfind("::")] + "$"
+    else:
+        stack = settings.get_stack() if stack is None else stack
+        project = settings.get_project() if project is None else project
+        if type(stack) is not str or type(project) is not str:
+            return _STOCK["create_urn"](name, type_, parent, project, stack)
+        prefix = "urn:pulumi:" + stack + "::" + project + "::"
+    return Output.from_input(prefix + type_ + "::" + name)
+
+
 _STOCK: dict[str, Any] = {}
 """The SDK functions replaced while a fast synth runs, by name (filled by :func:`fast_runtime`)."""
 
 _PATCHES = (
     (sdk_resource, "_get_stack_trace", _no_stack_trace),
+    (sdk_resource, "prepare_aliases", _prepare_aliases),
+    (sdk_resource, "create_urn", _create_urn),
+    (pulumi_resource, "collapse_alias_to_urn", _collapse_alias_to_urn),
     (sdk_resource, "prepare_resource", _prepare_resource),
     (rpc, "serialize_properties", _serialize_properties),
     (rpc, "deserialize_properties", _deserialize_properties),
     (rpc, "contains_unknowns", synth_serialize.contains_unknowns),
+    (rpc, "translate_output_properties", synth_translate.translate_output_properties),
 )
 
 

@@ -4,10 +4,12 @@ runtime records, and the program reads back exactly what it reads back under the
 from __future__ import annotations
 
 import asyncio
+import enum
 import contextlib
 import hashlib
 import inspect
 import re
+import typing
 
 import pulumi
 import pulumi._types as sdk_types
@@ -22,7 +24,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 
-from slm_deploy import synth_runtime, synth_serialize
+from slm_deploy import synth_runtime, synth_serialize, synth_translate
 from slm_deploy.pipeline import synth_stack
 from slm_deploy.render import render
 from slm_deploy.synth import SynthError, synthesize
@@ -61,6 +63,16 @@ PINNED_SOURCES = {
                            "2337bcb071aab7490e2df87f51fe640f45cc6616e62a8a1c90770684144a6a48"),
     "is_discriminated_union": (sdk_types.is_discriminated_union,
                                "dde99438a0981c4b4032b569f0eb795097cf99020b835b4890fdb9df0f016ea4"),
+    "translate_output_properties": (rpc.translate_output_properties,
+                                    "3b2d90a79afc9f4f99b6577ecf3a145f6599bcea9cfc35a280d3cc40c9995f42"),
+    "_Path": (rpc._Path, "8b07b8637d2e8aa990a0d8840de546d54218da70c03cb372bfe8a0b6574c1b57"),
+    "unwrap_optional_type": (sdk_types.unwrap_optional_type,
+                             "66ac125c3482ccba5a1dae55e09f1e3ce9b117f75862e89c8030494305285d38"),
+    "is_output_type": (sdk_types.is_output_type, "b1f95264273a6faa9ab4ade8752199e6809625f99c028b09f72a3ec1dfa4b50a"),
+    "output_type_types": (sdk_types.output_type_types,
+                          "6ab8db53c320abece24be340aeaeeae05c4ce0e48acf58744132e4e3c4441111"),
+    "output_type_from_dict": (sdk_types.output_type_from_dict,
+                              "b973944b43c90935c8db7f2d866a7c4db59eccc6d6e3f2378bdc39dda0ef1696"),
     "protobuf _SetStructValue": (well_known_types._SetStructValue,
                                  "5c9e375426c987e933300198c94efd7768c332b4b56cd18decac991265ed7bd1"),
     "protobuf _GetStructValue": (well_known_types._GetStructValue,
@@ -80,9 +92,14 @@ def test_sdk_internals_are_the_checked_ones(name):
 # --- the value mirrors, on generated data ---
 
 def _typed(value):
-    """A value with its types made visible (1 and 1.0 differ), unknowns and secrets as markers."""
+    """A value with its types made visible (1 and 1.0 differ, an output type is its class), unknowns as a marker."""
     if isinstance(value, pulumi.output.Unknown):
         return "<unknown>"
+    if isinstance(value, dict) and type(value) is not dict:  # an output type
+        return (type(value).__name__, sorted((k, _typed(v)) for k, v in value.items()),
+                sorted((k, _typed(v)) for k, v in vars(value).items()))
+    if isinstance(value, enum.Enum):
+        return (type(value).__name__, value.value)
     if isinstance(value, dict):
         return ("dict", sorted((k, _typed(v)) for k, v in value.items()))
     if isinstance(value, list):
@@ -162,6 +179,38 @@ def test_contains_unknowns_on_shared_and_cyclic_values():
     cyclic["self"] = cyclic
     for value in ({"x": shared, "y": shared}, [shared, shared], cyclic, [cyclic, pulumi.output.Unknown()]):
         assert synth_serialize.contains_unknowns(value) is rpc.contains_unknowns(value)
+
+
+# What the engine hands back, and the annotations resolve_outputs translates it under (pulumi_kubernetes output
+# types, typed dicts and lists, int, an enum, unions, types that do not fit the value).
+_K8S_KEYS = st.sampled_from(["name", "image", "ports", "containerPort", "labels", "protocol", "x", "Other_Key"])
+_OUTPUT = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers(-5, 5) | st.sampled_from(["TCP", "ClusterIP", "a"])
+    | st.builds(pulumi.output.Unknown),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_K8S_KEYS, inner, max_size=4)
+    | st.builds(lambda v: {rpc._special_sig_key: rpc._special_secret_sig, "value": v}, inner),
+    max_leaves=15)
+_ANNOTATIONS = [None, int, str, typing.Any, dict, list, typing.Optional[int], dict[str, str], dict[str, int],
+                list[int], typing.Mapping[str, typing.Any], typing.Sequence[str], typing.Optional[list[str]],
+                k8s.core.v1.outputs.Container, k8s.core.v1.outputs.ContainerPort, k8s.meta.v1.outputs.ObjectMeta,
+                list[k8s.core.v1.outputs.ContainerPort], typing.Optional[k8s.core.v1.outputs.Container],
+                k8s.core.v1.ServiceSpecType, typing.Union[int, str], typing.Union[dict[str, str], list[str]]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_OUTPUT, st.sampled_from(_ANNOTATIONS), st.booleans(), st.booleans(), st.booleans())
+def test_output_translation_is_the_sdks(output, typ, use_meta, none_on_mismatch, transform):
+    """synth_translate.translate_output_properties == the SDK's (value, output types, enums, ints, errors)."""
+    transformer = (lambda k: k.lower()) if transform else (lambda k: k)
+
+    def outcome(translate):
+        try:
+            return _typed(translate(output, transformer, typ, use_meta, rpc._Path("top", resource="r"),
+                                    none_on_mismatch))
+        except (AssertionError, ValueError, TypeError, KeyError) as exc:
+            return type(exc).__name__, str(exc)
+
+    assert outcome(synth_translate.translate_output_properties) == outcome(synth_translate.STOCK)
 
 
 # A generated input: plain data, Outputs (known, unknown, secret) around it, and pulumi_kubernetes input types.
