@@ -340,6 +340,13 @@ def _mixed_program(seen: dict) -> None:
             spec=k8s.core.v1.PodSpecArgs(containers=[k8s.core.v1.ContainerArgs(
                 name="c", image="i", ports=[k8s.core.v1.ContainerPortArgs(container_port=80)],
                 env=[{"name": "E", "value": config.metadata.name}])]))))
+    aliased = _Thing("aliased", {"a": 1}, pulumi.ResourceOptions(parent=group, aliases=[
+        pulumi.Alias(name="old"), pulumi.Alias(type_="test:index:Old"), "urn:pulumi:s::p::test:index:Thing::older",
+        pulumi.Alias(name="oldest", stack=pulumi.Output.from_input("other"))]))
+    pulumi.Output.all(*aliased._aliases, *deployment._aliases).apply(lambda v: seen.__setitem__("aliases", v))
+    pulumi.Output.all(sdk_resource.create_urn("n", "t:m:T"), sdk_resource.create_urn("n", "t:m:T", "urn:pulumi:s::p::a:b:C::c"),
+                      sdk_resource.create_urn("n", "t:m:T", first), sdk_resource.create_urn("n", "t:m:T", None, "q", "r"),
+                      ).apply(lambda v: seen.__setitem__("urns", v))
     existing = k8s.core.v1.ConfigMap.get("existing", "ns/existing")  # a read: prepare_resource, then ReadResource
     _Thing("third", {"copy": second.id, "read": existing.data, "echo": second.urn.apply(lambda u: u.split("::")[-1]),
                      "replicas": deployment.spec.replicas, "camel": camel.some_key})
@@ -403,9 +410,12 @@ def test_mixed_programs_record_and_read_back_the_same_with_both_runtimes(monkeyp
     assert seen_fast["first.n"] == ("float", 2.0) and seen_fast["deployment.replicas"] == ("int", 3)
     assert seen_fast["first.unknown"] == seen_fast["second.unknown_output"] == "<unknown>"
     assert seen_fast["camel.some_key"] == ("dict", [("inner_key", ("float", 1.0))]) and seen_fast["secret-known"] == "s3cr3t"
-    assert len(seen_fast) == 32  # 17 read back, 14 through Output.all (not run for the 3 unknowns), the secret
-    assert sorted(r.name for r in fast.resources) == ["camel", "cm", "dep", "first", "group", "group-child", "second",
-                                                     "third"]
+    assert len(seen_fast) == 34  # 17 read back, 14 through Output.all (not 3 unknowns), the secret, aliases, URNs
+    assert len(seen_fast["aliases"]) == 7 and seen_fast["aliases"][0] == (
+        "urn:pulumi:s::p::pulumi:pulumi:Stack$test:index:Group$test:index:Thing::old")
+    assert seen_fast["urns"][1] == "urn:pulumi:s::p::a:b:C$t:m:T::n"
+    assert sorted(r.name for r in fast.resources) == ["aliased", "camel", "cm", "dep", "first", "group", "group-child",
+                                                     "second", "third"]
     second = _comparable(next(r for r in fast.resources if r.name == "second").inputs)
     assert second["asset"][3] == "hello" and second["ref"] == "first-id" and second["from_output"] == "first-id-derived"
 
