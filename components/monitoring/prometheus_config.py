@@ -26,6 +26,7 @@ __all__ = [
     "prometheus_config",
     "rule_groups",
     "to_yaml",
+    "to_yaml_reference",
     "check_unique",
 ]
 
@@ -174,16 +175,45 @@ def rule_groups(contributions: Sequence[MonitoringContribution], thresholds: Ale
     return groups
 
 
+def _literal_if_multiline(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
 class _Dumper(yaml.SafeDumper):
-    pass
+    """PyYAML's pure-Python emitter: the reference output."""
 
 
-_Dumper.add_representer(
-    str,
-    lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None),
-)
+class _CDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter with the same representers (about twice as fast on a 100-service rule file)."""
+
+
+for _dumper in (_Dumper, _CDumper):
+    _dumper.add_representer(str, _literal_if_multiline)
+
+_OPTIONS = {"sort_keys": False, "default_flow_style": False, "width": 1000}
+
+
+def _plain_text_only(data: Any) -> bool:
+    """Every string in ``data`` (keys too) is non-empty, one-line, printable ASCII. Such text is written plain or
+    single-quoted, where libyaml and PyYAML write the same bytes; they differ on double-quoted text (folding), empty
+    keys and kept trailing line breaks, which go to PyYAML. tests/components/monitoring/test_prometheus_yaml.py
+    compares both on generated data."""
+    if isinstance(data, str):
+        return bool(data) and data.isascii() and data.isprintable()
+    if isinstance(data, dict):
+        return all(_plain_text_only(k) and _plain_text_only(v) for k, v in data.items())
+    if isinstance(data, (list, tuple)):
+        return all(_plain_text_only(v) for v in data)
+    return True
 
 
 def to_yaml(data: Any) -> str:
-    """Stable YAML (keys in insertion order, as Prometheus documents them)."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    """Stable YAML (keys in insertion order, as Prometheus documents them); PyYAML's bytes, from libyaml where they
+    are the same."""
+    fast = isinstance(data, dict) and _plain_text_only(data)  # a top-level scalar ends differently ('...')
+    return yaml.dump(data, Dumper=_CDumper if fast else _Dumper, **_OPTIONS)
+
+
+def to_yaml_reference(data: Any) -> str:
+    """The same YAML, always from PyYAML's pure-Python emitter (what :func:`to_yaml` must equal)."""
+    return yaml.dump(data, Dumper=_Dumper, **_OPTIONS)
