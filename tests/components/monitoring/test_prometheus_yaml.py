@@ -18,7 +18,7 @@ _DATA = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.di
                      max_leaves=25)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_DATA | st.dictionaries(_TEXT, _DATA, max_size=5))
 def test_to_yaml_is_pythons_byte_for_byte(data):
     assert to_yaml(data) == to_yaml_reference(data)
