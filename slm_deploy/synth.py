@@ -238,6 +238,8 @@ def normalize(value: Any, *, secret: bool = False) -> Any:
     uploads its nginx.conf from the rendered ``files/`` by ``source``). Marker strings
     (:data:`SECRET_MARKERS`) are redacted wherever they appear.
     """
+    if type(value) is str:  # the most common value first
+        return SECRET_PLACEHOLDER if secret or _has_marker(value) else value
     if isinstance(value, dict):
         if SECRET_SIG in value:
             return normalize(value.get("value"), secret=True)
@@ -248,9 +250,16 @@ def normalize(value: Any, *, secret: bool = False) -> Any:
         return [normalize(v, secret=secret) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and (secret or any(marker in value for marker in SECRET_MARKERS)):
+    if isinstance(value, str) and (secret or _has_marker(value)):
         return SECRET_PLACEHOLDER
     return value
+
+
+def _has_marker(text: str) -> bool:
+    for marker in SECRET_MARKERS:
+        if marker in text:
+            return True
+    return False
 
 
 def _redact_secret_object(inputs: dict[str, Any]) -> None:
