@@ -10,10 +10,9 @@ as not applicable, with the reason. The binaries each check judges come from our
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
-from slm_deploy.gate.result import Finding
+from slm_deploy.gate.result import Finding, finding_with
 
 __all__ = ["split_not_applicable", "container_commands"]
 
@@ -54,5 +53,5 @@ def split_not_applicable(passed: list[Finding], objects_by_file: dict[str, Any],
             still.append(finding)
             continue
         what = " or ".join(binaries)
-        not_applicable.append(replace(finding, message=f"checks {what} flags; no container here runs {what}"))
+        not_applicable.append(finding_with(finding, message=f"checks {what} flags; no container here runs {what}"))
     return still, not_applicable

@@ -352,9 +352,50 @@ def _references(obj: dict, template: dict | None, rendered: set[tuple[str, str, 
     return out
 
 
-def _selectors(obj: dict, template: dict | None, pods: dict[str, list[tuple[str, dict]]], namespace: str) -> list[str] | None:
+class _PodIndex:
+    """The pod templates of each namespace, indexed by their label pairs, so that "does this selector match any pod
+    template" reads only the templates holding one of the selector's pairs instead of every template (a
+    NetworkPolicy per service against every pod: quadratic in services). :meth:`candidates` keeps manifest order
+    and every template a selector can match: those holding its first usable ``matchLabels`` pair (its value not
+    None), plus any whose labels are not a mapping; a selector without a usable pair gets them all."""
+
+    def __init__(self, pods: dict[str, list[tuple[str, Any]]]):
+        self.pods = pods
+        self._odd: dict[str, list[int]] = {}
+        self._by_pair: dict[str, dict[tuple[Any, Any], list[int]]] = {}
+        for namespace, entries in pods.items():
+            by_pair = self._by_pair.setdefault(namespace, {})
+            for pos, (_, labels) in enumerate(entries):
+                if not isinstance(labels, dict):
+                    self._odd.setdefault(namespace, []).append(pos)
+                    continue
+                for pair in labels.items():
+                    try:
+                        by_pair.setdefault(pair, []).append(pos)
+                    except TypeError:  # a value no hash can key: it equals no hashable selector value
+                        continue
+
+    def candidates(self, namespace: Any, match_labels: Any) -> list[tuple[str, Any]]:
+        entries = self.pods.get(namespace, [])
+        pair = None
+        if isinstance(match_labels, dict):
+            for k, v in match_labels.items():
+                try:
+                    hash(v)
+                except TypeError:
+                    continue
+                if v is not None:
+                    pair = (k, v)
+                    break
+        if pair is None:
+            return entries
+        positions = sorted(self._odd.get(namespace, []) + self._by_pair.get(namespace, {}).get(pair, []))
+        return [entries[pos] for pos in positions]
+
+
+def _selectors(obj: dict, template: dict | None, pods: _PodIndex, namespace: str) -> list[str] | None:
     kind, spec = obj.get("kind"), obj.get("spec") or {}
-    candidates = pods.get(namespace, [])
+    candidates = pods.pods.get(namespace, [])
     if template is not None and template is not obj:
         labels = _get(template, "metadata", "labels") or {}
         if kind in ("Job", "CronJob") and not spec.get("selector"):
@@ -374,7 +415,8 @@ def _selectors(obj: dict, template: dict | None, pods: dict[str, list[tuple[str,
         selector, plain = spec.get("selector"), False
     else:
         return None
-    if any(_matches(selector, labels, plain=plain) for _, labels in candidates):
+    match_labels = selector if plain else (selector.get("matchLabels") if isinstance(selector, dict) else None)
+    if any(_matches(selector, labels, plain=plain) for _, labels in pods.candidates(namespace, match_labels)):
         return []
     shown = ", ".join(rid for rid, _ in candidates) or "none"
     return [f"selector {selector} matches no pod template in namespace {namespace} (pod templates: {shown})"]
@@ -392,6 +434,7 @@ def check_kubernetes(objects: list[tuple[str, dict]]) -> list[Result]:
         if template is not None:
             pods.setdefault(namespace, []).append(
                 (f"{obj.get('kind')}/{meta.get('name')}", _get(template, "metadata", "labels") or {}))
+    index = _PodIndex(pods)
     results = []
     for _, obj in objects:
         meta = obj.get("metadata") or {}
@@ -405,7 +448,7 @@ def check_kubernetes(objects: list[tuple[str, dict]]) -> list[Result]:
             "SLM_APPLY_ENV": _env(obj, template),
             "SLM_APPLY_VOLUMES": _volumes(obj, template),
             "SLM_APPLY_REFERENCES": _references(obj, template, rendered, namespace),
-            "SLM_APPLY_SELECTORS": _selectors(obj, template, pods, namespace),
+            "SLM_APPLY_SELECTORS": _selectors(obj, template, index, namespace),
         }
         results += [Result(cid, resource, problems, kind, namespace, name)
                     for cid, problems in checks.items() if problems is not None]

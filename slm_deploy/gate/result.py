@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["Finding", "Waived", "WaiverRef", "GateResult", "GATE_CHECKS", "project_root", "finding_values",
-           "finding_from_values"]
+           "finding_from_values", "finding_with"]
 
 
 from slm_deploy.gate.apply_checks import APPLY_CHECKS
@@ -73,9 +74,23 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
     return {name: getattr(finding, name) for name in _FINDING_FIELDS}
 
 
-def finding_values(finding: Finding) -> list[Any]:
-    """A finding as the list of its field values in declaration order (the caches' compact JSON form)."""
-    return [getattr(finding, name) for name in _FINDING_FIELDS]
+_finding_getter = operator.attrgetter(*_FINDING_FIELDS)
+
+
+def finding_values(finding: Finding) -> tuple[Any, ...]:
+    """A finding as its field values in declaration order (the caches' compact JSON form: a JSON list)."""
+    return _finding_getter(finding)
+
+
+def finding_with(finding: Finding, **changes: Any) -> Finding:
+    """``dataclasses.replace(finding, **changes)`` without running ``__init__`` (unknown names raise TypeError)."""
+    unknown = set(changes) - set(_FINDING_FIELDS)
+    if unknown:
+        raise TypeError(f"Finding has no field(s) {sorted(unknown)}")
+    copy = object.__new__(Finding)
+    copy.__dict__.update(zip(_FINDING_FIELDS, _finding_getter(finding)))
+    copy.__dict__.update(changes)
+    return copy
 
 
 def finding_from_values(values: list[Any]) -> Finding:

@@ -134,3 +134,19 @@ def test_file_walk_equals_the_path_walk(tmp_path, built):
         assert [(p.relative_to(where).as_posix() if p != where else p.name, str(p)) for p in before] == _files(where, skip)
     assert len(_files(odd, ("gate", "skipfile"))) == 9  # and the order differs from plain string order:
     assert [r for r, _ in _files(odd)][1:3] == ["a/b.txt", "a-c.txt"]
+
+
+def test_finding_with_is_dataclasses_replace():
+    from dataclasses import replace
+
+    import pytest
+
+    from slm_deploy.gate.result import Finding, finding_values, finding_with
+
+    finding = Finding("CKV_K8S_1", "name", "Deployment.ns.x", "manifests/x.yaml", "msg", severity="HIGH", line=4)
+    changed = finding_with(finding, message="other", line=5)
+    assert changed == replace(finding, message="other", line=5) and finding.message == "msg"
+    assert hash(changed) == hash(replace(finding, message="other", line=5)) and type(changed) is Finding
+    assert list(finding_values(changed)) == [getattr(changed, f) for f in Finding.__dataclass_fields__]
+    with pytest.raises(TypeError):
+        finding_with(finding, nonsense=1)

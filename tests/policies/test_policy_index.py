@@ -189,3 +189,39 @@ def test_edge_selectors_same_as_linear(match_labels, pod, monkeypatch):
     assert PolicyIndex([policy, workload], restricts_ingress).selecting(workload) == [policy]
     _assert_same_lookups([policy, workload])
     _assert_same_findings([policy, workload], monkeypatch)
+
+
+def _strip_meta_before(value):
+    """policies.rules._k8s.strip_meta as it was (one recursive call per value)."""
+    if isinstance(value, dict):
+        return {k: _strip_meta_before(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("__"))}
+    if isinstance(value, list):
+        return [_strip_meta_before(v) for v in value]
+    return value
+
+
+class _Dict(dict):
+    pass
+
+
+_keys = st.one_of(st.sampled_from(["a", "__startline__", "__x", "_y", "b__"]), st.integers(0, 2))
+_values = st.recursive(st.one_of(st.none(), st.integers(), st.text(max_size=3), st.booleans()),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3),
+                                               st.dictionaries(_keys, inner, max_size=2).map(_Dict)), max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_values)
+def test_strip_meta_is_the_recursive_copy_it_replaced(value):
+    got, want = strip_meta(value), _strip_meta_before(value)
+    assert got == want and type(got) is type(want)
+    if isinstance(value, (dict, list)):
+        assert got is not value  # always a copy: rules may hold on to it
+
+
+def test_strip_meta_on_a_reference_stack(built):
+    objects = _manifests(built("prod").out_dir)
+    marked = copy.deepcopy(objects)
+    for obj in marked:
+        obj["__startline__"], obj["metadata"]["__endline__"] = 1, 2
+    assert [strip_meta(o) for o in marked] == [_strip_meta_before(o) for o in marked] == objects
