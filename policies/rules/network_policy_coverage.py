@@ -27,9 +27,10 @@ def restricts_ingress(policy: dict) -> bool:
     return "Ingress" in types or not types  # without policyTypes, Ingress is always implied
 
 
-def selects(policy: dict, ns: object, labels: dict) -> bool:
-    """Whether ``policy`` is a NetworkPolicy of namespace ``ns`` whose podSelector matches ``labels``."""
-    return (policy.get("kind") == "NetworkPolicy" and namespace(policy) == ns
+def selects(policy: dict, ns: object, labels: dict, keep: Callable[[dict], bool]) -> bool:
+    """Whether ``policy`` is a NetworkPolicy of namespace ``ns`` that ``keep`` keeps and whose podSelector matches
+    ``labels`` (judged in that order: a policy ``keep`` refuses is never matched)."""
+    return (policy.get("kind") == "NetworkPolicy" and namespace(policy) == ns and keep(policy)
             and selector_matches(as_dict(as_dict(policy.get("spec")).get("podSelector")), labels))
 
 
@@ -42,7 +43,7 @@ def ingress_policies_selecting(workload: dict, objects: list[dict],
     if index is not None:
         return index.selecting(workload)
     ns, labels = namespace(workload), pod_labels(workload)
-    return [p for p in objects if selects(p, ns, labels) and restricts_ingress(p)]
+    return [p for p in objects if selects(p, ns, labels, restricts_ingress)]
 
 
 def _hashable(value: object) -> bool:
@@ -54,7 +55,7 @@ class PolicyIndex:
     ``matchLabels`` pair of their podSelector, so that looking up the policies selecting one workload reads only
     the policies that could (a workload against every policy was quadratic in services).
 
-    :meth:`selecting` answers exactly what the linear scan answers (``selects(p, ns, labels) and keep(p)`` over
+    :meth:`selecting` answers exactly what the linear scan answers (``selects(p, ns, labels, keep)`` over
     ``objects``, in their order): the index only narrows the candidates, every candidate is judged by the same
     predicate. A policy is a candidate for a workload of its namespace when its podSelector has no usable
     ``matchLabels`` pair (empty, not a mapping, a value that is None or not hashable: it may select any pod), or
@@ -97,7 +98,7 @@ class PolicyIndex:
 
     def selecting(self, workload: dict) -> list[dict]:
         ns, labels = namespace(workload), pod_labels(workload)
-        chosen = {pos: p for pos, p in self._candidates(ns, labels) if selects(p, ns, labels) and self._keep(p)}
+        chosen = {pos: p for pos, p in self._candidates(ns, labels) if selects(p, ns, labels, self._keep)}
         return [chosen[pos] for pos in sorted(chosen)]
 
 

@@ -1,7 +1,7 @@
 """The NetworkPolicy index of the manifest-set rules answers exactly what the linear scan it replaced answers.
 
 ``PolicyIndex.selecting(w)`` must return the same policies, in the same order, as reading every object for each
-workload (``selects(p, ns, labels) and keep(p)``: the code before the index, still what ``index=None`` runs); and
+workload (``selects(p, ns, labels, keep)``: the code before the index, still what ``index=None`` runs); and
 ``check_manifest_set`` must give the same findings with the index as with the linear scan put back. Compared on the
 reference stacks' rendered manifests, on the policy fixtures, on larger sets generated from prod's manifests and on
 hypothesis-generated sets with odd shapes (no namespace, empty or non-mapping selectors, None or list label values,
@@ -29,7 +29,7 @@ KEEPS = (restricts_ingress, _restricts_egress, lambda p: True)
 
 def _linear(objects: list[dict], keep, workload: dict) -> list[dict]:
     ns, labels = namespace(workload), pod_labels(workload)
-    return [p for p in objects if selects(p, ns, labels) and keep(p)]
+    return [p for p in objects if selects(p, ns, labels, keep)]
 
 
 def _assert_same_lookups(objects: list[dict]) -> int:
@@ -169,7 +169,7 @@ def test_index_reads_only_candidate_policies(monkeypatch):
                 "spec": {"template": {"metadata": {"labels": {"app": "a7"}}, "spec": {}}}}
     judged = []
     real = npc.selects
-    monkeypatch.setattr(npc, "selects", lambda p, ns, labels: judged.append(p["metadata"]["name"]) or real(p, ns, labels))
+    monkeypatch.setattr(npc, "selects", lambda p, ns, labels, keep: judged.append(p["metadata"]["name"]) or real(p, ns, labels, keep))
     found = PolicyIndex(policies + [workload], restricts_ingress).selecting(workload)
     assert [p["metadata"]["name"] for p in found] == ["p7", "all"]
     assert sorted(judged) == ["all", "p7"]
