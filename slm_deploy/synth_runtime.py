@@ -32,6 +32,8 @@ runs (:func:`fast_runtime`):
 - **``rpc.translate_output_properties``** (``rpc.py:1250-1377``), what ``resolve_outputs`` makes of every output:
   :func:`slm_deploy.synth_translate.translate_output_properties`, the same walk with each annotation's facts derived
   once per type.
+- **``rpc.transfer_properties``** (``rpc.py:1187-1247``): each input property's output is one future set by its
+  resolver instead of four futures and a task gathering them (:func:`_transfer_properties`).
 - **Aliases and URNs the mock never reads**: ``prepare_aliases`` (``resource.py:129-167``) fills the request's
   ``aliases`` (not read by the mock monitor): skipped for plain aliases, which cannot fail; ``collapse_alias_to_urn``
   (481-514, for ``Resource._aliases``, read only without alias specs) and ``create_urn`` (517-547, computed per
@@ -51,7 +53,9 @@ source of every SDK function stood in for or relied on, so a pulumi upgrade fail
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import importlib.metadata
 import itertools
 import os
@@ -63,6 +67,7 @@ from typing import Any
 import pulumi.resource as pulumi_resource
 from google.protobuf import struct_pb2
 from pulumi import Alias, Output, Resource
+from pulumi.output import _OutputData
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
@@ -253,6 +258,31 @@ def _create_urn(name, type_, parent=None, project=None, stack=None):
     return Output.from_input(prefix + type_ + "::" + name)
 
 
+def _transfer_properties(res, props, custom):
+    """``rpc.transfer_properties`` (``rpc.py:1187-1247``): an output per input property that the registration's
+    result resolves. The SDK builds each from four futures (dependencies, value, known, secret) and a task that
+    awaits them into one ``_OutputData``; here the resolver sets that ``_OutputData`` (the same fields: the resource
+    added to the dependencies, the value, known, secret; or the failure) on one future. What the output yields, and
+    when a failure is raised, is the same."""
+    resolvers = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue
+        data: asyncio.Future = asyncio.Future()
+        resolvers[name] = functools.partial(_resolve_output, res, data)
+        res.__dict__[name] = Output._from_data(data)
+    return resolvers
+
+
+def _resolve_output(r, data, value, is_known, is_secret, deps, failed):
+    deps_union = set(deps) if deps else set()
+    deps_union.add(r)
+    if failed is not None:
+        data.set_exception(failed)
+    else:
+        data.set_result(_OutputData(resources=deps_union, value=value, is_known=is_known, is_secret=is_secret))
+
+
 _STOCK: dict[str, Any] = {}
 """The SDK functions replaced while a fast synth runs, by name (filled by :func:`fast_runtime`)."""
 
@@ -266,6 +296,7 @@ _PATCHES = (
     (rpc, "deserialize_properties", _deserialize_properties),
     (rpc, "contains_unknowns", synth_serialize.contains_unknowns),
     (rpc, "translate_output_properties", synth_translate.translate_output_properties),
+    (rpc, "transfer_properties", _transfer_properties),
 )
 
 

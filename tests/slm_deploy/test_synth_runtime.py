@@ -65,6 +65,7 @@ PINNED_SOURCES = {
                                "dde99438a0981c4b4032b569f0eb795097cf99020b835b4890fdb9df0f016ea4"),
     "translate_output_properties": (rpc.translate_output_properties,
                                     "3b2d90a79afc9f4f99b6577ecf3a145f6599bcea9cfc35a280d3cc40c9995f42"),
+    "transfer_properties": (rpc.transfer_properties, "0e7c02ffa04ff20b31cd58a4829188d173300ed40eae0cb7bb48435121c233d9"),
     "_Path": (rpc._Path, "8b07b8637d2e8aa990a0d8840de546d54218da70c03cb372bfe8a0b6574c1b57"),
     "unwrap_optional_type": (sdk_types.unwrap_optional_type,
                              "66ac125c3482ccba5a1dae55e09f1e3ce9b117f75862e89c8030494305285d38"),
@@ -347,6 +348,18 @@ def _mixed_program(seen: dict) -> None:
     pulumi.Output.all(sdk_resource.create_urn("n", "t:m:T"), sdk_resource.create_urn("n", "t:m:T", "urn:pulumi:s::p::a:b:C::c"),
                       sdk_resource.create_urn("n", "t:m:T", first), sdk_resource.create_urn("n", "t:m:T", None, "q", "r"),
                       ).apply(lambda v: seen.__setitem__("urns", v))
+    third_deps = _Thing("deps", {"copy": second.id, "nested": {"v": first.text}})
+
+    async def dependencies():  # what each property output depends on (its resource, plus what the engine said)
+        found = {}
+        for name, output in {"deps.copy": third_deps.copy, "deps.nested": third_deps.nested, "first.n": first.n,
+                             "second.secret": second.secret}.items():
+            data = await output._data
+            found[name] = (sorted(r._name for r in data.resources), data.is_known, data.is_secret, _typed(data.value))
+        seen["dependencies"] = found
+        return pulumi.output._OutputData(set(), None, True, False)
+
+    pulumi.Output._from_data(dependencies())
     existing = k8s.core.v1.ConfigMap.get("existing", "ns/existing")  # a read: prepare_resource, then ReadResource
     _Thing("third", {"copy": second.id, "read": existing.data, "echo": second.urn.apply(lambda u: u.split("::")[-1]),
                      "replicas": deployment.spec.replicas, "camel": camel.some_key})
@@ -410,12 +423,14 @@ def test_mixed_programs_record_and_read_back_the_same_with_both_runtimes(monkeyp
     assert seen_fast["first.n"] == ("float", 2.0) and seen_fast["deployment.replicas"] == ("int", 3)
     assert seen_fast["first.unknown"] == seen_fast["second.unknown_output"] == "<unknown>"
     assert seen_fast["camel.some_key"] == ("dict", [("inner_key", ("float", 1.0))]) and seen_fast["secret-known"] == "s3cr3t"
-    assert len(seen_fast) == 34  # 17 read back, 14 through Output.all (not 3 unknowns), the secret, aliases, URNs
+    assert len(seen_fast) == 35  # 17 read back, 14 through Output.all (not 3 unknowns), secret, aliases, URNs, deps
+    assert seen_fast["dependencies"]["deps.copy"] == (["deps"], True, False, ("str", "second-id"))
+    assert seen_fast["dependencies"]["second.secret"] == (["second"], True, True, ("str", "s3cr3t"))
     assert len(seen_fast["aliases"]) == 7 and seen_fast["aliases"][0] == (
         "urn:pulumi:s::p::pulumi:pulumi:Stack$test:index:Group$test:index:Thing::old")
     assert seen_fast["urns"][1] == "urn:pulumi:s::p::a:b:C$t:m:T::n"
-    assert sorted(r.name for r in fast.resources) == ["aliased", "camel", "cm", "dep", "first", "group", "group-child",
-                                                     "second", "third"]
+    assert sorted(r.name for r in fast.resources) == ["aliased", "camel", "cm", "dep", "deps", "first", "group",
+                                                     "group-child", "second", "third"]
     second = _comparable(next(r for r in fast.resources if r.name == "second").inputs)
     assert second["asset"][3] == "hello" and second["ref"] == "first-id" and second["from_output"] == "first-id-derived"
 
