@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from slm_deploy.gate.markdown_report import markdown, waiver_file_line
 from slm_deploy.gate.result import Finding, GateResult, Waived
@@ -157,34 +158,13 @@ def sarif(result: GateResult, build_dir: Path) -> dict:
     }
 
 
+_ATTRIBUTE_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+"""What ElementTree escapes in an attribute beyond ``& < >`` (``xml.etree.ElementTree._escape_attrib``, Python 3.11)."""
+
+
 def _attr(text: str) -> str:
-    """ElementTree's attribute escaping (``xml.etree.ElementTree._escape_attrib``, Python 3.11)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    if "\n" in text:
-        text = text.replace("\n", "&#10;")
-    if "\t" in text:
-        text = text.replace("\t", "&#09;")
-    return text
-
-
-def _cdata(text: str) -> str:
-    """ElementTree's text escaping (``xml.etree.ElementTree._escape_cdata``, Python 3.11)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
+    """ElementTree's attribute escaping: ``& < >`` (as in text) plus :data:`_ATTRIBUTE_ENTITIES`."""
+    return escape(text, _ATTRIBUTE_ENTITIES)
 
 
 def _open(tag: str, attrs: list[tuple[str, str]]) -> str:
@@ -229,7 +209,7 @@ def junit_xml(result: GateResult) -> str:
             if status == "failed":
                 inner = _open("failure", [("message", f.check_name), ("type", check_id)])
                 content = text or f.check_name
-                inner += f">{_cdata(content)}</failure>" if content else " />"
+                inner += f">{escape(content)}</failure>" if content else " />"
             elif status == "skipped":
                 inner = _open("skipped", [("message", text)]) + " />"
             else:
