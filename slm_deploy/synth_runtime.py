@@ -143,7 +143,13 @@ async def _prepare_resource(res, ty, custom, remote, props, opts, typ=None):
     try:
         return await _STOCK["prepare_resource"](res, ty, custom, remote, props, opts, typ)
     finally:
-        _preparing.reset(token)
+        try:
+            _preparing.reset(token)
+        except ValueError:
+            # A registration abandoned by a failed program is closed by the garbage collector, outside the task
+            # whose context holds the token: that context is gone, nothing to restore, and GeneratorExit must
+            # go on as with the stock prepare_resource (a ValueError here was caught by do_register instead).
+            pass
 
 
 async def _serialize_properties(inputs, property_deps, resource_obj=None, input_transformer=None, typ=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import contextlib
+import contextvars
 import hashlib
 import inspect
 import re
@@ -532,3 +533,25 @@ def test_reference_stacks_record_and_render_the_same_with_both_runtimes(stack, s
     assert len(files) > 5
     for path in files:
         assert (tmp_path / "fast" / path).read_bytes() == (tmp_path / "stock" / path).read_bytes(), path
+
+
+class _Pending:
+    """An awaitable that suspends once (no event loop needed)."""
+
+    def __await__(self):
+        yield
+
+
+def test_an_abandoned_registration_closes_like_the_stock_one(monkeypatch):
+    """A failed program leaves registrations suspended; the garbage collector closes them outside the task whose
+    context set the hand-off variable. Closing must end with GeneratorExit as the stock prepare_resource does, not
+    raise (a ValueError from the context variable's reset was caught by the SDK's do_register and surfaced as an
+    "Exception ignored" warning in an unrelated test)."""
+
+    async def suspended(*_args):
+        await _Pending()
+
+    monkeypatch.setitem(synth_runtime._STOCK, "prepare_resource", suspended)
+    registration = synth_runtime._prepare_resource(None, "t:m:R", True, False, {}, None)
+    contextvars.copy_context().run(registration.send, None)  # suspended inside another context
+    registration.close()  # raised ValueError before
