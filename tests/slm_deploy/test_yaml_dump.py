@@ -57,3 +57,20 @@ _data = st.recursive(_scalars, lambda c: st.lists(c, max_size=4) | st.dictionari
 @given(st.dictionaries(_text | _words, _data, max_size=5))
 def test_generated_data_is_byte_identical(data):
     assert dump_yaml(data) == dump_yaml_reference(data)
+
+
+def _analyzed(text: str, is_key: bool) -> bool:
+    """The decision taken by PyYAML's own analyze_scalar (the path every non-printable-ASCII text took before)."""
+    if not text:
+        return is_key
+    analysis = yaml_dump._ANALYZER.analyze_scalar(text)
+    if analysis.multiline:
+        return is_key or not analysis.allow_block or yaml_dump._keeps_trailing_breaks(text)
+    return not analysis.allow_single_quoted
+
+
+@given(st.text(alphabet=" \n\t\r:#-'\"a|>é\x85\u2028", max_size=40), st.booleans())
+@settings(max_examples=2000)
+def test_the_ascii_lines_shortcut_decides_as_analyze_scalar(text, is_key):
+    yaml_dump._emitters_may_differ.cache_clear()
+    assert yaml_dump._emitters_may_differ(text, is_key) == _analyzed(text, is_key)
