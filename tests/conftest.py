@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,20 @@ if TYPE_CHECKING:
     from slm_deploy.synth import SynthResult
 
 REPO = project_root()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis keeps its example database and caches in ``.hypothesis/`` under the working directory, which is
+    the checkout: point it at a directory of this run instead (removed at the end), so the suite writes nothing
+    there. Its storage directory is read lazily, so setting it before the first test is in time."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    config._slm_hypothesis_home = tempfile.mkdtemp(prefix="slm-hypothesis-")  # type: ignore[attr-defined]
+    set_hypothesis_home_dir(config._slm_hypothesis_home)  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(getattr(config, "_slm_hypothesis_home", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
