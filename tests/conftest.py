@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -27,6 +28,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config._slm_hypothesis_home = tempfile.mkdtemp(prefix="slm-hypothesis-")  # type: ignore[attr-defined]
     set_hypothesis_home_dir(config._slm_hypothesis_home)  # type: ignore[attr-defined]
+    _load_hypothesis_profile()
+
+
+def _load_hypothesis_profile() -> None:
+    """``SLM_HYPOTHESIS_PROFILE=ci`` (set by .ci/run): every property test draws the same examples on every run
+    (``derandomize``), so CI judges the code, not the luck of a draw; a failure there reproduces anywhere. Without
+    it (``./dev test`` at a desk) the draws are random and explore further: what they find becomes a pinned case."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    profile = os.environ.get("SLM_HYPOTHESIS_PROFILE")
+    if profile:
+        settings.load_profile(profile)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
