@@ -154,8 +154,11 @@ def loaded_from_payload(stack: str, payload: dict[str, Any], root: Path):
 
 def gate_config(stack: str, payload: dict[str, Any], root: Path, worker: Any = None) -> int:
     """Child-process side: build and gate; print failures one per line. Exit 0 ok, 1 failed, 2 bad config."""
-    from stacks.errors import ConfigError
-    from slm_deploy.pipeline import build_stack
+    from slm_deploy.synth_gc import gc_paused
+
+    with gc_paused():  # the program's imports, ~1 million objects (see slm_deploy/synth_gc.py)
+        from stacks.errors import ConfigError
+        from slm_deploy.pipeline import build_stack
 
     try:
         loaded = loaded_from_payload(stack, payload, root)
@@ -259,5 +262,8 @@ def run(stack: str, payload: dict[str, Any], root: Path) -> int:
 
 if __name__ == "__main__":
     from slm_deploy.paths import project_root
+    from slm_deploy.synth_gc import declare_one_shot
+
+    declare_one_shot()
 
     sys.exit(run(sys.argv[1], json.loads(sys.stdin.read()), project_root()))

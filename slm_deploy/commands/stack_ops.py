@@ -76,11 +76,14 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
     from slm_deploy.gate.worker import ScanWorker
 
     with ScanWorker() as worker:
-        from slm_deploy.gate import run_gate
-        from slm_deploy.pipeline import Build, synth_stack
-        from slm_deploy.render import ObjectCollision, OutDirError, render
-        from slm_deploy.synth import SynthError
-        from slm_deploy.warm import preview_key, record_inputs, unchanged_build
+        from slm_deploy.synth_gc import gc_paused
+
+        with gc_paused():  # the program's imports, ~1 million objects (see slm_deploy/synth_gc.py)
+            from slm_deploy.gate import run_gate
+            from slm_deploy.pipeline import Build, synth_stack
+            from slm_deploy.render import ObjectCollision, OutDirError, render
+            from slm_deploy.synth import SynthError
+            from slm_deploy.warm import preview_key, record_inputs, unchanged_build
 
         target = out_dir or project_dir() / "build" / stack
         try:
