@@ -20,6 +20,8 @@ import yaml
 from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 from referencing import Registry, Resource
 
+from slm_deploy.gate.schema_identity import SchemaPair
+
 __all__ = ["CRD_DIR", "SUPPORTED_KUBERNETES", "crd_groups", "crd_kinds", "has_crd", "validate_manifests", "validate_objects"]
 
 SUPPORTED_KUBERNETES = ("1.29", "1.33")
@@ -101,9 +103,25 @@ def _crd_validator(version: str, api_version: str, kind: str) -> tuple[jsonschem
 
 
 @lru_cache(maxsize=8)
+def _definitions(schema_dir: str, version: str) -> dict:
+    return schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+
+
+@lru_cache(maxsize=8)
 def _registry(schema_dir: str, version: str) -> Registry:
-    defs = schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
-    return Resource.from_contents(defs) @ Registry()
+    return Resource.from_contents(_definitions(schema_dir, version)) @ Registry()
+
+
+@lru_cache(maxsize=16)
+def _schema_dir(version: str) -> str:
+    """kubernetes-validate's strict schema directory for ``version``: its newest version not newer than it."""
+    return f"v{[v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]}-local-strict"
+
+
+@lru_cache(maxsize=16)
+def _pair(version_a: str, version_b: str) -> SchemaPair:
+    return SchemaPair(_definitions(_schema_dir(version_a), version_a)["$defs"],
+                      _definitions(_schema_dir(version_b), version_b)["$defs"])
 
 
 @lru_cache(maxsize=256)
@@ -121,11 +139,14 @@ def _validator(version: str, kind: str, api_version: str) -> tuple[jsonschema.pr
     return jsonschema.validators.Draft202012Validator(schema, registry=registry), major_minor(actual)
 
 
-def _validate(obj: dict, version: str) -> None:
+def _validator_for(obj: dict, version: str) -> tuple[jsonschema.protocols.Validator, str]:
     if has_crd(obj["apiVersion"], obj["kind"]):
-        validator, actual = _crd_validator(version, obj["apiVersion"], obj["kind"])
-    else:
-        validator, actual = _validator(version, obj["kind"], obj["apiVersion"])
+        return _crd_validator(version, obj["apiVersion"], obj["kind"])
+    return _validator(version, obj["kind"], obj["apiVersion"])
+
+
+def _validate(obj: dict, version: str) -> None:
+    validator, actual = _validator_for(obj, version)
     try:
         validator.validate(obj)
     except jsonschema.ValidationError as exc:
@@ -140,18 +161,56 @@ def validate_manifests(manifest_dir: Path, versions: tuple[str, ...] = SUPPORTED
 
 
 def validate_objects(objects: dict[str, dict], versions: tuple[str, ...] = SUPPORTED_KUBERNETES) -> list[tuple[str, str, str]]:
-    """Like :func:`validate_manifests`, on already parsed objects keyed by file name."""
+    """Like :func:`validate_manifests`, on already parsed objects keyed by file name.
+
+    An object is validated once for every version whose schema judges it exactly as the first version's does
+    (``schema_identity``: the kind's reachable schema is the same, or the object uses no part that differs); the
+    result is the one validating under each version gives, message for message."""
     errors: list[tuple[str, str, str]] = []
     for name, obj in objects.items():
         if not isinstance(obj, dict) or not (
                 _is_builtin(obj.get("apiVersion", "")) or has_crd(obj.get("apiVersion", ""), obj.get("kind", ""))):
             continue
-        for version in versions:
-            try:
-                _validate(obj, version)
-            except kubernetes_validate.ValidationError as exc:
-                location = ".".join(str(p) for p in exc.path) or "(root)"
-                errors.append((name, version, f"{location}: {exc.message}"))
-            except kubernetes_validate.SchemaNotFoundError:
-                errors.append((name, version, f"no schema for {obj.get('apiVersion')}/{obj.get('kind')}"))
+        first: str | _NoSchema | None = None
+        for index, version in enumerate(versions):
+            if index and first is not _NO_SCHEMA and _alike(obj, versions[0], version):
+                error = first
+            else:
+                error = _judge(obj, version)
+            if not index:
+                first = error
+            if error is not None:
+                errors.append((name, version, error if error is not _NO_SCHEMA
+                               else f"no schema for {obj.get('apiVersion')}/{obj.get('kind')}"))
     return errors
+
+
+class _NoSchema:
+    """The outcome of an object whose kind has no schema in a version."""
+
+
+_NO_SCHEMA = _NoSchema()
+
+
+def _judge(obj: dict, version: str) -> str | _NoSchema | None:
+    """The object's outcome on one version: None (valid), ``"<location>: <message>"``, or ``_NO_SCHEMA``."""
+    try:
+        _validate(obj, version)
+    except kubernetes_validate.ValidationError as exc:
+        location = ".".join(str(p) for p in exc.path) or "(root)"
+        return f"{location}: {exc.message}"
+    except kubernetes_validate.SchemaNotFoundError:
+        return _NO_SCHEMA
+    return None
+
+
+def _alike(obj: dict, version_a: str, version_b: str) -> bool:
+    """Whether ``obj`` validates on ``version_b`` exactly as on ``version_a`` (both have its kind's schema)."""
+    try:
+        doc_a, doc_b = _validator_for(obj, version_a)[0].schema, _validator_for(obj, version_b)[0].schema
+    except kubernetes_validate.SchemaNotFoundError:
+        return False
+    if _schema_dir(version_a) == _schema_dir(version_b):
+        return True
+    key = (obj["apiVersion"], obj["kind"])
+    return _pair(version_a, version_b).equivalent(key, doc_a, doc_b, obj)
