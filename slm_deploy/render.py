@@ -375,7 +375,8 @@ def _write_build(out_dir: Path, outputs: dict[str, str]) -> None:
     A previous build is updated in place: a file whose bytes are unchanged is not rewritten, everything
     the new build does not produce (stale objects, old reports, the input marker) is deleted.
     """
-    if _claim(out_dir):
+    previous = _claim(out_dir)
+    if previous:
         wanted_dirs = {rel.rsplit("/", 1)[0] for rel in outputs if "/" in rel}
         wanted_dirs |= {d.rsplit("/", i)[0] for d in list(wanted_dirs) for i in range(1, d.count("/") + 1)}
         for top, dirs, names in os.walk(out_dir, topdown=False):  # never follows a symlink out of the build
@@ -389,17 +390,22 @@ def _write_build(out_dir: Path, outputs: dict[str, str]) -> None:
                                               or not any(path.iterdir())):
                     shutil.rmtree(path)
     out_dir.mkdir(parents=True, exist_ok=True)
+    made = {""}  # directories (relative) known to exist
     for rel, text in outputs.items():
         path = out_dir / rel
         data = text.encode()
-        try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data:
-                continue
-        except OSError:
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink() or path.is_dir():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if previous:  # a fresh or empty directory holds none of these paths: nothing to compare or clear
+            try:
+                if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            if path.is_symlink() or path.is_dir():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        parent = rel.rpartition("/")[0]
+        if parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
         path.write_bytes(data)
 
 

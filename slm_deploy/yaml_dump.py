@@ -7,6 +7,12 @@ libyaml folds on a plain break. So a document holding any string PyYAML would do
 control or non-ASCII characters, a multi-line string that cannot be a block literal, a multi-line key)
 or an empty key, is written by the pure-Python emitter, every other by libyaml. tests/slm_deploy/test_yaml_dump.py checks byte
 identity on the reference stacks and on generated data.
+
+The representation graph is built by :func:`_represent`, equal node for node to what the dumpers' SafeRepresenter
+(with :func:`_str_presenter`) builds from plain ``dict``/``list``/``str``/``int``/``float``/``bool``/``None``
+data, in one pass that also finds the strings that need the pure-Python emitter; libyaml's serializer asks for
+each scalar's implicit tag twice, answered from a per-value memo. Any other type (a tuple, a subclass, a
+non-string key) takes PyYAML's own representer, as before.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 import yaml
 from yaml.emitter import Emitter
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 __all__ = ["dump_yaml", "dump_yaml_reference"]
 
@@ -33,7 +40,21 @@ class _PyDumper(yaml.SafeDumper):
 
 
 class _CDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    pass
+    def resolve(self, kind, value, implicit):
+        """BaseResolver.resolve, memoized for scalars: without path resolvers it is a function of the value and
+        ``implicit`` alone (the class's implicit resolvers); libyaml's serializer calls it twice per scalar."""
+        if kind is not ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            if len(_RESOLVED) > 200_000:
+                _RESOLVED.clear()
+            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+_RESOLVED: dict[tuple[str, object], str] = {}
 
 
 for _dumper in (_PyDumper, _CDumper):
@@ -79,8 +100,94 @@ def _needs_python_emitter(data: Any, is_key: bool = False) -> bool:
 
 def dump_yaml(data: Any) -> str:
     """Deterministic YAML: sorted keys, block literals for multi-line strings."""
-    dumper = _PyDumper if _needs_python_emitter(data) else _CDumper
-    return yaml.dump(data, Dumper=dumper, **_OPTIONS)
+    try:
+        node, needs_python = _Represent().node(data)
+    except _Unsupported:
+        dumper = _PyDumper if _needs_python_emitter(data) else _CDumper
+        return yaml.dump(data, Dumper=dumper, **_OPTIONS)
+    if needs_python:
+        return yaml.dump(data, Dumper=_PyDumper, **_OPTIONS)
+    stream = io.StringIO()
+    dumper = _CDumper(stream, **_OPTIONS)
+    try:  # what yaml.dump does, with the node instead of represent(data)
+        dumper.open()
+        dumper.serialize(node)
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
+
+
+class _Unsupported(Exception):
+    """Data :class:`_Represent` does not build (PyYAML's representer decides: represents it, or refuses)."""
+
+
+_STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_INF = float("inf")
+
+
+class _Represent:
+    """SafeRepresenter.represent_data (with ``sort_keys``, ``default_flow_style=False`` and :func:`_str_presenter`)
+    for plain data, node for node: a dict or list met twice in one document is the same node (an alias),
+    scalars never are; plus whether any string needs the pure-Python emitter (:func:`_emitters_may_differ`)."""
+
+    __slots__ = ("nodes", "keep", "needs_python")
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, MappingNode | SequenceNode] = {}
+        self.keep: list[object] = []  # the objects whose ids key ``nodes`` stay alive (SafeRepresenter.object_keeper)
+        self.needs_python = False
+
+    def node(self, data: Any) -> tuple[Any, bool]:
+        return self._node(data), self.needs_python
+
+    def _node(self, data: Any):
+        kind = type(data)
+        if kind is str:
+            if not (data and data.isascii() and data.isprintable()) and not self.needs_python:
+                self.needs_python = _emitters_may_differ(data, False)
+            return ScalarNode(_STR, data, style="|" if "\n" in data else None)
+        if kind is dict:
+            node = self.nodes.get(id(data))
+            if node is None:
+                value: list = []
+                node = self.nodes[id(data)] = MappingNode(_MAP, value, flow_style=False)
+                self.keep.append(data)
+                if not all(type(key) is str for key in data):
+                    raise _Unsupported(data)
+                for key in sorted(data):
+                    if not (key and key.isascii() and key.isprintable()) and not self.needs_python:
+                        self.needs_python = _emitters_may_differ(key, True)
+                    value.append((ScalarNode(_STR, key, style="|" if "\n" in key else None), self._node(data[key])))
+            return node
+        if kind is list:
+            node = self.nodes.get(id(data))
+            if node is None:
+                items: list = []
+                node = self.nodes[id(data)] = SequenceNode(_SEQ, items, flow_style=False)
+                self.keep.append(data)
+                items.extend(self._node(item) for item in data)
+            return node
+        if kind is int:
+            return ScalarNode(_INT, str(data))
+        if kind is bool:
+            return ScalarNode(_BOOL, "true" if data else "false")
+        if data is None:
+            return ScalarNode(_NULL, "null")
+        if kind is float:
+            if data != data or (data == 0.0 and data == 1.0):
+                value_text = ".nan"
+            elif data == _INF:
+                value_text = ".inf"
+            elif data == -_INF:
+                value_text = "-.inf"
+            else:
+                value_text = repr(data).lower()
+                if "." not in value_text and "e" in value_text:
+                    value_text = value_text.replace("e", ".0e", 1)
+            return ScalarNode(_FLOAT, value_text)
+        raise _Unsupported(data)
 
 
 def dump_yaml_reference(data: Any) -> str:

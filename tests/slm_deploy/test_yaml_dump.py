@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yaml.nodes import ScalarNode
 
 from slm_deploy import yaml_dump
 from slm_deploy.yaml_dump import dump_yaml, dump_yaml_reference
@@ -74,3 +77,40 @@ def _analyzed(text: str, is_key: bool) -> bool:
 def test_the_ascii_lines_shortcut_decides_as_analyze_scalar(text, is_key):
     yaml_dump._emitters_may_differ.cache_clear()
     assert yaml_dump._emitters_may_differ(text, is_key) == _analyzed(text, is_key)
+
+
+def test_a_mapping_or_list_met_twice_is_an_alias_as_in_pyyaml():
+    shared, items = {"k": "v"}, ["a", "b"]
+    data = {"a": shared, "b": {"c": shared, "d": items}, "e": items, "s": "same", "t": "same"}
+    assert "&id001" in dump_yaml(data)
+    assert dump_yaml(data) == dump_yaml_reference(data)
+    loop: dict = {"x": 1}
+    loop["self"] = loop
+    assert dump_yaml(loop) == dump_yaml_reference(loop)
+
+
+def test_floats_and_other_types_are_written_as_pyyaml_writes_them():
+    import datetime
+    import enum
+
+    class Level(enum.IntEnum):
+        ONE = 1
+
+    for data in ({"f": [1e17, -0.0, 1.5, float("inf"), -float("inf"), float("nan"), 2.5e-300]},
+                 {"t": ("a", "b")}, {1: "int key", "2": "str key"}, {"d": datetime.date(2026, 12, 1)}, {"b": b"\x00"},
+                 {"s": {"x", }}, {True: "bool key"}, {None: "null key"}):
+        assert dump_yaml(data) == dump_yaml_reference(data), data
+    for refused in ({"level": Level.ONE}, {"level": [Level.ONE]}, {"o": object()}):
+        with pytest.raises(yaml.representer.RepresenterError):
+            dump_yaml(refused)
+        with pytest.raises(yaml.representer.RepresenterError):
+            dump_yaml_reference(refused)
+
+
+def test_the_resolver_memo_answers_as_the_resolver():
+    dumper = yaml_dump._CDumper(io.StringIO())
+    plain = yaml.SafeDumper(io.StringIO())
+    for value in ["", "yes", "1.0", "0x1f", "null", "~", "2026-12-01", "text", "=", "<<", ".inf", "1_000", "-"]:
+        for implicit in ((True, False), (False, True)):
+            for _ in range(2):
+                assert dumper.resolve(ScalarNode, value, implicit) == plain.resolve(ScalarNode, value, implicit)
