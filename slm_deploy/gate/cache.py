@@ -17,6 +17,7 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
+from slm_deploy.gate import store_json
 from slm_deploy.gate.result import GateResult
 
 __all__ = ["cache_dir", "cache_key", "load_cached", "store_cached", "cache_disabled", "tool_versions"]
@@ -147,7 +148,7 @@ def load_cached(stack: str, key: str) -> GateResult | None:
     if not path.exists():
         return None
     try:
-        result = GateResult.from_cache(json.loads(path.read_text()))
+        result = GateResult.from_cache(store_json.loads(path.read_bytes()))
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     result.cached = True
@@ -160,5 +161,5 @@ def store_cached(result: GateResult) -> None:
     for old in directory.glob(f"{result.stack}-" + "?" * 64 + ".json"):
         old.unlink(missing_ok=True)
     tmp = directory / f".{result.stack}-{result.cache_key}.tmp"
-    tmp.write_text(json.dumps(result.to_cache(), separators=(",", ":")))
+    tmp.write_bytes(store_json.dumps(result.to_cache()))
     tmp.replace(_entry(result.stack, result.cache_key))

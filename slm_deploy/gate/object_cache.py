@@ -25,12 +25,12 @@ each run with only the entries that run used, so it never grows past one stack's
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 from pathlib import Path
 from typing import Any
 
+from slm_deploy.gate import store_json
 from slm_deploy.gate.result import finding_from_values, finding_values
 
 __all__ = ["fingerprint", "ObjectStore", "file_key"]
@@ -84,10 +84,10 @@ class ObjectStore:
         self._new: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None}
         if self.enabled and self.path.is_file():
             try:
-                data = json.loads(self.path.read_text())
+                data = store_json.loads(self.path.read_bytes())
             except (OSError, ValueError):
                 data = {}
-            if data.get("fingerprint") == fp:
+            if isinstance(data, dict) and data.get("fingerprint") == fp:
                 self._old = {"files": data.get("files") or {}, "graph": data.get("graph") or {},
                              "rules": data.get("rules") or {}, "catalog": data.get("catalog")}
 
@@ -115,5 +115,5 @@ class ObjectStore:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, **self._new}, separators=(",", ":")))
+        tmp.write_bytes(store_json.dumps({"fingerprint": self.fingerprint, **self._new}))
         tmp.replace(self.path)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from slm_deploy.gate import collector
 from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached, store_cached
 from slm_deploy.gate.progress import phase, phase_done
 from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, WaiverRef
@@ -86,7 +87,12 @@ def run_gate(
     ``worker`` (a prewarmed :class:`~slm_deploy.gate.worker.ScanWorker`) runs the checkov scans
     in a child process that imported checkov while the stack was being synthesized.
     """
-    build_dir = Path(build_dir)
+    with collector.paused():  # see slm_deploy/gate/collector.py
+        return _run_gate(Path(build_dir), stack, use_cache, waivers_path, today, write_reports, worker)
+
+
+def _run_gate(build_dir: Path, stack: str, use_cache: bool | None, waivers_path: Path | None, today: date | None,
+              write_reports: bool, worker: "ScanWorker | None") -> GateResult:
     today = today or date.today()
     policies_dir = default_policies_dir()
     waivers_path = waivers_path or default_waivers_path()

@@ -199,3 +199,33 @@ def test_objects_json_cannot_hold_are_parsed_every_time(tmp_path):
         assert plan.parse_manifests()[plain] == CONFIG_MAP
         store.save()
     assert "object" in plan.cached[plan.keys[plain]]
+
+
+@pytest.mark.parametrize("extra", [
+    "extra:\n  big: 1180591620717411303424\n",  # 2**70: beyond orjson's 64-bit integers
+    "extra:\n  small: -1180591620717411303424\n",
+    "extra:\n  nan: .nan\n",  # orjson writes NaN and infinity as null
+    "extra:\n  inf: .inf\n",
+    "extra:\n  true: yes\n",  # a non-string key (bool)
+    "extra:\n  when: 2024-01-01T10:00:00Z\n",  # a datetime
+])
+def test_values_the_store_cannot_carry_exactly_are_never_served_from_it(tmp_path, extra):
+    import math
+
+    from slm_deploy.gate.incremental import lookup
+    from slm_deploy.gate.object_cache import ObjectStore
+
+    build = write_build(tmp_path / "b", [CONFIG_MAP])
+    path = build / "manifests" / "demo.configmap.demo.yaml"
+    path.write_text(path.read_text() + extra)
+    expected = yaml.safe_load(path.read_text())["extra"]
+    for _ in range(2):
+        store = ObjectStore("demo", "fp", tmp_path / "cache")
+        plan = lookup(store, build, [path], [])
+        got = plan.parse_manifests()[path]["extra"]
+        store.save()
+        assert "object" not in plan.cached.get(plan.keys[path], {})
+        (key, value), = got.items()
+        (want_key, want), = expected.items()
+        assert key == want_key and type(key) is type(want_key) and type(value) is type(want)
+        assert value == want or (isinstance(want, float) and math.isnan(want) and math.isnan(value))
