@@ -219,21 +219,39 @@ class _Report:
         return lines
 
     def by_resource(self) -> list[str]:
+        """Linear in the stack's results (35,000 at 100 services), so written for speed: each result's group,
+        severity and row sort key looked up in per-report memos instead of recomputed (tests/gate/
+        test_report_identity.py compares it with the plain code it replaced)."""
         r = self.r
         groups: dict[str, _Resource] = {}
+        names, checks = self.names, r.checks
+        severities: dict[tuple[str, str], str] = {}
 
         def group(f: Finding) -> _Resource:
-            key = self.name(f)
-            return groups.setdefault(key, _Resource(key, f.file))
+            key = names.get(f.file) if f.source != "gate" else None
+            if key is None:
+                key = short_name(f)
+            found = groups.get(key)
+            if found is None:
+                found = groups[key] = _Resource(key, f.file)
+            return found
+
+        def severity(f: Finding) -> str:
+            memo = (f.severity, f.check_id)
+            found = severities.get(memo)
+            if found is None:
+                found = severities[memo] = f.severity or checks.get(f.check_id, {}).get("severity", "") or "-"
+            return found
 
         for f in r.failed:
-            group(f).rows.append((self.severity(f), f.check_id, "**FAILED**",
+            group(f).rows.append((severity(f), f.check_id, "**FAILED**",
                                   _md(f.check_name) + (f": {_md(f.message)}" if f.message else "")))
         for w in r.waived:
             f = w.finding
-            group(f).rows.append((self.severity(f), f.check_id, "waived", f"{_md(f.check_name)} — {_md(w.by.ident)}"))
+            group(f).rows.append((severity(f), f.check_id, "waived", f"{_md(f.check_name)} — {_md(w.by.ident)}"))
+        md_name = _md_name
         for f in r.passed:
-            group(f).rows.append((self.severity(f), f.check_id, "passed", _md_name(f.check_name)))
+            group(f).rows.append((severity(f), f.check_id, "passed", md_name(f.check_name)))
         for f in r.not_applicable:
             group(f).not_applicable.append(f)
 
@@ -243,9 +261,18 @@ class _Report:
             rows = groups[name].rows
             return (not any(status == "**FAILED**" for _, _, status, _ in rows), -len(rows), name)
 
+        row_keys: dict[tuple[str, str, str], tuple] = {}
+
+        def row_key(row: tuple[str, str, str, str]) -> tuple:
+            memo = row[:3]
+            found = row_keys.get(memo)
+            if found is None:
+                found = row_keys[memo] = (severity_rank(row[0]), natural_key(row[1]), row[2])
+            return found
+
         for name in sorted(groups, key=order):
             g = groups[name]
-            counts = defaultdict(int)
+            counts: dict[str, int] = defaultdict(int)
             for _, _, status, _ in g.rows:
                 counts[status.strip("*").lower()] += 1
             summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
@@ -253,8 +280,7 @@ class _Report:
             if g.rows:
                 lines += ["| severity | check | result | what |", "|---|---|---|---|"]
                 seen = set()
-                for sev, cid, status, text in sorted(g.rows, key=lambda x: (severity_rank(x[0]), natural_key(x[1]),
-                                                                            x[2])):
+                for sev, cid, status, text in sorted(g.rows, key=row_key):
                     if (cid, status, text) in seen:  # one row per check and outcome (several containers)
                         continue
                     seen.add((cid, status, text))

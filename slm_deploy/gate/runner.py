@@ -144,7 +144,7 @@ def _schema(build_dir: Path, manifests: dict[Path, dict], plan: "Plan | None" = 
     for path, obj in manifests.items():
         resource = k8s_resource_id(obj if isinstance(obj, dict) else {})
         kind, ns, obj_name = split_k8s_resource(resource)
-        rel = path.relative_to(build_dir).as_posix()
+        rel = plan.rels[path] if plan is not None else path.relative_to(build_dir).as_posix()
         problems = known[path]
         finding = Finding("K8S_SCHEMA", name, resource, rel, "; ".join(problems or []), source="schema",
                           kind=kind, namespace=ns, name=obj_name)
@@ -176,8 +176,6 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     manifests = sorted((build_dir / "manifests").glob("*.yaml")) if (build_dir / "manifests").is_dir() else []
     dockerfiles = find_dockerfiles(build_dir)
     compose_path = build_dir / "compose.yaml"
-    result.scanned = [p.relative_to(build_dir).as_posix() for p in manifests + dockerfiles] + (
-        ["compose.yaml"] if compose_path.exists() else [])
 
     severities: dict[str, str] = {}
     slm_metas = []
@@ -198,6 +196,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     store = ObjectStore(stack, fingerprint(policies_dir), cache_dir() if use_cache else None)
     plan = lookup(store, build_dir, manifests, dockerfiles)
+    result.scanned = [plan.rels[p] for p in manifests + dockerfiles] + (["compose.yaml"] if compose_path.exists() else [])
     validate_start = time.perf_counter()
     parsed = plan.parse_manifests()
     checks_dir = policies_dir / "checks"
@@ -228,7 +227,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         for path, obj in parsed.items():
             if isinstance(obj, dict):
                 objects.append(obj)
-                paths[k8s_resource_id(obj)] = path.relative_to(build_dir).as_posix()
+                paths[k8s_resource_id(obj)] = plan.rels[path]
         for x in check_manifest_set(objects, paths):
             (passed if x.passed else failed).append(_policy_finding(x, "manifest-set"))
             ran.add(x.check_id)
@@ -310,7 +309,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     from slm_deploy.gate.applicability import split_not_applicable
 
-    by_file = {path.relative_to(build_dir).as_posix(): obj for path, obj in parsed.items()}
+    by_file = {plan.rels[path]: obj for path, obj in parsed.items()}
     passed, result.not_applicable = split_not_applicable(
         passed, by_file, {cid: r.runs for cid, r in ratings.items() if r.runs})
     result.passed = passed

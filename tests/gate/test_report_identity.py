@@ -2,7 +2,8 @@
 
 JUnit is written line by line instead of through an ElementTree (``_junit_reference`` below is the ElementTree
 code it replaced); the Markdown report caches pure helpers (check-id sort keys, escaped check names, the binaries
-named in a not-applicable message). Compared on the reference stacks' real verdicts, on a gated build with
+named in a not-applicable message) and groups its per-resource section through per-report memos
+(``_by_resource_reference`` below is the code it replaced). Compared on the reference stacks' real verdicts, on a gated build with
 failures and waivers, and on generated verdicts whose texts hold everything XML and Markdown escape.
 """
 from __future__ import annotations
@@ -60,6 +61,57 @@ def _junit_reference(result: GateResult) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _by_resource_reference(self) -> list[str]:
+    """markdown_report._Report.by_resource as it was before its memos (plain per-result calls)."""
+    r = self.r
+    groups: dict[str, _Resource] = {}
+
+    def group(f: Finding) -> _Resource:
+        key = self.name(f)
+        return groups.setdefault(key, markdown_report._Resource(key, f.file))
+
+    for f in r.failed:
+        group(f).rows.append((self.severity(f), f.check_id, "**FAILED**",
+                              markdown_report._md(f.check_name) + (f": {markdown_report._md(f.message)}" if f.message else "")))
+    for w in r.waived:
+        f = w.finding
+        group(f).rows.append((self.severity(f), f.check_id, "waived", f"{markdown_report._md(f.check_name)} — {markdown_report._md(w.by.ident)}"))
+    for f in r.passed:
+        group(f).rows.append((self.severity(f), f.check_id, "passed", markdown_report._md_name(f.check_name)))
+    for f in r.not_applicable:
+        group(f).not_applicable.append(f)
+
+    lines = ["## Checks by resource", "",
+             "Each resource with the checks that judged it, by severity then check id.", ""]
+    def order(name: str) -> tuple:
+        rows = groups[name].rows
+        return (not any(status == "**FAILED**" for _, _, status, _ in rows), -len(rows), name)
+
+    for name in sorted(groups, key=order):
+        g = groups[name]
+        counts = defaultdict(int)
+        for _, _, status, _ in g.rows:
+            counts[status.strip("*").lower()] += 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        lines += [f"### {markdown_report._md(name)}", "", f"`{g.file}` — {summary or 'no results'}", ""]
+        if g.rows:
+            lines += ["| severity | check | result | what |", "|---|---|---|---|"]
+            seen = set()
+            for sev, cid, status, text in sorted(g.rows, key=lambda x: (markdown_report.severity_rank(x[0]), markdown_report.natural_key(x[1]),
+                                                                        x[2])):
+                if (cid, status, text) in seen:  # one row per check and outcome (several containers)
+                    continue
+                seen.add((cid, status, text))
+                lines.append(f"| {sev} | {cid} | {status} | {text} |")
+            lines.append("")
+        if g.not_applicable:
+            ids = sorted({f.check_id for f in g.not_applicable}, key=markdown_report.natural_key)
+            binaries = sorted({b for f in g.not_applicable for b in markdown_report._binaries(f.message)})
+            lines += [f"Not applicable: {len(ids)} control-plane flag checks ({', '.join(binaries)}); "
+                      "no container of this resource runs those binaries.", ""]
+    return lines
+
+
 def _markdown_reference(result: GateResult, monkeypatch) -> str:
     """The Markdown report with the cached helpers swapped for the uncached functions they wrap."""
     binaries = markdown_report._binaries.__wrapped__
@@ -67,6 +119,7 @@ def _markdown_reference(result: GateResult, monkeypatch) -> str:
         mp.setattr(markdown_report, "natural_key", markdown_report.natural_key.__wrapped__)
         mp.setattr(markdown_report, "_binaries", lambda message: list(binaries(message)))
         mp.setattr(markdown_report, "_md_name", markdown_report._md)
+        mp.setattr(markdown_report._Report, "by_resource", _by_resource_reference)
         return markdown_report.markdown(result, date(2026, 12, 1))
 
 
@@ -105,8 +158,17 @@ _finding = st.builds(
        waived=st.lists(st.builds(Waived, _finding, st.builds(WaiverRef, st.sampled_from(["waiver", "opt-out"]), _odd, _odd)),
                        max_size=3),
        waiver_file=st.dictionaries(st.sampled_from(["path", "sha256", "override"]),
-                                   st.one_of(_odd, st.booleans()), max_size=3))
-def test_generated_verdicts_are_byte_identical(passed, failed, waived, waiver_file):
-    result = GateResult("s&<\"t", passed=passed, failed=failed, waived=waived, waiver_file=waiver_file)
+                                   st.one_of(_odd, st.booleans()), max_size=3),
+       not_applicable=st.lists(st.builds(Finding, check_id=st.sampled_from(["CKV_K8S_90", "CKV_K8S_2", "X"]),
+                                         check_name=_odd, resource=_odd, file=_odd,
+                                         message=st.sampled_from(["checks kube-apiserver flags; no container here runs "
+                                                                  "it", "checks etcd or kubelet flags; x", "other"]),
+                                         kind=st.sampled_from(["", "Pod", "Deployment"]), name=_odd), max_size=4),
+       checks=st.dictionaries(st.sampled_from(["CKV_K8S_2", "CKV_K8S_10", "CKV_SLM_034", "CKV_K8S_90", "Y"]),
+                              st.fixed_dictionaries({"name": _odd, "severity": st.sampled_from(["", "LOW", "HIGH"])}),
+                              max_size=4))
+def test_generated_verdicts_are_byte_identical(passed, failed, waived, waiver_file, not_applicable, checks):
+    result = GateResult("s&<\"t", passed=passed, failed=failed, waived=waived, waiver_file=waiver_file,
+                        not_applicable=not_applicable, checks=checks)
     with pytest.MonkeyPatch.context() as mp:
         _assert_identical(result, mp)
