@@ -16,8 +16,10 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 
 from slm_deploy.gate.result import Finding, GateResult, Waived
 
@@ -51,12 +53,13 @@ def short_name(f: Finding) -> str:
     return f.resource
 
 
-def _names_by_file(findings: list[Finding]) -> dict[str, str]:
-    """A manifest file's object, ``Kind/name``: from a finding that is not the graph's Pod split."""
+def _names_by_file(findings: Iterable[Finding]) -> dict[str, str]:
+    """A manifest file's object, ``Kind/name``: from the first finding that is not the graph's Pod split."""
     names: dict[str, str] = {}
     for f in findings:
-        if f.file.startswith("manifests/") and f.kind not in ("Pod", "") and f.source != "gate":
-            names.setdefault(f.file, f"{f.kind}/{f.name}")
+        file = f.file
+        if file not in names and file.startswith("manifests/") and f.kind not in ("Pod", "") and f.source != "gate":
+            names[file] = f"{f.kind}/{f.name}"
     return names
 
 
@@ -98,8 +101,8 @@ class _Report:
     def __init__(self, result: GateResult, today: date):
         self.r = result
         self.today = today
-        self.names = _names_by_file(result.passed + result.failed + [w.finding for w in result.waived]
-                                    + result.not_applicable)
+        self.names = _names_by_file(chain(result.passed, result.failed, (w.finding for w in result.waived),
+                                          result.not_applicable))
 
     def name(self, f: Finding) -> str:
         if f.file in self.names and f.source != "gate":

@@ -200,6 +200,7 @@ def junit_xml(result: GateResult) -> str:
              for key, value in sorted(result.waiver_file.items())]
     body: list[str] = []
     totals = {"tests": 0, "failures": 0, "skipped": 0}
+    files: dict[str, str] = {}  # a file's escaped name (tens of results per file)
     for check_id in sorted(cases):
         rows = cases[check_id]
         failures = sum(1 for _, s, _ in rows if s == "failed")
@@ -213,10 +214,12 @@ def junit_xml(result: GateResult) -> str:
             body.append("    </properties>\n")
         else:
             body.append("    <properties />\n")
-        classname = f"{result.stack}.{check_id}"
+        case_start = '    <testcase classname="' + _attr(f"{result.stack}.{check_id}") + '" name="'
         for f, status, text in sorted(rows, key=lambda r: (r[0].resource, r[0].file)):
-            case = "    " + _open("testcase", [("classname", classname), ("name", f"{f.resource} [{f.file}]"),
-                                               ("file", f.file)])
+            file = files.get(f.file)
+            if file is None:
+                file = files[f.file] = _attr(f.file)
+            case = case_start + _attr(f"{f.resource} [{f.file}]") + '" file="' + file + '"'
             if status == "failed":
                 inner = _open("failure", [("message", f.check_name), ("type", check_id)])
                 content = text or f.check_name

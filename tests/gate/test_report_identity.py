@@ -61,6 +61,14 @@ def _junit_reference(result: GateResult) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _names_by_file_reference(findings: list[Finding]) -> dict[str, str]:
+    """markdown_report._names_by_file as it was."""
+    names: dict[str, str] = {}
+    for f in findings:
+        if f.file.startswith("manifests/") and f.kind not in ("Pod", "") and f.source != "gate":
+            names.setdefault(f.file, f"{f.kind}/{f.name}")
+    return names
+
 def _by_resource_reference(self) -> list[str]:
     """markdown_report._Report.by_resource as it was before its memos (plain per-result calls)."""
     r = self.r
@@ -120,6 +128,7 @@ def _markdown_reference(result: GateResult, monkeypatch) -> str:
         mp.setattr(markdown_report, "_binaries", lambda message: list(binaries(message)))
         mp.setattr(markdown_report, "_md_name", markdown_report._md)
         mp.setattr(markdown_report._Report, "by_resource", _by_resource_reference)
+        mp.setattr(markdown_report, "_names_by_file", lambda findings: _names_by_file_reference(list(findings)))
         return markdown_report.markdown(result, date(2026, 12, 1))
 
 
