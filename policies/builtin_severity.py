@@ -29,7 +29,8 @@ class BuiltinRating:
 @lru_cache(maxsize=1)
 def builtin_ratings() -> dict[str, BuiltinRating]:
     """check id -> rating. Raises ValueError on a malformed file (a duplicate id, an unknown severity)."""
-    doc = yaml.safe_load(SEVERITY_FILE.read_text()) or {}
+    # libyaml's parser when PyYAML has it (same SafeConstructor, same values; 20 ms -> 2 ms of every gate run)
+    doc = yaml.load(SEVERITY_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     ratings: dict[str, BuiltinRating] = {}
     for group in doc.get("groups") or []:
         severity = group.get("severity")

@@ -69,3 +69,12 @@ def test_catalog_and_reports_carry_the_rating():
     ratings = builtin_ratings()
     assert entries["CKV_K8S_16"].severity == "CRITICAL" == ratings["CKV_K8S_16"].severity
     assert all(e.severity for e in entries.values()), [e.id for e in entries.values() if not e.severity]
+
+
+def test_the_rating_file_reads_the_same_with_the_pure_python_parser():
+    import yaml
+
+    from policies.builtin_severity import SEVERITY_FILE
+
+    text = SEVERITY_FILE.read_text()
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.safe_load(text)  # builtin_ratings parses with libyaml
