@@ -9,6 +9,10 @@ own objects form no reference cycles to speak of (10 unreachable objects were le
 freed by reference counting as before. checkov's do (its graphs), so a scan that runs in this process instead of the
 prewarmed worker runs with the collector as the caller had it. Cycles made elsewhere while the gate runs are
 collected once it is back on.
+
+The synth has its own pause (``slm_deploy/synth_gc.py``, which also freezes the program's heap in one-shot
+processes); this one differs in what the gate needs: it never freezes, and :func:`resumed` turns the collector back
+on for checkov's in-process scans.
 """
 
 from __future__ import annotations
