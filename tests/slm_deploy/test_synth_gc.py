@@ -86,6 +86,40 @@ def test_the_paused_collector_still_frees_cycles_afterwards():
     assert probe() is None
 
 
+def test_what_a_pause_leaves_alive_goes_to_the_oldest_generation_in_one_step():
+    """Young collections skip it (the first one after a synth walked everything the synth allocated); a full
+    collection still frees its cycles; nothing stays frozen in a process that is not one-shot."""
+    import weakref
+
+    class Node:
+        pass
+
+    assert gc.get_freeze_count() == 0
+    with gc_paused():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        probe = weakref.ref(a)
+        del a, b
+    assert gc.get_freeze_count() == 0
+    gc.collect(0)
+    gc.collect(1)
+    assert probe() is not None  # in the oldest generation: young collections do not look at it
+    gc.collect(2)
+    assert probe() is None
+
+
+def test_objects_someone_else_froze_stay_frozen():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            kept = [[i] for i in range(100)]
+        assert gc.get_freeze_count() == frozen  # no unfreeze of theirs (and ours were not frozen)
+        assert kept
+    finally:
+        gc.unfreeze()
+
+
 _FREEZE = textwrap.dedent("""
     import gc, sys
     from slm_deploy.synth_gc import declare_one_shot, gc_paused
