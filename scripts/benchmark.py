@@ -288,11 +288,14 @@ import json, sys, time
 from pathlib import Path
 from slm_deploy.gate.worker import ScanWorker
 worker = ScanWorker()  # forked before Pulumi loads, as `slm-deploy preview` and the program gate do
+from slm_deploy.synth_gc import declare_one_shot, gc_paused
+declare_one_shot()  # a process per run, as the CLI and the program gate's child declare (slm_deploy/synth_gc.py)
 t0 = time.perf_counter()
-from stacks.loader import load_stack
-from slm_deploy.pipeline import synth_stack
-from slm_deploy.render import render
-from slm_deploy.gate import run_gate
+with gc_paused():  # as their imports run
+    from stacks.loader import load_stack
+    from slm_deploy.pipeline import synth_stack
+    from slm_deploy.render import render
+    from slm_deploy.gate import run_gate
 t1 = time.perf_counter()
 stack = load_stack(sys.argv[1], Path(sys.argv[2]))
 t2 = time.perf_counter()
