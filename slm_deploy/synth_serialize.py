@@ -27,16 +27,19 @@ program result depends on it (the render sorts keys; tests/slm_deploy/test_synth
 
 from __future__ import annotations
 
+import types
 import typing
 from collections import abc
 from typing import Any
 
+import pulumi
 from pulumi import _types
 from pulumi.output import Output, Unknown
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
 
-__all__ = ["NotMirrored", "serialize_properties", "deserialized", "deserialized_properties", "contains_unknowns"]
+__all__ = ["NotMirrored", "serialize_properties", "deserialized", "deserialized_properties", "contains_unknowns",
+           "input_type_to_dict"]
 
 _SIG = rpc._special_sig_key
 _SECRET = rpc._special_secret_sig
@@ -123,6 +126,74 @@ def _mapping_plan_uncached(typ: Any) -> tuple:
             return ("dict", args[1])
         return ("keep-transformer",)
     return ("untranslated",)
+
+
+# --- input types: _types.input_type_to_dict with the getters read once per class ---
+
+def _reference_getter() -> Any:
+    # As generated: in a module that imports pulumi, which makes the call LOAD_GLOBAL + LOAD_ATTR, not LOAD_METHOD.
+    namespace: dict[str, Any] = {}
+    exec("import pulumi\n\n\ndef getter(self):\n    return pulumi.get(self, 'name')\n", namespace)  # noqa: S102
+    return namespace["getter"].__code__
+
+
+_GETTER = _reference_getter()
+"""The body of every property getter the providers generate (``return pulumi.get(self, "<name>")``), as bytecode."""
+
+
+def _stored_name(fget: Any) -> str | None:
+    """The attribute ``fget`` returns when it is exactly ``return pulumi.get(self, "<name>")`` with this process's
+    ``pulumi`` (same instructions, same names, one argument, no closure; the docstring may differ), else None."""
+    if type(fget) is not types.FunctionType or fget.__closure__ is not None:
+        return None
+    code = fget.__code__
+    if (code.co_code != _GETTER.co_code or code.co_names != _GETTER.co_names or code.co_argcount != 1
+            or code.co_kwonlyargcount or code.co_posonlyargcount or len(code.co_consts) < 2):
+        return None
+    name = code.co_consts[1]  # LOAD_CONST 1, as in the template (0 is the docstring or None)
+    module = fget.__globals__.get("pulumi")
+    if type(name) is not str or not name or module is not pulumi or pulumi.get is not _types.get:
+        return None
+    return name
+
+
+_input_plans: dict[type, tuple[tuple[str, str], ...] | None] = {}
+
+
+def _input_plan(cls: type) -> tuple[tuple[str, str], ...] | None:
+    """``((stored name, Pulumi name), ...)`` in ``_types._py_properties`` order when every getter
+    ``input_type_to_dict`` would call (``_types.py``:514-540, the deprecated-callable bypass included) is the
+    generated one; then each ``fget(obj)`` is ``_types.get(obj, name)``, which for an input type that is neither an
+    output type nor a ``dict`` is ``obj.__dict__.get(name)`` (``_types.py``:678-706). Else None: the SDK's function."""
+    if not _types.is_input_type(cls) or _types.is_output_type(cls) or issubclass(cls, dict):
+        return None
+    plan = []
+    for _, pulumi_name, prop in _types._py_properties(cls):
+        fget = prop.fget
+        deprecated_callable = fget.__dict__.get(_types._PULUMI_DEPRECATED_CALLABLE)
+        name = _stored_name(deprecated_callable if deprecated_callable is not None else fget)
+        if name is None:
+            return None
+        plan.append((name, pulumi_name))
+    return tuple(plan)
+
+
+def input_type_to_dict(obj: Any) -> dict[str, Any]:
+    """``_types.input_type_to_dict(obj)``: same keys, values and order; the getters are checked once per class
+    (:func:`_input_plan`; a class whose properties change after its first use is not expected)."""
+    cls = type(obj)
+    plan = _input_plans.get(cls, _MISSING)
+    if plan is _MISSING:
+        plan = _input_plans[cls] = _input_plan(cls)
+    if plan is None:
+        return _types.input_type_to_dict(obj)
+    stored = obj.__dict__
+    result = {}
+    for name, pulumi_name in plan:
+        value = stored.get(name)
+        if value is not None:
+            result[pulumi_name] = value
+    return result
 
 
 # --- serialize: rpc.serialize_properties / serialize_property for a registration ---
@@ -240,7 +311,7 @@ async def _serialize(value: Any, deps: list, key: Any, res: Any, transformer: An
             return {_SIG: _SECRET, "value": serialized}
         return serialized
     # an input type (rpc.py:678-694)
-    as_dict = _types.input_type_to_dict(value)
+    as_dict = input_type_to_dict(value)
     types = _types.input_type_types(kind)
     obj = {}
     for k, item in as_dict.items():
