@@ -13,7 +13,8 @@ produces, in Python, exactly what each trip's far end gets:
   ``bool``/``None``, ``list``/``tuple``, ``dict``, ``Output``, input types -- with the same type-driven key
   translation, the same dependencies (in the same order, ``data.resources`` updated the same way), the same awaits
   and the same errors; anything else (resources, assets, archives, awaitables, ``dict`` subclasses, discriminated
-  unions, ...) is handed to the SDK's own ``serialize_property`` for that value.
+  unions, ...) is handed to the SDK's own ``serialize_property`` for that value. An input type becomes its dict
+  through :func:`input_type_to_dict` (the SDK's, with the generated getters read once per class).
 - :func:`deserialized` is ``deserialize_properties(struct)`` of the ``Struct`` those values would make: numbers
   come back as ``float`` (a ``Struct`` holds doubles), ``None`` entries of a mapping are dropped, the unknown
   sentinel becomes ``Unknown()`` (the synth is a dry run), a secret inside a list or mapping makes the whole list or mapping secret
