@@ -69,6 +69,10 @@ def _emitters_may_differ(text: str, is_key: bool) -> bool:
     """Whether PyYAML and libyaml might write ``text`` differently: PyYAML would double-quote it, or an empty key."""
     if not text:
         return is_key  # an empty key: the two emitters differ ('' vs nothing)
+    if is_key and len(text) >= 123:
+        # PyYAML counts the key's tag (``!!str``) against its 128-character limit for a simple key, libyaml does
+        # not: a key of 123 to 128 characters is ``? key`` in one and ``key:`` in the other.
+        return True
     if text.isascii() and text.isprintable():  # plain or single-quoted: never double
         return False
     if text.isascii() and text.replace("\n", "").isprintable():
@@ -100,6 +104,10 @@ def _needs_python_emitter(data: Any, is_key: bool = False) -> bool:
 
 def dump_yaml(data: Any) -> str:
     """Deterministic YAML: sorted keys, block literals for multi-line strings."""
+    if type(data) is dict and data:
+        text = _Writer().document(data)
+        if text is not None:
+            return text
     try:
         node, needs_python = _Represent().node(data)
     except _Unsupported:
@@ -157,7 +165,7 @@ class _Represent:
                 if not all(type(key) is str for key in data):
                     raise _Unsupported(data)
                 for key in sorted(data):
-                    if not (key and key.isascii() and key.isprintable()) and not self.needs_python:
+                    if not (key and len(key) < 123 and key.isascii() and key.isprintable()) and not self.needs_python:
                         self.needs_python = _emitters_may_differ(key, True)
                     value.append((ScalarNode(_STR, key, style="|" if "\n" in key else None), self._node(data[key])))
             return node
@@ -193,3 +201,154 @@ class _Represent:
 def dump_yaml_reference(data: Any) -> str:
     """The same YAML, always from PyYAML's pure-Python emitter (what :func:`dump_yaml` must equal)."""
     return yaml.dump(data, Dumper=_PyDumper, **_OPTIONS)
+
+
+# --------------------------------------------------------------------------- the common case, written directly
+
+_WIDTH = _OPTIONS["width"]
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@lru_cache(maxsize=8192)
+def _scalar(text: str, tag: str, is_key: bool) -> tuple[str, str, bool] | None:
+    """How libyaml writes this scalar in block context, as PyYAML's emitter decides it (``choose_scalar_style``,
+    ``analyze_scalar``, ``check_simple_key``): ``("plain"|"single", text written, whether it could fold at the
+    line width)`` or ``("literal", header, False)``; None for anything else (double quotes, a literal with block
+    hints other than ``-``, a key that is not simple, text PyYAML's emitter would write differently)."""
+    multiline = "\n" in text
+    if is_key and (not text or multiline or len(text) >= 120 or _emitters_may_differ(text, True)):
+        return None
+    if multiline:
+        if tag != _STR or _emitters_may_differ(text, False) or not text.isascii() or text[0] in " \n":
+            return None  # printable ASCII lines that are not a keep-chomped literal: allow_block (see above)
+        return "literal", "|" if text.endswith("\n") else "|-", False
+    analysis = _ANALYZER.analyze_scalar(text)
+    if analysis.multiline:  # a line break other than \n
+        return None
+    implicit = _RESOLVER.resolve(ScalarNode, text, (True, False)) == tag
+    if implicit and analysis.allow_block_plain and not (is_key and analysis.empty):
+        return "plain", text, not is_key and " " in text
+    if tag != _STR:
+        return None  # a tagged scalar libyaml would quote (never for our int/float/bool/null texts)
+    if analysis.allow_single_quoted:
+        return "single", "'" + text.replace("'", "''") + "'", not is_key and " " in text
+    return None
+
+
+class _Writer:
+    """The text libyaml writes for a mapping of plain data with our options (block style, indent 2, width 120,
+    sequences in a mapping not indented, ``{}``/``[]`` for empty collections), or None when it cannot be sure:
+    a dict or list met twice (an alias), a type or scalar :func:`_scalar` does not handle, a plain or quoted scalar
+    with a space that reaches past the line width (libyaml would fold it). Checked against PyYAML's emitter on the
+    reference stacks and generated data (tests/slm_deploy/test_yaml_dump.py)."""
+
+    __slots__ = ("out", "seen")
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self.seen: set[int] = set()
+
+    def document(self, data: dict) -> str | None:
+        try:
+            self._mapping(data, 0, inline=True)
+        except _Unsupported:
+            return None
+        self.out.append("\n")
+        return "".join(self.out)
+
+    def _collection(self, data: Any) -> None:
+        if id(data) in self.seen:
+            raise _Unsupported(data)  # an alias
+        self.seen.add(id(data))
+
+    def _key(self, key: str) -> str:
+        style = _scalar(key, _STR, True)
+        if style is None:
+            raise _Unsupported(key)
+        return style[1]
+
+    def _mapping(self, data: dict, indent: int, inline: bool) -> None:
+        """Each entry on its own line at ``indent`` (the first one where the cursor stands when ``inline``)."""
+        self._collection(data)
+        out = self.out
+        pad = "\n" + " " * indent
+        if not all(type(key) is str for key in data):
+            raise _Unsupported(data)
+        for key in sorted(data):
+            value = data[key]
+            key_text = self._key(key)
+            line = ("" if inline else pad) + key_text + ":"
+            inline = False
+            kind = type(value)
+            if kind is dict or kind is list:
+                if not value:
+                    out.append(line + (" {}" if kind is dict else " []"))
+                elif kind is dict:
+                    out.append(line)
+                    self._mapping(value, indent + 2, inline=False)
+                else:
+                    out.append(line)
+                    self._sequence(value, indent, inline=False)
+            else:
+                self._scalar_after(line, value, indent + 2, indent + len(key_text) + 2)
+
+    def _sequence(self, data: list, indent: int, inline: bool) -> None:
+        """Each item ``- ...`` at ``indent`` (the first one where the cursor stands when ``inline``)."""
+        self._collection(data)
+        out = self.out
+        pad = "\n" + " " * indent
+        for item in data:
+            line = "-" if inline else pad + "-"
+            inline = False
+            kind = type(item)
+            if kind is dict or kind is list:
+                if not item:
+                    out.append(line + (" {}" if kind is dict else " []"))
+                elif kind is dict:
+                    out.append(line + " ")
+                    self._mapping(item, indent + 2, inline=True)
+                else:
+                    out.append(line + " ")
+                    self._sequence(item, indent + 2, inline=True)
+            else:
+                self._scalar_after(line, item, indent + 2, indent + 2)
+
+    def _scalar_after(self, line: str, value: Any, indent: int, column: int) -> None:
+        """``line`` (ending in ``:`` or ``-``), a space and the scalar ``value`` starting at ``column``; a literal's
+        lines at ``indent``."""
+        kind = type(value)
+        if kind is str:
+            style = _scalar(value, _STR, False)
+        elif kind is int:
+            style = _scalar(str(value), _INT, False)
+        elif kind is bool:
+            style = "plain", "true" if value else "false", False
+        elif value is None:
+            style = "plain", "null", False
+        elif kind is float:
+            style = _scalar(_float_text(value), _FLOAT, False)
+        else:
+            raise _Unsupported(value)
+        if style is None:
+            raise _Unsupported(value)
+        how, text, folds = style
+        if how != "literal":
+            if folds and column + len(text) > _WIDTH:
+                raise _Unsupported(value)  # libyaml may break the line at a space past the width
+            self.out.append(line + " " + text)
+            return
+        pad = "\n" + " " * indent
+        body = value[:-1] if text == "|" else value
+        self.out.append(line + " " + text + "".join(pad + part if part else "\n" for part in body.split("\n")))
+
+
+def _float_text(data: float) -> str:
+    """SafeRepresenter.represent_float's text."""
+    if data != data or (data == 0.0 and data == 1.0):
+        return ".nan"
+    if data == _INF:
+        return ".inf"
+    if data == -_INF:
+        return "-.inf"
+    text = repr(data).lower()
+    return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
