@@ -1,18 +1,20 @@
 """The renderer's YAML: sorted keys, block literals for multi-line strings, on libyaml where it is byte-identical.
 
 PyYAML's pure-Python emitter took ~7 s to write a 100-service stack; libyaml's emitter (``CSafeDumper``,
-the same Python representers) does it ~5x faster. Their output is byte-identical except in one place:
+the same Python representers) does it ~5x faster. Their output is byte-identical except in two places:
 when a double-quoted scalar is folded at the line width, PyYAML escapes the line break (``\\``) and
-libyaml folds on a plain break. So a document holding any string PyYAML would double-quote (one with
-control or non-ASCII characters, a multi-line string that cannot be a block literal, a multi-line key)
-or an empty key, is written by the pure-Python emitter, every other by libyaml. tests/slm_deploy/test_yaml_dump.py checks byte
-identity on the reference stacks and on generated data.
+libyaml folds on a plain break; and a key of 123-128 characters, simple in libyaml, ``? key`` in PyYAML. So a
+document holding any string PyYAML would double-quote (one with control or non-ASCII characters, a multi-line
+string that cannot be a block literal, a multi-line key), an empty key or such a long key, is written by the
+pure-Python emitter, every other by libyaml's rules. tests/slm_deploy/test_yaml_dump.py checks byte identity on the
+reference stacks and on generated data.
 
-The representation graph is built by :func:`_represent`, equal node for node to what the dumpers' SafeRepresenter
-(with :func:`_str_presenter`) builds from plain ``dict``/``list``/``str``/``int``/``float``/``bool``/``None``
-data, in one pass that also finds the strings that need the pure-Python emitter; libyaml's serializer asks for
-each scalar's implicit tag twice, answered from a per-value memo. Any other type (a tuple, a subclass, a
-non-string key) takes PyYAML's own representer, as before.
+Most documents (a mapping of plain ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` data) are written
+directly by :class:`_Writer`, as libyaml writes them, with each scalar's style decided by PyYAML's own analysis and
+cached per distinct text; it steps aside where libyaml could fold a line or write an alias. The others go through
+:class:`_Represent` (SafeRepresenter's nodes for plain data, with the strings that need the pure-Python emitter found
+in the same pass) and libyaml's serializer, whose scalar tag look-ups are memoized; any other type (a tuple, a
+subclass, a non-string key) takes PyYAML's own representer, as before.
 """
 
 from __future__ import annotations
