@@ -7,6 +7,7 @@ bare checkov CLI on the same rendered files, alternating, medians; plus a warm r
     uv run python scripts/benchmark.py --scale-only --scale-rounds 2   # only the scale series, into its block
     uv run python scripts/benchmark.py --synth-phases 100          # synth ms/resource, stock vs synth_runtime
     uv run python scripts/benchmark.py --change-phases 100         # where a one-service change's time goes
+    uv run python scripts/benchmark.py --regate-part 100 [--against ../main]   # gate part of a one-service change
 
 Targets (issue 3): preview <= 1.0x the bare CLI; warm re-gate <= 0.1x of the cold preview.
 Targets (issue 17): a 100-service stack previews in <= 1.0x the bare CLI, cost linear in services
@@ -330,6 +331,90 @@ def _change_phases(project: Path, name: str, tmp: Path, env: dict[str, str], rou
     return {k: statistics.median(float(r[k]) for r in runs) for k in runs[0]}
 
 
+_REGATE_PART = """
+import json, os, sys, time
+code, name, project, out = sys.argv[1:5]
+sys.path.insert(0, code)  # the checkout whose code is measured (this one, or --against)
+from pathlib import Path
+try:  # one command per process, as the CLI and the program gate's child declare it (slm_deploy/synth_gc.py)
+    from slm_deploy.synth_gc import declare_one_shot
+    declare_one_shot()
+except ImportError:  # code from before it
+    pass
+from slm_deploy.gate.worker import ScanWorker
+worker = ScanWorker()  # forked before Pulumi loads, as `slm-deploy preview` and the program gate do
+from stacks.loader import load_stack
+from slm_deploy.pipeline import synth_stack
+from slm_deploy.render import render
+from slm_deploy.gate import run_gate
+stack = load_stack(name, Path(project))
+render(synth_stack(stack), Path(out))
+def worker_cpu():
+    fields = open(f"/proc/{worker._process.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+before = -1.0
+while worker_cpu() != before:  # the worker's checkov import is over (a synth takes longer than it)
+    before = worker_cpu()
+    time.sleep(0.25)
+w0, c0, t0 = worker_cpu(), time.process_time(), time.perf_counter()
+gate = run_gate(Path(out), stack.name, worker=worker)
+t1, c1, w1 = time.perf_counter(), time.process_time(), worker_cpu()
+worker.close()
+print(json.dumps({"parent_cpu": c1 - c0, "worker_cpu": w1 - w0, "cpu": c1 - c0 + w1 - w0, "wall": t1 - t0,
+                  "cached_verdict": bool(gate.cached), "results": len(gate.passed) + len(gate.failed)
+                  + len(gate.not_applicable) + len(gate.waived), "load1": os.getloadavg()[0]}))
+"""
+
+
+def _regate_part(services: int, rounds: int, against: Path | None) -> dict[str, object]:
+    """The gate part of a one-service change of a SERVICES-service stack: ``run_gate`` after synth + render in a fresh
+    process (prewarmed checkov worker, caches on), CPU seconds of the process and its worker. Two builds, A and B,
+    differ in one service's minimum replicas (2 and 3); runs alternate B, A, B ... after a first run that fills the
+    caches with A, so every measured run is a real re-gate of one changed service, never a cached verdict. With
+    ``against`` (another checkout), its code runs alternately with this one on the same builds, each with its own
+    cache directory."""
+    import yaml
+
+    tmp = Path(tempfile.mkdtemp(prefix="slm-regate-"))
+    try:
+        projects = {}
+        for build, replicas in (("A", 2), ("B", 3)):
+            name = scale_stack(tmp / f"project-{build}", services)
+            stack_file = tmp / f"project-{build}" / "stacks" / f"Pulumi.{name}.yaml"
+            doc = yaml.safe_load(stack_file.read_text())
+            doc["config"]["slm-deploy:vllm"][min(7, services - 1)]["replicas"] = replicas
+            stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+            projects[build] = tmp / f"project-{build}"
+        codes = {"this": ROOT} | ({"against": against.resolve()} if against else {})
+
+        def once(code: str, build: str) -> dict[str, object]:
+            env = dict(os.environ, SLM_DEPLOY_CACHE_DIR=str(tmp / f"cache-{code}"))
+            proc = subprocess.run([sys.executable, "-c", _REGATE_PART, str(codes[code]), name, str(projects[build]),
+                                   str(tmp / f"out-{code}")], cwd=codes[code], env=env, capture_output=True, text=True,
+                                  check=True)
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+
+        for code in codes:
+            once(code, "A")  # every cache holds build A
+        runs: dict[str, list[dict[str, object]]] = {code: [] for code in codes}
+        load_before = _loadavg()
+        for _ in range(rounds):
+            for build in ("B", "A"):
+                for code in codes:
+                    run = once(code, build)
+                    if run["cached_verdict"]:
+                        raise SystemExit(f"{code} {build}: a cached verdict, not a re-gate")
+                    runs[code].append(run)
+        out: dict[str, object] = {"services": services, "runs_per_code": 2 * rounds, "load": f"{load_before} before, "
+                                  f"{_loadavg()} after", "results": runs["this"][0]["results"]}
+        for code, values in runs.items():
+            out[code] = {k: round(statistics.median(float(v[k]) for v in values), 3)
+                         for k in ("parent_cpu", "worker_cpu", "cpu", "wall")}
+            out[code]["cpu_runs"] = [round(float(v["cpu"]), 3) for v in values]
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
 def _one_service_change(project: Path, name: str, tmp: Path, env: dict[str, str], rounds: int) -> dict[str, object]:
     """The biggest stack with caches on: unchanged re-preview, then each run changes one service (preview, and the
     program gate a `pulumi preview` runs), alternating this code with the same code on the SDK's stock mock runtime
@@ -532,7 +617,16 @@ def main() -> None:
                              "runtime, alternating (printed as JSON)")
     parser.add_argument("--change-phases", type=int, metavar="SERVICES",
                         help="only the phase split of a one-service change of a SERVICES-service stack (printed)")
+    parser.add_argument("--regate-part", type=int, metavar="SERVICES",
+                        help="only the gate part of a one-service change of a SERVICES-service stack, CPU seconds per "
+                             "fresh process, builds A/B alternating (--scale-rounds rounds; printed as JSON)")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
+                        help="with --regate-part: also measure another checkout's code, alternating with this one")
     args = parser.parse_args()
+    if args.regate_part:
+        print(json.dumps({"date": _machine()["date"], **_regate_part(args.regate_part, args.scale_rounds, args.against)}),
+              flush=True)
+        return
     if args.synth_phases:
         tmp = Path(tempfile.mkdtemp(prefix="slm-phases-"))
         try:

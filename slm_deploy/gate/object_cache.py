@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_deploy.gate import store_json
-from slm_deploy.gate.result import finding_from_values, finding_values
+from slm_deploy.gate.result import findings_from_values, findings_values
 
 __all__ = ["fingerprint", "ObjectStore", "file_key"]
 
@@ -62,16 +62,15 @@ def file_key(rel: str, data: bytes) -> str:
 
 def scan_to_json(out: Any) -> dict[str, Any]:
     """One scan output as JSON, each finding as its list of field values (:func:`finding_values`)."""
-    return {"passed": [finding_values(f) for f in out.passed], "failed": [finding_values(f) for f in out.failed],
-            "skipped": [finding_values(f) for f in out.skipped], "ran": sorted(out.ran)}
+    return {"passed": findings_values(out.passed), "failed": findings_values(out.failed),
+            "skipped": findings_values(out.skipped), "ran": sorted(out.ran)}
 
 
 def scan_from_json(data: dict[str, Any]) -> Any:
     from slm_deploy.gate.scan import ScanOutput
 
-    return ScanOutput([finding_from_values(f) for f in data["passed"]],
-                      [finding_from_values(f) for f in data["failed"]],
-                      [finding_from_values(f) for f in data["skipped"]], set(data["ran"]))
+    return ScanOutput(findings_from_values(data["passed"]), findings_from_values(data["failed"]),
+                      findings_from_values(data["skipped"]), set(data["ran"]))
 
 
 class ObjectStore:

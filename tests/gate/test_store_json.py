@@ -64,3 +64,14 @@ def test_a_verdict_round_trips_through_the_cache_form():
                         stale_waivers=[{"id": "w", "expires": "2026-01-01"}], cache_key="k")
     again = GateResult.from_cache(store_json.loads(store_json.dumps(result.to_cache())))
     assert again == result
+
+
+def test_bulk_finding_conversions_equal_the_per_finding_ones():
+    from slm_deploy.gate.result import finding_from_values, finding_values, findings_from_values, findings_values
+
+    findings = [Finding("CKV_K8S_1", "n", f"Deployment.ns.x{i}", "manifests/x.yaml", "m", line=i) for i in range(5)]
+    assert findings_values(findings) == [finding_values(f) for f in findings]
+    rows = store_json.loads(store_json.dumps(findings_values(findings)))
+    assert findings_from_values(rows) == [finding_from_values(v) for v in rows] == findings
+    with pytest.raises(ValueError):
+        findings_from_values([rows[0][:-1]])  # a record of another shape
