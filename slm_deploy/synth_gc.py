@@ -20,7 +20,8 @@ afterwards walked all of it (0.5 s CPU after a 100-service synth) and promoted i
 Instead, at the end of each pause, what is alive moves to the oldest generation at once (``gc.freeze()`` then
 ``gc.unfreeze()``: two list splices), where only a full collection looks at it; cycles among it are freed by
 the next full collection. That is skipped when something else had frozen objects (``unfreeze`` would release
-theirs too): then the pause only ends.
+theirs too), and when the block raised (a failed synth's abandoned tasks are garbage to free soon): then the
+pause only ends.
 
 A *one-shot* process (the ``slm-deploy`` CLI, the program gate's child: :func:`declare_one_shot`) keeps what
 is alive frozen instead: the render's and gate's full collections (three, ~0.3 s each, after a 100-service
@@ -48,14 +49,19 @@ def gc_paused() -> Iterator[None]:
     gc.disable()
     try:
         yield
-    finally:
-        if _one_shot:
-            gc.freeze()
-        elif frozen_before == 0:
-            gc.freeze()
-            gc.unfreeze()
+    except BaseException:
+        # A failed block (a program that raised) leaves garbage, e.g. its pending tasks: it stays young, so the next
+        # collections free it (and asyncio's "Task was destroyed" notes come then, not at some later full pass).
         if was_enabled:
             gc.enable()
+        raise
+    if _one_shot:
+        gc.freeze()
+    elif frozen_before == 0:
+        gc.freeze()
+        gc.unfreeze()
+    if was_enabled:
+        gc.enable()
 
 
 def declare_one_shot() -> None:

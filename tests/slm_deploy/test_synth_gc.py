@@ -108,6 +108,28 @@ def test_what_a_pause_leaves_alive_goes_to_the_oldest_generation_in_one_step():
     assert probe() is None
 
 
+def test_what_a_failed_block_leaves_stays_young():
+    """A failed synth's garbage (its abandoned tasks) is freed by the next young collections, as without the pause."""
+    import weakref
+
+    class Node:
+        pass
+
+    probe = None
+    try:
+        with gc_paused():
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            probe = weakref.ref(a)
+            del a, b
+            raise RuntimeError("the program failed")
+    except RuntimeError:
+        pass
+    assert gc.isenabled()
+    gc.collect(0)
+    assert probe() is None
+
+
 def test_objects_someone_else_froze_stay_frozen():
     gc.freeze()
     try:
