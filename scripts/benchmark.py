@@ -289,8 +289,8 @@ import json, sys, time
 from pathlib import Path
 from slm_deploy.gate.worker import ScanWorker
 worker = ScanWorker()  # forked before Pulumi loads, as `slm-deploy preview` and the program gate do
-from slm_deploy.synth_gc import declare_one_shot, gc_paused
-declare_one_shot()  # a process per run, as the CLI and the program gate's child declare (slm_deploy/synth_gc.py)
+from slm_deploy.gc_pause import declare_one_shot, gc_paused
+declare_one_shot()  # a process per run, as the CLI and the program gate's child declare (slm_deploy/gc_pause.py)
 t0 = time.perf_counter()
 with gc_paused():  # as their imports run
     from stacks.loader import load_stack
@@ -336,8 +336,8 @@ import json, os, sys, time
 code, name, project, out = sys.argv[1:5]
 sys.path.insert(0, code)  # the checkout whose code is measured (this one, or --against)
 from pathlib import Path
-try:  # one command per process, as the CLI and the program gate's child declare it (slm_deploy/synth_gc.py)
-    from slm_deploy.synth_gc import declare_one_shot
+try:  # one command per process, as the CLI and the program gate's child declare it (slm_deploy/gc_pause.py)
+    from slm_deploy.gc_pause import declare_one_shot
     declare_one_shot()
 except ImportError:  # code from before it
     pass

@@ -78,9 +78,9 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    from slm_deploy.synth_gc import declare_one_shot
+    from slm_deploy.gc_pause import declare_one_shot
 
-    declare_one_shot()  # one command per process: see slm_deploy/synth_gc.py
+    declare_one_shot()  # one command per process: see slm_deploy/gc_pause.py
     try:
         app(args=hoist_global_flags(sys.argv[1:]), prog_name="slm-deploy")
     except KeyboardInterrupt:

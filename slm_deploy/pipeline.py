@@ -11,7 +11,7 @@ from slm_deploy.gate import GateResult, run_gate
 from slm_deploy.gate.worker import ScanWorker
 from slm_deploy.render import render
 from slm_deploy.synth import SynthResult, synthesize
-from slm_deploy.synth_gc import gc_paused
+from slm_deploy.gc_pause import gc_paused
 from stacks.schema import PROJECT
 
 __all__ = ["Build", "synth_stack", "build_stack"]
@@ -35,7 +35,7 @@ def synth_stack(stack: LoadedStack, *, stock_runtime: bool = False) -> SynthResu
     second validation of the same values (secrets and other namespaces' keys still come from the
     runtime config, as under the real engine). ``stock_runtime``: see :func:`slm_deploy.synth.synthesize`.
     """
-    with gc_paused():  # the composition's imports (see slm_deploy/synth_gc.py)
+    with gc_paused():  # the composition's imports (see slm_deploy/gc_pause.py)
         from stacks.program import main
 
     config, secret_keys = runtime_config(stack)

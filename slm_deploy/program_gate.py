@@ -154,9 +154,9 @@ def loaded_from_payload(stack: str, payload: dict[str, Any], root: Path):
 
 def gate_config(stack: str, payload: dict[str, Any], root: Path, worker: Any = None) -> int:
     """Child-process side: build and gate; print failures one per line. Exit 0 ok, 1 failed, 2 bad config."""
-    from slm_deploy.synth_gc import gc_paused
+    from slm_deploy.gc_pause import gc_paused
 
-    with gc_paused():  # the program's imports, ~1 million objects (see slm_deploy/synth_gc.py)
+    with gc_paused():  # the program's imports, ~1 million objects (see slm_deploy/gc_pause.py)
         from stacks.errors import ConfigError
         from slm_deploy.pipeline import build_stack
 
@@ -262,7 +262,7 @@ def run(stack: str, payload: dict[str, Any], root: Path) -> int:
 
 if __name__ == "__main__":
     from slm_deploy.paths import project_root
-    from slm_deploy.synth_gc import declare_one_shot
+    from slm_deploy.gc_pause import declare_one_shot
 
     declare_one_shot()
 

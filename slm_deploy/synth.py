@@ -134,9 +134,9 @@ def synthesize(
     ``stock_runtime``: use the SDK's own mock monitor and stack-trace capture instead of
     :mod:`slm_deploy.synth_runtime` (the same records, slower; tests and benchmarks compare the two).
     """
-    from slm_deploy.synth_gc import gc_paused
+    from slm_deploy.gc_pause import gc_paused
 
-    with gc_paused():  # see slm_deploy/synth_gc.py: ~30 % of a large synth's CPU went to cycle collections
+    with gc_paused():  # see slm_deploy/gc_pause.py: ~30 % of a large synth's CPU went to cycle collections
         return _synthesize(program, project=project, stack=stack, config=config, secret_keys=secret_keys,
                            stock_runtime=stock_runtime)
 

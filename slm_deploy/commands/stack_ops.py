@@ -76,9 +76,9 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
     from slm_deploy.gate.worker import ScanWorker
 
     with ScanWorker() as worker:
-        from slm_deploy.synth_gc import gc_paused
+        from slm_deploy.gc_pause import gc_paused
 
-        with gc_paused():  # the program's imports, ~1 million objects (see slm_deploy/synth_gc.py)
+        with gc_paused():  # the program's imports, ~1 million objects (see slm_deploy/gc_pause.py)
             from slm_deploy.gate import run_gate
             from slm_deploy.pipeline import Build, synth_stack
             from slm_deploy.render import ObjectCollision, OutDirError, render

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from slm_deploy.gate import collector, store_json
+from slm_deploy.gate import store_json
 from slm_deploy.gate.graph_partition import file_keys, scan_set, split_by_file
 from slm_deploy.gate.object_cache import ObjectStore, file_key, scan_from_json, scan_to_json
+from slm_deploy.gc_pause import gc_resumed
 
 if TYPE_CHECKING:
     from slm_deploy.gate.scan import ScanOutput
@@ -31,7 +32,7 @@ def _call(worker: "ScanWorker | None", name: str, *args: Any) -> Any:
     from slm_deploy.gate.worker import Done
 
     if worker is None:
-        with collector.resumed():  # checkov in this process: its graphs do form cycles
+        with gc_resumed():  # checkov in this process: its graphs do form cycles
             return Done(getattr(scan, name)(*args))
     return worker.submit(name, *args)
 

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from slm_deploy.gate import collector
 from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached, store_cached
 from slm_deploy.gate.progress import phase, phase_done
 from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, WaiverRef
+from slm_deploy.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from slm_deploy.gate.incremental import Plan
@@ -87,7 +87,7 @@ def run_gate(
     ``worker`` (a prewarmed :class:`~slm_deploy.gate.worker.ScanWorker`) runs the checkov scans
     in a child process that imported checkov while the stack was being synthesized.
     """
-    with collector.paused():  # see slm_deploy/gate/collector.py
+    with gc_paused():  # see slm_deploy/gc_pause.py
         return _run_gate(Path(build_dir), stack, use_cache, waivers_path, today, write_reports, worker)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pulumi
 
 from slm_deploy.synth import SynthError, synthesize
-from slm_deploy.synth_gc import gc_paused
+from slm_deploy.gc_pause import gc_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,7 +144,7 @@ def test_objects_someone_else_froze_stay_frozen():
 
 _FREEZE = textwrap.dedent("""
     import gc, sys
-    from slm_deploy.synth_gc import declare_one_shot, gc_paused
+    from slm_deploy.gc_pause import declare_one_shot, gc_paused
     if sys.argv[1] == "one-shot":
         declare_one_shot()
     before = gc.get_freeze_count()
@@ -172,7 +172,7 @@ def test_the_entry_points_declare_themselves_one_shot():
     never freezes."""
     code = textwrap.dedent("""
         import sys
-        import slm_deploy.synth_gc as g
+        import slm_deploy.gc_pause as g
         from slm_deploy import cli
         sys.argv = ["slm-deploy", "--version"]
         try:

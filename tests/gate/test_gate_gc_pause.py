@@ -1,4 +1,4 @@
-"""The gate pauses Python's cyclic garbage collector while it runs (slm_deploy/gate/collector.py) and always leaves it
+"""The gate pauses Python's cyclic garbage collector while it runs (slm_deploy/gc_pause.py) and always leaves it
 as it found it; checkov run in-process (no worker) runs with the collector as the caller had it."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import gc
 
 import pytest
 
-from slm_deploy.gate import collector, runner
+from slm_deploy.gate import runner
+from slm_deploy.gc_pause import gc_paused, gc_resumed
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +21,13 @@ def _restore_gc():
 @pytest.mark.parametrize("enabled", [True, False])
 def test_paused_restores_the_state_it_found(enabled):
     (gc.enable if enabled else gc.disable)()
-    with collector.paused():
+    with gc_paused():
         assert not gc.isenabled()
-        with collector.paused():
+        with gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled() is enabled
-    with pytest.raises(RuntimeError), collector.paused():
+    with pytest.raises(RuntimeError), gc_paused():
         raise RuntimeError("boom")
     assert gc.isenabled() is enabled
 
@@ -34,11 +35,11 @@ def test_paused_restores_the_state_it_found(enabled):
 @pytest.mark.parametrize("enabled", [True, False])
 def test_resumed_gives_the_callers_state_back_for_a_while(enabled):
     (gc.enable if enabled else gc.disable)()
-    with collector.paused():
-        with collector.paused(), collector.resumed():
+    with gc_paused():
+        with gc_paused(), gc_resumed():
             assert gc.isenabled() is enabled
         assert not gc.isenabled()
-    with collector.resumed():  # outside a pause: unchanged
+    with gc_resumed():  # outside a pause: unchanged
         assert gc.isenabled() is enabled
 
 
@@ -63,7 +64,7 @@ def test_an_in_process_scan_runs_with_the_collector_on(monkeypatch):
     monkeypatch.setattr(scan, "check_catalog", lambda *args: seen.append(gc.isenabled()) or {"builtins": []},
                         raising=True)
     gc.enable()
-    with collector.paused():
+    with gc_paused():
         assert incremental._call(None, "check_catalog", None).result() == {"builtins": []}
         assert not gc.isenabled()
     assert seen == [True]
