@@ -152,12 +152,17 @@ class _Represent:
     def node(self, data: Any) -> tuple[Any, bool]:
         return self._node(data), self.needs_python
 
+    def _text(self, text: str, is_key: bool) -> ScalarNode:
+        """A string's node (a block literal when multi-line); notes whether it needs the pure-Python emitter
+        (printable one-line ASCII never does, except a key long enough to be ``? key`` in PyYAML)."""
+        if not self.needs_python and not (text and text.isascii() and text.isprintable() and (not is_key or len(text) < 123)):
+            self.needs_python = _emitters_may_differ(text, is_key)
+        return ScalarNode(_STR, text, style="|" if "\n" in text else None)
+
     def _node(self, data: Any):
         kind = type(data)
         if kind is str:
-            if not (data and data.isascii() and data.isprintable()) and not self.needs_python:
-                self.needs_python = _emitters_may_differ(data, False)
-            return ScalarNode(_STR, data, style="|" if "\n" in data else None)
+            return self._text(data, False)
         if kind is dict:
             node = self.nodes.get(id(data))
             if node is None:
@@ -167,9 +172,7 @@ class _Represent:
                 if not all(type(key) is str for key in data):
                     raise _Unsupported(data)
                 for key in sorted(data):
-                    if not (key and len(key) < 123 and key.isascii() and key.isprintable()) and not self.needs_python:
-                        self.needs_python = _emitters_may_differ(key, True)
-                    value.append((ScalarNode(_STR, key, style="|" if "\n" in key else None), self._node(data[key])))
+                    value.append((self._text(key, True), self._node(data[key])))
             return node
         if kind is list:
             node = self.nodes.get(id(data))
@@ -186,17 +189,7 @@ class _Represent:
         if data is None:
             return ScalarNode(_NULL, "null")
         if kind is float:
-            if data != data or (data == 0.0 and data == 1.0):
-                value_text = ".nan"
-            elif data == _INF:
-                value_text = ".inf"
-            elif data == -_INF:
-                value_text = "-.inf"
-            else:
-                value_text = repr(data).lower()
-                if "." not in value_text and "e" in value_text:
-                    value_text = value_text.replace("e", ".0e", 1)
-            return ScalarNode(_FLOAT, value_text)
+            return ScalarNode(_FLOAT, _float_text(data))
         raise _Unsupported(data)
 
 
