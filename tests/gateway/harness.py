@@ -56,24 +56,37 @@ class Seen:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class StandIn:
-    """A small OpenAI server for one model: chat/completions (plain or SSE), completions, embeddings, /tokenize."""
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) with the handler class ``self._handler()`` returns."""
 
-    def __init__(self, model: str, *, stream_gap: float = 0.3, delay: float = 0.0) -> None:
-        self.model, self.stream_gap, self.delay = model, stream_gap, delay
-        self.seen = Seen()
+    port: int
+    server: ThreadingHTTPServer
+
+    def _serve(self) -> None:
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class StandIn(LoopbackServer):
+    """A small OpenAI server for one model: chat/completions (plain or SSE), completions, embeddings, /tokenize."""
+
+    def __init__(self, model: str, *, stream_gap: float = 0.3, delay: float = 0.0) -> None:
+        self.model, self.stream_gap, self.delay = model, stream_gap, delay
+        self.seen = Seen()
+        self._serve()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -25,7 +25,7 @@ import yaml
 
 from components.gateway.proxy import GATEWAY_JS, keys_file_text
 
-from .harness import Gateway, Process, free_port, openai_error, request, require_tools, wait_http
+from .harness import Gateway, LoopbackServer, Process, free_port, openai_error, request, require_tools, wait_http
 
 CHAT_KEY = "sk-Chat-AbCdEf0123456789"
 BATCH_KEY = "sk-Batch-ZyXw9876543210"
@@ -34,17 +34,14 @@ CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 POOLS = [PoolRef("gateway-phi", ("phi", "phi-lora")), PoolRef("gateway-qwen", ("qwen",))]
 
 
-class StandInGateway:
+class StandInGateway(LoopbackServer):
     """A Gateway listener on 127.0.0.1 routing by the HTTPRoute rules the component renders; records what it sees."""
 
     def __init__(self, rules: list[dict]) -> None:
         self.rules = rules
         self.seen: list[tuple[str, dict[str, str], dict]] = []
         self.lock = threading.Lock()
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve()
 
     @property
     def address(self) -> str:
@@ -58,10 +55,6 @@ class StandInGateway:
                         headers.get(h["name"].lower()) == h["value"] for h in match["headers"]):
                     return rule["backendRefs"][0]["name"]
         return None
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gateway = self
