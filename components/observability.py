@@ -10,13 +10,14 @@ dashboards with no edit to monitoring code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import Field
 
 from components.base import ArgsModel
+from components.promql import metric_names_in
 from components.validation import Duration
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "AlertRule",
     "Panel",
     "MonitoringContribution",
+    "queried_metric_names",
 ]
 
 
@@ -105,3 +107,15 @@ class MonitoringContribution:
     panels: tuple[Panel, ...] = ()
     metric_names: frozenset[str] = frozenset()
     """Every metric the rules and panels query, checked against the pinned engine's metric list."""
+
+
+def queried_metric_names(alert_rules: Callable[[AlertThresholds], list[AlertRule]], panels: Iterable[Panel]) -> frozenset[str]:
+    """Every metric name the rules (built with the default :class:`AlertThresholds`) and the panels' targets query:
+    a contribution's ``metric_names``, which tests check against the pinned engines' metric lists."""
+    names: set[str] = set()
+    for rule in alert_rules(AlertThresholds()):
+        names |= metric_names_in(rule.expr)
+    for panel in panels:
+        for expr, _legend in panel.targets:
+            names |= metric_names_in(expr)
+    return frozenset(names)

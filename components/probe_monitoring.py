@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from components.promql import metric_names_in
-from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ProbeTarget
+from components.observability import (
+    AlertRule, AlertThresholds, MonitoringContribution, Panel, ProbeTarget, queried_metric_names,
+)
 
 __all__ = ["probe_contribution", "scoped", "ProbeRules", "PROBE_ALERTS"]
 
@@ -88,19 +89,13 @@ def probe_contribution(
             Panel("Memory use (working set)", ((f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})", "{{pod}}"),), unit="bytes"),
         ]
     rules = ProbeRules(engine, job, url, namespace, pod_regex)
-    names: set[str] = set()
-    for rule in rules(AlertThresholds()):
-        names |= metric_names_in(rule.expr)
-    for panel in panels:
-        for expr, _ in panel.targets:
-            names |= metric_names_in(expr)
     return MonitoringContribution(
         source=source,
         engine=engine,
         probe_targets=(ProbeTarget(job=job, url=url, labels={"engine": engine, "source": source, **({"namespace": namespace} if namespace else {})}),),
         alert_rules=rules,
         panels=tuple(panels),
-        metric_names=frozenset(names),
+        metric_names=queried_metric_names(rules, panels),
     )
 
 

@@ -1,7 +1,9 @@
-"""Which metric names a PromQL expression selects (a leaf module: stdlib only).
+"""PromQL text helpers: which metric names an expression selects, and thresholds as exact numbers (a leaf
+module: stdlib only).
 
 It lives outside the ``components.monitoring`` package on purpose: the engines' monitoring contributions
-(components/probe_monitoring.py, vllm/ and gateway/monitoring.py) need it, and importing anything from
+(components/probe_monitoring.py, vllm/ and gateway/monitoring.py, through
+:func:`components.observability.queried_metric_names`) need it, and importing anything from
 ``components.monitoring`` first runs that package's ``__init__`` (MonitoringStack), which imports
 probe_monitoring back: a cycle that broke ``import components.ollama.k8s`` on its own.
 ``components.monitoring.metrics`` re-exports it beside the metric tables it is checked against.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["metric_names_in"]
+__all__ = ["metric_names_in", "promql_number"]
 
 _KEYWORDS = {
     "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -37,3 +39,10 @@ def metric_names_in(expr: str) -> set[str]:
             continue
         names.add(ident)
     return names
+
+
+def promql_number(value: float) -> str:
+    """A threshold as PromQL text, exactly: the short ``%g`` form when it reads back as the same number, else
+    Python's shortest round-trip form (``%g`` alone would turn 0.1234567 into 0.123457)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))

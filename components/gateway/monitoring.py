@@ -19,17 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.gateway.constants import EXPORTER_PORT_NAME, ROUTER_METRICS_PORT_NAME
-from components.monitoring.metrics import metric_names_in
-from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget
+from components.observability import (
+    AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget, queried_metric_names,
+)
+from components.promql import promql_number
 
 __all__ = ["GATEWAY_ALERTS", "gateway_contribution", "proxy_client_contribution"]
 
 GATEWAY_ALERTS = ("GatewayTargetDown", "GatewayClientAtLimit", "GatewayAuthFailures")
-
-
-def _num(value: float) -> str:
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
 
 
 def _target_down(job: str, namespace: str) -> Callable[[AlertThresholds], list[AlertRule]]:
@@ -77,11 +74,11 @@ def _client_rules(job: str, namespace: str, kind: _Kind) -> Callable[[AlertThres
                 name="GatewayClientAtLimit",
                 expr=(f"sum by (job, namespace, client) (rate(slm_gateway_limited_total{{{sel}}}[5m])) / "
                       f"sum by (job, namespace, client) (rate(slm_gateway_requests_total{{{sel}}}[5m])) > "
-                      f"{_num(t.gateway_limited_share)}"),
+                      f"{promql_number(t.gateway_limited_share)}"),
                 for_=t.gateway_limited_for,
                 severity="warning",
                 summary=f"Client {{{{ $labels.client }}}} is persistently at its {kind.limit}",
-                description=f"More than {_num(t.gateway_limited_share * 100)} % of client {{{{ $labels.client }}}}'s "
+                description=f"More than {promql_number(t.gateway_limited_share * 100)} % of client {{{{ $labels.client }}}}'s "
                 f"requests were refused with 429 (rpm or concurrency) for {t.gateway_limited_for}.",
                 runbook=f"Dashboard '{kind.dashboard}': raise the client's rpm/concurrency in the stack file, "
                 "or ask the client to back off (Retry-After).",
@@ -89,11 +86,11 @@ def _client_rules(job: str, namespace: str, kind: _Kind) -> Callable[[AlertThres
             AlertRule(
                 name="GatewayAuthFailures",
                 expr=(f'sum by (job, namespace) (rate(slm_gateway_requests_total{{{sel}, client="unauthenticated", '
-                      f'code="401"}}[5m])) * 60 > {_num(t.gateway_auth_failures_per_minute)}'),
+                      f'code="401"}}[5m])) * 60 > {promql_number(t.gateway_auth_failures_per_minute)}'),
                 for_=t.gateway_auth_for,
                 severity="warning",
                 summary=f"Burst of failed authentications {kind.where}",
-                description=f"More than {_num(t.gateway_auth_failures_per_minute)} requests per minute with a missing "
+                description=f"More than {promql_number(t.gateway_auth_failures_per_minute)} requests per minute with a missing "
                 f"or wrong key for {t.gateway_auth_for} (job {job}).",
                 runbook=f"{kind.log} (client \"\", status 401) shows the source addresses: a client with "
                 "a revoked key, or key guessing.",
@@ -120,16 +117,6 @@ def _client_panels(job: str, namespace: str, title: str = "") -> tuple[Panel, ..
     )
 
 
-def _names(rules: Callable[[AlertThresholds], list[AlertRule]], panels: tuple[Panel, ...]) -> frozenset[str]:
-    names: set[str] = set()
-    for rule in rules(AlertThresholds()):
-        names |= metric_names_in(rule.expr)
-    for panel in panels:
-        for expr, _ in panel.targets:
-            names |= metric_names_in(expr)
-    return frozenset(names)
-
-
 def proxy_client_contribution(source: str, job: str, namespace: str, selector: dict[str, str], *,
                               port_name: str, proxy: str) -> MonitoringContribution:
     """The per-client metrics of a single named-client proxy (Ollama's, an edge node's; Kubernetes): the gateway's
@@ -146,7 +133,7 @@ def proxy_client_contribution(source: str, job: str, namespace: str, selector: d
         scrape_targets=(ScrapeTarget(job=job, namespace=namespace, pod_selector=selector, port_name=port_name),),
         alert_rules=rules,
         panels=panels,
-        metric_names=_names(rules, panels),
+        metric_names=queried_metric_names(rules, panels),
     )
 
 
@@ -182,5 +169,5 @@ def gateway_contribution(job: str, namespace: str, selector: dict[str, str], *,
         ),
         alert_rules=rules,
         panels=panels,
-        metric_names=_names(rules, panels),
+        metric_names=queried_metric_names(rules, panels),
     )

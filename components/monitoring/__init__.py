@@ -40,7 +40,7 @@ from components.monitoring.metrics import CADVISOR_METRICS, metric_names_in
 from components.monitoring.operator import deploy_operator
 from components.monitoring.prometheus_config import check_unique, rule_groups, to_yaml
 from components.monitoring.standalone import deploy_standalone
-from components.observability import AlertThresholds, MonitoringContribution
+from components.observability import MonitoringContribution, queried_metric_names
 from components.probe_monitoring import scoped
 
 __all__ = [
@@ -145,10 +145,4 @@ def _without_cadvisor_panels(c: MonitoringContribution) -> MonitoringContributio
     panels = tuple(p for p in c.panels if not uses_cadvisor(p))
     if len(panels) == len(c.panels):
         return c
-    names: set[str] = set()
-    for rule in c.alert_rules(AlertThresholds()):
-        names |= metric_names_in(rule.expr)
-    for panel in panels:
-        for expr, _ in panel.targets:
-            names |= metric_names_in(expr)
-    return dataclasses.replace(c, panels=panels, metric_names=frozenset(names))
+    return dataclasses.replace(c, panels=panels, metric_names=queried_metric_names(c.alert_rules, panels))

@@ -7,10 +7,9 @@ dashboard builders as the serving components' contributions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from components.monitoring.metrics import metric_names_in
-from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget
+from components.observability import (
+    AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget, queried_metric_names,
+)
 
 __all__ = ["GPU_ALERTS", "POD_ALERTS", "dcgm_contribution", "kube_state_contribution"]
 
@@ -20,16 +19,6 @@ POD_ALERTS = ("PodRestartLooping", "ContainerOOMKilled")
 
 def _fmt(value: float) -> str:
     return f"{value:g}"
-
-
-def _names(rules: Callable[[AlertThresholds], list[AlertRule]], panels: tuple[Panel, ...]) -> frozenset[str]:
-    names: set[str] = set()
-    for rule in rules(AlertThresholds()):
-        names |= metric_names_in(rule.expr)
-    for panel in panels:
-        for expr, _ in panel.targets:
-            names |= metric_names_in(expr)
-    return frozenset(names)
 
 
 def dcgm_contribution(*, job: str, namespace: str, pod_selector: dict[str, str], port_name: str) -> MonitoringContribution:
@@ -74,7 +63,7 @@ def dcgm_contribution(*, job: str, namespace: str, pod_selector: dict[str, str],
         scrape_targets=(ScrapeTarget(job=job, namespace=namespace, pod_selector=dict(pod_selector), port_name=port_name),),
         alert_rules=rules,
         panels=panels,
-        metric_names=_names(rules, panels),
+        metric_names=queried_metric_names(rules, panels),
     )
 
 
@@ -128,5 +117,5 @@ def kube_state_contribution(
         scrape_targets=targets,
         alert_rules=rules,
         panels=panels,
-        metric_names=_names(rules, panels),
+        metric_names=queried_metric_names(rules, panels),
     )

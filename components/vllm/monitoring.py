@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from components.monitoring.metrics import metric_names_in
-from components.observability import AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget
+from components.observability import (
+    AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget, queried_metric_names,
+)
+from components.promql import promql_number
 
 __all__ = ["vllm_contribution", "VLLM_ALERTS"]
 
@@ -35,12 +37,6 @@ VLLM_ALERTS = (
 NO_TARGET_FOR = "15m"
 """Default ``for`` of VllmNoTargetUp: a pod is Pending (so undiscovered) while its model-download
 init container runs, so a shorter wait would page on every fresh rollout of a large model."""
-
-
-def _fmt(value: float) -> str:
-    """A threshold as PromQL text, exactly (``%g`` would round 0.1234567 to 0.123457)."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
 
 
 def _rules(job: str, namespace: str, models: str, *, expect_targets: bool, no_target_for: str) -> Callable[[AlertThresholds], list[AlertRule]]:
@@ -86,32 +82,32 @@ def _rules(job: str, namespace: str, models: str, *, expect_targets: bool, no_ta
                 name="VllmTtftP95High",
                 expr=(
                     "histogram_quantile(0.95, sum by (job, model_name, le) "
-                    f"(rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[5m]))) > {_fmt(t.ttft_p95_seconds)}"
+                    f"(rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[5m]))) > {promql_number(t.ttft_p95_seconds)}"
                 ),
                 for_="5m",
                 severity="warning",
                 summary="vLLM time to first token p95 is high for {{ $labels.model_name }}",
-                description=f"p95 time-to-first-token of job {job} has been above {_fmt(t.ttft_p95_seconds)}s for 5m.",
+                description=f"p95 time-to-first-token of job {job} has been above {promql_number(t.ttft_p95_seconds)}s for 5m.",
                 runbook="Usually queueing or long prompts: compare queue time and prompt tokens/s; enable chunked prefill or "
                 "prefix caching, reduce max-model-len, or add replicas.",
             ),
             AlertRule(
                 name="VllmKvCacheHigh",
-                expr=f"max by (job, model_name) (vllm:kv_cache_usage_perc{{{sel}}}) > {_fmt(t.kv_cache_usage)}",
+                expr=f"max by (job, model_name) (vllm:kv_cache_usage_perc{{{sel}}}) > {promql_number(t.kv_cache_usage)}",
                 for_="5m",
                 severity="warning",
                 summary="vLLM KV cache nearly full for {{ $labels.model_name }}",
-                description=f"KV-cache usage of job {job} has been above {_fmt(t.kv_cache_usage * 100)}% for 5m; new requests will wait or preempt.",
+                description=f"KV-cache usage of job {job} has been above {promql_number(t.kv_cache_usage * 100)}% for 5m; new requests will wait or preempt.",
                 runbook="Lower max-num-seqs or max-model-len, use an fp8 KV cache, raise gpu-memory-utilization if the GPU "
                 "has headroom, or add replicas.",
             ),
             AlertRule(
                 name="VllmPreemptionsRising",
-                expr=f"sum by (job, model_name) (rate(vllm:num_preemptions_total{{{sel}}}[5m])) * 60 > {_fmt(t.preemptions_per_minute)}",
+                expr=f"sum by (job, model_name) (rate(vllm:num_preemptions_total{{{sel}}}[5m])) * 60 > {promql_number(t.preemptions_per_minute)}",
                 for_="10m",
                 severity="warning",
                 summary="vLLM is preempting requests for {{ $labels.model_name }}",
-                description=f"Job {job} has preempted more than {_fmt(t.preemptions_per_minute)} requests per minute for 10m (KV-cache pressure).",
+                description=f"Job {job} has preempted more than {promql_number(t.preemptions_per_minute)} requests per minute for 10m (KV-cache pressure).",
                 runbook="Preemption recomputes work: reduce concurrency (max-num-seqs), shorten contexts, or give the model more "
                 "KV-cache memory (bigger GPU, fp8 KV cache, tensor parallelism).",
             ),
@@ -119,12 +115,12 @@ def _rules(job: str, namespace: str, models: str, *, expect_targets: bool, no_ta
                 name="VllmErrorRateHigh",
                 expr=(
                     f'sum by (job) (rate(http_requests_total{{{sel}, status="5xx"}}[5m])) '
-                    f"/ sum by (job) (rate(http_requests_total{{{sel}}}[5m])) > {_fmt(t.error_rate)}"
+                    f"/ sum by (job) (rate(http_requests_total{{{sel}}}[5m])) > {promql_number(t.error_rate)}"
                 ),
                 for_="5m",
                 severity="critical",
                 summary="vLLM returns server errors ({{ $labels.job }})",
-                description=f"More than {_fmt(t.error_rate * 100)}% of requests to job {job} have failed with 5xx for 5m.",
+                description=f"More than {promql_number(t.error_rate * 100)}% of requests to job {job} have failed with 5xx for 5m.",
                 runbook="Read the vLLM container logs for engine errors (CUDA OOM, engine dead); restart the pod if the engine "
                 "died; check recent config or image changes.",
             ),
@@ -195,17 +191,11 @@ def vllm_contribution(
     models = ", ".join(model_names) if model_names else "its model"
     rules = _rules(source, namespace, models, expect_targets=min_replicas > 0, no_target_for=no_target_for)
     panels = _panels(source, namespace)
-    names: set[str] = set()
-    for rule in rules(AlertThresholds()):
-        names |= metric_names_in(rule.expr)
-    for panel in panels:
-        for expr, _legend in panel.targets:
-            names |= metric_names_in(expr)
     return MonitoringContribution(
         source=source,
         engine="vllm",
         scrape_targets=(ScrapeTarget(job=source, namespace=namespace, pod_selector=dict(pod_selector), port_name=port_name),),
         alert_rules=rules,
         panels=panels,
-        metric_names=frozenset(names),
+        metric_names=queried_metric_names(rules, panels),
     )
