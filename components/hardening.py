@@ -40,6 +40,7 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicyIngressRuleArgs,
     NetworkPolicyPeerArgs,
     NetworkPolicyPortArgs,
+    NetworkPolicySpecArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
 
@@ -53,6 +54,7 @@ __all__ = [
     "secret_file_volume",
     "http_probe",
     "dns_egress",
+    "network_policy_spec",
     "ingress_from_pods",
     "egress_to_pods",
     "docker_container_hardening",
@@ -193,6 +195,23 @@ def dns_egress() -> NetworkPolicyEgressRuleArgs:
             )
         ],
         ports=[NetworkPolicyPortArgs(protocol="UDP", port=53), NetworkPolicyPortArgs(protocol="TCP", port=53)],
+    )
+
+
+def network_policy_spec(
+    selector: dict[str, str],
+    *,
+    ingress: Sequence[NetworkPolicyIngressRuleArgs],
+    egress: Sequence[NetworkPolicyEgressRuleArgs] = (),
+) -> NetworkPolicySpecArgs:
+    """The spec of every pod's NetworkPolicy: the pods matching ``selector`` are restricted both ways
+    (``policyTypes`` Ingress and Egress): in, only what ``ingress`` admits (empty: nothing); out, cluster DNS
+    (:func:`dns_egress`, first) and ``egress``."""
+    return NetworkPolicySpecArgs(
+        pod_selector=LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress", "Egress"],
+        ingress=list(ingress),
+        egress=[dns_egress(), *egress],
     )
 
 

@@ -33,8 +33,8 @@ from components.gateway.constants import (
     epp_selector,
 )
 from components.hardening import (
-    container_security_context, dns_egress, egress_api_server, egress_to_pods, ingress_from_pods, restricted_pod_spec,
-    resources, service_account_token_volume,
+    container_security_context, egress_api_server, egress_to_pods, ingress_from_pods, network_policy_spec,
+    restricted_pod_spec, resources, service_account_token_volume,
 )
 from components.labels import standard_labels
 from components.versions import image
@@ -160,13 +160,11 @@ def inference_pool(gateway: str, service: str, server_selector: dict[str, str], 
         ports=[k8s.core.v1.ServicePortArgs(name="grpc-ext-proc", port=EPP_GRPC_PORT, target_port=EPP_GRPC_PORT, protocol="TCP"),
                k8s.core.v1.ServicePortArgs(name="http-metrics", port=EPP_METRICS_PORT, target_port=EPP_METRICS_PORT, protocol="TCP")],
     ), opts=opts)
-    k8s.networking.v1.NetworkPolicy(epp, metadata=meta(epp), spec=k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=LabelSelectorArgs(match_labels=selector),
-        policy_types=["Ingress", "Egress"],
+    k8s.networking.v1.NetworkPolicy(epp, metadata=meta(epp), spec=network_policy_spec(
+        selector,
         # The Gateway's data plane calls the EPP (ext-proc) for every request; nothing else reaches it.
         ingress=[ingress_from_pods(data_plane, [EPP_GRPC_PORT], namespace_labels=data_plane_ns)],
-        egress=[dns_egress(),
-                egress_to_pods([server_selector], [WORKER_PORT]),  # scrapes its pool's /metrics
+        egress=[egress_to_pods([server_selector], [WORKER_PORT]),  # scrapes its pool's /metrics
                 egress_api_server(ctx.cluster.api_server_cidrs)],  # watches pods, its pool, objectives
     ), opts=opts)
 

@@ -52,8 +52,8 @@ from components.gateway.proxy import (
     EXPORTER_PY, GATEWAY_JS, ROUTER_REQUIREMENTS, CanaryRoute, gateway_nginx_conf, keys_file_text,
 )
 from components.hardening import (
-    container_security_context, dns_egress, egress_api_server, egress_to_pods, http_probe, ingress_from_pods,
-    restricted_pod_spec, resources, scratch_volume, secret_file_volume, service_account_token_volume,
+    container_security_context, egress_api_server, egress_to_pods, http_probe, ingress_from_pods,
+    network_policy_spec, restricted_pod_spec, resources, scratch_volume, secret_file_volume, service_account_token_volume,
 )
 from components.labels import TRACK_LABEL, selector_labels, standard_labels
 from components.gateway.named_clients import proxy_clients
@@ -282,21 +282,16 @@ def build_gateway(
     ]
     if gaie is not None:
         # The cluster Gateway's data plane on its listener port (the address's), nothing else.
-        egress = [dns_egress(), egress_to_pods([gaie.data_plane.pod_labels], [gaie.port],
-                                               namespace_labels=gaie.data_plane_namespace_labels)]
+        egress = [egress_to_pods([gaie.data_plane.pod_labels], [gaie.port],
+                                 namespace_labels=gaie.data_plane_namespace_labels)]
     else:
         egress = [
-            dns_egress(),
             egress_to_pods([{**WORKER_SELECTOR, "app.kubernetes.io/part-of": ctx.part_of}], [WORKER_PORT]),
             # The Kubernetes API for pod discovery; no internet: the router is installed by its own Job.
             egress_api_server(ctx.cluster.api_server_cidrs),
         ]
-    policy = k8s.networking.v1.NetworkPolicy(name, metadata=meta(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=LabelSelectorArgs(match_labels=selector),
-        policy_types=["Ingress", "Egress"],
-        ingress=ingress,
-        egress=egress,
-    ), opts=opts)
+    policy = k8s.networking.v1.NetworkPolicy(name, metadata=meta(name),
+                                             spec=network_policy_spec(selector, ingress=ingress, egress=egress), opts=opts)
     if gaie is not None:
         pools = [PoolRef(inference_pool(name, b.service, {**WORKER_SELECTOR, "app.kubernetes.io/instance": b.service,
                                                           TRACK_LABEL: "stable"}, ctx, gaie, opts=opts), b.models)

@@ -22,15 +22,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, VolumeArgs, VolumeMountArgs
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.hardening import (
     NON_PUBLIC_CIDRS,
     container_security_context,
-    dns_egress,
     egress_to_pods,
+    network_policy_spec,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -183,11 +183,8 @@ def benchmark_job(t: BenchmarkTarget, b: BenchmarkArgs, prediction: dict, script
         ports=[NetworkPolicyPortArgs(protocol="TCP", port=443), NetworkPolicyPortArgs(protocol="TCP", port=6443)])
     k8s.networking.v1.NetworkPolicy(
         name, metadata=meta(name),
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=LabelSelectorArgs(match_labels=benchmark_selector(t.instance)),
-            policy_types=["Ingress", "Egress"], ingress=[],
-            egress=[dns_egress(), egress_to_pods([t.peer_selector], [t.peer_port]), api_server],
-        ),
+        spec=network_policy_spec(benchmark_selector(t.instance), ingress=[],
+                                 egress=[egress_to_pods([t.peer_selector], [t.peer_port]), api_server]),
         opts=opts,
     )
     # The id waits for the Job: during a preview of a new Job it is unknown, so nothing is read before the

@@ -26,12 +26,12 @@ from pulumi_kubernetes.core.v1 import (
     VolumeArgs,
     VolumeMountArgs,
 )
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs
 
 from components.hardening import (
     container_security_context,
-    dns_egress,
+    network_policy_spec,
     resources,
     scratch_volume,
     secret_file_volume,
@@ -159,12 +159,7 @@ def cache_fill_job(fill: CacheFill, opts: pulumi.ResourceOptions) -> k8s.batch.v
     k8s.networking.v1.NetworkPolicy(
         fill.job_name,
         metadata=meta,
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=LabelSelectorArgs(match_labels=fill.selector),
-            policy_types=["Ingress", "Egress"],
-            ingress=[],
-            egress=[dns_egress(), *fill.egress],
-        ),
+        spec=network_policy_spec(fill.selector, ingress=[], egress=fill.egress),
         opts=opts,
     )
     return job

@@ -19,12 +19,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, VolumeArgs, VolumeMountArgs
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components.hardening import (
     container_security_context,
-    dns_egress,
     egress_to_pods,
+    network_policy_spec,
     resources,
     secret_file_volume,
 )
@@ -138,12 +138,8 @@ def smoke_job(
     k8s.networking.v1.NetworkPolicy(
         name,
         metadata=meta,
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=LabelSelectorArgs(match_labels=smoke_selector(app, instance)),
-            policy_types=["Ingress", "Egress"],
-            ingress=[],
-            egress=[dns_egress(), egress_to_pods([server_selector], [server_port])],
-        ),
+        spec=network_policy_spec(smoke_selector(app, instance), ingress=[],
+                                 egress=[egress_to_pods([server_selector], [server_port])]),
         opts=opts,
     )
     return job

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from pulumi_kubernetes.core.v1 import ConfigMapVolumeSourceArgs, VolumeArgs, VolumeMountArgs
 from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
 
-from components.hardening import NON_PUBLIC_CIDRS, PRIVATE_CIDRS, dns_egress, ingress_from_pods, resources
+from components.hardening import NON_PUBLIC_CIDRS, PRIVATE_CIDRS, ingress_from_pods, resources
 from components.monitoring.builder import Builder, config_checksum, server_container
 from components.monitoring.constants import BLACKBOX_PORT
 from components.monitoring.prometheus_config import to_yaml
@@ -61,7 +61,7 @@ def deploy_blackbox(b: Builder, *, contributions: list[MonitoringContribution], 
     volumes = [VolumeArgs(name="config", config_map=ConfigMapVolumeSourceArgs(name=obj, default_mode=0o444))]
     b.deployment(obj, app, img.tag, container, volumes, checksum=config_checksum(conf))
     b.service(obj, app, img.tag, BLACKBOX_PORT, "http")
-    egress = [dns_egress()]
+    egress = []
     ports = _probe_ports(contributions)
     if ports:
         # Probe targets are in-cluster Services or hosts on the cluster's network: private and CGNAT ranges only,

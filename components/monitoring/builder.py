@@ -17,7 +17,7 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components.base import EXTERNAL_SECRETS_ANNOTATION
-from components.hardening import container_security_context, http_probe, restricted_pod_spec
+from components.hardening import container_security_context, http_probe, network_policy_spec, restricted_pod_spec
 from components.labels import selector_labels, standard_labels
 
 __all__ = ["Builder", "config_checksum", "server_container"]
@@ -85,15 +85,11 @@ class Builder:
         )
 
     def network_policy(self, obj: str, app: str, version: str, ingress: list, egress: list) -> k8s.networking.v1.NetworkPolicy:
+        """The app's NetworkPolicy: ``ingress`` in; cluster DNS and ``egress`` out (:func:`network_policy_spec`)."""
         return k8s.networking.v1.NetworkPolicy(
             obj,
             metadata=self.meta(obj, app, version),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=LabelSelectorArgs(match_labels=self.selector(app)),
-                policy_types=["Ingress", "Egress"],
-                ingress=ingress,
-                egress=egress,
-            ),
+            spec=network_policy_spec(self.selector(app), ingress=ingress, egress=egress),
             opts=self.opts,
         )
 

@@ -25,10 +25,8 @@ from pulumi_kubernetes.core.v1 import (
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs, NetworkPolicyPortArgs
 
 from components.hardening import (
-    dns_egress,
     egress_api_server,
     egress_public,
     egress_to_pods,
@@ -252,7 +250,6 @@ def deploy_standalone(
     )
     b.service(prom, "prometheus", prom_img.tag, PROMETHEUS_PORT, "http")
     prom_egress = [
-        dns_egress(),
         # Kubernetes API for pod discovery (the API server has no pod labels to select on): the declared
         # cluster.apiServerCidrs, else the private ranges where the in-cluster API address lives.
         egress_api_server(api_server_cidrs),
@@ -308,7 +305,7 @@ def deploy_standalone(
     b.network_policy(
         am, "alertmanager", am_img.tag,
         [ingress_from_pods([prom_sel], [ALERTMANAGER_PORT])],
-        [dns_egress(), egress_public(args.alertmanager.receiver_ports, also_except=api_server_cidrs)],
+        [egress_public(args.alertmanager.receiver_ports, also_except=api_server_cidrs)],
     )
 
     # --- Grafana
@@ -369,7 +366,7 @@ def deploy_standalone(
     b.deployment(graf, "grafana", graf_img.tag, graf_container, graf_volumes, checksum=config_checksum(*provisioning.values(), *dashboards.values()))
     b.service(graf, "grafana", graf_img.tag, GRAFANA_PORT, "http")
     graf_ingress = [ingress_from_pods([{}], [GRAFANA_PORT], namespace_labels=_ns_labels(ns)) for ns in args.grafana.ingress_namespaces]
-    b.network_policy(graf, "grafana", graf_img.tag, graf_ingress, [dns_egress(), egress_to_pods([prom_sel], [PROMETHEUS_PORT])])
+    b.network_policy(graf, "grafana", graf_img.tag, graf_ingress, [egress_to_pods([prom_sel], [PROMETHEUS_PORT])])
 
     return {
         "mode": "standalone",

@@ -55,11 +55,11 @@ from components.gateway.constants import VERIFY_CLIENT
 from components.context import StackContext
 from components.hardening import (
     container_security_context,
-    dns_egress,
     egress_public,
     egress_to_pods,
     http_probe,
     ingress_from_pods,
+    network_policy_spec,
     resources,
     restricted_pod_spec,
     scratch_volume,
@@ -183,9 +183,8 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
         ingress.append(prometheus_ingress(ctx))
     k8s.networking.v1.NetworkPolicy(
         name, metadata=_meta(name, namespace, labels),
-        spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
-              # The store is filled by the Job below; the server reaches nothing (CKV_SLM_030).
-              "ingress": ingress, "egress": [dns_egress()]},
+        # The store is filled by the Job below; the server reaches nothing but DNS (CKV_SLM_030).
+        spec=network_policy_spec(selector, ingress=ingress),
         opts=opts)
 
     scripts = lifecycle_scripts(name, namespace, labels, ["smoke_check.py"], opts)
@@ -275,11 +274,11 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
         opts=opts)
     k8s.networking.v1.NetworkPolicy(
         wname, metadata=_meta(wname, namespace, labels),
-        spec={"pod_selector": LabelSelectorArgs(match_labels=selector), "policy_types": ["Ingress", "Egress"],
-              # Only the pods the stack names (webui.clients, e.g. its ingress controller); none by default.
-              "ingress": [ingress_from_pods([c.pod_labels], ["http"], namespace_labels=c.namespace_labels)
-                          for c in s.clients],
-              "egress": [dns_egress(), egress_to_pods([ollama_selector], ["http"])]},
+        spec=network_policy_spec(
+            selector,
+            # Only the pods the stack names (webui.clients, e.g. its ingress controller); none by default.
+            ingress=[ingress_from_pods([c.pod_labels], ["http"], namespace_labels=c.namespace_labels) for c in s.clients],
+            egress=[egress_to_pods([ollama_selector], ["http"])]),
         opts=opts)
     return f"http://{wname}.{namespace}.svc.cluster.local:{WEBUI_PORT}"
 
@@ -291,7 +290,7 @@ def _fill_script(tags: list[str], variants: list[str]) -> str:
     from their Modelfiles (local, no download); then the server stops."""
     lines = [
         "set -eu",
-        f"ollama serve >/tmp/ollama-serve.log 2>&1 & server=$!",
+        "ollama serve >/tmp/ollama-serve.log 2>&1 & server=$!",
         "until ollama list >/dev/null 2>&1; do kill -0 $server 2>/dev/null || { cat /tmp/ollama-serve.log; exit 1; }; sleep 1; done",
     ]
     for tag in tags:

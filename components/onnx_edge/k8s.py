@@ -31,10 +31,10 @@ from components.catalog import get_cpu_tier
 from components.gateway.constants import VERIFY_CLIENT
 from components.hardening import (
     container_security_context,
-    dns_egress,
     egress_public,
     http_probe,
     ingress_from_pods,
+    network_policy_spec,
     restricted_pod_spec,
     resources,
     scratch_volume,
@@ -174,16 +174,14 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
     )
     policy = k8s.networking.v1.NetworkPolicy(
         f"{name}-netpol", metadata=meta(),
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels("onnx-edge", name)),
-            policy_types=["Ingress", "Egress"],
+        spec=network_policy_spec(
+            selector_labels("onnx-edge", name),
             # With the proxy, pods of the namespace (the smoke Job among them) come in through it only.
             ingress=[ingress_from_pods([{}], [PROXY_PORT_NAME if client_keys else "http"]),
                      *(ingress_from_pods([p.pod_labels], ["http"], namespace_labels=p.namespace_labels) for p in ctx.probers),
                      # the proxy's per-client metrics exporter: Prometheus only
                      *([prometheus_ingress(ctx)] if client_keys else [])],
             # The model is on the read-only cache the fill Job wrote: DNS is the only egress (CKV_SLM_030).
-            egress=[dns_egress()],
         ),
         opts=opts,
     )

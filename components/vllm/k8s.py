@@ -47,14 +47,12 @@ from components.base import EXTERNAL_CLAIMS_ANNOTATION
 from components.auth_proxy import METRICS_PORT, METRICS_PORT_NAME, PROXY_PORT, PROXY_PORT_NAME, auth_proxy_sidecar
 from components.hardening import (
     container_security_context,
-    dns_egress,
-    egress_public,
     http_probe,
     ingress_from_pods,
+    network_policy_spec,
     restricted_pod_spec,
     resources,
     scratch_volume,
-    secret_file_volume,
 )
 from components.catalog import get_gpu
 from components.labels import TRACK_LABEL, selector_labels, standard_labels
@@ -214,14 +212,9 @@ def serving_network_policy(name: str, meta: ObjectMetaArgs, selector: dict[str, 
     return k8s.networking.v1.NetworkPolicy(
         name,
         metadata=meta,
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=LabelSelectorArgs(match_labels=selector),
-            policy_types=["Ingress", "Egress"],
-            ingress=ingress,
-            # The server loads from the read-only cache (HF_HUB_OFFLINE=1) and the proxy talks to 127.0.0.1:
-            # DNS is the only egress (CKV_SLM_030). Only the cache-fill Job reaches the download source.
-            egress=[dns_egress()],
-        ),
+        # The server loads from the read-only cache (HF_HUB_OFFLINE=1) and the proxy talks to 127.0.0.1:
+        # DNS is the only egress (CKV_SLM_030). Only the cache-fill Job reaches the download source.
+        spec=network_policy_spec(selector, ingress=ingress),
         opts=opts,
     )
 

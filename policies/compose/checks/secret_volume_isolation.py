@@ -1,7 +1,7 @@
 from pathlib import PurePosixPath
 
 from policies.compose._base import ComposeCheck, compose_meta, secret_paths, services
-from policies.rules._k8s import as_dict, as_list
+from policies.rules._k8s import as_list
 from policies.rules._types import Result
 
 
