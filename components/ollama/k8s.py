@@ -91,6 +91,27 @@ def _env(values: dict[str, str]) -> list[EnvVarArgs]:
     return [EnvVarArgs(name=k, value=v) for k, v in values.items()]
 
 
+def _single_pod_deployment(name: str, namespace: str, labels: dict[str, str], selector: dict[str, str], *,
+                           containers: list[ContainerArgs], volumes: list[VolumeArgs], tolerations: list | None = None,
+                           depends_on: list[pulumi.Resource], opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+    """One pod under the restricted pod spec, replaced (``Recreate``) rather than rolled: its ReadWriteOnce volume
+    (the Ollama store, Open WebUI's data) must never be shared by two pods. Created after ``depends_on``."""
+    return k8s.apps.v1.Deployment(
+        name,
+        metadata=_meta(name, namespace, labels),
+        spec={
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": LabelSelectorArgs(match_labels=selector),
+            "template": PodTemplateSpecArgs(
+                metadata=ObjectMetaArgs(labels=labels),
+                spec=restricted_pod_spec(containers=containers, tolerations=tolerations, volumes=volumes),
+            ),
+        },
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends_on)),
+    )
+
+
 def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_secret_key, api_key, client_keys=None,
                      opts: pulumi.ResourceOptions) -> TargetOutputs:
     namespace, part_of = ctx.namespace, ctx.part_of
@@ -147,25 +168,11 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
     job = _fill_job(name, args, ctx, ref, modelfiles, selector, opts=pulumi.ResourceOptions.merge(
         opts, pulumi.ResourceOptions(depends_on=[pvc, config_map])))
-    deployment = k8s.apps.v1.Deployment(
-        name,
-        metadata=_meta(name, namespace, labels),
-        spec={
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "selector": LabelSelectorArgs(match_labels=selector),
-            "template": PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
-                spec=restricted_pod_spec(
-                    containers=containers,
-                    tolerations=tolerations,
-                    volumes=[VolumeArgs(name="models", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
-                        claim_name=f"{name}-models")), home_volume, tmp_volume, *volumes],
-                ),
-            ),
-        },
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc, job])),
-    )
+    deployment = _single_pod_deployment(
+        name, namespace, labels, selector, containers=containers, tolerations=tolerations,
+        volumes=[VolumeArgs(name="models", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
+            claim_name=f"{name}-models")), home_volume, tmp_volume, *volumes],
+        depends_on=[pvc, job], opts=opts)
     ports = [{"name": "http", "port": OLLAMA_PORT, "target_port": "http", "protocol": "TCP"}]
     if args.auth_proxy:
         ports.append({"name": PROXY_PORT_NAME, "port": PROXY_PORT, "target_port": PROXY_PORT_NAME, "protocol": "TCP"})
@@ -250,23 +257,11 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
         liveness_probe=http_probe("/health", "http", period_seconds=20),
         readiness_probe=http_probe("/health", "http", period_seconds=10),
     )
-    k8s.apps.v1.Deployment(
-        wname, metadata=_meta(wname, namespace, labels),
-        spec={
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "selector": LabelSelectorArgs(match_labels=selector),
-            "template": PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
-                spec=restricted_pod_spec(
-                    containers=[container],
-                    volumes=[VolumeArgs(name="data", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
-                        claim_name=f"{wname}-data")), key_volume, tmp_volume, home_volume],
-                ),
-            ),
-        },
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[pvc, secret])),
-    )
+    _single_pod_deployment(
+        wname, namespace, labels, selector, containers=[container],
+        volumes=[VolumeArgs(name="data", persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
+            claim_name=f"{wname}-data")), key_volume, tmp_volume, home_volume],
+        depends_on=[pvc, secret], opts=opts)
     k8s.core.v1.Service(
         wname, metadata=_meta(wname, namespace, labels),
         spec={"type": "ClusterIP", "selector": selector,
