@@ -193,9 +193,16 @@ def memory_plan(engine: Literal["ollama", "onnx"], m: ModelSpec, quant: str, wei
     )
 
 
-def host_message(m: ModelSpec, plan: MemoryPlan, what: str, suggestions: list[str]) -> str:
-    return fit_message(f"{m.display_name} {plan.quantization}", plan, what,
-                       f"the host has {gib(plan.available_bytes or 0)} allocatable", suggestions)
+def fit_on_host(model: str | ModelSpec, plan: MemoryPlan, what: str, host_memory_bytes: int | None) -> MemoryPlan:
+    """``plan`` (a CPU engine's, sized for ``host_memory_bytes``) when it fits, else :class:`FitError` saying what
+    the host has and the plan's suggestions; ``what`` names the sized load in the message (e.g. ``"4096 × 2"``)."""
+    if plan.fits:
+        return plan
+    suggestions = list(plan.suggestions)
+    message = fit_message(f"{model_spec(model).display_name} {plan.quantization}", plan, what,
+                          f"the host has {gib(plan.available_bytes or 0)} allocatable", suggestions)
+    raise FitError(message, needed_bytes=plan.total_bytes, available_bytes=host_memory_bytes or 0,
+                   suggestions=suggestions, plan=plan)
 
 
 def with_fixes(plan, fixes: list[Fix]):

@@ -7,11 +7,10 @@ import math
 from components.catalog import ModelSpec, QuantSpec, ggml_type_bits
 from components.sizing.common import (
     RUNTIME_BASE_BYTES,
-    FitError,
     Fix,
     MemoryPlan,
     bigger_tier,
-    host_message,
+    fit_on_host,
     kv_cache_bytes,
     memory_plan,
     model_spec,
@@ -144,11 +143,6 @@ def size_ollama(model: str | ModelSpec, *, quantization: str = "Q4_K_M", num_ctx
     """
     plan = report_ollama(model, quantization=quantization, num_ctx=num_ctx, num_parallel=num_parallel,
                          kv_cache_type=kv_cache_type, host_memory_bytes=host_memory_bytes)
-    if plan.fits:
-        return plan
-    m = model_spec(model)
-    raise FitError(host_message(m, plan, f"{num_ctx} × {num_parallel}", list(plan.suggestions)),
-                   needed_bytes=plan.total_bytes, available_bytes=host_memory_bytes or 0,
-                   suggestions=list(plan.suggestions), plan=plan)
+    return fit_on_host(model, plan, f"{num_ctx} × {num_parallel}", host_memory_bytes)
 
 

@@ -7,11 +7,10 @@ import math
 from components.catalog import ModelSpec
 from components.sizing.common import (
     RUNTIME_BASE_BYTES,
-    FitError,
     Fix,
     MemoryPlan,
     bigger_tier,
-    host_message,
+    fit_on_host,
     kv_cache_bytes,
     linear_params,
     memory_plan,
@@ -74,11 +73,6 @@ def size_onnx(model: str | ModelSpec, *, variant: str = "cpu-int4", max_length: 
     """
     plan = report_onnx(model, variant=variant, max_length=max_length, concurrency=concurrency,
                        host_memory_bytes=host_memory_bytes)
-    if plan.fits:
-        return plan
-    m = model_spec(model)
-    raise FitError(host_message(m, plan, f"{max_length} × {concurrency}", list(plan.suggestions)),
-                   needed_bytes=plan.total_bytes, available_bytes=host_memory_bytes or 0,
-                   suggestions=list(plan.suggestions), plan=plan)
+    return fit_on_host(model, plan, f"{max_length} × {concurrency}", host_memory_bytes)
 
 
