@@ -33,15 +33,14 @@ from components.hardening import (
     network_policy_spec,
     resources,
     scratch_volume,
-    secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
-from components.lifecycle.cache_fill import SCRIPTS_MOUNT
+from components.lifecycle.cache_fill import SCRIPTS_MOUNT, scripts_volume
 from components.lifecycle.run_once import run_once_job
+from components.lifecycle.verification import CLIENT_KEY_FILE, client_key_file
 
 __all__ = ["BenchmarkArgs", "BenchmarkTarget", "benchmark_selector", "benchmark_job", "predicted"]
 
-_KEY_DIR = "/etc/slm-deploy/client-key"
 _RESULT_DIR = "/tmp/bench"
 _SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -137,23 +136,24 @@ def benchmark_job(t: BenchmarkTarget, b: BenchmarkArgs, prediction: dict, script
     # vllm bench reads the key from OPENAI_API_KEY only (lib/endpoint_request_func.py); it is exported from
     # the mounted Secret file inside the container, never set in the pod spec.
     script = "set -eu; OPENAI_API_KEY=\"$(cat {key})\"; export OPENAI_API_KEY; {bench}; exec {report}".format(
-        key=f"{_KEY_DIR}/api-key", bench=shlex.join(_bench_argv(t, b)), report=shlex.join(report))
-    key_vol, key_mount = secret_file_volume("client-key", t.api_key_secret[0], _KEY_DIR, items={t.api_key_secret[1]: "api-key"})
+        key=CLIENT_KEY_FILE, bench=shlex.join(_bench_argv(t, b)), report=shlex.join(report))
+    key_vol, key_mount = client_key_file(t.api_key_secret)
     tmp_vol, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="2Gi")
+    scripts_vol, scripts_mount = scripts_volume(scripts_config_map)
     token = VolumeArgs(name="sa-token", projected={"default_mode": 0o444, "sources": [
         {"service_account_token": {"path": "token", "expiration_seconds": 3600}},
         {"config_map": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
     ]})
     volumes = [
         VolumeArgs(name="cache", persistent_volume_claim={"claim_name": t.cache_claim, "read_only": True}),
-        VolumeArgs(name="scripts", config_map={"name": scripts_config_map, "default_mode": 0o444}),
+        scripts_vol,
         VolumeArgs(name="predicted", config_map={"name": name, "items": [{"key": "predicted.json", "path": "predicted.json"}],
                                                  "default_mode": 0o444}),
         key_vol, tmp_vol, token,
     ]
     mounts = [
         VolumeMountArgs(name="cache", mount_path="/models", read_only=True),
-        VolumeMountArgs(name="scripts", mount_path=SCRIPTS_MOUNT, read_only=True),
+        scripts_mount,
         VolumeMountArgs(name="predicted", mount_path="/etc/slm-deploy/benchmark", read_only=True),
         key_mount, tmp_mount, VolumeMountArgs(name="sa-token", mount_path=_SA_TOKEN_DIR, read_only=True),
     ]

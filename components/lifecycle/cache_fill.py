@@ -27,10 +27,11 @@ from pulumi_kubernetes.core.v1 import (
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgs
+from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
 
 from components.hardening import (
     container_security_context,
+    egress_public,
     network_policy_spec,
     resources,
     scratch_volume,
@@ -40,11 +41,17 @@ from components.base import EXTERNAL_SECRETS_ANNOTATION
 from components.labels import selector_labels, standard_labels
 from components.lifecycle.run_once import run_once_job
 
-__all__ = ["FillStep", "CacheFill", "cache_fill_job", "cache_claim", "fill_deadline_seconds", "SCRIPTS_MOUNT", "revision_key",
+__all__ = ["FillStep", "CacheFill", "cache_fill_job", "cache_claim", "fill_deadline_seconds", "SCRIPTS_MOUNT", "scripts_volume", "revision_key",
            "source_egress"]
 
 SCRIPTS_MOUNT = "/opt/slm-deploy"
 """Where lifecycle pods mount the scripts ConfigMap (``components/lifecycle/scripts``)."""
+
+
+def scripts_volume(config_map: str) -> tuple[VolumeArgs, VolumeMountArgs]:
+    """The lifecycle scripts ConfigMap (files read-only, 0444) mounted read-only at :data:`SCRIPTS_MOUNT`."""
+    return (VolumeArgs(name="scripts", config_map={"name": config_map, "default_mode": 0o444}),
+            VolumeMountArgs(name="scripts", mount_path=SCRIPTS_MOUNT, read_only=True))
 
 _GiB = 1024**3
 
@@ -124,8 +131,9 @@ def cache_fill_job(fill: CacheFill, opts: pulumi.ResourceOptions) -> k8s.batch.v
                tmp_volume]
     mounts = [VolumeMountArgs(name="cache", mount_path=fill.mount_path), tmp_mount]
     if fill.scripts_config_map:
-        volumes.append(VolumeArgs(name="scripts", config_map={"name": fill.scripts_config_map, "default_mode": 0o444}))
-        mounts.append(VolumeMountArgs(name="scripts", mount_path=SCRIPTS_MOUNT, read_only=True))
+        vol, mount = scripts_volume(fill.scripts_config_map)
+        volumes.append(vol)
+        mounts.append(mount)
     for vol, mount in fill.extra_volumes:
         volumes.append(vol)
         mounts.append(mount)
@@ -182,10 +190,6 @@ def cache_claim(name: str, namespace: str, labels: dict[str, str], *, size: str,
 
 def source_egress(ports: Sequence[int], cidrs: Sequence[str], also_except: Sequence[str]) -> list[NetworkPolicyEgressRuleArgs]:
     """Egress of a fill Job: ``ports`` to ``cidrs`` when a private source declares them, else to public addresses."""
-    from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
-
-    from components.hardening import egress_public
-
     if cidrs:
         return [NetworkPolicyEgressRuleArgs(
             to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in cidrs],

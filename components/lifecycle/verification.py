@@ -29,18 +29,27 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
-from components.lifecycle.cache_fill import SCRIPTS_MOUNT
+from components.lifecycle.cache_fill import SCRIPTS_MOUNT, scripts_volume
 from components.lifecycle.run_once import run_once_job
 from components.lifecycle.scripts import script_text
 from components.versions import image as pinned_image
 
-__all__ = ["Endpoint", "lifecycle_scripts", "smoke_selector", "smoke_job", "spec_key", "SMOKE_WAIT_SECONDS"]
+__all__ = ["Endpoint", "lifecycle_scripts", "smoke_selector", "smoke_job", "spec_key", "SMOKE_WAIT_SECONDS", "CLIENT_KEY_FILE",
+           "client_key_file"]
 
 SMOKE_WAIT_SECONDS = 300
 """How long the smoke script keeps retrying connection errors and 502/503/504 (a Service can lag behind a
 Deployment that just became ready)."""
 
 _KEY_DIR = "/etc/slm-deploy/client-key"
+CLIENT_KEY_FILE = f"{_KEY_DIR}/api-key"
+"""Where the smoke and benchmark Jobs read the client key (:func:`client_key_file`)."""
+
+
+def client_key_file(secret: tuple[str, str]) -> tuple[VolumeArgs, VolumeMountArgs]:
+    """The client key, (Secret name, key), mounted read-only as :data:`CLIENT_KEY_FILE` (volume ``client-key``)."""
+    name, item = secret
+    return secret_file_volume("client-key", name, _KEY_DIR, items={item: "api-key"})
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,13 @@ def smoke_job(
     argv = ["python3", f"{SCRIPTS_MOUNT}/smoke_check.py", "--base-url", base_url, "--wait", str(SMOKE_WAIT_SECONDS)]
     for model in models:
         argv += ["--model", model]
-    volumes = [VolumeArgs(name="scripts", config_map={"name": scripts_config_map, "default_mode": 0o444})]
-    mounts = [VolumeMountArgs(name="scripts", mount_path=SCRIPTS_MOUNT, read_only=True)]
+    scripts, scripts_mount = scripts_volume(scripts_config_map)
+    volumes, mounts = [scripts], [scripts_mount]
     if api_key_secret is not None:
-        secret, item = api_key_secret
-        vol, mount = secret_file_volume("client-key", secret, _KEY_DIR, items={item: "api-key"})
+        vol, mount = client_key_file(api_key_secret)
         volumes.append(vol)
         mounts.append(mount)
-        argv += ["--key-file", f"{_KEY_DIR}/api-key"]
+        argv += ["--key-file", CLIENT_KEY_FILE]
     budget = SMOKE_WAIT_SECONDS + 2 * 120 * (len(models) + 1)
     job = run_once_job(
         name, meta, labels,
