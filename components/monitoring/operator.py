@@ -50,31 +50,28 @@ def deploy_operator(
     def meta(obj: str, extra: dict[str, str] | None = None) -> ObjectMetaArgs:
         return ObjectMetaArgs(name=obj, namespace=namespace, labels={**labels, **(extra or {})})
 
+    def operator_object(obj: str, kind: str, spec: dict[str, Any]) -> str:
+        """One Prometheus Operator object (``monitoring.coreos.com/v1``) of the stack; returns its name."""
+        k8s.apiextensions.CustomResource(obj, api_version=MONITORING_API, kind=kind, metadata=meta(obj), spec=spec,
+                                         opts=opts)
+        return obj
+
     pod_monitors, probes = [], []
     for c in contributions:
         for t in c.scrape_targets:
-            obj = f"{name}-{t.job}"
-            k8s.apiextensions.CustomResource(
-                obj,
-                api_version=MONITORING_API,
-                kind="PodMonitor",
-                metadata=meta(obj),
-                spec={
-                    "selector": {"matchLabels": dict(t.pod_selector)},
-                    "namespaceSelector": {"matchNames": [t.namespace]},
-                    "podMetricsEndpoints": [
-                        {
-                            "port": t.port_name,
-                            "path": t.path,
-                            "interval": args.scrape_interval,
-                            "honorLabels": t.namespace != namespace,
-                            "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": t.job}],
-                        }
-                    ],
-                },
-                opts=opts,
-            )
-            pod_monitors.append(obj)
+            pod_monitors.append(operator_object(f"{name}-{t.job}", "PodMonitor", {
+                "selector": {"matchLabels": dict(t.pod_selector)},
+                "namespaceSelector": {"matchNames": [t.namespace]},
+                "podMetricsEndpoints": [
+                    {
+                        "port": t.port_name,
+                        "path": t.path,
+                        "interval": args.scrape_interval,
+                        "honorLabels": t.namespace != namespace,
+                        "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": t.job}],
+                    }
+                ],
+            }))
 
     probe_targets = [p for c in contributions for p in c.probe_targets]
     blackbox = op.blackbox_exporter_address
@@ -83,29 +80,16 @@ def deploy_operator(
         [(scraper, scraper_ns)] = args.scraper_peers(name, namespace)
         blackbox = deploy_blackbox(b, contributions=contributions, scraper_selectors=[scraper], scraper_namespace=scraper_ns)
     for p in probe_targets:
-        obj = f"{name}-{p.job}"
         static: dict[str, Any] = {"static": [p.url], "labels": probe_labels(p, namespace)}
-        k8s.apiextensions.CustomResource(
-            obj,
-            api_version=MONITORING_API,
-            kind="Probe",
-            metadata=meta(obj),
-            spec={
-                "jobName": p.job,
-                "interval": args.scrape_interval,
-                "module": p.module,
-                "prober": {"url": blackbox, "path": "/probe", "scheme": "http"},
-                "targets": {"staticConfig": static},
-            },
-            opts=opts,
-        )
-        probes.append(obj)
+        probes.append(operator_object(f"{name}-{p.job}", "Probe", {
+            "jobName": p.job,
+            "interval": args.scrape_interval,
+            "module": p.module,
+            "prober": {"url": blackbox, "path": "/probe", "scheme": "http"},
+            "targets": {"staticConfig": static},
+        }))
 
-    rule_obj = f"{name}-alerts"
-    k8s.apiextensions.CustomResource(
-        rule_obj, api_version=MONITORING_API, kind="PrometheusRule", metadata=meta(rule_obj),
-        spec={"groups": rule_groups}, opts=opts,
-    )
+    rule_obj = operator_object(f"{name}-alerts", "PrometheusRule", {"groups": rule_groups})
 
     dashboard_maps = []
     for file, content in sorted(dashboards.items()):
