@@ -106,3 +106,15 @@ def write_stack(root: Path, name: str, text: str) -> Path:
     path = root / "stacks" / f"Pulumi.{name}.yaml"
     path.write_text(text)
     return path
+
+
+def stack_problems(root: Path, text: str) -> list[str]:
+    """The located problem lines loading ``text`` as stack ``t`` of the project ``root`` reports (it must fail with
+    a ConfigError)."""
+    from stacks.errors import ConfigError
+    from stacks.loader import load_stack
+
+    write_stack(root, "t", text)
+    with pytest.raises(ConfigError) as info:
+        load_stack("t", root)
+    return [str(p) for p in info.value.problems]

@@ -13,9 +13,7 @@ import pytest
 import yaml
 
 from slm_deploy.gate.schema_validation import CRD_DIR, crd_kinds, validate_objects
-from stacks.errors import ConfigError
-from stacks.loader import load_stack
-from tests.conftest import write_stack
+from tests.conftest import stack_problems
 
 from .gaie_stack import GAIE
 
@@ -127,13 +125,6 @@ def test_gate_refuses_an_invalid_pool_or_route(gaie_build, tmp_path, kind, name,
     assert not result.ok and failed.file == f"manifests/{path.name}" and expected in failed.message, failed
 
 
-def _problems(root: Path, text: str) -> list[str]:
-    write_stack(root, "t", text)
-    with pytest.raises(ConfigError) as info:
-        load_stack("t", root)
-    return [str(p) for p in info.value.problems]
-
-
 _VLLM = """  slm-deploy:vllm:
     - {name: phi4-mini, model: phi-4-mini-instruct, gpu: l4}
     - {name: qwen3-8b, model: qwen3-8b, gpu: l40s}
@@ -156,7 +147,7 @@ _VLLM = """  slm-deploy:vllm:
      "slm-deploy:gateway.policy", "there is no router"),
 ])
 def test_bad_gaie_input_is_one_located_line(scratch_project, body, where, expected):
-    [line] = _problems(scratch_project, "config:\n" + body)
+    [line] = stack_problems(scratch_project, "config:\n" + body)
     assert line.startswith("stacks/Pulumi.t.yaml:") and where in line and expected in line, line
 
 
@@ -164,5 +155,5 @@ def test_gaie_refuses_canaries_and_blue_green(scratch_project):
     vllm = ("  slm-deploy:vllm:\n"
             "    - {name: phi4-mini, model: phi-4-mini-instruct, gpu: l4, rollout: blue-green}\n"
             "    - {name: qwen3-8b, model: qwen3-8b, gpu: l40s}\n")
-    problems = _problems(scratch_project, "config:\n  slm-deploy:cluster:\n    rwxStorageClass: nfs\n" + GAIE + vllm)
+    problems = stack_problems(scratch_project, "config:\n  slm-deploy:cluster:\n    rwxStorageClass: nfs\n" + GAIE + vllm)
     assert [p for p in problems if "vllm[0].rollout" in p and "InferencePool selects every ready pod" in p], problems

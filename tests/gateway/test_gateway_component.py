@@ -12,9 +12,8 @@ import pytest
 import yaml
 
 from components.gateway.proxy import GATEWAY_JS, NJS_MODULE
-from stacks.errors import ConfigError
 from stacks.loader import load_stack
-from tests.conftest import write_stack
+from tests.conftest import stack_problems, write_stack
 
 from .harness import Process, free_port, request, require_tools, wait_http
 
@@ -26,13 +25,6 @@ VLLM = """  slm-deploy:vllm:
       model: qwen3-8b
       gpu: l40s
 """
-
-
-def _problems(root: Path, text: str) -> list[str]:
-    write_stack(root, "t", text)
-    with pytest.raises(ConfigError) as info:
-        load_stack("t", root)
-    return [str(p) for p in info.value.problems]
 
 
 @pytest.mark.parametrize("body,expected", [
@@ -51,21 +43,21 @@ def _problems(root: Path, text: str) -> list[str]:
      "slm-deploy:gateway.clients[0].tpm = 1000"),
 ])
 def test_bad_gateway_input_is_one_located_line(scratch_project, body, expected):
-    [line] = _problems(scratch_project, "config:\n" + body)
+    [line] = stack_problems(scratch_project, "config:\n" + body)
     assert line.startswith("stacks/Pulumi.t.yaml:") and expected in line, line
 
 
 def test_messages_name_what_is_allowed(scratch_project):
-    [unknown] = _problems(scratch_project, "config:\n" + VLLM + "  slm-deploy:gateway:\n    clients:\n"
+    [unknown] = stack_problems(scratch_project, "config:\n" + VLLM + "  slm-deploy:gateway:\n    clients:\n"
                           "      - {name: app, models: [qwen3-8b, gpt-9], rpm: 10, concurrency: 1}\n")
     assert "clients[0].models[1] = gpt-9: not a model of this stack; served models: phi-4-mini-instruct, qwen3-8b" in unknown
-    [dupe] = _problems(scratch_project, "config:\n" + VLLM + "  slm-deploy:gateway:\n    clients:\n"
+    [dupe] = stack_problems(scratch_project, "config:\n" + VLLM + "  slm-deploy:gateway:\n    clients:\n"
                        "      - {name: app, models: [qwen3-8b], rpm: 1, concurrency: 1}\n"
                        "      - {name: app, models: [qwen3-8b], rpm: 1, concurrency: 1}\n")
     assert "client names must be unique; app appears more than once" in dupe
-    [docker] = _problems(scratch_project, "config:\n  slm-deploy:target: docker\n  slm-deploy:gateway:\n    enabled: true\n")
+    [docker] = stack_problems(scratch_project, "config:\n  slm-deploy:target: docker\n  slm-deploy:gateway:\n    enabled: true\n")
     assert "a gateway needs target kubernetes; target is docker" in docker
-    [empty] = _problems(scratch_project, "config:\n  slm-deploy:gateway:\n    clients:\n"
+    [empty] = stack_problems(scratch_project, "config:\n  slm-deploy:gateway:\n    clients:\n"
                         "      - {name: app, models: [x], rpm: 1, concurrency: 1}\n")
     assert "needs models to route to; this stack has no vllm services" in empty
 

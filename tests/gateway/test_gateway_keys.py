@@ -18,7 +18,7 @@ from slm_deploy.synth import synthesize
 from stacks.errors import ConfigError
 from stacks.loader import load_stack, runtime_config
 from stacks.schema import PROJECT, SECRET_KEYS
-from tests.conftest import write_stack
+from tests.conftest import stack_problems, write_stack
 
 from .test_gateway_component import VLLM
 
@@ -51,10 +51,7 @@ def test_path_form_loads_as_a_secret(scratch_project):
 ])
 def test_bad_client_keys_are_one_located_line_without_the_value(scratch_project, entry, expected):
     text = "config:\n" + VLLM + CLIENTS + "  slm-deploy:clientKeys:\n" + entry
-    write_stack(scratch_project, "t", text)
-    with pytest.raises(ConfigError) as info:
-        load_stack("t", scratch_project)
-    [problem] = [str(p) for p in info.value.problems]
+    [problem] = stack_problems(scratch_project, text)
     line = text.splitlines().index(entry.splitlines()[0]) + 1
     assert problem.startswith("stacks/Pulumi.t.yaml:") and expected.format(line=line) in problem, problem
     assert "plaintext" not in problem and "plain-second" not in problem

@@ -15,9 +15,7 @@ from components.labels import selector_labels
 from components.lifecycle.benchmark import BenchmarkArgs
 from components.vllm import VllmService, VllmServiceArgs
 from slm_deploy.synth import synthesize
-from stacks.errors import ConfigError
-from stacks.loader import load_stack
-from tests.conftest import write_stack
+from tests.conftest import stack_problems
 
 JOB = "kubernetes:batch/v1:Job"
 NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -106,10 +104,8 @@ def test_verify_client_is_sized_for_the_benchmark_on_every_replica(res):
 
 
 def test_a_stack_client_may_not_take_the_verify_name(scratch_project):
-    write_stack(scratch_project, "t", "config:\n  slm-deploy:vllm:\n    - {name: a, model: qwen3-0.6b}\n"
-                "    - {name: b, model: phi-4-mini-instruct}\n  slm-deploy:cluster:\n    rwxStorageClass: nfs\n"
-                "  slm-deploy:gateway:\n    clients:\n      - {name: slm-verify, models: [qwen3-0.6b], rpm: 1, concurrency: 1}\n")
-    with pytest.raises(ConfigError) as info:
-        load_stack("t", scratch_project)
-    [line] = [str(p) for p in info.value.problems]
+    [line] = stack_problems(
+        scratch_project, "config:\n  slm-deploy:vllm:\n    - {name: a, model: qwen3-0.6b}\n"
+        "    - {name: b, model: phi-4-mini-instruct}\n  slm-deploy:cluster:\n    rwxStorageClass: nfs\n"
+        "  slm-deploy:gateway:\n    clients:\n      - {name: slm-verify, models: [qwen3-0.6b], rpm: 1, concurrency: 1}\n")
     assert line.startswith("stacks/Pulumi.t.yaml:") and "client name slm-verify is reserved" in line, line

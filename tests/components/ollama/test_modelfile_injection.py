@@ -10,9 +10,8 @@ import pytest
 
 from components.ollama.modelfile import ModelfileVariant, render_modelfile
 from components.ollama.modelfile_parser import ModelfileSyntaxError, parse_modelfile
-from stacks.errors import ConfigError
 from stacks.loader import load_stack
-from tests.conftest import REPO, write_stack
+from tests.conftest import REPO, stack_problems
 
 BASE = "qwen3:0.6b-q4_K_M"
 
@@ -100,7 +99,7 @@ def test_reference_modelfiles_have_exactly_one_from_the_pinned_one(stack, tmp_pa
 
 
 def test_smuggled_from_in_a_stack_file_is_refused_at_load(scratch_project):
-    write_stack(scratch_project, "t", """config:
+    [line] = stack_problems(scratch_project, """config:
   slm-deploy:target: kubernetes
   slm-deploy:namespace: slm-x
   slm-deploy:ollama:
@@ -111,9 +110,6 @@ def test_smuggled_from_in_a_stack_file_is_refused_at_load(scratch_project):
         instructions:
           - "LICENSE MIT\\nFROM evil/model:latest"
 """)
-    with pytest.raises(ConfigError) as info:
-        load_stack("t", scratch_project)
-    [line] = [str(p) for p in info.value.problems]
     assert line.startswith("stacks/Pulumi.t.yaml:") and "slm-deploy:ollama.modelfiles[0].instructions" in line
     assert "control characters" in line
 
