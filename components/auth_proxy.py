@@ -28,6 +28,7 @@ from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, VolumeAr
 
 from components.context import StackContext
 from components.gateway.constants import EXPORTER_PORT, PROMETHEUS_POD_LABELS, SYSLOG_ADDRESS
+from components.gateway.exporter import exporter_container
 from components.gateway.named_clients import KEYS_FILE_NAME, keys_file_text, proxy_files
 from components.gateway.proxy import EXPORTER_PY
 from components.hardening import (
@@ -168,19 +169,8 @@ def auth_proxy_sidecar(
         metrics_path=metrics_path or "/metrics",
         read_timeout_seconds=read_timeout_seconds,
     )
-    config_map = k8s.core.v1.ConfigMap(
-        f"{name}-auth-proxy",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
-        data={"nginx.conf": conf},
-        opts=opts,
-    )
-    keys_secret = k8s.core.v1.Secret(
-        f"{name}-auth-proxy-keys",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy-keys", namespace=namespace, labels=labels),
-        type="Opaque",
-        string_data={"keys.map": keys_map(api_key)},
-        opts=opts,
-    )
+    config_map, keys_secret = _config_and_keys(name, namespace, labels, files={"nginx.conf": conf},
+                                               keys={"keys.map": keys_map(api_key)}, opts=opts)
     keys_volume, keys_mount = secret_file_volume("auth-proxy-keys", f"{name}-auth-proxy-keys", KEYS_DIR)
     conf = {"nginx.conf": "/etc/nginx/nginx.conf"}
     return AuthProxy(_container(name, conf, keys_mount, metrics=bool(metrics_path)), _volumes(name, keys_volume),
@@ -215,20 +205,10 @@ def named_clients_sidecar(
                         keys_dir=NAMED_KEYS_DIR, listen=PROXY_PORT, title=title, upstream_key_file=upstream_file,
                         open_paths=open_paths, metrics_syslog=SYSLOG_ADDRESS if metrics else None)
     exporter = {"metrics_exporter.py": EXPORTER_PY.read_text()} if metrics else {}
-    config_map = k8s.core.v1.ConfigMap(
-        f"{name}-auth-proxy",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
-        data={**files, **exporter},
-        opts=opts,
-    )
     all_keys = pulumi.Output.all(**client_keys)
-    keys_secret = k8s.core.v1.Secret(
-        f"{name}-auth-proxy-keys",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy-keys", namespace=namespace, labels=labels),
-        type="Opaque",
-        string_data={KEYS_FILE_NAME: pulumi.Output.secret(all_keys.apply(keys_file_text))},
-        opts=opts,
-    )
+    config_map, keys_secret = _config_and_keys(
+        name, namespace, labels, files={**files, **exporter},
+        keys={KEYS_FILE_NAME: pulumi.Output.secret(all_keys.apply(keys_file_text))}, opts=opts)
     keys_volume, keys_mount = secret_file_volume("auth-proxy-keys", f"{name}-auth-proxy-keys", NAMED_KEYS_DIR)
     mounts = {file: f"{NAMED_CONF_DIR}/{file}" for file in files}
     volumes, extra_mounts = _volumes(name, keys_volume), []
@@ -242,24 +222,35 @@ def named_clients_sidecar(
                      (_exporter(),) if metrics else ())
 
 
+def _config_and_keys(name: str, namespace: str, labels: dict[str, str], *, files: dict[str, str],
+                     keys: dict[str, pulumi.Input[str]],
+                     opts: pulumi.ResourceOptions) -> tuple[k8s.core.v1.ConfigMap, k8s.core.v1.Secret]:
+    """The proxy's two objects: ConfigMap ``<name>-auth-proxy`` holding ``files`` (nginx.conf, ...) and Secret
+    ``<name>-auth-proxy-keys`` holding ``keys``."""
+    config_map = k8s.core.v1.ConfigMap(
+        f"{name}-auth-proxy",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy", namespace=namespace, labels=labels),
+        data=files,
+        opts=opts,
+    )
+    keys_secret = k8s.core.v1.Secret(
+        f"{name}-auth-proxy-keys",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth-proxy-keys", namespace=namespace, labels=labels),
+        type="Opaque",
+        string_data=keys,
+        opts=opts,
+    )
+    return config_map, keys_secret
+
+
 def _exporter() -> ContainerArgs:
     """The gateway's per-client metrics exporter (Python standard library, the pinned python-slim image), its
     script from the proxy's ConfigMap."""
-    return ContainerArgs(
-        name="auth-proxy-metrics",
-        image=image("python-slim").ref,
-        image_pull_policy="IfNotPresent",
-        command=["python3"],
-        args=[f"{NAMED_CONF_DIR}/metrics_exporter.py", "--syslog", SYSLOG_ADDRESS,
-              "--listen", f"0.0.0.0:{CLIENT_METRICS_PORT}"],
-        ports=[ContainerPortArgs(name=CLIENT_METRICS_PORT_NAME, container_port=CLIENT_METRICS_PORT, protocol="TCP")],
-        volume_mounts=[VolumeMountArgs(name="auth-proxy-conf", mount_path=f"{NAMED_CONF_DIR}/metrics_exporter.py",
-                                       sub_path="metrics_exporter.py", read_only=True)],
-        resources=resources("50m", "64Mi", cpu_limit="500m", memory_limit="128Mi"),
-        security_context=container_security_context(),
-        liveness_probe=http_probe("/healthz", CLIENT_METRICS_PORT_NAME, period_seconds=10),
-        readiness_probe=http_probe("/healthz", CLIENT_METRICS_PORT_NAME, period_seconds=10),
-    )
+    return exporter_container(
+        "auth-proxy-metrics",
+        VolumeMountArgs(name="auth-proxy-conf", mount_path=f"{NAMED_CONF_DIR}/metrics_exporter.py",
+                        sub_path="metrics_exporter.py", read_only=True),
+        CLIENT_METRICS_PORT, CLIENT_METRICS_PORT_NAME)
 
 
 def prometheus_ingress(ctx: StackContext):

@@ -40,6 +40,7 @@ from pulumi_kubernetes.networking.v1 import NetworkPolicyPortArgs
 
 from components.context import StackContext
 from components.gateway.args import GatewayArgs, GatewayBackend, GatewayCanary
+from components.gateway.exporter import exporter_container
 from components.gateway.http_route import http_routes
 from components.gateway.inference_pool import PoolRef, inference_pool
 from components.gateway.install import ROUTER_SITE, gateway_placement, router_install
@@ -192,17 +193,8 @@ def build_gateway(
         liveness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=10),
         readiness_probe=http_probe("/healthz", PROXY_PORT_NAME, period_seconds=5),
     )
-    exporter = ContainerArgs(
-        name="exporter", image=python.ref, image_pull_policy="IfNotPresent",
-        command=["python3"], args=["/etc/gateway/metrics_exporter.py", "--syslog", SYSLOG_ADDRESS,
-                                   "--listen", f"0.0.0.0:{EXPORTER_PORT}"],
-        ports=[ContainerPortArgs(name=EXPORTER_PORT_NAME, container_port=EXPORTER_PORT, protocol="TCP")],
-        volume_mounts=[file_mount("metrics_exporter.py", "/etc/gateway/metrics_exporter.py")],
-        resources=resources("50m", "64Mi", cpu_limit="500m", memory_limit="128Mi"),
-        security_context=container_security_context(),
-        liveness_probe=http_probe("/healthz", EXPORTER_PORT_NAME, period_seconds=10),
-        readiness_probe=http_probe("/healthz", EXPORTER_PORT_NAME, period_seconds=10),
-    )
+    exporter = exporter_container("exporter", file_mount("metrics_exporter.py", "/etc/gateway/metrics_exporter.py"),
+                                  EXPORTER_PORT, EXPORTER_PORT_NAME)
     volumes = [files_volume, keys_volume]
     routers: list[ContainerArgs] = []
     if install is not None:
