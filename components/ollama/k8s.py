@@ -66,7 +66,7 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
-from components.lifecycle.cache_fill import CacheFill, FillStep, cache_fill_job
+from components.lifecycle.cache_fill import CacheFill, FillStep, cache_claim, cache_fill_job
 from components.lifecycle.verification import lifecycle_scripts, smoke_job, smoke_selector, spec_key
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
@@ -127,10 +127,8 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     config_map = k8s.core.v1.ConfigMap(
         f"{name}-modelfiles", metadata=_meta(f"{name}-modelfiles", namespace, labels),
         data={f"{v}.Modelfile": text for v, text in modelfiles.items()}, opts=opts)
-    pvc = k8s.core.v1.PersistentVolumeClaim(
-        f"{name}-models", metadata=_meta(f"{name}-models", namespace, labels),
-        spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": ctx.storage_class,
-              "resources": {"requests": {"storage": args.storage_size}}}, opts=opts)
+    pvc = cache_claim(f"{name}-models", namespace, labels, size=args.storage_size, rwx=False,
+                      storage_class=ctx.storage_class, rwx_storage_class=None, opts=opts)
 
     home_volume, home_mount = scratch_volume("home", "/home/ollama", size_limit="256Mi")
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="1Gi")

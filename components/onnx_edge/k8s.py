@@ -41,7 +41,7 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels
-from components.lifecycle.cache_fill import SCRIPTS_MOUNT, CacheFill, FillStep, cache_fill_job, revision_key
+from components.lifecycle.cache_fill import SCRIPTS_MOUNT, CacheFill, FillStep, cache_claim, cache_fill_job, revision_key
 from components.lifecycle.verification import lifecycle_scripts, smoke_job, spec_key
 from components.context import StackContext
 from components.onnx_edge.args import OnnxEdgeNodeArgs
@@ -82,14 +82,8 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
     onnx = args.spec.onnx
     assert onnx is not None and onnx.revision, f"{args.model}: the catalog must pin the ONNX revision"
     claim = f"{name}-models-{revision_key(onnx.revision)}"  # one cache per revision; the old one goes with it
-    pvc = k8s.core.v1.PersistentVolumeClaim(
-        claim, metadata=meta(claim[len(name):]),
-        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
-            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{size_gb}Gi"}),
-        ),
-        opts=opts,
-    )
+    pvc = cache_claim(claim, namespace, labels, size=f"{size_gb}Gi", rwx=False, storage_class=storage_class,
+                      rwx_storage_class=None, opts=opts)
     models_volume = VolumeArgs(name="models", persistent_volume_claim={"claim_name": claim, "read_only": True})
     secret_volume, secret_mount = secret_file_volume("secrets", f"{name}-secrets", SECRETS_DIR,
                                                      items={"api-key": "api-key"})

@@ -35,7 +35,9 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
 
 from components.context import StackContext
-from components.lifecycle.cache_fill import CacheFill, FillStep, SCRIPTS_MOUNT, cache_fill_job, revision_key, source_egress
+from components.lifecycle.cache_fill import (
+    CacheFill, FillStep, SCRIPTS_MOUNT, cache_claim, cache_fill_job, revision_key, source_egress,
+)
 from components.lifecycle.verification import spec_key
 from components.versions import image as pinned_image
 
@@ -79,16 +81,8 @@ def cache_plan(args, ctx: StackContext) -> CachePlan:
 
 
 def cache_pvc(args, ctx: StackContext, cache: CachePlan, labels: dict[str, str], opts: pulumi.ResourceOptions):
-    meta = k8s.meta.v1.ObjectMetaArgs(name=cache.claim, namespace=ctx.namespace, labels=labels)
-    return k8s.core.v1.PersistentVolumeClaim(
-        cache.claim, metadata=meta,
-        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteMany" if cache.rwx else "ReadWriteOnce"],
-            storage_class_name=ctx.cluster.rwx_storage_class if cache.rwx else ctx.cluster.storage_class,
-            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{args.cache_gib}Gi"}),
-        ),
-        opts=opts,
-    )
+    return cache_claim(cache.claim, ctx.namespace, labels, size=f"{args.cache_gib}Gi", rwx=cache.rwx,
+                       storage_class=ctx.cluster.storage_class, rwx_storage_class=ctx.cluster.rwx_storage_class, opts=opts)
 
 
 def _hub_steps(repo: str, rev: str, include: list[str], local_dir: str | None, step: str) -> list[FillStep]:
