@@ -58,6 +58,7 @@ __all__ = [
     "ingress_from_pods",
     "egress_to_pods",
     "docker_container_hardening",
+    "docker_run_once",
     "service_account_token_volume",
     "NON_PUBLIC_CIDRS",
     "egress_public",
@@ -260,6 +261,14 @@ def docker_container_hardening(*, user: str | None = None) -> dict[str, Any]:
     if user is not None:
         hardening["user"] = user
     return hardening
+
+
+def docker_run_once(memory_mib: int = 1024) -> dict[str, Any]:
+    """Keyword arguments of a ``pulumi_docker.Container`` that runs once to completion (a model download): never
+    restarted, not required to keep running, attached (Pulumi waits for it to exit before creating what depends on
+    it), and capped at ``memory_mib`` MiB with no swap beyond it. The Docker twin of
+    :func:`components.lifecycle.run_once.run_once_job`; hardening (:func:`docker_container_hardening`) comes on top."""
+    return {"memory": memory_mib, "memory_swap": memory_mib, "restart": "no", "must_run": False, "attach": True}
 
 
 NON_PUBLIC_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")

@@ -42,7 +42,7 @@ import pulumi_docker as docker
 from components.auth_proxy import KEYS_DIR, keys_map
 from components.auth_proxy_docker import named_client_keys, nginx_container
 from components.context import StackContext
-from components.hardening import docker_container_hardening
+from components.hardening import docker_container_hardening, docker_run_once
 from components.ollama.args import OllamaStackArgs
 from components.ollama.constants import OLLAMA_PORT
 from components.ollama.docker_files import PROXY_CONF, WEBUI_ALIAS, WEBUI_PROXY_CONF, auth_proxy_files, docker_generated_files
@@ -126,11 +126,7 @@ def build_docker(name: str, args: OllamaStackArgs, ctx: StackContext, *, webui_s
         tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=512m"},
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=egress.name)],
         user=args.docker_user,  # writes the models volume the server reads: the server's user
-        memory=1024,
-        memory_swap=1024,
-        restart="no",
-        must_run=False,
-        attach=True,
+        **docker_run_once(),
         logs=True,
         labels=_labels("model-pull", part_of),
         **docker_container_hardening(),

@@ -22,7 +22,7 @@ import pulumi_docker as docker
 
 from components.auth_proxy_docker import named_client_keys, nginx_container
 from components.catalog import get_cpu_tier
-from components.hardening import DEFAULT_UID, docker_container_hardening
+from components.hardening import DEFAULT_UID, docker_container_hardening, docker_run_once
 from components.onnx_edge.args import OnnxEdgeNodeArgs
 from components.onnx_edge.constants import (
     API_KEY_FILE,
@@ -124,11 +124,7 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
         volumes=download_volumes,
         uploads=download_uploads or None,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=512m"},
-        memory=1024,
-        memory_swap=1024,
-        restart="no",
-        must_run=False,
-        attach=True,  # Pulumi waits for the download to exit before creating the server
+        **docker_run_once(),  # Pulumi waits for the download to exit before creating the server
         **hardening,
         opts=child,
     )
