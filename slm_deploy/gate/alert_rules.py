@@ -56,16 +56,29 @@ def _text_is_rules(text: str, store: Any = None) -> bool:
     return _is_rules(doc)
 
 
-def rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None) -> list[tuple[str, str]]:
-    """``(file in the build dir, rule-file text)`` for every rendered rule file."""
+def rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None,
+               build: Any = None) -> list[tuple[str, str]]:
+    """``(file in the build dir, rule-file text)`` for every rendered rule file. ``build``: the gate run's one read of
+    ``build_dir`` (:class:`~slm_deploy.gate.build_files.BuildFiles`), instead of walking and reading ``files/``."""
     found: list[tuple[str, str]] = []
-    files = build_dir / "files"
-    for path in sorted(files.rglob("*")) if files.is_dir() else ():
-        if path.suffix not in (".yaml", ".yml") or not path.is_file():
-            continue
-        text = path.read_text()
-        if _text_is_rules(text, store):
-            found.append((path.relative_to(build_dir).as_posix(), text))
+    if build is not None and "files" not in build.skip_top and not (build_dir / "files").is_symlink():
+        # (the walk does not enter a symlinked directory; the search below does)
+        from slm_deploy.gate.cache import _suffix
+        from slm_deploy.gate.scan import _read_text
+
+        for rel in build.under("files/"):
+            if _suffix(rel.rpartition("/")[2]) in (".yaml", ".yml"):
+                text = _read_text(build.data[rel])
+                if _text_is_rules(text, store):
+                    found.append((rel, text))
+    else:
+        files = build_dir / "files"
+        for path in sorted(files.rglob("*")) if files.is_dir() else ():
+            if path.suffix not in (".yaml", ".yml") or not path.is_file():
+                continue
+            text = path.read_text()
+            if _text_is_rules(text, store):
+                found.append((path.relative_to(build_dir).as_posix(), text))
     for path, obj in manifests.items():  # JSON is YAML to promtool, and ~20x cheaper to write than PyYAML's output
         if isinstance(obj, dict) and obj.get("kind") == "PrometheusRule":
             found.append((path.relative_to(build_dir).as_posix(), json.dumps(obj.get("spec") or {}, indent=1, default=str)))
@@ -86,13 +99,14 @@ def _key(promtool: str, rel: str, text: str) -> str:
     return hashlib.sha256(f"{_binary('promtool')}\0{promtool}\0{rel}\0{text}".encode()).hexdigest()
 
 
-def check_rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None) -> tuple[list[Finding], list[Finding]]:
+def check_rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None,
+                     build: Any = None) -> tuple[list[Finding], list[Finding]]:
     """(passed, failed): one finding per rule file; promtool missing fails each of them.
 
     ``store`` (the gate's :class:`~slm_deploy.gate.object_cache.ObjectStore`): promtool's verdict per rule
     file, keyed on the file's text and the promtool binary; a changed file is always checked again.
     """
-    files = rule_files(build_dir, manifests, store)
+    files = rule_files(build_dir, manifests, store, build)
     if not files:
         return [], []
     promtool = shutil.which("promtool")

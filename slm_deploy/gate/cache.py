@@ -16,9 +16,13 @@ import os
 from datetime import date
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slm_deploy.gate import store_json
 from slm_deploy.gate.result import GateResult
+
+if TYPE_CHECKING:
+    from slm_deploy.gate.build_files import BuildFiles
 
 __all__ = ["cache_dir", "cache_key", "load_cached", "store_cached", "cache_disabled", "tool_versions"]
 
@@ -120,14 +124,27 @@ def tool_versions() -> dict[str, str]:
     return found
 
 
-def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, today: date) -> str:
+_BUILD_SKIP = ("gate", ".slm-deploy-input")  # reports; slm_deploy.warm's input marker
+
+
+def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, today: date,
+              build: "BuildFiles | None" = None) -> str:
+    """The verdict's key. ``build``: the gate run's one read of ``build_dir``
+    (:class:`~slm_deploy.gate.build_files.BuildFiles`), hashed instead of reading the directory again; the same key."""
     h = hashlib.sha256()
     h.update(f"stack={stack}\ntoday={today.isoformat()}\n".encode())
     h.update(f"waivers-file={Path(waivers).resolve()}\n".encode())  # findings name the file it came from
     h.update(json.dumps(tool_versions(), sort_keys=True).encode())
     gate_code = Path(__file__).resolve().parent
+    if build is not None:
+        if Path(build.root) != Path(build_dir) or not set(build.skip_top) <= set(_BUILD_SKIP):
+            raise ValueError("cache_key: the build files are not a read of this build directory")
+        for rel, digest in build.digests.items():
+            if rel.split("/", 1)[0] not in _BUILD_SKIP:
+                h.update(f"build:{rel}\n".encode())
+                h.update(digest)
     for label, root, skip in (
-        ("build", build_dir, ("gate", ".slm-deploy-input")),  # reports; slm_deploy.warm's input marker
+        *((("build", build_dir, _BUILD_SKIP),) if build is None else ()),
         ("policies", policies_dir, ("crossguard", "CATALOG.md")),
         ("waivers", waivers, ()),
         ("gate", gate_code, ()),

@@ -21,6 +21,7 @@ from slm_deploy.gate.object_cache import ObjectStore, file_key, scan_from_json, 
 from slm_deploy.gc_pause import gc_resumed
 
 if TYPE_CHECKING:
+    from slm_deploy.gate.build_files import BuildFiles
     from slm_deploy.gate.scan import ScanOutput
     from slm_deploy.gate.worker import ScanWorker
 
@@ -220,11 +221,15 @@ def _output(found: dict[str, list]) -> "ScanOutput":
     return ScanOutput(found["passed"], found["failed"], found["skipped"], ran)
 
 
-def lookup(store: ObjectStore, build_dir: Path, manifests: list[Path], dockerfiles: list[Path]) -> Plan:
-    """Read every manifest and Dockerfile once and look its results up (see the module doc)."""
+def lookup(store: ObjectStore, build_dir: Path, manifests: list[Path], dockerfiles: list[Path],
+           build: "BuildFiles | None" = None) -> Plan:
+    """Read every manifest and Dockerfile once and look its results up (see the module doc). ``build``: the gate
+    run's one read of ``build_dir`` (:class:`~slm_deploy.gate.build_files.BuildFiles`); a file it holds is not
+    read again."""
     files = manifests + dockerfiles
-    data = {p: p.read_bytes() for p in files}
     rels = {p: p.relative_to(build_dir).as_posix() for p in files}
+    held = build.data if build is not None and Path(build.root) == Path(build_dir) else {}
+    data = {p: held[rels[p]] if rels[p] in held else p.read_bytes() for p in files}
     keys = {p: file_key(rels[p], data[p]) for p in files}
     plan = Plan(store, build_dir, rels, data, keys, manifests)
     docker = set(dockerfiles)

@@ -30,6 +30,7 @@ from slm_deploy.gate.result import GATE_CHECKS, Finding, GateResult, Waived, Wai
 from slm_deploy.gc_pause import gc_paused
 
 if TYPE_CHECKING:
+    from slm_deploy.gate.build_files import BuildFiles
     from slm_deploy.gate.incremental import Plan
     from slm_deploy.gate.worker import ScanWorker
 
@@ -98,16 +99,20 @@ def _run_gate(build_dir: Path, stack: str, use_cache: bool | None, waivers_path:
     waivers_path = waivers_path or default_waivers_path()
     use_cache = (not cache_disabled()) if use_cache is None else use_cache
 
-    key = cache_key(build_dir, stack, policies_dir, waivers_path, today)
+    from slm_deploy.gate.build_files import BuildFiles
+
+    build = BuildFiles.read(build_dir)  # the run's one read of the build (slm_deploy/gate/build_files.py)
+    key = cache_key(build_dir, stack, policies_dir, waivers_path, today, build)
     result = load_cached(stack, key) if use_cache else None
     if result is not None:
         with phase("gate") as info:
             info["what"] = "cached verdict (nothing changed since the last run): no validate, no checkov"
     if result is None:
-        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker, use_cache)
+        result = _evaluate(build_dir, stack, policies_dir, waivers_path, today, worker, use_cache, build)
         result.cache_key = key
         # Store only a verdict on inputs that did not change while they were judged (another process
-        # re-rendering the build dir mid-scan must not leave its half-seen verdict behind as a cache hit).
+        # re-rendering the build dir mid-scan must not leave its half-seen verdict behind as a cache hit):
+        # this key reads the build directory again from disk.
         if use_cache and cache_key(build_dir, stack, policies_dir, waivers_path, today) == key:
             store_cached(result)
     if write_reports:
@@ -165,7 +170,8 @@ def _policy_finding(f, source: str) -> Finding:
 
 
 def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Path, today: date,
-              worker: "ScanWorker | None" = None, use_cache: bool = True) -> GateResult:
+              worker: "ScanWorker | None" = None, use_cache: bool = True,
+              build: "BuildFiles | None" = None) -> GateResult:
     from slm_deploy.gate.scan import find_dockerfiles, scan_inline_suppressions
     from slm_deploy.gate.waivers import (
         DEFAULT_MAX_EXPIRY_DAYS, OPT_OUT_CHECK, InlineSkip, WaiverFileError, apply_exceptions, compose_service_names,
@@ -174,7 +180,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     result = GateResult(stack)
     manifests = sorted((build_dir / "manifests").glob("*.yaml")) if (build_dir / "manifests").is_dir() else []
-    dockerfiles = find_dockerfiles(build_dir)
+    dockerfiles = find_dockerfiles(build_dir, build)
     compose_path = build_dir / "compose.yaml"
 
     severities: dict[str, str] = {}
@@ -195,7 +201,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     from slm_deploy.gate.object_cache import ObjectStore, fingerprint
 
     store = ObjectStore(stack, fingerprint(policies_dir), cache_dir() if use_cache else None)
-    plan = lookup(store, build_dir, manifests, dockerfiles)
+    plan = lookup(store, build_dir, manifests, dockerfiles, build)
     result.scanned = [plan.rels[p] for p in manifests + dockerfiles] + (["compose.yaml"] if compose_path.exists() else [])
     validate_start = time.perf_counter()
     parsed = plan.parse_manifests()
@@ -234,7 +240,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     from slm_deploy.gate.alert_rules import check_rule_files
 
-    p, f = check_rule_files(build_dir, parsed, store)
+    p, f = check_rule_files(build_dir, parsed, store, build)
     passed += p
     failed += f
     if p or f:
@@ -267,7 +273,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     inline: dict[tuple[str, str], Finding] = {}
     for s in skipped:
         inline.setdefault((s.check_id, s.resource), s)
-    for hit in scan_inline_suppressions(build_dir):
+    for hit in scan_inline_suppressions(build_dir, build=build):
         inline.setdefault((hit.check_id, hit.resource), hit)
 
     problems: list[Finding] = []

@@ -11,11 +11,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from slm_deploy.gate.result import Finding
+
+if TYPE_CHECKING:
+    from slm_deploy.gate.build_files import BuildFiles
 
 __all__ = [
     "checkov_loaded", "preload", "scan_kubernetes", "scan_dockerfiles", "find_dockerfiles", "k8s_resource_id",
@@ -420,7 +423,11 @@ _COMMENT = re.compile(r"checkov:skip\s*=\s*([A-Za-z0-9_]+)")
 _DOCKERFILE = re.compile(r"^(Dockerfile(\..+)?|.+\.[Dd]ockerfile)$")
 
 
-def find_dockerfiles(build_dir: Path) -> list[Path]:
+def find_dockerfiles(build_dir: Path, build: "BuildFiles | None" = None) -> list[Path]:
+    """Every Dockerfile of the build (not under ``gate/``), in path order. ``build``: the gate run's one read of
+    ``build_dir`` (:class:`~slm_deploy.gate.build_files.BuildFiles`, which leaves out ``gate/``), instead of a walk."""
+    if build is not None and "gate" in build.skip_top:
+        return [build_dir / rel for rel in build.data if _DOCKERFILE.match(rel.rpartition("/")[2])]
     return sorted(
         p for p in build_dir.rglob("*")
         if p.is_file() and _DOCKERFILE.match(p.name) and "gate" not in p.relative_to(build_dir).parts[:1]
@@ -448,9 +455,25 @@ def _compose_service_at(lines: list[str], index: int) -> str | None:
     return current
 
 
-def scan_inline_suppressions(build_dir: Path, skip_dirs: tuple[str, ...] = ("gate",)) -> list[Finding]:
-    """Every checkov suppression (annotation or comment) written anywhere in the rendered output."""
+def scan_inline_suppressions(build_dir: Path, skip_dirs: tuple[str, ...] = ("gate",),
+                             build: "BuildFiles | None" = None) -> list[Finding]:
+    """Every checkov suppression (annotation or comment) written anywhere in the rendered output.
+
+    ``build``: the gate run's one read of ``build_dir`` (:class:`~slm_deploy.gate.build_files.BuildFiles`) leaving
+    out exactly ``skip_dirs``: its bytes are searched instead of walking and reading the tree again. A file whose
+    bytes hold no ``checkov`` is skipped unread as text (the text of a UTF-8 or other ASCII-compatible file holds
+    ``checkov`` only where its bytes do); one that does is decoded as ``Path.read_text`` decodes it."""
     hits: list[Finding] = []
+    if build is not None and tuple(build.skip_top) == tuple(skip_dirs):
+        for rel, raw in build.data.items():
+            if b"checkov" not in raw:
+                continue
+            try:
+                text = _read_text(raw)
+            except UnicodeDecodeError:
+                continue
+            hits += _inline_hits(rel, text)
+        return hits
     for path in sorted(build_dir.rglob("*")):
         if not path.is_file() or path.relative_to(build_dir).parts[0] in skip_dirs:
             continue
@@ -460,30 +483,44 @@ def scan_inline_suppressions(build_dir: Path, skip_dirs: tuple[str, ...] = ("gat
             continue
         if "checkov" not in text:
             continue
-        rel = path.relative_to(build_dir).as_posix()
-        lines = text.splitlines()
-        obj: dict[str, Any] | None = None
-        if rel.startswith("manifests/"):
-            try:
-                obj = yaml.load(text, Loader=_LOADER)
-            except yaml.YAMLError:
-                obj = None
-        for n, line in enumerate(lines):
-            for pattern in (_ANNOTATION, _COMMENT):
-                for m in pattern.finditer(line):
-                    check_id = m.group(1)
-                    if isinstance(obj, dict):
-                        resource = k8s_resource_id(obj)
-                        kind, ns, name = split_k8s_resource(resource)
-                    elif _DOCKERFILE.match(path.name):
-                        resource, kind, ns, name = f"Dockerfile.{rel}", "Dockerfile", "", rel
-                    elif rel == "compose.yaml" and (svc := _compose_service_at(lines, n)):
-                        resource, kind, ns, name = f"service.{svc}", "service", "", svc
-                    else:
-                        resource, kind, ns, name = f"File.{rel}", "File", "", rel
-                    hits.append(Finding(
-                        check_id, f"inline suppression of {check_id}", resource, rel,
-                        f"line {n + 1}: {line.strip()[:160]}", source="gate", kind=kind, namespace=ns, name=name,
-                        line=n + 1,
-                    ))
+        hits += _inline_hits(path.relative_to(build_dir).as_posix(), text)
+    return hits
+
+
+def _read_text(raw: bytes) -> str:
+    """``Path.read_text()`` of a file holding ``raw``: the locale's encoding, strict, universal newlines."""
+    import locale
+
+    return raw.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _inline_hits(rel: str, text: str) -> list[Finding]:
+    """The inline suppressions in one rendered file's text (``rel``: its build-relative path)."""
+    hits: list[Finding] = []
+    lines = text.splitlines()
+    obj: dict[str, Any] | None = None
+    if rel.startswith("manifests/"):
+        try:
+            obj = yaml.load(text, Loader=_LOADER)
+        except yaml.YAMLError:
+            obj = None
+    file_name = rel.rpartition("/")[2]
+    for n, line in enumerate(lines):
+        for pattern in (_ANNOTATION, _COMMENT):
+            for m in pattern.finditer(line):
+                check_id = m.group(1)
+                if isinstance(obj, dict):
+                    resource = k8s_resource_id(obj)
+                    kind, ns, name = split_k8s_resource(resource)
+                elif _DOCKERFILE.match(file_name):
+                    resource, kind, ns, name = f"Dockerfile.{rel}", "Dockerfile", "", rel
+                elif rel == "compose.yaml" and (svc := _compose_service_at(lines, n)):
+                    resource, kind, ns, name = f"service.{svc}", "service", "", svc
+                else:
+                    resource, kind, ns, name = f"File.{rel}", "File", "", rel
+                hits.append(Finding(
+                    check_id, f"inline suppression of {check_id}", resource, rel,
+                    f"line {n + 1}: {line.strip()[:160]}", source="gate", kind=kind, namespace=ns, name=name,
+                    line=n + 1,
+                ))
     return hits
