@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from components.validation import (
-    dns_label_problem, dns_subdomain_problem, env_name_problem, label_key_problem, label_value_problem,
-    parse_quantity, port_name_problem, quantity_problem,
-)
+from components import validation
+from components.validation import env_name_problem, parse_quantity, port_name_problem, quantity_problem
 
 from components.base import EXTERNAL_CLAIMS_ANNOTATION, EXTERNAL_SECRETS_ANNOTATION
 from slm_deploy.gate.apply_checks import APPLY_CHECKS
@@ -60,6 +58,32 @@ class Result:
 
 
 # --------------------------------------------------------------------------- helpers
+
+_UNSEEN = object()
+
+
+def _per_text(predicate):
+    """``predicate`` (one of components/validation.py's pure functions of one value) answering each distinct text
+    once per process: a 100-service stack asks about ~13,000 label keys, values and names, a few hundred distinct.
+    Any other type of value (None, numbers, ...) goes to the predicate every time."""
+    known: dict[str, str | None] = {}
+
+    def per_text(value):
+        if type(value) is not str:
+            return predicate(value)
+        found = known.get(value, _UNSEEN)
+        if found is _UNSEEN:
+            found = known[value] = predicate(value)
+        return found
+
+    per_text.__doc__ = predicate.__doc__
+    return per_text
+
+
+label_key_problem = _per_text(validation.label_key_problem)
+label_value_problem = _per_text(validation.label_value_problem)
+dns_label_problem = _per_text(validation.dns_label_problem)
+dns_subdomain_problem = _per_text(validation.dns_subdomain_problem)
 
 
 def _get(obj: Any, *path: str) -> Any:

@@ -130,16 +130,44 @@ def _gate_finding(check_id: str, resource: str, file: str, message: str, *, kind
                    kind=kind or "File", namespace=namespace, name=name or resource, line=line)
 
 
-def _schema(build_dir: Path, manifests: dict[Path, dict], plan: "Plan | None" = None) -> tuple[list[Finding], list[Finding]]:
-    """kubernetes-validate (strict) on every manifest; a manifest whose errors ``plan`` has cached is not re-validated."""
+_SCHEMAS_IN_WORKER = 16
+"""A re-gate (the check catalog cached, at most this many manifests to validate and to scan) validates them in the prewarmed worker, which
+imported kubernetes-validate while the stack was synthesized (slm_deploy/gate/worker.py); the parent then never
+imports jsonschema. A larger batch (a cold gate) is validated here, while the worker runs checkov's scans."""
+
+
+class _SchemaWork:
+    """kubernetes-validate of the manifests ``plan`` has no cached errors for: started (in the worker, for a
+    handful) before the checkov jobs are submitted, finished by :func:`_schema`."""
+
+    def __init__(self, manifests: dict[Path, dict], plan: "Plan | None", worker: "ScanWorker | None"):
+        self.known = {p: plan.schema_errors(p) for p in manifests} if plan is not None else {}
+        self.todo = {p: obj for p, obj in manifests.items() if self.known.get(p) is None}
+        self.pending = None
+        if (worker is not None and plan is not None and 0 < len(self.todo) <= _SCHEMAS_IN_WORKER
+                and len(plan.missing["checkov"]) <= _SCHEMAS_IN_WORKER and plan.store.catalog() is not None):
+            # submitted before the checkov jobs: one worker answers in submission order (slm_deploy/gate/worker.py)
+            self.pending = worker.submit("validate_schemas", {p.name: obj for p, obj in self.todo.items()})
+
+    def errors(self) -> list[tuple[str, str, str]]:
+        if self.pending is not None:
+            return self.pending.result()
+        from slm_deploy.gate.schema_validation import validate_objects
+
+        return validate_objects({p.name: obj for p, obj in self.todo.items()})
+
+
+def _schema(build_dir: Path, manifests: dict[Path, dict], plan: "Plan | None" = None,
+            work: _SchemaWork | None = None) -> tuple[list[Finding], list[Finding]]:
+    """kubernetes-validate (strict) on every manifest; a manifest whose errors ``plan`` has cached is not re-validated
+    (``work``: started by the caller, see :class:`_SchemaWork`)."""
     from slm_deploy.gate.scan import k8s_resource_id, split_k8s_resource
-    from slm_deploy.gate.schema_validation import validate_objects
 
     name = GATE_CHECKS["K8S_SCHEMA"][0]
-    known = {p: plan.schema_errors(p) for p in manifests} if plan is not None else {}
-    todo = {p: obj for p, obj in manifests.items() if known.get(p) is None}
+    work = work or _SchemaWork(manifests, plan, None)
+    known, todo = work.known, work.todo
     errors: dict[str, list[str]] = {}
-    for file, version, error in validate_objects({p.name: obj for p, obj in todo.items()}):
+    for file, version, error in work.errors():
         errors.setdefault(file, []).append(f"Kubernetes {version}: {error}")
     for path in todo:
         known[path] = errors.get(path.name, [])
@@ -205,11 +233,12 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     result.scanned = [plan.rels[p] for p in manifests + dockerfiles] + (["compose.yaml"] if compose_path.exists() else [])
     validate_start = time.perf_counter()
     parsed = plan.parse_manifests()
+    schema_work = _SchemaWork(parsed, plan, worker)
     checks_dir = policies_dir / "checks"
     plan.submit(worker, {p: obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else None
                          for p, obj in parsed.items()}, checks_dir if checks_dir.is_dir() else None, severities, parsed)
 
-    p, f = _schema(build_dir, parsed, plan)
+    p, f = _schema(build_dir, parsed, plan, schema_work)
     passed += p
     failed += f
     if manifests:

@@ -25,7 +25,7 @@ __all__ = [
     "split_k8s_resource", "scan_inline_suppressions", "InlineHit", "builtin_checks", "kubernetes_check_kinds",
     "ScanOutput", "scan_kubernetes_files", "scan_kubernetes_graph", "scan_dockerfile_files", "graph_check_kinds",
     "graph_subset", "scan_kubernetes_graph_subset",
-    "check_catalog", "graph_check_groups",
+    "check_catalog", "graph_check_groups", "preload_schemas", "validate_schemas",
 ]
 
 _STATE: dict[str, Any] = {"ready": False, "external": set()}
@@ -58,6 +58,19 @@ def preload() -> None:
     import checkov.dockerfile.runner  # noqa: F401
     import checkov.kubernetes.runner  # noqa: F401
     import checkov.runner_filter  # noqa: F401
+
+
+def preload_schemas() -> None:
+    """Import kubernetes-validate and jsonschema now (the prewarmed worker does, when idle after :func:`preload`)."""
+    import slm_deploy.gate.schema_validation  # noqa: F401
+
+
+def validate_schemas(objects: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """:func:`slm_deploy.gate.schema_validation.validate_objects` on parsed objects keyed by file name (in the worker:
+    the gate runner sends the few objects of a re-gate here)."""
+    from slm_deploy.gate.schema_validation import validate_objects
+
+    return validate_objects(objects)
 
 
 def checkov_loaded() -> bool:

@@ -24,6 +24,8 @@ def _serve(conn: Connection) -> None:
     from slm_deploy.gate import scan
 
     scan.preload()
+    if not conn.poll():  # idle (a synth still running): kubernetes-validate too, for a re-gate's few objects
+        scan.preload_schemas()
     while True:
         try:
             message = conn.recv()
