@@ -15,7 +15,9 @@ every file of policies/ that judges output, and the gate's own code):
   a cross-object finding appears or disappears with the one object that caused it; a change to any other
   kind (ConfigMap, Service, ...) keeps them;
 * **promtool's verdict per rule file** (key: its place, its text and the promtool binary);
-* **the check catalog** (built-in checks, kinds checks apply to, graph kinds): depends on the check set only.
+* **the check catalog** (built-in checks, kinds checks apply to, graph kinds): depends on the check set only;
+* **our checks' metadata** (``policies.registry.list_slm_checks``: id, name, severity ... of every SLM check): read
+  from policies/ alone, which the fingerprint covers, so a re-gate does not import every rule module to list them.
 
 Every cross-object step of the gate that is not checkov's (manifest-set rules, compose checks, coverage,
 inline suppressions, waivers) runs on the whole stack every time; it is cheap. The store is rewritten on
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +82,8 @@ class ObjectStore:
     def __init__(self, stack: str, fp: str, directory: Path | None, enabled: bool = True):
         self.stack, self.fingerprint, self.enabled = stack, fp, enabled and directory is not None
         self.path = (directory / "objects" / f"{stack}.json") if directory is not None else None
-        self._old: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None}
-        self._new: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None}
+        self._old: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None, "slm_checks": None}
+        self._new: dict[str, Any] = {"files": {}, "graph": {}, "rules": {}, "catalog": None, "slm_checks": None}
         if self.enabled and self.path.is_file():
             try:
                 data = store_json.loads(self.path.read_bytes())
@@ -88,7 +91,8 @@ class ObjectStore:
                 data = {}
             if isinstance(data, dict) and data.get("fingerprint") == fp:
                 self._old = {"files": data.get("files") or {}, "graph": data.get("graph") or {},
-                             "rules": data.get("rules") or {}, "catalog": data.get("catalog")}
+                             "rules": data.get("rules") or {}, "catalog": data.get("catalog"),
+                             "slm_checks": data.get("slm_checks")}
 
     # Each getter marks the entry as used this run (kept on save); each putter stores a fresh one.
     def get(self, section: str, key: str) -> Any:
@@ -108,6 +112,22 @@ class ObjectStore:
 
     def put_catalog(self, value: dict[str, Any]) -> None:
         self._new["catalog"] = value
+
+    def slm_checks(self) -> list[Any]:
+        """``policies.registry.list_slm_checks()`` (a list of ``CheckMeta``), from the store when it holds them under
+        this fingerprint, else listed (importing every rule module) and kept."""
+        from policies.rules._types import CheckMeta
+
+        names = [f.name for f in fields(CheckMeta)]
+        rows = self._old["slm_checks"] if self.enabled else None
+        if isinstance(rows, dict) and rows.get("fields") == names:
+            self._new["slm_checks"] = rows
+            return [CheckMeta(*(tuple(v) if isinstance(v, list) else v for v in row)) for row in rows["checks"]]
+        from policies.registry import list_slm_checks
+
+        metas = list_slm_checks()
+        self._new["slm_checks"] = {"fields": names, "checks": [[getattr(m, n) for n in names] for m in metas]}
+        return metas
 
     def save(self) -> None:
         if not self.enabled:

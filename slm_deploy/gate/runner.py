@@ -211,24 +211,20 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
     dockerfiles = find_dockerfiles(build_dir, build)
     compose_path = build_dir / "compose.yaml"
 
-    severities: dict[str, str] = {}
-    slm_metas = []
     from policies.builtin_severity import builtin_ratings
-    from policies.registry import list_slm_checks
+    from slm_deploy.gate.cache import cache_dir
+    from slm_deploy.gate.incremental import lookup
+    from slm_deploy.gate.object_cache import ObjectStore, fingerprint
 
+    store = ObjectStore(stack, fingerprint(policies_dir), cache_dir() if use_cache else None)
     ratings = builtin_ratings()
-    slm_metas = list_slm_checks()
+    slm_metas = store.slm_checks()
     severities = {cid: r.severity for cid, r in ratings.items()} | {m.id: m.severity for m in slm_metas}
 
     passed, failed, skipped = [], [], []
     ran: set[str] = set()
 
     # checkov's work, minus what the per-object cache already knows: runs in the worker meanwhile.
-    from slm_deploy.gate.cache import cache_dir
-    from slm_deploy.gate.incremental import lookup
-    from slm_deploy.gate.object_cache import ObjectStore, fingerprint
-
-    store = ObjectStore(stack, fingerprint(policies_dir), cache_dir() if use_cache else None)
     plan = lookup(store, build_dir, manifests, dockerfiles, build)
     result.scanned = [plan.rels[p] for p in manifests + dockerfiles] + (["compose.yaml"] if compose_path.exists() else [])
     validate_start = time.perf_counter()

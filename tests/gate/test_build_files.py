@@ -106,3 +106,13 @@ def test_lookup_reads_from_the_snapshot_and_a_key_refuses_another_directory(tmp_
     other = write_build(tmp_path / "other", [PLAIN_DEPLOYMENT])
     with pytest.raises(ValueError):
         cache.cache_key(other, "s", REPO / "policies", REPO / "policies" / "waivers.yaml", date(2030, 1, 2), build)
+
+
+@pytest.mark.parametrize("build_dir", ["/tmp/b", "b", "./b", "a/../b", "/", ".", "b/c", "/tmp/b.d", "//x/b"])
+def test_relative_paths_as_relative_to_gives_them(build_dir):
+    from slm_deploy.gate.incremental import _relative
+
+    root = Path(build_dir)
+    for path in (root / "manifests" / "a.yaml", root / "files" / "x" / "Dockerfile", root / "compose.yaml",
+                 root / "manifests" / ".." / "z.yaml"):
+        assert _relative(path, root) == path.relative_to(root).as_posix()

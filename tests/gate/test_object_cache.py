@@ -229,3 +229,25 @@ def test_values_the_store_cannot_carry_exactly_are_never_served_from_it(tmp_path
         (want_key, want), = expected.items()
         assert key == want_key and type(key) is type(want_key) and type(value) is type(want)
         assert value == want or (isinstance(want, float) and math.isnan(want) and math.isnan(value))
+
+
+def test_slm_check_metadata_kept_under_the_fingerprint(tmp_path):
+    """The store lists our checks once per check set (slm_deploy/gate/object_cache.py, ``slm_checks``): what it gives
+    back is what ``policies.registry.list_slm_checks`` gives, field for field (tuples stay tuples); another
+    fingerprint or a record of other fields lists them again."""
+    from policies.registry import list_slm_checks
+    from slm_deploy.gate.object_cache import ObjectStore
+
+    fresh = list_slm_checks()
+    first = ObjectStore("s", "fp", tmp_path)
+    assert first.slm_checks() == fresh
+    first.save()
+    again = ObjectStore("s", "fp", tmp_path)
+    assert again._old["slm_checks"] is not None
+    kept = again.slm_checks()
+    assert kept == fresh and [type(m.kinds) for m in kept] == [tuple] * len(kept)
+    assert any(m.kinds for m in kept)
+    assert ObjectStore("s", "other", tmp_path)._old["slm_checks"] is None
+    again._old["slm_checks"]["fields"] = ["id", "name"]  # a record of another shape: listed again
+    assert again.slm_checks() == fresh
+    assert ObjectStore("s", "fp", None).slm_checks() == fresh  # no cache directory
