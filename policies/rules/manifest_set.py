@@ -15,12 +15,16 @@ RULES = (network_policy_coverage, exposure_resolved, serving_egress, gateway_ing
 METAS: tuple[CheckMeta, ...] = tuple(rule.META for rule in RULES)
 
 
-def check_manifest_set(objects: list[dict], file_paths: dict[str, str] | None = None) -> list[Finding]:
+def check_manifest_set(objects: list[dict], file_paths: dict[str, str] | None = None, *,
+                       copies: bool = False) -> list[Finding]:
     """Judge the set; return PASSED and FAILED findings (not-applicable resources are omitted).
 
     `file_paths` optionally maps resource ids ("Kind.namespace.name") to the file they were rendered to.
+    `copies`: the objects already are what `strip_meta` makes of them (private copies, no `__` keys at any depth;
+    the gate makes them from JSON, slm_deploy/gate/incremental.py `Plan.stripped_copies`), so they are not copied again.
     """
-    objects = [strip_meta(o) for o in objects if isinstance(o, dict)]
+    objects = [o for o in objects if isinstance(o, dict)] if copies else [
+        strip_meta(o) for o in objects if isinstance(o, dict)]
     findings = []
     for rule in RULES:
         for obj, result in rule.evaluate(objects):

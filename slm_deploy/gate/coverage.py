@@ -41,20 +41,25 @@ def unscanned(
     manifests: dict[Path, Any],
     dockerfiles: list[Path],
     compose: dict[str, Any] | None,
-    results: list[Finding],
+    results: Iterable[Finding],
     k8s_kinds: set[str],
+    rels: dict[Path, str] | None = None,
 ) -> list[Finding]:
     """One ``SLM_GATE_UNSCANNED`` failure per rendered object that no applicable check judged.
 
-    ``results``: every passed, failed and skipped finding of the run; ``k8s_kinds``: the kinds at
-    least one loaded Kubernetes check applies to (:func:`slm_deploy.gate.scan.kubernetes_check_kinds`).
+    ``results``: every passed, failed and skipped finding of the run (an iterable of them, read once per source);
+    ``k8s_kinds``: the kinds at least one loaded Kubernetes check applies to
+    (:func:`slm_deploy.gate.scan.kubernetes_check_kinds`); ``rels``: each manifest's and Dockerfile's path relative to
+    ``build_dir`` when the caller has them (else worked out here).
     """
     from slm_deploy.gate.scan import k8s_resource_id, split_k8s_resource
 
     out: list[Finding] = []
+    results = list(results)
     checkov = _judged(results, {"checkov"})
+    rels = rels or {}
     for path, obj in manifests.items():
-        rel = path.relative_to(build_dir).as_posix()
+        rel = rels.get(path) or path.relative_to(build_dir).as_posix()
         if not isinstance(obj, dict):
             out.append(_finding(f"File.{rel}", rel, "not one Kubernetes object: no check can judge it", "File", name=rel))
             continue
@@ -69,7 +74,7 @@ def unscanned(
                 "scanned (e.g. it looks like a Helm template to checkov: '{{ .Values.' / '{{ .Release.')",
                 kind, ns, name))
     for path in dockerfiles:
-        rel = path.relative_to(build_dir).as_posix()
+        rel = rels.get(path) or path.relative_to(build_dir).as_posix()
         if f"Dockerfile.{rel}" not in checkov:
             out.append(_finding(f"Dockerfile.{rel}", rel, "checkov returned no dockerfile result for this file",
                                 "Dockerfile", name=rel))

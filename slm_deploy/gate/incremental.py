@@ -61,6 +61,7 @@ class Plan:
             record = self.cached.get(self.keys[path])
             if record is not None and "object" in record:
                 parsed[path] = store_json.loads(record["object"])  # a fresh copy: later steps may modify it
+                self.texts[path] = record["object"]
                 continue
             obj = yaml.load(self.data[path], Loader=loader)
             parsed[path] = obj
@@ -70,7 +71,23 @@ class Plan:
                 continue
             if store_json.loads(text) == obj:  # dates, non-string keys, NaN ... do not survive JSON: never cached
                 self._record(path)["object"] = text
+                self.texts[path] = text
         return parsed
+
+    def stripped_copies(self, parsed: dict[Path, Any]) -> list[dict]:
+        """A copy of every parsed manifest that is a mapping, without keys starting with ``__`` at any depth: what
+        ``policies.rules._k8s.strip_meta`` gives for each (the manifest-set rules' input). An object whose JSON text
+        :meth:`parse_manifests` kept (its JSON round trip is the object itself, types included) and holds no
+        ``"__`` is decoded again from that text (a C-speed copy, no key to strip); any other goes to ``strip_meta``."""
+        from policies.rules._k8s import strip_meta
+
+        copies = []
+        for path, obj in parsed.items():
+            if not isinstance(obj, dict):
+                continue
+            text = self.texts.get(path)
+            copies.append(store_json.loads(text) if text is not None and '"__' not in text else strip_meta(obj))
+        return copies
 
     def submit(self, worker: "ScanWorker | None", kinds: dict[Path, str | None], checks_dir: Path | None,
                severities: dict[str, str], objects: dict[Path, Any] | None = None) -> None:
@@ -118,6 +135,8 @@ class Plan:
                               (missing, keys)))
 
     kinds: dict[Path, str | None] = field(default_factory=dict)
+    texts: dict[Path, str] = field(default_factory=dict)
+    """Each parsed manifest's JSON text, where its JSON round trip is the object itself (:meth:`parse_manifests`)."""
     objects: dict[Path, Any] | None = None
     """The parsed manifests (:meth:`submit`), for the graph keys' and re-runs' edges (None: every hub counts)."""
     graph_scanned: int = 0

@@ -182,6 +182,10 @@ def _open(tag: str, attrs: list[tuple[str, str]]) -> str:
     return "<" + tag + "".join(f' {k}="{_attr(v)}"' for k, v in attrs)
 
 
+def _by_resource_and_file(row: tuple[Finding, str, str]) -> tuple[str, str]:
+    return row[0].resource, row[0].file
+
+
 def junit_xml(result: GateResult) -> str:
     """JUnit XML, one testsuite per check, one testcase per result.
 
@@ -200,7 +204,7 @@ def junit_xml(result: GateResult) -> str:
              for key, value in sorted(result.waiver_file.items())]
     body: list[str] = []
     totals = {"tests": 0, "failures": 0, "skipped": 0}
-    files: dict[str, str] = {}  # a file's escaped name (tens of results per file)
+    cases_of: dict[tuple[str, str], str] = {}  # (resource, file) -> its escaped name and file attributes
     for check_id in sorted(cases):
         rows = cases[check_id]
         failures = sum(1 for _, s, _ in rows if s == "failed")
@@ -215,11 +219,12 @@ def junit_xml(result: GateResult) -> str:
         else:
             body.append("    <properties />\n")
         case_start = '    <testcase classname="' + _attr(f"{result.stack}.{check_id}") + '" name="'
-        for f, status, text in sorted(rows, key=lambda r: (r[0].resource, r[0].file)):
-            file = files.get(f.file)
-            if file is None:
-                file = files[f.file] = _attr(f.file)
-            case = case_start + _attr(f"{f.resource} [{f.file}]") + '" file="' + file + '"'
+        for f, status, text in sorted(rows, key=_by_resource_and_file):
+            where = (f.resource, f.file)
+            attrs = cases_of.get(where)
+            if attrs is None:  # one per resource and file (a 100-service stack: ~1,400 for ~35,000 cases)
+                attrs = cases_of[where] = _attr(f"{f.resource} [{f.file}]") + '" file="' + _attr(f.file) + '"'
+            case = case_start + attrs
             if status == "failed":
                 inner = _open("failure", [("message", f.check_name), ("type", check_id)])
                 content = text or f.check_name

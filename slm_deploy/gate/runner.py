@@ -15,6 +15,7 @@ re-gates without importing checkov.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -254,12 +255,11 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
         from policies.rules.manifest_set import check_manifest_set
         from slm_deploy.gate.scan import k8s_resource_id
 
-        objects, paths = [], {}
+        paths = {}
         for path, obj in parsed.items():
             if isinstance(obj, dict):
-                objects.append(obj)
                 paths[k8s_resource_id(obj)] = plan.rels[path]
-        for x in check_manifest_set(objects, paths):
+        for x in check_manifest_set(plan.stripped_copies(parsed), paths, copies=True):
             (passed if x.passed else failed).append(_policy_finding(x, "manifest-set"))
             ran.add(x.check_id)
 
@@ -292,7 +292,8 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     from slm_deploy.gate.coverage import unscanned
 
-    failed += unscanned(build_dir, parsed, dockerfiles, compose_doc, passed + failed + skipped, kinds)
+    failed += unscanned(build_dir, parsed, dockerfiles, compose_doc, itertools.chain(passed, failed, skipped), kinds,
+                        plan.rels)
 
     # Inline suppressions: checkov's own skip records plus the gate's text scan of all rendered output.
     inline: dict[tuple[str, str], Finding] = {}
