@@ -61,16 +61,24 @@ def preload() -> None:
 
 
 def preload_schemas() -> None:
-    """Import kubernetes-validate and jsonschema now (the prewarmed worker does, when idle after :func:`preload`)."""
-    import slm_deploy.gate.schema_validation  # noqa: F401
+    """Import kubernetes-validate and jsonschema and read each supported version's shared definitions now (the
+    prewarmed worker does, when idle after :func:`preload`): what validating any object needs first."""
+    from slm_deploy.gate import schema_validation
+    from slm_deploy.gc_pause import gc_paused
+
+    with gc_paused():
+        schema_validation.preload()
 
 
 def validate_schemas(objects: dict[str, Any]) -> list[tuple[str, str, str]]:
     """:func:`slm_deploy.gate.schema_validation.validate_objects` on parsed objects keyed by file name (in the worker:
-    the gate runner sends the few objects of a re-gate here)."""
+    the gate runner sends the few objects of a re-gate here). The collector is paused as in the parent's gate: the
+    schemas read here are acyclic, and a full collection would walk checkov's whole heap."""
     from slm_deploy.gate.schema_validation import validate_objects
+    from slm_deploy.gc_pause import gc_paused
 
-    return validate_objects(objects)
+    with gc_paused():
+        return validate_objects(objects)
 
 
 def checkov_loaded() -> bool:

@@ -22,7 +22,8 @@ from referencing import Registry, Resource
 
 from slm_deploy.gate.schema_identity import SchemaPair
 
-__all__ = ["CRD_DIR", "SUPPORTED_KUBERNETES", "crd_groups", "crd_kinds", "has_crd", "validate_manifests", "validate_objects"]
+__all__ = ["CRD_DIR", "SUPPORTED_KUBERNETES", "crd_groups", "crd_kinds", "has_crd", "preload", "validate_manifests",
+           "validate_objects"]
 
 SUPPORTED_KUBERNETES = ("1.29", "1.33")
 """Oldest and newest supported Kubernetes minor versions; manifests must be valid on both."""
@@ -100,6 +101,13 @@ def _crd_validator(version: str, api_version: str, kind: str) -> tuple[jsonschem
     schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind", "metadata"})
     return (jsonschema.validators.Draft202012Validator(schema, registry=_registry(f"v{actual}-local-strict", version)),
             major_minor(actual))
+
+
+def preload(versions: tuple[str, ...] = SUPPORTED_KUBERNETES) -> None:
+    """Read and index each version's shared definitions (``_definitions.json``, ~1.2-1.5 MB each) now, as the first
+    validation would: the prewarmed gate worker does while the stack is synthesized (slm_deploy/gate/scan.py)."""
+    for version in versions:
+        _registry(_schema_dir(version), version)
 
 
 @lru_cache(maxsize=8)
