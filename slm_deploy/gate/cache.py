@@ -16,17 +16,12 @@ import os
 from datetime import date
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from slm_deploy.gate import store_json
+from slm_deploy.gate.build_files import BuildFiles, _files, _suffix  # noqa: F401  (_files, _suffix: used here and re-exported)
 from slm_deploy.gate.result import GateResult
 
-if TYPE_CHECKING:
-    from slm_deploy.gate.build_files import BuildFiles
-
 __all__ = ["cache_dir", "cache_key", "load_cached", "store_cached", "cache_disabled", "tool_versions"]
-
-_SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 
 
 def cache_disabled() -> bool:
@@ -44,41 +39,6 @@ def cache_dir() -> Path:
 
 def _tree(root: Path, skip_top: tuple[str, ...] = ()) -> list[Path]:
     return [Path(path) for _, path in _files(root, skip_top)]
-
-
-def _suffix(name: str) -> str:
-    """``PurePath(name).suffix``."""
-    i = name.rfind(".")
-    return name[i:] if 0 < i < len(name) - 1 else ""
-
-
-def _files(root: Path, skip_top: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """``(path relative to root, POSIX; absolute path)`` of every file under ``root``, in the order of sorted
-    ``Path`` objects (by path components): no ``__pycache__``/``.pytest_cache`` part, no ``.pyc``, no top-level
-    entry named in ``skip_top``; symlinked directories are not entered (as ``Path.rglob``). A file ``root`` is
-    itself (relative name: its name). One ``os.walk`` with plain strings: the cache key walks the whole build dir
-    twice per gate run (1,300+ files at 100 services), where ``Path`` objects cost more than the hashing."""
-    root = Path(root)
-    if not root.exists():
-        return []
-    if root.is_file():
-        return [(root.name, str(root))]
-    if _SKIP_PARTS & set(root.parts):
-        return []
-    found: list[tuple[tuple[str, ...], str, str]] = []
-    top = str(root)
-    for directory, dirnames, filenames in os.walk(top):
-        rel_dir = os.path.relpath(directory, top)
-        parts = () if rel_dir == "." else tuple(rel_dir.split(os.sep))
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_PARTS and not (not parts and d in skip_top)]
-        for name in filenames:
-            if name in _SKIP_PARTS or (not parts and name in skip_top) or _suffix(name) == ".pyc":
-                continue
-            path = os.path.join(directory, name)
-            if os.path.isfile(path):
-                found.append((parts + (name,), "/".join(parts + (name,)), path))
-    found.sort(key=lambda entry: entry[0])
-    return [(rel, path) for _, rel, path in found]
 
 
 def _digest_file(path: str) -> bytes:
@@ -128,7 +88,7 @@ _BUILD_SKIP = ("gate", ".slm-deploy-input")  # reports; slm_deploy.warm's input 
 
 
 def cache_key(build_dir: Path, stack: str, policies_dir: Path, waivers: Path, today: date,
-              build: "BuildFiles | None" = None) -> str:
+              build: BuildFiles | None = None) -> str:
     """The verdict's key. ``build``: the gate run's one read of ``build_dir``
     (:class:`~slm_deploy.gate.build_files.BuildFiles`), hashed instead of reading the directory again; the same key."""
     h = hashlib.sha256()
