@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from components import validation
 from components.validation import env_name_problem, parse_quantity, port_name_problem, quantity_problem
@@ -27,8 +27,8 @@ from components.base import EXTERNAL_CLAIMS_ANNOTATION, EXTERNAL_SECRETS_ANNOTAT
 from slm_deploy.gate.apply_checks import APPLY_CHECKS
 from slm_deploy.gate.result import Finding
 
-__all__ = ["APPLY_CHECKS", "EXTERNAL_OBJECTS", "EXTERNAL_SECRETS_ANNOTATION", "Result", "check_kubernetes",
-           "check_compose", "apply_findings"]
+__all__ = ["APPLY_CHECKS", "EXTERNAL_OBJECTS", "EXTERNAL_SECRETS_ANNOTATION", "OWN_CHECKS", "Result",
+           "check_kubernetes", "check_compose", "apply_findings", "own_problems"]
 
 EXTERNAL_OBJECTS: dict[tuple[str, str], str] = {
     ("ConfigMap", "kube-root-ca.crt"): "published by Kubernetes in every namespace (the cluster CA bundle)",
@@ -446,8 +446,23 @@ def _selectors(obj: dict, template: dict | None, pods: _PodIndex, namespace: str
     return [f"selector {selector} matches no pod template in namespace {namespace} (pod templates: {shown})"]
 
 
-def check_kubernetes(objects: list[tuple[str, dict]]) -> list[Result]:
-    """``(file, object)`` pairs of one rendered stack -> one Result per applicable check per object."""
+OWN_CHECKS = ("SLM_APPLY_METADATA", "SLM_APPLY_QUANTITY", "SLM_APPLY_PORTS", "SLM_APPLY_ENV", "SLM_APPLY_VOLUMES")
+"""The checks that read one object alone, in report order (references and selectors read the stack's objects)."""
+
+
+def own_problems(obj: dict) -> list[list[str] | None]:
+    """The :data:`OWN_CHECKS` of one object, in that order: its problems, or None where a check does not apply. A
+    function of the object alone (the gate caches it per rendered file: slm_deploy/gate/incremental.py)."""
+    template = pod_template(obj)
+    return [_metadata(obj, template), _quantities(obj, template), _ports(obj, template), _env(obj, template),
+            _volumes(obj, template)]
+
+
+def check_kubernetes(objects: list[tuple[str, dict]],
+                     own: Callable[[str, dict], list[list[str] | None]] | None = None) -> list[Result]:
+    """``(file, object)`` pairs of one rendered stack -> one Result per applicable check per object.
+
+    ``own(file, object)``: :func:`own_problems` of that object, e.g. from a cache (default: worked out here)."""
     rendered: set[tuple[str, str, str]] = set()
     pods: dict[str, list[tuple[str, dict]]] = {}
     for _, obj in objects:
@@ -460,20 +475,14 @@ def check_kubernetes(objects: list[tuple[str, dict]]) -> list[Result]:
                 (f"{obj.get('kind')}/{meta.get('name')}", _get(template, "metadata", "labels") or {}))
     index = _PodIndex(pods)
     results = []
-    for _, obj in objects:
+    for file, obj in objects:
         meta = obj.get("metadata") or {}
         kind, namespace, name = obj.get("kind", ""), meta.get("namespace") or "default", str(meta.get("name"))
         resource = f"{kind}.{namespace}.{name}"
         template = pod_template(obj)
-        checks = {
-            "SLM_APPLY_METADATA": _metadata(obj, template),
-            "SLM_APPLY_QUANTITY": _quantities(obj, template),
-            "SLM_APPLY_PORTS": _ports(obj, template),
-            "SLM_APPLY_ENV": _env(obj, template),
-            "SLM_APPLY_VOLUMES": _volumes(obj, template),
-            "SLM_APPLY_REFERENCES": _references(obj, template, rendered, namespace),
-            "SLM_APPLY_SELECTORS": _selectors(obj, template, index, namespace),
-        }
+        checks = dict(zip(OWN_CHECKS, own(file, obj) if own is not None else own_problems(obj)))
+        checks["SLM_APPLY_REFERENCES"] = _references(obj, template, rendered, namespace)
+        checks["SLM_APPLY_SELECTORS"] = _selectors(obj, template, index, namespace)
         results += [Result(cid, resource, problems, kind, namespace, name)
                     for cid, problems in checks.items() if problems is not None]
     return results
@@ -550,17 +559,21 @@ def check_compose(doc: dict) -> list[Result]:
 # --------------------------------------------------------------------------- gate adapter
 
 
-def apply_findings(build_dir: Path, manifests: dict[Path, Any], compose: dict | None):
-    """The stage as the gate runs it: (passed findings, failed findings, check ids that ran)."""
+def apply_findings(build_dir: Path, manifests: dict[Path, Any], compose: dict | None,
+                   own: Callable[[str, dict], list[list[str] | None]] | None = None,
+                   rels: dict[Path, str] | None = None):
+    """The stage as the gate runs it: (passed findings, failed findings, check ids that ran). ``own``: see
+    :func:`check_kubernetes`; ``rels``: the manifests' build-relative paths when the caller has them."""
     files: dict[str, str] = {}
     objects = []
+    rels = rels or {}
     for path, obj in manifests.items():
         if isinstance(obj, dict):
-            rel = path.relative_to(build_dir).as_posix()
+            rel = rels.get(path) or path.relative_to(build_dir).as_posix()
             objects.append((rel, obj))
             meta = obj.get("metadata") or {}
             files[f"{obj.get('kind')}.{meta.get('namespace') or 'default'}.{meta.get('name')}"] = rel
-    results = check_kubernetes(objects) + (check_compose(compose) if isinstance(compose, dict) else [])
+    results = check_kubernetes(objects, own) + (check_compose(compose) if isinstance(compose, dict) else [])
     passed, failed = [], []
     for r in results:
         finding = Finding(r.check_id, APPLY_CHECKS[r.check_id][0], r.resource,

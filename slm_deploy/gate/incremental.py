@@ -149,6 +149,26 @@ class Plan:
     jobs: list[tuple[str, Any, Any]] = field(default_factory=list)
     """(what, pending result, context) in submission order (one worker answers on one pipe)."""
 
+    def own_apply(self, rel: str, obj: dict) -> list[list[str] | None]:
+        """Apply-validity's checks of one object alone (:func:`~slm_deploy.gate.apply_validity.own_problems`) for
+        the manifest at ``rel``, which ``obj`` was parsed from: cached per file (path + bytes) in the store, as its
+        schema errors are."""
+        from slm_deploy.gate.apply_validity import own_problems
+
+        if not self._by_rel:
+            self._by_rel = {r: p for p, r in self.rels.items()}
+        path = self._by_rel.get(rel)
+        if path is None or path not in self.keys:  # not a file of this plan: worked out, not cached
+            return own_problems(obj)
+        record = self.cached.get(self.keys[path])
+        if record is not None and isinstance(record.get("apply"), list):
+            return record["apply"]
+        problems = own_problems(obj)
+        self._record(path)["apply"] = problems
+        return problems
+
+    _by_rel: dict[str, Path] = field(default_factory=dict)
+
     def schema_errors(self, path: Path) -> list[str] | None:
         """Cached kubernetes-validate errors of one manifest (None: not cached, validate it)."""
         record = self.cached.get(self.keys[path])

@@ -2,11 +2,12 @@
 
 What is cached, per stack (``<cache dir>/objects/<stack>.json``), under a *check-set fingerprint*
 (:func:`fingerprint`: checkov, kubernetes-validate, PyYAML and jsonschema versions, the Python version,
-every file of policies/ that judges output, and the gate's own code):
+every file of policies/ that judges output, the gate's own code and components/validation.py):
 
 * **per file** (key: build-dir path + bytes): checkov's resource checks (built-in and ours), the
-  kubernetes-validate errors, and checkov's dockerfile checks. Each of these judges one file's objects
-  alone, so an unchanged file keeps its results;
+  kubernetes-validate errors, checkov's dockerfile checks and apply-validity's checks of one object alone
+  (``apply_validity.own_problems``; their predicates, components/validation.py, are in the fingerprint). Each of
+  these judges one file's objects alone, so an unchanged file keeps its results;
 * **graph checks** (CKV2, which span objects): per file of the kinds any graph check can see
   (:func:`slm_deploy.gate.scan.graph_check_kinds`), under a key that also covers the files its results can
   depend on (:mod:`slm_deploy.gate.graph_partition`: a Deployment's covers the NetworkPolicies checkov can
@@ -52,7 +53,9 @@ def fingerprint(policies_dir: Path) -> str:
 
     h = hashlib.sha256(_versions().encode())
     gate_code = Path(__file__).resolve().parent
-    for label, root, skip in (("policies", policies_dir, ("crossguard", "CATALOG.md")), ("gate", gate_code, ())):
+    validation = gate_code.parent.parent / "components" / "validation.py"  # apply-validity's predicates
+    for label, root, skip in (("policies", policies_dir, ("crossguard", "CATALOG.md")), ("gate", gate_code, ()),
+                              ("validation", validation, ())):
         for rel, path in _files(root, skip):
             h.update(f"\0{label}:{rel}\0".encode())
             h.update(_digest_file(path))

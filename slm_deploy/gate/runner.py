@@ -273,7 +273,7 @@ def _evaluate(build_dir: Path, stack: str, policies_dir: Path, waivers_path: Pat
 
     from slm_deploy.gate.apply_validity import apply_findings
 
-    p, f, r = apply_findings(build_dir, parsed, compose_doc)
+    p, f, r = apply_findings(build_dir, parsed, compose_doc, plan.own_apply, plan.rels)
     passed, failed, ran = passed + p, failed + f, ran | r
 
     phase_done("validate", validate_start, f"{len(manifests)} manifests: strict Kubernetes schemas; compose, "
