@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -26,6 +25,7 @@ from pulumi.runtime.stack import run_pulumi_func
 
 # The marker the compose translation reads to tell secret uploads from configs (policies/compose/service.py).
 from policies.compose.service import SECRET_PLACEHOLDER
+from slm_deploy.synth_records import ResourceRecord, SynthResult
 
 __all__ = ["ResourceRecord", "SynthResult", "SynthError", "synthesize", "normalize", "SECRET_PLACEHOLDER"]
 
@@ -40,38 +40,6 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     }
 )
-
-
-@dataclass
-class ResourceRecord:
-    """One registered resource, as the engine would see it."""
-
-    type: str
-    name: str
-    custom: bool
-    inputs: dict[str, Any]
-    parent: str | None = None
-    """``type::name`` of the parent resource (None for the stack itself)."""
-    depends_on: list[str] = field(default_factory=list)
-    """``type::name`` of explicit ``depends_on`` resources (ordering the compose export needs)."""
-
-    @property
-    def key(self) -> str:
-        return f"{self.type}::{self.name}"
-
-    @property
-    def is_provider(self) -> bool:
-        return self.type.startswith("pulumi:providers:")
-
-
-@dataclass
-class SynthResult:
-    project: str
-    stack: str
-    resources: list[ResourceRecord] = field(default_factory=list)
-
-    def of_type(self, prefix: str) -> list[ResourceRecord]:
-        return [r for r in self.resources if r.type.startswith(prefix)]
 
 
 class SynthError(Exception):

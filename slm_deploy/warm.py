@@ -12,11 +12,12 @@ changed input, an edited or deleted build file, a new day, ``SLM_DEPLOY_NO_CACHE
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from slm_deploy.synth_records import ResourceRecord, SynthResult
 from stacks.loader import LoadedStack
 
 __all__ = ["INPUT_MARKER", "preview_key", "record_inputs", "unchanged_build", "UnchangedBuild"]
@@ -25,37 +26,13 @@ INPUT_MARKER = ".slm-deploy-input"
 
 
 @dataclass
-class _Resource:
-    """A resource as ``resources.json`` lists it (what the tree and the counts need)."""
-
-    type: str
-    name: str
-    custom: bool
-    parent: str | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.type}::{self.name}"
-
-    @property
-    def is_provider(self) -> bool:
-        return self.type.startswith("pulumi:providers:")
-
-
-@dataclass
-class _Resources:
-    project: str
-    stack: str
-    resources: list[_Resource] = field(default_factory=list)
-
-
-@dataclass
 class UnchangedBuild:
     """The previous build, shaped like :class:`slm_deploy.pipeline.Build` (without importing Pulumi)."""
 
     stack: str
     out_dir: Path
-    synth: _Resources
+    synth: SynthResult
+    """The resources as ``resources.json`` lists them (type, name, custom, parent; no inputs)."""
     summary: dict[str, Any]
     gate: Any
     unchanged: bool = True
@@ -104,7 +81,7 @@ def unchanged_build(loaded: LoadedStack, out_dir: Path, key: str) -> UnchangedBu
     from slm_deploy.gate.reports import write_reports
 
     gate.reports = write_reports(gate, Path(out_dir))
-    synth = _Resources(PROJECT, loaded.name,
-                       [_Resource(r["type"], r["name"], bool(r.get("custom")), r.get("parent")) for r in rows])
+    synth = SynthResult(PROJECT, loaded.name,
+                        [ResourceRecord(r["type"], r["name"], bool(r.get("custom")), {}, r.get("parent")) for r in rows])
     manifests = len(list((Path(out_dir) / "manifests").glob("*.yaml")))
     return UnchangedBuild(loaded.name, Path(out_dir), synth, {"manifests": manifests, "resources": len(rows)}, gate)
