@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from stacks.loader import LoadedStack, runtime_config
-from slm_deploy.gate import GateResult, run_gate
+from slm_deploy.gate import run_gate
 from slm_deploy.gate.worker import ScanWorker
 from slm_deploy.render import render
 from slm_deploy.synth import SynthResult, synthesize
+from slm_deploy.synth_records import Build
 from slm_deploy.gc_pause import gc_paused
 from stacks.schema import PROJECT
 
 __all__ = ["Build", "synth_stack", "build_stack"]
-
-
-@dataclass
-class Build:
-    stack: str
-    out_dir: Path
-    synth: SynthResult
-    summary: dict[str, Any]
-    gate: GateResult
-    unchanged: bool = False
-    """True when nothing was rebuilt: same inputs as the previous build (see slm_deploy.warm)."""
 
 
 def synth_stack(stack: LoadedStack, *, stock_runtime: bool = False) -> SynthResult:

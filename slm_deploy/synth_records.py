@@ -1,12 +1,17 @@
-"""What a synth records, without importing Pulumi: :mod:`slm_deploy.synth` fills these under the mock runtime, and a
-warm preview (:mod:`slm_deploy.warm`) rebuilds them from the previous build's ``resources.json``."""
+"""What a synth records and a build made of it, without importing Pulumi or the gate: :mod:`slm_deploy.synth` fills
+the records under the mock runtime, :mod:`slm_deploy.pipeline` builds from them, and a warm preview
+(:mod:`slm_deploy.warm`) rebuilds them from the previous build's ``resources.json``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ResourceRecord", "SynthResult"]
+if TYPE_CHECKING:
+    from slm_deploy.gate import GateResult
+
+__all__ = ["ResourceRecord", "SynthResult", "Build"]
 
 
 @dataclass
@@ -39,3 +44,17 @@ class SynthResult:
 
     def of_type(self, prefix: str) -> list[ResourceRecord]:
         return [r for r in self.resources if r.type.startswith(prefix)]
+
+
+@dataclass
+class Build:
+    """One stack synthesized, rendered into ``out_dir`` and gated (or, ``unchanged``, the previous such build)."""
+
+    stack: str
+    out_dir: Path
+    synth: SynthResult
+    """Every registered resource; of an unchanged build, as ``resources.json`` lists them (no inputs)."""
+    summary: dict[str, Any]
+    gate: GateResult
+    unchanged: bool = False
+    """True when nothing was rebuilt: same inputs as the previous build (see slm_deploy.warm)."""

@@ -12,30 +12,16 @@ changed input, an edited or deleted build file, a new day, ``SLM_DEPLOY_NO_CACHE
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from slm_deploy.synth_records import ResourceRecord, SynthResult
+from slm_deploy.synth_records import Build, ResourceRecord, SynthResult
 from stacks.loader import LoadedStack
 
-__all__ = ["INPUT_MARKER", "preview_key", "record_inputs", "unchanged_build", "UnchangedBuild"]
+__all__ = ["INPUT_MARKER", "preview_key", "record_inputs", "unchanged_build"]
 
 INPUT_MARKER = ".slm-deploy-input"
-
-
-@dataclass
-class UnchangedBuild:
-    """The previous build, shaped like :class:`slm_deploy.pipeline.Build` (without importing Pulumi)."""
-
-    stack: str
-    out_dir: Path
-    synth: SynthResult
-    """The resources as ``resources.json`` lists them (type, name, custom, parent; no inputs)."""
-    summary: dict[str, Any]
-    gate: Any
-    unchanged: bool = True
 
 
 def _payload(loaded: LoadedStack) -> dict[str, Any]:
@@ -59,7 +45,7 @@ def record_inputs(out_dir: Path, key: str) -> None:
     (Path(out_dir) / INPUT_MARKER).write_text(json.dumps({"key": key}) + "\n")
 
 
-def unchanged_build(loaded: LoadedStack, out_dir: Path, key: str) -> UnchangedBuild | None:
+def unchanged_build(loaded: LoadedStack, out_dir: Path, key: str) -> Build | None:
     """The previous build of ``loaded`` with its cached verdict (reports rewritten), or None."""
     from slm_deploy.gate.cache import cache_disabled, cache_key, load_cached
     from slm_deploy.gate.runner import default_policies_dir, default_waivers_path
@@ -84,4 +70,4 @@ def unchanged_build(loaded: LoadedStack, out_dir: Path, key: str) -> UnchangedBu
     synth = SynthResult(PROJECT, loaded.name,
                         [ResourceRecord(r["type"], r["name"], bool(r.get("custom")), {}, r.get("parent")) for r in rows])
     manifests = len(list((Path(out_dir) / "manifests").glob("*.yaml")))
-    return UnchangedBuild(loaded.name, Path(out_dir), synth, {"manifests": manifests, "resources": len(rows)}, gate)
+    return Build(loaded.name, Path(out_dir), synth, {"manifests": manifests, "resources": len(rows)}, gate, unchanged=True)
