@@ -40,6 +40,25 @@ runs (:func:`fast_runtime`):
   once per type.
 - **``rpc.transfer_properties``** (``rpc.py:1187-1247``): each input property's output is one future set by its
   resolver instead of four futures and a task gathering them (:func:`_transfer_properties`).
+- **A thread hop per monitor call**: every registration sends its request to the monitor through
+  ``loop.run_in_executor(None, ...)`` (``resource.py:1344``; also ``622``, ``904``, ``1035``, ``1458``, ``invoke.py:346``,
+  ``523``, ``settings.py:476``, ``504``, ``stack.py:109``), so that a blocking gRPC call to the engine does not stall the
+  loop. The mock monitor lives in this process and never blocks, yet each call paid a thread pool hand-off, a
+  self-pipe write to wake the loop and a second thread contending for the GIL. :class:`InlineMonitorLoop` runs what
+  is sent to the default executor at once, on the loop's thread, and returns a future already holding its result or
+  exception: the same call with the same request; only *when* its result is seen changes (at once, instead of some
+  loop iterations later), one of the orders the pool's thread can already produce.
+- **Debug messages nobody receives**: the SDK logs ~3 debug lines per registration (``log.debug``, ``pulumi/log.py``
+  ``debug``/``_log``); under mocks each becomes an ``engine_pb2.LogRequest`` for ``MockEngine.Log`` (``mocks.py:398-406``),
+  which hands it to the synth's logger, where a debug line is dropped unless that logger is enabled for DEBUG (one
+  with a resource first waits, in a task of its own, for the resource's URN). :func:`_debug` drops it at once when the
+  engine is a ``MockEngine`` whose logger is not enabled for DEBUG; otherwise it is the SDK's function.
+- **Type facts of a resource class, per registration**: ``resolve_outputs`` (``rpc.py:1480-1556``) asks
+  ``_types.resource_types`` and ``resource_pulumi_to_py_names`` (``_types.py:1130-1155``) for the class of every
+  registered resource; they read the class's annotations again each time (``get_type_hints`` with a throwaway class)
+  and its properties' return hints. Both are functions of the class alone, which nothing changes while a program
+  runs: :func:`_resource_types` and :func:`_resource_pulumi_to_py_names` compute them once per class per synth
+  (``resolve_outputs``, their only caller in the SDKs used, only reads them).
 - **Aliases and URNs the mock never reads**: ``prepare_aliases`` (``resource.py:129-167``) fills the request's
   ``aliases`` (not read by the mock monitor): skipped for plain aliases, which cannot fail; ``collapse_alias_to_urn``
   (481-514, for ``Resource._aliases``, read only without alias specs) and ``create_urn`` (517-547, computed per
@@ -64,27 +83,30 @@ import contextlib
 import functools
 import importlib.metadata
 import itertools
+import logging
 import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
+import pulumi._types as sdk_types
+import pulumi.log as pulumi_log
 import pulumi.resource as pulumi_resource
 from google.protobuf import struct_pb2
 from pulumi import Alias, Output, Resource
 from pulumi.output import _OutputData
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
+from pulumi.runtime.mocks import MockEngine, MockMonitor, MockResourceArgs, _resolve_callbacks
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from slm_deploy import synth_serialize, synth_translate
 from slm_deploy.synth_serialize import NotMirrored
 
-__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "fast_runtime", "supported", "stock_requested",
-           "handed_over"]
+__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "InlineMonitorLoop", "fast_runtime", "supported",
+           "stock_requested", "handed_over"]
 
 VERIFIED_PULUMI = "3.272.0"
 """The pulumi SDK version whose internals this module was checked against (line numbers above)."""
@@ -213,6 +235,65 @@ class FastMockMonitor(MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
 
 
+class InlineMonitorLoop(asyncio.SelectorEventLoop):
+    """The fast synth's event loop: what the SDK sends to the default executor (its calls to the in-process mock
+    monitor and engine) runs at once on this thread, its result or exception in an already finished future.
+
+    ``BaseEventLoop.run_in_executor`` (CPython 3.11) submits to a thread pool and chains the pool's future back
+    through ``call_soon_threadsafe``; the awaiting coroutine sees the same result or exception either way. A
+    ``StopIteration`` becomes a ``RuntimeError`` (an asyncio future refuses to hold one; through the pool it would
+    never resolve); ``SystemExit`` and ``KeyboardInterrupt`` propagate. An explicit executor gets the stock behaviour.
+    """
+
+    def run_in_executor(self, executor, func, *args):
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)
+        self._check_closed()
+        future = self.create_future()
+        try:
+            result = func(*args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except StopIteration as exc:
+            future.set_exception(RuntimeError(f"StopIteration from an executor call: {exc!r}"))
+        except BaseException as exc:  # noqa: BLE001 - what the pool's future would hold
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+
+def _debug(msg, resource=None, stream_id=None, ephemeral=None):
+    """``pulumi.log.debug``: nothing when the engine is a ``MockEngine`` whose logger drops debug lines (what
+    ``MockEngine.Log`` would do with it, ``mocks.py:398-400``), else the SDK's function."""
+    engine = settings.get_engine()
+    if type(engine) is MockEngine and not engine.logger.isEnabledFor(logging.DEBUG):
+        return None
+    return _STOCK["debug"](msg, resource, stream_id, ephemeral)
+
+
+_class_facts: dict[tuple[str, type], Any] = {}
+"""Per synth: ``resource_types`` and ``resource_pulumi_to_py_names`` of each resource class (cleared after it)."""
+
+
+def _resource_types(resource_cls: type) -> dict[str, type]:
+    """``_types.resource_types`` (``_types.py:1130-1141``), once per class per synth."""
+    key = ("types", resource_cls)
+    facts = _class_facts.get(key)
+    if facts is None:
+        facts = _class_facts[key] = _STOCK["resource_types"](resource_cls)
+    return facts
+
+
+def _resource_pulumi_to_py_names(resource_cls: type) -> dict[str, str]:
+    """``_types.resource_pulumi_to_py_names`` (``_types.py:1144-1155``), once per class per synth."""
+    key = ("names", resource_cls)
+    facts = _class_facts.get(key)
+    if facts is None:
+        facts = _class_facts[key] = _STOCK["resource_pulumi_to_py_names"](resource_cls)
+    return facts
+
+
 def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
@@ -309,6 +390,9 @@ _PATCHES = (
     (rpc, "contains_unknowns", synth_serialize.contains_unknowns),
     (rpc, "translate_output_properties", synth_translate.translate_output_properties),
     (rpc, "transfer_properties", _transfer_properties),
+    (pulumi_log, "debug", _debug),
+    (sdk_types, "resource_types", _resource_types),
+    (sdk_types, "resource_pulumi_to_py_names", _resource_pulumi_to_py_names),
 )
 
 
@@ -331,3 +415,4 @@ def fast_runtime() -> Iterator[bool]:
         for module, name, _ in _PATCHES:
             setattr(module, name, _STOCK.pop(name))
         _handoffs.clear()
+        _class_facts.clear()

@@ -4,7 +4,11 @@ runtime records, and the program reads back exactly what it reads back under the
 from __future__ import annotations
 
 import asyncio
+import asyncio.base_events
+import concurrent.futures
 import enum
+import logging
+import threading
 import contextlib
 import contextvars
 import hashlib
@@ -22,7 +26,7 @@ from google.protobuf.internal import well_known_types
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.mocks import MockEngine, MockMonitor
 from pulumi.runtime.proto import resource_pb2
 
 from slm_deploy import synth_runtime, synth_serialize, synth_translate
@@ -78,6 +82,14 @@ PINNED_SOURCES = {
                           "6ab8db53c320abece24be340aeaeeae05c4ce0e48acf58744132e4e3c4441111"),
     "output_type_from_dict": (sdk_types.output_type_from_dict,
                               "b973944b43c90935c8db7f2d866a7c4db59eccc6d6e3f2378bdc39dda0ef1696"),
+    "log.debug": (pulumi.log.debug, "381cd6115cca6ca19ddc9416014d9afb086d7b7a9cb3ca8d80f2be24bdb44d6f"),
+    "log._log": (pulumi.log._log, "185613096f9dc351865f2df9bd6613990ffd142409e78f01681158ed52743939"),
+    "MockEngine.Log": (MockEngine.Log, "2902a687f523c712a4e845dce698673490647b5aae251b62287b588db1e8fe51"),
+    "resource_types": (sdk_types.resource_types, "36ca79dc260ad3c156c1a3420ae03fcba6449f143965d54bcae0e5e74e8763ba"),
+    "resource_pulumi_to_py_names": (sdk_types.resource_pulumi_to_py_names,
+                                    "bcc13d05dd1d086ba667a799481971d88268001b8dfb3119aceaf2d63ac80337"),
+    "asyncio BaseEventLoop.run_in_executor": (asyncio.base_events.BaseEventLoop.run_in_executor,
+                                              "d68ca378d4ec3af45273e1191d525764cf8d6e565c3326f5a32925be14429fbf"),
     "protobuf _SetStructValue": (well_known_types._SetStructValue,
                                  "5c9e375426c987e933300198c94efd7768c332b4b56cd18decac991265ed7bd1"),
     "protobuf _GetStructValue": (well_known_types._GetStructValue,
@@ -548,6 +560,110 @@ def test_reference_stacks_record_and_render_the_same_with_both_runtimes(stack, s
     assert len(files) > 5
     for path in files:
         assert (tmp_path / "fast" / path).read_bytes() == (tmp_path / "stock" / path).read_bytes(), path
+
+
+# --- the synth's loop, debug lines and per-class type facts ---
+
+def test_the_inline_loop_gives_the_executor_calls_result_or_exception_on_its_own_thread():
+    loop = synth_runtime.InlineMonitorLoop()
+    threads = []
+
+    def call(value):
+        threads.append(threading.get_ident())
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    async def awaited(value):
+        return await asyncio.get_running_loop().run_in_executor(None, call, value)
+
+    try:
+        assert loop.run_until_complete(awaited(7)) == 7
+        with pytest.raises(KeyError, match="gone"):
+            loop.run_until_complete(awaited(KeyError("gone")))
+        with pytest.raises(RuntimeError, match="StopIteration"):  # an asyncio future cannot hold StopIteration
+            loop.run_until_complete(awaited(StopIteration(1)))
+        assert threads == [threading.get_ident()] * 3
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # an explicit executor still runs there
+            assert loop.run_until_complete(loop.run_in_executor(pool, threading.get_ident)) != threading.get_ident()
+    finally:
+        loop.close()
+
+
+def test_the_fast_synth_runs_its_monitor_calls_on_the_loops_thread():
+    seen = {}
+
+    def program():
+        seen["loop"] = type(asyncio.get_running_loop())
+        _Thing("t", {"a": 1})
+
+    monitor_threads = []
+    original = FastMockMonitor.RegisterResource
+
+    def register(self, request):
+        monitor_threads.append(threading.get_ident())
+        return original(self, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastMockMonitor, "RegisterResource", register)
+        synthesize(program, project="p", stack="s")
+    assert seen["loop"] is synth_runtime.InlineMonitorLoop and set(monitor_threads) == {threading.get_ident()}
+    synthesize(program, project="p", stack="s", stock_runtime=True)
+    assert seen["loop"] is not synth_runtime.InlineMonitorLoop
+
+
+def test_debug_lines_are_dropped_only_where_the_mock_engines_logger_drops_them():
+    """The synth's logger (slm_deploy.synth.<stack>) enabled for DEBUG gets the SDK's debug lines from the fast
+    runtime as from the stock one; not enabled, the fast runtime never builds them."""
+    logger = logging.getLogger("slm_deploy.synth.debugged")
+    lines: dict[bool, list[str]] = {}
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.setdefault(stock, []).append(record.getMessage())
+
+    handler = Keep(level=logging.DEBUG)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        for stock in (False, True):
+            synthesize(lambda: _Thing("t", {"a": 1}), project="p", stack="debugged", stock_runtime=stock)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    assert sorted(lines[False]) == sorted(lines[True])
+    assert any(line.startswith("resource registration successful: ty=test:index:Thing") for line in lines[False])
+
+    built = []
+    log_request = pulumi.runtime.proto.engine_pb2.LogRequest
+
+    def recorded(**fields):
+        built.append(fields)
+        return log_request(**fields)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pulumi.runtime.proto.engine_pb2, "LogRequest", recorded)
+        synthesize(lambda: _Thing("t", {"a": 1}), project="p", stack="quiet")
+        assert built == []
+        synthesize(lambda: _Thing("t", {"a": 1}), project="p", stack="quiet", stock_runtime=True)
+        assert any(kw["message"].startswith("resource registration successful") for kw in built)
+
+
+def test_type_facts_of_a_resource_class_are_the_sdks_and_live_for_one_synth():
+    classes = [k8s.apps.v1.Deployment, k8s.core.v1.Service, k8s.core.v1.ConfigMap, _Thing, _Group]
+    seen = {}
+
+    def program():
+        for cls in classes:
+            seen[cls] = (synth_runtime._resource_types(cls), synth_runtime._resource_pulumi_to_py_names(cls))
+            assert synth_runtime._resource_types(cls) is seen[cls][0]  # computed once
+        _Thing("t", {"a": 1})
+
+    synthesize(program, project="p", stack="s")
+    for cls in classes:
+        assert seen[cls] == (sdk_types.resource_types(cls), sdk_types.resource_pulumi_to_py_names(cls))
+    assert seen[k8s.apps.v1.Deployment][0]["spec"] is k8s.apps.v1.outputs.DeploymentSpec
+    assert not synth_runtime._class_facts
 
 
 class _Pending:
