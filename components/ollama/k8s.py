@@ -66,6 +66,7 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels, standard_labels
+from components.placement import taint_toleration
 from components.lifecycle.cache_fill import CacheFill, FillStep, cache_claim, cache_fill_job
 from components.lifecycle.verification import lifecycle_scripts, smoke_job, smoke_selector, spec_key
 from components.ollama.args import OllamaStackArgs
@@ -163,7 +164,7 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
     if args.auth_proxy:
         containers += [proxy.container, *proxy.extra_containers]
         volumes = proxy.volumes
-    tolerations = [{"key": ctx.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}] if extended else None
+    tolerations = [taint_toleration(ctx.gpu_taint_key)] if extended else None
     job = _fill_job(name, args, ctx, ref, modelfiles, selector, opts=pulumi.ResourceOptions.merge(
         opts, pulumi.ResourceOptions(depends_on=[pvc, config_map])))
     deployment = _single_pod_deployment(

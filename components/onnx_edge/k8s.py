@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, EnvVarArgs, TolerationArgs, VolumeArgs, VolumeMountArgs
+from pulumi_kubernetes.core.v1 import ContainerArgs, ContainerPortArgs, EnvVarArgs, VolumeArgs, VolumeMountArgs
 
 from components.auth_proxy import PROXY_PORT, PROXY_PORT_NAME, named_clients_sidecar, prometheus_ingress
 from components.catalog import get_cpu_tier
@@ -41,6 +41,7 @@ from components.hardening import (
     secret_file_volume,
 )
 from components.labels import selector_labels
+from components.placement import taint_toleration
 from components.lifecycle.cache_fill import SCRIPTS_MOUNT, CacheFill, FillStep, cache_claim, cache_fill_job, revision_key
 from components.lifecycle.verification import lifecycle_scripts, smoke_job, spec_key
 from components.context import StackContext
@@ -99,7 +100,7 @@ def edge_workload(args: OnnxEdgeNodeArgs, ctx: StackContext, *, labels: dict[str
     memory_request = plan.memory_request if quantity_bytes(plan.total_bytes) <= limit_bytes else memory_limit
     volumes = [models_volume, secret_volume, tmp_volume]
     placement = {"node_selector": {EDGE_POOL_LABEL: args.edge_pool},
-                 "tolerations": [TolerationArgs(key=EDGE_TAINT_KEY, operator="Exists", effect="NoSchedule")]}
+                 "tolerations": [taint_toleration(EDGE_TAINT_KEY)]}
 
     # --- cache fill: hf download of the pinned variant, verified, before the server starts -----------------
     scripts = lifecycle_scripts(name, namespace, labels, ["verify_download.py", "smoke_check.py"], opts)

@@ -36,7 +36,6 @@ from pulumi_kubernetes.core.v1 import (
     PersistentVolumeClaimVolumeSourceArgs,
     PodTemplateSpecArgs,
     ProbeArgs,
-    TolerationArgs,
     TopologySpreadConstraintArgs,
     VolumeArgs,
     VolumeMountArgs,
@@ -56,6 +55,7 @@ from components.hardening import (
 )
 from components.catalog import get_gpu
 from components.labels import TRACK_LABEL, selector_labels, standard_labels
+from components.placement import taint_toleration
 from components.context import StackContext
 from components.versions import image as pinned_image
 from components.vllm.args import VllmServiceArgs
@@ -186,7 +186,7 @@ def serving_pod_spec(args: VllmServiceArgs, ctx: StackContext, containers: list[
         volumes=volumes,
         affinity=gpu_node_affinity(cluster.gpu_node_label, args.gpu),
         node_selector=dict(args.node_selector) or None,
-        tolerations=[TolerationArgs(key=cluster.gpu_taint_key, operator="Exists", effect="NoSchedule")],
+        tolerations=[taint_toleration(cluster.gpu_taint_key)],
         topology_spread_constraints=[TopologySpreadConstraintArgs(
             max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable="ScheduleAnyway",
             label_selector=LabelSelectorArgs(match_labels=spread_selector),

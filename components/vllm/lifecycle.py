@@ -29,7 +29,6 @@ from pulumi_kubernetes.core.v1 import (
     AffinityArgs,
     PodAffinityArgs,
     PodAffinityTermArgs,
-    TolerationArgs,
     WeightedPodAffinityTermArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
@@ -39,6 +38,7 @@ from components.lifecycle.cache_fill import (
     CacheFill, FillStep, SCRIPTS_MOUNT, cache_claim, cache_fill_job, revision_key, source_egress,
 )
 from components.lifecycle.verification import spec_key
+from components.placement import taint_toleration
 from components.versions import image as pinned_image
 
 __all__ = ["ROLLOUT_LABEL", "CachePlan", "cache_plan", "fill_env", "fill_job", "rollout_strategy", "resolved_rollout", "run_benchmark"]
@@ -165,7 +165,7 @@ def fill_job(args, ctx: StackContext, cache: CachePlan, *, server_selector: dict
             label_selector=LabelSelectorArgs(match_labels=server_selector), topology_key="kubernetes.io/hostname"))])
     placement = {
         "affinity": AffinityArgs(node_affinity=gpu_affinity.node_affinity, pod_affinity=pod_affinity),
-        "tolerations": [TolerationArgs(key=cluster.gpu_taint_key, operator="Exists", effect="NoSchedule")],
+        "tolerations": [taint_toleration(cluster.gpu_taint_key)],
     }
     fill = CacheFill(
         app="vllm", instance=args.name, job_name=f"{args.name}-fill-{cache.key}", namespace=ctx.namespace,
@@ -205,7 +205,7 @@ def run_benchmark(args, ctx: StackContext, workload, bench, *, opts: pulumi.Reso
         cache_claim=workload.cache.claim, cache_rwx=workload.cache.rwx, server_selector=workload.selector,
         peer_selector=endpoint.pod_selector, peer_port=endpoint.port, api_key_secret=endpoint.key_secret,
         concurrency=plan.max_num_seqs, max_model_len=plan.max_model_len,
-        placement={"tolerations": [TolerationArgs(key=ctx.cluster.gpu_taint_key, operator="Exists", effect="NoSchedule")]},
+        placement={"tolerations": [taint_toleration(ctx.cluster.gpu_taint_key)]},
         api_server_cidrs=tuple(ctx.cluster.api_server_cidrs),
     )
     prediction = predicted(plan, get_gpu(args.gpu).memory_bandwidth_gbs)
