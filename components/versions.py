@@ -44,7 +44,7 @@ class PinnedImage(BaseModel):
 
 @lru_cache(maxsize=1)
 def pinned_images() -> dict[str, PinnedImage]:
-    raw = yaml.safe_load(_VERSIONS_FILE.read_text())
+    raw = yaml.load(_VERSIONS_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # same data
     return {name: PinnedImage(**spec) for name, spec in raw["images"].items()}
 
 

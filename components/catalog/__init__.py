@@ -246,9 +246,14 @@ class _Catalog(_Frozen):
     cpu_tiers: dict[str, CpuTier]
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it (the pure-Python one took ~0.1 s of every process's first stack load;
+tests/components/test_catalog.py checks both give the same data for these files)."""
+
+
 def _read(name: str) -> dict:
     with (CATALOG_DIR / name).open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=_LOADER)
 
 
 def _index(items: list, kind: str) -> dict:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from components.catalog import (
+    CATALOG_DIR,
     GpuSpec,
     ModelSpec,
     UnknownCatalogId,
@@ -164,3 +165,21 @@ def test_prequantized_formats_are_flagged():
     assert not get_quant("fp8").needs_prequantized_checkpoint and get_quant("fp8").requires_fp8_gpu
     assert {q.id for q in list_quants("gguf")} == {"Q4_0", "Q4_K_M", "Q5_K_M", "Q5_1", "Q8_0", "F16"}
     assert {q.id for q in list_quants("onnx")} == {"cpu-int4", "gpu-int4"}
+
+
+@pytest.mark.parametrize("path", sorted(CATALOG_DIR.glob("*.yaml")) + [CATALOG_DIR.parent / "versions.yaml"],
+                         ids=lambda p: p.name)
+def test_data_files_load_alike_with_libyaml_and_pure_python(path):
+    """The catalog and versions.yaml are read with libyaml's loader where PyYAML has it: the same data, types
+    included, as the pure-Python SafeLoader gives."""
+    import yaml
+
+    def typed(value):
+        if isinstance(value, dict):
+            return [(typed(k), typed(v)) for k, v in value.items()]
+        if isinstance(value, list):
+            return [typed(v) for v in value]
+        return (type(value).__name__, value)
+
+    text = path.read_text(encoding="utf-8")
+    assert typed(yaml.load(text, Loader=yaml.CSafeLoader)) == typed(yaml.safe_load(text))
