@@ -118,7 +118,7 @@ def _synthesize(
     secret_keys: list[str] | None,
     stock_runtime: bool,
 ) -> SynthResult:
-    from slm_deploy.synth_runtime import FastMockMonitor, InlineMonitorLoop, fast_runtime
+    from slm_deploy.synth_runtime import FastMockMonitor, fast_runtime
 
     mocks = _RecordingMocks()
     parents: dict[str, str] = {}
@@ -141,11 +141,11 @@ def _synthesize(
             ]
         return None
 
-    runtime = contextlib.ExitStack()
-    fast_in_use = False if stock_runtime else runtime.enter_context(fast_runtime())
-    loop = InlineMonitorLoop() if fast_in_use else asyncio.new_event_loop()
+    loop = asyncio.new_event_loop()
     previous_loop = _current_loop()
     asyncio.set_event_loop(loop)
+    runtime = contextlib.ExitStack()
+    fast_in_use = False if stock_runtime else runtime.enter_context(fast_runtime())
     try:
         runtime_settings.reset_options(project=project, stack=stack, preview=True)
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys or []))

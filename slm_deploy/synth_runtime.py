@@ -40,14 +40,6 @@ runs (:func:`fast_runtime`):
   once per type.
 - **``rpc.transfer_properties``** (``rpc.py:1187-1247``): each input property's output is one future set by its
   resolver instead of four futures and a task gathering them (:func:`_transfer_properties`).
-- **A thread hop per monitor call**: every registration sends its request to the monitor through
-  ``loop.run_in_executor(None, ...)`` (``resource.py:1344``; also ``622``, ``904``, ``1035``, ``1458``, ``invoke.py:346``,
-  ``523``, ``settings.py:476``, ``504``, ``stack.py:109``), so that a blocking gRPC call to the engine does not stall the
-  loop. The mock monitor lives in this process and never blocks, yet each call paid a thread pool hand-off, a
-  self-pipe write to wake the loop and a second thread contending for the GIL. :class:`InlineMonitorLoop` runs what
-  is sent to the default executor at once, on the loop's thread, and returns a future already holding its result or
-  exception: the same call with the same request; only *when* its result is seen changes (at once, instead of some
-  loop iterations later), one of the orders the pool's thread can already produce.
 - **Debug messages nobody receives**: the SDK logs ~3 debug lines per registration (``log.debug``, ``pulumi/log.py``
   ``debug``/``_log``); under mocks each becomes an ``engine_pb2.LogRequest`` for ``MockEngine.Log`` (``mocks.py:398-406``),
   which hands it to the synth's logger, where a debug line is dropped unless that logger is enabled for DEBUG (one
@@ -63,6 +55,10 @@ runs (:func:`fast_runtime`):
   ``aliases`` (not read by the mock monitor): skipped for plain aliases, which cannot fail; ``collapse_alias_to_urn``
   (481-514, for ``Resource._aliases``, read only without alias specs) and ``create_urn`` (517-547, computed per
   registration at 1326 and used only without a monitor) give the same URN output from one output instead of five.
+
+Not removed: the executor thread each monitor call goes through (``loop.run_in_executor``, ``resource.py:1344``).
+Running those calls inline on the loop's thread was measured three times (s5-perf, s7-start, s8-synth in
+docs/benchmarks.md): no CPU saved, in-process or in a fresh process.
 
 Removing awaits changes how the event loop interleaves the program's tasks; so does the stock runtime's executor
 thread, whose monitor calls finish in no fixed order: a program whose result depended on that order would already
@@ -105,8 +101,8 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from slm_deploy import synth_serialize, synth_translate
 from slm_deploy.synth_serialize import NotMirrored
 
-__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "InlineMonitorLoop", "fast_runtime", "supported",
-           "stock_requested", "handed_over"]
+__all__ = ["VERIFIED_PULUMI", "RUNTIME_ENV", "FastMockMonitor", "fast_runtime", "supported", "stock_requested",
+           "handed_over"]
 
 VERIFIED_PULUMI = "3.272.0"
 """The pulumi SDK version whose internals this module was checked against (line numbers above)."""
@@ -233,34 +229,6 @@ class FastMockMonitor(MockMonitor):
             obj_proto = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
-
-
-class InlineMonitorLoop(asyncio.SelectorEventLoop):
-    """The fast synth's event loop: what the SDK sends to the default executor (its calls to the in-process mock
-    monitor and engine) runs at once on this thread, its result or exception in an already finished future.
-
-    ``BaseEventLoop.run_in_executor`` (CPython 3.11) submits to a thread pool and chains the pool's future back
-    through ``call_soon_threadsafe``; the awaiting coroutine sees the same result or exception either way. A
-    ``StopIteration`` becomes a ``RuntimeError`` (an asyncio future refuses to hold one; through the pool it would
-    never resolve); ``SystemExit`` and ``KeyboardInterrupt`` propagate. An explicit executor gets the stock behaviour.
-    """
-
-    def run_in_executor(self, executor, func, *args):
-        if executor is not None:
-            return super().run_in_executor(executor, func, *args)
-        self._check_closed()
-        future = self.create_future()
-        try:
-            result = func(*args)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except StopIteration as exc:
-            future.set_exception(RuntimeError(f"StopIteration from an executor call: {exc!r}"))
-        except BaseException as exc:  # noqa: BLE001 - what the pool's future would hold
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-        return future
 
 
 def _debug(msg, resource=None, stream_id=None, ephemeral=None):

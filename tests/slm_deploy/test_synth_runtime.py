@@ -4,11 +4,8 @@ runtime records, and the program reads back exactly what it reads back under the
 from __future__ import annotations
 
 import asyncio
-import asyncio.base_events
-import concurrent.futures
 import enum
 import logging
-import threading
 import contextlib
 import contextvars
 import hashlib
@@ -88,8 +85,6 @@ PINNED_SOURCES = {
     "resource_types": (sdk_types.resource_types, "36ca79dc260ad3c156c1a3420ae03fcba6449f143965d54bcae0e5e74e8763ba"),
     "resource_pulumi_to_py_names": (sdk_types.resource_pulumi_to_py_names,
                                     "bcc13d05dd1d086ba667a799481971d88268001b8dfb3119aceaf2d63ac80337"),
-    "asyncio BaseEventLoop.run_in_executor": (asyncio.base_events.BaseEventLoop.run_in_executor,
-                                              "d68ca378d4ec3af45273e1191d525764cf8d6e565c3326f5a32925be14429fbf"),
     "protobuf _SetStructValue": (well_known_types._SetStructValue,
                                  "5c9e375426c987e933300198c94efd7768c332b4b56cd18decac991265ed7bd1"),
     "protobuf _GetStructValue": (well_known_types._GetStructValue,
@@ -563,54 +558,6 @@ def test_reference_stacks_record_and_render_the_same_with_both_runtimes(stack, s
 
 
 # --- the synth's loop, debug lines and per-class type facts ---
-
-def test_the_inline_loop_gives_the_executor_calls_result_or_exception_on_its_own_thread():
-    loop = synth_runtime.InlineMonitorLoop()
-    threads = []
-
-    def call(value):
-        threads.append(threading.get_ident())
-        if isinstance(value, BaseException):
-            raise value
-        return value
-
-    async def awaited(value):
-        return await asyncio.get_running_loop().run_in_executor(None, call, value)
-
-    try:
-        assert loop.run_until_complete(awaited(7)) == 7
-        with pytest.raises(KeyError, match="gone"):
-            loop.run_until_complete(awaited(KeyError("gone")))
-        with pytest.raises(RuntimeError, match="StopIteration"):  # an asyncio future cannot hold StopIteration
-            loop.run_until_complete(awaited(StopIteration(1)))
-        assert threads == [threading.get_ident()] * 3
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # an explicit executor still runs there
-            assert loop.run_until_complete(loop.run_in_executor(pool, threading.get_ident)) != threading.get_ident()
-    finally:
-        loop.close()
-
-
-def test_the_fast_synth_runs_its_monitor_calls_on_the_loops_thread():
-    seen = {}
-
-    def program():
-        seen["loop"] = type(asyncio.get_running_loop())
-        _Thing("t", {"a": 1})
-
-    monitor_threads = []
-    original = FastMockMonitor.RegisterResource
-
-    def register(self, request):
-        monitor_threads.append(threading.get_ident())
-        return original(self, request)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FastMockMonitor, "RegisterResource", register)
-        synthesize(program, project="p", stack="s")
-    assert seen["loop"] is synth_runtime.InlineMonitorLoop and set(monitor_threads) == {threading.get_ident()}
-    synthesize(program, project="p", stack="s", stock_runtime=True)
-    assert seen["loop"] is not synth_runtime.InlineMonitorLoop
-
 
 def test_debug_lines_are_dropped_only_where_the_mock_engines_logger_drops_them():
     """The synth's logger (slm_deploy.synth.<stack>) enabled for DEBUG gets the SDK's debug lines from the fast
