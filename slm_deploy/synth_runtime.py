@@ -244,22 +244,22 @@ _class_facts: dict[tuple[str, type], Any] = {}
 """Per synth: ``resource_types`` and ``resource_pulumi_to_py_names`` of each resource class (cleared after it)."""
 
 
+def _once_per_class(name: str, resource_cls: type) -> Any:
+    """The SDK's ``_types.<name>(resource_cls)``, computed once per class per synth."""
+    facts = _class_facts.get((name, resource_cls))
+    if facts is None:
+        facts = _class_facts[name, resource_cls] = _STOCK[name](resource_cls)
+    return facts
+
+
 def _resource_types(resource_cls: type) -> dict[str, type]:
     """``_types.resource_types`` (``_types.py:1130-1141``), once per class per synth."""
-    key = ("types", resource_cls)
-    facts = _class_facts.get(key)
-    if facts is None:
-        facts = _class_facts[key] = _STOCK["resource_types"](resource_cls)
-    return facts
+    return _once_per_class("resource_types", resource_cls)
 
 
 def _resource_pulumi_to_py_names(resource_cls: type) -> dict[str, str]:
     """``_types.resource_pulumi_to_py_names`` (``_types.py:1144-1155``), once per class per synth."""
-    key = ("names", resource_cls)
-    facts = _class_facts.get(key)
-    if facts is None:
-        facts = _class_facts[key] = _STOCK["resource_pulumi_to_py_names"](resource_cls)
-    return facts
+    return _once_per_class("resource_pulumi_to_py_names", resource_cls)
 
 
 def _no_stack_trace() -> source_pb2.StackTrace:
