@@ -23,12 +23,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.core.v1 import ContainerArgs, EnvVarArgs, VolumeArgs, VolumeMountArgs
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.hardening import (
-    NON_PUBLIC_CIDRS,
     container_security_context,
+    egress_api_server,
     egress_to_pods,
     network_policy_spec,
     resources,
@@ -178,13 +177,11 @@ def benchmark_job(t: BenchmarkTarget, b: BenchmarkArgs, prediction: dict, script
         pod_spec={"service_account_name": name, **placement},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[results, sa, role, binding])),
     )
-    api_server = NetworkPolicyEgressRuleArgs(
-        to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in (*NON_PUBLIC_CIDRS[:3], *t.api_server_cidrs)],
-        ports=[NetworkPolicyPortArgs(protocol="TCP", port=443), NetworkPolicyPortArgs(protocol="TCP", port=6443)])
     k8s.networking.v1.NetworkPolicy(
         name, metadata=meta(name),
         spec=network_policy_spec(benchmark_selector(t.instance), ingress=[],
-                                 egress=[egress_to_pods([t.peer_selector], [t.peer_port]), api_server]),
+                                 egress=[egress_to_pods([t.peer_selector], [t.peer_port]),
+                                         egress_api_server(t.api_server_cidrs)]),
         opts=opts,
     )
     # The id waits for the Job: during a preview of a new Job it is unknown, so nothing is read before the

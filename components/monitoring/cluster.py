@@ -7,6 +7,7 @@ dashboard builders as the serving components' contributions.
 
 from __future__ import annotations
 
+from components.promql import promql_number
 from components.observability import (
     AlertRule, AlertThresholds, MonitoringContribution, Panel, ScrapeTarget, queried_metric_names,
 )
@@ -17,10 +18,6 @@ GPU_ALERTS = ("GpuMemoryNearFull", "GpuTemperatureHigh")
 POD_ALERTS = ("PodRestartLooping", "ContainerOOMKilled")
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
 def dcgm_contribution(*, job: str, namespace: str, pod_selector: dict[str, str], port_name: str) -> MonitoringContribution:
     """NVIDIA dcgm-exporter (deployed by the GPU operator): GPU memory, temperature and utilisation."""
     fb_ratio = "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"
@@ -29,22 +26,22 @@ def dcgm_contribution(*, job: str, namespace: str, pod_selector: dict[str, str],
         return [
             AlertRule(
                 name="GpuMemoryNearFull",
-                expr=f"max by (Hostname, gpu) ({fb_ratio}) > {_fmt(t.gpu_memory_usage)}",
+                expr=f"max by (Hostname, gpu) ({fb_ratio}) > {promql_number(t.gpu_memory_usage)}",
                 for_="5m",
                 severity="warning",
                 summary="GPU {{ $labels.gpu }} on {{ $labels.Hostname }} memory nearly full",
-                description=f"GPU framebuffer use has been above {_fmt(t.gpu_memory_usage * 100)}% for 5m. vLLM preallocates "
+                description=f"GPU framebuffer use has been above {promql_number(t.gpu_memory_usage * 100)}% for 5m. vLLM preallocates "
                 "its share (gpu-memory-utilization), so this usually means another process shares the GPU.",
                 runbook="nvidia-smi on the node (or the DCGM dashboard) to find the other process; keep one model server per "
                 "GPU, or lower gpu-memory-utilization.",
             ),
             AlertRule(
                 name="GpuTemperatureHigh",
-                expr=f"max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP) > {_fmt(t.gpu_temperature_celsius)}",
+                expr=f"max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP) > {promql_number(t.gpu_temperature_celsius)}",
                 for_="5m",
                 severity="warning",
                 summary="GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is hot",
-                description=f"GPU temperature has been above {_fmt(t.gpu_temperature_celsius)} C for 5m; the GPU will throttle.",
+                description=f"GPU temperature has been above {promql_number(t.gpu_temperature_celsius)} C for 5m; the GPU will throttle.",
                 runbook="Check node cooling and fan/power state with the provider; cordon the node if it keeps throttling.",
             ),
         ]

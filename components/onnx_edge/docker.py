@@ -123,7 +123,7 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
         envs=download_env,
         volumes=download_volumes,
         uploads=download_uploads or None,
-        tmpfs={"/tmp": "rw,noexec,nosuid,size=512m"},
+        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=512m"},
         **docker_run_once(),  # Pulumi waits for the download to exit before creating the server
         **hardening,
         opts=child,
@@ -151,7 +151,7 @@ def docker_node(args: OnnxEdgeNodeArgs, *, labels: dict[str, str], plan: MemoryP
         ],
         uploads=[docker.ContainerUploadArgs(file=API_KEY_FILE, content=pulumi.Output.secret(api_key),
                                             owner=str(DEFAULT_UID), group=str(DEFAULT_UID), permissions="0400")],
-        tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
+        tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=64m"},
         memory=memory_mib,
         memory_swap=memory_mib,  # no swap: a swapping edge box is slower than a clear OOM
         healthcheck=docker.ContainerHealthcheckArgs(

@@ -92,7 +92,9 @@ def test_network_policies_per_pod_role():
     bench = one(res, NP, "svc-benchmark").inputs["spec"]
     api = bench["egress"][2]
     assert [p["port"] for p in api["ports"]] == [443, 6443]
-    assert [t["ipBlock"]["cidr"] for t in api["to"]] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "203.0.113.10/32"]
+    assert [t["ipBlock"]["cidr"] for t in api["to"]] == ["203.0.113.10/32"], "the declared API server only"
+    undeclared = one(synth(QWEN, bench={}), NP, "svc-benchmark").inputs["spec"]["egress"][2]
+    assert [t["ipBlock"]["cidr"] for t in undeclared["to"]] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 
 def test_the_serving_pod_mounts_its_revision_cache_read_only_and_downloads_nothing():

@@ -491,3 +491,14 @@ def test_peers_match_the_deployed_pods(builds):
     op = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in _kind(builds["custom-operator"], "Deployment")}
     [(prober, ns)] = MonitoringStackArgs(mode="operator").prober_peers("monitoring", NS)
     assert ns is None and prober.items() <= op["monitoring-blackbox-exporter"].items()
+
+
+def test_gpu_alert_thresholds_render_exactly():
+    """A GPU threshold reads back as the number configured (``%g`` alone would round 0.1234567)."""
+    from components.monitoring.cluster import dcgm_contribution
+    from components.observability import AlertThresholds
+
+    contribution = dcgm_contribution(job="dcgm", namespace="gpu-operator", pod_selector={"app": "dcgm"}, port_name="metrics")
+    rules = {r.name: r.expr for r in contribution.alert_rules(AlertThresholds(gpu_memory_usage=0.1234567, gpu_temperature_celsius=83.5))}
+    assert rules["GpuMemoryNearFull"].endswith("> 0.1234567")
+    assert rules["GpuTemperatureHigh"].endswith("> 83.5")

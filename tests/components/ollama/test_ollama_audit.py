@@ -326,3 +326,21 @@ def test_program_passes_probers_to_onnx_edge_nodes(tmp_path):
                   and r.inputs["metadata"]["name"] == "edge-phi4")
     peers = [p["podSelector"].get("matchLabels") for rule in policy["spec"]["ingress"] for p in rule["from"]]
     assert {"app.kubernetes.io/instance": "monitoring", "app.kubernetes.io/name": "blackbox-exporter"} in peers
+
+
+def test_k8s_volumes_use_the_clusters_storage_class():
+    """Both ReadWriteOnce claims (the model store and Open WebUI's data) land on ``cluster.storageClass``."""
+    from components.context import ClusterCapabilities
+    from components.ollama import OllamaStackArgs
+
+    args = OllamaStackArgs.model_validate({"models": ["qwen3-0.6b"], "webui": {"enabled": True}})
+    ctx = StackContext(namespace="slm", cluster=ClusterCapabilities.model_validate({"storageClass": "fast-ssd"}))
+
+    def program():
+        OllamaStack("ollama", args, ctx, target="kubernetes", webui_secret_key=pulumi.Output.secret("k"))
+
+    claims = {r.name: r.inputs["spec"] for r in synthesize(program, project="slm-deploy", stack="t").resources
+              if r.type == "kubernetes:core/v1:PersistentVolumeClaim"}
+    assert set(claims) == {"ollama-models", "ollama-webui-data"}
+    assert {name: spec.get("storageClassName") for name, spec in claims.items()} == {
+        "ollama-models": "fast-ssd", "ollama-webui-data": "fast-ssd"}

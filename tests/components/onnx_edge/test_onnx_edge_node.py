@@ -132,7 +132,7 @@ def test_edge_server_container_hardening(edge):
     assert c["securityOpts"] == ["no-new-privileges:true"]
     assert c["user"] == "10001:10001"
     assert c["privileged"] is False and c["networkMode"] == "bridge"
-    assert c["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}
+    assert c["tmpfs"] == {"/tmp": "rw,noexec,nosuid,nodev,size=64m"}
     assert c["memory"] == c["memorySwap"] and 5000 < c["memory"] <= 6300  # sized, within the 8 GB tier
     assert c["ports"] == [{"internal": 8000, "external": 8000, "ip": "127.0.0.1", "protocol": "tcp"}]
     assert "/ready" in c["healthcheck"]["tests"][-1] and "urllib.request" in c["healthcheck"]["tests"][-1]
