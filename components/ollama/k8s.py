@@ -214,7 +214,7 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
 
     webui_url = None
     if args.webui.enabled:
-        webui_url = _webui(name, args, webui_secret_key, namespace, part_of, selector, url, ctx.storage_class, opts)
+        webui_url = _webui(name, args, ctx, webui_secret_key, selector, url, opts)
     api_url = f"http://{service}.{namespace}.svc.cluster.local:{PROXY_PORT}" if args.auth_proxy else url
     client_metrics = proxy_client_contribution(f"{name}-clients", f"{name}-proxy", namespace, selector,
                                                port_name=CLIENT_METRICS_PORT_NAME,
@@ -223,8 +223,9 @@ def build_kubernetes(name: str, args: OllamaStackArgs, ctx: StackContext, *, web
                          client_metrics)
 
 
-def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_url, storage_class, opts) -> str:
+def _webui(name, args, ctx: StackContext, secret_key, ollama_selector, ollama_url, opts) -> str:
     s = args.webui
+    namespace, part_of = ctx.namespace, ctx.part_of
     ref = image("open-webui")
     wname = f"{name}-webui"
     labels = standard_labels("open-webui", name, "chat-ui", ref.tag, part_of)
@@ -234,7 +235,7 @@ def _webui(name, args, secret_key, namespace, part_of, ollama_selector, ollama_u
         string_data={"webui_secret_key": pulumi.Output.secret(secret_key)}, opts=opts)
     pvc = k8s.core.v1.PersistentVolumeClaim(
         f"{wname}-data", metadata=_meta(f"{wname}-data", namespace, labels),
-        spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": storage_class,
+        spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": ctx.storage_class,
               "resources": {"requests": {"storage": s.storage_size}}}, opts=opts)
     key_volume, key_mount = secret_file_volume("secret-key", f"{wname}-secret-key", WEBUI_SECRET_DIR)
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp", size_limit="1Gi")
