@@ -63,7 +63,7 @@ def rule_files(build_dir: Path, manifests: dict[Path, Any], store: Any = None,
     found: list[tuple[str, str]] = []
     if build is not None and "files" not in build.skip_top and not (build_dir / "files").is_symlink():
         # (the walk does not enter a symlinked directory; the search below does)
-        from slm_deploy.gate.cache import _suffix
+        from slm_deploy.gate.build_files import _suffix
         from slm_deploy.gate.scan import _read_text
 
         for rel in build.under("files/"):

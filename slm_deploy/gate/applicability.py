@@ -44,14 +44,13 @@ def split_not_applicable(passed: list[Finding], objects_by_file: dict[str, Any],
     ``runs``: check id -> control-plane binaries it judges (checks absent here are left alone).
 
     Linear in the stack's passed results (~17,000 such findings at 100 services), so each file's container commands,
-    each (file, binaries) answer and each message are worked out once, and a :class:`Finding` is copied through its
-    ``__dict__`` (what :func:`finding_with` gives; tests/gate/test_applicability.py compares both)."""
+    each (file, binaries) answer and each message are worked out once; a moved finding is copied by
+    :func:`finding_with` (tests/gate/test_applicability.py compares the split with the code it replaced)."""
     still, not_applicable = [], []
     keep, moved = still.append, not_applicable.append
     runs_get, objects_get = runs.get, objects_by_file.get
     answers: dict[tuple[str, tuple[str, ...]], bool | None] = {}  # (file, binaries) -> a container runs one of them
     messages: dict[tuple[str, ...], str] = {}
-    new = object.__new__
     for finding in passed:
         binaries = runs_get(finding.check_id)
         if not binaries:
@@ -71,11 +70,5 @@ def split_not_applicable(passed: list[Finding], objects_by_file: dict[str, Any],
         if message is None:
             what = " or ".join(binaries)
             message = messages[binaries] = f"checks {what} flags; no container here runs {what}"
-        if type(finding) is Finding:
-            copy = new(Finding)
-            copy.__dict__.update(finding.__dict__)
-            copy.__dict__["message"] = message
-            moved(copy)
-        else:
-            moved(finding_with(finding, message=message))
+        moved(finding_with(finding, message=message))
     return still, not_applicable

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from slm_deploy.gate import store_json
-from slm_deploy.gate.build_files import BuildFiles, _files, _suffix  # noqa: F401  (_files, _suffix: used here and re-exported)
+from slm_deploy.gate.build_files import BuildFiles, _files
 from slm_deploy.gate.result import GateResult
 
 __all__ = ["cache_dir", "cache_key", "load_cached", "store_cached", "cache_disabled", "tool_versions"]
@@ -35,10 +35,6 @@ def cache_dir() -> Path:
     from slm_deploy.gate.result import project_root
 
     return project_root() / ".slm-deploy-cache" / "gate"
-
-
-def _tree(root: Path, skip_top: tuple[str, ...] = ()) -> list[Path]:
-    return [Path(path) for _, path in _files(root, skip_top)]
 
 
 def _digest_file(path: str) -> bytes:

@@ -49,7 +49,8 @@ def _versions() -> str:
 
 def fingerprint(policies_dir: Path) -> str:
     """sha256 of everything that decides what a check says about one object (not which objects exist)."""
-    from slm_deploy.gate.cache import _digest_file, _files
+    from slm_deploy.gate.build_files import _files
+    from slm_deploy.gate.cache import _digest_file
 
     h = hashlib.sha256(_versions().encode())
     gate_code = Path(__file__).resolve().parent

@@ -96,11 +96,7 @@ def finding_with(finding: Finding, **changes: Any) -> Finding:
 def finding_from_values(values: list[Any]) -> Finding:
     """The inverse of :func:`finding_values`. Builds the frozen record without its per-field ``__setattr__``
     (tens of thousands per run); the field count is checked, so a record of another shape raises ValueError."""
-    if len(values) != len(_FINDING_FIELDS):
-        raise ValueError(f"a cached finding has {len(values)} fields, not {len(_FINDING_FIELDS)}")
-    finding = object.__new__(Finding)
-    finding.__dict__.update(zip(_FINDING_FIELDS, values))
-    return finding
+    return findings_from_values([values])[0]
 
 
 def findings_values(findings: list[Finding]) -> list[tuple[Any, ...]]:

@@ -93,13 +93,13 @@ def _strict(schema: object) -> object:
 
 @lru_cache(maxsize=16)
 def _crd_validator(version: str, api_version: str, kind: str) -> tuple[jsonschema.protocols.Validator, str]:
-    actual = [v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]
+    actual = _actual_version(version)
     crd = _load_crd(crd_kinds()[(api_version, kind)])
     [served] = [v for v in crd["spec"]["versions"] if f"{crd['spec']['group']}/{v['name']}" == api_version]
     schema = _strict(served["schema"]["openAPIV3Schema"])
     schema["properties"]["metadata"] = {"$ref": _OBJECT_META}
     schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind", "metadata"})
-    return (jsonschema.validators.Draft202012Validator(schema, registry=_registry(f"v{actual}-local-strict", version)),
+    return (jsonschema.validators.Draft202012Validator(schema, registry=_registry(_schema_dir(version), version)),
             major_minor(actual))
 
 
@@ -121,9 +121,15 @@ def _registry(schema_dir: str, version: str) -> Registry:
 
 
 @lru_cache(maxsize=16)
+def _actual_version(version: str) -> str:
+    """The version whose schemas kubernetes-validate uses for ``version``: its newest one not newer than it."""
+    return [v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]
+
+
 def _schema_dir(version: str) -> str:
-    """kubernetes-validate's strict schema directory for ``version``: its newest version not newer than it."""
-    return f"v{[v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]}-local-strict"
+    """kubernetes-validate's strict schema directory for ``version`` (the one rule every validator and the
+    validate-once comparison of :mod:`slm_deploy.gate.schema_identity` read)."""
+    return f"v{_actual_version(version)}-local-strict"
 
 
 @lru_cache(maxsize=16)
@@ -136,8 +142,7 @@ def _pair(version_a: str, version_b: str) -> SchemaPair:
 def _validator(version: str, kind: str, api_version: str) -> tuple[jsonschema.protocols.Validator, str]:
     """kubernetes_validate.validate(strict=True), with the schema, definitions and registry built once
     per (version, kind) instead of once per object (its per-call reload of _definitions.json dominated)."""
-    actual = [v for v in all_versions() if major_minor(v) <= major_minor(version)][-1]
-    schema_dir = f"v{actual}-local-strict"
+    actual, schema_dir = _actual_version(version), _schema_dir(version)
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
         schema = schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group}.json", version)

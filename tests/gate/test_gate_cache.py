@@ -109,12 +109,12 @@ def _tree_before(root, skip_top=()):
 
 
 def test_file_walk_equals_the_path_walk(tmp_path, built):
-    """The cache key's and fingerprint's file walk (cache._files) lists the same files, in the same order, with the
+    """The cache key's and fingerprint's file walk (build_files._files) lists the same files, in the same order, with the
     same relative names as the Path-based walk it replaced: on the repository's policies and gate code, a built
     stack, and a tree of odd names (symlinks, caches, .pyc, names that sort differently as strings)."""
     import os
 
-    from slm_deploy.gate.cache import _files
+    from slm_deploy.gate.build_files import _files
     from stacks.loader import project_root
 
     odd = tmp_path / "odd"
