@@ -277,6 +277,7 @@ class _Writer:
             kind = type(value)
             if kind is dict or kind is list:
                 if not value:
+                    self._collection(value)  # an empty one may be shared too (the reference writes an alias)
                     out.append(line + (" {}" if kind is dict else " []"))
                 elif kind is dict:
                     out.append(line)
@@ -298,6 +299,7 @@ class _Writer:
             kind = type(item)
             if kind is dict or kind is list:
                 if not item:
+                    self._collection(item)
                     out.append(line + (" {}" if kind is dict else " []"))
                 elif kind is dict:
                     out.append(line + " ")

@@ -105,9 +105,11 @@ def read_yaml(path: Path, display: str) -> YamlDocument:
     return _read_fast(text, display) or _read(text, display)
 
 
-_FAST_REFUSED = re.compile("[&*\r\x85\u2028\u2029]")
+_FAST_REFUSED = re.compile("[&*!\t\r\x85\u2028\u2029]")
 """Text the libyaml path leaves to the pure-Python one: a possible anchor or alias (``&``, ``*``; the pure-Python
-composer refuses those with located problems), or a line break other than ``\\n`` (lines must count alike)."""
+composer refuses those with located problems), a tag (``!``), a tab (libyaml accepts one as a separator or
+trailing whitespace where PyYAML's scanner refuses it), or a line break other than ``\\n`` (lines must count
+alike)."""
 
 
 def _read_fast(text: str, display: str) -> YamlDocument | None:

@@ -99,7 +99,7 @@ def build_or_exit(stack: str, out_dir: Path | None, intro: str = "", *, offline:
             for line in stack_sizing_lines(loaded.config):  # the plan, also when the build is unchanged
                 note(line)
             if previous is not None:
-                return previous  # Pulumi is never imported; the unused worker is killed on exit
+                return previous  # nothing is synthesized, rendered or scanned; the unused worker is killed on exit
             detail(f"stack file stacks/Pulumi.{stack}.yaml: target {loaded.config.target}, "
                    f"namespace {loaded.config.namespace}")
             with phase("synth") as info:

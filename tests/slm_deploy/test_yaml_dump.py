@@ -156,6 +156,9 @@ def test_the_direct_writer_writes_what_libyaml_and_pyyaml_write(data):
 def test_the_direct_writer_steps_aside_where_libyaml_may_fold_or_alias():
     shared = {"k": "v"}
     assert yaml_dump._Writer().document({"a": shared, "b": shared}) is None
+    empty: dict = {}
+    assert yaml_dump._Writer().document({"a": empty, "b": [empty]}) is None  # an empty one is aliased too
+    assert yaml_dump.dump_yaml({"a": empty, "b": empty}) == yaml_dump.dump_yaml_reference({"a": empty, "b": empty})
     long_words = " ".join(["word"] * 30)
     assert yaml_dump._Writer().document({"k": long_words}) is None  # past the width with spaces: libyaml folds
     assert yaml_dump._Writer().document({"k": "x" * 300}) == _libyaml({"k": "x" * 300})  # no space: never folded

@@ -53,6 +53,9 @@ def test_every_reference_file_reads_alike_through_libyaml(path):
     "config:\n  a: !!python/object:os.system 1\n",  # an unsafe tag (the constructor refuses it)
     "config: 1\r\n",                                # a line break other than \n
     "config:\n  a: \x07\n",                         # a character the pure-Python reader refuses
+    "config:\n  a:\t2\n",                           # a tab as a separator: libyaml takes it, PyYAML refuses it
+    "config:\n  a: 1\t\n",                          # a tab as trailing whitespace: the same
+    "config:\n  a: !\n",                             # a bare tag: libyaml reads '', PyYAML None
     "",                                             # no document
     "a: 1\n---\nb: 2\n",                            # two documents
     "config:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 80)) + "  " * 80 + "v: 1\n",  # deeper than 64
@@ -66,6 +69,10 @@ def test_read_yaml_reports_what_the_libyaml_path_declines(tmp_path):
     path.write_text("config:\n  a: 1\n  a: 2\n")
     assert [p.line for p in yaml_reader.read_yaml(path, "f.yaml").problems] == [3]
     path.write_text("config:\n  a: 'open\n")
+    with pytest.raises(ConfigError) as info:
+        yaml_reader.read_yaml(path, "f.yaml")
+    assert info.value.problems[0].line == 2
+    path.write_text("config:\n  a: 1\t\n")  # what PyYAML refuses is refused whatever else the file holds
     with pytest.raises(ConfigError) as info:
         yaml_reader.read_yaml(path, "f.yaml")
     assert info.value.problems[0].line == 2
