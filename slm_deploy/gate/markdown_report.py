@@ -103,6 +103,7 @@ class _Report:
         self.today = today
         self.names = _names_by_file(chain(result.passed, result.failed, (w.finding for w in result.waived),
                                           result.not_applicable))
+        self._severities: dict[tuple[str, str], str] = {}
 
     def name(self, f: Finding) -> str:
         if f.file in self.names and f.source != "gate":
@@ -125,7 +126,13 @@ class _Report:
         return bool(kinds & {t.strip().lower() for t in targets.split(",")})
 
     def severity(self, f: Finding) -> str:
-        return f.severity or self.r.checks.get(f.check_id, {}).get("severity", "") or "-"
+        """The finding's own severity, else its check's, else ``-`` (memoized per severity and check id: the
+        per-resource section asks once per result)."""
+        memo = (f.severity, f.check_id)
+        found = self._severities.get(memo)
+        if found is None:
+            found = self._severities[memo] = f.severity or self.r.checks.get(f.check_id, {}).get("severity", "") or "-"
+        return found
 
     def check_name(self, check_id: str, fallback: str = "") -> str:
         return self.r.checks.get(check_id, {}).get("name") or fallback or check_id
@@ -227,23 +234,13 @@ class _Report:
         test_report_identity.py compares it with the plain code it replaced)."""
         r = self.r
         groups: dict[str, _Resource] = {}
-        names, checks = self.names, r.checks
-        severities: dict[tuple[str, str], str] = {}
+        name, severity = self.name, self.severity
 
         def group(f: Finding) -> _Resource:
-            key = names.get(f.file) if f.source != "gate" else None
-            if key is None:
-                key = short_name(f)
+            key = name(f)
             found = groups.get(key)
             if found is None:
                 found = groups[key] = _Resource(key, f.file)
-            return found
-
-        def severity(f: Finding) -> str:
-            memo = (f.severity, f.check_id)
-            found = severities.get(memo)
-            if found is None:
-                found = severities[memo] = f.severity or checks.get(f.check_id, {}).get("severity", "") or "-"
             return found
 
         for f in r.failed:
